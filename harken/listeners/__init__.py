@@ -1,0 +1,1 @@
+"""Sources of mentions. Each source is one module; ``registry`` lists them."""

@@ -1,0 +1,70 @@
+"""Mastodon: parse Status entities (one, or a JSON list of them as timelines return)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from harken.listeners.base import (
+    AuthorRecord,
+    MentionRecord,
+    ParseResult,
+    as_int,
+    each_item,
+    metrics_of,
+    parse_time,
+    require,
+)
+from harken.text import html_to_text
+
+PLATFORM = "mastodon"
+
+
+def parse(payload: Any) -> Iterator[ParseResult]:
+    if isinstance(payload, list):
+        yield from each_item(payload, _status)
+    else:
+        yield from each_item([payload], _status, page=False)
+
+
+def _status(status: Any) -> MentionRecord:
+    reblog = status.get("reblog") if isinstance(status, dict) else None
+    account = require(status, "account", dict, where="status")
+    acct = require(account, "acct", where="account")
+    spoiler = status.get("spoiler_text") or ""
+    shown = reblog if isinstance(reblog, dict) else status
+    text = html_to_text(require(shown, "content", where="status"))
+    if spoiler:
+        text = f"{spoiler}\n{text}"
+    return MentionRecord(
+        platform=PLATFORM,
+        # The URI is global; status ids are only unique within one instance.
+        external_id=require(status, "uri", where="status"),
+        text=text,
+        created_at=parse_time(require(status, "created_at", where="status"), "created_at"),
+        author=AuthorRecord(
+            platform=PLATFORM,
+            external_id=account.get("url") or acct,
+            handle=acct,
+            name=account.get("display_name") or None,
+            followers=as_int(account.get("followers_count")),
+            url=account.get("url"),
+        ),
+        url=status.get("url") or status.get("uri"),
+        language=status.get("language"),
+        metrics=metrics_of(
+            likes=status.get("favourites_count"),
+            reposts=status.get("reblogs_count"),
+            replies=status.get("replies_count"),
+        ),
+        reference=_reference(status),
+        raw=status,
+    )
+
+
+def _reference(status: dict[str, Any]) -> tuple[str, str] | None:
+    reblog = status.get("reblog")
+    if isinstance(reblog, dict) and isinstance(reblog.get("uri"), str):
+        return "retweet", reblog["uri"]
+    reply_to = status.get("in_reply_to_id")
+    return ("reply", str(reply_to)) if reply_to else None

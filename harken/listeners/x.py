@@ -1,0 +1,89 @@
+"""X (Twitter): parse API v2 search response pages.
+
+A payload is one page as the v2 recent-search endpoint returns it: ``data`` (tweets),
+``includes.users`` (expanded authors, via ``expansions=author_id``) and ``meta``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from harken.errors import PayloadError
+from harken.listeners.base import (
+    AuthorRecord,
+    MentionRecord,
+    ParseResult,
+    Rejection,
+    as_int,
+    each_item,
+    metrics_of,
+    parse_time,
+    require,
+)
+
+PLATFORM = "x"
+_REFERENCE_KINDS = {"retweeted": "retweet", "quoted": "quote", "replied_to": "reply"}
+
+
+def parse(payload: Any) -> Iterator[ParseResult]:
+    if not isinstance(payload, dict) or not ("data" in payload or "meta" in payload):
+        yield Rejection("not an X API v2 response page (expected 'data' and 'meta')")
+        return
+    tweets = payload.get("data") or []
+    if not isinstance(tweets, list):
+        yield Rejection("field data is not a list of tweets")
+        return
+    users = {
+        u["id"]: u
+        for u in (payload.get("includes") or {}).get("users") or []
+        if isinstance(u, dict) and isinstance(u.get("id"), str)
+    }
+    yield from each_item(tweets, lambda tweet: _tweet(tweet, users))
+
+
+def _tweet(tweet: Any, users: dict[str, dict[str, Any]]) -> MentionRecord:
+    tweet_id = require(tweet, "id", where="tweet")
+    author_id = require(tweet, "author_id", where="tweet")
+    user = users.get(author_id)
+    if user is None:
+        raise PayloadError(f"tweet {tweet_id}: author {author_id} is not in includes.users")
+    username = require(user, "username", where="user")
+    metrics = tweet.get("public_metrics") or {}
+    return MentionRecord(
+        platform=PLATFORM,
+        external_id=tweet_id,
+        text=require(tweet, "text", where="tweet"),
+        created_at=parse_time(require(tweet, "created_at", where="tweet"), "tweet.created_at"),
+        author=AuthorRecord(
+            platform=PLATFORM,
+            external_id=author_id,
+            handle=username,
+            name=user.get("name"),
+            followers=as_int((user.get("public_metrics") or {}).get("followers_count")),
+            verified=bool(user.get("verified")),
+            url=f"https://x.com/{username}",
+        ),
+        url=f"https://x.com/{username}/status/{tweet_id}",
+        language=tweet.get("lang") if tweet.get("lang") not in (None, "und") else None,
+        metrics=metrics_of(
+            likes=metrics.get("like_count"),
+            reposts=metrics.get("retweet_count"),
+            replies=metrics.get("reply_count"),
+            quotes=metrics.get("quote_count"),
+            impressions=metrics.get("impression_count"),
+        ),
+        reference=_reference(tweet),
+        conversation_id=tweet.get("conversation_id"),
+        raw=tweet,
+    )
+
+
+def _reference(tweet: dict[str, Any]) -> tuple[str, str] | None:
+    refs = [r for r in tweet.get("referenced_tweets") or [] if isinstance(r, dict)]
+    # A retweet is what it retweets; a quote or reply is its own post pointing elsewhere.
+    for wanted in ("retweeted", "quoted", "replied_to"):
+        for ref in refs:
+            if ref.get("type") == wanted and isinstance(ref.get("id"), str):
+                return _REFERENCE_KINDS[wanted], ref["id"]
+    return None

@@ -1,0 +1,1 @@
+"""Alert sinks and the outbox sender."""

@@ -1,0 +1,73 @@
+"""Alert sinks and the one place they are registered.
+
+A sink renders an alert for its medium and delivers it, or raises NotifyError. Post text is
+untrusted: each sink escapes it for its own medium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from rich.console import Console
+
+from harken.config import Config
+from harken.store.repo import AlertView
+from harken.text import for_terminal
+
+
+class Sink(Protocol):
+    name: str
+
+    def deliver(self, view: AlertView) -> None: ...
+
+
+class ConsoleSink:
+    """Prints alerts to the terminal: the sink used when no Slack is configured."""
+
+    name = "console"
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def deliver(self, view: AlertView) -> None:
+        item, mention, author, c = view.item, view.mention, view.author, view.classification
+        reach = f", {author.followers:,} followers" if author.followers is not None else ""
+        verified = ", verified" if author.verified else ""
+        incident = view.incident
+        size = f" · incident #{incident.id} ({incident.size} posts)" if incident else ""
+        style = "bold red" if item.priority == "urgent" else "bold yellow"
+        self.console.print(
+            f"[{style}]ALERT[/] [bold]{item.department}[/] · {item.priority}{size}"
+            f" · due {item.due_at:%Y-%m-%d %H:%M} UTC"
+        )
+        self.console.print(
+            f"  {for_terminal(author.handle)} ({mention.platform}{reach}{verified}): "
+            f"“{for_terminal(mention.text, limit=200)}”"
+        )
+        factors = "; ".join(c.risk_factors) or "no strong factor"
+        self.console.print(
+            f"  {c.sentiment} · complaint {c.complaint:.2f} · risk {c.risk:.2f} ({factors})"
+        )
+        self.console.print(f"  why: {for_terminal(item.reason)}")
+        if mention.url:
+            self.console.print(f"  {for_terminal(mention.url)}", highlight=False)
+        self.console.print(
+            f"  next: harken queue list --department {item.department}", highlight=False
+        )
+
+
+SinkFactory = Callable[[Config, Console], Sink]
+
+SINKS: dict[str, SinkFactory] = {
+    "console": lambda _config, console: ConsoleSink(console),
+}
+
+
+def active_sink_names(config: Config) -> list[str]:
+    """Sinks alerts are written for. Slack delivery arrives in a later version."""
+    return ["console"] if config.alerts.console else []
+
+
+def build_sinks(config: Config, console: Console) -> dict[str, Sink]:
+    return {name: SINKS[name](config, console) for name in active_sink_names(config)}

@@ -1,0 +1,319 @@
+"""The one place the stages are wired together: ingest -> classify -> route -> notify.
+
+Every stage reads its work from the store and writes its result back in the same
+transaction as its bookmark, batch by batch. A process that dies mid-stage leaves finished
+batches done and the rest pending; the next pass picks up exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from harken.brands import BrandDetector
+from harken.classify.classifier import Classifier
+from harken.classify.types import Signals
+from harken.config import Config, Priority
+from harken.listeners.replay import LineRejection
+from harken.notify.outbox import NotifyResult, deliver_pending
+from harken.notify.sinks import Sink, active_sink_names
+from harken.records import MentionRecord
+from harken.routing.rules import Decision, Router, Subject
+from harken.store import Store, repo
+from harken.store.tables import Alert, Author, Classification, Mention, QueueItem, utcnow
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]  # (stage, items just finished)
+
+
+def _no_progress(_stage: str, _n: int) -> None:
+    return None
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    duplicates: int = 0
+    off_brand: int = 0  # about none of the configured brands (or excluded)
+    rejected: list[LineRejection] = field(default_factory=list)
+
+
+@dataclass
+class RouteResult:
+    mentions: int = 0
+    queue_items: int = 0
+    alerts: int = 0
+
+
+@dataclass
+class PassResult:
+    classified: int = 0
+    route: RouteResult = field(default_factory=RouteResult)
+    notify: NotifyResult = field(default_factory=NotifyResult)
+
+
+def build_classifier(config: Config) -> Classifier:
+    return Classifier(
+        model=config.classifier.model,
+        topics=config.topics,
+        topic_threshold=config.classifier.topic_threshold,
+        batch_size=config.classifier.batch_size,
+    )
+
+
+# -- ingest ---------------------------------------------------------------------------------
+
+
+def ingest(
+    store: Store,
+    config: Config,
+    records: Iterable[MentionRecord | LineRejection],
+    source: str,
+    shift: timedelta | None = None,
+    batch_size: int = 500,
+    on_progress: Progress = _no_progress,
+) -> IngestResult:
+    """Store parsed records once each; a batch is one transaction (authors with mentions)."""
+    result = IngestResult()
+    brands = BrandDetector(config.brands)
+    batch: list[MentionRecord] = []
+    for record in records:
+        if isinstance(record, LineRejection):
+            result.rejected.append(record)
+            on_progress("ingest", 1)
+            continue
+        batch.append(record)
+        if len(batch) >= batch_size:
+            _store_batch(store, batch, brands, source, shift, result, on_progress)
+            batch = []
+    if batch:
+        _store_batch(store, batch, brands, source, shift, result, on_progress)
+    return result
+
+
+def _store_batch(
+    store: Store,
+    batch: list[MentionRecord],
+    brands: BrandDetector,
+    source: str,
+    shift: timedelta | None,
+    result: IngestResult,
+    on_progress: Progress,
+) -> None:
+    stored = duplicates = off_brand = 0
+    with store.session() as session:
+        for record in batch:
+            brand = brands.brand_of(record.text)
+            if brands.active and brand is None:
+                off_brand += 1
+                continue
+            if shift:
+                record = _shifted(record, shift)
+            author_id = repo.upsert_author(session, record.author)
+            if repo.insert_mention(session, record, author_id, brand, source):
+                stored += 1
+            else:
+                duplicates += 1
+    # Counted only once the transaction committed: a failed batch reports nothing stored.
+    result.stored += stored
+    result.duplicates += duplicates
+    result.off_brand += off_brand
+    on_progress("ingest", len(batch))
+
+
+def _shifted(record: MentionRecord, shift: timedelta) -> MentionRecord:
+    from dataclasses import replace
+
+    return replace(record, created_at=record.created_at + shift)
+
+
+# -- classify -------------------------------------------------------------------------------
+
+
+def classify_pending(
+    store: Store,
+    classifier: Classifier,
+    batch_size: int = 64,
+    max_batches: int | None = None,
+    on_progress: Progress = _no_progress,
+) -> int:
+    done = batches = 0
+    while max_batches is None or batches < max_batches:
+        with store.session() as session:
+            rows = repo.unclassified(session, batch_size)
+        if not rows:
+            break
+        results = classifier.classify(
+            [m.text for m, _ in rows],
+            languages=[m.language for m, _ in rows],
+            signals=[_signals(m, a) for m, a in rows],
+        )
+        with store.session() as session:
+            for (mention, _), c in zip(rows, results, strict=True):
+                values = {
+                    "mention_id": mention.id,
+                    "model": c.model,
+                    "sentiment": c.sentiment,
+                    "sentiment_scores": c.sentiment_scores,
+                    "complaint": c.complaint,
+                    "abuse": c.abuse,
+                    "risk": c.risk,
+                    "risk_factors": list(c.risk_factors),
+                    "topics": list(c.topics),
+                    "language": c.language,
+                    "created_at": utcnow(),
+                }
+                # Another worker may have classified it meanwhile: first result wins.
+                dialect = postgresql if store.dialect == "postgresql" else sqlite
+                statement = dialect.insert(Classification).values(**values)
+                session.execute(statement.on_conflict_do_nothing(index_elements=["mention_id"]))
+        done += len(rows)
+        batches += 1
+        on_progress("classify", len(rows))
+    return done
+
+
+def _signals(mention: Mention, author: Author) -> Signals:
+    engagement = sum(
+        v for v in (mention.likes, mention.reposts, mention.replies, mention.quotes) if v
+    )
+    return Signals(followers=author.followers, verified=author.verified, engagement=engagement)
+
+
+# -- route ----------------------------------------------------------------------------------
+
+
+def route_pending(
+    store: Store,
+    config: Config,
+    batch_size: int = 200,
+    max_batches: int | None = None,
+    on_progress: Progress = _no_progress,
+) -> RouteResult:
+    router = Router(config.routing)
+    sinks = active_sink_names(config)
+    result = RouteResult()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        with store.session() as session:
+            rows = repo.unrouted(session, batch_size)
+            for mention, author, classification in rows:
+                _route_one(session, config, router, sinks, mention, author, classification, result)
+        if not rows:
+            break
+        batches += 1
+        on_progress("route", len(rows))
+    return result
+
+
+def _route_one(
+    session: repo.Session,
+    config: Config,
+    router: Router,
+    sinks: list[str],
+    mention: Mention,
+    author: Author,
+    c: Classification,
+    result: RouteResult,
+) -> None:
+    subject = Subject(
+        text=mention.text,
+        platform=mention.platform,
+        brand=mention.brand,
+        language=c.language,
+        followers=author.followers,
+        verified=author.verified,
+        sentiment=c.sentiment,
+        complaint=c.complaint,
+        abuse=c.abuse,
+        risk=c.risk,
+        topics=tuple(c.topics),
+    )
+    incident = repo.join_incident(
+        session, mention.brand or "", incident_key(mention), mention, c.risk
+    )
+    now = utcnow()
+    for decision in router.route(subject):
+        item = QueueItem(
+            mention_id=mention.id,  # type: ignore[arg-type]
+            incident_id=incident.id,
+            department=decision.department,
+            priority=decision.priority.value,
+            rule=decision.rule,
+            reason=decision.reason,
+            due_at=now + config.department(decision.department).sla,
+        )
+        session.add(item)
+        session.flush()
+        result.queue_items += 1
+        if _alert_worthy(config, decision, c.risk):
+            result.alerts += _queue_alerts(session, sinks, item, incident.id)
+    mention.routed_at = now
+    session.add(mention)
+    result.mentions += 1
+
+
+def incident_key(mention: Mention) -> str:
+    """Retweets and quotes join the incident of the post they point at."""
+    if mention.ref_kind in ("retweet", "quote") and mention.ref_external_id:
+        return f"{mention.platform}:{mention.ref_external_id}"
+    return f"{mention.platform}:{mention.external_id}"
+
+
+def _alert_worthy(config: Config, decision: Decision, risk: float) -> bool:
+    return decision.priority.rank >= Priority(config.alerts.min_priority).rank or (
+        risk >= config.alerts.min_risk
+    )
+
+
+def _queue_alerts(
+    session: repo.Session, sinks: list[str], item: QueueItem, incident_id: int | None
+) -> int:
+    """One alert per incident and department per sink: a retweet storm pings once."""
+    created = 0
+    for sink in sinks:
+        key = f"{sink}:incident-{incident_id}:{item.department}"
+        if not repo.alert_exists(session, key):
+            session.add(
+                Alert(
+                    queue_item_id=item.id,
+                    sink=sink,
+                    channel=item.department,  # type: ignore[arg-type]
+                    idempotency_key=key,
+                )
+            )
+            session.flush()
+            created += 1
+    return created
+
+
+# -- a whole pass ---------------------------------------------------------------------------
+
+
+def run_pass(
+    store: Store,
+    config: Config,
+    sinks: Mapping[str, Sink],
+    classifier: Classifier | None = None,
+    on_progress: Progress = _no_progress,
+) -> PassResult:
+    """Classify, route and notify everything pending; what ingest stored is picked up here.
+
+    The classifier is loaded only when something needs classifying (it takes seconds).
+    """
+    result = PassResult()
+    with store.session() as session:
+        pending = repo.count_pending(session)
+    if pending["unclassified"]:
+        classifier = classifier or build_classifier(config)
+        result.classified = classify_pending(
+            store, classifier, batch_size=config.classifier.batch_size * 2, on_progress=on_progress
+        )
+    result.route = route_pending(store, config, on_progress=on_progress)
+    result.notify = deliver_pending(store, sinks)
+    return result

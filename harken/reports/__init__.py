@@ -1,0 +1,1 @@
+"""Reports: pandas over the store, formatted as tables, JSON or CSV."""

@@ -1,0 +1,93 @@
+"""Turn report data into rich tables, JSON or CSV. Post text is escaped for each medium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from harken.reports.summary import Summary
+from harken.text import for_csv, strip_controls
+
+
+def summary_json(report: Summary) -> str:
+    return json.dumps(report.to_json(), ensure_ascii=False, indent=2, default=str)
+
+
+def summary_csv(report: Summary) -> str:
+    """One flat table (section, key, metric, value) so a spreadsheet can pivot it."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["section", "key", "metric", "value"])
+    writer.writerow(["total", "all", "mentions", report.mentions])
+    writer.writerow(["total", "all", "complaints", report.complaints])
+    for label, count in report.sentiment.items():
+        writer.writerow(["sentiment", label, "mentions", count])
+    for row in report.by_platform.to_dict(orient="records"):
+        for metric, value in row.items():
+            if metric != "platform":
+                writer.writerow(["platform", row["platform"], metric, value])
+    for rank, row in enumerate(report.top_risks.to_dict(orient="records"), start=1):
+        for metric in ("id", "platform", "author", "risk", "sentiment", "text", "url"):
+            writer.writerow(["top_risk", rank, metric, for_csv(row[metric])])
+    for row in report.queues.to_dict(orient="records"):
+        for metric, value in row.items():
+            if metric != "department":
+                writer.writerow(["queue", row["department"], metric, value])
+    return out.getvalue()
+
+
+def summary_table(report: Summary) -> Group:
+    period = f"{report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC"
+    brand = f" · brand {report.brand}" if report.brand else ""
+    header = Text(f"Summary {period}{brand}\n", style="bold")
+    header.append(
+        f"{report.mentions} mentions · {report.complaints} complaints · "
+        + " · ".join(f"{k} {v}" for k, v in report.sentiment.items()),
+        style="",
+    )
+    return Group(
+        header,
+        _frame_table("By platform", report.by_platform.to_dict(orient="records")),
+        _risk_table(report.top_risks.to_dict(orient="records")),
+        _frame_table("Queues", report.queues.to_dict(orient="records")),
+    )
+
+
+def _frame_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    columns = list(rows[0]) if rows else ["(none)"]
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(Text(strip_controls(str(v))) for v in row.values()))
+    return table
+
+
+def _risk_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Top risks", title_justify="left")
+    for column, justify in (
+        ("id", "right"),
+        ("platform", "left"),
+        ("author", "left"),
+        ("risk", "right"),
+        ("sentiment", "left"),
+        ("text", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        text = " ".join(strip_controls(str(row["text"])).split())
+        table.add_row(
+            str(row["id"]),
+            row["platform"],
+            Text(strip_controls(str(row["author"]))),
+            f"{row['risk']:.2f}",
+            str(row["sentiment"]),
+            Text(text[:120] + ("…" if len(text) > 120 else "")),
+        )
+    return table

@@ -1,0 +1,229 @@
+"""Queries the pipeline stages and the CLI share. Callers own the session (one transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from harken.records import AuthorRecord, MentionRecord
+from harken.store.tables import (
+    Alert,
+    Author,
+    Classification,
+    Incident,
+    Mention,
+    QueueItem,
+    utcnow,
+)
+
+PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+def _insert(session: Session, table: type[Any]) -> Any:
+    """The dialect's own INSERT, which knows ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def upsert_author(session: Session, record: AuthorRecord) -> int:
+    """Insert or refresh an author (followers change); returns its id."""
+    values = {
+        "platform": record.platform,
+        "external_id": record.external_id,
+        "handle": record.handle,
+        "name": record.name,
+        "followers": record.followers,
+        "verified": record.verified,
+        "url": record.url,
+        "first_seen": utcnow(),
+        "updated_at": utcnow(),
+    }
+    statement = _insert(session, Author).values(**values)
+    fresh = {k: statement.excluded[k] for k in ("handle", "name", "verified", "url", "updated_at")}
+    # Keep a known follower count when a source (Reddit, Bluesky) reports none.
+    fresh["followers"] = func.coalesce(statement.excluded.followers, Author.followers)
+    statement = statement.on_conflict_do_update(
+        index_elements=["platform", "external_id"], set_=fresh
+    ).returning(Author.id)
+    return int(session.execute(statement).scalar_one())
+
+
+def insert_mention(
+    session: Session, record: MentionRecord, author_id: int, brand: str | None, source: str
+) -> bool:
+    """Store a mention once: returns False when (platform, external_id) is already stored."""
+    metrics = dict(record.metrics)
+    statement = (
+        _insert(session, Mention)
+        .values(
+            platform=record.platform,
+            external_id=record.external_id,
+            brand=brand,
+            text=record.text,
+            url=record.url,
+            language=record.language,
+            created_at=record.created_at,
+            collected_at=utcnow(),
+            author_id=author_id,
+            likes=metrics.get("likes"),
+            reposts=metrics.get("reposts"),
+            replies=metrics.get("replies"),
+            quotes=metrics.get("quotes"),
+            metrics=metrics,
+            ref_kind=record.reference[0] if record.reference else None,
+            ref_external_id=record.reference[1] if record.reference else None,
+            conversation_id=record.conversation_id,
+            source=source,
+            raw=dict(record.raw),
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+        .returning(Mention.id)
+    )
+    return session.execute(statement).first() is not None
+
+
+def unclassified(session: Session, limit: int) -> list[tuple[Mention, Author]]:
+    statement = (
+        select(Mention, Author)
+        .join(Author, Author.id == Mention.author_id)
+        .outerjoin(Classification, Classification.mention_id == Mention.id)
+        .where(Classification.id.is_(None))  # type: ignore[union-attr]
+        .order_by(Mention.id)
+        .limit(limit)
+    )
+    return [(m, a) for m, a in session.execute(statement).all()]
+
+
+def unrouted(session: Session, limit: int) -> list[tuple[Mention, Author, Classification]]:
+    statement = (
+        select(Mention, Author, Classification)
+        .join(Author, Author.id == Mention.author_id)
+        .join(Classification, Classification.mention_id == Mention.id)
+        .where(Mention.routed_at.is_(None))  # type: ignore[union-attr]
+        .order_by(Mention.created_at, Mention.id)
+        .limit(limit)
+    )
+    return [(m, a, c) for m, a, c in session.execute(statement).all()]
+
+
+def count_pending(session: Session) -> dict[str, int]:
+    unclassified_n = session.execute(
+        select(func.count(Mention.id))
+        .outerjoin(Classification, Classification.mention_id == Mention.id)
+        .where(Classification.id.is_(None))  # type: ignore[union-attr]
+    ).scalar_one()
+    unrouted_n = session.execute(
+        select(func.count(Mention.id)).where(Mention.routed_at.is_(None))  # type: ignore[union-attr]
+    ).scalar_one()
+    alerts_n = session.execute(
+        select(func.count(Alert.id)).where(Alert.status == "pending")
+    ).scalar_one()
+    return {"unclassified": unclassified_n, "unrouted": unrouted_n, "alerts": alerts_n}
+
+
+def mention_by_external_id(session: Session, platform: str, external_id: str) -> Mention | None:
+    return session.execute(
+        select(Mention).where(Mention.platform == platform, Mention.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def join_incident(
+    session: Session, brand: str, key: str, mention: Mention, risk: float
+) -> Incident:
+    """Add a mention to the incident with this key, creating it on first sight."""
+    incident = session.execute(
+        select(Incident).where(Incident.brand == brand, Incident.key == key)
+    ).scalar_one_or_none()
+    if incident is None:
+        incident = Incident(
+            brand=brand,
+            key=key,
+            first_seen=mention.created_at,
+            last_seen=mention.created_at,
+            size=0,
+            top_mention_id=mention.id,
+        )
+        session.add(incident)
+    incident.size += 1
+    incident.first_seen = min(incident.first_seen, mention.created_at)
+    incident.last_seen = max(incident.last_seen, mention.created_at)
+    if incident.top_mention_id != mention.id and _riskier(session, mention, risk, incident):
+        incident.top_mention_id = mention.id
+    session.flush()
+    return incident
+
+
+def _riskier(session: Session, mention: Mention, risk: float, incident: Incident) -> bool:
+    top_risk = session.execute(
+        select(Classification.risk).where(Classification.mention_id == incident.top_mention_id)
+    ).scalar_one_or_none()
+    return top_risk is None or risk > top_risk
+
+
+def alert_exists(session: Session, key: str) -> bool:
+    found = session.execute(select(Alert.id).where(Alert.idempotency_key == key)).first()
+    return found is not None
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """Everything a sink needs to render one alert."""
+
+    alert: Alert
+    item: QueueItem
+    mention: Mention
+    author: Author
+    classification: Classification
+    incident: Incident | None
+
+
+def pending_alerts(session: Session, limit: int) -> list[AlertView]:
+    statement = (
+        select(Alert, QueueItem, Mention, Author, Classification, Incident)
+        .join(QueueItem, QueueItem.id == Alert.queue_item_id)
+        .join(Mention, Mention.id == QueueItem.mention_id)
+        .join(Author, Author.id == Mention.author_id)
+        .join(Classification, Classification.mention_id == Mention.id)
+        .outerjoin(Incident, Incident.id == QueueItem.incident_id)
+        .where(Alert.status == "pending")
+        .order_by(Alert.id)
+        .limit(limit)
+    )
+    return [AlertView(*row) for row in session.execute(statement).all()]
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    item: QueueItem
+    mention: Mention
+    author: Author
+    classification: Classification | None
+
+
+def queue_rows(
+    session: Session,
+    department: str | None = None,
+    statuses: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[QueueRow]:
+    statement = (
+        select(QueueItem, Mention, Author, Classification)
+        .join(Mention, Mention.id == QueueItem.mention_id)
+        .join(Author, Author.id == Mention.author_id)
+        .outerjoin(Classification, Classification.mention_id == Mention.id)
+    )
+    if department:
+        statement = statement.where(QueueItem.department == department)
+    if statuses:
+        statement = statement.where(QueueItem.status.in_(statuses))  # type: ignore[attr-defined]
+    # Most urgent first, then the one due soonest; ties by id keep output stable.
+    rank = case(PRIORITY_ORDER, value=QueueItem.priority, else_=len(PRIORITY_ORDER))
+    statement = statement.order_by(rank, QueueItem.due_at, QueueItem.id)
+    if limit:
+        statement = statement.limit(limit)
+    return [QueueRow(*row) for row in session.execute(statement).all()]

@@ -1,0 +1,70 @@
+"""Text helpers shared by every layer: matching-normalization and escaping of untrusted text.
+
+Posts are written by strangers. Anything that shows post text goes through one of the escapers
+here: ``for_terminal`` (no rich markup, no ANSI or control sequences) and ``for_csv`` (no
+spreadsheet formulas).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from rich.markup import escape as _rich_escape
+
+# C0/C1 control characters (ESC, BEL, CSI...) except tab and newline; also bidi overrides,
+# which can make a terminal line read differently from its bytes.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_TAG = re.compile(r"<[^>]+>")
+_BREAK_TAG = re.compile(r"<\s*(br|/p|/div|/li)\s*/?>", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t\u3000]+")
+
+
+def normalize(text: str) -> str:
+    """Fold text for matching: width (NFKC), case, and accents (é -> e).
+
+    Japanese stays intact: NFKC maps half-width katakana to full width and never strips
+    the dakuten that changes a kana's sound, because only Latin-script marks are dropped.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    decomposed = unicodedata.normalize("NFD", folded)
+    kept = [
+        ch
+        for i, ch in enumerate(decomposed)
+        if not (unicodedata.combining(ch) and i > 0 and decomposed[i - 1].isascii())
+    ]
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def strip_controls(text: str) -> str:
+    """Remove ANSI escape sequences and control characters (keeps newlines and tabs)."""
+    return _CONTROL.sub("", _ANSI.sub("", text))
+
+
+def for_terminal(text: str, limit: int | None = None) -> str:
+    """Post text made safe to print through rich: no markup, no escapes, one line."""
+    flat = " ".join(strip_controls(text).split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return _rich_escape(flat)
+
+
+def for_csv(value: object) -> object:
+    """Neutralise a spreadsheet cell that would start a formula (CSV/formula injection)."""
+    if isinstance(value, str):
+        cleaned = strip_controls(value) if not value.startswith(("\t", "\r")) else value
+        if cleaned.startswith(_FORMULA_START):
+            return "'" + cleaned
+        return cleaned
+    return value
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of a small HTML fragment (Mastodon statuses, RSS summaries)."""
+    text = _BREAK_TAG.sub("\n", markup)
+    text = html.unescape(_TAG.sub("", text))
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)

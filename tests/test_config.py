@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from harken.config import DEFAULT_DATABASE_URL, example_config_text, load_config, parse_duration
+from harken.errors import ConfigError
+from tests.conftest import write_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_default_layer_when_no_file_exists() -> None:
+    config = load_config(environ={})
+    assert config.path is None
+    assert config.database.url == DEFAULT_DATABASE_URL
+    assert config.routing.default == "support"
+
+
+def test_file_layer_overrides_defaults(tmp_path: Path) -> None:
+    write_config(tmp_path, "database: {url: 'sqlite:////tmp/from-file.db'}\n")
+    config = load_config(tmp_path / "config.yaml", environ={})
+    assert config.database.url == "sqlite:////tmp/from-file.db"
+
+
+def test_dot_config_yaml_is_found_in_the_working_directory(tmp_path: Path) -> None:
+    write_config(tmp_path, "classifier: {batch_size: 7}\n")
+    assert load_config(environ={}).classifier.batch_size == 7
+
+
+def test_env_layer_overrides_file(tmp_path: Path) -> None:
+    write_config(tmp_path, "database: {url: 'sqlite:////tmp/from-file.db'}\n")
+    config = load_config(environ={"HARKEN_DATABASE_URL": "sqlite:////tmp/from-env.db"})
+    assert config.database.url == "sqlite:////tmp/from-env.db"
+
+
+def test_flag_layer_overrides_env(tmp_path: Path) -> None:
+    write_config(tmp_path, "database: {url: 'sqlite:////tmp/from-file.db'}\n")
+    config = load_config(
+        overrides={"database.url": "sqlite:////tmp/from-flag.db"},
+        environ={"HARKEN_DATABASE_URL": "sqlite:////tmp/from-env.db"},
+    )
+    assert config.database.url == "sqlite:////tmp/from-flag.db"
+
+
+def test_harken_config_env_picks_the_file(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    write_config(other, "classifier: {batch_size: 3}\n")
+    config = load_config(environ={"HARKEN_CONFIG": str(other / "config.yaml")})
+    assert config.classifier.batch_size == 3
+    assert config.path == (other / "config.yaml").resolve()
+
+
+def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    sub = tmp_path / "demo"
+    sub.mkdir()
+    write_config(sub, "database: {url: 'sqlite:///harken.db'}\n")
+    config = load_config(sub / "config.yaml", environ={})
+    assert config.database.url == f"sqlite:///{(sub / 'harken.db').resolve()}"
+
+
+def test_env_references_resolve_and_are_recorded(tmp_path: Path) -> None:
+    write_config(
+        tmp_path,
+        "sources:\n  x: {enabled: true, bearer_token: '${X_TOKEN}'}\n"
+        "  reddit: {client_id: '${MISSING_ID:-fallback}'}\n",
+    )
+    config = load_config(environ={"X_TOKEN": "s3cret"})
+    assert config.sources["x"].model_extra == {"bearer_token": "s3cret"}
+    assert config.sources["reddit"].model_extra == {"client_id": "fallback"}
+    assert config.env_refs == {
+        "sources.x.bearer_token": "X_TOKEN",
+        "sources.reddit.client_id": "MISSING_ID",
+    }
+
+
+def test_unset_env_reference_becomes_none(tmp_path: Path) -> None:
+    write_config(tmp_path, "sources:\n  x: {bearer_token: '${NOT_SET_ANYWHERE}'}\n")
+    assert load_config(environ={}).sources["x"].model_extra == {"bearer_token": None}
+
+
+def test_dotenv_beside_the_config_fills_unset_variables(tmp_path: Path) -> None:
+    write_config(tmp_path, "sources:\n  x: {bearer_token: '${X_TOKEN}'}\n  y: {t: '${Y}'}\n")
+    (tmp_path / ".env").write_text("# secrets\nX_TOKEN='from-dotenv'\nexport Y=yy\n")
+    config = load_config(environ={"Y": "from-env"})
+    assert config.sources["x"].model_extra == {"bearer_token": "from-dotenv"}
+    assert config.sources["y"].model_extra == {"t": "from-env"}
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        (
+            "routing:\n  rules:\n    - {name: r, to: [support], when: {complaint_gte: high}}\n",
+            "routing.rules[0].when.complaint_gte: Input should be a valid number, unable to "
+            "parse string as a number; given 'high'",
+        ),
+        (
+            "routing:\n  rules:\n    - {name: r, to: [support], when: {keywordz: [a]}}\n",
+            "routing.rules[0].when.keywordz: unknown key (check its spelling); given a list",
+        ),
+        (
+            "departments:\n  - {name: support, sla: soon}\n",
+            "departments[0].sla: expected a duration like 30s, 5m, 2h or 7d; given 'soon'",
+        ),
+        (
+            "routing:\n  rules:\n    - {name: r, to: [nowhere]}\n",
+            "routing.rules[0].to names department 'nowhere', which is not in departments "
+            "(known: support)",
+        ),
+        ("brands:\n  - {keywords: [acme]}\n", "brands[0].name: Field required"),
+        ("classifier: {batch_size: 0}\n", "classifier.batch_size: Input should be greater than or"),
+    ],
+)
+def test_bad_file_names_key_path_expected_and_given(
+    tmp_path: Path, yaml_text: str, message: str
+) -> None:
+    path = write_config(tmp_path, yaml_text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value).startswith(f"{path}: {message}")
+
+
+def test_broken_yaml_reports_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "database:\n  url: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"config.yaml: .* at line 3"):
+        load_config(path, environ={})
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping of settings at the top, got a list"):
+        load_config(path, environ={})
+
+
+def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'nope.yaml' \(from --config\) does not exist"):
+        load_config("nope.yaml", environ={})
+    with pytest.raises(ConfigError, match=r"from \$HARKEN_CONFIG"):
+        load_config(environ={"HARKEN_CONFIG": "gone.yaml"})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("2m", 120), ("1.5h", 5400), ("7d", 604800), (90, 90)]
+)
+def test_durations(text: object, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+def test_example_config_is_valid_and_root_copy_matches() -> None:
+    root_copy = (REPO / "config.yaml").read_text(encoding="utf-8")
+    assert root_copy == example_config_text(), "config.yaml and harken/data/config.yaml differ"
+    config = load_config(REPO / "config.yaml", environ={})
+    assert [d.name for d in config.departments][:3] == ["support", "engineering", "billing"]
+    assert config.brands[0].name == "Acme"

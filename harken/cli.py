@@ -359,10 +359,10 @@ def classify(
     config = _state(ctx).config()
     results = build_classifier(config).classify(items)
     if format is Format.json:
-        for result in results:
+        for result in results:  # one JSON object per line
             data = result.to_json()
             data.pop("topic_scores")
-            out.print_json(json.dumps(data, ensure_ascii=False), indent=None)
+            sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
         return
     table = Table("sentiment", "complaint", "abuse", "risk", "topics", "lang", "text")
     for r in results:
@@ -414,7 +414,7 @@ def queue_list(
         raise HarkenError(f"unknown department {department!r}", hint=f"known: {known}")
     items = list_items(_open_store(config), department, status or ["new", "claimed"], limit)
     if format is Format.json:
-        out.print_json(json.dumps(items, ensure_ascii=False, default=str))
+        sys.stdout.write(json.dumps(items, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table(
         "id",

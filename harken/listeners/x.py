@@ -50,10 +50,13 @@ def _tweet(tweet: Any, users: dict[str, dict[str, Any]]) -> MentionRecord:
         raise PayloadError(f"tweet {tweet_id}: author {author_id} is not in includes.users")
     username = require(user, "username", where="user")
     metrics = tweet.get("public_metrics") or {}
+    reference = _reference(tweet)
+    # A retweet reports its original's retweet_count: counting it again would double it.
+    reposts = None if reference and reference[0] == "retweet" else metrics.get("retweet_count")
     return MentionRecord(
         platform=PLATFORM,
         external_id=tweet_id,
-        text=require(tweet, "text", where="tweet"),
+        text=_unescape(require(tweet, "text", where="tweet")),
         created_at=parse_time(require(tweet, "created_at", where="tweet"), "tweet.created_at"),
         author=AuthorRecord(
             platform=PLATFORM,
@@ -68,15 +71,20 @@ def _tweet(tweet: Any, users: dict[str, dict[str, Any]]) -> MentionRecord:
         language=tweet.get("lang") if tweet.get("lang") not in (None, "und") else None,
         metrics=metrics_of(
             likes=metrics.get("like_count"),
-            reposts=metrics.get("retweet_count"),
+            reposts=reposts,
             replies=metrics.get("reply_count"),
             quotes=metrics.get("quote_count"),
             impressions=metrics.get("impression_count"),
         ),
-        reference=_reference(tweet),
+        reference=reference,
         conversation_id=tweet.get("conversation_id"),
         raw=tweet,
     )
+
+
+def _unescape(text: str) -> str:
+    """X escapes exactly these three in tweet text; everything else arrives as is."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _reference(tweet: dict[str, Any]) -> tuple[str, str] | None:

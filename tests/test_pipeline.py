@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from harken.config import Config, load_config
+from harken.listeners.replay import read_jsonl
+from harken.notify.outbox import MAX_ATTEMPTS, deliver_pending
+from harken.pipeline import classify_pending, ingest, route_pending, run_pass
+from harken.store import Store
+from harken.store.repo import AlertView
+from harken.store.tables import Alert, Classification, Incident, Mention, QueueItem
+from tests import payloads as p
+from tests.conftest import TEST_TOPICS
+
+CONFIG = {
+    "brands": [{"name": "Acme", "keywords": ["acme", "アクメ"], "exclude": ["acme anvil"]}],
+    "departments": [{"name": n, "sla": "1h"} for n in ("support", "engineering", "pr", "legal")],
+    "topics": TEST_TOPICS,
+    "routing": {
+        "default": "support",
+        "rules": [
+            {"name": "legal threats", "when": {"keywords": ["lawyer", "訴訟"]},
+             "to": ["legal", "pr"], "priority": "urgent"},
+            {"name": "outages", "when": {"topics": ["outage"]}, "to": ["engineering"],
+             "priority": "high"},
+        ],
+    },
+    "alerts": {"min_priority": "high", "min_risk": 0.99},
+}
+
+
+class RecordingSink:
+    """Stands in for an external alert service: records deliveries, can be made to fail."""
+
+    name = "console"
+
+    def __init__(self, failures: int = 0) -> None:
+        self.delivered: list[AlertView] = []
+        self.failures = failures
+
+    def deliver(self, view: AlertView) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("service unavailable")
+        self.delivered.append(view)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return load_config(overrides={**CONFIG, "database": {"url": f"sqlite:///{tmp_path}/h.db"}},
+                       environ={})
+
+
+@pytest.fixture
+def store(config: Config) -> Store:
+    return Store(config.database.url)
+
+
+def x_file(tmp_path: Path) -> Path:
+    return p.write_jsonl(
+        tmp_path / "x.jsonl",
+        p.x_page(
+            p.tweet("1001", "@acme the app is down, can't log in since this morning"),
+            p.tweet("1002", "love the new acme export feature, so fast"),
+            p.tweet("1003", "RT @kenji_t: @acme the app is down, can't log in since this morning",
+                    author="200", referenced_tweets=[{"type": "retweeted", "id": "1001"}]),
+            p.tweet("1004", "acme charged me twice, I am calling my lawyer"),
+            p.tweet("1005", "old acme anvil cartoons are the best"),
+            p.tweet("1006", "アクメにログインできない。訴訟も検討", lang="ja"),
+        ),
+    )
+
+
+def count(store: Store, column) -> int:  # type: ignore[no-untyped-def]
+    with store.session() as session:
+        return int(session.execute(select(func.count(column))).scalar_one())
+
+
+def test_ingest_twice_stores_once(tmp_path: Path, config: Config, store: Store) -> None:
+    first = ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
+    second = ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
+    assert (first.stored, first.duplicates, first.off_brand) == (5, 0, 1)
+    assert (second.stored, second.duplicates, second.off_brand) == (0, 5, 1)
+    assert count(store, Mention.id) == 5
+
+
+def test_classify_resumes_where_it_stopped(tmp_path: Path, config, store, classifier) -> None:
+    ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
+    assert classify_pending(store, classifier, batch_size=2, max_batches=1) == 2
+    assert count(store, Classification.id) == 2
+    assert classify_pending(store, classifier, batch_size=2) == 3
+    assert classify_pending(store, classifier, batch_size=2) == 0
+    assert count(store, Classification.id) == 5
+
+
+def test_route_resumes_where_it_stopped(tmp_path: Path, config, store, classifier) -> None:
+    ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
+    classify_pending(store, classifier)
+    assert route_pending(store, config, batch_size=2, max_batches=1).mentions == 2
+    assert route_pending(store, config, batch_size=2).mentions == 3
+    assert route_pending(store, config).mentions == 0
+    with store.session() as session:
+        per_mention = session.execute(
+            select(QueueItem.mention_id, QueueItem.department).order_by(QueueItem.id)
+        ).all()
+    assert len(per_mention) == len(set(per_mention))  # nothing routed twice
+
+
+def test_routing_reasons_and_incidents(tmp_path: Path, config, store, classifier) -> None:
+    ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
+    sink = RecordingSink()
+    run_pass(store, config, {"console": sink}, classifier)
+    with store.session() as session:
+        rows = session.execute(
+            select(Mention.external_id, QueueItem.department, QueueItem.priority, QueueItem.reason,
+                   QueueItem.incident_id).join(Mention, Mention.id == QueueItem.mention_id)
+        ).all()
+        incidents = {i.key: i for i in session.execute(select(Incident)).scalars()}
+    routed = {(r.external_id, r.department): r for r in rows}
+    assert routed[("1004", "legal")].reason == "rule 'legal threats': keyword 'lawyer'"
+    assert routed[("1004", "legal")].priority == "urgent"
+    assert routed[("1006", "legal")].reason == "rule 'legal threats': keyword '訴訟'"
+    assert routed[("1006", "engineering")].reason.startswith("rule 'outages': topic outage")
+    assert routed[("1001", "engineering")].priority == "high"
+    assert routed[("1002", "support")].reason == "no rule matched: default department"
+    # the retweet joins the original's incident
+    assert routed[("1003", "engineering")].incident_id == routed[("1001", "engineering")].incident_id
+    assert incidents["x:1001"].size == 2
+    # one alert per incident and department: the retweet does not alert again
+    alerted = sorted((v.item.department, v.mention.external_id) for v in sink.delivered)
+    assert alerted == [("engineering", "1001"), ("engineering", "1006"), ("legal", "1004"),
+                       ("legal", "1006"), ("pr", "1004"), ("pr", "1006")]
+
+
+def test_failed_alert_stays_pending_then_is_delivered_once(
+    tmp_path: Path, config, store, classifier
+) -> None:
+    ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
+    flaky = RecordingSink(failures=1)
+    result = run_pass(store, config, {"console": flaky}, classifier)
+    assert result.notify.retry_later == 1 and result.notify.sent == 5
+    assert "ConnectionError: service unavailable" in result.notify.errors[0]
+    again = deliver_pending(store, {"console": flaky})
+    assert again.sent == 1
+    assert deliver_pending(store, {"console": flaky}).sent == 0
+    keys = [v.alert.idempotency_key for v in flaky.delivered]
+    assert len(keys) == len(set(keys)) == 6
+    with store.session() as session:
+        assert set(session.execute(select(Alert.status)).scalars()) == {"sent"}
+
+
+def test_alert_gives_up_after_max_attempts(tmp_path: Path, config, store, classifier) -> None:
+    ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
+    dead = RecordingSink(failures=10_000)
+    run_pass(store, config, {"console": dead}, classifier)
+    for _ in range(MAX_ATTEMPTS - 1):
+        deliver_pending(store, {"console": dead})
+    with store.session() as session:
+        statuses = session.execute(select(Alert.status, Alert.attempts)).all()
+    assert statuses and all(s == ("failed", MAX_ATTEMPTS) for s in statuses)
+    assert deliver_pending(store, {"console": dead}).sent == 0
+
+
+def test_alerts_for_an_unconfigured_sink_wait(tmp_path: Path, config, store, classifier) -> None:
+    ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
+    result = run_pass(store, config, {}, classifier)
+    assert result.notify.sent == 0
+    assert deliver_pending(store, {"console": RecordingSink()}).sent == 6

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select, text
+from sqlmodel import SQLModel
+
+from harken.errors import StoreError
+from harken.records import AuthorRecord, MentionRecord
+from harken.store import Store, repo
+from harken.store.tables import Author, Mention
+
+
+def record(external_id: str = "1", followers: int | None = 10) -> MentionRecord:
+    return MentionRecord(
+        platform="x",
+        external_id=external_id,
+        text="acme is down",
+        created_at=datetime(2026, 11, 22, 9, 15, tzinfo=UTC) + timedelta(hours=9),
+        author=AuthorRecord(platform="x", external_id="100", handle="kenji", followers=followers),
+        metrics={"likes": 3},
+        raw={"id": external_id},
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'h.db'}")
+
+
+def test_sqlite_runs_in_wal_mode_with_migrations_applied(store: Store) -> None:
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_migrations_match_the_models(store: Store) -> None:
+    with store.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert diff == []
+
+
+def test_insert_is_idempotent_and_keeps_ids_as_strings(store: Store) -> None:
+    big_id = "1860000000000000001"
+    for _ in range(2):
+        with store.session() as session:
+            author_id = repo.upsert_author(session, record().author)
+            repo.insert_mention(session, record(big_id), author_id, "Acme", "test")
+    with store.session() as session:
+        assert session.execute(select(func.count(Mention.id))).scalar_one() == 1
+        assert session.execute(select(func.count(Author.id))).scalar_one() == 1
+        mention = session.execute(select(Mention)).scalar_one()
+    assert mention.external_id == big_id
+    assert mention.likes == 3 and mention.raw == {"id": big_id}
+
+
+def test_timestamps_come_back_timezone_aware_utc(store: Store) -> None:
+    with store.session() as session:
+        author_id = repo.upsert_author(session, record().author)
+        repo.insert_mention(session, record(), author_id, None, "test")
+    with store.session() as session:
+        mention = session.execute(select(Mention)).scalar_one()
+    assert mention.created_at == datetime(2026, 11, 22, 18, 15, tzinfo=UTC)
+    assert mention.created_at.tzinfo is UTC
+
+
+def test_author_refresh_keeps_known_followers(store: Store) -> None:
+    with store.session() as session:
+        repo.upsert_author(session, record(followers=500).author)
+        repo.upsert_author(session, record(followers=None).author)
+    with store.session() as session:
+        assert session.execute(select(Author.followers)).scalar_one() == 500
+
+
+def test_locked_database_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harken.store.db as db
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "locked.db"
+    store = Store(f"sqlite:///{path}")
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        with pytest.raises(StoreError, match="is locked by another process"), store.session() as s:
+            repo.upsert_author(s, record().author)
+    finally:
+        holder.rollback()
+        holder.close()
+    with store.session() as session:  # nothing half-written was left behind
+        assert session.execute(select(func.count(Author.id))).scalar_one() == 0
+
+
+def test_bad_urls_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is not a database URL"):
+        Store("not a url")
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(f"sqlite:///{tmp_path}/no/such/dir/h.db")

@@ -40,7 +40,12 @@ def tweet(tweet_id: str, text: str, author: str = "100", **extra: Any) -> dict[s
         "created_at": "2026-11-22T09:15:00.000Z",
         "lang": "en",
         "conversation_id": tweet_id,
-        "public_metrics": {"retweet_count": 3, "reply_count": 1, "like_count": 10, "quote_count": 0},
+        "public_metrics": {
+            "retweet_count": 3,
+            "reply_count": 1,
+            "like_count": 10,
+            "quote_count": 0,
+        },
         **extra,
     }
 
@@ -137,7 +142,11 @@ def rss_entry(entry_id: str, title: str, summary: str = "") -> dict[str, Any]:
         "summary": summary,
         "published": "Sun, 22 Nov 2026 10:00:00 GMT",
         "author": "Jane Reporter",
-        "feed": {"title": "Tech News Daily", "link": "https://technews.example.com/", "language": "en"},
+        "feed": {
+            "title": "Tech News Daily",
+            "link": "https://technews.example.com/",
+            "language": "en",
+        },
     }
 
 

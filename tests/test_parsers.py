@@ -105,7 +105,9 @@ def test_mastodon_html_becomes_text() -> None:
 
 
 def test_rss_entry() -> None:
-    entry = p.rss_entry("https://n.example/1", "Acme Cloud outage", "<p>Users report <b>502</b></p>")
+    entry = p.rss_entry(
+        "https://n.example/1", "Acme Cloud outage", "<p>Users report <b>502</b></p>"
+    )
     post = only(list(rss.parse(entry)))
     assert post.text == "Acme Cloud outage\n\nUsers report 502"
     assert post.created_at == datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -116,8 +118,16 @@ def test_rss_entry() -> None:
     ("parse", "payload", "reason"),
     [
         (reddit.parse, {"kind": "t3", "data": {"name": "t3_x"}}, "missing field data.title"),
-        (bluesky.parse, {"uri": "at://x", "author": {}, "record": {}}, "missing field author.handle"),
-        (mastodon.parse, {"account": {"acct": "a"}, "content": 5}, "status.content has the wrong type"),
+        (
+            bluesky.parse,
+            {"uri": "at://x", "author": {}, "record": {}},
+            "missing field author.handle",
+        ),
+        (
+            mastodon.parse,
+            {"account": {"acct": "a"}, "content": 5},
+            "status.content has the wrong type",
+        ),
         (rss.parse, {"title": "t"}, "entry has neither id nor link"),
         (rss.parse, {"id": "i", "title": "t", "published": "yesterday"}, "not a valid timestamp"),
     ],

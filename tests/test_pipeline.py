@@ -22,10 +22,18 @@ CONFIG = {
     "routing": {
         "default": "support",
         "rules": [
-            {"name": "legal threats", "when": {"keywords": ["lawyer", "訴訟"]},
-             "to": ["legal", "pr"], "priority": "urgent"},
-            {"name": "outages", "when": {"topics": ["outage"]}, "to": ["engineering"],
-             "priority": "high"},
+            {
+                "name": "legal threats",
+                "when": {"keywords": ["lawyer", "訴訟"]},
+                "to": ["legal", "pr"],
+                "priority": "urgent",
+            },
+            {
+                "name": "outages",
+                "when": {"topics": ["outage"]},
+                "to": ["engineering"],
+                "priority": "high",
+            },
         ],
     },
     "alerts": {"min_priority": "high", "min_risk": 0.99},
@@ -50,8 +58,9 @@ class RecordingSink:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    return load_config(overrides={**CONFIG, "database": {"url": f"sqlite:///{tmp_path}/h.db"}},
-                       environ={})
+    return load_config(
+        overrides={**CONFIG, "database": {"url": f"sqlite:///{tmp_path}/h.db"}}, environ={}
+    )
 
 
 @pytest.fixture
@@ -65,8 +74,12 @@ def x_file(tmp_path: Path) -> Path:
         p.x_page(
             p.tweet("1001", "@acme the app is down, can't log in since this morning"),
             p.tweet("1002", "love the new acme export feature, so fast"),
-            p.tweet("1003", "RT @kenji_t: @acme the app is down, can't log in since this morning",
-                    author="200", referenced_tweets=[{"type": "retweeted", "id": "1001"}]),
+            p.tweet(
+                "1003",
+                "RT @kenji_t: @acme the app is down, can't log in since this morning",
+                author="200",
+                referenced_tweets=[{"type": "retweeted", "id": "1001"}],
+            ),
             p.tweet("1004", "acme charged me twice, I am calling my lawyer"),
             p.tweet("1005", "old acme anvil cartoons are the best"),
             p.tweet("1006", "アクメにログインできない。訴訟も検討", lang="ja"),
@@ -115,8 +128,13 @@ def test_routing_reasons_and_incidents(tmp_path: Path, config, store, classifier
     run_pass(store, config, {"console": sink}, classifier)
     with store.session() as session:
         rows = session.execute(
-            select(Mention.external_id, QueueItem.department, QueueItem.priority, QueueItem.reason,
-                   QueueItem.incident_id).join(Mention, Mention.id == QueueItem.mention_id)
+            select(
+                Mention.external_id,
+                QueueItem.department,
+                QueueItem.priority,
+                QueueItem.reason,
+                QueueItem.incident_id,
+            ).join(Mention, Mention.id == QueueItem.mention_id)
         ).all()
         incidents = {i.key: i for i in session.execute(select(Incident)).scalars()}
     routed = {(r.external_id, r.department): r for r in rows}
@@ -127,12 +145,20 @@ def test_routing_reasons_and_incidents(tmp_path: Path, config, store, classifier
     assert routed[("1001", "engineering")].priority == "high"
     assert routed[("1002", "support")].reason == "no rule matched: default department"
     # the retweet joins the original's incident
-    assert routed[("1003", "engineering")].incident_id == routed[("1001", "engineering")].incident_id
+    assert (
+        routed[("1003", "engineering")].incident_id == routed[("1001", "engineering")].incident_id
+    )
     assert incidents["x:1001"].size == 2
     # one alert per incident and department: the retweet does not alert again
     alerted = sorted((v.item.department, v.mention.external_id) for v in sink.delivered)
-    assert alerted == [("engineering", "1001"), ("engineering", "1006"), ("legal", "1004"),
-                       ("legal", "1006"), ("pr", "1004"), ("pr", "1006")]
+    assert alerted == [
+        ("engineering", "1001"),
+        ("engineering", "1006"),
+        ("legal", "1004"),
+        ("legal", "1006"),
+        ("pr", "1004"),
+        ("pr", "1006"),
+    ]
 
 
 def test_failed_alert_stays_pending_then_is_delivered_once(

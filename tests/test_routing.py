@@ -45,8 +45,16 @@ def test_default_department_when_no_rule_matches() -> None:
 
 
 def test_keyword_rule_reason_names_the_keyword() -> None:
-    r = router([{"name": "legal threats", "when": {"keywords": ["lawyer", "sue"]},
-                 "to": ["legal", "pr"], "priority": "urgent"}])
+    r = router(
+        [
+            {
+                "name": "legal threats",
+                "when": {"keywords": ["lawyer", "sue"]},
+                "to": ["legal", "pr"],
+                "priority": "urgent",
+            }
+        ]
+    )
     decisions = route(r, text="I will SUE acme")
     assert [(d.department, d.priority, d.reason) for d in decisions] == [
         ("legal", Priority.urgent, "rule 'legal threats': keyword 'sue'"),
@@ -77,9 +85,16 @@ def test_japanese_keywords_match_without_word_boundaries() -> None:
 
 
 def test_all_conditions_must_hold_and_reasons_list_each() -> None:
-    r = router([{"name": "influencer complaint",
-                 "when": {"complaint_gte": 0.5, "followers_gte": 50000, "platforms": ["x"]},
-                 "to": ["pr"], "priority": "high"}])
+    r = router(
+        [
+            {
+                "name": "influencer complaint",
+                "when": {"complaint_gte": 0.5, "followers_gte": 50000, "platforms": ["x"]},
+                "to": ["pr"],
+                "priority": "high",
+            }
+        ]
+    )
     assert route(r, complaint=0.9, followers=1000)[0].department == "support"
     assert route(r, complaint=0.9, followers=None)[0].department == "support"
     assert route(r, complaint=0.9, followers=90000, platform="reddit")[0].department == "support"
@@ -91,24 +106,33 @@ def test_all_conditions_must_hold_and_reasons_list_each() -> None:
 
 
 def test_sentiment_language_and_topics() -> None:
-    r = router([
-        {"name": "ja negative", "when": {"sentiment": "negative", "languages": ["ja"]}, "to": ["pr"]},
-        {"name": "outage", "when": {"topics": ["outage"]}, "to": ["engineering"]},
-    ])
+    r = router(
+        [
+            {
+                "name": "ja negative",
+                "when": {"sentiment": "negative", "languages": ["ja"]},
+                "to": ["pr"],
+            },
+            {"name": "outage", "when": {"topics": ["outage"]}, "to": ["engineering"]},
+        ]
+    )
     assert route(r, sentiment="negative", language="en")[0].department == "support"
     assert route(r, sentiment="negative", language="ja")[0].reason == (
         "rule 'ja negative': language ja; sentiment negative"
     )
-    assert [d.department for d in route(r, sentiment="negative", language="ja", topics=("outage",))
-            ] == ["pr", "engineering"]
+    assert [
+        d.department for d in route(r, sentiment="negative", language="ja", topics=("outage",))
+    ] == ["pr", "engineering"]
 
 
 def test_rules_accumulate_first_rule_per_department_wins_and_stop_ends() -> None:
-    r = router([
-        {"name": "first", "when": {"risk_gte": 0.5}, "to": ["pr"], "priority": "high"},
-        {"name": "second", "when": {"risk_gte": 0.5}, "to": ["pr", "legal"], "stop": True},
-        {"name": "never", "when": {}, "to": ["billing"]},
-    ])
+    r = router(
+        [
+            {"name": "first", "when": {"risk_gte": 0.5}, "to": ["pr"], "priority": "high"},
+            {"name": "second", "when": {"risk_gte": 0.5}, "to": ["pr", "legal"], "stop": True},
+            {"name": "never", "when": {}, "to": ["billing"]},
+        ]
+    )
     decisions = route(r, risk=0.7)
     assert [(d.department, d.rule, d.priority) for d in decisions] == [
         ("pr", "first", Priority.high),
@@ -117,11 +141,18 @@ def test_rules_accumulate_first_rule_per_department_wins_and_stop_ends() -> None
 
 
 def test_brand_detection_keywords_handles_and_exclusions() -> None:
-    detector = BrandDetector([
-        BrandConfig(name="Acme", keywords=["acme", "アクメ"], handles=["@acmesupport"],
-                    hashtags=["#acme"], exclude=["acme anvil"]),
-        BrandConfig(name="Globex", keywords=["globex"]),
-    ])
+    detector = BrandDetector(
+        [
+            BrandConfig(
+                name="Acme",
+                keywords=["acme", "アクメ"],
+                handles=["@acmesupport"],
+                hashtags=["#acme"],
+                exclude=["acme anvil"],
+            ),
+            BrandConfig(name="Globex", keywords=["globex"]),
+        ]
+    )
     assert detector.brand_of("Thanks @AcmeSupport!") == "Acme"
     assert detector.brand_of("アクメのアプリ") == "Acme"
     assert detector.brand_of("Loved the Acme Anvil gag in that cartoon") is None

@@ -36,7 +36,9 @@ def store(tmp_path: Path) -> Store:
 def test_sqlite_runs_in_wal_mode_with_migrations_applied(store: Store) -> None:
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert (
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        )
 
 
 def test_migrations_match_the_models(store: Store) -> None:
@@ -77,9 +79,7 @@ def test_author_refresh_keeps_known_followers(store: Store) -> None:
         assert session.execute(select(Author.followers)).scalar_one() == 500
 
 
-def test_locked_database_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_locked_database_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import harken.store.db as db
 
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 100)

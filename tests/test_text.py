@@ -7,7 +7,9 @@ from harken.text import for_csv, for_terminal, html_to_text, normalize
 
 
 def test_terminal_escaping_removes_markup_and_escapes() -> None:
-    hostile = "[bold red]URGENT[/bold red] [link=http://evil.example]click[/link] \x1b[31mRED\x1b[0m\x07"
+    hostile = (
+        "[bold red]URGENT[/bold red] [link=http://evil.example]click[/link] \x1b[31mRED\x1b[0m\x07"
+    )
     safe = for_terminal(hostile)
     assert "\x1b" not in safe and "\x07" not in safe
     assert safe.startswith("\\[bold red]URGENT\\[/bold red]")
@@ -19,7 +21,9 @@ def test_terminal_escaping_removes_markup_and_escapes() -> None:
     )
 
 
-@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://evil\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "cell", ['=HYPERLINK("http://evil")', "+1", "-2", "@SUM(A1)", "\tx", "\rx"]
+)
 def test_csv_formula_cells_are_neutralised(cell: str) -> None:
     assert str(for_csv(cell)).startswith("'")
 

@@ -6,7 +6,6 @@ Pure: texts and features in, scores out; it never touches the database.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 from harken.classify.encoder import BUNDLED, load_encoder
 from harken.classify.heads import HeadSet, bundled_heads_dir, load_heads
 from harken.classify.language import detect_language
+from harken.classify.preprocess import clean_text, strip_retweet_prefix
 from harken.classify.risk import escalation_risk
 from harken.classify.types import Classification, Signals
 from harken.errors import ClassifierError
@@ -23,7 +23,6 @@ from harken.text import normalize
 
 log = logging.getLogger(__name__)
 
-_RETWEET_PREFIX = re.compile(r"^RT @\w{1,30}:\s*")
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 
@@ -43,6 +42,8 @@ class Classifier:
             )
         self.heads: HeadSet = load_heads(heads_dir or bundled_heads_dir(model))
         self.encoder = load_encoder(model)
+        if self.heads["sentiment"].labels != SENTIMENT_LABELS:
+            raise ClassifierError(f"sentiment head labels must be {SENTIMENT_LABELS}")
         if self.encoder.dim != self.heads.dim:
             raise ClassifierError(
                 f"heads expect {self.heads.dim}-d embeddings, encoder {model!r} gives "
@@ -66,12 +67,15 @@ class Classifier:
         languages: Sequence[str | None] | None = None,
         signals: Sequence[Signals] | None = None,
     ) -> list[Classification]:
-        cleaned = [_RETWEET_PREFIX.sub("", t) for t in texts]
+        # Topics and language read the post as written (minus "RT @x:"); the heads read it
+        # normalised the way they were trained.
+        cleaned = [strip_retweet_prefix(t) for t in texts]
+        model_input = [clean_text(t) for t in cleaned]
         # Retweets and copies share one embedding: identical texts are encoded once.
-        unique = list(dict.fromkeys(cleaned))
+        unique = list(dict.fromkeys(model_input))
         vectors = self.encoder.embed(unique, self.batch_size)
         row = {text: i for i, text in enumerate(unique)}
-        embeddings = vectors[[row[t] for t in cleaned]] if cleaned else vectors
+        embeddings = vectors[[row[t] for t in model_input]] if model_input else vectors
         sentiment = self.heads["sentiment"].predict(embeddings)
         complaint = self.heads["complaint"].predict(embeddings)
         abuse = self.heads["abuse"].predict(embeddings)

@@ -1,0 +1,86 @@
+"""``harken eval``: score the classifier on labelled data (``text<TAB>label`` per line).
+
+Sentiment labels are negative|neutral|positive; complaint labels are 0|1 (a complaint score
+of 0.5 or more counts as 1). Metrics are computed here with numpy, the same way as
+scikit-learn's macro averages, so the runtime needs no extra package.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harken.classify.classifier import Classifier
+from harken.errors import HarkenError
+
+LABELS = {"sentiment": ("negative", "neutral", "positive"), "complaint": ("0", "1")}
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+
+
+def read_tsv(path: Path, task: str) -> list[Example]:
+    if task not in LABELS:
+        raise HarkenError(f"unknown task {task!r}", hint=f"choose one of: {', '.join(LABELS)}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise HarkenError(f"cannot read {str(path)!r}: {error}") from None
+    examples = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        text, tab, label = line.rpartition("\t")
+        label = label.strip().lower()
+        if not tab or not text.strip():
+            raise HarkenError(f"{path}:{number}: expected text<TAB>label")
+        if label not in LABELS[task]:
+            allowed = "|".join(LABELS[task])
+            raise HarkenError(f"{path}:{number}: label {label!r} is not one of {allowed}")
+        examples.append(Example(text, label))
+    if not examples:
+        raise HarkenError(f"{path}: no labelled lines")
+    return examples
+
+
+def evaluate(classifier: Classifier, examples: list[Example], task: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    results = classifier.classify([e.text for e in examples])
+    seconds = time.perf_counter() - started
+    if task == "sentiment":
+        predicted = [r.sentiment for r in results]
+    else:
+        predicted = ["1" if r.complaint >= 0.5 else "0" for r in results]
+    scores = scores_of([e.label for e in examples], predicted, LABELS[task])
+    return {"task": task, **scores, "posts_per_second": round(len(examples) / seconds, 1)}
+
+
+def scores_of(gold: list[str], predicted: list[str], labels: tuple[str, ...]) -> dict[str, Any]:
+    per_class = {}
+    for label in labels:
+        tp = sum(g == label and p == label for g, p in zip(gold, predicted, strict=True))
+        support = sum(g == label for g in gold)
+        chosen = sum(p == label for p in predicted)
+        precision = tp / chosen if chosen else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[label] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": support,
+        }
+    present = [label for label in labels if per_class[label]["support"]]
+    accuracy = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold)
+    return {
+        "n": len(gold),
+        "macro_recall": round(sum(per_class[c]["recall"] for c in present) / len(present), 4),
+        "macro_f1": round(sum(per_class[c]["f1"] for c in present) / len(present), 4),
+        "accuracy": round(accuracy, 4),
+        "per_class": per_class,
+    }

@@ -1,0 +1,75 @@
+"""A real crash: kill -9 a `harken process` mid-classification, run it again, count."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harken.demo import demo_file
+
+CONFIG = """\
+database: {url: "sqlite:///harken.db"}
+brands: [{name: Acme, keywords: [acme, アクメ], handles: ["@acme", "@acmesupport"],
+          hashtags: ["#acme"], exclude: ["acme anvil"]}]
+departments: [{name: support}, {name: pr}]
+routing:
+  rules: [{name: risky, when: {risk_gte: 0.5}, to: [pr], priority: high}]
+classifier: {batch_size: 4}
+"""
+
+
+def harken(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harken", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+
+
+def scalar(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as connection:
+        return int(connection.execute(sql).fetchone()[0])
+
+
+@pytest.mark.slow
+def test_kill_9_mid_pass_then_resume_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    for platform in ("x", "bluesky"):
+        imported = harken(
+            "import", str(demo_file(platform)), "-p", platform, "--no-process", cwd=tmp_path
+        )
+        assert imported.wait(60) == 0, imported.stderr.read() if imported.stderr else ""
+    db = tmp_path / "harken.db"
+    stored = scalar(db, "SELECT count(*) FROM mentions")
+    assert stored > 100
+
+    victim = harken("process", cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while scalar(db, "SELECT count(*) FROM classifications") == 0:
+        assert time.monotonic() < deadline and victim.poll() is None, "never started classifying"
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    partial = scalar(db, "SELECT count(*) FROM classifications")
+    assert 0 < partial < stored, "the kill should land mid-classification"
+
+    survivor = harken("process", cwd=tmp_path)
+    out, err = survivor.communicate(timeout=180)
+    assert survivor.returncode == 0, err.decode()
+    assert f"classified {stored - partial} ·" in out.decode()
+    assert scalar(db, "SELECT count(*) FROM classifications") == stored
+    assert scalar(db, "SELECT count(DISTINCT mention_id) FROM classifications") == stored
+    assert scalar(db, "SELECT count(*) FROM mentions WHERE routed_at IS NULL") == 0
+    assert scalar(db, "SELECT count(*) FROM queue_items") == scalar(
+        db, "SELECT count(*) FROM (SELECT DISTINCT mention_id, department FROM queue_items)"
+    )
+    assert scalar(db, "SELECT count(*) FROM alerts WHERE status != 'sent'") == 0

@@ -34,10 +34,16 @@ class BrandDetector:
 
     def __init__(self, brands: list[BrandConfig]) -> None:
         self.matchers = [BrandMatcher.from_config(b) for b in brands]
+        self.handles = {b.name: {normalize(h).lstrip("@") for h in b.handles} for b in brands}
 
     @property
     def active(self) -> bool:
         return bool(self.matchers)
+
+    def own_account(self, handle: str) -> str | None:
+        """The brand whose own account this is (its posts are answers, not mentions)."""
+        folded = normalize(handle).lstrip("@")
+        return next((b for b, handles in self.handles.items() if folded in handles), None)
 
     def brand_of(self, text: str) -> str | None:
         folded = normalize(text)

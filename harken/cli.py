@@ -175,7 +175,7 @@ def demo(
     for platform, ingested in result.ingested.items():
         out.print(
             f"ingested {platform:<9} {ingested.stored:>4} stored · {ingested.off_brand} off-brand"
-            f" · {len(ingested.rejected)} rejected"
+            f" · {ingested.own_posts} own posts · {len(ingested.rejected)} rejected"
         )
     processed = result.processed
     assert processed is not None
@@ -301,7 +301,8 @@ def import_(
         err.print(f"skipped line {rejection.line}: {Text(rejection.reason).markup}")
     out.print(
         f"{file}: {result.stored} stored, {result.duplicates} already stored, "
-        f"{result.off_brand} off-brand, {len(result.rejected)} rejected"
+        f"{result.off_brand} off-brand, {result.own_posts} from own accounts, "
+        f"{len(result.rejected)} rejected"
     )
     if process:
         _process(config, store)
@@ -395,7 +396,10 @@ def eval_(
     from harken.pipeline import build_classifier
 
     examples = read_tsv(data, task.value)
-    scores = evaluate(build_classifier(_state(ctx).config()), examples, task.value)
+    classifier = build_classifier(_state(ctx).config())
+    with _progress() as progress:
+        tracker = StageProgress(progress, {"eval": len(examples)})
+        scores = evaluate(classifier, examples, task.value, tracker)
     if format is Format.json:
         sys.stdout.write(json.dumps(scores, indent=2) + "\n")
         return

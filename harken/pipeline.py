@@ -40,6 +40,7 @@ class IngestResult:
     stored: int = 0
     duplicates: int = 0
     off_brand: int = 0  # about none of the configured brands (or excluded)
+    own_posts: int = 0  # written by one of the brand's own handles
     rejected: list[LineRejection] = field(default_factory=list)
 
 
@@ -105,9 +106,12 @@ def _store_batch(
     result: IngestResult,
     on_progress: Progress,
 ) -> None:
-    stored = duplicates = off_brand = 0
+    stored = duplicates = off_brand = own = 0
     with store.session() as session:
         for record in batch:
+            if brands.own_account(record.author.handle):
+                own += 1
+                continue
             brand = brands.brand_of(record.text)
             if brands.active and brand is None:
                 off_brand += 1
@@ -123,6 +127,7 @@ def _store_batch(
     result.stored += stored
     result.duplicates += duplicates
     result.off_brand += off_brand
+    result.own_posts += own
     on_progress("ingest", len(batch))
 
 

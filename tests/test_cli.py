@@ -67,7 +67,10 @@ def test_import_then_queue_and_report(project: Path) -> None:
     assert "skipped line 2: invalid JSON: Expecting property name enclosed in double quotes" in (
         result.stderr
     )
-    assert "x.jsonl: 4 stored, 0 already stored, 0 off-brand, 1 rejected" in result.stdout
+    assert (
+        "x.jsonl: 4 stored, 0 already stored, 0 off-brand, 0 from own accounts, 1 rejected"
+        in result.stdout
+    )
     assert "classified 4 · routed 4 into 4 queue items" in result.stdout
     # importing again stores nothing new
     again = invoke("import", "x.jsonl", "--platform", "x")
@@ -109,7 +112,10 @@ def test_import_then_queue_and_report(project: Path) -> None:
     }
 
 
-def test_hostile_text_is_escaped_in_terminal_and_csv(project: Path) -> None:
+def test_hostile_text_is_escaped_in_terminal_and_csv(project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import harken.cli
+
+    monkeypatch.setattr(harken.cli.out, "width", 300)  # room for whole texts in the table
     invoke("import", "x.jsonl", "--platform", "x")
     table = invoke("queue", "list")
     assert table.exit_code == 0
@@ -270,7 +276,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             "--config", "demo/config.yaml", "report", "summary", "--since", "24h", "-f", "json"
         ).stdout
     )
-    assert summary["mentions"] > 50  # the demo's posts are moved so that the newest is recent
+    assert summary["mentions"] >= 40  # the demo's posts are moved so that the newest is recent
     # a second demo run starts from a fresh database
     assert invoke("demo", "--dir", "demo").exit_code == 0
     again = json.loads(

@@ -25,14 +25,11 @@ classifier: {batch_size: 4}
 """
 
 
-def harken(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "harken", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-    )
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "harken", *args]
+
+
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 
 def scalar(db: Path, sql: str) -> int:
@@ -44,15 +41,20 @@ def scalar(db: Path, sql: str) -> int:
 def test_kill_9_mid_pass_then_resume_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
     for platform in ("x", "bluesky"):
-        imported = harken(
-            "import", str(demo_file(platform)), "-p", platform, "--no-process", cwd=tmp_path
-        )
-        assert imported.wait(60) == 0, imported.stderr.read() if imported.stderr else ""
+        args = command("import", str(demo_file(platform)), "-p", platform, "--no-process")
+        imported = subprocess.run(args, cwd=tmp_path, env=ENV, capture_output=True, timeout=120)
+        assert imported.returncode == 0, imported.stderr.decode()
     db = tmp_path / "harken.db"
     stored = scalar(db, "SELECT count(*) FROM mentions")
     assert stored > 100
 
-    victim = harken("process", cwd=tmp_path)
+    victim = subprocess.Popen(
+        command("process"),
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while scalar(db, "SELECT count(*) FROM classifications") == 0:
         assert time.monotonic() < deadline and victim.poll() is None, "never started classifying"
@@ -62,10 +64,11 @@ def test_kill_9_mid_pass_then_resume_loses_nothing_and_repeats_nothing(tmp_path:
     partial = scalar(db, "SELECT count(*) FROM classifications")
     assert 0 < partial < stored, "the kill should land mid-classification"
 
-    survivor = harken("process", cwd=tmp_path)
-    out, err = survivor.communicate(timeout=180)
-    assert survivor.returncode == 0, err.decode()
-    assert f"classified {stored - partial} ·" in out.decode()
+    survivor = subprocess.run(
+        command("process"), cwd=tmp_path, env=ENV, capture_output=True, timeout=180
+    )
+    assert survivor.returncode == 0, survivor.stderr.decode()
+    assert f"classified {stored - partial} ·" in survivor.stdout.decode()
     assert scalar(db, "SELECT count(*) FROM classifications") == stored
     assert scalar(db, "SELECT count(DISTINCT mention_id) FROM classifications") == stored
     assert scalar(db, "SELECT count(*) FROM mentions WHERE routed_at IS NULL") == 0

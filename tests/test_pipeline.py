@@ -16,7 +16,14 @@ from tests import payloads as p
 from tests.conftest import TEST_TOPICS
 
 CONFIG = {
-    "brands": [{"name": "Acme", "keywords": ["acme", "アクメ"], "exclude": ["acme anvil"]}],
+    "brands": [
+        {
+            "name": "Acme",
+            "keywords": ["acme", "アクメ"],
+            "handles": ["@acmesupport"],
+            "exclude": ["acme anvil"],
+        }
+    ],
     "departments": [{"name": n, "sla": "1h"} for n in ("support", "engineering", "pr", "legal")],
     "topics": TEST_TOPICS,
     "routing": {
@@ -98,6 +105,15 @@ def test_ingest_twice_stores_once(tmp_path: Path, config: Config, store: Store) 
     assert (first.stored, first.duplicates, first.off_brand) == (5, 0, 1)
     assert (second.stored, second.duplicates, second.off_brand) == (0, 5, 1)
     assert count(store, Mention.id) == 5
+
+
+def test_posts_by_the_brands_own_accounts_are_not_mentions(tmp_path: Path, config, store) -> None:
+    users = [{"id": "9", "name": "Acme Support", "username": "AcmeSupport"}]
+    page = p.x_page(p.tweet("7", "@kenji_t acme is back up, sorry!", author="9"), users=users)
+    result = ingest(
+        store, config, read_jsonl(p.write_jsonl(tmp_path / "own.jsonl", page), "x"), "t"
+    )
+    assert (result.stored, result.own_posts) == (0, 1)
 
 
 def test_classify_resumes_where_it_stopped(tmp_path: Path, config, store, classifier) -> None:

@@ -160,3 +160,6 @@ def test_brand_detection_keywords_handles_and_exclusions() -> None:
     assert detector.brand_of("switching to globex") == "Globex"
     assert detector.brand_of("acmeville is a town") is None
     assert BrandDetector([]).brand_of("anything") is None
+    assert detector.own_account("AcmeSupport") == "Acme"
+    assert detector.own_account("@acmesupport") == "Acme"
+    assert detector.own_account("acme_fan") is None

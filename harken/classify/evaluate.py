@@ -8,6 +8,7 @@ scikit-learn's macro averages, so the runtime needs no extra package.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,21 @@ def read_tsv(path: Path, task: str) -> list[Example]:
     return examples
 
 
-def evaluate(classifier: Classifier, examples: list[Example], task: str) -> dict[str, Any]:
+CHUNK = 256
+
+
+def evaluate(
+    classifier: Classifier,
+    examples: list[Example],
+    task: str,
+    on_progress: Callable[[str, int], None] = lambda _stage, _n: None,
+) -> dict[str, Any]:
     started = time.perf_counter()
-    results = classifier.classify([e.text for e in examples])
+    results = []
+    for start in range(0, len(examples), CHUNK):
+        chunk = examples[start : start + CHUNK]
+        results += classifier.classify([e.text for e in chunk])
+        on_progress("eval", len(chunk))
     seconds = time.perf_counter() - started
     if task == "sentiment":
         predicted = [r.sentiment for r in results]

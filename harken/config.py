@@ -166,7 +166,7 @@ class ClassifierConfig(Strict):
     model: str = "minilm"
     batch_size: int = Field(default=32, ge=1, le=1024)
     # Cosine similarity a mention needs with one of a topic's example phrases.
-    topic_threshold: float = Field(default=0.55, ge=0, le=1)
+    topic_threshold: float = Field(default=0.45, ge=0, le=1)
 
 
 class SlackConfig(BaseModel):

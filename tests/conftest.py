@@ -32,7 +32,7 @@ def classifier():
     """The real bundled encoder and heads, loaded once for the whole run."""
     from harken.classify.classifier import Classifier
 
-    return Classifier(topics=TEST_TOPICS, topic_threshold=0.55)
+    return Classifier(topics=TEST_TOPICS, topic_threshold=0.45)
 
 
 def write_config(directory: Path, text: str) -> Path:

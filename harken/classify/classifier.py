@@ -24,6 +24,8 @@ from harken.text import normalize
 log = logging.getLogger(__name__)
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
+# Languages each bundled encoder was trained on; a model not listed is trusted with any.
+ENCODER_LANGUAGES: dict[str, frozenset[str]] = {BUNDLED: frozenset({"en"})}
 
 
 class Classifier:
@@ -31,7 +33,7 @@ class Classifier:
         self,
         model: str = BUNDLED,
         topics: Mapping[str, Sequence[str]] | None = None,
-        topic_threshold: float = 0.55,
+        topic_threshold: float = 0.45,
         batch_size: int = 32,
         heads_dir: Path | None = None,
     ) -> None:
@@ -56,10 +58,22 @@ class Classifier:
         self._topic_keywords = {n: compile_phrases(ex) for n, ex in self._topics.items()}
         self._topic_names, self._topic_vectors = self._embed_topic_examples()
 
+    def understands(self, language: str) -> bool:
+        """Whether the encoder's embeddings mean something in this language."""
+        languages = ENCODER_LANGUAGES.get(self.encoder.name)
+        return languages is None or language in languages
+
     def _embed_topic_examples(self) -> tuple[list[str], np.ndarray]:
-        names = [n for n, examples in self._topics.items() for _ in examples]
-        phrases = [p for examples in self._topics.values() for p in examples]
-        return names, self.encoder.embed(phrases, self.batch_size)
+        # Examples in a language the encoder does not know would match everything in that
+        # script; they still work as literal phrases (see _topic_scores).
+        pairs = [
+            (name, phrase)
+            for name, examples in self._topics.items()
+            for phrase in examples
+            if self.understands(detect_language(phrase))
+        ]
+        vectors = self.encoder.embed([phrase for _, phrase in pairs], self.batch_size)
+        return [name for name, _ in pairs], vectors
 
     def classify(
         self,
@@ -83,6 +97,8 @@ class Classifier:
         results = []
         for i, text in enumerate(texts):
             reported = languages[i] if languages else None
+            language = detect_language(cleaned[i], reported)
+            similar = topic_sims is not None and self.understands(language)
             results.append(
                 self._one(
                     text,
@@ -90,8 +106,8 @@ class Classifier:
                     sentiment[i],
                     float(complaint[i]),
                     float(abuse[i]),
-                    topic_sims[i] if topic_sims is not None else None,
-                    detect_language(cleaned[i], reported),
+                    topic_sims[i] if similar and topic_sims is not None else None,
+                    language,
                     signals[i] if signals else Signals(),
                 )
             )

@@ -34,27 +34,19 @@ class ConsoleSink:
         item, mention, author, c = view.item, view.mention, view.author, view.classification
         reach = f", {author.followers:,} followers" if author.followers is not None else ""
         verified = ", verified" if author.verified else ""
-        incident = view.incident
-        size = f" · incident #{incident.id} ({incident.size} posts)" if incident else ""
+        size = f" · incident #{view.incident.id} ({view.incident.size})" if view.incident else ""
         style = "bold red" if item.priority == "urgent" else "bold yellow"
+        factors = "; ".join(c.risk_factors) or "no strong factor"
+        link = f" · {for_terminal(mention.url)}" if mention.url else ""
         self.console.print(
-            f"[{style}]ALERT[/] [bold]{item.department}[/] · {item.priority}{size}"
-            f" · due {item.due_at:%Y-%m-%d %H:%M} UTC"
+            f"[{style}]ALERT[/] [bold]{item.department}[/] {item.priority}{size}"
+            f" · due {item.due_at:%H:%M} UTC · {for_terminal(item.reason)}"
         )
         self.console.print(
             f"  {for_terminal(author.handle)} ({mention.platform}{reach}{verified}): "
-            f"“{for_terminal(mention.text, limit=200)}”"
+            f"“{for_terminal(mention.text, limit=160)}”"
         )
-        factors = "; ".join(c.risk_factors) or "no strong factor"
-        self.console.print(
-            f"  {c.sentiment} · complaint {c.complaint:.2f} · risk {c.risk:.2f} ({factors})"
-        )
-        self.console.print(f"  why: {for_terminal(item.reason)}")
-        if mention.url:
-            self.console.print(f"  {for_terminal(mention.url)}", highlight=False)
-        self.console.print(
-            f"  next: harken queue list --department {item.department}", highlight=False
-        )
+        self.console.print(f"  risk {c.risk:.2f} ({factors}){link}", highlight=False)
 
 
 SinkFactory = Callable[[Config, Console], Sink]

@@ -14,6 +14,8 @@ from rich.text import Text
 from harken.reports.summary import Summary
 from harken.text import for_csv, strip_controls
 
+TEXT_WIDTH = 30  # keeps the top-risks table within 80 columns
+
 
 def summary_json(report: Summary) -> str:
     return json.dumps(report.to_json(), ensure_ascii=False, indent=2, default=str)
@@ -71,23 +73,15 @@ def _frame_table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 def _risk_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Top risks", title_justify="left")
-    for column, justify in (
-        ("id", "right"),
-        ("platform", "left"),
-        ("author", "left"),
-        ("risk", "right"),
-        ("sentiment", "left"),
-        ("text", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("id", justify="right", no_wrap=True, min_width=4)
+    table.add_column("risk", justify="right", no_wrap=True)
+    table.add_column("sentiment", no_wrap=True, min_width=9)
+    table.add_column("who", no_wrap=True, max_width=24, overflow="ellipsis")
+    table.add_column("text", no_wrap=True, max_width=TEXT_WIDTH, overflow="ellipsis")
     for row in rows:
+        who = f"{strip_controls(str(row['author']))} ({row['platform']})"
         text = " ".join(strip_controls(str(row["text"])).split())
         table.add_row(
-            str(row["id"]),
-            row["platform"],
-            Text(strip_controls(str(row["author"]))),
-            f"{row['risk']:.2f}",
-            str(row["sentiment"]),
-            Text(text[:120] + ("…" if len(text) > 120 else "")),
+            str(row["id"]), f"{row['risk']:.2f}", str(row["sentiment"]), Text(who), Text(text)
         )
     return table

@@ -180,7 +180,7 @@ class SlackConfig(BaseModel):
 class AlertsConfig(Strict):
     # A queue item raises an alert when its priority or its risk reaches these.
     min_priority: Priority = Priority.high
-    min_risk: float = Field(default=0.7, ge=0, le=1)
+    min_risk: float = Field(default=0.6, ge=0, le=1)
     console: bool = True
     slack: SlackConfig | None = None
 

@@ -458,33 +458,26 @@ def queue_list(
     if format is Format.json:
         sys.stdout.write(json.dumps(items, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table(
-        "id",
-        "department",
-        "priority",
-        "status",
-        "due (UTC)",
-        "risk",
-        "who",
-        "text",
-        "why",
-        title=f"{len(items)} item(s)",
-        title_justify="left",
-    )
+    out.print(f"{len(items)} item(s), most urgent and soonest due first")
     for item in items:
-        mention = item["mention"]
-        table.add_row(
-            str(item["id"]),
-            item["department"],
-            item["priority"],
-            item["status"],
-            item["due_at"][:16].replace("T", " "),
-            f"{item['risk'] or 0:.2f}",
-            Text(_flat(f"{mention['author']['handle']} ({mention['platform']})", 30)),
-            Text(_flat(mention["text"], 70)),
-            Text(_flat(item["reason"], 50)),
-        )
-    out.print(table)
+        _print_item(item)
+
+
+def _print_item(item: dict[str, Any]) -> None:
+    """Three lines per item: what and when, the post, why it is here. Readable at any width."""
+    mention, author = item["mention"], item["mention"]["author"]
+    due = datetime.fromisoformat(item["due_at"])
+    head = Text.assemble(
+        (f"#{item['id']:<5}", "bold"),
+        f" {item['department']} · {item['priority']} · {item['status']}"
+        f" · due {due:%m-%d %H:%M} UTC · risk {item['risk'] or 0:.2f} · ",
+        _flat(f"{author['handle']} ({mention['platform']})", 40),
+    )
+    if due < datetime.now(UTC):
+        head.append(" OVERDUE", style="bold red")
+    out.print(head)
+    out.print(Text(f"       “{_flat(mention['text'], 110)}”"))
+    out.print(Text(f"       why: {_flat(item['reason'], 110)}", style="dim"))
 
 
 # -- report ---------------------------------------------------------------------------------

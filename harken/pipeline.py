@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
 
 from harken.brands import BrandDetector
 from harken.classify.classifier import Classifier
 from harken.classify.types import Signals
-from harken.config import Config, Priority
+from harken.config import Config
 from harken.listeners.replay import LineRejection
 from harken.notify.outbox import NotifyResult, deliver_pending
 from harken.notify.sinks import Sink, active_sink_names
@@ -132,8 +133,6 @@ def _store_batch(
 
 
 def _shifted(record: MentionRecord, shift: timedelta) -> MentionRecord:
-    from dataclasses import replace
-
     return replace(record, created_at=record.created_at + shift)
 
 
@@ -217,7 +216,7 @@ def route_pending(
 
 
 def _route_one(
-    session: repo.Session,
+    session: Session,
     config: Config,
     router: Router,
     sinks: list[str],
@@ -271,13 +270,13 @@ def incident_key(mention: Mention) -> str:
 
 
 def _alert_worthy(config: Config, decision: Decision, risk: float) -> bool:
-    return decision.priority.rank >= Priority(config.alerts.min_priority).rank or (
+    return decision.priority.rank >= config.alerts.min_priority.rank or (
         risk >= config.alerts.min_risk
     )
 
 
 def _queue_alerts(
-    session: repo.Session, sinks: list[str], item: QueueItem, incident_id: int | None
+    session: Session, sinks: list[str], item: QueueItem, incident_id: int | None
 ) -> int:
     """One alert per incident and department per sink: a retweet storm pings once."""
     created = 0

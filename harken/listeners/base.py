@@ -83,3 +83,11 @@ def each_item(
             yield parse_one(item)
         except PayloadError as err:
             yield Rejection(str(err), item=index if page else None)
+
+
+def one_or_many(payload: Any, parse_one: Callable[[Any], MentionRecord]) -> Iterator[ParseResult]:
+    """A JSON list is a page of items (as timelines return them); anything else is one item."""
+    if isinstance(payload, list):
+        yield from each_item(payload, parse_one)
+    else:
+        yield from each_item([payload], parse_one, page=False)

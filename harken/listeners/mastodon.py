@@ -10,8 +10,8 @@ from harken.listeners.base import (
     MentionRecord,
     ParseResult,
     as_int,
-    each_item,
     metrics_of,
+    one_or_many,
     parse_time,
     require,
 )
@@ -21,10 +21,7 @@ PLATFORM = "mastodon"
 
 
 def parse(payload: Any) -> Iterator[ParseResult]:
-    if isinstance(payload, list):
-        yield from each_item(payload, _status)
-    else:
-        yield from each_item([payload], _status, page=False)
+    yield from one_or_many(payload, _status)
 
 
 def _status(status: Any) -> MentionRecord:

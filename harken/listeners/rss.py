@@ -11,7 +11,7 @@ from harken.listeners.base import (
     AuthorRecord,
     MentionRecord,
     ParseResult,
-    each_item,
+    one_or_many,
     parse_time,
 )
 from harken.text import html_to_text
@@ -20,10 +20,7 @@ PLATFORM = "rss"
 
 
 def parse(payload: Any) -> Iterator[ParseResult]:
-    if isinstance(payload, list):
-        yield from each_item(payload, _entry)
-    else:
-        yield from each_item([payload], _entry, page=False)
+    yield from one_or_many(payload, _entry)
 
 
 def _entry(entry: Any) -> MentionRecord:

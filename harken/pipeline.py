@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from harken.brands import BrandDetector
@@ -172,10 +171,7 @@ def classify_pending(
                     "language": c.language,
                     "created_at": utcnow(),
                 }
-                # Another worker may have classified it meanwhile: first result wins.
-                dialect = postgresql if store.dialect == "postgresql" else sqlite
-                statement = dialect.insert(Classification).values(**values)
-                session.execute(statement.on_conflict_do_nothing(index_elements=["mention_id"]))
+                repo.insert_classification(session, values)
         done += len(rows)
         batches += 1
         on_progress("classify", len(rows))

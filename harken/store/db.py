@@ -104,10 +104,6 @@ class Store:
         migrate(self.engine)
 
     @property
-    def display_url(self) -> str:
-        return redact_url(self.url)
-
-    @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 

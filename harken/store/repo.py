@@ -87,6 +87,12 @@ def insert_mention(
     return session.execute(statement).first() is not None
 
 
+def insert_classification(session: Session, values: dict[str, Any]) -> None:
+    """Another worker may have classified the mention meanwhile: the first result wins."""
+    statement = _insert(session, Classification).values(**values)
+    session.execute(statement.on_conflict_do_nothing(index_elements=["mention_id"]))
+
+
 def unclassified(session: Session, limit: int) -> list[tuple[Mention, Author]]:
     statement = (
         select(Mention, Author)
@@ -124,12 +130,6 @@ def count_pending(session: Session) -> dict[str, int]:
         select(func.count(Alert.id)).where(Alert.status == "pending")
     ).scalar_one()
     return {"unclassified": unclassified_n, "unrouted": unrouted_n, "alerts": alerts_n}
-
-
-def mention_by_external_id(session: Session, platform: str, external_id: str) -> Mention | None:
-    return session.execute(
-        select(Mention).where(Mention.platform == platform, Mention.external_id == external_id)
-    ).scalar_one_or_none()
 
 
 def join_incident(

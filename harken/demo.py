@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from harken.config import Config, example_config_text, load_config
+from harken.errors import HarkenError
 from harken.listeners.replay import LineRejection, read_jsonl
 from harken.notify.sinks import Sink
 from harken.pipeline import IngestResult, PassResult, Progress, ingest, run_pass
@@ -38,6 +39,7 @@ def demo_file(platform: str) -> Path:
 
 def prepare(directory: Path) -> tuple[Config, Store]:
     """A fresh demo directory: the example config and an empty, migrated database."""
+    _refuse_foreign_files(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for name in DB_FILES:
         (directory / name).unlink(missing_ok=True)
@@ -45,6 +47,17 @@ def prepare(directory: Path) -> tuple[Config, Store]:
     # The demo ignores HARKEN_DATABASE_URL and friends: it must never touch a real database.
     config = load_config(directory / "config.yaml", environ={})
     return config, Store(config.database.url)
+
+
+def _refuse_foreign_files(directory: Path) -> None:
+    """Never wipe a real database: only a directory the demo made itself is reset."""
+    config = directory / "config.yaml"
+    ours = config.is_file() and config.read_text(encoding="utf-8") == example_config_text()
+    if (config.exists() or (directory / "harken.db").exists()) and not ours:
+        raise HarkenError(
+            f"{directory} holds a config.yaml or harken.db that the demo did not write",
+            hint="choose another --dir; the demo resets its directory's database",
+        )
 
 
 def load_demo_records() -> dict[str, list[MentionRecord | LineRejection]]:

@@ -214,6 +214,14 @@ def test_db_flag_overrides_config(project: Path, tmp_path: Path) -> None:
     assert other.exists() and not (project / "harken.db").exists()
 
 
+def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("brands: []\n", encoding="utf-8")
+    result = invoke("demo", "--dir", ".")
+    assert result.exit_code == 1
+    assert "holds a config.yaml or harken.db that the demo did not write" in result.stderr
+    assert (tmp_path / "config.yaml").read_text(encoding="utf-8") == "brands: []\n"
+
+
 def test_init_writes_config_and_env_once(tmp_path: Path) -> None:
     result = invoke("init", "new")
     assert result.exit_code == 0

@@ -160,16 +160,15 @@ def demo(
     ] = Path("harken-demo"),
 ) -> None:
     """Run the whole job offline on bundled posts into a fresh database, then report."""
-    from harken.demo import DEMO_PLATFORMS, demo_file, run_demo
-    from harken.listeners.replay import count_lines
+    from harken.demo import run_demo
     from harken.notify.sinks import build_sinks
     from harken.reports.render import summary_table
     from harken.reports.summary import summary
 
     out.print(f"[bold]harken demo[/] → {directory}/ (bundled posts, offline)")
-    total = sum(count_lines(demo_file(p)) for p in DEMO_PLATFORMS)
     with _progress() as progress:
-        tracker = StageProgress(progress, {"ingest": total})
+        # Counted in posts; a file line may hold a page of many, so no total is known upfront.
+        tracker = StageProgress(progress, {"ingest": None})
         result = run_demo(directory, lambda config: build_sinks(config, out), tracker)
     out.print()
     for platform, ingested in result.ingested.items():
@@ -281,21 +280,20 @@ def import_(
 ) -> None:
     """Import platform payloads (backfills, exports) through the same parsers as live listeners."""
     from harken.listeners.registry import parser_for
-    from harken.listeners.replay import count_lines, read_jsonl
+    from harken.listeners.replay import read_jsonl
     from harken.pipeline import ingest
 
     parser_for(platform)  # fail on an unknown platform before touching anything
     config = _state(ctx).config()
     records = read_jsonl(file, platform)
     store = _open_store(config)
-    total = count_lines(file) if file.is_file() else None
     with _progress() as progress:
         result = ingest(
             store,
             config,
             records,
             source=f"import:{file.name}",
-            on_progress=StageProgress(progress, {"ingest": total}),
+            on_progress=StageProgress(progress, {"ingest": None}),
         )
     for rejection in result.rejected:
         err.print(f"skipped line {rejection.line}: {Text(rejection.reason).markup}")

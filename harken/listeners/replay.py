@@ -51,8 +51,3 @@ def _parse_line(raw: bytes, lineno: int, parse: Parser) -> Iterator[MentionRecor
             yield LineRejection(lineno, f"{result.reason}{where}")
         else:
             yield result
-
-
-def count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(1 for line in handle if line.strip())

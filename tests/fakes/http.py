@@ -1,0 +1,165 @@
+"""A tiny threaded HTTP server for tests: real sockets, scripted replies, every request kept.
+
+Client libraries (tweepy, praw, atproto, Mastodon.py, feedparser/requests, slack_sdk) talk to it
+exactly as they would to the real API, so their own parsing, headers and errors stay in the loop.
+
+    api = FakeAPI()
+    @api.route("GET", "/2/tweets/search/recent")
+    def search(req): return Reply(json={...})
+    api.fail_next(Reply(429, headers={"x-rate-limit-reset": "..."}))   # served before the route
+    with api:  # starts on a free port; api.url is "http://127.0.0.1:PORT"
+        ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]  # the first value of each parameter
+    query_all: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    @property
+    def form(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    json: Any = None
+    body: bytes | str | None = None  # raw body (wins over json): malformed JSON, XML feeds
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering (timeouts)
+
+    def payload(self) -> bytes:
+        if self.body is not None:
+            return self.body.encode() if isinstance(self.body, str) else self.body
+        if self.json is None and self.status in (204, 304):
+            return b""
+        return json.dumps(self.json if self.json is not None else {}).encode()
+
+
+Handler = Callable[[Request], Reply]
+
+
+class FakeAPI:
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], Handler] = {}
+        self.requests: list[Request] = []
+        self._failures: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self.default_headers: dict[str, str] = {}
+
+    # -- scripting ----------------------------------------------------------------------------
+
+    def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes[(method.upper(), path)] = handler
+            return handler
+
+        return register
+
+    def fail_next(self, *replies: Reply) -> None:
+        """Serve these (in order) to the next requests instead of the routes."""
+        with self._lock:
+            self._failures.extend(replies)
+
+    def calls(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path == path]
+
+    # -- serving ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeAPI:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeAPI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _answer(self, request: Request) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            scripted = self._failures.popleft() if self._failures else None
+        if scripted is not None:
+            return scripted
+        handler = self.routes.get((request.method, request.path))
+        if handler is None:
+            return Reply(404, json={"error": f"no fake route for {request.method} {request.path}"})
+        return handler(request)
+
+
+def _handler_for(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            query_all = parse_qs(parts.query, keep_blank_values=True)
+            request = Request(
+                method=self.command,
+                path=parts.path,
+                query={k: v[0] for k, v in query_all.items()},
+                query_all=query_all,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+            )
+            reply = api._answer(request)
+            if reply.delay:
+                threading.Event().wait(reply.delay)
+            body = reply.payload()
+            self.send_response(reply.status)
+            headers = {**api.default_headers, **reply.headers}
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json; charset=utf-8"
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                # The client may have given up already (a timeout test).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+        def log_message(self, *args: Any) -> None:  # keep test output quiet
+            return None
+
+    return _Handler

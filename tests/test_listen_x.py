@@ -1,0 +1,308 @@
+"""X through the real tweepy Client against a local fake of the v2 API."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from harken.classify.classifier import Classifier
+from harken.collect import poll_source
+from harken.config import Config, load_config
+from harken.listeners.registry import build_sources
+from harken.listeners.x_api import XSource
+from harken.store import Store
+from harken.store import sources as source_repo
+from harken.store.tables import Mention
+from tests.conftest import write_config
+from tests.fakes.clock import FakeClock
+from tests.fakes.http import Reply
+from tests.fakes.x import FakeX, tweet
+
+TOKEN = "test-bearer-token"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeX]:
+    x = FakeX()
+    with x.api:
+        yield x
+
+
+@pytest.fixture
+def config(tmp_path: Path, fake: FakeX, monkeypatch: pytest.MonkeyPatch) -> Config:
+    monkeypatch.setenv("X_BEARER_TOKEN", TOKEN)
+    path = write_config(
+        tmp_path,
+        f"""
+brands:
+  - name: Acme
+    keywords: [acme, acme cloud]
+    handles: ["@acme"]
+    hashtags: ["#acme"]
+    exclude: [acme anvil]
+    languages: [en, ja]
+sources:
+  x:
+    enabled: true
+    bearer_token: "${{X_BEARER_TOKEN}}"
+    api_base_url: "{fake.api.url}"
+    max_results: 10
+""",
+    )
+    return load_config(path)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'h.db'}")
+
+
+def x_source(config: Config, clock: FakeClock) -> XSource:
+    (source,) = build_sources(config, runtime=clock.runtime())
+    assert isinstance(source, XSource)
+    return source
+
+
+def stored_ids(store: Store) -> list[str]:
+    with store.session() as session:
+        return sorted(session.execute(select(Mention.external_id)).scalars())
+
+
+def cursor(store: Store) -> dict:
+    with store.session() as session:
+        return json.loads(source_repo.get_cursor(session, "x") or "{}")
+
+
+def many(start: int, count: int) -> list[dict]:
+    return [tweet(i, f"acme cloud is slow today #{i}") for i in range(start, start + count)]
+
+
+def test_the_brand_becomes_an_x_query_with_the_fields_harken_needs(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    fake.add(tweet(1001, "acme cloud is down again"))
+    report = poll_source(store, config, x_source(config, FakeClock()))
+    assert report.ok and report.stored == 1
+    (search,) = fake.searches
+    assert search.query["query"] == (
+        '(acme OR "acme cloud" OR @acme OR #acme) -"acme anvil" (lang:en OR lang:ja)'
+    )
+    assert search.query["expansions"] == "author_id"
+    assert set(search.query["tweet.fields"].split(",")) >= {
+        "created_at",
+        "public_metrics",
+        "lang",
+        "conversation_id",
+        "referenced_tweets",
+    }
+    assert "public_metrics" in search.query["user.fields"]
+    assert search.headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_first_poll_starts_from_now_then_pages_through_everything_new(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    fake.add(*many(1000, 25))
+    source = x_source(config, FakeClock())
+    first = poll_source(store, config, source)
+    # No cursor yet: one page of the newest, not a week of history.
+    assert first.stored == 10 and cursor(store)["Acme"] == {"since_id": "1024"}
+
+    fake.add(*many(2000, 25))
+    second = poll_source(store, config, source)
+    assert second.ok and second.pages == 3 and second.stored == 25
+    assert cursor(store)["Acme"] == {"since_id": "2024"}
+    assert [r.query.get("since_id") for r in fake.searches[1:]] == ["1024"] * 3
+
+    third = poll_source(store, config, source)
+    assert third.stored == 0 and third.pages == 1
+    assert len(stored_ids(store)) == 35 == len(set(stored_ids(store)))
+
+
+def test_a_poll_cut_short_resumes_from_its_page_token_without_loss_or_repeats(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    fake.add(tweet(1, "acme cloud hello"))
+    clock = FakeClock()
+    source = x_source(config, clock)
+    poll_source(store, config, source)
+    fake.add(*many(100, 30))
+    # Page 2 fails for good (4 server errors): page 1 and its cursor are already committed.
+    real = fake._search
+    calls = {"n": 0}
+
+    def flaky(req):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        return Reply(500) if calls["n"] in (2, 3, 4, 5) else real(req)
+
+    fake.api.routes[("GET", "/2/tweets/search/recent")] = flaky
+    cut = poll_source(store, config, source)
+    assert not cut.ok and cut.stored == 10 and "500" in (cut.error or "")
+    state = cursor(store)["Acme"]
+    assert state["since_id"] == "1" and state["next_token"] == "before:120"
+    assert state["pending_newest"] == "129"
+
+    resumed = poll_source(store, config, source)
+    assert resumed.ok and resumed.stored == 20 and resumed.duplicates == 0
+    assert cursor(store)["Acme"] == {"since_id": "129"}
+    assert len(stored_ids(store)) == 31
+    # Backoff between the retries grew, with jitter, and nothing was retried at once.
+    assert len(clock.sleeps) == 3 and all(s > 0 for s in clock.sleeps)
+    assert clock.sleeps[0] < clock.sleeps[2]
+
+
+def test_an_expired_page_token_restarts_the_search_from_since_id(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    fake.add(tweet(1, "acme cloud hello"))
+    source = x_source(config, FakeClock())
+    poll_source(store, config, source)
+    with store.session() as session:
+        source_repo.set_cursor(
+            session, "x", json.dumps({"Acme": {"since_id": "1", "next_token": "before:999"}})
+        )
+    fake.expired_tokens.add("before:999")
+    fake.add(*many(100, 5))
+    report = poll_source(store, config, source)
+    assert report.ok and report.stored == 5
+    assert cursor(store)["Acme"] == {"since_id": "104"}
+
+
+def test_a_short_rate_limit_is_waited_out_once_using_the_reset_header(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    clock = FakeClock()
+    reset = int(clock.now.timestamp()) + 30
+    fake.add(tweet(5, "acme cloud is down"))
+    fake.api.fail_next(
+        Reply(429, json={"title": "Too Many Requests"}, headers={"x-rate-limit-reset": str(reset)})
+    )
+    report = poll_source(store, config, x_source(config, clock))
+    assert report.ok and report.stored == 1
+    assert clock.sleeps == [31.0]  # to the reset, plus a second of clock skew
+    assert len(fake.searches) == 2
+
+
+def test_a_long_rate_limit_ends_the_poll_and_the_source_is_skipped_until_reset(
+    fake: FakeX, config: Config, store: Store, classifier: Classifier
+) -> None:
+    from harken.collect import listen_once
+
+    clock = FakeClock()
+    reset = int(clock.now.timestamp()) + 900
+    fake.add(tweet(5, "acme cloud is down"))
+    fake.api.fail_next(Reply(429, headers={"x-rate-limit-reset": str(reset)}))
+    source = x_source(config, clock)
+    report = poll_source(store, config, source)
+    assert not report.ok and clock.sleeps == [] and len(fake.searches) == 1
+    assert report.rate_limited_until is not None
+    assert int(report.rate_limited_until.timestamp()) == reset
+    with store.session() as session:
+        health = source_repo.get_health(session, "x")
+        assert health is not None and health.rate_limited_until == report.rate_limited_until
+
+    again = listen_once(store, config, [source], sinks={})
+    assert "rate limited until" in (again.polls[0].error or "")
+    assert len(fake.searches) == 1  # not even asked
+
+    clock.now += timedelta(seconds=901)
+    later = listen_once(store, config, [source], sinks={}, classifier=classifier)
+    assert later.polls[0].ok and later.polls[0].stored == 1
+
+
+def test_a_429_without_a_reset_header_is_not_retried_in_a_loop(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    clock = FakeClock()
+    fake.api.fail_next(*[Reply(429)] * 50)
+    report = poll_source(store, config, x_source(config, clock))
+    assert not report.ok
+    assert len(fake.searches) <= 2
+    assert all(s >= 60 for s in clock.sleeps)
+
+
+def test_a_source_that_keeps_failing_is_marked_unhealthy(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    clock = FakeClock()
+    source = x_source(config, clock)
+    fake.api.fail_next(*[Reply(502)] * 12)
+    for _ in range(3):
+        assert not poll_source(store, config, source).ok
+    with store.session() as session:
+        health = source_repo.get_health(session, "x")
+        assert health is not None and health.consecutive_failures == 3
+        assert "502" in (health.last_error or "")
+    assert len(fake.searches) == 12  # four tries per poll, never more
+
+
+def test_garbled_and_incomplete_pages_lose_only_the_bad_items(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    huge = "acme cloud " + "𝕏😀 データ" * 5000
+    fake.add(tweet(10, huge), tweet(11, "acme cloud ok"), {"id": "12", "text": "acme no author"})
+    fake.api.fail_next(Reply(200, body=b'{"data": [ {"id": '))
+    report = poll_source(store, config, x_source(config, FakeClock()))
+    assert report.ok and report.stored == 2 and report.rejected == 1
+    with store.session() as session:
+        texts = {m.external_id: m.text for m in session.execute(select(Mention)).scalars()}
+    assert texts["10"] == huge
+
+
+def test_bad_credentials_fail_the_poll_with_a_hint_and_no_retry(
+    fake: FakeX, config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("X_BEARER_TOKEN", "wrong")
+    config = load_config(config.path)
+    report = poll_source(store, config, x_source(config, FakeClock()))
+    assert not report.ok and "401" in (report.error or "") and "X_BEARER_TOKEN" in report.error
+    assert len(fake.searches) == 1
+
+
+def test_the_bearer_token_never_reaches_the_logs(
+    fake: FakeX, config: Config, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    from harken.logs import RedactSecrets
+
+    caplog.set_level(logging.DEBUG)
+    fake.add(tweet(1, "acme cloud"))
+    poll_source(store, config, x_source(config, FakeClock()))
+    assert TOKEN in caplog.text  # tweepy does log it: the filter below is what stands between
+    shown = RedactSecrets().redact(caplog.text)
+    assert "***" in shown and TOKEN not in shown
+
+
+def test_engagement_is_read_again_by_id(fake: FakeX, config: Config, store: Store) -> None:
+    from harken.listeners.source import RefreshTarget
+
+    fake.add(tweet(7, "acme cloud"))
+    source = x_source(config, FakeClock())
+    fake.tweets[0]["public_metrics"] = {
+        "retweet_count": 40,
+        "like_count": 300,
+        "reply_count": 9,
+        "quote_count": 2,
+    }
+    metrics = source.refresh([RefreshTarget("7", {}), RefreshTarget("8", {})])
+    assert metrics == {
+        "7": {"likes": 300, "reposts": 40, "replies": 9, "quotes": 2, "impressions": None}
+    }
+
+
+def test_nothing_is_stored_twice_across_restarts(
+    fake: FakeX, config: Config, store: Store, tmp_path: Path
+) -> None:
+    fake.add(*many(1, 5))
+    poll_source(store, config, x_source(config, FakeClock()))
+    fake.add(*many(50, 15))
+    # A new process: new store object, new source, same database.
+    store2 = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    poll_source(store2, config, x_source(config, FakeClock()))
+    with store2.session() as session:
+        assert session.execute(select(func.count()).select_from(Mention)).scalar() == 20

@@ -430,6 +430,151 @@ def _flat(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+# -- listening ------------------------------------------------------------------------------
+
+
+@app.command()
+def listen(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll each enabled source once, then process.")
+    ] = False,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Poll only this source (enabled or not).")
+    ] = None,
+) -> None:
+    """Poll the live sources once, then classify, route and notify what came in."""
+    from harken.collect import listen_once
+    from harken.listeners.registry import build_sources
+    from harken.notify.sinks import build_sinks
+    from harken.scheduler import describe_poll
+
+    if not once:
+        raise HarkenError("`harken listen` needs --once", hint="`harken run` listens continuously")
+    config = _state(ctx).config()
+    sources = build_sources(config, only=source)
+    if not sources:
+        raise HarkenError(
+            "no source is enabled", hint="set enabled: true under sources in the config"
+        )
+    store = _open_store(config)
+    result = listen_once(store, config, sources, build_sinks(config, out))
+    for report in result.polls:
+        out.print(Text(describe_poll(report)))
+    passed = result.passed
+    out.print(
+        f"classified {passed.classified} · routed {passed.route.mentions} into "
+        f"{passed.route.queue_items} queue items · alerts: {passed.notify.sent} sent, "
+        f"{passed.notify.retry_later} to retry, {passed.notify.failed} failed"
+    )
+    failed = [r.source for r in result.polls if r.error and r.rate_limited_until is None]
+    if failed:
+        raise HarkenError(
+            f"{len(failed)} of {len(result.polls)} sources failed: {', '.join(failed)}",
+            hint="`harken sources` shows the last error of each; the rest was stored",
+        )
+
+
+@app.command()
+def sources(
+    ctx: typer.Context,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when an enabled source is unhealthy.")
+    ] = False,
+) -> None:
+    """Each source's health: last success, lag, last error, volume, remaining quota."""
+    from harken.source_status import source_statuses
+
+    config = _state(ctx).config()
+    now = datetime.now(UTC)
+    statuses = source_statuses(_open_store(config), config, now)
+    if format is Format.json:
+        sys.stdout.write(json.dumps([s.to_json() for s in statuses], indent=2) + "\n")
+    else:
+        out.print(_sources_table(statuses, now))
+    bad = [s.name for s in statuses if s.enabled and s.state == "unhealthy"]
+    if check and bad:
+        raise HarkenError(f"unhealthy: {', '.join(bad)}")
+
+
+def _sources_table(statuses: list[Any], now: datetime) -> Table:
+    table = Table("source", "state", "last success", "lag", "1h", "24h", "quota", "last error")
+    for s in statuses:
+        quota = s.quota
+        left = "" if quota.get("remaining") is None else str(quota["remaining"])
+        if left and quota.get("limit") is not None:
+            left += f"/{quota['limit']}"
+        error = ""
+        if s.last_error and s.state != "ok":
+            error = f"{_ago(s.last_error_at, now)}: {_flat(s.last_error, 70)}"
+        table.add_row(
+            s.name,
+            s.state,
+            _ago(s.last_success_at, now),
+            _duration(s.lag_seconds),
+            str(s.collected_last_hour),
+            str(s.collected_last_day),
+            left,
+            Text(error),
+        )
+    return table
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    return "never" if when is None else f"{_duration((now - when).total_seconds())} ago"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """The daemon: poll each source on its interval, process, refresh engagement."""
+    import signal
+    import threading
+
+    from harken.listeners.registry import build_sources
+    from harken.listeners.source import Runtime
+    from harken.notify.sinks import build_sinks
+    from harken.scheduler import Daemon
+
+    config = _state(ctx).config()
+    stop = threading.Event()
+    sources = build_sources(config, runtime=Runtime(stop=stop))
+    if not sources:
+        raise HarkenError(
+            "no source is enabled", hint="set enabled: true under sources in the config"
+        )
+    store = _open_store(config)
+
+    def say(line: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        out.print(Text(f"{stamp} {line}"))
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        say(f"received {signal.Signals(signum).name}")
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    say(f"harken run: {len(sources)} sources, database {_redacted(config)}; Ctrl-C stops")
+    Daemon(store, config, sources, build_sinks(config, out), stop, say).run()
+
+
+def _redacted(config: Config) -> str:
+    from harken.store.db import redact_url
+
+    return redact_url(config.database.url)
+
+
 # -- queue ----------------------------------------------------------------------------------
 
 

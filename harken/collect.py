@@ -62,6 +62,7 @@ def poll_source(store: Store, config: Config, source: Source) -> PollReport:
     try:
         for page in source.pages(cursor):
             _store_page(store, brands, source, page, report)
+            source.runtime.check_stop()  # a shutdown ends the poll between pages
     except Stopped:
         report.stopped = True
     except RateLimited as err:

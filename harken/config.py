@@ -185,6 +185,16 @@ class AlertsConfig(Strict):
     slack: SlackConfig | None = None
 
 
+class RefreshConfig(Strict):
+    """The engagement refresh job: re-read likes/reposts/replies of recent, risky mentions."""
+
+    enabled: bool = True
+    interval: Duration = timedelta(minutes=15)
+    window: Duration = timedelta(hours=48)  # mentions posted within this long ago
+    min_risk: float = Field(default=0.4, ge=0, le=1)
+    limit: int = Field(default=100, ge=1, le=10000)  # per source and run, riskiest first
+
+
 class DigestConfig(Strict):
     time: str = "08:00"
     timezone: str = "UTC"
@@ -202,6 +212,7 @@ class Config(Strict):
     routing: RoutingConfig = RoutingConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     alerts: AlertsConfig = AlertsConfig()
+    refresh: RefreshConfig = RefreshConfig()
     digest: DigestConfig = DigestConfig()
 
     # Where the file layer came from (None: built-in defaults only) and which ${VAR}s it used.

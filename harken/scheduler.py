@@ -1,0 +1,216 @@
+"""``harken run``: one process polls every source on its interval and keeps the pipeline moving.
+
+Jobs (APScheduler 3.x, in-memory job store, one process per database — see store/lock.py):
+
+* ``poll:<source>`` every ``sources.<name>.interval``, then a pipeline pass (classify, route,
+  notify). A source still rate limited is skipped until its reset.
+* ``refresh`` every ``refresh.interval``: engagement snapshots of recent risky mentions.
+* whatever ``JOB_HOOKS`` adds (the daily digest and spike checks plug in here).
+
+Scheduling choices, on purpose:
+
+* The first run of a poll is due ``interval`` after the source's last poll as stored in the
+  database, so a restart does not hammer the APIs, and a poll that fell due while harken was
+  down runs once, right at start.
+* ``coalesce=True``: a backlog of missed runs is one run, never a burst.
+* ``misfire_grace_time`` = the job's interval: a run that starts late because the workers were
+  busy still runs (APScheduler's default of one second would drop it silently).
+* ``max_instances=1``: a slow poll is never overlapped by the next one of the same source.
+* Pipeline passes are serialised by a lock: polls run in parallel, classification does not.
+
+SIGINT/SIGTERM set the stop event: waits end at once, pages in flight finish and are committed,
+no new job starts, and the process exits once running jobs return.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from harken.classify.classifier import Classifier
+from harken.collect import PollReport, poll_source, rate_limited
+from harken.config import Config
+from harken.engagement import refresh_engagement
+from harken.listeners.source import Source
+from harken.notify.sinks import Sink
+from harken.pipeline import PassResult, build_classifier, run_pass
+from harken.store import Store
+from harken.store import sources as source_repo
+from harken.store.lock import SchedulerLock
+from harken.store.repo import count_pending
+
+log = logging.getLogger(__name__)
+
+Say = Callable[[str], None]  # one line of daemon output
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    func: Callable[[], Any]
+    interval: timedelta
+    first_run: datetime
+
+
+# Later features add jobs here: ``lambda daemon: [JobSpec(...)]``.
+JOB_HOOKS: list[Callable[[Daemon], list[JobSpec]]] = []
+
+
+class Daemon:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        sources: list[Source],
+        sinks: Mapping[str, Sink],
+        stop: threading.Event,
+        say: Say = lambda line: None,
+        classifier: Classifier | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.sources = sources
+        self.sinks = sinks
+        self.stop = stop
+        self.say = say
+        self._classifier = classifier
+        self._pass_lock = threading.Lock()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=max(2, len(sources) + 1))},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def jobs(self) -> list[JobSpec]:
+        now = datetime.now(UTC)
+        specs = [
+            JobSpec(
+                f"poll:{s.name}",
+                lambda s=s: self.poll(s),
+                s.settings.interval,
+                self._first_poll(s, now),
+            )
+            for s in self.sources
+        ]
+        if self.config.refresh.enabled and self.sources:
+            interval = self.config.refresh.interval
+            specs.append(JobSpec("refresh", self.refresh, interval, now + interval))
+        for hook in JOB_HOOKS:
+            specs += hook(self)
+        return specs
+
+    def _first_poll(self, source: Source, now: datetime) -> datetime:
+        with self.store.session() as session:
+            health = source_repo.get_health(session, source.name)
+        last = health.last_poll_at if health else None
+        due = last + source.settings.interval if last else now
+        return max(now, due)
+
+    def poll(self, source: Source) -> PollReport | None:
+        if self.stop.is_set():
+            return None
+        until = rate_limited(self.store, source)
+        if until is not None:
+            self.say(f"{source.name}: rate limited until {until:%H:%M:%S} UTC; skipped")
+            return None
+        report = poll_source(self.store, self.config, source)
+        self.say(describe_poll(report))
+        if report.stored and not self.stop.is_set():
+            self.run_pass()
+        return report
+
+    def run_pass(self) -> PassResult | None:
+        with self._pass_lock:
+            if self.stop.is_set():
+                return None
+            try:
+                with self.store.session() as session:
+                    unclassified = count_pending(session)["unclassified"]
+                if unclassified and self._classifier is None:
+                    self._classifier = build_classifier(self.config)  # seconds: load once
+                result = run_pass(self.store, self.config, self.sinks, self._classifier)
+            except Exception as err:  # the next poll retries; the daemon must not die
+                log.exception("pipeline pass failed")
+                self.say(f"pipeline: failed ({err}); pending work is retried after the next poll")
+                return None
+        self.say(
+            f"pipeline: classified {result.classified} · {result.route.queue_items} queue items"
+            f" · {result.notify.sent} alerts sent"
+            + (f" · {result.notify.failed} failed" if result.notify.failed else "")
+        )
+        return result
+
+    def refresh(self) -> None:
+        report = refresh_engagement(self.store, self.config, self.sources)
+        if report.checked or report.errors:
+            problems = "".join(f" · {name}: {e}" for name, e in report.errors.items())
+            self.say(f"refresh: {report.updated}/{report.checked} mentions updated{problems}")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Hold the lock, schedule, and block until the stop event is set."""
+        with SchedulerLock(self.store):
+            self.run_pass()  # work left pending by a previous run (or a crash) goes first
+            for spec in self.jobs():
+                seconds = max(1, int(spec.interval.total_seconds()))
+                self.scheduler.add_job(
+                    _guarded(spec.id, spec.func),
+                    "interval",
+                    seconds=seconds,
+                    id=spec.id,
+                    next_run_time=spec.first_run,
+                    misfire_grace_time=seconds,
+                )
+                self.say(f"scheduled {spec.id} every {_human(spec.interval)}")
+            self.scheduler.start()
+            try:
+                self.stop.wait()
+            finally:
+                self.say("stopping: finishing the pages in flight")
+                self.scheduler.shutdown(wait=True)
+                self.say("stopped")
+
+
+def _guarded(job_id: str, func: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            func()
+        except Exception:  # logged; the scheduler keeps the job for its next run
+            log.exception("job %s failed", job_id)
+
+    return run
+
+
+def describe_poll(report: PollReport) -> str:
+    head = f"{report.source}: {report.stored} new"
+    detail = f" ({report.pages} page{'s' if report.pages != 1 else ''}"
+    if report.duplicates:
+        detail += f", {report.duplicates} already stored"
+    if report.skipped:
+        detail += f", {report.skipped} off-brand or own"
+    if report.rejected:
+        detail += f", {report.rejected} unreadable"
+    detail += ")"
+    if report.stopped:
+        return head + detail + "; interrupted by shutdown"
+    if report.error:
+        return head + detail + f"; failed: {report.error}"
+    return head + detail
+
+
+def _human(interval: timedelta) -> str:
+    seconds = int(interval.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -83,9 +83,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> N
 # -- listen --once / sources ----------------------------------------------------------------
 
 
-def test_listen_once_stores_processes_and_reports(
-    fake: FakeX, env: None, tmp_path: Path
-) -> None:
+def test_listen_once_stores_processes_and_reports(fake: FakeX, env: None, tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(config_text(fake.api.url), encoding="utf-8")
     fake.add(tweet(1, "acme is down, I can't log in"), tweet(2, "unrelated chatter"))
     first = runner.invoke(app, ["listen", "--once"])
@@ -159,8 +157,12 @@ def test_run_refuses_a_second_scheduler_and_stops_cleanly_on_sigterm(
         wait_for(lambda: "scheduled poll:x every 1h" in log.read_text(), "the first daemon")
         wait_for(lambda: len(fake.searches) == 1, "the poll that was due at start")
         second = subprocess.run(
-            [sys.executable, "-m", "harken", "run"], cwd=tmp_path, env=ENV,
-            capture_output=True, text=True, timeout=60,
+            [sys.executable, "-m", "harken", "run"],
+            cwd=tmp_path,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert second.returncode == 1
         assert "another `harken run` (pid" in second.stderr
@@ -219,3 +221,41 @@ def test_kill_9_mid_poll_then_restart_loses_nothing_and_rereads_nothing(
     assert final["Acme"] == {"since_id": "1299"}
     # The resumed poll asked only for the pages not yet stored (plus the one cut off by kill).
     assert len(fake.searches) - requests_before <= (300 - stored) // 10 + 1
+
+
+def test_verbose_output_never_shows_the_token(fake: FakeX, env: None, tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(config_text(fake.api.url), encoding="utf-8")
+    result = runner.invoke(app, ["-vv", "listen", "--once"])
+    assert result.exit_code == 0
+    assert "Making API request" in result.output  # tweepy's debug log, headers and all
+    assert "test-bearer-token" not in result.output
+    assert "'Authorization': '***'" in result.output
+
+
+def test_polls_are_due_an_interval_after_the_last_one_and_overdue_ones_run_at_start(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from harken.config import load_config
+    from harken.listeners.registry import build_sources
+    from harken.scheduler import Daemon
+    from harken.store import Store
+    from harken.store import sources as source_repo
+
+    (tmp_path / "config.yaml").write_text(config_text(fake.api.url), encoding="utf-8")
+    config = load_config(tmp_path / "config.yaml", environ={"X_BEARER_TOKEN": "t" * 20})
+    store = Store(config.database.url)
+    daemon = Daemon(store, config, build_sources(config), {}, threading.Event())
+    now = datetime.now(UTC)
+    (never,) = daemon.jobs()
+    assert never.id == "poll:x" and abs((never.first_run - now).total_seconds()) < 5
+
+    for ago, expected_wait in ((timedelta(minutes=20), 40 * 60), (timedelta(hours=3), 0)):
+        with store.session() as session:
+            health = source_repo.health_for_update(session, "x")
+            health.last_poll_at = now - ago
+            session.add(health)
+        (job,) = daemon.jobs()
+        assert abs((job.first_run - now).total_seconds() - expected_wait) < 5

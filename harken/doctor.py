@@ -26,7 +26,15 @@ def run_checks(load: Callable[[], Config], load_model: bool = True) -> list[Chec
         config = load()
     except HarkenError as error:
         return [Check("config", "fail", str(error), "fix the file, or run `harken init DIR`")]
-    checks = [_config_check(config), _brands_check(config), *_credential_checks(config)]
+    credentials = _credential_checks(config)
+    checks = [_config_check(config), _brands_check(config), *credentials]
+    # A source whose credential is missing was reported just above; once is enough.
+    missing = {
+        c.detail.split("sources.")[1].split(".")[0]
+        for c in credentials
+        if c.status == "fail" and "sources." in c.detail
+    }
+    checks += _source_checks(config, skip=missing)
     checks.append(_database_check(config))
     if load_model:
         checks.append(_model_check(config))
@@ -82,13 +90,31 @@ def _credential_checks(config: Config) -> list[Check]:
                     f"not set; {key_path} belongs to a disabled source",
                 )
             )
-    if enabled:
+    return checks
+
+
+def _source_checks(config: Config, skip: set[str]) -> list[Check]:
+    """Each enabled source's own settings, checked the way `harken run` will build it."""
+    from harken.listeners.registry import build_sources
+
+    checks = []
+    for name, entry in config.sources.items():
+        if not entry.enabled or name in skip:
+            continue
+        try:
+            build_sources(config, only=name)
+        except HarkenError as error:
+            checks.append(Check(f"source {name}", "fail", str(error), "fix sources." + name))
+            continue
+        every = int(entry.interval.total_seconds())
+        checks.append(Check(f"source {name}", "ok", f"settings valid; polled every {every}s"))
+    if not any(entry.enabled for entry in config.sources.values()):
         checks.append(
             Check(
                 "sources",
                 "warn",
-                f"enabled: {', '.join(sorted(enabled))}; live polling is not part of this version",
-                "use `harken import FILE --platform P` meanwhile",
+                "no source is enabled: `harken run` has nothing to poll",
+                "set enabled: true under a source, or use `harken import FILE --platform P`",
             )
         )
     return checks

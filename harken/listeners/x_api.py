@@ -224,7 +224,7 @@ class XSource(Source):
         if isinstance(exc, tweepy.Unauthorized | tweepy.Forbidden):
             return SourceError(
                 f"X: HTTP {exc.response.status_code}: {_api_messages(exc)}",
-                hint="check X_BEARER_TOKEN and your X API access level (harken doctor)",
+                hint="check X_BEARER_TOKEN and your X API access level; `harken doctor` helps",
             )
         if isinstance(exc, tweepy.HTTPException):
             return SourceError(f"X: HTTP {exc.response.status_code}: {_api_messages(exc)}")

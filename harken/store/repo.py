@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -32,6 +33,7 @@ def dialect_insert(session: Session, table: type[Any]) -> Any:
 
 def upsert_author(session: Session, record: AuthorRecord) -> int:
     """Insert or refresh an author (followers change); returns its id."""
+    now = utcnow()
     values = {
         "platform": record.platform,
         "external_id": record.external_id,
@@ -40,17 +42,10 @@ def upsert_author(session: Session, record: AuthorRecord) -> int:
         "followers": record.followers,
         "verified": record.verified,
         "url": record.url,
-        "first_seen": utcnow(),
-        "updated_at": utcnow(),
+        "first_seen": now,
+        "updated_at": now,
     }
-    statement = dialect_insert(session, Author).values(**values)
-    fresh = {k: statement.excluded[k] for k in ("handle", "name", "verified", "url", "updated_at")}
-    # Keep a known follower count when a source (Reddit, Bluesky) reports none.
-    fresh["followers"] = func.coalesce(statement.excluded.followers, Author.followers)
-    statement = statement.on_conflict_do_update(
-        index_elements=["platform", "external_id"], set_=fresh
-    ).returning(Author.id)
-    return int(session.execute(statement).scalar_one())
+    return int(session.execute(_author_upsert(_dialect(session)), values).scalar_one())
 
 
 def insert_mention(
@@ -58,33 +53,58 @@ def insert_mention(
 ) -> bool:
     """Store a mention once: returns False when (platform, external_id) is already stored."""
     metrics = dict(record.metrics)
-    statement = (
-        dialect_insert(session, Mention)
-        .values(
-            platform=record.platform,
-            external_id=record.external_id,
-            brand=brand,
-            text=record.text,
-            url=record.url,
-            language=record.language,
-            created_at=record.created_at,
-            collected_at=utcnow(),
-            author_id=author_id,
-            likes=metrics.get("likes"),
-            reposts=metrics.get("reposts"),
-            replies=metrics.get("replies"),
-            quotes=metrics.get("quotes"),
-            metrics=metrics,
-            ref_kind=record.reference[0] if record.reference else None,
-            ref_external_id=record.reference[1] if record.reference else None,
-            conversation_id=record.conversation_id,
-            source=source,
-            raw=dict(record.raw),
-        )
-        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
-        .returning(Mention.id)
+    values = {
+        "platform": record.platform,
+        "external_id": record.external_id,
+        "brand": brand,
+        "text": record.text,
+        "url": record.url,
+        "language": record.language,
+        "created_at": record.created_at,
+        "collected_at": utcnow(),
+        "author_id": author_id,
+        "likes": metrics.get("likes"),
+        "reposts": metrics.get("reposts"),
+        "replies": metrics.get("replies"),
+        "quotes": metrics.get("quotes"),
+        "metrics": metrics,
+        "ref_kind": record.reference[0] if record.reference else None,
+        "ref_external_id": record.reference[1] if record.reference else None,
+        "conversation_id": record.conversation_id,
+        "source": source,
+        "raw": dict(record.raw),
+        "routed_at": None,
+    }
+    return session.execute(_mention_insert(_dialect(session)), values).first() is not None
+
+
+# Built once per dialect and executed with parameters: building a statement around literal
+# values costs more than the insert itself (SQLAlchemy hashes every value for its cache).
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+@cache
+def _author_upsert(dialect: str) -> Any:
+    table = Author.__table__  # type: ignore[attr-defined]
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    fresh = {k: statement.excluded[k] for k in ("handle", "name", "verified", "url", "updated_at")}
+    # Keep a known follower count when a source (Reddit, Bluesky) reports none.
+    fresh["followers"] = func.coalesce(statement.excluded.followers, table.c.followers)
+    return statement.on_conflict_do_update(
+        index_elements=["platform", "external_id"], set_=fresh
+    ).returning(table.c.id)
+
+
+@cache
+def _mention_insert(dialect: str) -> Any:
+    table = Mention.__table__  # type: ignore[attr-defined]
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return statement.on_conflict_do_nothing(index_elements=["platform", "external_id"]).returning(
+        table.c.id
     )
-    return session.execute(statement).first() is not None
 
 
 def insert_classification(session: Session, values: dict[str, Any]) -> None:

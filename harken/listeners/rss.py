@@ -1,8 +1,17 @@
-"""RSS/Atom: parse feed entries as feedparser exposes them (title, link, summary, ...)."""
+"""RSS/Atom: parse feed entries as feedparser exposes them (title, link, summary, ...).
+
+feedparser normalizes every date it can read into ``published_parsed`` / ``updated_parsed``
+(a UTC ``time.struct_time``; a list of nine numbers or an ISO string once stored as JSON);
+those win over the feed's own date strings, which come in more formats than RFC 822 and
+ISO 8601. A ``*_detail`` of type ``text/plain`` marks text that is not HTML ("a <b> c" is a
+title, not markup), so only HTML is stripped of its tags.
+"""
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +26,7 @@ from harken.listeners.base import (
 from harken.text import html_to_text
 
 PLATFORM = "rss"
+DATE_FIELDS = ("published_parsed", "published", "updated_parsed", "updated")
 
 
 def parse(payload: Any) -> Iterator[ParseResult]:
@@ -30,20 +40,22 @@ def _entry(entry: Any) -> MentionRecord:
     entry_id = entry.get("id") or link
     if not isinstance(entry_id, str) or not entry_id:
         raise PayloadError("entry has neither id nor link")
-    title = html_to_text(str(entry.get("title") or ""))
-    summary = html_to_text(str(entry.get("summary") or ""))
+    title = _text(entry, "title")
+    summary = _text(entry, "summary")
     if not title and not summary:
         raise PayloadError("entry has neither title nor summary")
-    when = entry.get("published") or entry.get("updated")
-    if when is None:
+    field_name = next((f for f in DATE_FIELDS if entry.get(f) is not None), None)
+    if field_name is None:
         raise PayloadError("missing field published (or updated)")
-    feed = entry.get("feed") if isinstance(entry.get("feed"), dict) else {}
+    feed = entry.get("feed")
+    if not isinstance(feed, dict):
+        feed = {}
     site = feed.get("link") or (f"https://{urlsplit(link).netloc}/" if link else entry_id)
     return MentionRecord(
         platform=PLATFORM,
         external_id=entry_id,
         text=f"{title}\n\n{summary}".strip(),
-        created_at=parse_time(when, "published"),
+        created_at=_time(entry[field_name], field_name),
         author=AuthorRecord(
             platform=PLATFORM,
             external_id=site,
@@ -55,3 +67,21 @@ def _entry(entry: Any) -> MentionRecord:
         language=feed.get("language"),
         raw=entry,
     )
+
+
+def _text(entry: dict[str, Any], key: str) -> str:
+    value = str(entry.get(key) or "")
+    detail = entry.get(f"{key}_detail")
+    if isinstance(detail, dict) and detail.get("type") == "text/plain":
+        return value.strip()
+    return html_to_text(value)
+
+
+def _time(value: Any, field_name: str) -> datetime:
+    """A feedparser struct_time (or its JSON list form), else what parse_time reads."""
+    if isinstance(value, list | tuple) and len(value) == 9:
+        try:
+            return datetime.fromtimestamp(calendar.timegm(tuple(value)), tz=UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise PayloadError(f"field {field_name} is not a valid timestamp") from None
+    return parse_time(value, field_name)

@@ -130,6 +130,9 @@ class FakeAPI:
 def _handler_for(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle on, the client's delayed
+        # ACK holds every kept-alive reply for ~40 ms.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)
@@ -149,6 +152,9 @@ def _handler_for(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
             body = reply.payload()
             self.send_response(reply.status)
             headers = {**api.default_headers, **reply.headers}
+            if request.headers.get("connection", "").lower() == "close":
+                headers.setdefault("Connection", "close")  # and the client won't reuse it
+                self.close_connection = True
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json; charset=utf-8"
             for name, value in headers.items():

@@ -1,0 +1,263 @@
+"""A fake Mastodon instance, as Mastodon.py sees one.
+
+* ``GET /api/v1/timelines/tag/:tag`` with ``min_id`` (the page immediately newer), ``since_id``
+  (the newest page above), ``max_id`` and ``limit`` (default 20, at most 40); newest first;
+  ``Link`` headers like Mastodon's.
+* ``GET /api/v2/search?type=statuses``: newest first, ``min_id`` a lower bound (Mastodon makes it
+  an ``after:`` filter, so it does *not* page forward), ``offset`` paging; signed-in only for
+  statuses and for ``offset``, as on Mastodon.
+* ``GET /api/v1/statuses/:id``; ``/api/v1/instance/`` and ``/api/v2/instance/`` (Mastodon.py
+  reads them; without them it retries the version lookup until it crashes).
+* rack-attack's ``X-RateLimit-Limit/Remaining/Reset`` (ISO 8601) on every API answer.
+
+Status ids are local to the instance; ``uri`` is global (two fakes may hold one status).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from tests.fakes.http import FakeAPI, Handler, Reply, Request
+
+TAG_PREFIX = "/api/v1/timelines/tag/"
+STATUS_PREFIX = "/api/v1/statuses/"
+
+
+def status(
+    local_id: int | str,
+    text: str,
+    tags: tuple[str, ...] = ("acme",),
+    acct: str = "alice",
+    origin: str = "mastodon.social",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A Status entity as the REST API returns it (``text`` becomes the HTML content)."""
+    uri = f"https://{origin}/users/{acct}/statuses/{local_id}"
+    return {
+        "id": str(local_id),
+        "uri": uri,
+        "url": f"https://{origin}/@{acct}/{local_id}",
+        "created_at": "2026-11-22T10:00:00.000Z",
+        "content": f"<p>{html.escape(text)}</p>",
+        "spoiler_text": "",
+        "visibility": "public",
+        "sensitive": False,
+        "language": "en",
+        "in_reply_to_id": None,
+        "in_reply_to_account_id": None,
+        "reblog": None,
+        "replies_count": 0,
+        "reblogs_count": 1,
+        "favourites_count": 3,
+        "tags": [{"name": t, "url": f"https://{origin}/tags/{t}"} for t in tags],
+        "mentions": [],
+        "emojis": [],
+        "media_attachments": [],
+        "account": {
+            "id": "1",
+            "username": acct,
+            "acct": acct,
+            "display_name": acct.title(),
+            "url": f"https://{origin}/@{acct}",
+            "followers_count": 120,
+        },
+        **extra,
+    }
+
+
+class _Routes(dict):
+    """Exact routes, then ``/prefix/*`` ones (tag names and status ids live in the path)."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        method, path = key
+        for (m, pattern), handler in self.items():
+            if m == method and pattern.endswith("*") and path.startswith(pattern[:-1]):
+                return handler
+        return default
+
+
+class _API(FakeAPI):
+    """FakeAPI with prefix routes (``/api/v1/timelines/tag/*``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes = _Routes()
+
+
+class FakeMastodon:
+    def __init__(self, domain: str = "mastodon.social", token: str | None = None) -> None:
+        self.api = _API()
+        self.domain = domain
+        self.token = token  # the one token this instance accepts
+        self.statuses: list[dict[str, Any]] = []
+        self.limit, self.remaining = 300, 300
+        self.reset_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+        self._failures: deque[Reply] = deque()
+        # A test's own script: a Reply to serve instead of the API's answer, or None.
+        self.before: Callable[[Request], Reply | None] | None = None
+        self.api.route("GET", "/api/v1/instance/")(self._instance_v1)
+        self.api.route("GET", "/api/v2/instance/")(self._instance_v2)
+        self.api.route("GET", TAG_PREFIX + "*")(self._scripted(self._tag_timeline))
+        self.api.route("GET", "/api/v2/search")(self._scripted(self._search))
+        self.api.route("GET", STATUS_PREFIX + "*")(self._scripted(self._status))
+
+    # -- scripting ----------------------------------------------------------------------------
+
+    def add(self, *statuses: dict[str, Any]) -> None:
+        self.statuses.extend(statuses)
+
+    def fail_next(self, *replies: Reply) -> None:
+        """Serve these to the next API calls (instance info is always answered)."""
+        self._failures.extend(replies)
+
+    @property
+    def url(self) -> str:
+        return self.api.url
+
+    def calls(self, prefix: str) -> list[Request]:
+        return [r for r in self.api.requests if r.path.startswith(prefix)]
+
+    @property
+    def tag_calls(self) -> list[Request]:
+        return self.calls(TAG_PREFIX)
+
+    @property
+    def searches(self) -> list[Request]:
+        return self.calls("/api/v2/search")
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def _scripted(self, handler: Handler) -> Handler:
+        def serve(req: Request) -> Reply:
+            if self._failures:
+                return self._failures.popleft()
+            scripted = self.before(req) if self.before else None
+            if scripted is not None:
+                return scripted
+            denied = self._check_token(req)
+            if denied is not None:
+                return denied
+            reply = handler(req)
+            reply.headers = {**self._rate_headers(), **reply.headers}
+            return reply
+
+        return serve
+
+    def _check_token(self, req: Request) -> Reply | None:
+        given = req.headers.get("authorization")
+        if given is not None and given != f"Bearer {self.token}":
+            return Reply(401, json={"error": "The access token is invalid"})
+        return None
+
+    def _rate_headers(self) -> dict[str, str]:
+        self.remaining = max(0, self.remaining - 1)
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": self.reset_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+
+    def _instance_v1(self, req: Request) -> Reply:
+        return Reply(
+            json={
+                "uri": self.domain,
+                "title": "Fake Mastodon",
+                "version": "4.3.2",
+                "urls": {"streaming_api": f"wss://{self.domain}"},
+            }
+        )
+
+    def _instance_v2(self, req: Request) -> Reply:
+        return Reply(
+            json={
+                "domain": self.domain,
+                "title": "Fake Mastodon",
+                "version": "4.3.2",
+                "api_versions": {"mastodon": 2},
+                "configuration": {"urls": {"streaming": f"wss://{self.domain}"}},
+            }
+        )
+
+    def _tag_timeline(self, req: Request) -> Reply:
+        tag = unquote(req.path[len(TAG_PREFIX) :]).lower()
+        found = [
+            s for s in self.statuses if tag in {t["name"].lower() for t in s.get("tags") or []}
+        ]
+        found.sort(key=lambda s: -int(s["id"]))  # newest first
+        limit = min(int(req.query.get("limit", "20")), 40)
+        if "max_id" in req.query:
+            found = [s for s in found if int(s["id"]) < int(req.query["max_id"])]
+        if "since_id" in req.query:
+            found = [s for s in found if int(s["id"]) > int(req.query["since_id"])]
+        if "min_id" in req.query:
+            # The page *immediately* newer than min_id: the oldest ones above it.
+            above = [s for s in found if int(s["id"]) > int(req.query["min_id"])]
+            page = above[-limit:]
+        else:
+            page = found[:limit]
+        headers = {}
+        if page:
+            base = f"{self.url}{req.path}"
+            headers["Link"] = (
+                f'<{base}?max_id={page[-1]["id"]}>; rel="next", '
+                f'<{base}?min_id={page[0]["id"]}>; rel="prev"'
+            )
+        return Reply(json=page, headers=headers)
+
+    def _search(self, req: Request) -> Reply:
+        signed_in = "authorization" in req.headers
+        if not signed_in and "offset" in req.query:
+            error = "Search queries pagination is not supported without authentication"
+            return Reply(401, json={"error": error})
+        if not signed_in and req.query.get("resolve") in ("1", "true"):
+            error = "Search queries that resolve remote resources are not supported without auth"
+            return Reply(401, json={"error": error})
+        term, exclusions = _parse_query(req.query.get("q", ""))
+        found = []
+        if signed_in and req.query.get("type") in (None, "statuses"):
+            found = [s for s in self.statuses if _matches(s, term, exclusions)]
+        found.sort(key=lambda s: -int(s["id"]))  # Mastodon orders search results by id desc
+        if "min_id" in req.query:  # becomes after:<time>: a bound, not a page position
+            found = [s for s in found if int(s["id"]) > int(req.query["min_id"])]
+        if "max_id" in req.query:
+            found = [s for s in found if int(s["id"]) < int(req.query["max_id"])]
+        offset = int(req.query.get("offset", "0"))
+        limit = min(int(req.query.get("limit", "20")), 40)
+        page = found[offset : offset + limit]
+        return Reply(json={"accounts": [], "statuses": page, "hashtags": []})
+
+    def _status(self, req: Request) -> Reply:
+        local_id = unquote(req.path[len(STATUS_PREFIX) :])
+        for s in self.statuses:
+            if s["id"] == local_id:
+                return Reply(json=s)
+        return Reply(404, json={"error": "Record not found"})
+
+
+def _parse_query(q: str) -> tuple[str, list[str]]:
+    """The first term or "phrase", and the -excluded ones (enough of Mastodon's syntax)."""
+    terms: list[str] = []
+    rest = q.strip()
+    while rest:
+        negated = rest.startswith("-")
+        rest = rest.removeprefix("-")
+        if rest.startswith('"'):
+            phrase, _, rest = rest[1:].partition('"')
+        else:
+            phrase, _, rest = rest.partition(" ")
+        terms.append(("-" if negated else "") + phrase.lower())
+        rest = rest.strip()
+    positive = [t for t in terms if not t.startswith("-")]
+    return (positive[0] if positive else ""), [t[1:] for t in terms if t.startswith("-")]
+
+
+def _matches(status: dict[str, Any], term: str, exclusions: list[str]) -> bool:
+    text = html.unescape(str(status.get("content", ""))).lower()
+    return bool(term) and term in text and not any(e in text for e in exclusions)

@@ -27,8 +27,8 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -m 'not slow'
 
 lint: $(STAMP)
-	$(BIN)/ruff check harken tests scripts
-	$(BIN)/ruff format --check harken tests scripts
+	$(BIN)/ruff check harken tests scripts bench
+	$(BIN)/ruff format --check harken tests scripts bench
 
 # Rebuild the classifier heads from the labelled data in ../shared/data (about 10 minutes).
 heads: $(STAMP)

@@ -458,7 +458,11 @@ def listen(
             "no source is enabled", hint="set enabled: true under sources in the config"
         )
     store = _open_store(config)
-    result = listen_once(store, config, sources, build_sinks(config, out))
+    try:
+        result = listen_once(store, config, sources, build_sinks(config, out))
+    finally:
+        for opened in sources:
+            opened.close()
     for report in result.polls:
         out.print(Text(describe_poll(report)))
     passed = result.passed

@@ -178,6 +178,8 @@ class Daemon:
             finally:
                 self.say("stopping: finishing the pages in flight")
                 self.scheduler.shutdown(wait=True)
+                for source in self.sources:
+                    source.close()
                 self.say("stopped")
 
 

@@ -159,6 +159,10 @@ class Source(ABC):
         """Current engagement of stored mentions: external_id -> metrics. Default: unsupported."""
         return {}
 
+    def close(self) -> None:
+        """Release connections (called when the process is done with the source)."""
+        return None
+
     def translate(self, exc: Exception) -> SourceError | None:
         """Map the client library's exception to harken's family (None: not a known one)."""
         return None

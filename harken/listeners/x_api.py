@@ -47,6 +47,9 @@ class XSettings(SourceSettings):
     bearer_token: str | None = None
     api_base_url: str | None = X_HOST
     include_retweets: bool = True  # retweets show how far a complaint spreads
+    # X bills per tweet read: leaving excluded phrases out of the query saves quota, but also
+    # skips a post that names an excluded phrase *and* the brand (ingest would keep it).
+    exclude_in_query: bool = True
     max_results: int = Field(default=100, ge=10, le=100)  # tweets per page (API limits)
     max_pages: int = Field(default=10, ge=1)  # per brand and poll; the rest waits for the next
     first_poll_pages: int = Field(default=1, ge=1)  # no cursor yet: how far back to start
@@ -76,11 +79,12 @@ class _Redirect(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def build_query(brand: BrandQuery, include_retweets: bool) -> str:
+def build_query(brand: BrandQuery, include_retweets: bool, exclude: bool = True) -> str:
     terms = [quoted(k) for k in brand.keywords]
     terms += [f"@{h}" for h in brand.handles] + [f"#{t}" for t in brand.hashtags]
     query = "(" + " OR ".join(terms) + ")" if len(terms) > 1 else (terms[0] if terms else "")
-    query += "".join(f" -{quoted(e)}" for e in brand.exclude)
+    if exclude:
+        query += "".join(f" -{quoted(e)}" for e in brand.exclude)
     if brand.languages:
         langs = [f"lang:{code}" for code in brand.languages]
         query += " " + (langs[0] if len(langs) == 1 else "(" + " OR ".join(langs) + ")")
@@ -104,7 +108,9 @@ class XSource(Source):
         self.client.session.hooks["response"].append(self._read_quota)
         self.queries = {}
         for brand in brand_queries(self.brands):
-            query = build_query(brand, self.settings.include_retweets)
+            query = build_query(
+                brand, self.settings.include_retweets, self.settings.exclude_in_query
+            )
             if not query:
                 continue
             if len(query) > self.settings.max_query_length:

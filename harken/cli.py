@@ -459,12 +459,16 @@ def listen(
         )
     store = _open_store(config)
     try:
-        result = listen_once(store, config, sources, build_sinks(config, out))
+        result = listen_once(
+            store,
+            config,
+            sources,
+            build_sinks(config, out),
+            on_poll=lambda report: out.print(Text(describe_poll(report))),
+        )
     finally:
         for opened in sources:
             opened.close()
-    for report in result.polls:
-        out.print(Text(describe_poll(report)))
     passed = result.passed
     out.print(
         f"classified {passed.classified} · routed {passed.route.mentions} into "

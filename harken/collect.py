@@ -8,7 +8,7 @@ resumed page may bring. Whatever happens, the poll's outcome lands in ``source_h
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -132,9 +132,10 @@ def listen_once(
     sources: list[Source],
     sinks: Mapping[str, Sink],
     classifier: Classifier | None = None,
+    on_poll: Callable[[PollReport], None] = lambda report: None,
 ) -> ListenResult:
     """Poll each source once (skipping those still rate limited), then one pipeline pass."""
-    polls = []
+    polls: list[PollReport] = []
     for source in sources:
         until = rate_limited(store, source)
         if until is not None:
@@ -145,6 +146,7 @@ def listen_once(
                     rate_limited_until=until,
                 )
             )
-            continue
-        polls.append(poll_source(store, config, source))
+        else:
+            polls.append(poll_source(store, config, source))
+        on_poll(polls[-1])
     return ListenResult(polls, run_pass(store, config, sinks, classifier=classifier))

@@ -337,7 +337,9 @@ class BlueskySource(Source):
             if response is None:  # no answer at all: timeout, refused, reset
                 if isinstance(exc, InvokeTimeoutError):
                     return TransientSourceError(f"Bluesky: no answer within {self.timeout:g}s")
-                return TransientSourceError(f"Bluesky: {type(exc).__name__}: cannot reach the API")
+                return TransientSourceError(
+                    f"Bluesky: cannot reach {self.base_url} ({type(exc).__name__})"
+                )
             self._read_quota(response.headers)
             status = response.status_code
             if status == 429:

@@ -477,7 +477,8 @@ class RedditSource(Source):
         if isinstance(exc, prawcore.RequestException):
             # Timeouts and dropped connections; prawcore wraps requests' exceptions.
             original = type(exc.original_exception).__name__
-            return TransientSourceError(f"Reddit: {original}: cannot reach the API")
+            where = self.settings.api_base_url or "https://oauth.reddit.com"
+            return TransientSourceError(f"Reddit: cannot reach {where} ({original})")
         if isinstance(exc, PRAWException):  # RedditAPIException: a 400 that explains itself
             return SourceError(f"Reddit: {exc}"[:300])
         if isinstance(exc, ValueError):  # a garbled token response

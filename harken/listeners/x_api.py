@@ -235,7 +235,8 @@ class XSource(Source):
         if isinstance(exc, tweepy.HTTPException):
             return SourceError(f"X: HTTP {exc.response.status_code}: {_api_messages(exc)}")
         if isinstance(exc, requests.Timeout | requests.ConnectionError):
-            return TransientSourceError(f"X: {type(exc).__name__}: cannot reach the API")
+            where = self.settings.api_base_url or X_HOST
+            return TransientSourceError(f"X: cannot reach {where} ({type(exc).__name__})")
         if isinstance(exc, ValueError):  # requests' JSONDecodeError: a garbled body
             return TransientSourceError("X: the response is not valid JSON")
         return None

@@ -448,6 +448,7 @@ def listen(
     from harken.listeners.registry import build_sources
     from harken.notify.sinks import build_sinks
     from harken.scheduler import describe_poll
+    from harken.store.lock import SchedulerLock
 
     if not once:
         raise HarkenError("`harken listen` needs --once", hint="`harken run` listens continuously")
@@ -459,13 +460,14 @@ def listen(
         )
     store = _open_store(config)
     try:
-        result = listen_once(
-            store,
-            config,
-            sources,
-            build_sinks(config, out),
-            on_poll=lambda report: out.print(Text(describe_poll(report))),
-        )
+        with SchedulerLock(store):  # not beside `harken run`: it would poll everything twice
+            result = listen_once(
+                store,
+                config,
+                sources,
+                build_sinks(config, out),
+                on_poll=lambda report: out.print(Text(describe_poll(report))),
+            )
     finally:
         for opened in sources:
             opened.close()
@@ -568,7 +570,10 @@ def run(ctx: typer.Context) -> None:
         out.print(Text(f"{stamp} {line}"))
 
     def request_stop(signum: int, _frame: Any) -> None:
-        say(f"received {signal.Signals(signum).name}")
+        if stop.is_set():  # a second signal: do not wait for a slow request to finish
+            say("second signal: exiting now (committed pages are safe)")
+            os._exit(130)
+        say(f"received {signal.Signals(signum).name}; again to exit at once")
         stop.set()
 
     signal.signal(signal.SIGINT, request_stop)

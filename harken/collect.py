@@ -18,11 +18,13 @@ from harken.config import Config
 from harken.errors import RateLimited, SourceError
 from harken.listeners.base import Rejection
 from harken.listeners.source import Page, Source, Stopped
+from harken.logs import redact
 from harken.notify.sinks import Sink
 from harken.pipeline import PassResult, run_pass, store_records
 from harken.records import MentionRecord
 from harken.store import Store
 from harken.store import sources as source_repo
+from harken.text import strip_controls
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,9 @@ def poll_source(store: Store, config: Config, source: Source) -> PollReport:
     except Exception as err:  # a bug or an unmapped library error: the other sources go on
         log.exception("%s: poll failed", source.name)
         report.error = f"unexpected {type(err).__name__}: {err}"
+    if report.error:
+        # Server-written text (API error messages) and URLs: no escapes, no credentials.
+        report.error = redact(strip_controls(report.error))[:1000]
     _record_health(store, source, report)
     return report
 
@@ -101,18 +106,23 @@ def _record_health(store: Store, source: Source, report: PollReport) -> None:
     with store.session() as session:
         health = source_repo.health_for_update(session, source.name)
         health.last_poll_at = now
+        health.last_stored = report.stored
         if report.ok:
             if not report.stopped:
                 health.last_success_at = now
                 health.consecutive_failures = 0
                 health.rate_limited_until = None
-            health.last_stored = report.stored
+        elif report.rate_limited_until is not None:
+            # Being told "not now" is not the source failing: it is not counted towards
+            # unhealthy, and the source rests until the reset.
+            health.rate_limited_until = report.rate_limited_until
+            health.last_error = report.error
+            health.last_error_at = now
         else:
             health.last_error = report.error
             health.last_error_at = now
             health.consecutive_failures += 1
-            health.rate_limited_until = report.rate_limited_until
-            health.last_stored = report.stored
+            health.rate_limited_until = None
         if source.quota is not None:
             health.quota = source.quota.to_json()
         session.add(health)
@@ -142,7 +152,7 @@ def listen_once(
             polls.append(
                 PollReport(
                     source.name,
-                    error=f"rate limited until {until:%Y-%m-%d %H:%M:%S} UTC; not polled",
+                    error="still rate limited: not polled",
                     rate_limited_until=until,
                 )
             )

@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from harken.collect import rate_limited
 from harken.config import Config
 from harken.errors import SourceError
 from harken.listeners.source import RefreshTarget, Source, Stopped
+from harken.logs import redact
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.tables import MetricSnapshot
+from harken.text import strip_controls
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,8 @@ class RefreshReport:
 def refresh_engagement(store: Store, config: Config, sources: list[Source]) -> RefreshReport:
     report = RefreshReport()
     for source in sources:
+        if rate_limited(store, source) is not None:
+            continue  # calling now would only push the reset further away
         now = source.runtime.now()
         with store.session() as session:
             rows = source_repo.refresh_candidates(
@@ -48,8 +53,12 @@ def refresh_engagement(store: Store, config: Config, sources: list[Source]) -> R
         except Stopped:
             return report
         except SourceError as err:
-            report.errors[source.name] = str(err)
+            report.errors[source.name] = redact(strip_controls(str(err)))
             log.warning("%s: engagement refresh failed: %s", source.name, err)
+            continue
+        except Exception as err:  # an unmapped library error: the other sources go on
+            log.exception("%s: engagement refresh failed", source.name)
+            report.errors[source.name] = f"unexpected {type(err).__name__}"
             continue
         report.checked += len(rows)
         with store.session() as session:

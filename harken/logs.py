@@ -13,6 +13,8 @@ import re
 import sys
 from collections.abc import Iterable
 
+from harken.text import strip_controls
+
 MASK = "***"
 _SHAPES = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=%-]+"),
@@ -46,9 +48,10 @@ class RedactSecrets(logging.Filter):
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg, record.args = self.redact(message), None
+        # Log lines quote strangers' text (API error messages): no terminal escapes either.
+        record.msg, record.args = strip_controls(self.redact(message)), None
         if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
+            record.exc_text = strip_controls(self.redact(record.exc_text))
         return True
 
 
@@ -72,6 +75,11 @@ def configure_logging(verbose: int) -> None:
     for noisy in NOISY:
         level = logging.NOTSET if verbose >= 2 else logging.WARNING if verbose else logging.ERROR
         logging.getLogger(noisy).setLevel(level)
+
+
+def redact(text: str) -> str:
+    """Text with every registered secret and credential-shaped value masked."""
+    return _filter.redact(text)
 
 
 def register_secrets(values: Iterable[str]) -> None:

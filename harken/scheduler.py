@@ -82,6 +82,9 @@ class Daemon:
         self.say = say
         self._classifier = classifier
         self._pass_lock = threading.Lock()
+        # A source's poll and its engagement refresh never overlap: client objects (praw's,
+        # atproto's sessions) are not thread-safe, and they would share one rate window.
+        self._source_locks = {s.name: threading.Lock() for s in sources}
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=max(2, len(sources) + 1))},
@@ -122,7 +125,8 @@ class Daemon:
         if until is not None:
             self.say(f"{source.name}: rate limited until {until:%H:%M:%S} UTC; skipped")
             return None
-        report = poll_source(self.store, self.config, source)
+        with self._source_locks[source.name]:
+            report = poll_source(self.store, self.config, source)
         self.say(describe_poll(report))
         if report.stored and not self.stop.is_set():
             self.run_pass()
@@ -150,10 +154,17 @@ class Daemon:
         return result
 
     def refresh(self) -> None:
-        report = refresh_engagement(self.store, self.config, self.sources)
-        if report.checked or report.errors:
-            problems = "".join(f" · {name}: {e}" for name, e in report.errors.items())
-            self.say(f"refresh: {report.updated}/{report.checked} mentions updated{problems}")
+        for source in self.sources:
+            if self.stop.is_set():
+                return
+            with self._source_locks[source.name]:
+                report = refresh_engagement(self.store, self.config, [source])
+            if report.checked or report.errors:
+                problem = "".join(f"; {e}" for e in report.errors.values())
+                self.say(
+                    f"refresh {source.name}: {report.updated}/{report.checked} mentions "
+                    f"updated{problem}"
+                )
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -194,6 +205,7 @@ def _guarded(job_id: str, func: Callable[[], Any]) -> Callable[[], None]:
 
 
 def describe_poll(report: PollReport) -> str:
+    """One line per poll; errors were already stripped of escapes and secrets by collect."""
     head = f"{report.source}: {report.stored} new"
     detail = f" ({report.pages} page{'s' if report.pages != 1 else ''}"
     if report.duplicates:
@@ -205,6 +217,9 @@ def describe_poll(report: PollReport) -> str:
     detail += ")"
     if report.stopped:
         return head + detail + "; interrupted by shutdown"
+    if report.rate_limited_until is not None:
+        when = f"{report.rate_limited_until:%Y-%m-%d %H:%M:%S} UTC"
+        return head + detail + f"; rate limited until {when}, polled again after that"
     if report.error:
         return head + detail + f"; failed: {report.error}"
     return head + detail

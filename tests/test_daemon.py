@@ -165,7 +165,16 @@ def test_run_refuses_a_second_scheduler_and_stops_cleanly_on_sigterm(
             timeout=60,
         )
         assert second.returncode == 1
-        assert "another `harken run` (pid" in second.stderr
+        assert "another `harken run` or `listen` (pid" in second.stderr
+        listen = subprocess.run(
+            [sys.executable, "-m", "harken", "listen", "--once"],
+            cwd=tmp_path,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listen.returncode == 1 and "already polling" in listen.stderr
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=30) == 0
     finally:
@@ -259,3 +268,17 @@ def test_polls_are_due_an_interval_after_the_last_one_and_overdue_ones_run_at_st
             session.add(health)
         (job,) = daemon.jobs()
         assert abs((job.first_run - now).total_seconds() - expected_wait) < 5
+
+
+def test_server_written_errors_cannot_drive_the_terminal(
+    fake: FakeX, env: None, tmp_path: Path
+) -> None:
+    (tmp_path / "config.yaml").write_text(config_text(fake.api.url), encoding="utf-8")
+    hostile = "\x1b]0;PWNED\x07\x1b[2J\x1b[31mbad query [bold]x[/bold]"
+    fake.api.fail_next(Reply(400, json={"errors": [{"message": hostile}], "title": "x"}))
+    result = runner.invoke(app, ["listen", "--once"])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "bad query [bold]x[/bold]" in result.output  # shown as text, not as markup
+    (row,) = json.loads(runner.invoke(app, ["sources", "--format", "json"]).output)
+    assert "\x1b" not in row["last_error"] and "bad query" in row["last_error"]

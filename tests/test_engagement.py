@@ -111,3 +111,18 @@ def test_a_failing_refresh_is_reported_and_changes_nothing(
     with store.session() as session:
         mentions = session.exec(select(Mention)).all()
         assert all(not source_repo.snapshots_of(session, m.id) for m in mentions)
+
+
+def test_a_rate_limited_source_is_not_refreshed(
+    fake: FakeX, tmp_path: Path, classifier: Classifier
+) -> None:
+    config = make_config(tmp_path, fake.api.url, min_risk=0.0)
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    clock = FakeClock()
+    collected(fake, config, store, classifier, clock)
+    with store.session() as session:
+        health = source_repo.health_for_update(session, "x")
+        health.rate_limited_until = clock.now + timedelta(minutes=10)
+        session.add(health)
+    report = refresh_engagement(store, config, build_sources(config, runtime=clock.runtime()))
+    assert report.checked == 0 and fake.api.calls("/2/tweets") == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,13 @@ from harken.collect import poll_source
 from harken.config import Config, load_config
 from harken.listeners.registry import build_sources
 from harken.listeners.x_api import XSource
+from harken.scheduler import describe_poll
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.tables import Mention
 from tests.conftest import write_config
 from tests.fakes.clock import FakeClock
-from tests.fakes.http import Reply
+from tests.fakes.http import Reply, Request
 from tests.fakes.x import FakeX, tweet
 
 TOKEN = "test-bearer-token"
@@ -208,7 +209,8 @@ def test_a_long_rate_limit_ends_the_poll_and_the_source_is_skipped_until_reset(
         assert health is not None and health.rate_limited_until == report.rate_limited_until
 
     again = listen_once(store, config, [source], sinks={})
-    assert "rate limited until" in (again.polls[0].error or "")
+    assert again.polls[0].rate_limited_until == report.rate_limited_until
+    assert "rate limited until" in describe_poll(again.polls[0])
     assert len(fake.searches) == 1  # not even asked
 
     clock.now += timedelta(seconds=901)
@@ -220,11 +222,60 @@ def test_a_429_without_a_reset_header_is_not_retried_in_a_loop(
     fake: FakeX, config: Config, store: Store
 ) -> None:
     clock = FakeClock()
+    start = clock.now
     fake.api.fail_next(*[Reply(429)] * 50)
     report = poll_source(store, config, x_source(config, clock))
-    assert not report.ok
-    assert len(fake.searches) <= 2
-    assert all(s >= 60 for s in clock.sleeps)
+    # Taken as "come back in a minute": waited out once, then the source rests.
+    assert clock.sleeps == [61.0] and len(fake.searches) == 2
+    assert report.rate_limited_until == start + timedelta(seconds=121)
+    with store.session() as session:
+        health = source_repo.get_health(session, "x")
+        assert health is not None and health.consecutive_failures == 0  # not a failure
+
+
+def test_an_old_since_id_is_replaced_by_the_start_of_the_search_window(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    clock = FakeClock()
+    nine_days_ago = clock.now - timedelta(days=9)
+    old_id = ((int(nine_days_ago.timestamp() * 1000) - 1288834974657) << 22) + 1
+    with store.session() as session:
+        source_repo.set_cursor(session, "x", json.dumps({"Acme": {"since_id": str(old_id)}}))
+    fake.add(tweet(old_id + 10, "acme cloud outage"))
+    report = poll_source(store, config, x_source(config, clock))
+    assert report.ok and report.stored == 1
+    (search,) = fake.searches
+    assert "since_id" not in search.query
+    window_start = datetime.fromisoformat(search.query["start_time"].replace("Z", "+00:00"))
+    assert timedelta(days=6, hours=23) < clock.now - window_start < timedelta(days=7)
+    assert cursor(store)["Acme"] == {"since_id": str(old_id + 10)}
+
+
+def test_an_interrupted_first_poll_stays_bounded(
+    fake: FakeX, config: Config, store: Store, tmp_path: Path
+) -> None:
+    path = write_config(
+        tmp_path,
+        config.path.read_text().replace(  # type: ignore[union-attr]
+            "max_results: 10", "max_results: 10\n    first_poll_pages: 2"
+        ),
+    )
+    config = load_config(path)
+    fake.add(*many(1000, 200))
+    calls = {"n": 0}
+    real = fake._search
+
+    def page_two_fails(req: Request) -> Reply:
+        calls["n"] += 1
+        return Reply(503) if calls["n"] in (2, 3, 4, 5) else real(req)
+
+    fake.api.routes[("GET", "/2/tweets/search/recent")] = page_two_fails
+    source = x_source(config, FakeClock())
+    assert not poll_source(store, config, source).ok
+    resumed = poll_source(store, config, source)
+    # The first walk goes on for at most first_poll_pages more, not through the whole week.
+    assert resumed.ok and resumed.pages == 2 and len(stored_ids(store)) == 30
+    assert cursor(store)["Acme"] == {"since_id": "1199"}
 
 
 def test_a_source_that_keeps_failing_is_marked_unhealthy(
@@ -306,3 +357,12 @@ def test_nothing_is_stored_twice_across_restarts(
     poll_source(store2, config, x_source(config, FakeClock()))
     with store2.session() as session:
         assert session.execute(select(func.count()).select_from(Mention)).scalar() == 20
+
+
+@pytest.mark.parametrize("header", ["1e12", "inf", "9" * 400, "soon", "-5"])
+def test_nonsense_reset_headers_never_break_a_call(header: str) -> None:
+    from harken.listeners.source import parse_reset
+
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    reset = parse_reset(header, now)
+    assert reset is None or reset >= now

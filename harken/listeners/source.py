@@ -187,8 +187,9 @@ class Source(ABC):
                 delay = self._rate_delay(err)
                 if waited_for_rate or delay > self.policy.max_rate_wait:
                     raise err
-                log.warning("%s: %s rate limited; waiting %.0fs", self.name, what, delay)
-                self.runtime.wait(delay)
+                log.warning("%s: %s rate limited; waiting %.0fs", self.name, what, delay + 1)
+                # One second past the reset: the server's clock and ours are not the same clock.
+                self.runtime.wait(delay + 1.0)
                 waited_for_rate = True
             elif isinstance(err, TransientSourceError) and attempt < self.policy.attempts:
                 delay = self._backoff(attempt)
@@ -213,8 +214,7 @@ class Source(ABC):
     def _rate_delay(self, err: RateLimited) -> float:
         if err.reset_at is None:
             err.reset_at = self.runtime.now() + timedelta(seconds=self.policy.default_rate_wait)
-        # One second past the reset: the server's clock and ours are not the same clock.
-        return max(0.0, (err.reset_at - self.runtime.now()).total_seconds()) + 1.0
+        return max(0.0, (err.reset_at - self.runtime.now()).total_seconds())
 
     def note_quota(self, remaining: Any, limit: Any, reset: Any) -> None:
         """Record the budget headers of the last response (any of them may be missing)."""
@@ -226,7 +226,10 @@ class Source(ABC):
 
 
 def parse_reset(value: Any, now: datetime) -> datetime | None:
-    """A reset header as a time: Unix seconds, seconds from now, ISO 8601 or an HTTP date."""
+    """A reset header as a time: Unix seconds, seconds from now, ISO 8601 or an HTTP date.
+
+    None when absent or nonsense (a proxy's garbage must not break the call it came with).
+    """
     if value is None or value == "":
         return None
     text = str(value).strip()
@@ -234,18 +237,18 @@ def parse_reset(value: Any, now: datetime) -> datetime | None:
         number = float(text)
     except ValueError:
         number = None
-    if number is not None:
-        # Unix times are large; "seconds until reset" (Reddit, Retry-After) are small.
-        if number > 1_000_000_000:
-            return datetime.fromtimestamp(number, tz=UTC)
-        return now + timedelta(seconds=max(0.0, number))
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if number is not None:
+            # Unix times are large; "seconds until reset" (Reddit, Retry-After) are small.
+            if number > 1_000_000_000:
+                return datetime.fromtimestamp(number, tz=UTC)
+            return now + timedelta(seconds=max(0.0, number))
         try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
             parsed = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -32,6 +33,7 @@ from harken.listeners.source import Page, RefreshTarget, Source, SourceSettings,
 log = logging.getLogger(__name__)
 
 X_HOST = "https://api.twitter.com"
+SEARCH_WINDOW = timedelta(days=7)  # how far back recent search reaches
 TWEET_FIELDS = [
     "created_at",
     "public_metrics",
@@ -135,25 +137,41 @@ class XSource(Source):
     # -- polling ------------------------------------------------------------------------------
 
     def pages(self, cursor: str | None) -> Iterator[Page]:
-        state: dict[str, dict[str, Any]] = json.loads(cursor) if cursor else {}
+        state = self._load_cursor(cursor)
         for brand, query in self.queries.items():
             yield from self._brand_pages(brand, query, state)
+
+    def _load_cursor(self, cursor: str | None) -> dict[str, dict[str, Any]]:
+        try:
+            state = json.loads(cursor) if cursor else {}
+        except ValueError:
+            state = None
+        if not isinstance(state, dict) or not all(isinstance(v, dict) for v in state.values()):
+            log.warning("%s: the stored cursor is unreadable; starting from now", self.name)
+            return {}
+        return state
 
     def _brand_pages(
         self, brand: str, query: str, state: dict[str, dict[str, Any]]
     ) -> Iterator[Page]:
         mine = state.setdefault(brand, {})
-        first_poll = "since_id" not in mine and "next_token" not in mine
-        budget = self.settings.first_poll_pages if first_poll else self.settings.max_pages
+        if not mine:
+            # A first walk stays a first walk when it is cut short: resuming it must not turn
+            # into reading the whole week (X bills per tweet read).
+            mine["first"] = True
+        self._skip_expired_since_id(brand, mine)
+        first = bool(mine.get("first"))
+        budget = self.settings.first_poll_pages if first else self.settings.max_pages
         for number in range(1, budget + 1):
             body = self._search(brand, query, mine)
             meta = body.get("meta") or {}
             if "newest_id" in meta and "pending_newest" not in mine:
                 mine["pending_newest"] = meta["newest_id"]  # the newest of this whole search
-            if meta.get("next_token") and not (first_poll and number == budget):
+            if meta.get("next_token") and not (first and number == budget):
                 mine["next_token"] = meta["next_token"]
             else:  # the search is done: everything up to its newest tweet is stored
-                mine.pop("next_token", None)
+                for key in ("next_token", "first", "start_time"):
+                    mine.pop(key, None)
                 newest = mine.pop("pending_newest", None)
                 if newest is not None:
                     mine["since_id"] = newest
@@ -161,6 +179,26 @@ class XSource(Source):
             yield Page(items, json.dumps(state, sort_keys=True), f"brand {brand}, page {number}")
             if "next_token" not in mine:
                 return
+
+    def _skip_expired_since_id(self, brand: str, mine: dict[str, Any]) -> None:
+        """Recent search only reaches back 7 days and answers 400 to an older since_id."""
+        since = mine.get("since_id")
+        if not since or "next_token" in mine:
+            return
+        now = self.runtime.now()
+        posted = tweet_time(str(since))
+        if posted is None or posted > now - SEARCH_WINDOW + timedelta(minutes=5):
+            return
+        start = now - SEARCH_WINDOW + timedelta(minutes=2)
+        log.warning(
+            "%s: %s: the last tweet read is older than X's 7-day search window; reading from "
+            "%s UTC (tweets before that were missed while harken was not polling)",
+            self.name,
+            brand,
+            f"{start:%Y-%m-%d %H:%M}",
+        )
+        mine.pop("since_id")
+        mine["start_time"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _search(self, brand: str, query: str, mine: dict[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -171,6 +209,8 @@ class XSource(Source):
         }
         if mine.get("since_id"):
             params["since_id"] = mine["since_id"]
+        elif mine.get("start_time"):
+            params["start_time"] = mine["start_time"]
         if mine.get("next_token"):
             params["next_token"] = mine["next_token"]
 
@@ -234,11 +274,26 @@ class XSource(Source):
             )
         if isinstance(exc, tweepy.HTTPException):
             return SourceError(f"X: HTTP {exc.response.status_code}: {_api_messages(exc)}")
-        if isinstance(exc, requests.Timeout | requests.ConnectionError):
+        if isinstance(exc, requests.RequestException):  # timeouts, resets, truncated bodies
             where = self.settings.api_base_url or X_HOST
             return TransientSourceError(f"X: cannot reach {where} ({type(exc).__name__})")
         if isinstance(exc, ValueError):  # requests' JSONDecodeError: a garbled body
             return TransientSourceError("X: the response is not valid JSON")
+        return None
+
+
+def tweet_time(tweet_id: str) -> datetime | None:
+    """When a tweet was posted, from its id (a snowflake: milliseconds since 2010-11-04).
+
+    None for ids that carry no time (pre-2010 sequential ids, or not a number).
+    """
+    try:
+        number = int(tweet_id)
+        if number < 1 << 40:
+            return None
+        millis = (number >> 22) + 1288834974657
+        return datetime.fromtimestamp(millis / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
         return None
 
 

@@ -47,7 +47,7 @@ class SchedulerLock:
             holder = handle.read().strip() or "?"
             handle.close()
             raise StoreError(
-                f"another `harken run` (pid {holder}) is already scheduling {database}",
+                f"another `harken run` or `listen` (pid {holder}) is already polling {database}",
                 hint="stop it first; one scheduler per database",
             ) from None
         handle.seek(0)
@@ -62,7 +62,7 @@ class SchedulerLock:
         if not got.scalar():
             connection.close()
             raise StoreError(
-                f"another `harken run` is already scheduling {redact_url(self.store.url)}",
+                f"another `harken run` or `listen` is already polling {redact_url(self.store.url)}",
                 hint="stop it first; one scheduler per database",
             )
         connection.commit()

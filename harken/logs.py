@@ -20,7 +20,8 @@ _SHAPES = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=%-]+"),
     re.compile(r"(?i)('?authorization'?\s*[:=]\s*'?)[^',}\s]+(\s+[^',}\s]+)?"),
     re.compile(
-        r"(?i)((?:access_token|refresh_token|client_secret|app_password|password|token|secret)"
+        r"(?i)(\b(?:access_token|refresh_token|client_secret|app_password|password|token|secret"
+        r"|api_?key|key|sig|signature)"
         r"['\"]?\s*[:=]\s*['\"]?)[^'\"&,}\s]+"
     ),
 ]

@@ -498,3 +498,187 @@ def test_nothing_is_stored_twice_across_restarts(
     assert report.ok and report.stored == 15
     with store2.session() as session:
         assert session.execute(select(func.count()).select_from(Mention)).scalar() == 20
+
+
+# -- cursors that a poll cut short, a restart or a refused token leave behind -----------------
+
+
+def test_a_first_walk_cut_short_stays_a_first_walk_and_is_not_a_full_history_read(
+    fake: FakeBluesky, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Store
+) -> None:
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", APP_PASSWORD)
+    config = make_config(tmp_path, fake, extra="\n    first_poll_pages: 2")
+    fake.add(*many(1000, 60))  # six pages of history
+    clock = fake_clock()
+    source = bluesky(config, clock)
+    real = fake._search
+    calls = {"n": 0}
+
+    def flaky(req: Request) -> Reply:
+        calls["n"] += 1
+        return Reply(500) if calls["n"] in (2, 3, 4, 5) else real(req)
+
+    fake.api.routes[("GET", "/xrpc/app.bsky.feed.searchPosts")] = flaky
+    cut = poll_source(store, config, source)  # page 2 of the first walk fails for good
+    assert not cut.ok and cut.stored == 10
+    # No `newest` yet, so no `since`: the state says it is a first walk with a page left.
+    assert cursor(store)["Acme"]['"acme"'] == {
+        "first": 1,
+        "page": "10",
+        "pending": stamp(at(1059)),
+    }
+
+    resumed = poll_source(store, config, source)
+    assert resumed.ok and resumed.stored == 10  # the page left, not the 40 posts behind it
+    assert len(stored(store)) == 20
+    assert cursor(store)["Acme"]['"acme"'] == {"newest": stamp(at(1059))}
+    assert "since" not in searched(fake)[-1].query
+
+    fake.add(post(2000, "acme later"))
+    later = poll_source(store, config, source)
+    assert later.ok and later.stored == 1
+    assert searched(fake)[-1].query["since"] == stamp(at(1059))
+
+
+def test_a_refused_page_token_searches_again_from_the_top_when_logged_in(
+    fake: FakeBluesky, config: Config, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add(post(1, "acme hello"))
+    source = bluesky(config, fake_clock())
+    poll_source(store, config, source)
+    fake.add(*many(100, 30))
+    fake.refuse_cursors = 1  # page 2's token, as if it had expired
+    report = poll_source(store, config, source)
+    # Nothing between the old newest and the unread pages is skipped: the search ran again
+    # from the top (with its `since`), and the page read twice was absorbed by the store
+    # (with the newest post stored before: `since` is inclusive).
+    assert report.ok and report.stored == 30 and report.duplicates == 10 + 1
+    assert "searching again from the top" in caplog.text
+    cursors = [r.query.get("cursor") for r in searched(fake)[1:]]
+    assert cursors == [None, "10", None, "10", "20", "30"]
+    assert {r.query["since"] for r in searched(fake)[1:]} == {stamp(at(1))}
+    assert cursor(store)["Acme"]['"acme"'] == {"newest": stamp(at(129))}
+    assert len(stored(store)) == 31
+
+
+def test_a_stored_page_token_refused_after_a_restart_loses_nothing(
+    fake: FakeBluesky, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Store
+) -> None:
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", APP_PASSWORD)
+    short = make_config(tmp_path, fake, extra="\n    max_pages: 1")
+    fake.add(post(1, "acme hello"))
+    poll_source(store, short, bluesky(short, fake_clock()))
+    fake.add(*many(100, 30))
+    assert poll_source(store, short, bluesky(short, fake_clock())).stored == 10
+    assert cursor(store)["Acme"]['"acme"']["page"] == "10"  # the rest waits for the next poll
+
+    fake.refuse_cursors = 1  # a new process: the stored token has expired meanwhile
+    config = make_config(tmp_path, fake)
+    store2 = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    report = poll_source(store2, config, bluesky(config, fake_clock()))
+    assert report.ok and report.stored == 20 and report.duplicates == 10 + 1
+    assert len(stored(store)) == 31
+    assert cursor(store)["Acme"]['"acme"'] == {"newest": stamp(at(129))}
+
+
+def test_a_search_the_api_will_never_page_ends_after_one_fresh_try(
+    fake: FakeBluesky, config: Config, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add(post(1, "acme hello"))
+    source = bluesky(config, fake_clock())
+    poll_source(store, config, source)
+    fake.add(*many(100, 30))
+    fake.refuse_cursors = 100  # every page token, always
+    report = poll_source(store, config, source)
+    assert report.ok and report.stored == 10
+    assert "will not page this search" in caplog.text
+    assert [r.query.get("cursor") for r in searched(fake)[1:]] == [None, "10", None, "10"]
+    assert cursor(store)["Acme"]['"acme"'] == {"newest": stamp(at(129))}
+
+
+@pytest.mark.parametrize(
+    "stored_cursor",
+    [
+        "not json",
+        '["Acme"]',
+        '{"Acme": ["\\"acme\\""]}',
+        '{"Acme": {"\\"acme\\"": "2026-11-22T09:00:00Z"}}',
+        '{"Acme": {"\\"acme\\"": {"newest": "yesterday"}}}',
+        '{"Acme": {"\\"acme\\"": {"newest": "2026-11-22T09:00:00.000Z", "page": 10}}}',
+        '{"Acme": {"\\"acme\\"": {"first": "yes", "page": "10"}}}',
+    ],
+)
+def test_a_stored_cursor_of_the_wrong_shape_starts_afresh_with_a_warning(
+    fake: FakeBluesky,
+    config: Config,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+    stored_cursor: str,
+) -> None:
+    with store.session() as session:
+        source_repo.set_cursor(session, "bluesky", stored_cursor)
+    fake.add(*many(1, 15))
+    report = poll_source(store, config, bluesky(config, fake_clock()))
+    assert report.ok and report.stored == 10  # a first walk: one page
+    assert "the stored cursor is unreadable; starting from now" in caplog.text
+    assert cursor(store)["Acme"]['"acme"'] == {"newest": stamp(at(15))}
+
+
+# -- errors atproto does not wrap, and sessions shared between threads ------------------------
+
+
+def test_a_connection_closed_without_an_answer_is_retried(
+    fake: FakeBluesky, config: Config, store: Store
+) -> None:
+    clock = fake_clock()
+    source = bluesky(config, clock)
+    poll_source(store, config, source)  # logged in, the connection kept alive
+    fake.add(post(5, "acme is down"))
+    fake.hang_ups = 1  # httpx: RemoteProtocolError, which atproto passes through as it is
+    report = poll_source(store, config, source)
+    assert report.ok and report.stored == 1 and len(clock.sleeps) == 1
+
+    fake.hang_ups = 4
+    failed = poll_source(store, config, source)
+    assert not failed.ok and len(clock.sleeps) == 4
+    assert failed.error == f"Bluesky: cannot reach {fake.api.url} (RemoteProtocolError)"
+
+
+def test_a_session_replaced_during_a_login_never_leaves_a_client_without_its_login(
+    fake: FakeBluesky, config: Config, store: Store
+) -> None:
+    import threading
+
+    fake.add(post(1, "acme hello"))
+    source = bluesky(config, fake_clock())
+    poll_source(store, config, source)
+    fake.expire_sessions()
+    other: list[threading.Thread] = []
+    new_client = source._new_client
+
+    def client_with_a_rival():  # type: ignore[no-untyped-def]
+        client = new_client()
+
+        def rival(event: object, session: object) -> None:
+            # The login's answer is in, the source has not yet noted it: another thread
+            # (the engagement refresh, say) finds the session dead and replaces it now.
+            if not other:
+                other.append(threading.Thread(target=source._reset_session))
+                other[0].start()
+                other[0].join(0.3)  # with the lock it waits for this login to finish
+
+        client.on_session_change(rival)
+        return client
+
+    source._new_client = client_with_a_rival  # type: ignore[method-assign]
+    uri = post(1, "")["uri"]
+    metrics = source.refresh([RefreshTarget(uri, {})])
+    other[0].join(5)
+    assert metrics == {uri: {"likes": 10, "reposts": 2, "replies": 1, "quotes": 0}}
+    # logged_in describes the client in use: never True for a client that did not log in.
+    assert not source.logged_in or source.client._session is not None
+    fake.add(post(2, "acme again"))
+    report = poll_source(store, config, source)
+    assert report.ok and report.stored == 1
+    requests = fake.searches + fake.calls("app.bsky.feed.getPosts")
+    assert all(r.headers.get("authorization") for r in requests)  # never sent anonymously

@@ -520,7 +520,8 @@ def test_a_long_retry_after_date_on_the_only_feed_rests_the_source_until_then(
     assert "503" in (report.error or "") and NEWS in (report.error or "")
 
     again = listen_once(store, config, [source], sinks={})
-    assert "rate limited until" in (again.polls[0].error or "")
+    assert again.polls[0].rate_limited_until == report.rate_limited_until
+    assert again.polls[0].pages == 0
     assert len(fake.fetches(NEWS)) == 1  # not even asked
 
     clock.now = until + timedelta(seconds=1)
@@ -560,8 +561,9 @@ def test_a_429_without_retry_after_is_not_retried_in_a_loop(
     fake.api.fail_next(*[Reply(429)] * 50)
     clock = FakeClock()
     report = poll_source(store, config, rss_source(config, clock))
+    # Taken as "reset in a minute": waited out once, then the source rests; never a loop.
     assert not report.ok and report.rate_limited_until is not None
-    assert len(fake.fetches(NEWS)) == 1 and clock.sleeps == []
+    assert len(fake.fetches(NEWS)) == 2 and clock.sleeps == [61.0]
 
 
 def test_a_page_that_is_no_feed_is_an_error_naming_the_feed_and_why(
@@ -622,6 +624,83 @@ def test_credentials_in_a_feed_address_never_reach_errors_or_logs(
     assert not report.ok and "401" in error and secret not in error
     assert f"http://{host}/private.xml" in error
     assert secret not in RedactSecrets().redact(caplog.text)
+
+
+def test_a_key_in_a_feed_query_never_reaches_errors_logs_or_source_health(
+    tmp_path: Path, fake: FakeFeeds, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "k3y-0f-the-private-feed"
+    config = make_config(
+        tmp_path,
+        fake,
+        f'["/private.xml?key={secret}&lang=en", "/down.xml?sig={secret}", "/gone.xml?{secret}"]',
+    )
+    keys: list[str] = []
+
+    @fake.api.route("GET", "/private.xml")
+    def private(req):  # type: ignore[no-untyped-def]
+        keys.append(req.query["key"])  # the real address was asked for
+        return Reply(401, body="", headers={"Content-Type": "text/plain"})
+
+    fake.api.route("GET", "/down.xml")(lambda req: Reply(502))
+    fake.api.route("GET", "/gone.xml")(lambda req: Reply(404))
+    caplog.set_level(logging.DEBUG, logger="harken")
+    report = poll_source(store, config, rss_source(config, FakeClock()))
+    error = report.error or ""
+    assert keys == [secret] and not report.ok and error.startswith("3 of 3 feeds failed")
+    # The address stays recognisable: query names kept, values elided.
+    assert f"{fake.api.url}/private.xml?key=***&lang=…: HTTP 401" in error
+    assert f"{fake.api.url}/down.xml?sig=*** HTTP 502" in error, error
+    assert f"{fake.api.url}/gone.xml?…: HTTP 404" in error
+    assert secret not in error
+    assert "retry 1/3" in caplog.text and secret not in caplog.text
+    with store.session() as session:
+        health = source_repo.get_health(session, "rss")
+        assert health is not None and secret not in (health.last_error or "")
+
+
+def test_an_unexpected_error_in_one_feed_is_that_feeds_failure_and_the_others_go_on(
+    fake: FakeFeeds, config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harken.listeners import rss as rss_parser
+
+    fake.publish(NEWS, rss("News", *news_items(1, 2)))
+    publish_forum(fake, atom_entry("urn:f:1", "acme forum post"))
+    real_parse = rss_parser.parse
+
+    def buggy(entries):  # type: ignore[no-untyped-def]
+        if any(e["feed"]["url"].endswith(NEWS) for e in entries):
+            raise RuntimeError("a bug met on the news feed")
+        return real_parse(entries)
+
+    monkeypatch.setattr(rss_parser, "parse", buggy)
+    report = poll_source(store, config, rss_source(config, FakeClock()))
+    # The news feed (listed first) failed; the forum was still polled and stored.
+    assert not report.ok and report.stored == 1
+    error = report.error or ""
+    assert error.startswith("1 of 2 feeds failed")
+    assert f"feed {fake.api.url}{NEWS}: unexpected RuntimeError: a bug met on the news feed" in (
+        error
+    )
+    assert list(cursor(store)) == [f"{fake.api.url}{FORUM}"]  # news is read again next time
+
+    monkeypatch.setattr(rss_parser, "parse", real_parse)
+    again = poll_source(store, config, rss_source(config, FakeClock()))
+    assert again.ok and again.stored == 2
+
+
+def test_an_unreadable_content_location_does_not_fail_the_feed(
+    fake: FakeFeeds, config: Config, store: Store
+) -> None:
+    document = rss("News", *news_items(1, 2))
+    fake.api.route("GET", NEWS)(
+        lambda req: Reply(
+            200, body=document, headers={"Content-Type": RSS_TYPE, "Content-Location": "http://[x"}
+        )
+    )
+    publish_forum(fake)
+    report = poll_source(store, config, rss_source(config, FakeClock()))
+    assert report.ok and report.stored == 2
 
 
 # -- config and the rest ----------------------------------------------------------------------

@@ -16,31 +16,41 @@ clock may lag, so a post can turn up *behind* the newest one already seen. The s
 unique keys absorb the posts read twice. Results come newest first, so ``newest`` moves only
 once the last page of a search is stored; while a search is paged through, the page token
 (``page``) and the newest post of that search (``pending``) are stored with each page, and a
-poll cut short resumes from the token. The first poll of a search reads one page.
+poll cut short resumes from the token. The first walk of a search (no ``newest`` yet) reads
+``first_poll_pages`` pages; ``first`` (the pages it has left) stays in the state until it is
+done, so a first walk cut short resumes as one, instead of paging through the whole search
+history with no ``since``. A page token the API refuses is dropped and the search starts again
+from the top (``since`` still applies; the store absorbs the pages read twice), except where
+paging cannot work at all (see Login). A stored cursor of the wrong shape is replaced by a
+fresh start, with a warning.
 
 **Login.** Without ``handle``/``app_password`` the source searches the public AppView
 anonymously, where Bluesky allows it (it sometimes turns anonymous search off under load
-and never pages it: a refused page token ends the search there, with a warning). With them
+and never pages it: a page token refused in the middle of a search ends the search there,
+with a warning, and the older posts in it are skipped). With them
 it logs in with ``com.atproto.server.createSession`` once, at the ``bsky.social`` entryway,
 and atproto then sends every query to the account's PDS named in the session's DID document
 (the PDS proxies ``app.bsky`` queries to the AppView). A non-default ``api_base_url`` takes
 everything: the login and every query after it, whatever the DID document says.
 
 atproto never retries or sleeps by itself; ``Source.call`` owns waiting. The app password
-only ever travels in the createSession body, which nothing logs.
+only ever travels in the createSession body, which nothing logs. A poll and the engagement
+refresh may run at once in two threads: logging in and replacing an expired session happen
+under one lock, so ``logged_in`` always describes ``client``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeGuard
 
+import httpx
 from atproto_client import Client, models
-from atproto_client.client.session import Session, SessionEvent
 from atproto_client.exceptions import (
     BadRequestError,
     InvokeTimeoutError,
@@ -159,6 +169,10 @@ class BlueskySource(Source):
         self.pinned = base != PUBLIC_APPVIEW
         self.base_url = base
         self.login_url = base if self.pinned else ENTRYWAY
+        # Guards client, logged_in and _retired: a poll and the engagement refresh may both
+        # find the session expired at once.
+        self._session_lock = threading.Lock()
+        self._retired: list[Client] = []  # replaced clients, closed later (see _reset_session)
         self.client = self._new_client()
         self.logged_in = False
         self.searches = {
@@ -168,53 +182,147 @@ class BlueskySource(Source):
 
     def _new_client(self) -> Client:
         client = Client(base_url=self.base_url, request=Request(timeout=self.timeout))
-        client.on_session_change(self._repin)
+        client.on_session_change(lambda event, session: self._repin(client))
         return client
 
-    def _reset_session(self) -> None:
+    def _session_client(self, expired: Client | None = None) -> Client:
+        """The client to call with, logged in when a login is configured.
+
+        ``expired``: the client whose session the server just refused; it is replaced, unless
+        another thread replaced it already (then its fresh session is used as it is).
+        """
+        with self._session_lock:
+            if expired is not None and expired is self.client:
+                self._replace_client()
+            if self.login_wanted and not self.logged_in:
+                self._login(self.client)
+            return self.client
+
+    def _reset_session(self, expired: Client | None = None) -> None:
+        """Forget the session (``expired``: only if that client is still the current one)."""
+        with self._session_lock:
+            if expired is None or expired is self.client:
+                self._replace_client()
+
+    def _replace_client(self) -> None:
         # A fresh client: the dead session's tokens must not ride along on the new login.
-        self.client.request.close()
+        # The old one may still be answering another thread's call: it is closed at the next
+        # replacement (or at close), not now.
+        for old in self._retired:
+            old.request.close()
+        self._retired = [self.client]
         self.client = self._new_client()
         self.logged_in = False
 
+    def _login(self, client: Client) -> None:
+        assert self.settings.handle and self.settings.app_password  # the settings check both
+        client.update_base_url(self.login_url)
+        client.login(
+            self.settings.handle,
+            self.settings.app_password.get_secret_value(),
+            fetch_bsky_profile=False,  # one request less; harken never needs the profile
+        )
+        self.logged_in = True
+        log.info("%s: logged in to Bluesky as %s", self.name, self.settings.handle)
+
     def close(self) -> None:
         """Close the HTTP connections (harken keeps a source for the life of the process)."""
-        self.client.request.close()
+        with self._session_lock:
+            for client in [*self._retired, self.client]:
+                client.request.close()
+            self._retired = []
 
     # -- polling ------------------------------------------------------------------------------
 
     def pages(self, cursor: str | None) -> Iterator[Page]:
-        old: dict[str, dict[str, dict[str, Any]]] = json.loads(cursor) if cursor else {}
-        # Only the current brands and terms: a removed term's state goes with it.
-        state = {
-            brand: {q: dict((old.get(brand) or {}).get(q) or {}) for q in searches}
-            for brand, (searches, _) in self.searches.items()
-        }
+        state = self._load_cursor(cursor)
         for brand, (searches, lang) in self.searches.items():
             for q in searches:
                 yield from self._search_pages(brand, q, lang, state)
+
+    def _load_cursor(self, cursor: str | None) -> dict[str, dict[str, dict[str, Any]]]:
+        """The stored state of the current brands and terms (a removed term's state goes).
+
+        A cursor of the wrong shape would fail every poll: it is replaced by a fresh start
+        (a first walk of each search), with a warning.
+        """
+        try:
+            loaded = json.loads(cursor) if cursor else {}
+        except ValueError:
+            loaded = None
+        old: dict[str, dict[str, dict[str, Any]]] = {}
+        if _is_state(loaded):
+            old = loaded
+        else:
+            log.warning("%s: the stored cursor is unreadable; starting from now", self.name)
+        state: dict[str, dict[str, dict[str, Any]]] = {}
+        for brand, (searches, _) in self.searches.items():
+            state[brand] = {}
+            for q in searches:
+                mine = dict((old.get(brand) or {}).get(q) or {})
+                if not _is_search_state(mine):
+                    log.warning(
+                        "%s: brand %s, search %s: the stored cursor is unreadable; starting "
+                        "from now",
+                        self.name,
+                        brand,
+                        q,
+                    )
+                    mine = {}
+                state[brand][q] = mine
+        return state
 
     def _search_pages(
         self, brand: str, q: str, lang: str | None, state: dict[str, dict[str, dict[str, Any]]]
     ) -> Iterator[Page]:
         mine = state[brand][q]
-        first_poll = "newest" not in mine and "page" not in mine
-        budget = self.settings.first_poll_pages if first_poll else self.settings.max_pages
-        for number in range(1, budget + 1):
-            label = f"brand {brand}, search {q}, page {number}"
+        if "newest" in mine:
+            mine.pop("first", None)
+        else:
+            # A first walk: it has no `since`, so it must stay a first walk (bounded by
+            # first_poll_pages) when it is cut short and resumed from its page token.
+            left = mine.get("first", self.settings.first_poll_pages)
+            mine["first"] = min(left, self.settings.first_poll_pages)
+        first = "first" in mine
+        budget = mine["first"] if first else self.settings.max_pages
+        stored_token = "page" in mine  # from an earlier poll, maybe an earlier process
+        restarted = False
+        number = 0
+        while number < budget:
+            label = f"brand {brand}, search {q}, page {number + 1}"
             try:
                 body = self._search(q, lang, mine)
             except _PagingRefused as refused:
+                if not restarted and (self.login_wanted or stored_token):
+                    # Finishing here would move `newest` past the pages not read yet, and skip
+                    # them for good: search again from the top instead (`since` still holds).
+                    log.warning(
+                        "%s: %s: the page token was refused (%s); searching again from the top",
+                        self.name,
+                        label,
+                        refused,
+                    )
+                    restarted = True
+                    mine.pop("page", None)
+                    mine.pop("pending", None)
+                    if first:
+                        mine["first"] = self.settings.first_poll_pages
+                        budget = number + mine["first"]
+                    continue
                 log.warning(
                     "%s: %s: the API will not page this search (%s); older posts in it are "
-                    "skipped (log in with handle/app_password, or poll more often)",
+                    "skipped (%s)",
                     self.name,
                     label,
                     refused,
+                    "poll more often"
+                    if self.login_wanted
+                    else "log in with handle/app_password, or poll more often",
                 )
                 self._finish(mine)
                 yield Page([], json.dumps(state, sort_keys=True), label)
                 return
+            number += 1
             posts = body["posts"]
             newest = max((t for t in map(sort_at, posts) if t is not None), default=None)
             pending = mine.get("pending")
@@ -222,10 +330,12 @@ class BlueskySource(Source):
                 mine["pending"] = iso(newest)
             token = body.get("cursor")
             more = bool(posts) and isinstance(token, str) and bool(token)
-            if more and not (first_poll and number == budget):
+            if first:
+                mine["first"] = budget - number  # pages this first walk has left
+                more = more and mine["first"] > 0
+            if more:
                 mine["page"] = token
             else:  # the search is done: everything up to its newest post is stored
-                more = False
                 self._finish(mine)
             items = list(bluesky_parser.parse(body)) if posts else []
             yield Page(items, json.dumps(state, sort_keys=True), label)
@@ -234,6 +344,7 @@ class BlueskySource(Source):
 
     def _finish(self, mine: dict[str, Any]) -> None:
         mine.pop("page", None)
+        mine.pop("first", None)
         pending = mine.pop("pending", None)
         if pending is not None and ("newest" not in mine or _time(pending) > _time(mine["newest"])):
             mine["newest"] = pending
@@ -280,19 +391,22 @@ class BlueskySource(Source):
         API's own field names, and one bad post must not sink the page as a model would)."""
 
         def fetch() -> dict[str, Any]:
-            self._login_if_needed()
+            client = self._session_client()
             try:
-                response = self.client.invoke_query(nsid, params=params)
+                response = client.invoke_query(nsid, params=params)
             except (BadRequestError, UnauthorizedError) as exc:
-                if self.logged_in and _xrpc_error(exc) in EXPIRED:
-                    # The server ended the session early (atproto refreshes by the clock only).
-                    log.info("%s: the Bluesky session expired; logging in again", self.name)
-                    self._reset_session()
-                    self._login_if_needed()
-                    response = self.client.invoke_query(nsid, params=params)
-                elif paging:
-                    raise _PagingRefused(self._describe(exc)) from exc
-                else:
+                if not (self.login_wanted and _xrpc_error(exc) in EXPIRED):
+                    if paging:
+                        raise _PagingRefused(self._describe(exc)) from exc
+                    raise
+                # The server ended the session early (atproto refreshes by the clock only).
+                log.info("%s: the Bluesky session expired; logging in again", self.name)
+                client = self._session_client(expired=client)
+                try:
+                    response = client.invoke_query(nsid, params=params)
+                except (BadRequestError, UnauthorizedError) as again:
+                    if paging and _xrpc_error(again) not in EXPIRED:
+                        raise _PagingRefused(self._describe(again)) from again
                     raise
             self._read_quota(response.headers)
             body = response.content
@@ -302,24 +416,11 @@ class BlueskySource(Source):
 
         return self.call(what, fetch)
 
-    def _login_if_needed(self) -> None:
-        if self.logged_in or not self.login_wanted:
-            return
-        assert self.settings.handle and self.settings.app_password  # the settings check both
-        self.client.update_base_url(self.login_url)
-        self.client.login(
-            self.settings.handle,
-            self.settings.app_password.get_secret_value(),
-            fetch_bsky_profile=False,  # one request less; harken never needs the profile
-        )
-        self.logged_in = True
-        log.info("%s: logged in to Bluesky as %s", self.name, self.settings.handle)
-
-    def _repin(self, event: SessionEvent, session: Session) -> None:
+    def _repin(self, client: Client) -> None:
         # atproto moves to the PDS of the DID document on every login and refresh;
         # an explicit api_base_url must keep every call.
         if self.pinned:
-            self.client.update_base_url(self.base_url)
+            client.update_base_url(self.base_url)
 
     def _read_quota(self, headers: dict[str, Any]) -> None:
         if "ratelimit-remaining" in headers:
@@ -354,6 +455,19 @@ class BlueskySource(Source):
             if status in (401, 403):
                 return SourceError(f"Bluesky: {self._describe(exc)}", hint=self._auth_hint())
             return SourceError(f"Bluesky: {self._describe(exc)}")
+        if isinstance(exc, httpx.UnsupportedProtocol):  # not an http(s) address: a config slip
+            return SourceError(
+                f"Bluesky: cannot call {self.base_url} ({exc})",
+                hint=f"check sources.{self.name}.api_base_url",
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return TransientSourceError(f"Bluesky: no answer within {self.timeout:g}s")
+        if isinstance(exc, httpx.HTTPError):
+            # What atproto passes through unwrapped: a connection closed without an answer
+            # (RemoteProtocolError), a garbled compressed body, a proxy error...
+            return TransientSourceError(
+                f"Bluesky: cannot reach {self.base_url} ({type(exc).__name__})"
+            )
         if isinstance(exc, LoginRequiredError):
             return SourceError("Bluesky: the session cannot be used", hint=self._auth_hint())
         if isinstance(exc, ModelError | ValueError):  # garbled JSON, or not the documented shape
@@ -395,6 +509,27 @@ class _PagingRefused(Exception):
 def _xrpc_error(exc: RequestErrorBase) -> str | None:
     content = exc.response.content if exc.response is not None else None
     return content.error if isinstance(content, XrpcError) else None
+
+
+def _is_state(value: Any) -> TypeGuard[dict[str, dict[str, dict[str, Any]]]]:
+    """A cursor of the documented shape: brand -> search -> that search's state."""
+    return isinstance(value, dict) and all(
+        isinstance(searches, dict) and all(isinstance(mine, dict) for mine in searches.values())
+        for searches in value.values()
+    )
+
+
+def _is_search_state(mine: dict[str, Any]) -> bool:
+    for key in ("newest", "pending"):
+        if key in mine:
+            try:
+                _time(mine[key])
+            except PayloadError:
+                return False
+    if "page" in mine and not (isinstance(mine["page"], str) and mine["page"]):
+        return False
+    first = mine.get("first", 1)
+    return isinstance(first, int) and not isinstance(first, bool) and first >= 1
 
 
 def _single(languages: tuple[str, ...]) -> str | None:

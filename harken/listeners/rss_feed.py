@@ -35,6 +35,7 @@ import json
 import logging
 import re
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,7 +50,7 @@ from harken import __version__
 from harken.errors import RateLimited, SourceError, TransientSourceError
 from harken.listeners import rss as rss_parser
 from harken.listeners.base import ParseResult
-from harken.listeners.source import Page, Source, SourceSettings, parse_reset
+from harken.listeners.source import Page, Source, SourceSettings, Stopped, parse_reset
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ class RSSSettings(SourceSettings):
             url = entry.url.strip()
             if urlsplit(url).scheme not in ("http", "https") and not (base and url.startswith("/")):
                 raise ValueError(
-                    f"{url!r} is not an http(s) URL (a path like /news.xml needs api_base_url)"
+                    f"{shown_url(url)!r} is not an http(s) URL (a path like /news.xml needs "
+                    "api_base_url)"
                 )
         return entries
 
@@ -100,11 +102,12 @@ class Feed:
 
     @property
     def shown(self) -> str:
-        """The URL without any user:password@ in it, for logs and errors."""
-        parts = urlsplit(self.url)
-        if "@" not in parts.netloc:
-            return self.url
-        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        """The URL for logs and errors: no ``user:password@``, no query values.
+
+        Private feeds often carry their key in the query (``?key=...``, ``?token=...``);
+        the names stay, so the address is still recognisable: ``/feed?key=…&lang=…``.
+        """
+        return shown_url(self.url)
 
 
 @dataclass
@@ -144,11 +147,14 @@ class RSSSource(Source):
         poll = _PollState()
         for feed in self.feeds:
             mine = state.get(feed.url, {})
-            if self._resting(feed, mine):
-                continue
             try:
+                if self._resting(feed, mine):
+                    continue
                 items, new_state = self._poll_feed(feed, mine)
-            except SourceError as err:
+            except Stopped:
+                raise
+            except Exception as exc:  # one feed, whatever went wrong, never stops the others
+                err = exc if isinstance(exc, SourceError) else self._unexpected(feed, exc)
                 log.warning("%s: %s", self.name, err)
                 poll.failures.append(FeedFailure(feed, err))
                 if isinstance(err, RateLimited) and err.reset_at is not None:
@@ -161,6 +167,14 @@ class RSSSource(Source):
             yield Page(items, _dump(state), f"feed {feed.shown}")
         if poll.failures:
             raise _combined(poll, len(self.feeds))
+
+    def _unexpected(self, feed: Feed, exc: Exception) -> SourceError:
+        """A bug, or an error nothing maps, met while reading one feed: that feed's failure."""
+        # The message may quote the address, query and credentials included.
+        detail = str(exc).replace(feed.url, feed.shown)
+        trace = "".join(traceback.format_exception(exc)).replace(feed.url, feed.shown)
+        log.debug("%s: feed %s failed:\n%s", self.name, feed.shown, trace)
+        return SourceError(f"feed {feed.shown}: unexpected {type(exc).__name__}: {detail}"[:500])
 
     def _load(self, cursor: str | None) -> dict[str, dict[str, Any]]:
         try:
@@ -224,7 +238,7 @@ class RSSSource(Source):
                 self._check_status(feed, response.status_code, got)
                 body = b"" if response.status_code == 304 else self._read(feed, response)
                 # feedparser resolves relative links against Content-Location.
-                got["content-location"] = urljoin(response.url, got.get("content-location", ""))
+                got["content-location"] = _base_of(response.url, got.get("content-location"))
                 return Fetched(response.status_code, got, body)
         except requests.Timeout:
             raise TransientSourceError(
@@ -330,6 +344,20 @@ class RSSSource(Source):
 # -- helpers ----------------------------------------------------------------------------------
 
 
+def shown_url(url: str) -> str:
+    """``url`` without credentials: no ``user:password@``, query values (and fragment) elided."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not even a URL: nothing in it is safe to show
+        return "(an unreadable address)"
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{name}=…" if sep else "…"
+        for name, sep, _ in (p.partition("=") for p in parts.query.split("&") if p)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=""))
+
+
 def _resolve(settings: RSSSettings) -> list[Feed]:
     """Absolute feed URLs (paths resolve against api_base_url), in order, without repeats."""
     feeds: dict[str, Feed] = {}
@@ -341,6 +369,14 @@ def _resolve(settings: RSSSettings) -> list[Feed]:
             url = base + url
         feeds.setdefault(url, Feed(url, name))
     return list(feeds.values())
+
+
+def _base_of(url: str, content_location: str | None) -> str:
+    """The address the document's relative links resolve against."""
+    try:
+        return urljoin(url, content_location or "")
+    except ValueError:  # "http://[oops": a header not worth failing the feed over
+        return url
 
 
 def _keep_validators(state: dict[str, Any], headers: dict[str, str]) -> None:

@@ -90,6 +90,10 @@ def _sort_at(p: dict[str, Any]) -> datetime:
     return min(parse(p["record"]["createdAt"]), parse(p["indexedAt"]))
 
 
+class HangUp(Exception):
+    """Raised by a route to drop the connection unanswered (a proxy or server dying)."""
+
+
 def jwt(claims: dict[str, Any]) -> str:
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
@@ -112,6 +116,8 @@ class FakeBluesky:
         self.refresh_tokens: set[str] = set()
         self.issued: list[str] = []  # every token ever handed out
         self._issued = 0
+        self.hang_ups = 0  # searches still to answer by closing the connection, saying nothing
+        self.refuse_cursors = 0  # page tokens still to refuse (400), like an expired one
         self.api.route("GET", "/xrpc/app.bsky.feed.searchPosts")(self._search)
         self.api.route("GET", "/xrpc/app.bsky.feed.getPosts")(self._get_posts)
         self.api.route("POST", "/xrpc/com.atproto.server.createSession")(self._create_session)
@@ -220,6 +226,13 @@ class FakeBluesky:
         return Reply(json=self._session(), headers=self._rate_headers())
 
     def _search(self, req: Request) -> Reply:
+        if self.hang_ups > 0:
+            self.hang_ups -= 1
+            # The handler dies before writing a byte: the server closes the connection.
+            raise HangUp("closing the connection without an answer")
+        if self.refuse_cursors > 0 and "cursor" in req.query:
+            self.refuse_cursors -= 1
+            return self._error(400, "InvalidRequest", "invalid cursor")
         viewer = self._viewer(req)
         if isinstance(viewer, Reply):
             return viewer

@@ -35,6 +35,14 @@ def classifier():
     return Classifier(topics=TEST_TOPICS, topic_threshold=0.45)
 
 
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh, migrated SQLite store in the test's directory."""
+    from harken.store import Store
+
+    return Store(f"sqlite:///{tmp_path / 'h.db'}")
+
+
 def write_config(directory: Path, text: str) -> Path:
     path = directory / "config.yaml"
     path.write_text(text, encoding="utf-8")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from tests.conftest import write_config
 from tests.fakes.bluesky import APP_PASSWORD, BASE_TIME, HANDLE, FakeBluesky, at, post, stamp
 from tests.fakes.clock import FakeClock
 from tests.fakes.http import Reply, Request
+from tests.listening import stored_cursor
 
 ACME = """
   - name: Acme
@@ -52,11 +52,6 @@ def fake() -> Iterator[FakeBluesky]:
     bluesky = FakeBluesky()
     with bluesky.api:
         yield bluesky
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'h.db'}")
 
 
 def make_config(
@@ -112,8 +107,7 @@ def stored(store: Store) -> dict[str, str]:
 
 
 def cursor(store: Store) -> dict:
-    with store.session() as session:
-        return json.loads(source_repo.get_cursor(session, "bluesky") or "{}")
+    return stored_cursor(store, "bluesky")  # type: ignore[no-any-return]
 
 
 def many(start: int, count: int, text: str = "acme cloud is slow today") -> list[dict]:

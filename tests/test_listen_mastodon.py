@@ -24,6 +24,7 @@ from tests.conftest import write_config
 from tests.fakes.clock import FakeClock
 from tests.fakes.http import Reply, Request
 from tests.fakes.mastodon import FakeMastodon, status
+from tests.listening import stored_cursor, stored_ids
 
 TOKEN = "test-mastodon-access-token"
 
@@ -33,11 +34,6 @@ def fake() -> Iterator[FakeMastodon]:
     instance = FakeMastodon(token=TOKEN)
     with instance.api:
         yield instance
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'h.db'}")
 
 
 def make_config(
@@ -87,14 +83,8 @@ def mastodon_source(config: Config, clock: FakeClock) -> MastodonSource:
     return source
 
 
-def stored_ids(store: Store) -> list[str]:
-    with store.session() as session:
-        return sorted(session.execute(select(Mention.external_id)).scalars())
-
-
 def cursor(store: Store) -> dict:
-    with store.session() as session:
-        return json.loads(source_repo.get_cursor(session, "mastodon") or "{}")
+    return stored_cursor(store, "mastodon")  # type: ignore[no-any-return]
 
 
 def many(start: int, count: int) -> list[dict]:

@@ -27,6 +27,7 @@ from tests.conftest import write_config
 from tests.fakes.clock import FakeClock
 from tests.fakes.http import Reply
 from tests.fakes.reddit import CLIENT_ID, CLIENT_SECRET, T0, FakeReddit, comment, submission
+from tests.listening import stored_cursor, stored_ids
 
 HOUR = 3600.0
 
@@ -77,25 +78,14 @@ def watching(tmp_path: Path, fake: FakeReddit, config: Config) -> Config:
     return configure(tmp_path, fake, "    subreddits: []\n    watch: [r/acmecloud]")
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'h.db'}")
-
-
 def reddit_source(config: Config, clock: FakeClock) -> RedditSource:
     (source,) = build_sources(config, runtime=clock.runtime())
     assert isinstance(source, RedditSource)
     return source
 
 
-def stored_ids(store: Store) -> list[str]:
-    with store.session() as session:
-        return sorted(session.execute(select(Mention.external_id)).scalars())
-
-
 def cursor(store: Store) -> dict:
-    with store.session() as session:
-        return json.loads(source_repo.get_cursor(session, "reddit") or "{}")
+    return stored_cursor(store, "reddit")  # type: ignore[no-any-return]
 
 
 def posts(start: int, count: int, sub: str = "sysadmin") -> list[dict]:

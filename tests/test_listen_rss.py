@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, timedelta
@@ -34,6 +33,7 @@ from tests.fakes.rss import (
     rss,
     rss_item,
 )
+from tests.listening import stored_cursor
 
 NEWS = "/news.xml"
 FORUM = "/forum/acme.atom"
@@ -76,11 +76,6 @@ def config(tmp_path: Path, fake: FakeFeeds) -> Config:
     return make_config(tmp_path, fake, f'["{NEWS}", {{url: "{fake.api.url}{FORUM}"}}]')
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'h.db'}")
-
-
 def rss_source(config: Config, clock: FakeClock) -> RSSSource:
     (source,) = build_sources(config, runtime=clock.runtime())
     assert isinstance(source, RSSSource)
@@ -93,8 +88,7 @@ def mentions(store: Store) -> dict[str, Mention]:
 
 
 def cursor(store: Store) -> dict:
-    with store.session() as session:
-        return json.loads(source_repo.get_cursor(session, "rss") or "{}")
+    return stored_cursor(store, "rss")  # type: ignore[no-any-return]
 
 
 def news_items(start: int, count: int, prefix: str = "n") -> list[str]:

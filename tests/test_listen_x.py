@@ -24,6 +24,7 @@ from tests.conftest import write_config
 from tests.fakes.clock import FakeClock
 from tests.fakes.http import Reply, Request
 from tests.fakes.x import FakeX, tweet
+from tests.listening import stored_cursor, stored_ids
 
 TOKEN = "test-bearer-token"
 
@@ -59,25 +60,14 @@ sources:
     return load_config(path)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'h.db'}")
-
-
 def x_source(config: Config, clock: FakeClock) -> XSource:
     (source,) = build_sources(config, runtime=clock.runtime())
     assert isinstance(source, XSource)
     return source
 
 
-def stored_ids(store: Store) -> list[str]:
-    with store.session() as session:
-        return sorted(session.execute(select(Mention.external_id)).scalars())
-
-
 def cursor(store: Store) -> dict:
-    with store.session() as session:
-        return json.loads(source_repo.get_cursor(session, "x") or "{}")
+    return stored_cursor(store, "x")  # type: ignore[no-any-return]
 
 
 def many(start: int, count: int) -> list[dict]:

@@ -167,6 +167,32 @@ class ClassifierConfig(Strict):
     batch_size: int = Field(default=32, ge=1, le=1024)
     # Cosine similarity a mention needs with one of a topic's example phrases.
     topic_threshold: float = Field(default=0.45, ge=0, le=1)
+    # A model per language: posts detected in a language listed here are scored by that model's
+    # encoder and heads instead of `model`, e.g. {ja: e5} (multilingual-e5-small, bundled).
+    languages: dict[str, str] = {}
+
+    @field_validator("languages")
+    @classmethod
+    def _languages_name_bundled_models(cls, value: dict[str, str]) -> dict[str, str]:
+        known = bundled_model_names()
+        checked = {}
+        for language, model in value.items():
+            code = language.strip().lower()
+            if not re.fullmatch(r"[a-z]{2,3}", code):
+                raise ValueError(f"{language!r} is not a language code such as ja or en")
+            if model not in known:
+                raise ValueError(
+                    f"{language}: unknown model {model!r} (models with trained heads: "
+                    f"{', '.join(known)})"
+                )
+            checked[code] = model
+        return checked
+
+
+def bundled_model_names() -> list[str]:
+    """Models whose trained heads ship in harken/data/models/<name>/ (minilm, e5)."""
+    root = resources.files("harken").joinpath("data/models")
+    return sorted(p.name for p in root.iterdir() if p.joinpath("heads.json").is_file())
 
 
 class SlackConfig(BaseModel):
@@ -183,6 +209,24 @@ class AlertsConfig(Strict):
     min_risk: float = Field(default=0.6, ge=0, le=1)
     console: bool = True
     slack: SlackConfig | None = None
+
+
+Weight = Annotated[float, Field(ge=0, le=1)]
+
+
+class RiskConfig(Strict):
+    """Escalation risk weights (docs/classifier.md explains the formula)."""
+
+    complaint: Weight = 0.35
+    negative: Weight = 0.35
+    abuse: Weight = 0.3
+    topics: dict[str, Weight] = {}  # risky topics (names from topics:) and what each adds
+    reach: Weight = 0.6
+    verified: Weight = 0.2
+    engagement: Weight = 0.4
+    velocity: Weight = 0.5  # interactions per hour, from engagement snapshots
+    incident: Weight = 0.5  # other posts of the same incident in the last hour
+    base: Weight = 0.45  # share of the text signal a post keeps with no audience at all
 
 
 class RefreshConfig(Strict):
@@ -212,6 +256,7 @@ class Config(Strict):
     routing: RoutingConfig = RoutingConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     alerts: AlertsConfig = AlertsConfig()
+    risk: RiskConfig = RiskConfig()
     refresh: RefreshConfig = RefreshConfig()
     digest: DigestConfig = DigestConfig()
 
@@ -246,6 +291,9 @@ class Config(Strict):
                     f"{where} names department {name!r}, which is not in departments "
                     f"(known: {', '.join(sorted(known)) or 'none'})"
                 )
+        unknown_risky = [t for t in self.risk.topics if t not in self.topics]
+        if unknown_risky:
+            raise ValueError(f"risk.topics names {unknown_risky[0]!r}, which is not in topics")
         for i, rule in enumerate(self.routing.rules):
             unknown = [t for t in rule.when.topics if t not in self.topics]
             if unknown:

@@ -3,8 +3,8 @@
 Every run re-reads the metrics of recent mentions whose risk is at least
 ``refresh.min_risk`` (riskiest first, ``refresh.limit`` per source) and stores a snapshot
 per mention. The first refresh of a mention also records what was seen at collection, so
-the series starts when harken first saw the post; velocity is reposts/replies per hour
-between snapshots.
+the series starts when harken first saw the post. The velocity it gives (interactions per hour,
+``store.sources.velocity``) is folded into the mention's escalation risk straight away.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from harken.config import Config
 from harken.errors import SourceError
 from harken.listeners.source import RefreshTarget, Source, Stopped
 from harken.logs import redact
+from harken.pipeline import rescore_mention
 from harken.store import Store
 from harken.store import sources as source_repo
-from harken.store.tables import MetricSnapshot
 from harken.text import strip_controls
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 class RefreshReport:
     checked: int = 0
     updated: int = 0
+    rescored: int = 0  # mentions whose risk changed with their new velocity
     errors: dict[str, str] = field(default_factory=dict)  # source -> what went wrong
 
 
@@ -70,20 +71,6 @@ def refresh_engagement(store: Store, config: Config, sources: list[Source]) -> R
                     source_repo.first_snapshot(session, row.mention_id)
                 source_repo.record_snapshot(session, row.mention_id, metrics, now)
                 report.updated += 1
+                # Velocity is part of the risk: a complaint that is taking off rises.
+                report.rescored += rescore_mention(session, config, row.mention_id)
     return report
-
-
-def velocity(snapshots: list[MetricSnapshot]) -> dict[str, float]:
-    """Growth per hour of each metric between the first and the last snapshot."""
-    if len(snapshots) < 2:
-        return {}
-    first, last = snapshots[0], snapshots[-1]
-    hours = (last.taken_at - first.taken_at).total_seconds() / 3600
-    if hours <= 0:
-        return {}
-    rates = {}
-    for key in ("likes", "reposts", "replies", "quotes"):
-        start, end = getattr(first, key), getattr(last, key)
-        if start is not None and end is not None:
-            rates[key] = (end - start) / hours
-    return rates

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from harken.brands import BrandDetector
 from harken.classify.classifier import Classifier
+from harken.classify.risk import RiskWeights, escalation_risk
 from harken.classify.types import Signals
 from harken.config import Config
 from harken.listeners.replay import LineRejection
@@ -24,6 +25,7 @@ from harken.notify.sinks import Sink, active_sink_names
 from harken.records import MentionRecord
 from harken.routing.rules import Decision, Router, Subject
 from harken.store import Store, repo
+from harken.store import sources as source_repo
 from harken.store.tables import Alert, Author, Classification, Mention, QueueItem, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,13 @@ def build_classifier(config: Config) -> Classifier:
         topics=config.topics,
         topic_threshold=config.classifier.topic_threshold,
         batch_size=config.classifier.batch_size,
+        languages=config.classifier.languages,
+        risk_weights=risk_weights(config),
     )
+
+
+def risk_weights(config: Config) -> RiskWeights:
+    return RiskWeights(**config.risk.model_dump())
 
 
 # -- ingest ---------------------------------------------------------------------------------
@@ -237,6 +245,11 @@ def _route_one(
     c: Classification,
     result: RouteResult,
 ) -> None:
+    incident = repo.join_incident(
+        session, mention.brand or "", incident_key(mention), mention, c.risk
+    )
+    # Now that the mention has an incident, its growth is part of the risk.
+    rescore(session, config, mention, author, c, incident.id)
     subject = Subject(
         text=mention.text,
         platform=mention.platform,
@@ -249,9 +262,6 @@ def _route_one(
         abuse=c.abuse,
         risk=c.risk,
         topics=tuple(c.topics),
-    )
-    incident = repo.join_incident(
-        session, mention.brand or "", incident_key(mention), mention, c.risk
     )
     now = utcnow()
     for decision in router.route(subject):
@@ -272,6 +282,53 @@ def _route_one(
     mention.routed_at = now
     session.add(mention)
     result.mentions += 1
+
+
+def rescore_mention(session: Session, config: Config, mention_id: int) -> bool:
+    """Rescore one stored, classified mention (after new engagement snapshots)."""
+    mention = session.get(Mention, mention_id)
+    c = repo.classification_of(session, mention_id)
+    if mention is None or c is None:
+        return False
+    author = session.get(Author, mention.author_id)
+    assert author is not None
+    return rescore(session, config, mention, author, c, repo.incident_of(session, mention_id))
+
+
+def rescore(
+    session: Session,
+    config: Config,
+    mention: Mention,
+    author: Author,
+    c: Classification,
+    incident_id: int | None,
+) -> bool:
+    """Recompute a classification's risk with what is known now: incident growth, velocity.
+
+    The text scores stay; only the audience terms change. Returns True when the risk moved.
+    """
+    recent = 0
+    if incident_id is not None:
+        since = mention.created_at - timedelta(hours=1)
+        recent = repo.incident_recent(session, incident_id, since, mention.id)
+    snapshots = source_repo.snapshots_of(session, mention.id)  # type: ignore[arg-type]
+    rates = source_repo.velocity(snapshots)
+    per_hour = sum(rates.values()) if rates else None
+    if not recent and per_hour is None:
+        return False
+    signals = replace(_signals(mention, author), velocity=per_hour, incident_recent=recent)
+    risk, factors = escalation_risk(
+        c.complaint,
+        c.sentiment_scores.get("negative", 0.0),
+        c.abuse,
+        signals,
+        c.topics,
+        risk_weights(config),
+    )
+    moved = risk != c.risk
+    c.risk, c.risk_factors = risk, list(factors)
+    session.add(c)
+    return moved
 
 
 def incident_key(mention: Mention) -> str:

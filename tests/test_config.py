@@ -156,3 +156,18 @@ def test_example_config_is_valid_and_root_copy_matches() -> None:
     config = load_config(REPO / "config.yaml", environ={})
     assert [d.name for d in config.departments][:3] == ["support", "engineering", "billing"]
     assert config.brands[0].name == "Acme"
+
+
+def test_risk_weights_load_and_name_known_topics(tmp_path: Path) -> None:
+    good = write_config(
+        tmp_path,
+        "topics: {security: [data breach]}\nrisk: {topics: {security: 0.3}, velocity: 0.5}\n",
+    )
+    config = load_config(good)
+    assert config.risk.topics == {"security": 0.3} and config.risk.velocity == 0.5
+    bad = write_config(tmp_path, "risk: {topics: {safety: 0.3}}\n")
+    with pytest.raises(ConfigError, match=r"risk\.topics names 'safety'"):
+        load_config(bad)
+    out_of_range = write_config(tmp_path, "risk: {complaint: 3}\n")
+    with pytest.raises(ConfigError, match=r"risk\.complaint: .*less than or equal to 1"):
+        load_config(out_of_range)

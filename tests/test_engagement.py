@@ -12,10 +12,10 @@ from sqlmodel import select
 from harken.classify.classifier import Classifier
 from harken.collect import poll_source
 from harken.config import Config, load_config
-from harken.engagement import refresh_engagement, velocity
+from harken.engagement import refresh_engagement
 from harken.listeners.registry import build_sources
 from harken.pipeline import run_pass
-from harken.store import Store
+from harken.store import Store, repo
 from harken.store import sources as source_repo
 from harken.store.tables import Mention
 from tests.conftest import write_config
@@ -61,6 +61,9 @@ def test_refresh_stores_a_series_per_mention_and_updates_its_metrics(
     collected(fake, config, store, classifier, clock)
     sources = build_sources(config, runtime=clock.runtime())
 
+    with store.session() as session:
+        first = session.exec(select(Mention).where(Mention.external_id == "1")).one()
+        before = repo.classification_of(session, first.id).risk  # type: ignore[arg-type, union-attr]
     clock.now += timedelta(hours=2)
     fake.tweets[0]["public_metrics"] = {
         "retweet_count": 203,
@@ -78,8 +81,14 @@ def test_refresh_stores_a_series_per_mention_and_updates_its_metrics(
         assert (mention.likes, mention.reposts, mention.replies) == (910, 203, 41)
         series = source_repo.snapshots_of(session, mention.id)
     assert [s.reposts for s in series] == [3, 203]  # at collection, then now
-    rates = velocity(series)
+    rates = source_repo.velocity(series)
     assert rates["reposts"] == pytest.approx(200 / 2, rel=0.01)
+    # The velocity went into the complaint's escalation risk, and says so.
+    with store.session() as session:
+        after = repo.classification_of(session, mention.id)
+    assert after is not None and after.risk > before
+    assert any(f.startswith("spreading: ") for f in after.risk_factors)
+    assert report.rescored >= 1
 
     clock.now += timedelta(hours=1)
     refresh_engagement(store, config, sources)

@@ -211,3 +211,30 @@ def test_alerts_for_an_unconfigured_sink_wait(tmp_path: Path, config, store, cla
     result = run_pass(store, config, {}, classifier)
     assert result.notify.sent == 0
     assert deliver_pending(store, {"console": RecordingSink()}).sent == 6
+
+
+def test_a_growing_incident_raises_the_risk_of_its_later_posts(
+    tmp_path: Path, config: Config, store: Store, classifier
+) -> None:
+    text = "@acme the app is down, can't log in since this morning"
+    storm = [p.tweet("2000", text)] + [
+        p.tweet(
+            str(2001 + i),
+            f"RT @kenji_t: {text}",
+            referenced_tweets=[{"type": "retweeted", "id": "2000"}],
+        )
+        for i in range(30)
+    ]
+    path = p.write_jsonl(tmp_path / "storm.jsonl", p.x_page(*storm))
+    ingest(store, config, read_jsonl(path, "x"), source="test")
+    run_pass(store, config, {"console": RecordingSink()}, classifier=classifier)
+    with store.session() as session:
+        rows = session.execute(
+            select(Mention.external_id, Classification.risk, Classification.risk_factors)
+            .join(Classification, Classification.mention_id == Mention.id)
+            .order_by(Mention.id)
+        ).all()
+    first_risk = rows[0][1]
+    last_id, last_risk, last_factors = rows[-1]
+    assert last_risk > first_risk + 0.1
+    assert any(f.startswith("growing incident: ") for f in last_factors)

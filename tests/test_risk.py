@@ -33,3 +33,32 @@ def test_abuse_counts_and_scores_stay_in_range() -> None:
         escalation_risk(1, 1, 1, Signals(followers=10**9, verified=True, engagement=10**9))[0] == 1
     )
     assert escalation_risk(0, 0, 0, Signals())[0] == 0
+
+
+def test_velocity_and_a_growing_incident_raise_risk_and_say_why() -> None:
+    alone, _ = escalation_risk(0.9, 0.8, 0.1, SMALL)
+    spreading, factors = escalation_risk(0.9, 0.8, 0.1, Signals(followers=80, velocity=400))
+    assert spreading > alone + 0.1
+    assert "spreading: 400 interactions/hour" in factors
+    storm, factors = escalation_risk(0.9, 0.8, 0.1, Signals(followers=80, incident_recent=40))
+    assert storm > alone + 0.1
+    assert "growing incident: 40 more posts in the last hour" in factors
+    # A trickle is not worth naming.
+    _, quiet = escalation_risk(0.9, 0.8, 0.1, Signals(followers=80, velocity=0.5))
+    assert not any(f.startswith("spreading") for f in quiet)
+
+
+def test_risky_topics_and_configured_weights() -> None:
+    from harken.classify.risk import RiskWeights
+
+    weights = RiskWeights(topics={"security": 0.3})
+    plain, _ = escalation_risk(0.4, 0.4, 0.0, SMALL, topics=("security",))
+    risky, factors = escalation_risk(0.4, 0.4, 0.0, SMALL, ("security",), weights)
+    assert risky > plain and "risky topic: security" in factors
+    lenient = RiskWeights(complaint=0.1, negative=0.1, abuse=0.1)
+    assert (
+        escalation_risk(0.9, 0.9, 0.0, BIG, weights=lenient)[0]
+        < escalation_risk(0.9, 0.9, 0.0, BIG)[0]
+    )
+    # Praise stays low even when it spreads fast.
+    assert escalation_risk(0.05, 0.02, 0.0, Signals(velocity=5000, incident_recent=99))[0] < 0.1

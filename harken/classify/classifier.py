@@ -1,6 +1,11 @@
 """The classifier: encoder + trained heads + topic examples -> Classification per text.
 
 Pure: texts and features in, scores out; it never touches the database.
+
+One model (an encoder and the heads trained on its embeddings) scores every post, unless
+``languages`` names another model for a language (``{"ja": "e5"}``): the posts detected in that
+language are then scored by that model, batched per model, and each Classification names the
+model that scored it.
 """
 
 from __future__ import annotations
@@ -8,14 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from harken.classify.encoder import BUNDLED, load_encoder
+from harken.classify.encoder import BUNDLED, MULTILINGUAL, load_encoder
 from harken.classify.heads import HeadSet, bundled_heads_dir, load_heads
 from harken.classify.language import detect_language
 from harken.classify.preprocess import clean_text, strip_retweet_prefix
-from harken.classify.risk import escalation_risk
+from harken.classify.risk import DEFAULT_WEIGHTS, RiskWeights, escalation_risk
 from harken.classify.types import Classification, Signals
 from harken.errors import ClassifierError
 from harken.matching import compile_phrases
@@ -24,8 +30,81 @@ from harken.text import normalize
 log = logging.getLogger(__name__)
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
+# multilingual-e5-small was pre-trained (as XLM-RoBERTa) on these 100 languages (ISO 639-1),
+# plus the older codes some platforms still send (iw, in, ji, nb/nn, fil).
+_E5_CODES = (
+    "af am ar as az be bg bn br bs ca cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha "
+    "he hi hr hu hy id is it ja jv ka kk km kn ko ku ky la lo lt lv mg mk ml mn mr ms my ne nl "
+    "no om or pa pl ps pt ro ru sa sd si sk sl so sq sr su sv sw ta te th tl tr ug uk ur uz vi "
+    "xh yi zh iw in ji nb nn fil"
+)
+E5_LANGUAGES = frozenset(_E5_CODES.split())
 # Languages each bundled encoder was trained on; a model not listed is trusted with any.
-ENCODER_LANGUAGES: dict[str, frozenset[str]] = {BUNDLED: frozenset({"en"})}
+ENCODER_LANGUAGES: dict[str, frozenset[str]] = {
+    BUNDLED: frozenset({"en"}),
+    MULTILINGUAL: E5_LANGUAGES,
+}
+
+
+class _Model:
+    """One encoder with the heads trained on its embeddings, and its topic example vectors."""
+
+    def __init__(self, model: str, heads_dir: Path | None) -> None:
+        if heads_dir is None and not (bundled_heads_dir(model) / "heads.json").is_file():
+            raise ClassifierError(
+                f"classifier model {model!r} has no trained heads",
+                hint=f"models with bundled heads: {', '.join(bundled_models())}",
+            )
+        self.key = model
+        self.heads: HeadSet = load_heads(heads_dir or bundled_heads_dir(model))
+        self.encoder: Any = load_encoder(model)
+        if self.heads["sentiment"].labels != SENTIMENT_LABELS:
+            raise ClassifierError(f"sentiment head labels must be {SENTIMENT_LABELS}")
+        if self.encoder.dim != self.heads.dim:
+            raise ClassifierError(
+                f"heads expect {self.heads.dim}-d embeddings, encoder {model!r} gives "
+                f"{self.encoder.dim}"
+            )
+        if hasattr(self.encoder, "load"):
+            self.encoder.load()  # fail now, not at the first post in this language
+        self.name = f"{model}+heads:{self.heads.meta.get('trained', {}).get('date', 'unknown')}"
+        self._topic_names: list[str] | None = None
+        self._topic_vectors = np.zeros((0, self.heads.dim), dtype=np.float32)
+
+    def understands(self, language: str) -> bool:
+        """Whether the encoder's embeddings mean something in this language."""
+        languages = ENCODER_LANGUAGES.get(self.key)
+        return languages is None or language in languages
+
+    def topic_vectors(
+        self, topics: Mapping[str, Sequence[str]], batch_size: int
+    ) -> tuple[list[str], np.ndarray]:
+        """Each example phrase this encoder understands, embedded once, on first need.
+
+        Examples in a language the encoder does not know would match everything in that
+        script; they still work as literal phrases (see ``Classifier._topic_scores``).
+        """
+        if self._topic_names is None:
+            pairs = [
+                (name, phrase)
+                for name, examples in topics.items()
+                for phrase in examples
+                if self.understands(detect_language(phrase))
+            ]
+            self._topic_vectors = self.encoder.embed([p for _, p in pairs], batch_size)
+            self._topic_names = [name for name, _ in pairs]
+        return self._topic_names, self._topic_vectors
+
+    def similarities(self, embeddings: np.ndarray, topic_vectors: np.ndarray) -> np.ndarray:
+        """Cosine similarity to each example, on the encoder's topic scale (see e5.py)."""
+        sims = embeddings @ topic_vectors.T
+        rescale = getattr(self.encoder, "topic_similarity", None)
+        return rescale(sims) if rescale is not None else sims
+
+
+def bundled_models() -> list[str]:
+    """Model names whose heads ship with harken (``harken/data/models/<name>``)."""
+    return [m for m in (BUNDLED, MULTILINGUAL) if (bundled_heads_dir(m) / "heads.json").is_file()]
 
 
 class Classifier:
@@ -36,44 +115,38 @@ class Classifier:
         topic_threshold: float = 0.45,
         batch_size: int = 32,
         heads_dir: Path | None = None,
+        risk_weights: RiskWeights = DEFAULT_WEIGHTS,
+        languages: Mapping[str, str] | None = None,
     ) -> None:
-        if model != BUNDLED and heads_dir is None:
-            raise ClassifierError(
-                f"classifier.model {model!r} has no trained heads",
-                hint="only the bundled 'minilm' encoder has heads in this version",
-            )
-        self.heads: HeadSet = load_heads(heads_dir or bundled_heads_dir(model))
-        self.encoder = load_encoder(model)
-        if self.heads["sentiment"].labels != SENTIMENT_LABELS:
-            raise ClassifierError(f"sentiment head labels must be {SENTIMENT_LABELS}")
-        if self.encoder.dim != self.heads.dim:
-            raise ClassifierError(
-                f"heads expect {self.heads.dim}-d embeddings, encoder {model!r} gives "
-                f"{self.encoder.dim}"
-            )
+        """``languages`` maps a language code to the model that scores its posts
+        (``{"ja": "e5"}``); posts in any other language are scored by ``model``."""
+        self.risk_weights = risk_weights
+        self.model = model
+        self._models = {model: _Model(model, heads_dir)}
+        self.languages = {lang.lower(): name for lang, name in (languages or {}).items()}
+        for name in self.languages.values():
+            if name not in self._models:
+                self._models[name] = _Model(name, None)
+        default = self._models[model]
+        # The default model's parts, as before per-language models existed.
+        self.heads: HeadSet = default.heads
+        self.encoder = default.encoder
+        self.name = default.name
         self.batch_size = batch_size
         self.topic_threshold = topic_threshold
-        self.name = f"{model}+heads:{self.heads.meta.get('trained', {}).get('date', 'unknown')}"
         self._topics = {name: list(examples) for name, examples in (topics or {}).items()}
         self._topic_keywords = {n: compile_phrases(ex) for n, ex in self._topics.items()}
-        self._topic_names, self._topic_vectors = self._embed_topic_examples()
+        # The default model's topic vectors now, as before (the others' on first need).
+        if self._topics:
+            default.topic_vectors(self._topics, self.batch_size)
+
+    def model_for(self, language: str) -> str:
+        """The name of the model that scores posts in this language."""
+        return self.languages.get(language, self.model)
 
     def understands(self, language: str) -> bool:
-        """Whether the encoder's embeddings mean something in this language."""
-        languages = ENCODER_LANGUAGES.get(self.encoder.name)
-        return languages is None or language in languages
-
-    def _embed_topic_examples(self) -> tuple[list[str], np.ndarray]:
-        # Examples in a language the encoder does not know would match everything in that
-        # script; they still work as literal phrases (see _topic_scores).
-        pairs = [
-            (name, phrase)
-            for name, examples in self._topics.items()
-            for phrase in examples
-            if self.understands(detect_language(phrase))
-        ]
-        vectors = self.encoder.embed([phrase for _, phrase in pairs], self.batch_size)
-        return [name for name, _ in pairs], vectors
+        """Whether the encoder that scores this language's posts understands it."""
+        return self._models[self.model_for(language)].understands(language)
 
     def classify(
         self,
@@ -85,33 +158,44 @@ class Classifier:
         # normalised the way they were trained.
         cleaned = [strip_retweet_prefix(t) for t in texts]
         model_input = [clean_text(t) for t in cleaned]
-        # Retweets and copies share one embedding: identical texts are encoded once.
-        unique = list(dict.fromkeys(model_input))
-        vectors = self.encoder.embed(unique, self.batch_size)
-        row = {text: i for i, text in enumerate(unique)}
-        embeddings = vectors[[row[t] for t in model_input]] if model_input else vectors
-        sentiment = self.heads["sentiment"].predict(embeddings)
-        complaint = self.heads["complaint"].predict(embeddings)
-        abuse = self.heads["abuse"].predict(embeddings)
-        topic_sims = embeddings @ self._topic_vectors.T if self._topic_names else None
-        results = []
-        for i, text in enumerate(texts):
-            reported = languages[i] if languages else None
-            language = detect_language(cleaned[i], reported)
-            similar = topic_sims is not None and self.understands(language)
-            results.append(
-                self._one(
-                    text,
+        detected = [
+            detect_language(text, languages[i] if languages else None)
+            for i, text in enumerate(cleaned)
+        ]
+        routed = [self.model_for(language) for language in detected]
+        results: list[Classification | None] = [None] * len(texts)
+        for key in dict.fromkeys(routed):
+            model = self._models[key]
+            rows = [i for i, k in enumerate(routed) if k == key]
+            # Retweets and copies share one embedding: identical texts are encoded once.
+            unique = list(dict.fromkeys(model_input[i] for i in rows))
+            vectors = model.encoder.embed(unique, self.batch_size)
+            position = {text: j for j, text in enumerate(unique)}
+            embeddings = vectors[[position[model_input[i]] for i in rows]]
+            sentiment = model.heads["sentiment"].predict(embeddings)
+            complaint = model.heads["complaint"].predict(embeddings)
+            abuse = model.heads["abuse"].predict(embeddings)
+            topic_names: list[str] = []
+            topic_sims = None
+            if self._topics and any(model.understands(detected[i]) for i in rows):
+                topic_names, topic_vectors = model.topic_vectors(self._topics, self.batch_size)
+                if topic_names:
+                    topic_sims = model.similarities(embeddings, topic_vectors)
+            for j, i in enumerate(rows):
+                similar = topic_sims is not None and model.understands(detected[i])
+                results[i] = self._one(
+                    texts[i],
                     cleaned[i],
-                    sentiment[i],
-                    float(complaint[i]),
-                    float(abuse[i]),
-                    topic_sims[i] if similar and topic_sims is not None else None,
-                    language,
+                    sentiment[j],
+                    float(complaint[j]),
+                    float(abuse[j]),
+                    topic_sims[j] if similar and topic_sims is not None else None,
+                    topic_names,
+                    detected[i],
                     signals[i] if signals else Signals(),
+                    model,
                 )
-            )
-        return results
+        return [r for r in results if r is not None]
 
     def _one(
         self,
@@ -121,13 +205,18 @@ class Classifier:
         complaint: float,
         abuse: float,
         topic_sims: np.ndarray | None,
+        topic_names: list[str],
         language: str,
         signals: Signals,
+        model: _Model,
     ) -> Classification:
-        labels = self.heads["sentiment"].labels
+        labels = model.heads["sentiment"].labels
         scores = {label: round(float(p), 4) for label, p in zip(labels, sentiment, strict=True)}
-        risk, factors = escalation_risk(complaint, scores["negative"], abuse, signals)
-        topic_scores = self._topic_scores(cleaned, topic_sims)
+        topic_scores = self._topic_scores(cleaned, topic_sims, topic_names)
+        topics = tuple(t for t, s in topic_scores.items() if s >= self.topic_threshold)
+        risk, factors = escalation_risk(
+            complaint, scores["negative"], abuse, signals, topics, self.risk_weights
+        )
         return Classification(
             text=text,
             sentiment=max(scores, key=lambda k: scores[k]),
@@ -136,17 +225,19 @@ class Classifier:
             abuse=round(abuse, 4),
             risk=risk,
             risk_factors=factors,
-            topics=tuple(t for t, s in topic_scores.items() if s >= self.topic_threshold),
+            topics=topics,
             language=language,
-            model=self.name,
+            model=model.name,
             topic_scores=topic_scores,
         )
 
-    def _topic_scores(self, text: str, sims: np.ndarray | None) -> dict[str, float]:
+    def _topic_scores(
+        self, text: str, sims: np.ndarray | None, names: Sequence[str]
+    ) -> dict[str, float]:
         """Best similarity to each topic's examples; a literal example phrase scores 1."""
         scores: dict[str, float] = {}
         if sims is not None:
-            for name, sim in zip(self._topic_names, sims, strict=True):
+            for name, sim in zip(names, sims, strict=True):
                 scores[name] = max(scores.get(name, -1.0), round(float(sim), 4))
         folded = normalize(text)
         for name, phrases in self._topic_keywords.items():

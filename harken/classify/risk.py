@@ -1,62 +1,110 @@
-"""Escalation risk, first version: how bad the text is, scaled by how far it can travel.
+"""Escalation risk: how bad the text is, scaled by how far and how fast it can travel.
 
-    text_signal = 0.35 * complaint + 0.35 * p(negative) + 0.3 * abuse
-    exposure    = min(1, 0.6 * reach + 0.2 * verified + 0.4 * engagement)
-    risk        = text_signal * (0.45 + 0.55 * exposure)
+    text     = min(1, complaint·w + p(negative)·w + abuse·w + Σ weight of each risky topic present)
+    exposure = min(1, reach·w + verified·w + engagement·w + velocity·w + incident growth·w)
+    risk     = text · (base + (1 − base) · exposure)
 
-reach is log10(followers + 1) / 6 and engagement is log10(likes + reposts + replies + quotes
-+ 1) / 4, both capped at 1 (1,000,000 followers and 10,000 interactions saturate). A routine
-complaint from a small account lands near 0.3, the same complaint from a verified account with
-85,000 followers whose post is spreading near 0.8; praise stays low whoever writes it. Every
-score comes with its contributing factors, largest first, in plain words.
+Each input is scaled to 0..1 before weighting:
+
+* reach      log10(followers + 1) / 6          (1,000,000 followers saturate)
+* engagement log10(likes + reposts + replies + quotes + 1) / 4   (10,000 interactions)
+* velocity   log10(interactions per hour + 1) / 3, from engagement snapshots   (1,000 an hour)
+* incident   log10(other posts of its incident in the last hour + 1) / 2   (100 an hour)
+
+So praise stays low whoever writes it; a routine complaint from a small account lands near 0.3;
+the same complaint from a verified account with 85,000 followers, spreading fast or in a growing
+incident, near 0.8–1. The weights live in config (``risk:``); every score carries its largest
+contributing factors in plain words.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from harken.classify.types import Signals
 
-TEXT_WEIGHTS = {"complaint": 0.35, "negative": 0.35, "abuse": 0.3}
-EXPOSURE_WEIGHTS = {"reach": 0.6, "verified": 0.2, "engagement": 0.4}
-BASE = 0.45  # the share of the text signal a post carries with no audience at all
+
+@dataclass(frozen=True)
+class RiskWeights:
+    complaint: float = 0.35
+    negative: float = 0.35
+    abuse: float = 0.3
+    # Risky topics (by the name used in config ``topics:``) and what each adds to the text signal.
+    topics: Mapping[str, float] = field(default_factory=dict)
+    reach: float = 0.6
+    verified: float = 0.2
+    engagement: float = 0.4
+    velocity: float = 0.5
+    incident: float = 0.5
+    base: float = 0.45  # the share of the text signal a post carries with no audience at all
+
+
+DEFAULT_WEIGHTS = RiskWeights()
+
+# Below these, an audience term is too small to be worth naming as a reason.
+_NOTABLE = {"reach": 0.5, "engagement": 0.25, "velocity": 0.2, "incident": 0.15}
 
 
 def escalation_risk(
-    complaint: float, negative: float, abuse: float, signals: Signals
+    complaint: float,
+    negative: float,
+    abuse: float,
+    signals: Signals,
+    topics: Iterable[str] = (),
+    weights: RiskWeights = DEFAULT_WEIGHTS,
 ) -> tuple[float, tuple[str, ...]]:
+    """(risk 0..1, up to four contributing factors, largest first)."""
     parts = {
-        "complaint": TEXT_WEIGHTS["complaint"] * complaint,
-        "negative": TEXT_WEIGHTS["negative"] * negative,
-        "abuse": TEXT_WEIGHTS["abuse"] * abuse,
+        "complaint": weights.complaint * complaint,
+        "negative": weights.negative * negative,
+        "abuse": weights.abuse * abuse,
     }
-    text_signal = sum(parts.values())
-    reach = min(1.0, math.log10(1 + (signals.followers or 0)) / 6)
-    engagement = min(1.0, math.log10(1 + max(0, signals.engagement)) / 4)
-    exposure_parts = {
-        "reach": EXPOSURE_WEIGHTS["reach"] * reach,
-        "verified": EXPOSURE_WEIGHTS["verified"] * signals.verified,
-        "engagement": EXPOSURE_WEIGHTS["engagement"] * engagement,
-    }
-    exposure = min(1.0, sum(exposure_parts.values()))
-    scale = BASE + (1 - BASE) * exposure
-    risk = text_signal * scale
     labels = {
         "complaint": f"complaint {complaint:.2f}",
         "negative": f"negative sentiment {negative:.2f}",
         "abuse": f"abusive language {abuse:.2f}",
-        "reach": f"author reach {signals.followers or 0:,} followers",
-        "verified": "verified author",
-        "engagement": f"engagement {signals.engagement:,}",
     }
+    for topic in topics:
+        if weights.topics.get(topic):
+            parts[f"topic:{topic}"] = weights.topics[topic]
+            labels[f"topic:{topic}"] = f"risky topic: {topic}"
+    text_signal = min(1.0, sum(parts.values()))
+    scaled, audience_labels = _audience(signals)
+    labels |= audience_labels
+    exposure_parts = {k: getattr(weights, k) * v for k, v in scaled.items()}
+    exposure = min(1.0, sum(exposure_parts.values()))
+    scale = weights.base + (1 - weights.base) * exposure
+    risk = text_signal * scale
     # Each factor's share of the final score: text terms scaled by the audience, audience
     # terms by how bad the text is.
     shares = {k: v * scale for k, v in parts.items()}
-    shares |= {k: v * (1 - BASE) * text_signal for k, v in exposure_parts.items()}
-    # A few hundred followers or a handful of likes is no audience worth naming.
-    if reach < 0.5:
-        shares.pop("reach")
-    if engagement < 0.25:
-        shares.pop("engagement")
+    shares |= {
+        k: v * (1 - weights.base) * text_signal
+        for k, v in exposure_parts.items()
+        if k == "verified" or scaled[k] >= _NOTABLE[k]
+    }
     factors = sorted((share, labels[k]) for k, share in shares.items() if share >= 0.04)
-    return round(risk, 4), tuple(label for _, label in reversed(factors[-4:]))
+    return round(min(1.0, risk), 4), tuple(label for _, label in reversed(factors[-4:]))
+
+
+def _audience(signals: Signals) -> tuple[dict[str, float], dict[str, str]]:
+    """Each audience signal scaled to 0..1, and how to say it."""
+    velocity = max(0.0, signals.velocity or 0.0)
+    others = max(0, signals.incident_recent)
+    scaled = {
+        "reach": min(1.0, math.log10(1 + (signals.followers or 0)) / 6),
+        "verified": 1.0 if signals.verified else 0.0,
+        "engagement": min(1.0, math.log10(1 + max(0, signals.engagement)) / 4),
+        "velocity": min(1.0, math.log10(1 + velocity) / 3),
+        "incident": min(1.0, math.log10(1 + others) / 2),
+    }
+    labels = {
+        "reach": f"author reach {signals.followers or 0:,} followers",
+        "verified": "verified author",
+        "engagement": f"engagement {signals.engagement:,}",
+        "velocity": f"spreading: {velocity:,.0f} interactions/hour",
+        "incident": f"growing incident: {others} more posts in the last hour",
+    }
+    return scaled, labels

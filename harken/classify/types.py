@@ -13,6 +13,8 @@ class Signals:
     followers: int | None = None
     verified: bool = False
     engagement: int = 0  # likes + reposts + replies + quotes
+    velocity: float | None = None  # interactions per hour, from engagement snapshots
+    incident_recent: int = 0  # other posts of the same incident in the last hour
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -183,6 +184,35 @@ def _riskier(session: Session, mention: Mention, risk: float, incident: Incident
         select(Classification.risk).where(Classification.mention_id == incident.top_mention_id)
     ).scalar_one_or_none()
     return top_risk is None or risk > top_risk
+
+
+def incident_recent(
+    session: Session, incident_id: int, since: datetime, exclude_mention: int | None
+) -> int:
+    """Other posts routed into this incident that were posted since ``since``."""
+    return int(
+        session.execute(
+            select(func.count(func.distinct(QueueItem.mention_id)))
+            .join(Mention, Mention.id == QueueItem.mention_id)
+            .where(
+                QueueItem.incident_id == incident_id,
+                Mention.created_at >= since,
+                QueueItem.mention_id != exclude_mention,
+            )
+        ).scalar_one()
+    )
+
+
+def classification_of(session: Session, mention_id: int) -> Classification | None:
+    return session.execute(
+        select(Classification).where(Classification.mention_id == mention_id)
+    ).scalar_one_or_none()
+
+
+def incident_of(session: Session, mention_id: int) -> int | None:
+    return session.execute(
+        select(QueueItem.incident_id).where(QueueItem.mention_id == mention_id).limit(1)
+    ).scalar()
 
 
 def alert_exists(session: Session, key: str) -> bool:

@@ -138,3 +138,19 @@ def snapshots_of(session: Session, mention_id: int) -> list[MetricSnapshot]:
             .order_by(MetricSnapshot.taken_at)
         ).scalars()
     )
+
+
+def velocity(snapshots: list[MetricSnapshot]) -> dict[str, float]:
+    """Growth per hour of each metric between the first and the last snapshot."""
+    if len(snapshots) < 2:
+        return {}
+    first, last = snapshots[0], snapshots[-1]
+    hours = (last.taken_at - first.taken_at).total_seconds() / 3600
+    if hours <= 0:
+        return {}
+    rates = {}
+    for key in ("likes", "reposts", "replies", "quotes"):
+        start, end = getattr(first, key), getattr(last, key)
+        if start is not None and end is not None:
+            rates[key] = (end - start) / hours
+    return rates

@@ -430,6 +430,91 @@ def _flat(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+# -- feedback -------------------------------------------------------------------------------
+
+
+class YesNo(StrEnum):
+    yes = "yes"
+    no = "no"
+
+
+class SentimentChoice(StrEnum):
+    negative = "negative"
+    neutral = "neutral"
+    positive = "positive"
+
+
+@app.command()
+def label(
+    ctx: typer.Context,
+    mention_id: Annotated[
+        int, typer.Argument(help="The mention ('mention N' in `harken queue list`).")
+    ],
+    sentiment: Annotated[SentimentChoice | None, typer.Option("--sentiment")] = None,
+    complaint: Annotated[
+        YesNo | None, typer.Option("--complaint", help="Does it need a response?")
+    ] = None,
+    abuse: Annotated[YesNo | None, typer.Option("--abuse", help="Is it abusive?")] = None,
+) -> None:
+    """Correct the classifier on one mention; `harken retrain` learns from corrections."""
+    from harken.feedback import label_mention
+
+    config = _state(ctx).config()
+    stored = label_mention(
+        _open_store(config),
+        mention_id,
+        sentiment=sentiment.value if sentiment else None,
+        complaint=None if complaint is None else complaint is YesNo.yes,
+        abuse=None if abuse is None else abuse is YesNo.yes,
+    )
+    parts = [f"sentiment {stored.sentiment}"] if stored.sentiment else []
+    for name in ("complaint", "abuse"):
+        value = getattr(stored, name)
+        if value is not None:
+            parts.append(f"{name} {'yes' if value else 'no'}")
+    out.print(f"mention {mention_id} labelled: {', '.join(parts)}")
+
+
+@app.command()
+def retrain(
+    ctx: typer.Context,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where the tuned heads go (default: models/MODEL-tuned "
+            "beside the config, or classifier.heads when set).",
+        ),
+    ] = None,
+    strength: Annotated[
+        float, typer.Option(help="How firmly the heads keep their current weights.", min=0.1)
+    ] = 10.0,
+) -> None:
+    """Fold the corrections (`harken label`) into the classifier's heads."""
+    from harken.feedback import retrain as run_retrain
+
+    config = _state(ctx).config()
+    base = config.path.parent if config.path else Path.cwd()
+    target = out_dir or (
+        Path(config.classifier.heads)
+        if config.classifier.heads
+        else base / "models" / f"{config.classifier.model}-tuned"
+    )
+    report = run_retrain(_open_store(config), config, target, strength)
+    table = Table("head", "corrections", "fit before", "fit after", "held-out before", "after")
+    for name, r in report.heads.items():
+        held = (
+            (f"{r.held_out_before:.2f}", f"{r.held_out_after:.2f}")
+            if r.held_out_before is not None and r.held_out_after is not None
+            else ("-", "-")
+        )
+        table.add_row(name, str(r.corrections), f"{r.fit_before:.2f}", f"{r.fit_after:.2f}", *held)
+    out.print(table)
+    out.print(f"Tuned heads for {report.model} written to {target}")
+    if not config.classifier.heads or Path(config.classifier.heads) != target:
+        out.print(f"Use them: set classifier.heads: {target} in the config.")
+
+
 # -- listening ------------------------------------------------------------------------------
 
 
@@ -629,7 +714,9 @@ def _print_item(item: dict[str, Any]) -> None:
         head.append(" OVERDUE", style="bold red")
     out.print(head)
     out.print(Text(f"       “{_flat(mention['text'], 110)}”"))
-    out.print(Text(f"       why: {_flat(item['reason'], 110)}", style="dim"))
+    out.print(
+        Text(f"       why: {_flat(item['reason'], 110)} · mention {mention['id']}", style="dim")
+    )
 
 
 # -- report ---------------------------------------------------------------------------------

@@ -167,6 +167,9 @@ class ClassifierConfig(Strict):
     batch_size: int = Field(default=32, ge=1, le=1024)
     # Cosine similarity a mention needs with one of a topic's example phrases.
     topic_threshold: float = Field(default=0.45, ge=0, le=1)
+    # Heads to use instead of the bundled ones for `model` (what `harken retrain` writes);
+    # a relative path is relative to the config file.
+    heads: str | None = None
     # A model per language: posts detected in a language listed here are scored by that model's
     # encoder and heads instead of `model`, e.g. {ja: e5} (multilingual-e5-small, bundled).
     languages: dict[str, str] = {}
@@ -327,6 +330,7 @@ def load_config(
         tree = _read_yaml(file_path)
         tree = _resolve_env_refs(tree, environ, env_refs, "")
         _anchor_sqlite_path(tree, file_path.parent)
+        _anchor_heads_path(tree, file_path.parent)
     for var, dotted in ENV_OVERRIDES.items():
         if environ.get(var):
             _set_dotted(tree, dotted, environ[var])
@@ -418,6 +422,13 @@ def _anchor_sqlite_path(tree: dict[str, Any], base: Path) -> None:
     db_path = url[len(prefix) :]
     if db_path and db_path != ":memory:" and not Path(db_path).is_absolute():
         tree["database"]["url"] = prefix + str(base / db_path)
+
+
+def _anchor_heads_path(tree: dict[str, Any], base: Path) -> None:
+    classifier = tree.get("classifier")
+    heads = classifier.get("heads") if isinstance(classifier, dict) else None
+    if isinstance(heads, str) and heads and not Path(heads).is_absolute():
+        classifier["heads"] = str(base / heads)  # type: ignore[index]
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

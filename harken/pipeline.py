@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -75,6 +76,7 @@ def build_classifier(config: Config) -> Classifier:
         batch_size=config.classifier.batch_size,
         languages=config.classifier.languages,
         risk_weights=risk_weights(config),
+        heads_dir=Path(config.classifier.heads) if config.classifier.heads else None,
     )
 
 

@@ -18,6 +18,7 @@ from harken.store.tables import (
     Author,
     Classification,
     Incident,
+    Label,
     Mention,
     QueueItem,
     utcnow,
@@ -201,6 +202,22 @@ def incident_recent(
             )
         ).scalar_one()
     )
+
+
+def mention_by_id(session: Session, mention_id: int) -> Mention | None:
+    return session.get(Mention, mention_id)
+
+
+def label_of(session: Session, mention_id: int) -> Label | None:
+    return session.execute(select(Label).where(Label.mention_id == mention_id)).scalar()
+
+
+def labelled_texts(session: Session) -> list[tuple[str, Label]]:
+    """Every correction with its mention's text, oldest first."""
+    rows = session.execute(
+        select(Mention.text, Label).join(Label, Label.mention_id == Mention.id).order_by(Label.id)
+    ).all()
+    return [(text, label) for text, label in rows]
 
 
 def classification_of(session: Session, mention_id: int) -> Classification | None:

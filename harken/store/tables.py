@@ -201,3 +201,16 @@ class MetricSnapshot(SQLModel, table=True):
     replies: int | None = None
     quotes: int | None = None
     impressions: int | None = None
+
+
+class Label(SQLModel, table=True):
+    """A person's correction of the classifier for one mention (``harken label``)."""
+
+    __tablename__ = "labels"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mentions.id", unique=True)
+    sentiment: str | None = Field(default=None, max_length=16)
+    complaint: bool | None = None
+    abuse: bool | None = None
+    labelled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

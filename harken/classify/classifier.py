@@ -19,6 +19,7 @@ import numpy as np
 
 from harken.classify.encoder import BUNDLED, MULTILINGUAL, load_encoder
 from harken.classify.heads import HeadSet, bundled_heads_dir, load_heads
+from harken.classify.hf import HFClassifierModel
 from harken.classify.language import detect_language
 from harken.classify.preprocess import clean_text, strip_retweet_prefix
 from harken.classify.risk import DEFAULT_WEIGHTS, RiskWeights, escalation_risk
@@ -50,6 +51,12 @@ class _Model:
     """One encoder with the heads trained on its embeddings, and its topic example vectors."""
 
     def __init__(self, model: str, heads_dir: Path | None) -> None:
+        # A name that is not a bundled model is a Hugging Face classifier (id or path): it
+        # scores sentiment (or abuse), the bundled English model everything else.
+        self.hf: HFClassifierModel | None = None
+        if heads_dir is None and model not in (BUNDLED, MULTILINGUAL):
+            self.hf = HFClassifierModel(model)
+            model = BUNDLED
         if heads_dir is None and not (bundled_heads_dir(model) / "heads.json").is_file():
             raise ClassifierError(
                 f"classifier model {model!r} has no trained heads",
@@ -68,8 +75,23 @@ class _Model:
         if hasattr(self.encoder, "load"):
             self.encoder.load()  # fail now, not at the first post in this language
         self.name = f"{model}+heads:{self.heads.meta.get('trained', {}).get('date', 'unknown')}"
+        if self.hf is not None:
+            self.name = f"{self.hf.name}+{self.name}"
         self._topic_names: list[str] | None = None
         self._topic_vectors = np.zeros((0, self.heads.dim), dtype=np.float32)
+
+    def override(
+        self, texts: list[str], sentiment: np.ndarray, abuse: np.ndarray, batch_size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The Hugging Face model's sentiment and/or abuse in place of the heads' (if any)."""
+        if self.hf is None:
+            return sentiment, abuse
+        probabilities = self.hf.probabilities(texts, batch_size)
+        if self.hf.labels.gives_sentiment:
+            sentiment = self.hf.sentiment(probabilities)
+        if self.hf.labels.gives_abuse:
+            abuse = self.hf.abuse(probabilities)
+        return sentiment, abuse
 
     def understands(self, language: str) -> bool:
         """Whether the encoder's embeddings mean something in this language."""
@@ -175,6 +197,9 @@ class Classifier:
             sentiment = model.heads["sentiment"].predict(embeddings)
             complaint = model.heads["complaint"].predict(embeddings)
             abuse = model.heads["abuse"].predict(embeddings)
+            sentiment, abuse = model.override(
+                [model_input[i] for i in rows], sentiment, abuse, self.batch_size
+            )
             topic_names: list[str] = []
             topic_sims = None
             if self._topics and any(model.understands(detected[i]) for i in rows):

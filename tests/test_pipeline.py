@@ -235,6 +235,6 @@ def test_a_growing_incident_raises_the_risk_of_its_later_posts(
             .order_by(Mention.id)
         ).all()
     first_risk = rows[0][1]
-    last_id, last_risk, last_factors = rows[-1]
+    _, last_risk, last_factors = rows[-1]
     assert last_risk > first_risk + 0.1
     assert any(f.startswith("growing incident: ") for f in last_factors)

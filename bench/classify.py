@@ -16,6 +16,10 @@ is reported, so load from other processes hits all systems alike. Systems:
 * ``onnx``      : the same under ONNX Runtime, fp32 (needs ``harken[onnx]``).
 * ``onnx-int8`` : ONNX Runtime with int8 dynamic quantization (per-channel weights).
 * ``torch-int8``: torch ``quantize_dynamic`` on the Linear layers (per-channel).
+* ``adapted-<backend>``: the shipped model: the bundled low-rank adapter on MiniLM's top
+  layers, two views per text (base ``semantic`` for topics + adapted ``features`` for the
+  heads), on torch, onnx or onnx-int8. Still measured against the one-view plain pipeline
+  (a user running the base and a fine-tuned model through two pipelines would pay twice).
 
 Texts are built from the bundled demo posts (harken/data/demo), cut or joined to about 10
 (short), 30 (tweet) and 120 (long) tokens. Sections:
@@ -25,8 +29,9 @@ Texts are built from the bundled demo posts (harken/data/demo), cut or joined to
 * ``classifier``: ``Classifier.classify`` end to end (heads, topics, language, risk);
 * ``storm``     : a retweet storm (50% identical texts, copies arriving in later batches);
 * ``threads``   : torch and ONNX Runtime with 1 and 2 threads;
-* ``quality``   : the heads on TweetEval sentiment val (``--data``; skipped when absent):
-  macro-averaged recall, and how often complaint/abuse flip at 0.5, per system.
+* ``quality``   : the shipped heads on TweetEval sentiment val (``--data``; skipped when
+  absent), through each adapted backend: macro-averaged recall, and how often complaint/abuse
+  flip at 0.5, against adapted-torch.
 
 Ratios matter more than absolute figures on a shared, noisy machine.
 """
@@ -52,7 +57,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from harken.classify.encoder import BUNDLED, Encoder, bundled_model_path, onnx_available
+from harken.classify.adapter import Adapter, load_adapter
+from harken.classify.encoder import (
+    BUNDLED,
+    Embeddings,
+    Encoder,
+    bundled_model_path,
+    onnx_available,
+)
+from harken.classify.heads import bundled_heads_dir, load_heads
 from harken.classify.preprocess import clean_text
 
 warnings.filterwarnings("ignore")
@@ -132,6 +145,10 @@ class Before:
         self.dim = int(self._model.config.hidden_size)
         self.name = BUNDLED
 
+    def encode(self, texts: list[str], batch_size: int = 32) -> Embeddings:
+        vectors = self.embed(texts, batch_size)  # one view, as before adapters
+        return Embeddings(vectors, vectors)
+
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -155,21 +172,38 @@ class Before:
         return pooled.cpu().numpy().astype(np.float32)
 
 
+def bundled_adapter() -> Adapter | None:
+    directory = bundled_heads_dir(BUNDLED)
+    return load_adapter(directory, load_heads(directory).meta)
+
+
 def build(system: str, cache_dir: Path, cache_size: int = 0) -> Any:
     path = str(bundled_model_path())
     if system == "pipeline":
         return PlainPipeline(path)
     if system == "before":
         return Before(path)
+    adapter = None
+    if system.startswith("adapted-"):
+        system, adapter = system.removeprefix("adapted-"), bundled_adapter()
+        if adapter is None:
+            raise SystemExit(
+                "the bundled minilm heads carry no adapter: drop the adapted-* systems"
+            )
     backend, _, int8 = system.partition("-")
     return Encoder(
-        BUNDLED, backend=backend, quantize=bool(int8), cache_size=cache_size, cache_dir=cache_dir
+        BUNDLED,
+        backend=backend,
+        quantize=bool(int8),
+        cache_size=cache_size,
+        cache_dir=cache_dir,
+        adapter=adapter,
     )
 
 
 def systems_available(wanted: Sequence[str]) -> list[str]:
     onnx = onnx_available()
-    return [s for s in wanted if onnx or not s.startswith("onnx")]
+    return [s for s in wanted if onnx or "onnx" not in s]
 
 
 # -- measuring -----------------------------------------------------------------------------
@@ -244,7 +278,7 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 def section_load(systems: list[str], cache_dir: Path, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as fresh:
-        first = {s: run_probe(s, Path(fresh))["load_s"] for s in systems if s.startswith("onnx")}
+        first = {s: run_probe(s, Path(fresh))["load_s"] for s in systems if "onnx" in s}
     results: dict[str, list[dict[str, float]]] = {s: [] for s in systems}
     for rep in range(repeats):
         for s in systems[rep % len(systems) :] + systems[: rep % len(systems)]:
@@ -306,11 +340,20 @@ def section_classifier(
 
     variants = {}
     real_loader = classifier_module.load_encoder
+    # One-view systems get the shipped heads without their adapter entry (same arithmetic,
+    # so the same speed; their scores mean nothing, and the quality section skips them).
+    plain_heads = Path(tempfile.mkdtemp(prefix="harken-bench-heads-"))
+    for name in ("heads.json", "heads.npz"):
+        (plain_heads / name).write_bytes((bundled_heads_dir(BUNDLED) / name).read_bytes())
+    meta = json.loads((plain_heads / "heads.json").read_text(encoding="utf-8"))
+    meta.pop("adapter", None)
+    (plain_heads / "heads.json").write_text(json.dumps(meta), encoding="utf-8")
     try:
         for s in ("before", *[s for s in models if s not in ("pipeline", "before")]):
             # The Classifier as shipped, with this system as its encoder.
-            classifier_module.load_encoder = lambda model, m=models[s]: m  # type: ignore[assignment]
-            variants[s] = Classifier(topics=topics)
+            classifier_module.load_encoder = lambda model, adapter=None, m=models[s]: m  # type: ignore[assignment]
+            heads = None if s.startswith("adapted-") else plain_heads
+            variants[s] = Classifier(topics=topics, heads_dir=heads)
     finally:
         classifier_module.load_encoder = real_loader
     rows = []
@@ -417,8 +460,6 @@ def section_threads(pool: list[str], cache_dir: Path, repeats: int) -> None:
 
 
 def section_quality(models: dict[str, Any], data: Path, limit: int) -> None:
-    from harken.classify.heads import bundled_heads_dir, load_heads
-
     folder = data / "sentiment"
     text_file = folder / "tweeteval_sentiment_val_text.txt"
     if not text_file.is_file():
@@ -430,8 +471,6 @@ def section_quality(models: dict[str, Any], data: Path, limit: int) -> None:
     heads = load_heads(bundled_heads_dir(BUNDLED))
     results = {}
     for s, m in models.items():
-        if s == "pipeline":
-            continue
         getattr(m, "clear_cache", lambda: None)()
         started = time.perf_counter()
         e = m.embed(texts, 64)
@@ -443,7 +482,7 @@ def section_quality(models: dict[str, Any], data: Path, limit: int) -> None:
             heads["abuse"].predict(e),
             secs,
         )
-    ref = results["before"]
+    ref = results["adapted-torch"]
     rows = []
     for s, (e, sent, comp, abuse, secs) in results.items():
         recall = 100 * np.mean([(sent[gold == c] == c).mean() for c in range(3)])
@@ -465,7 +504,8 @@ def section_quality(models: dict[str, Any], data: Path, limit: int) -> None:
             ]
         )
     table(
-        f"quality: bundled heads on TweetEval sentiment val ({len(texts)} tweets), vs before",
+        f"quality: shipped heads on TweetEval sentiment val ({len(texts)} tweets), "
+        "vs adapted-torch",
         [
             "system",
             "macro-R",
@@ -494,8 +534,9 @@ def main() -> None:
     parser.add_argument("--lengths", default="short,tweet,long")
     parser.add_argument(
         "--systems",
-        default="pipeline,before,torch,onnx,onnx-int8",
-        help="add torch-int8 to time it too (the quality section always measures it)",
+        default="pipeline,before,torch,onnx,adapted-torch,adapted-onnx",
+        help="add onnx-int8, torch-int8, adapted-onnx-int8... to time them too (the quality "
+        "section always measures adapted-torch and the adapted int8 backends)",
     )
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--quality-limit", type=int, default=2000)
@@ -535,7 +576,7 @@ def main() -> None:
     if "load" not in skip:
         # Export once outside the timings (the first-load column measures it separately).
         for s in systems:
-            if s.startswith("onnx"):
+            if "onnx" in s:
                 build(s, cache_dir)
         section_load(systems, cache_dir, args.repeats)
     models = {s: build(s, cache_dir) for s in systems}
@@ -558,9 +599,9 @@ def main() -> None:
     if "threads" not in skip:
         section_threads(tweets, cache_dir, args.repeats)
     if "quality" not in skip:
-        if "torch-int8" not in models:
-            models["torch-int8"] = build("torch-int8", cache_dir)
-        section_quality(models, args.data, args.quality_limit)
+        wanted = ["adapted-torch", "adapted-torch-int8", "adapted-onnx", "adapted-onnx-int8"]
+        adapted = {s: models.get(s) or build(s, cache_dir) for s in systems_available(wanted)}
+        section_quality(adapted, args.data, args.quality_limit)
     print(f"\n# load average at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -7,13 +7,13 @@
 ``scores``: each model's committed heads (``harken/data/models/<model>``) on TweetEval sentiment
 val (English), XLM-T val per language, the held-out chABSA reports (Japanese; the training
 command's split, seed 0), the complaint held-out rows and TweetEval offensive val, through
-``Head.predict`` on embeddings from the training command's cache (``.cache/harken-train/<model>``;
-missing ones are embedded and cached). Scores of a model on a set it was selected or trained on
-are marked.
+``Head.predict`` on embeddings from the training command's cache (``.cache/harken-train/<model>``,
+or ``<model>-adapter-<sha>`` for heads that read an adapted encoder; missing ones are embedded
+and cached).
 
 ``speed``: load time (a fresh process: import, encoder and heads) and posts per second of each
 model through ``Classifier.classify`` on the same 1,000 texts (TweetEval val tweets, then chABSA
-held-out sentences), best of ``--repeat`` runs.
+held-out sentences), best of ``--repeat`` runs, the encoder's embedding cache emptied before each.
 
 ``demo``: the Japanese posts of the bundled demo data, scored by minilm alone and by minilm
 with ``languages={"ja": "e5"}``.
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from harken.classify import train
+from harken.classify.adapter import load_adapter
 from harken.classify.heads import bundled_heads_dir, load_heads
 
 MODELS = ("minilm", "e5")
@@ -62,11 +63,11 @@ def validation_sets(data: Path) -> dict[str, tuple[str, pd.DataFrame]]:
     return sets
 
 
-def encoder_factory(model: str) -> Any:
+def encoder_factory(model: str, adapter: Any) -> Any:
     from harken.classify.encoder import load_encoder
 
     def make() -> Any:
-        encoder = load_encoder(model)
+        encoder = load_encoder(model, adapter)
         return encoder.load() if hasattr(encoder, "load") else encoder
 
     return make
@@ -78,8 +79,13 @@ def scores(args: argparse.Namespace) -> None:
     for model in MODELS:
         heads = load_heads(bundled_heads_dir(model))
         trained = heads.meta.get("trained", {})
+        # Heads fine-tuned with an adapter read the adapted encoder: cached on their own.
+        adapter = load_adapter(bundled_heads_dir(model), heads.meta)
+        folder = model if adapter is None else f"{model}-adapter-{adapter.sha256[:12]}"
         cache = train.EmbeddingCache(
-            args.cache_dir / model, encoder_factory(model), batch_size=128 if model == "e5" else 32
+            args.cache_dir / folder,
+            encoder_factory(model, adapter),
+            batch_size=128 if model == "e5" else 32,
         )
         for name, (head_name, rows) in sets.items():
             vectors: dict[str, np.ndarray] = {}
@@ -119,6 +125,7 @@ texts = json.load(sys.stdin)
 runs = []
 for _ in range(int(sys.argv[2])):
     for name, batch in texts.items():
+        getattr(classifier.encoder, "clear_cache", lambda: None)()  # minilm's text-hash cache
         t = time.perf_counter()
         classifier.classify(batch)
         runs.append((name, len(batch) / (time.perf_counter() - t)))

@@ -400,6 +400,7 @@ def eval_(
     out.print(
         f"{task.value} on {data}: n={scores['n']} · macro recall {scores['macro_recall']:.3f}"
         f" · macro F1 {scores['macro_f1']:.3f} · accuracy {scores['accuracy']:.3f}"
+        f" · ECE {scores['calibration']['ece']:.3f} · Brier {scores['calibration']['brier']:.3f}"
         f" · {scores['posts_per_second']:.0f} posts/s"
     )
     table = Table("class", "precision", "recall", "f1", "support")

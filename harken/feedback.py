@@ -9,12 +9,14 @@ config.yaml points the classifier at it.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from harken.classify.adapter import load_adapter
 from harken.classify.classifier import SENTIMENT_LABELS
 from harken.classify.encoder import load_encoder
 from harken.classify.heads import Head, bundled_heads_dir, load_heads, save_heads
@@ -77,13 +79,15 @@ class RetrainReport:
 def retrain(store: Store, config: Config, out: Path, strength: float = 10.0) -> RetrainReport:
     model = config.classifier.model
     current_dir = Path(config.classifier.heads) if config.classifier.heads else None
-    current = load_heads(current_dir or bundled_heads_dir(model))
+    current_path = current_dir or bundled_heads_dir(model)
+    current = load_heads(current_path)
+    adapter = load_adapter(current_path, current.meta)
     with store.session() as session:
         rows = repo.labelled_texts(session)
     if not rows:
         raise HarkenError("no corrections yet", hint="label mentions with `harken label ID ...`")
     texts = [clean_text(strip_retweet_prefix(text)) for text, _ in rows]
-    embeddings = load_encoder(model).embed(texts, config.classifier.batch_size)
+    embeddings = load_encoder(model, adapter).embed(texts, config.classifier.batch_size)
     if embeddings.shape[1] != current.dim:
         raise ClassifierError(f"heads expect {current.dim} dimensions, {model} gives another")
     report = RetrainReport(out=out, model=model)
@@ -103,6 +107,10 @@ def retrain(store: Store, config: Config, out: Path, strength: float = 10.0) -> 
         "corrections": {name: r.corrections for name, r in report.heads.items()},
     }
     save_heads(out, tuned, current.encoder, record)
+    if adapter is not None:  # the tuned heads read the same adapted encoder: keep it beside them
+        copy = out / adapter.path.name
+        if copy.resolve() != adapter.path.resolve():
+            shutil.copyfile(adapter.path, copy)
     return report
 
 

@@ -254,7 +254,7 @@ def test_doctor_all_good_with_model(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
     result = invoke("doctor")
     assert result.exit_code == 0, result.output
-    assert "ok   model: minilm+heads" in result.stdout
+    assert "ok   model: minilm+adapter+heads" in result.stdout
     assert "ok   database: sqlite:///" in result.stdout
 
 

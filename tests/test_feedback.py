@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from harken.classify.heads import Head, load_heads
+from harken.classify.heads import Head, bundled_heads_dir, load_heads
 from harken.classify.tune import agreement, tune_head
 from harken.cli import app
 from tests import payloads as p
@@ -93,6 +93,11 @@ def test_label_then_retrain_then_the_classifier_uses_the_tuned_heads(tmp_path: P
     assert "Use them: set classifier.heads:" in trained.output
     heads = load_heads(out)
     assert heads.meta["tuned"]["corrections"] == {"sentiment": 12, "complaint": 12, "abuse": 1}
+    # The shipped heads read MiniLM with its adapter: the tuned set carries the same adapter.
+    assert (
+        heads.meta["adapter"]["sha256"] == load_heads(bundled_heads_dir()).meta["adapter"]["sha256"]
+    )
+    assert (out / "adapter.npz").read_bytes() == (bundled_heads_dir() / "adapter.npz").read_bytes()
 
     with (tmp_path / "config.yaml").open("a", encoding="utf-8") as config:
         config.write("classifier: {heads: models/minilm-tuned}\n")

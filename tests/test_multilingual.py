@@ -77,13 +77,13 @@ def test_without_languages_every_post_goes_to_the_default_model(classifier) -> N
 def test_each_model_embeds_its_posts_in_one_batch(routed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     calls: dict[str, list[int]] = {}
     for name, model in routed._models.items():
-        original = model.encoder.embed
+        original = model.encoder.encode
 
         def spy(texts, batch_size=32, _name=name, _original=original):  # type: ignore[no-untyped-def]
             calls.setdefault(_name, []).append(len(texts))
             return _original(texts, batch_size)
 
-        monkeypatch.setattr(model.encoder, "embed", spy)
+        monkeypatch.setattr(model.encoder, "encode", spy)
     texts = [OUTAGE_JA, "charged twice!", OUTAGE_JA, "refund please", PRAISE_JA]
     results = routed.classify(texts)
     assert calls == {"e5": [2], "minilm": [2]}  # identical texts embedded once

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from harken.classify.adapter import load_adapter
 from harken.classify.encoder import BUNDLED, MULTILINGUAL, load_encoder
 from harken.classify.heads import HeadSet, bundled_heads_dir, load_heads
 from harken.classify.hf import HFClassifierModel
@@ -63,8 +64,11 @@ class _Model:
                 hint=f"models with bundled heads: {', '.join(bundled_models())}",
             )
         self.key = model
-        self.heads: HeadSet = load_heads(heads_dir or bundled_heads_dir(model))
-        self.encoder: Any = load_encoder(model)
+        directory = heads_dir or bundled_heads_dir(model)
+        self.heads: HeadSet = load_heads(directory)
+        # Heads fine-tuned with an adapter read the adapted encoder (harken.classify.finetune).
+        self.adapter = load_adapter(directory, self.heads.meta)
+        self.encoder: Any = load_encoder(model, self.adapter)
         if self.heads["sentiment"].labels != SENTIMENT_LABELS:
             raise ClassifierError(f"sentiment head labels must be {SENTIMENT_LABELS}")
         if self.encoder.dim != self.heads.dim:
@@ -74,7 +78,8 @@ class _Model:
             )
         if hasattr(self.encoder, "load"):
             self.encoder.load()  # fail now, not at the first post in this language
-        self.name = f"{model}+heads:{self.heads.meta.get('trained', {}).get('date', 'unknown')}"
+        date = self.heads.meta.get("trained", {}).get("date", "unknown")
+        self.name = f"{model}{'+adapter' if self.adapter else ''}+heads:{date}"
         if self.hf is not None:
             self.name = f"{self.hf.name}+{self.name}"
         self._topic_names: list[str] | None = None
@@ -113,7 +118,9 @@ class _Model:
                 for phrase in examples
                 if self.understands(detect_language(phrase))
             ]
-            self._topic_vectors = self.encoder.embed([p for _, p in pairs], batch_size)
+            # Topics compare meanings: the base encoder's view, not the fine-tuned one.
+            phrases = [p for _, p in pairs]
+            self._topic_vectors = self.encoder.encode(phrases, batch_size).semantic
             self._topic_names = [name for name, _ in pairs]
         return self._topic_names, self._topic_vectors
 
@@ -191,12 +198,12 @@ class Classifier:
             rows = [i for i, k in enumerate(routed) if k == key]
             # Retweets and copies share one embedding: identical texts are encoded once.
             unique = list(dict.fromkeys(model_input[i] for i in rows))
-            vectors = model.encoder.embed(unique, self.batch_size)
-            position = {text: j for j, text in enumerate(unique)}
-            embeddings = vectors[[position[model_input[i]] for i in rows]]
-            sentiment = model.heads["sentiment"].predict(embeddings)
-            complaint = model.heads["complaint"].predict(embeddings)
-            abuse = model.heads["abuse"].predict(embeddings)
+            views = model.encoder.encode(unique, self.batch_size)
+            position = [{text: j for j, text in enumerate(unique)}[model_input[i]] for i in rows]
+            features, semantic = views.features[position], views.semantic[position]
+            sentiment = model.heads["sentiment"].predict(features)
+            complaint = model.heads["complaint"].predict(features)
+            abuse = model.heads["abuse"].predict(features)
             sentiment, abuse = model.override(
                 [model_input[i] for i in rows], sentiment, abuse, self.batch_size
             )
@@ -205,7 +212,7 @@ class Classifier:
             if self._topics and any(model.understands(detected[i]) for i in rows):
                 topic_names, topic_vectors = model.topic_vectors(self._topics, self.batch_size)
                 if topic_names:
-                    topic_sims = model.similarities(embeddings, topic_vectors)
+                    topic_sims = model.similarities(semantic, topic_vectors)
             for j, i in enumerate(rows):
                 similar = topic_sims is not None and model.understands(detected[i])
                 results[i] = self._one(

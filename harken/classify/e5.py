@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from harken.classify.encoder import Embeddings
 from harken.errors import ClassifierError
 
 NAME = "e5"
@@ -51,6 +52,8 @@ class E5Encoder:
 
     name = NAME
     dim = DIM
+    views = 1
+    adapter = None
 
     def __init__(self, variant: str = VARIANT) -> None:
         self.variant = variant
@@ -93,6 +96,11 @@ class E5Encoder:
         # contract exact (dot product = cosine) whatever the engine version does.
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return (out / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> Embeddings:
+        """One view: the heads and the topics read the same embedding."""
+        vectors = self.embed(texts, batch_size)
+        return Embeddings(vectors, vectors)
 
     def topic_similarity(self, sims: np.ndarray) -> np.ndarray:
         """Cosine similarities mapped onto MiniLM's scale (see TOPIC_SCALE), within [-1, 1]."""

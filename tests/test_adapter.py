@@ -242,3 +242,32 @@ def test_finetune_trains_the_adapter_and_heads_on_tiny_data() -> None:
             states.baseline[:8],
             0,
         )
+
+
+def test_the_onnx_backend_runs_the_bundled_adapter_without_importing_torch(
+    tmp_path: Path,
+) -> None:
+    """Reading an adapter and running its exported graph need neither torch nor transformers."""
+    import subprocess
+    import sys
+
+    directory = bundled_heads_dir("minilm")
+    adapter = load_adapter(directory, load_heads(directory).meta)
+    Encoder(backend="onnx", cache_size=0, adapter=adapter, cache_dir=tmp_path)  # export once
+    script = (
+        "import sys\n"
+        "from harken.classify.adapter import load_adapter\n"
+        "from harken.classify.encoder import Encoder\n"
+        "from harken.classify.heads import bundled_heads_dir, load_heads\n"
+        "d = bundled_heads_dir('minilm')\n"
+        "from pathlib import Path\n"
+        "a = load_adapter(d, load_heads(d).meta)\n"
+        f"e = Encoder(backend='onnx', adapter=a, cache_dir=Path({str(tmp_path)!r}))\n"
+        "v = e.encode(['the app is down'])\n"
+        "loaded = [m in sys.modules for m in ('torch', 'transformers')]\n"
+        "print(v.features.shape, v.semantic.shape, *loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split("\n")[0] == "(1, 384) (1, 384) False False"

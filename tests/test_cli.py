@@ -100,6 +100,10 @@ def test_import_then_queue_and_report(project: Path) -> None:
 
     only_eng = json.loads(invoke("queue", "list", "-d", "engineering", "-f", "json").stdout)
     assert [i["mention"]["external_id"] for i in only_eng] == ["1001"]
+    # The table shows what drives each item's risk, as the JSON has it.
+    table = invoke("queue", "list", "-d", "engineering").stdout
+    factors = "; ".join(only_eng[0]["risk_factors"])
+    assert only_eng[0]["risk_factors"] and f"risk {only_eng[0]['risk']:.2f}: {factors}" in table
 
     summary = json.loads(invoke("report", "summary", "--since", "3650d", "-f", "json").stdout)
     assert summary["mentions"] == 4

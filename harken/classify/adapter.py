@@ -18,6 +18,18 @@ import numpy as np
 
 from harken.errors import ClassifierError
 
+# The Linear layers of a BERT layer that an adapter may target, by short name: the path of
+# attributes from a ``BertLayer`` to the ``nn.Linear``. (Here, not in bert.py: reading an
+# adapter must not import torch, so that the ONNX Runtime backend loads without it.)
+TARGETS = {
+    "query": ("attention", "self", "query"),
+    "key": ("attention", "self", "key"),
+    "value": ("attention", "self", "value"),
+    "attention_out": ("attention", "output", "dense"),
+    "ffn_in": ("intermediate", "dense"),
+    "ffn_out": ("output", "dense"),
+}
+
 
 @dataclass(frozen=True, eq=False)
 class Adapter:
@@ -49,8 +61,6 @@ def load_adapter(directory: Path, meta: dict[str, Any]) -> Adapter | None:
     spec = meta.get("adapter")
     if not spec:
         return None
-    from harken.classify.bert import TARGETS
-
     path = directory / str(spec.get("file", "adapter.npz"))
     if not path.is_file():
         raise ClassifierError(

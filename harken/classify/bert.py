@@ -22,15 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-# The Linear layers of a BERT layer that an adapter may target, by short name.
-TARGETS = {
-    "query": ("attention", "self", "query"),
-    "key": ("attention", "self", "key"),
-    "value": ("attention", "self", "value"),
-    "attention_out": ("attention", "output", "dense"),
-    "ffn_in": ("intermediate", "dense"),
-    "ffn_out": ("output", "dense"),
-}
+from harken.classify.adapter import TARGETS
 
 
 def additive_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

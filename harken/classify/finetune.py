@@ -416,7 +416,7 @@ def evaluate_dev(top: Any, heads: Any, states: States, dev: dict[str, Task]) -> 
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    from harken.classify.bert import TARGETS
+    from harken.classify.adapter import TARGETS
 
     parser = argparse.ArgumentParser(
         prog="python -m harken.classify.finetune", description=__doc__.split("\n")[0]

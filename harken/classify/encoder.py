@@ -104,6 +104,8 @@ class Encoder:
     remembered across calls (0: none). ``threads`` (or ``$HARKEN_ENCODER_THREADS``): CPU
     threads for one batch; by default the backend's own choice (all cores). On a machine busy
     with other work, 1 is often faster (for torch this sets the whole process's threads).
+    ``adapter``: a low-rank adapter for the top layers (a fine-tuned head set's); then
+    :meth:`encode` gives two views and :meth:`embed` the adapted one.
     """
 
     def __init__(

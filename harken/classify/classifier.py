@@ -199,7 +199,8 @@ class Classifier:
             # Retweets and copies share one embedding: identical texts are encoded once.
             unique = list(dict.fromkeys(model_input[i] for i in rows))
             views = model.encoder.encode(unique, self.batch_size)
-            position = [{text: j for j, text in enumerate(unique)}[model_input[i]] for i in rows]
+            index = {text: j for j, text in enumerate(unique)}
+            position = [index[model_input[i]] for i in rows]
             features, semantic = views.features[position], views.semantic[position]
             sentiment = model.heads["sentiment"].predict(features)
             complaint = model.heads["complaint"].predict(features)

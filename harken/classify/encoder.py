@@ -447,6 +447,8 @@ def _key(text: str) -> bytes:
 def _pooled_module() -> Any:
     import torch
 
+    from harken.classify.bert import mean_pool  # the same pooling as the two-view model
+
     class Pooled(torch.nn.Module):
         """The transformer plus masked mean pooling and L2 norm: ids in, embeddings out."""
 
@@ -458,9 +460,7 @@ def _pooled_module() -> Any:
         def forward(self, *args: Any) -> Any:
             features = dict(zip(self.inputs, args, strict=True))
             hidden = self.model(**features).last_hidden_state
-            mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            return mean_pool(hidden, features["attention_mask"])
 
     return Pooled
 

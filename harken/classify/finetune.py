@@ -58,8 +58,7 @@ MAX_TOKENS = 128  # as the runtime encoder
 ADAPTER_FILE = "adapter.npz"
 
 
-def log(message: str) -> None:
-    train.log(message)
+log = train.log  # one clock and format for both training commands
 
 
 # --------------------------------------------------------------------------- data

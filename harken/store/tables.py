@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -62,6 +70,8 @@ class Mention(SQLModel, table=True):
         UniqueConstraint("platform", "external_id", name="uq_mention_platform_id"),
         Index("ix_mentions_created_at", "created_at"),
         Index("ix_mentions_routed_at", "routed_at"),
+        Index("ix_mentions_incident", "incident_id", "created_at"),
+        Index("ix_mentions_author", "author_id", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -86,6 +96,11 @@ class Mention(SQLModel, table=True):
     raw: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     # Set in the same transaction as the mention's queue items: the route stage's bookmark.
     routed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The incident it was grouped into at routing, and why ("retweet of x:123", "same URL ...").
+    # No foreign key: incidents already point at mentions (their top post), and a cycle
+    # would leave SQLAlchemy unable to order the tables.
+    incident_id: int | None = None
+    incident_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class Classification(SQLModel, table=True):
@@ -101,8 +116,14 @@ class Classification(SQLModel, table=True):
     risk: float
     risk_factors: list[str] = Field(default_factory=list, sa_type=JSONType)
     topics: list[str] = Field(default_factory=list, sa_type=JSONType)
+    # Best similarity to each topic's examples (a literal example phrase scores 1).
+    topic_scores: dict[str, float] = Field(default_factory=dict, sa_type=JSONType)
     language: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The text's meaning (the base encoder's embedding, float16) and the encoder that made it:
+    # near-duplicate grouping and topic replays (`harken rules test`) compare these.
+    vector: bytes | None = Field(default=None, sa_type=LargeBinary)
+    vector_model: str | None = Field(default=None, max_length=32)
 
 
 class Incident(SQLModel, table=True):
@@ -118,6 +139,22 @@ class Incident(SQLModel, table=True):
     size: int = 1
     top_mention_id: int | None = Field(default=None, foreign_key="mentions.id")
     status: str = Field(default="open", max_length=16)
+
+
+class IncidentKey(SQLModel, table=True):
+    """What a member brought to its incident: a post id, a text fingerprint, a URL, or a
+    locality-sensitive hash band of its meaning. A new post looks its own keys up here (an
+    index lookup per key), so grouping never compares a post with every other post."""
+
+    __tablename__ = "incident_keys"
+    __table_args__ = (Index("ix_incident_keys_lookup", "brand", "key", "seen_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand: str = Field(default="", max_length=255)
+    key: str = Field(max_length=600)
+    incident_id: int = Field(foreign_key="incidents.id")
+    mention_id: int = Field(foreign_key="mentions.id")
+    seen_at: datetime = Field(sa_type=UTCDateTime)  # the member's post time
 
 
 class QueueItem(SQLModel, table=True):
@@ -138,6 +175,78 @@ class QueueItem(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Posts of the same incident folded into this item (the first one included).
+    mentions: int = 1
+    assignee: str | None = Field(default=None, max_length=255)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    responded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # first response
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # resolved/dismissed
+    closed_by: str | None = Field(default=None, max_length=255)
+    note: str | None = Field(default=None, sa_type=Text)  # resolution or dismissal note
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalation_level: int = 0  # 1: past due, re-alerted; 2: past due twice, sent up
+
+
+class QueueEvent(SQLModel, table=True):
+    """Who did what to a queue item, and when: its history."""
+
+    __tablename__ = "queue_events"
+    __table_args__ = (Index("ix_queue_events_item", "queue_item_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    queue_item_id: int = Field(foreign_key="queue_items.id")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=255)
+    action: str = Field(max_length=32)  # created, claimed, replied, resolved, dismissed, escalated
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    note: str | None = Field(default=None, sa_type=Text)
+
+
+class Reply(SQLModel, table=True):
+    """A reply posted (or being posted) on the mention's platform from ``harken queue reply``.
+
+    Written as ``sending`` before the platform is called and updated after, so a crash in
+    between is visible and a second ``--send`` refuses rather than posting twice.
+    """
+
+    __tablename__ = "replies"
+    __table_args__ = (Index("ix_replies_item", "queue_item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    queue_item_id: int = Field(foreign_key="queue_items.id")
+    platform: str = Field(max_length=32)
+    in_reply_to: str = Field(max_length=512)
+    text: str = Field(sa_type=Text)
+    actor: str = Field(max_length=255)
+    status: str = Field(default="sending", max_length=16)  # sending | sent | failed
+    external_id: str | None = Field(default=None, max_length=512)
+    url: str | None = Field(default=None, max_length=2048)
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Spike(SQLModel, table=True):
+    """An hour whose volume stood far above what that hour of the week usually brings."""
+
+    __tablename__ = "spikes"
+    __table_args__ = (
+        UniqueConstraint("brand", "series", "hour_start", name="uq_spike_brand_series_hour"),
+        Index("ix_spikes_hour", "hour_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand: str = Field(default="", max_length=255)
+    series: str = Field(max_length=255)  # "volume", "negative" or "topic:<name>"
+    hour_start: datetime = Field(sa_type=UTCDateTime)
+    count: int
+    baseline: float
+    ratio: float
+    p_value: float
+    top_incidents: list[int] = Field(default_factory=list, sa_type=JSONType)
+    terms: list[str] = Field(default_factory=list, sa_type=JSONType)
+    detected_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Alert(SQLModel, table=True):
@@ -147,7 +256,11 @@ class Alert(SQLModel, table=True):
     __table_args__ = (Index("ix_alerts_status", "status", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    queue_item_id: int = Field(foreign_key="queue_items.id")
+    # An alert is about a queue item (kind "item", or "escalation" when it is overdue) or a
+    # volume spike (kind "spike").
+    kind: str = Field(default="item", max_length=16)
+    queue_item_id: int | None = Field(default=None, foreign_key="queue_items.id")
+    spike_id: int | None = Field(default=None, foreign_key="spikes.id")
     sink: str = Field(max_length=32)
     channel: str = Field(default="", max_length=255)
     idempotency_key: str = Field(max_length=255, unique=True)

@@ -70,3 +70,16 @@ class RateLimited(SourceError):
     def __init__(self, message: str, reset_at: datetime | None = None, hint: str | None = None):
         super().__init__(message, hint)
         self.reset_at = reset_at
+
+
+class QueueError(HarkenError):
+    """A queue action that cannot be done (unknown item, wrong status)."""
+
+
+class ReplyError(HarkenError):
+    """A reply could not be posted. ``maybe_posted`` is True when the platform may have
+    received it anyway (a timeout after sending): check before trying again."""
+
+    def __init__(self, message: str, hint: str | None = None, maybe_posted: bool = False):
+        super().__init__(message, hint)
+        self.maybe_posted = maybe_posted

@@ -119,15 +119,36 @@ class SourceConfig(BaseModel):
 
 
 class DepartmentConfig(Strict):
+    """``sla`` is how long a new item may wait for its first response: one duration, or one
+    per priority (``{urgent: 15m, high: 30m, default: 2h}``; ``default`` covers the rest)."""
+
     name: str
     slack_channel: str | None = None
     sla: Duration = timedelta(hours=4)
+    sla_by_priority: dict[Priority, Duration] = {}
+    # Where an item goes when it is overdue twice over (its SLA passed, then as long again).
+    escalate_to: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sla_per_priority(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("sla"), dict):
+            per = dict(data["sla"])
+            data = {**data, "sla": per.pop("default", timedelta(hours=4))}
+            data["sla_by_priority"] = {**per, **data.get("sla_by_priority", {})}
+        return data
+
+    def sla_for(self, priority: Priority | str) -> timedelta:
+        return self.sla_by_priority.get(Priority(priority), self.sla)
 
 
 class RuleCondition(Strict):
     """All given conditions must hold (AND); list values match any of their items (OR)."""
 
     keywords: StrList = []
+    # Regular expressions (Python syntax), tried on the text as written and on its folded form
+    # (width, case, accents), case-insensitively.
+    regex: StrList = []
     topics: StrList = []
     brands: StrList = []
     platforms: StrList = []
@@ -138,6 +159,16 @@ class RuleCondition(Strict):
     risk_gte: float | None = Field(default=None, ge=0, le=1)
     followers_gte: int | None = Field(default=None, ge=0)
     verified: bool | None = None
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {err}") from None
+        return value
 
 
 class RoutingRule(Strict):
@@ -159,6 +190,25 @@ class RoutingConfig(Strict):
     default: str = "support"
     default_priority: Priority = Priority.normal
     rules: list[RoutingRule] = []
+
+
+class IncidentsConfig(Strict):
+    """How posts are grouped into incidents (one per brand): retweets and quotes always join
+    the post they point at; copies, shared links and near-duplicates join within ``window``."""
+
+    window: Duration = timedelta(hours=6)
+    # Cosine similarity of meaning (the base encoder) at which two posts are near-duplicates.
+    similarity: float = Field(default=0.9, ge=0.5, le=1)
+    copies: bool = True  # the same text once links, handles and spacing are set aside
+    urls: bool = True  # posts sharing a link (other than the brand's own site or the platform's)
+    ignore_domains: StrList = []  # links to these never group (your own site, link shorteners)
+
+
+class RepliesConfig(Strict):
+    """Reply templates per topic for ``harken queue reply``: {author}, {brand}, {platform},
+    {department} and {item} are filled in; ``default`` is used when no topic has one."""
+
+    templates: dict[str, str] = {}
 
 
 class ClassifierConfig(Strict):
@@ -257,6 +307,8 @@ class Config(Strict):
     ]
     topics: dict[str, StrList] = {}
     routing: RoutingConfig = RoutingConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
+    replies: RepliesConfig = RepliesConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     alerts: AlertsConfig = AlertsConfig()
     risk: RiskConfig = RiskConfig()
@@ -286,6 +338,11 @@ class Config(Strict):
     def _departments_exist(self) -> Config:
         known = {d.name for d in self.departments}
         targets = [("routing.default", self.routing.default)]
+        targets += [
+            (f"departments[{i}].escalate_to", d.escalate_to)
+            for i, d in enumerate(self.departments)
+            if d.escalate_to
+        ]
         for i, rule in enumerate(self.routing.rules):
             targets += [(f"routing.rules[{i}].to", name) for name in rule.to]
         for where, name in targets:
@@ -302,6 +359,11 @@ class Config(Strict):
             if unknown:
                 raise ValueError(
                     f"routing.rules[{i}].when.topics names {unknown[0]!r}, which is not in topics"
+                )
+        for name in self.replies.templates:
+            if name != "default" and name not in self.topics:
+                raise ValueError(
+                    f"replies.templates names {name!r}, which is neither a topic nor 'default'"
                 )
         return self
 

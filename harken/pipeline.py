@@ -10,24 +10,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session
 
+from harken import vectors
 from harken.brands import BrandDetector
 from harken.classify.classifier import Classifier
 from harken.classify.risk import RiskWeights, escalation_risk
 from harken.classify.types import Signals
-from harken.config import Config
+from harken.config import Config, Priority
 from harken.listeners.replay import LineRejection
 from harken.notify.outbox import NotifyResult, deliver_pending
 from harken.notify.sinks import Sink, active_sink_names
+from harken.queue import EscalationResult, escalate_overdue
 from harken.records import MentionRecord
+from harken.routing import incidents
 from harken.routing.rules import Decision, Router, Subject
 from harken.store import Store, repo
 from harken.store import sources as source_repo
-from harken.store.tables import Alert, Author, Classification, Mention, QueueItem, utcnow
+from harken.store.tables import (
+    Alert,
+    Author,
+    Classification,
+    Mention,
+    QueueEvent,
+    QueueItem,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +76,7 @@ class RouteResult:
 class PassResult:
     classified: int = 0
     route: RouteResult = field(default_factory=RouteResult)
+    escalation: EscalationResult = field(default_factory=EscalationResult)
     notify: NotifyResult = field(default_factory=NotifyResult)
 
 
@@ -194,8 +206,11 @@ def classify_pending(
                     "risk": c.risk,
                     "risk_factors": list(c.risk_factors),
                     "topics": list(c.topics),
+                    "topic_scores": c.topic_scores,
                     "language": c.language,
                     "created_at": utcnow(),
+                    "vector": vectors.pack(c.vector) if c.vector is not None else None,
+                    "vector_model": c.vector_model,
                 }
                 repo.insert_classification(session, values)
         done += len(rows)
@@ -221,7 +236,7 @@ def route_pending(
     max_batches: int | None = None,
     on_progress: Progress = _no_progress,
 ) -> RouteResult:
-    router = Router(config.routing)
+    router = Router(config.routing, config.topics)
     sinks = active_sink_names(config)
     result = RouteResult()
     batches = 0
@@ -237,22 +252,8 @@ def route_pending(
     return result
 
 
-def _route_one(
-    session: Session,
-    config: Config,
-    router: Router,
-    sinks: list[str],
-    mention: Mention,
-    author: Author,
-    c: Classification,
-    result: RouteResult,
-) -> None:
-    incident = repo.join_incident(
-        session, mention.brand or "", incident_key(mention), mention, c.risk
-    )
-    # Now that the mention has an incident, its growth is part of the risk.
-    rescore(session, config, mention, author, c, incident.id)
-    subject = Subject(
+def subject_of(mention: Mention, author: Author, c: Classification) -> Subject:
+    return Subject(
         text=mention.text,
         platform=mention.platform,
         brand=mention.brand,
@@ -264,26 +265,89 @@ def _route_one(
         abuse=c.abuse,
         risk=c.risk,
         topics=tuple(c.topics),
+        topic_scores=dict(c.topic_scores or {}),
     )
+
+
+def _route_one(
+    session: Session,
+    config: Config,
+    router: Router,
+    sinks: list[str],
+    mention: Mention,
+    author: Author,
+    c: Classification,
+    result: RouteResult,
+) -> None:
+    assignment = incidents.assign(session, mention, c, config.incidents)
+    incident = assignment.incident
+    # Now that the mention has an incident, its growth is part of the risk.
+    rescore(session, config, mention, author, c, incident.id)
     now = utcnow()
-    for decision in router.route(subject):
-        item = QueueItem(
-            mention_id=mention.id,  # type: ignore[arg-type]
-            incident_id=incident.id,
-            department=decision.department,
-            priority=decision.priority.value,
-            rule=decision.rule,
-            reason=decision.reason,
-            due_at=now + config.department(decision.department).sla,
-        )
-        session.add(item)
-        session.flush()
-        result.queue_items += 1
-        if _alert_worthy(config, decision, c.risk):
+    for decision in router.route(subject_of(mention, author, c)):
+        item = None if assignment.created else repo.open_item(session, incident.id, decision)
+        if item is not None:
+            _fold(session, config, item, mention, decision, now)
+        else:
+            item = _new_item(session, config, mention, incident.id, decision, now)
+            result.queue_items += 1
+        if _alert_worthy(config, item, c.risk):
             result.alerts += _queue_alerts(session, sinks, item, incident.id)
     mention.routed_at = now
     session.add(mention)
     result.mentions += 1
+
+
+def _new_item(
+    session: Session,
+    config: Config,
+    mention: Mention,
+    incident_id: int | None,
+    decision: Decision,
+    now: datetime,
+) -> QueueItem:
+    department = config.department(decision.department)
+    item = QueueItem(
+        mention_id=mention.id,  # type: ignore[arg-type]
+        incident_id=incident_id,
+        department=decision.department,
+        priority=decision.priority.value,
+        rule=decision.rule,
+        reason=decision.reason,
+        due_at=now + department.sla_for(decision.priority),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    session.flush()
+    session.add(
+        QueueEvent(queue_item_id=item.id, at=now, actor="harken", action="created", to_status="new")  # type: ignore[arg-type]
+    )
+    return item
+
+
+def _fold(
+    session: Session,
+    config: Config,
+    item: QueueItem,
+    mention: Mention,
+    decision: Decision,
+    now: datetime,
+) -> None:
+    """A later post of an incident that already has an open item in this department joins
+    that item instead of queueing again; a stronger rule raises its priority (and deadline)."""
+    item.mentions += 1
+    item.updated_at = now
+    if decision.priority.rank > Priority(item.priority).rank:
+        sla = config.department(item.department).sla_for(decision.priority)
+        note = f"priority {item.priority} -> {decision.priority.value} by mention {mention.id}"
+        item.priority, item.rule = decision.priority.value, decision.rule
+        item.reason = f"{decision.reason} (mention {mention.id}; first: {item.reason})"[:4000]
+        item.due_at = min(item.due_at, now + sla)
+        session.add(
+            QueueEvent(queue_item_id=item.id, at=now, actor="harken", action="raised", note=note)  # type: ignore[arg-type]
+        )
+    session.add(item)
 
 
 def rescore_mention(session: Session, config: Config, mention_id: int) -> bool:
@@ -333,15 +397,8 @@ def rescore(
     return moved
 
 
-def incident_key(mention: Mention) -> str:
-    """Retweets and quotes join the incident of the post they point at."""
-    if mention.ref_kind in ("retweet", "quote") and mention.ref_external_id:
-        return f"{mention.platform}:{mention.ref_external_id}"
-    return f"{mention.platform}:{mention.external_id}"
-
-
-def _alert_worthy(config: Config, decision: Decision, risk: float) -> bool:
-    return decision.priority.rank >= config.alerts.min_priority.rank or (
+def _alert_worthy(config: Config, item: QueueItem, risk: float) -> bool:
+    return Priority(item.priority).rank >= config.alerts.min_priority.rank or (
         risk >= config.alerts.min_risk
     )
 
@@ -390,5 +447,6 @@ def run_pass(
             store, classifier, batch_size=config.classifier.batch_size * 2, on_progress=on_progress
         )
     result.route = route_pending(store, config, on_progress=on_progress)
+    result.escalation = escalate_overdue(store, config, active_sink_names(config))
     result.notify = deliver_pending(store, sinks)
     return result

@@ -1,12 +1,56 @@
-"""Department queues as the CLI and other tools see them (the ``queue list`` JSON contract)."""
+"""Department queues as the CLI and other tools see them: listing (the ``queue list`` JSON
+contract), one item in full, and the item's life:
+
+    new ──claim──> claimed ──reply --send──> responded ──resolve──> resolved
+     │                │                          │
+     └────────────────┴──────dismiss─────────────┴──> dismissed
+
+Every change records who did it and when (``queue_events``). An item's SLA is the time to its
+first response; an item still waiting past its due time is escalated by ``escalate_overdue``.
+"""
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from harken.config import Config
+from harken.errors import QueueError
 from harken.store import Store
-from harken.store.repo import QueueRow, queue_rows
+from harken.store.repo import OPEN_STATUSES, QueueRow, queue_rows
+from harken.store.tables import (
+    Alert,
+    Author,
+    Classification,
+    Incident,
+    Mention,
+    QueueEvent,
+    QueueItem,
+    Reply,
+    utcnow,
+)
+
+STATUSES = ("new", "claimed", "responded", "resolved", "dismissed")
+WAITING = ("new", "claimed")  # no first response yet: the SLA clock runs
+
+
+def actor_name(explicit: str | None = None) -> str:
+    """Who is acting: ``--as NAME``, else $HARKEN_USER, else the login name."""
+    if explicit and explicit.strip():
+        return explicit.strip()
+    if os.environ.get("HARKEN_USER", "").strip():
+        return os.environ["HARKEN_USER"].strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def list_items(
@@ -14,11 +58,16 @@ def list_items(
 ) -> list[dict[str, Any]]:
     with store.session() as session:
         rows = queue_rows(session, department, statuses, limit)
-    return [item_json(row) for row in rows]
+        incidents = _incidents(session, [r.item.incident_id for r in rows])
+    now = utcnow()
+    return [item_json(row, incidents.get(row.item.incident_id or -1), now) for row in rows]
 
 
-def item_json(row: QueueRow) -> dict[str, Any]:
+def item_json(
+    row: QueueRow, incident: Incident | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     item, mention, author, c = row.item, row.mention, row.author, row.classification
+    now = now or utcnow()
     return {
         "id": item.id,
         "department": item.department,
@@ -51,4 +100,382 @@ def item_json(row: QueueRow) -> dict[str, Any]:
                 "url": author.url,
             },
         },
+        # Added with the queue lifecycle (issue 5); the keys above are the contract.
+        "mentions": item.mentions,
+        "incident_size": incident.size if incident else None,
+        "assignee": item.assignee,
+        "claimed_at": _iso(item.claimed_at),
+        "responded_at": _iso(item.responded_at),
+        "first_response_seconds": _seconds(item.created_at, item.responded_at),
+        "closed_at": _iso(item.closed_at),
+        "closed_by": item.closed_by,
+        "note": item.note,
+        "overdue": item.status in WAITING and item.due_at < now,
+        "escalation_level": item.escalation_level,
+        "escalated_at": _iso(item.escalated_at),
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _seconds(start: datetime, end: datetime | None) -> float | None:
+    return round((end - start).total_seconds(), 1) if end else None
+
+
+def _incidents(session: Session, ids: Sequence[int | None]) -> dict[int, Incident]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    found = session.execute(select(Incident).where(Incident.id.in_(wanted))).scalars()  # type: ignore[union-attr]
+    return {i.id: i for i in found if i.id is not None}
+
+
+# -- one item in full -----------------------------------------------------------------------
+
+
+def show_item(store: Store, item_id: int, history_limit: int = 10) -> dict[str, Any]:
+    """The item, its incident, its history, its replies, and the author's history."""
+    with store.session() as session:
+        row = _row(session, item_id)
+        incident = session.get(Incident, row.item.incident_id) if row.item.incident_id else None
+        data = item_json(row, incident)
+        data["incident"] = _incident_json(session, incident) if incident else None
+        data["events"] = [
+            {
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "from": e.from_status,
+                "to": e.to_status,
+                "note": e.note,
+            }
+            for e in session.execute(
+                select(QueueEvent)
+                .where(QueueEvent.queue_item_id == item_id)
+                .order_by(QueueEvent.id)
+            ).scalars()
+        ]
+        data["replies"] = [
+            {
+                "id": r.id,
+                "status": r.status,
+                "text": r.text,
+                "actor": r.actor,
+                "url": r.url,
+                "external_id": r.external_id,
+                "error": r.error,
+                "created_at": r.created_at.isoformat(),
+                "sent_at": _iso(r.sent_at),
+            }
+            for r in replies_of(session, item_id)
+        ]
+        data["author_history"] = author_history(session, row.author, row.mention, history_limit)
+    return data
+
+
+def _incident_json(session: Session, incident: Incident) -> dict[str, Any]:
+    last = incident.last_seen
+    hour = timedelta(hours=1)
+    counts = [
+        session.execute(
+            select(func.count(Mention.id)).where(
+                Mention.incident_id == incident.id,
+                Mention.created_at > start - hour,
+                Mention.created_at <= start,
+            )
+        ).scalar_one()
+        for start in (last, last - hour)
+    ]
+    return {
+        "id": incident.id,
+        "brand": incident.brand,
+        "size": incident.size,
+        "first_seen": incident.first_seen.isoformat(),
+        "last_seen": incident.last_seen.isoformat(),
+        "top_mention_id": incident.top_mention_id,
+        # Posts in the hour up to its last post, and in the hour before that.
+        "growth": {"last_hour": counts[0], "hour_before": counts[1]},
+        "departments": sorted(
+            set(
+                session.execute(
+                    select(QueueItem.department).where(QueueItem.incident_id == incident.id)
+                ).scalars()
+            )
+        ),
+    }
+
+
+def handle_stem(handle: str) -> str:
+    """The part of a handle people reuse across platforms: '@Kenji_T', 'kenji_t.bsky.social',
+    'kenji_t@mastodon.social' and 'u/kenji_t' all give 'kenji_t'."""
+    stem = handle.strip().lower().removeprefix("u/").lstrip("@")
+    stem = stem.split("@", 1)[0]
+    for suffix in (".bsky.social", ".bsky.team"):
+        stem = stem.removesuffix(suffix)
+    return stem
+
+
+def author_history(
+    session: Session, author: Author, current: Mention, limit: int
+) -> dict[str, Any]:
+    """Earlier posts by this author, and by accounts with the same handle on other platforms
+    (likely the same person, which harken cannot prove: they are marked as such)."""
+    stem = handle_stem(author.handle)
+    others = [
+        a
+        for a in session.execute(select(Author).where(Author.platform != author.platform)).scalars()
+        if stem and handle_stem(a.handle) == stem
+    ]
+    ids = {author.id: "same account"} | {a.id: f"same handle on {a.platform}" for a in others}
+    rows = session.execute(
+        select(Mention, Classification)
+        .outerjoin(Classification, Classification.mention_id == Mention.id)
+        .where(Mention.author_id.in_(list(ids)), Mention.id != current.id)  # type: ignore[attr-defined]
+        .order_by(Mention.created_at.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    ).all()
+    outcomes = _outcomes(session, [m.id for m, _ in rows])
+    earlier = [
+        {
+            "mention_id": m.id,
+            "platform": m.platform,
+            "created_at": m.created_at.isoformat(),
+            "text": m.text,
+            "sentiment": c.sentiment if c else None,
+            "link": ids[m.author_id],
+            "items": outcomes.get(m.id, []),
+        }
+        for m, c in rows
+    ]
+    total = session.execute(
+        select(func.count(Mention.id)).where(Mention.author_id.in_(list(ids)))  # type: ignore[attr-defined]
+    ).scalar_one()
+    return {
+        "accounts": [{"platform": author.platform, "handle": author.handle, "link": "this post"}]
+        + [{"platform": a.platform, "handle": a.handle, "link": "same handle"} for a in others],
+        "mentions": int(total),
+        "earlier": earlier,
+    }
+
+
+def _outcomes(session: Session, mention_ids: list[int | None]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if not mention_ids:
+        return out
+    items = session.execute(
+        select(QueueItem).where(QueueItem.mention_id.in_(mention_ids))  # type: ignore[attr-defined]
+    ).scalars()
+    for item in items:
+        text = f"{item.department} {item.status}"
+        if item.closed_by:
+            text += f" by {item.closed_by}"
+        if item.note:
+            text += f": {item.note}"
+        out.setdefault(item.mention_id, []).append(text)
+    return out
+
+
+def replies_of(session: Session, item_id: int) -> list[Reply]:
+    return list(
+        session.execute(
+            select(Reply).where(Reply.queue_item_id == item_id).order_by(Reply.id)
+        ).scalars()
+    )
+
+
+def _row(session: Session, item_id: int) -> QueueRow:
+    found = session.execute(
+        select(QueueItem, Mention, Author, Classification)
+        .join(Mention, Mention.id == QueueItem.mention_id)
+        .join(Author, Author.id == Mention.author_id)
+        .outerjoin(Classification, Classification.mention_id == Mention.id)
+        .where(QueueItem.id == item_id)
+    ).first()
+    if found is None:
+        raise QueueError(
+            f"no queue item #{item_id}", hint="`harken queue list` shows the open ones"
+        )
+    return QueueRow(*found)
+
+
+# -- changes of status ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    item_id: int
+    before: str
+    after: str
+    message: str
+
+
+def claim(store: Store, item_id: int, actor: str, force: bool = False) -> Change:
+    with store.session() as session:
+        item = _item(session, item_id)
+        if item.status not in WAITING:
+            raise QueueError(
+                f"item #{item_id} is {item.status}; only new or claimed items can be claimed"
+            )
+        if item.status == "claimed" and item.assignee not in (None, actor) and not force:
+            raise QueueError(
+                f"item #{item_id} is claimed by {item.assignee}",
+                hint="pass --force to take it over",
+            )
+        item.assignee, item.claimed_at = actor, item.claimed_at or utcnow()
+        return _move(
+            session, item, "claimed", actor, "claimed", None, f"#{item_id} claimed by {actor}"
+        )
+
+
+def resolve(store: Store, item_id: int, actor: str, note: str | None) -> Change:
+    with store.session() as session:
+        item = _closable(session, item_id, "resolved")
+        return _close(session, item, "resolved", actor, note)
+
+
+def dismiss(store: Store, item_id: int, actor: str, note: str | None) -> Change:
+    with store.session() as session:
+        item = _closable(session, item_id, "dismissed")
+        return _close(session, item, "dismissed", actor, note)
+
+
+def _closable(session: Session, item_id: int, to: str) -> QueueItem:
+    item = _item(session, item_id)
+    if item.status not in OPEN_STATUSES:
+        raise QueueError(f"item #{item_id} is already {item.status}; it cannot be {to}")
+    return item
+
+
+def _close(session: Session, item: QueueItem, to: str, actor: str, note: str | None) -> Change:
+    item.closed_at, item.closed_by = utcnow(), actor
+    item.note = note or item.note
+    message = f"#{item.id} {to} by {actor}" + (f": {note}" if note else "")
+    return _move(session, item, to, actor, to, note, message)
+
+
+def _move(
+    session: Session,
+    item: QueueItem,
+    to: str,
+    actor: str,
+    action: str,
+    note: str | None,
+    message: str,
+) -> Change:
+    before, now = item.status, utcnow()
+    item.status, item.updated_at = to, now
+    session.add(item)
+    session.add(
+        QueueEvent(
+            queue_item_id=item.id,  # type: ignore[arg-type]
+            at=now,
+            actor=actor,
+            action=action,
+            from_status=before,
+            to_status=to,
+            note=note,
+        )
+    )
+    assert item.id is not None
+    return Change(item.id, before, to, message)
+
+
+def _item(session: Session, item_id: int) -> QueueItem:
+    item = session.get(QueueItem, item_id)
+    if item is None:
+        raise QueueError(
+            f"no queue item #{item_id}", hint="`harken queue list` shows the open ones"
+        )
+    return item
+
+
+def mark_responded(session: Session, item: QueueItem, actor: str, note: str) -> None:
+    """A reply was posted: the first one stops the SLA clock."""
+    if item.responded_at is None:
+        item.responded_at = utcnow()
+    if item.assignee is None:
+        item.assignee = actor
+    if item.status in WAITING:
+        _move(session, item, "responded", actor, "replied", note, "")
+    else:
+        session.add(QueueEvent(queue_item_id=item.id, actor=actor, action="replied", note=note))  # type: ignore[arg-type]
+        session.add(item)
+
+
+# -- escalation -----------------------------------------------------------------------------
+
+
+@dataclass
+class EscalationResult:
+    escalated: int = 0  # items that reached level 1 (past due) now
+    sent_up: int = 0  # items that reached level 2 (past due twice over) now
+    alerts: int = 0
+
+
+def escalate_overdue(
+    store: Store, config: Config, sinks: Sequence[str], now: datetime | None = None
+) -> EscalationResult:
+    """Items still waiting for a first response past their due time are flagged and
+    re-alerted to their department (level 1); still waiting when as long again has passed,
+    they are alerted to the department's ``escalate_to`` (level 2). Each level alerts once."""
+    now = now or utcnow()
+    result = EscalationResult()
+    with store.session() as session:
+        overdue = session.execute(
+            select(QueueItem).where(
+                QueueItem.status.in_(WAITING),  # type: ignore[attr-defined]
+                QueueItem.due_at < now,
+                QueueItem.escalation_level < 2,
+            )
+        ).scalars()
+        for item in list(overdue):
+            department = config.department(item.department) if _known(config, item) else None
+            sla = department.sla_for(item.priority) if department else timedelta(0)
+            level = 2 if now >= item.due_at + sla else 1
+            if level <= item.escalation_level:
+                continue
+            to = (
+                department.escalate_to
+                if (level == 2 and department and department.escalate_to)
+                else item.department
+            )
+            late = now - item.due_at
+            note = f"level {level}: no first response {_human(late)} after due; alerted {to}"
+            item.escalation_level, item.escalated_at = level, now
+            session.add(item)
+            session.add(
+                QueueEvent(
+                    queue_item_id=item.id, at=now, actor="harken", action="escalated", note=note
+                )
+            )  # type: ignore[arg-type]
+            result.escalated += level == 1
+            result.sent_up += level == 2
+            for sink in sinks:
+                key = f"{sink}:escalation-{level}:item-{item.id}"
+                if session.execute(select(Alert.id).where(Alert.idempotency_key == key)).first():
+                    continue
+                session.add(
+                    Alert(
+                        kind="escalation",
+                        queue_item_id=item.id,
+                        sink=sink,
+                        channel=to,
+                        idempotency_key=key,
+                    )
+                )
+                result.alerts += 1
+    return result
+
+
+def _known(config: Config, item: QueueItem) -> bool:
+    return any(d.name == item.department for d in config.departments)
+
+
+def _human(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    hours = minutes / 60
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"

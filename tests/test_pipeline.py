@@ -160,11 +160,16 @@ def test_routing_reasons_and_incidents(tmp_path: Path, config, store, classifier
     assert routed[("1006", "engineering")].reason.startswith("rule 'outages': topic outage")
     assert routed[("1001", "engineering")].priority == "high"
     assert routed[("1002", "support")].reason == "no rule matched: default department"
-    # the retweet joins the original's incident
-    assert (
-        routed[("1003", "engineering")].incident_id == routed[("1001", "engineering")].incident_id
-    )
-    assert incidents["x:1001"].size == 2
+    # the retweet joins the original's incident and folds into its open item
+    assert ("1003", "engineering") not in routed
+    with store.session() as session:
+        retweet = session.execute(select(Mention).where(Mention.external_id == "1003")).scalar_one()
+        item = session.execute(
+            select(QueueItem).where(QueueItem.incident_id == retweet.incident_id)
+        ).scalar_one()
+    assert retweet.incident_reason == "retweet of x:1001"
+    assert item.mentions == 2
+    assert incidents["post:x:1001"].size == 2
     # one alert per incident and department: the retweet does not alert again
     alerted = sorted((v.item.department, v.mention.external_id) for v in sink.delivered)
     assert alerted == [

@@ -227,8 +227,33 @@ class Classifier:
                     detected[i],
                     signals[i] if signals else Signals(),
                     model,
+                    semantic[j] if model.understands(detected[i]) else None,
                 )
         return [r for r in results if r is not None]
+
+    def topic_scores_from(
+        self,
+        texts: Sequence[str],
+        vectors: Sequence[np.ndarray | None],
+        vector_models: Sequence[str | None],
+    ) -> list[dict[str, float]]:
+        """Topic scores of stored posts from their stored vectors, with this classifier's
+        topics: what ``harken rules test`` uses to replay a changed ``topics:`` section
+        without re-encoding every post. A vector from an encoder not loaded here (or none)
+        leaves only the literal example phrases."""
+        out = []
+        for text, vector, key in zip(texts, vectors, vector_models, strict=True):
+            model = self._models.get(key) if key else None
+            sims, names = None, []
+            if model is not None and vector is not None and self._topics:
+                names, topic_vectors = model.topic_vectors(self._topics, self.batch_size)
+                if names:
+                    sims = model.similarities(vector[None, :].astype(np.float32), topic_vectors)[0]
+            out.append(self._topic_scores(strip_retweet_prefix(text), sims, names))
+        return out
+
+    def topics_of(self, scores: Mapping[str, float]) -> tuple[str, ...]:
+        return tuple(t for t, s in scores.items() if s >= self.topic_threshold)
 
     def _one(
         self,
@@ -242,11 +267,12 @@ class Classifier:
         language: str,
         signals: Signals,
         model: _Model,
+        vector: np.ndarray | None,
     ) -> Classification:
         labels = model.heads["sentiment"].labels
         scores = {label: round(float(p), 4) for label, p in zip(labels, sentiment, strict=True)}
         topic_scores = self._topic_scores(cleaned, topic_sims, topic_names)
-        topics = tuple(t for t, s in topic_scores.items() if s >= self.topic_threshold)
+        topics = self.topics_of(topic_scores)
         risk, factors = escalation_risk(
             complaint, scores["negative"], abuse, signals, topics, self.risk_weights
         )
@@ -262,6 +288,8 @@ class Classifier:
             language=language,
             model=model.name,
             topic_scores=topic_scores,
+            vector=vector,
+            vector_model=model.key if vector is not None else None,
         )
 
     def _topic_scores(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Signals:
@@ -30,9 +32,15 @@ class Classification:
     language: str
     model: str
     topic_scores: dict[str, float] = field(default_factory=dict)
+    # The text's meaning in the base encoder's space (unit length) and that encoder's name;
+    # None when the encoder does not read the post's language. Not part of the JSON output.
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+    vector_model: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("vector")
+        data.pop("vector_model")
         data["risk_factors"] = list(self.risk_factors)
         data["topics"] = list(self.topics)
         return data

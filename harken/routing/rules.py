@@ -1,9 +1,16 @@
-"""Evaluate routing rules. Every decision carries its reason in plain words."""
+"""Evaluate routing rules. Every decision carries its reason in plain words.
+
+Each condition of a rule is compiled once into a check that returns a ``Verdict``: whether it
+holds and, either way, why in words ("keyword 'lawyer'", "complaint 0.12 < 0.50"). ``route``
+stops at a rule's first failing condition; ``explain`` evaluates them all, for
+``harken route --explain``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from harken.config import Priority, RoutingConfig, RoutingRule, RuleCondition
 from harken.matching import Phrase, compile_phrases, first_hit
@@ -25,6 +32,7 @@ class Subject:
     abuse: float
     risk: float
     topics: tuple[str, ...] = ()
+    topic_scores: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -35,15 +43,38 @@ class Decision:
     reason: str
 
 
-Check = Callable[[Subject, str], str | None]  # (subject, normalized text) -> reason or None
+@dataclass(frozen=True)
+class Verdict:
+    holds: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    """One rule's evaluation, condition by condition (what ``explain`` returns)."""
+
+    rule: RoutingRule
+    verdicts: list[Verdict]
+
+    @property
+    def matched(self) -> bool:
+        return all(v.holds for v in self.verdicts)
+
+
+Check = Callable[[Subject, str], Verdict]  # (subject, normalized text) -> verdict
 
 
 class Router:
     """Rules compiled once; ``route`` is pure and cheap."""
 
-    def __init__(self, config: RoutingConfig) -> None:
+    def __init__(
+        self, config: RoutingConfig, topics: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         self.config = config
-        self._rules = [(rule, _compile(rule.when)) for rule in config.rules]
+        # A topic's example phrases found literally in a post explain its topic better than
+        # a similarity score does.
+        self._topic_phrases = {n: compile_phrases(list(ex)) for n, ex in (topics or {}).items()}
+        self._rules = [(rule, self._compile(rule.when)) for rule in config.rules]
 
     def route(self, subject: Subject) -> list[Decision]:
         folded = normalize(subject.text)
@@ -63,6 +94,59 @@ class Router:
             )
         return list(decisions.values())
 
+    def explain(self, subject: Subject) -> list[RuleTrace]:
+        """Every rule with every condition evaluated, in order (evaluation after a matching
+        ``stop`` rule is still shown; ``route`` says what was decided)."""
+        folded = normalize(subject.text)
+        return [
+            RuleTrace(rule, [check(subject, folded) for check in checks])
+            for rule, checks in self._rules
+        ]
+
+    def _compile(self, when: RuleCondition) -> list[Check]:
+        checks: list[Check] = []
+        if when.keywords:
+            checks.append(_keyword_check(compile_phrases(when.keywords)))
+        if when.regex:
+            checks.append(_regex_check(when.regex))
+        for name, values in (
+            ("platform", when.platforms),
+            ("language", when.languages),
+            ("brand", when.brands),
+            ("sentiment", [s.value for s in when.sentiment]),
+        ):
+            if values:
+                checks.append(_one_of(name, values))
+        if when.topics:
+            checks.append(self._topic_check(when.topics))
+        for name, threshold in (
+            ("complaint", when.complaint_gte),
+            ("abuse", when.abuse_gte),
+            ("risk", when.risk_gte),
+        ):
+            if threshold is not None:
+                checks.append(_at_least(name, threshold))
+        if when.followers_gte is not None:
+            checks.append(_followers_check(when.followers_gte))
+        if when.verified is not None:
+            checks.append(_verified_check(when.verified))
+        return checks
+
+    def _topic_check(self, topics: list[str]) -> Check:
+        def check(subject: Subject, folded: str) -> Verdict:
+            hit = next((t for t in topics if t in subject.topics), None)
+            if hit is None:
+                best = ", ".join(f"{t} {subject.topic_scores.get(t, 0.0):.2f}" for t in topics)
+                return Verdict(False, f"no topic among {', '.join(topics)} (similarity {best})")
+            phrase = first_hit(self._topic_phrases.get(hit, []), folded)
+            if phrase is not None:
+                return Verdict(True, f"topic {hit} (phrase {phrase.text!r})")
+            score = subject.topic_scores.get(hit)
+            shown = f" (similarity {score:.2f})" if score is not None else ""
+            return Verdict(True, f"topic {hit}{shown}")
+
+        return check
+
 
 def _decision(rule: RoutingRule, department: str, reasons: list[str]) -> Decision:
     because = "; ".join(reasons) if reasons else "matches everything"
@@ -72,86 +156,72 @@ def _decision(rule: RoutingRule, department: str, reasons: list[str]) -> Decisio
 def _all_hold(checks: list[Check], subject: Subject, folded: str) -> list[str] | None:
     reasons = []
     for check in checks:
-        reason = check(subject, folded)
-        if reason is None:
+        verdict = check(subject, folded)
+        if not verdict.holds:
             return None
-        reasons.append(reason)
+        reasons.append(verdict.text)
     return reasons
 
 
-def _compile(when: RuleCondition) -> list[Check]:
-    checks: list[Check] = []
-    if when.keywords:
-        checks.append(_keyword_check(compile_phrases(when.keywords)))
-    for field, values in (
-        ("platform", when.platforms),
-        ("language", when.languages),
-        ("brand", when.brands),
-        ("sentiment", [s.value for s in when.sentiment]),
-    ):
-        if values:
-            checks.append(_one_of(field, values))
-    if when.topics:
-        checks.append(_topic_check(when.topics))
-    for field, label, threshold in (
-        ("complaint", "complaint", when.complaint_gte),
-        ("abuse", "abuse", when.abuse_gte),
-        ("risk", "risk", when.risk_gte),
-    ):
-        if threshold is not None:
-            checks.append(_at_least(field, label, threshold))
-    if when.followers_gte is not None:
-        checks.append(_followers_check(when.followers_gte))
-    if when.verified is not None:
-        wanted = when.verified
-        checks.append(
-            lambda s, _: (
-                ("verified author" if wanted else "unverified author")
-                if s.verified == wanted
-                else None
-            )
-        )
-    return checks
-
-
 def _keyword_check(phrases: list[Phrase]) -> Check:
-    def check(_: Subject, folded: str) -> str | None:
+    listed = ", ".join(repr(p.text) for p in phrases[:4]) + (", ..." if len(phrases) > 4 else "")
+
+    def check(_: Subject, folded: str) -> Verdict:
         hit = first_hit(phrases, folded)
-        return f"keyword {hit.text!r}" if hit else None
+        if hit is None:
+            return Verdict(False, f"none of the keywords {listed}")
+        return Verdict(True, f"keyword {hit.text!r}")
 
     return check
 
 
-def _one_of(field: str, values: list[str]) -> Check:
+def _regex_check(patterns: list[str]) -> Check:
+    compiled = [re.compile(p, re.IGNORECASE) for p in patterns]
+
+    def check(subject: Subject, folded: str) -> Verdict:
+        for pattern in compiled:
+            found = pattern.search(subject.text) or pattern.search(folded)
+            if found:
+                return Verdict(True, f"pattern {pattern.pattern!r} matched {found.group(0)!r}")
+        return Verdict(False, f"no pattern matched ({', '.join(map(repr, patterns))})")
+
+    return check
+
+
+def _one_of(name: str, values: list[str]) -> Check:
     wanted = {v.casefold() for v in values}
 
-    def check(subject: Subject, _: str) -> str | None:
-        value = getattr(subject, field)
-        return f"{field} {value}" if value is not None and value.casefold() in wanted else None
+    def check(subject: Subject, _: str) -> Verdict:
+        value = getattr(subject, name)
+        holds = value is not None and value.casefold() in wanted
+        return Verdict(holds, f"{name} {value}" + ("" if holds else f" not in {values}"))
 
     return check
 
 
-def _topic_check(topics: list[str]) -> Check:
-    def check(subject: Subject, _: str) -> str | None:
-        hit = next((t for t in topics if t in subject.topics), None)
-        return f"topic {hit}" if hit else None
-
-    return check
-
-
-def _at_least(field: str, label: str, threshold: float) -> Check:
-    def check(subject: Subject, _: str) -> str | None:
-        value = getattr(subject, field)
-        return f"{label} {value:.2f} ≥ {threshold:.2f}" if value >= threshold else None
+def _at_least(name: str, threshold: float) -> Check:
+    def check(subject: Subject, _: str) -> Verdict:
+        value = getattr(subject, name)
+        sign = "≥" if value >= threshold else "<"
+        return Verdict(value >= threshold, f"{name} {value:.2f} {sign} {threshold:.2f}")
 
     return check
 
 
 def _followers_check(minimum: int) -> Check:
-    def check(subject: Subject, _: str) -> str | None:
-        if subject.followers is None or subject.followers < minimum:
-            return None
-        return f"author has {subject.followers:,} followers ≥ {minimum:,}"
+    def check(subject: Subject, _: str) -> Verdict:
+        if subject.followers is None:
+            return Verdict(False, "author's followers unknown")
+        holds = subject.followers >= minimum
+        sign = "≥" if holds else "<"
+        return Verdict(holds, f"author has {subject.followers:,} followers {sign} {minimum:,}")
+
+    return check
+
+
+def _verified_check(wanted: bool) -> Check:
+    def check(subject: Subject, _: str) -> Verdict:
+        text = "verified author" if subject.verified else "unverified author"
+        return Verdict(subject.verified == wanted, text)
 
     return check

@@ -21,6 +21,7 @@ from harken.store.tables import (
     Label,
     Mention,
     QueueItem,
+    Spike,
     utcnow,
 )
 
@@ -154,54 +155,38 @@ def count_pending(session: Session) -> dict[str, int]:
     return {"unclassified": unclassified_n, "unrouted": unrouted_n, "alerts": alerts_n}
 
 
-def join_incident(
-    session: Session, brand: str, key: str, mention: Mention, risk: float
-) -> Incident:
-    """Add a mention to the incident with this key, creating it on first sight."""
-    incident = session.execute(
-        select(Incident).where(Incident.brand == brand, Incident.key == key)
-    ).scalar_one_or_none()
-    if incident is None:
-        incident = Incident(
-            brand=brand,
-            key=key,
-            first_seen=mention.created_at,
-            last_seen=mention.created_at,
-            size=0,
-            top_mention_id=mention.id,
-        )
-        session.add(incident)
-    incident.size += 1
-    incident.first_seen = min(incident.first_seen, mention.created_at)
-    incident.last_seen = max(incident.last_seen, mention.created_at)
-    if incident.top_mention_id != mention.id and _riskier(session, mention, risk, incident):
-        incident.top_mention_id = mention.id
-    session.flush()
-    return incident
-
-
-def _riskier(session: Session, mention: Mention, risk: float, incident: Incident) -> bool:
-    top_risk = session.execute(
-        select(Classification.risk).where(Classification.mention_id == incident.top_mention_id)
-    ).scalar_one_or_none()
-    return top_risk is None or risk > top_risk
+OPEN_STATUSES = ("new", "claimed", "responded")
 
 
 def incident_recent(
     session: Session, incident_id: int, since: datetime, exclude_mention: int | None
 ) -> int:
-    """Other posts routed into this incident that were posted since ``since``."""
+    """Other posts of this incident that were posted since ``since``."""
     return int(
         session.execute(
-            select(func.count(func.distinct(QueueItem.mention_id)))
-            .join(Mention, Mention.id == QueueItem.mention_id)
-            .where(
-                QueueItem.incident_id == incident_id,
+            select(func.count(Mention.id)).where(
+                Mention.incident_id == incident_id,
                 Mention.created_at >= since,
-                QueueItem.mention_id != exclude_mention,
+                Mention.id != exclude_mention,
             )
         ).scalar_one()
     )
+
+
+def open_item(session: Session, incident_id: int | None, decision: Any) -> QueueItem | None:
+    """The incident's item still open in the decision's department, if any."""
+    if incident_id is None:
+        return None
+    return session.execute(
+        select(QueueItem)
+        .where(
+            QueueItem.incident_id == incident_id,
+            QueueItem.department == decision.department,
+            QueueItem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+        )
+        .order_by(QueueItem.id)
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def mention_by_id(session: Session, mention_id: int) -> Mention | None:
@@ -227,9 +212,7 @@ def classification_of(session: Session, mention_id: int) -> Classification | Non
 
 
 def incident_of(session: Session, mention_id: int) -> int | None:
-    return session.execute(
-        select(QueueItem.incident_id).where(QueueItem.mention_id == mention_id).limit(1)
-    ).scalar()
+    return session.execute(select(Mention.incident_id).where(Mention.id == mention_id)).scalar()
 
 
 def alert_exists(session: Session, key: str) -> bool:
@@ -239,24 +222,27 @@ def alert_exists(session: Session, key: str) -> bool:
 
 @dataclass(frozen=True)
 class AlertView:
-    """Everything a sink needs to render one alert."""
+    """Everything a sink needs to render one alert: a queue item's (kinds "item" and
+    "escalation": item, mention, author, classification set) or a spike's (spike set)."""
 
     alert: Alert
-    item: QueueItem
-    mention: Mention
-    author: Author
-    classification: Classification
+    item: QueueItem | None
+    mention: Mention | None
+    author: Author | None
+    classification: Classification | None
     incident: Incident | None
+    spike: Spike | None = None
 
 
 def pending_alerts(session: Session, limit: int) -> list[AlertView]:
     statement = (
-        select(Alert, QueueItem, Mention, Author, Classification, Incident)
-        .join(QueueItem, QueueItem.id == Alert.queue_item_id)
-        .join(Mention, Mention.id == QueueItem.mention_id)
-        .join(Author, Author.id == Mention.author_id)
-        .join(Classification, Classification.mention_id == Mention.id)
+        select(Alert, QueueItem, Mention, Author, Classification, Incident, Spike)
+        .outerjoin(QueueItem, QueueItem.id == Alert.queue_item_id)
+        .outerjoin(Mention, Mention.id == QueueItem.mention_id)
+        .outerjoin(Author, Author.id == Mention.author_id)
+        .outerjoin(Classification, Classification.mention_id == Mention.id)
         .outerjoin(Incident, Incident.id == QueueItem.incident_id)
+        .outerjoin(Spike, Spike.id == Alert.spike_id)
         .where(Alert.status == "pending")
         .order_by(Alert.id)
         .limit(limit)
@@ -288,9 +274,15 @@ def queue_rows(
         statement = statement.where(QueueItem.department == department)
     if statuses:
         statement = statement.where(QueueItem.status.in_(statuses))  # type: ignore[attr-defined]
-    # Most urgent first, then the one due soonest; ties by id keep output stable.
+    # Escalated (overdue) first, then most urgent, then the one due soonest; ties by id keep
+    # output stable.
     rank = case(PRIORITY_ORDER, value=QueueItem.priority, else_=len(PRIORITY_ORDER))
-    statement = statement.order_by(rank, QueueItem.due_at, QueueItem.id)
+    statement = statement.order_by(
+        QueueItem.escalation_level.desc(),  # type: ignore[attr-defined]
+        rank,
+        QueueItem.due_at,
+        QueueItem.id,
+    )
     if limit:
         statement = statement.limit(limit)
     return [QueueRow(*row) for row in session.execute(statement).all()]

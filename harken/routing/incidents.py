@@ -1,0 +1,319 @@
+"""Group posts into incidents, one per brand, without comparing a post with every other.
+
+A post brings keys; an incident is found by looking the keys up (one indexed query), never by
+scanning posts:
+
+* ``post:<platform>:<id>`` — the post a retweet or quote points at, else the post itself. A
+  retweet storm is one incident, whenever its retweets arrive.
+* ``copy:<hash>`` — the text with links, handles, "RT @x:" and punctuation set aside: copy-paste
+  campaigns and bots posting the same words.
+* ``url:<link>`` — a link the post shares (a news story, a status page), minus tracking
+  parameters; links to the platforms themselves and to ``incidents.ignore_domains`` never group.
+* ``sim:<encoder>:<band>:<hash>`` — locality-sensitive hashing of the post's meaning vector
+  (random hyperplanes, 16 bands of 10 bits). Two posts with cosine similarity 0.9 share a band
+  with probability 0.98, two at 0.5 with 0.25; every candidate is then checked with the real
+  cosine, so the hash only decides which few posts are compared.
+
+Copy, URL and similarity keys only join posts within ``incidents.window`` of each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import numpy as np
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from harken import vectors
+from harken.config import IncidentsConfig
+from harken.store.tables import Classification, Incident, IncidentKey, Mention
+from harken.text import normalize
+
+BANDS, BITS = 16, 10
+MAX_CANDIDATES = 20  # posts compared by real cosine, most shared bands first
+MIN_COPY_LENGTH = 15  # shorter texts ("acme down") are too common to mean "the same post"
+
+_RT = re.compile(r"^rt @[\w.]+:\s*")
+_URL = re.compile(r"https?://[^\s<>\"'）)」]+")
+_HANDLE = re.compile(r"@[\w.]+")
+_NOT_WORD = re.compile(r"[\W_]+")
+_TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|ref$|ref_src$|s$|t$|si$)")
+PLATFORM_HOSTS = frozenset(
+    [
+        "t.co",
+        "twitter.com",
+        "x.com",
+        "mobile.twitter.com",
+        "bsky.app",
+        "reddit.com",
+        "old.reddit.com",
+        "redd.it",
+        "np.reddit.com",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class PostKeys:
+    post: str  # the post a retweet/quote points at, else the post itself
+    own: str  # the post itself: what later retweets of a quote look up
+    copy: str | None = None
+    urls: tuple[str, ...] = ()
+    similar: tuple[str, ...] = ()
+    vector: np.ndarray | None = field(default=None, compare=False)
+    vector_model: str | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    incident: Incident
+    reason: str
+    created: bool
+
+
+def post_keys(mention: Mention, c: Classification, config: IncidentsConfig) -> PostKeys:
+    referenced = mention.ref_kind in ("retweet", "quote") and mention.ref_external_id
+    own = f"post:{mention.platform}:{mention.external_id}"
+    post = f"post:{mention.platform}:{mention.ref_external_id}" if referenced else own
+    folded = normalize(mention.text)
+    copy = None
+    if config.copies:
+        words = _NOT_WORD.sub(" ", _HANDLE.sub(" ", _URL.sub(" ", _RT.sub("", folded)))).split()
+        fingerprint = " ".join(words)
+        if len(fingerprint) >= MIN_COPY_LENGTH:
+            copy = "copy:" + hashlib.sha1(fingerprint.encode()).hexdigest()[:20]
+    urls: tuple[str, ...] = ()
+    if config.urls:
+        ignored = PLATFORM_HOSTS | {d.lower().removeprefix("www.") for d in config.ignore_domains}
+        found = shared_links(mention)
+        urls = tuple(dict.fromkeys(f"url:{u}" for u in found if _host(u) not in ignored))
+    vector = vectors.unpack(c.vector)
+    similar: tuple[str, ...] = ()
+    if vector is not None and c.vector_model:
+        similar = _bands(vector, c.vector_model)
+    return PostKeys(post, own, copy, urls, similar, vector, c.vector_model)
+
+
+def assign(
+    session: Session, mention: Mention, c: Classification, config: IncidentsConfig
+) -> Assignment:
+    """Join the mention to its incident (creating one on first sight) and record its keys."""
+    brand = mention.brand or ""
+    keys = post_keys(mention, c, config)
+    found = _find(session, brand, mention, keys, config)
+    created = found is None
+    if found is None:
+        incident = Incident(
+            brand=brand,
+            key=keys.post,
+            first_seen=mention.created_at,
+            last_seen=mention.created_at,
+            size=0,
+            top_mention_id=mention.id,
+        )
+        session.add(incident)
+        session.flush()
+        how, reason = "new", "new incident"
+    else:
+        incident, how, reason = found
+    _grow(session, incident, mention, c.risk)
+    _record_keys(session, brand, incident, mention, keys, how)
+    mention.incident_id, mention.incident_reason = incident.id, reason
+    session.add(mention)
+    return Assignment(incident, reason, created)
+
+
+def _find(
+    session: Session, brand: str, mention: Mention, keys: PostKeys, config: IncidentsConfig
+) -> tuple[Incident, str, str] | None:
+    row = _lookup(session, brand, [keys.post], None, None)
+    if row:
+        incident_id, member = row[0][1], row[0][2]
+        if mention.ref_kind in ("retweet", "quote") and mention.ref_external_id:
+            return (
+                _get(session, incident_id),
+                "post",
+                (f"{mention.ref_kind} of {mention.platform}:{mention.ref_external_id}"),
+            )
+        return _get(session, incident_id), "post", f"the post that mention {member} shares"
+    low, high = mention.created_at - config.window, mention.created_at + config.window
+    exact = ([keys.copy] if keys.copy else []) + list(keys.urls)
+    for key, incident_id, member, _ in _lookup(session, brand, exact, low, high):
+        if member == mention.id:
+            continue
+        how = "copy" if key.startswith("copy:") else "url"
+        said = "same text as" if how == "copy" else f"shares the link {key[4:]} with"
+        return _get(session, incident_id), how, f"{said} mention {member}"
+    similar = _most_similar(session, brand, mention, keys, low, high, config.similarity)
+    if similar is not None:
+        incident_id, member, cosine = similar
+        reason = f"similar in meaning (cosine {cosine:.2f}) to mention {member}"
+        return _get(session, incident_id), "similar", reason
+    return None
+
+
+def _most_similar(
+    session: Session,
+    brand: str,
+    mention: Mention,
+    keys: PostKeys,
+    low: datetime,
+    high: datetime,
+    threshold: float,
+) -> tuple[int, int, float] | None:
+    if keys.vector is None or not keys.similar:
+        return None
+    shared: dict[int, int] = {}
+    incident_of: dict[int, int] = {}
+    for _, incident_id, member, _ in _lookup(session, brand, list(keys.similar), low, high):
+        if member != mention.id:
+            shared[member] = shared.get(member, 0) + 1
+            incident_of[member] = incident_id
+    if not shared:
+        return None
+    candidates = sorted(shared, key=lambda m: (-shared[m], -m))[:MAX_CANDIDATES]
+    rows = session.execute(
+        select(Classification.mention_id, Classification.vector).where(
+            Classification.mention_id.in_(candidates),  # type: ignore[attr-defined]
+            Classification.vector_model == keys.vector_model,
+        )
+    ).all()
+    best: tuple[int, int, float] | None = None
+    for member, blob in rows:
+        other = vectors.unpack(blob)
+        if other is None or other.shape != keys.vector.shape:
+            continue
+        cosine = float(keys.vector @ other) / (
+            float(np.linalg.norm(keys.vector) * np.linalg.norm(other)) or 1.0
+        )
+        if cosine >= threshold and (best is None or cosine > best[2]):
+            best = (incident_of[member], member, cosine)
+    return best
+
+
+def _lookup(
+    session: Session,
+    brand: str,
+    keys: list[str],
+    low: datetime | None,
+    high: datetime | None,
+) -> list[tuple[str, int, int, datetime]]:
+    if not keys:
+        return []
+    statement = select(
+        IncidentKey.key, IncidentKey.incident_id, IncidentKey.mention_id, IncidentKey.seen_at
+    ).where(IncidentKey.brand == brand, IncidentKey.key.in_(keys))  # type: ignore[attr-defined]
+    if low is not None and high is not None:
+        statement = statement.where(IncidentKey.seen_at >= low, IncidentKey.seen_at <= high)
+    # The latest member first: an incident still going beats one long finished.
+    statement = statement.order_by(IncidentKey.seen_at.desc())  # type: ignore[attr-defined]
+    return [(k, i, m, s) for k, i, m, s in session.execute(statement).all()]
+
+
+def _get(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    assert incident is not None
+    return incident
+
+
+def _grow(session: Session, incident: Incident, mention: Mention, risk: float) -> None:
+    incident.size += 1
+    incident.first_seen = min(incident.first_seen, mention.created_at)
+    incident.last_seen = max(incident.last_seen, mention.created_at)
+    if incident.top_mention_id != mention.id and _riskier(session, risk, incident):
+        incident.top_mention_id = mention.id
+    session.add(incident)
+    session.flush()
+
+
+def _riskier(session: Session, risk: float, incident: Incident) -> bool:
+    top_risk = session.execute(
+        select(Classification.risk).where(Classification.mention_id == incident.top_mention_id)
+    ).scalar_one_or_none()
+    return top_risk is None or risk > top_risk
+
+
+def _record_keys(
+    session: Session, brand: str, incident: Incident, mention: Mention, keys: PostKeys, how: str
+) -> None:
+    """A retweet adds nothing its original does not already hold; a copy adds no meaning
+    bands (its vector is the original's). Everything else is recorded for later posts."""
+    if how == "post" and mention.ref_kind == "retweet":
+        return
+    wanted = [] if how == "post" else [keys.post]
+    if keys.own != keys.post:
+        wanted.append(keys.own)
+    wanted += ([keys.copy] if keys.copy else []) + list(keys.urls)
+    if how != "copy":
+        wanted += list(keys.similar)
+    if not wanted:
+        return
+    rows: list[dict[str, Any]] = [
+        {
+            "brand": brand,
+            "key": key,
+            "incident_id": incident.id,
+            "mention_id": mention.id,
+            "seen_at": mention.created_at,
+        }
+        for key in dict.fromkeys(wanted)
+    ]
+    session.execute(insert(IncidentKey), rows)
+
+
+def shared_links(mention: Mention) -> list[str]:
+    """Links a post shares, normalized: from its text and from what its platform expanded."""
+    raw: dict[str, Any] = mention.raw or {}
+    found = _URL.findall(mention.text)
+    for entity in (raw.get("entities") or {}).get("urls") or []:
+        if isinstance(entity, dict):
+            found.append(entity.get("unwound_url") or entity.get("expanded_url") or "")
+    embed = ((raw.get("record") or {}).get("embed") or {}).get("external") or {}
+    found.append(embed.get("uri") or "")
+    found.append((raw.get("card") or {}).get("url") or "")
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    if data and not data.get("is_self", True):
+        found.append(data.get("url") or "")
+    if mention.platform == "rss" and mention.url:
+        found.append(mention.url)  # an article: posts sharing it join its incident
+    return list(dict.fromkeys(n for n in (normalize_url(u) for u in found if u) if n))
+
+
+def normalize_url(url: str) -> str | None:
+    try:
+        parts = urlsplit(url.strip().rstrip(".,;:!?"))
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().removeprefix("www.")
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k.lower()))
+    )
+    path = parts.path.rstrip("/")
+    return f"{host}{path}" + (f"?{query}" if query else "")
+
+
+def _host(normalized: str) -> str:
+    return normalized.split("/", 1)[0].split("?", 1)[0]
+
+
+def _bands(vector: np.ndarray, model: str) -> tuple[str, ...]:
+    planes = _hyperplanes(vector.shape[0])
+    bits = (planes @ vector) > 0
+    weights = 1 << np.arange(BITS)
+    codes = bits.reshape(BANDS, BITS) @ weights
+    return tuple(f"sim:{model}:{band}:{int(code)}" for band, code in enumerate(codes))
+
+
+@cache
+def _hyperplanes(dim: int) -> np.ndarray:
+    # Fixed seed: the same post must hash the same way in every process, forever.
+    return np.random.default_rng(20261201).standard_normal((BANDS * BITS, dim)).astype(np.float32)

@@ -674,55 +674,6 @@ def _redacted(config: Config) -> str:
     return redact_url(config.database.url)
 
 
-# -- queue ----------------------------------------------------------------------------------
-
-
-@queue_app.command("list")
-def queue_list(
-    ctx: typer.Context,
-    department: Annotated[str | None, typer.Option("--department", "-d")] = None,
-    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="Repeatable.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-) -> None:
-    """Queue items, most urgent and soonest due first."""
-    from harken.queue import list_items
-
-    config = _state(ctx).config()
-    if department and department not in {d.name for d in config.departments}:
-        known = ", ".join(d.name for d in config.departments)
-        raise HarkenError(f"unknown department {department!r}", hint=f"known: {known}")
-    items = list_items(_open_store(config), department, status or ["new", "claimed"], limit)
-    if format is Format.json:
-        sys.stdout.write(json.dumps(items, ensure_ascii=False, indent=2) + "\n")
-        return
-    out.print(f"{len(items)} item(s), most urgent and soonest due first")
-    for item in items:
-        _print_item(item)
-
-
-def _print_item(item: dict[str, Any]) -> None:
-    """Per item: what and when, the post, why it is here, what drives its risk. Any width."""
-    mention, author = item["mention"], item["mention"]["author"]
-    due = datetime.fromisoformat(item["due_at"])
-    head = Text.assemble(
-        (f"#{item['id']:<5}", "bold"),
-        f" {item['department']} · {item['priority']} · {item['status']}"
-        f" · due {due:%m-%d %H:%M} UTC · risk {item['risk'] or 0:.2f} · ",
-        _flat(f"{author['handle']} ({mention['platform']})", 40),
-    )
-    if due < datetime.now(UTC):
-        head.append(" OVERDUE", style="bold red")
-    out.print(head)
-    out.print(Text(f"       “{_flat(mention['text'], 110)}”"))
-    out.print(
-        Text(f"       why: {_flat(item['reason'], 110)} · mention {mention['id']}", style="dim")
-    )
-    if item.get("risk_factors"):
-        factors = "; ".join(item["risk_factors"])
-        out.print(Text(f"       risk {item['risk'] or 0:.2f}: {_flat(factors, 110)}", style="dim"))
-
-
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -764,6 +715,11 @@ def report_summary(
         sys.stdout.write(summary_csv(report))
     else:
         out.print(summary_table(report))
+
+
+# The queue, routing and spike commands live in their own module; importing it registers them
+# on ``app`` (it needs the helpers above, so it comes last).
+from harken import cli_routing  # noqa: E402, F401
 
 
 def main(argv: list[str] | None = None) -> None:

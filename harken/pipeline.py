@@ -284,7 +284,8 @@ def _route_one(
     # Now that the mention has an incident, its growth is part of the risk.
     rescore(session, config, mention, author, c, incident.id)
     now = utcnow()
-    for decision in router.route(subject_of(mention, author, c)):
+    decisions = router.route(subject_of(mention, author, c))
+    for decision in decisions:
         item = None if assignment.created else repo.open_item(session, incident.id, decision)
         if item is not None:
             _fold(session, config, item, mention, decision, now)
@@ -294,8 +295,18 @@ def _route_one(
         if _alert_worthy(config, item, c.risk):
             result.alerts += _queue_alerts(session, sinks, item, incident.id)
     mention.routed_at = now
+    mention.routing = [decision_json(d) for d in decisions]
     session.add(mention)
     result.mentions += 1
+
+
+def decision_json(decision: Decision) -> dict[str, str | None]:
+    return {
+        "department": decision.department,
+        "priority": decision.priority.value,
+        "rule": decision.rule,
+        "reason": decision.reason,
+    }
 
 
 def _new_item(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from harken.config import Config
-from harken.errors import QueueError
+from harken.errors import QueueError, ReplyError
+from harken.listeners.replies import ReplyTarget, reply_problems, send_reply
 from harken.store import Store
 from harken.store.repo import OPEN_STATUSES, QueueRow, queue_rows
 from harken.store.tables import (
@@ -479,3 +481,157 @@ def _human(delta: timedelta) -> str:
         return f"{minutes} min"
     hours = minutes / 60
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+# -- replies --------------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class ReplyPlan:
+    item_id: int
+    platform: str
+    in_reply_to: str  # the mention's URL, else its id
+    text: str
+    template: str | None  # the template used, if any
+    problems: list[str]
+
+
+@dataclass(frozen=True)
+class ReplyOutcome:
+    plan: ReplyPlan
+    sent: bool
+    url: str | None = None
+    external_id: str | None = None
+    first_response_seconds: float | None = None
+
+
+def plan_reply(
+    store: Store, config: Config, item_id: int, text: str | None, template: str | None
+) -> ReplyPlan:
+    """The reply that would be posted (text filled from a template when not given) and what,
+    if anything, stands in its way. No network."""
+    with store.session() as session:
+        row = _row(session, item_id)
+        chosen = None
+        if text is None:
+            chosen = template or _template_for(config, row)
+            if chosen is None:
+                raise QueueError(
+                    "no reply text and no template for this item",
+                    hint="give --text, or add replies.templates (per topic or 'default')",
+                )
+            if chosen not in config.replies.templates:
+                known = ", ".join(config.replies.templates) or "none"
+                raise QueueError(f"no reply template {chosen!r}", hint=f"templates: {known}")
+            text = fill_template(config.replies.templates[chosen], row)
+        target = reply_target(row.mention, row.author)
+        problems = reply_problems(config, target, text)
+        if row.item.status not in OPEN_STATUSES:
+            problems.append(f"item #{item_id} is {row.item.status}")
+        return ReplyPlan(
+            item_id,
+            row.mention.platform,
+            row.mention.url or row.mention.external_id,
+            text,
+            chosen,
+            problems,
+        )
+
+
+def send_planned_reply(
+    store: Store, config: Config, plan: ReplyPlan, actor: str, force: bool = False
+) -> ReplyOutcome:
+    """Post the reply once. The attempt is written before the platform is called, so a crash
+    in between leaves a visible 'sending' record and the next --send refuses to post again."""
+    if plan.problems:
+        raise QueueError("cannot send: " + "; ".join(plan.problems))
+    with store.session() as session:
+        row = _row(session, plan.item_id)
+        _refuse_repeat(replies_of(session, plan.item_id), plan.text, force)
+        target = reply_target(row.mention, row.author)
+        attempt = Reply(
+            queue_item_id=plan.item_id,
+            platform=plan.platform,
+            in_reply_to=row.mention.external_id,
+            text=plan.text,
+            actor=actor,
+        )
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
+    try:
+        sent = send_reply(config, target, plan.text)
+    except ReplyError as error:
+        with store.session() as session:
+            failed = session.get(Reply, attempt_id)
+            assert failed is not None
+            failed.status = "unknown" if error.maybe_posted else "failed"
+            failed.error = str(error)[:2000]
+        raise
+    with store.session() as session:
+        done = session.get(Reply, attempt_id)
+        item = _item(session, plan.item_id)
+        assert done is not None
+        done.status, done.sent_at = "sent", utcnow()
+        done.external_id, done.url = sent.external_id, sent.url
+        mark_responded(session, item, actor, f"reply {sent.url or sent.external_id}")
+        first = _seconds(item.created_at, item.responded_at)
+    return ReplyOutcome(plan, True, sent.url, sent.external_id, first)
+
+
+def _refuse_repeat(earlier: list[Reply], text: str, force: bool) -> None:
+    if force:
+        return
+    for reply in earlier:
+        if reply.status in ("sending", "unknown"):
+            raise QueueError(
+                f"reply #{reply.id} to this item was being sent at "
+                f"{reply.created_at:%Y-%m-%d %H:%M} UTC and its outcome is unknown",
+                hint="check the post on the platform; pass --force to send anyway",
+            )
+        if reply.status == "sent" and reply.text == text:
+            raise QueueError(
+                f"this exact reply was already sent ({reply.url or reply.external_id})",
+                hint="pass --force to post it again",
+            )
+
+
+def _template_for(config: Config, row: QueueRow) -> str | None:
+    topics = list(row.classification.topics) if row.classification else []
+    for topic in topics:
+        if topic in config.replies.templates:
+            return topic
+    return "default" if "default" in config.replies.templates else None
+
+
+def fill_template(template: str, row: QueueRow) -> str:
+    values = {
+        "author": row.author.handle,
+        "brand": row.mention.brand or "",
+        "platform": row.mention.platform,
+        "department": row.item.department,
+        "item": str(row.item.id),
+    }
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise QueueError(
+                f"reply template uses {{{name}}}", hint=f"known fields: {', '.join(values)}"
+            )
+        return values[name]
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def reply_target(mention: Mention, author: Author) -> ReplyTarget:
+    return ReplyTarget(
+        platform=mention.platform,
+        external_id=mention.external_id,
+        url=mention.url,
+        author_handle=author.handle,
+        conversation_id=mention.conversation_id,
+        raw=mention.raw or {},
+    )

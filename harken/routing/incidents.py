@@ -154,7 +154,7 @@ def _find(
     similar = _most_similar(session, brand, mention, keys, low, high, config.similarity)
     if similar is not None:
         incident_id, member, cosine = similar
-        reason = f"similar in meaning (cosine {cosine:.2f}) to mention {member}"
+        reason = f"similar in meaning ({cosine:.2f}) to mention {member}"
         return _get(session, incident_id), "similar", reason
     return None
 
@@ -190,9 +190,10 @@ def _most_similar(
         other = vectors.unpack(blob)
         if other is None or other.shape != keys.vector.shape:
             continue
-        cosine = float(keys.vector @ other) / (
+        raw = float(keys.vector @ other) / (
             float(np.linalg.norm(keys.vector) * np.linalg.norm(other)) or 1.0
         )
+        cosine = vectors.comparable(raw, keys.vector_model)
         if cosine >= threshold and (best is None or cosine > best[2]):
             best = (incident_of[member], member, cosine)
     return best

@@ -101,6 +101,9 @@ class Mention(SQLModel, table=True):
     # would leave SQLAlchemy unable to order the tables.
     incident_id: int | None = None
     incident_reason: str | None = Field(default=None, sa_type=Text)
+    # What routing decided: [{department, priority, rule, reason}] (`harken rules test`
+    # compares a changed config with these).
+    routing: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
 
 
 class Classification(SQLModel, table=True):

@@ -144,6 +144,14 @@ def upgrade() -> None:
     with op.batch_alter_table("mentions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("incident_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("incident_reason", sa.Text(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "routing",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=False,
+                server_default="[]",
+            )
+        )
         batch_op.create_index("ix_mentions_author", ["author_id", "created_at"], unique=False)
         batch_op.create_index("ix_mentions_incident", ["incident_id", "created_at"], unique=False)
 
@@ -188,6 +196,7 @@ def downgrade() -> None:
     with op.batch_alter_table("mentions", schema=None) as batch_op:
         batch_op.drop_index("ix_mentions_incident")
         batch_op.drop_index("ix_mentions_author")
+        batch_op.drop_column("routing")
         batch_op.drop_column("incident_reason")
         batch_op.drop_column("incident_id")
 

@@ -285,6 +285,13 @@ def _route_one(
     rescore(session, config, mention, author, c, incident.id)
     now = utcnow()
     decisions = router.route(subject_of(mention, author, c))
+    owned = [] if assignment.created else repo.open_items(session, incident.id)
+    if owned and all(d.rule is None for d in decisions):
+        # Only the default caught it, but its incident already has owners: it joins their
+        # items ("same here" quoting an outage report belongs to engineering, not support).
+        for item in owned:
+            _fold(session, config, item, mention, None, now)
+        decisions = []
     for decision in decisions:
         item = None if assignment.created else repo.open_item(session, incident.id, decision)
         if item is not None:
@@ -295,7 +302,15 @@ def _route_one(
         if _alert_worthy(config, item, c.risk):
             result.alerts += _queue_alerts(session, sinks, item, incident.id)
     mention.routed_at = now
-    mention.routing = [decision_json(d) for d in decisions]
+    mention.routing = [decision_json(d) for d in decisions] or [
+        {
+            "department": i.department,
+            "priority": i.priority,
+            "rule": None,
+            "reason": f"joined item #{i.id} of its incident",
+        }
+        for i in owned
+    ]
     session.add(mention)
     result.mentions += 1
 
@@ -342,14 +357,14 @@ def _fold(
     config: Config,
     item: QueueItem,
     mention: Mention,
-    decision: Decision,
+    decision: Decision | None,
     now: datetime,
 ) -> None:
     """A later post of an incident that already has an open item in this department joins
     that item instead of queueing again; a stronger rule raises its priority (and deadline)."""
     item.mentions += 1
     item.updated_at = now
-    if decision.priority.rank > Priority(item.priority).rank:
+    if decision is not None and decision.priority.rank > Priority(item.priority).rank:
         sla = config.department(item.department).sla_for(decision.priority)
         note = f"priority {item.priority} -> {decision.priority.value} by mention {mention.id}"
         item.priority, item.rule = decision.priority.value, decision.rule

@@ -64,7 +64,13 @@ from atproto_client.request import Request
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from harken.config import Duration
-from harken.errors import PayloadError, RateLimited, SourceError, TransientSourceError
+from harken.errors import (
+    ConfigError,
+    PayloadError,
+    RateLimited,
+    SourceError,
+    TransientSourceError,
+)
 from harken.listeners import bluesky as bluesky_parser
 from harken.listeners.base import metrics_of, parse_time
 from harken.listeners.query import BrandQuery, brand_queries
@@ -197,6 +203,15 @@ class BlueskySource(Source):
             if self.login_wanted and not self.logged_in:
                 self._login(self.client)
             return self.client
+
+    def account_client(self) -> Client:
+        """The client logged in as ``handle`` (what posting needs; searching may go without)."""
+        if not self.login_wanted:
+            raise ConfigError(
+                f"sources.{self.name}: this needs a Bluesky account",
+                hint=f"set sources.{self.name}.handle and app_password",
+            )
+        return self._session_client()
 
     def _reset_session(self, expired: Client | None = None) -> None:
         """Forget the session (``expired``: only if that client is still the current one)."""

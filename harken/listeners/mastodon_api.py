@@ -125,6 +125,20 @@ def instance_url(value: str) -> str:
     return url
 
 
+def make_client(url: str, token: str | None, timeout: float, session: requests.Session) -> Mastodon:
+    """A Mastodon.py client that never sleeps or looks the version up (module docstring)."""
+    return Mastodon(
+        api_base_url=url,
+        access_token=token,
+        ratelimit_method="throw",
+        request_timeout=timeout,
+        mastodon_version=DECLARED_VERSION,
+        version_check_mode="created",
+        session=session,
+        user_agent=f"harken/{__version__}",
+    )
+
+
 class MastodonSettings(SourceSettings):
     instances: StrList = Field(default_factory=lambda: [DEFAULT_INSTANCE])
     search: bool = False  # also search statuses for each brand keyword (needs access_token)
@@ -201,16 +215,7 @@ class MastodonSource(Source):
     def _instance(self, url: str, token: str | None) -> _Instance:
         session = requests.Session()
         session.hooks["response"].append(self._on_response)
-        client = Mastodon(
-            api_base_url=url,
-            access_token=token,
-            ratelimit_method="throw",
-            request_timeout=self.timeout,
-            mastodon_version=DECLARED_VERSION,
-            version_check_mode="created",
-            session=session,
-            user_agent=f"harken/{__version__}",
-        )
+        client = make_client(url, token, self.timeout, session)
         return _Instance(url, client, signed_in=token is not None)
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:

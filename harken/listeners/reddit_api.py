@@ -220,6 +220,48 @@ class _AfterLost(Exception):
     """The item an ``after`` token names is gone, so Reddit answers an empty page."""
 
 
+def make_reddit(
+    settings: RedditSettings, timeout: float, on_response: Callable[[Any], None]
+) -> praw.Reddit:
+    """A praw client that never retries, sleeps or reads praw.ini (module docstring)."""
+    _only_praws_own_defaults()
+    base = (settings.api_base_url or "").rstrip("/")
+    reddit = praw.Reddit(
+        "DEFAULT",  # not $praw_site
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        user_agent=settings.user_agent,
+        username=settings.username,
+        password=settings.password,
+        # Every key praw would otherwise take from praw.ini or $praw_*, said explicitly.
+        refresh_token=None,
+        redirect_uri=None,
+        # One base sends both the token request and the API calls (tests, gateways). The
+        # OAuth URL ends in "/" so that a gateway's path prefix survives urljoin.
+        oauth_url=f"{base}/" if base else OAUTH_URL,
+        reddit_url=base or REDDIT_URL,
+        check_for_updates=False,
+        check_for_async=False,
+        requestor_class=_Requestor,
+        requestor_kwargs={"timeout": timeout, "on_response": on_response},
+    )
+    # praw builds one prawcore session per authorizer (``_core`` is the one in use). Neither
+    # its retries nor its limiter can be switched off through praw, hence the private names.
+    for attribute in ("_core", "_read_only_core", "_authorized_core"):
+        core = getattr(reddit, attribute, None)
+        if isinstance(core, prawcore.Session):
+            core._retry_strategy_class = _NoRetries
+            core._rate_limiter = _Unthrottled(window_size=core.rate_limiter.window_size)
+    return reddit
+
+
+def add_missing_challenge(response: requests.Response) -> None:
+    """prawcore picks its 401 exception by ``www-authenticate`` and dies with a KeyError when
+    a proxy drops it; Reddit itself always says "invalid_token"."""
+    if response.status_code == 401 and "www-authenticate" not in response.headers:
+        response.headers["www-authenticate"] = 'Bearer realm="reddit", error="invalid_token"'
+
+
 class RedditSource(Source):
     platform = "reddit"
     Settings = RedditSettings
@@ -233,35 +275,7 @@ class RedditSource(Source):
     # -- construction -------------------------------------------------------------------------
 
     def _client(self) -> praw.Reddit:
-        _only_praws_own_defaults()
-        base = (self.settings.api_base_url or "").rstrip("/")
-        reddit = praw.Reddit(
-            "DEFAULT",  # not $praw_site
-            client_id=self.settings.client_id,
-            client_secret=self.settings.client_secret,
-            user_agent=self.settings.user_agent,
-            username=self.settings.username,
-            password=self.settings.password,
-            # Every key praw would otherwise take from praw.ini or $praw_*, said explicitly.
-            refresh_token=None,
-            redirect_uri=None,
-            # One base sends both the token request and the API calls (tests, gateways). The
-            # OAuth URL ends in "/" so that a gateway's path prefix survives urljoin.
-            oauth_url=f"{base}/" if base else OAUTH_URL,
-            reddit_url=base or REDDIT_URL,
-            check_for_updates=False,
-            check_for_async=False,
-            requestor_class=_Requestor,
-            requestor_kwargs={"timeout": self.timeout, "on_response": self._observe},
-        )
-        # praw builds one prawcore session per authorizer (``_core`` is the one in use). Neither
-        # its retries nor its limiter can be switched off through praw, hence the private names.
-        for attribute in ("_core", "_read_only_core", "_authorized_core"):
-            core = getattr(reddit, attribute, None)
-            if isinstance(core, prawcore.Session):
-                core._retry_strategy_class = _NoRetries
-                core._rate_limiter = _Unthrottled(window_size=core.rate_limiter.window_size)
-        return reddit
+        return make_reddit(self.settings, self.timeout, self._observe)
 
     def _feeds(self) -> list[Feed]:
         feeds = []
@@ -296,11 +310,8 @@ class RedditSource(Source):
         return feeds
 
     def _observe(self, response: requests.Response) -> None:
+        add_missing_challenge(response)
         headers = response.headers
-        if response.status_code == 401 and "www-authenticate" not in headers:
-            # prawcore picks its 401 exception by this header and dies with a KeyError when
-            # a proxy drops it; Reddit itself always says "invalid_token".
-            headers["www-authenticate"] = 'Bearer realm="reddit", error="invalid_token"'
         if "x-ratelimit-remaining" in headers:
             remaining = _number(headers.get("x-ratelimit-remaining"))
             used = _number(headers.get("x-ratelimit-used"))

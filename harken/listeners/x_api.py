@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 import tweepy
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from requests.adapters import HTTPAdapter
 
 from harken.errors import ConfigError, RateLimited, SourceError, TransientSourceError
@@ -56,6 +56,12 @@ class XSettings(SourceSettings):
     max_pages: int = Field(default=10, ge=1)  # per brand and poll; the rest waits for the next
     first_poll_pages: int = Field(default=1, ge=1)  # no cursor yet: how far back to start
     max_query_length: int = Field(default=512, ge=64)  # 512 on Basic, 4096 on Pro
+    # OAuth 1.0a user context, for replies only (harken.listeners.replies): an app-only bearer
+    # token cannot post. The app's API key and secret, and the account's access token pair.
+    consumer_key: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
 
     @field_validator("bearer_token")
     @classmethod
@@ -79,6 +85,11 @@ class _Redirect(HTTPAdapter):
         if not kwargs.get("timeout"):
             kwargs["timeout"] = self.timeout
         return super().send(request, **kwargs)
+
+
+def point_at(client: tweepy.Client, base_url: str | None, timeout: float) -> None:
+    """Send the client's calls to ``base_url`` instead of tweepy's hard-coded host."""
+    client.session.mount(X_HOST, _Redirect(base_url or X_HOST, timeout))
 
 
 def build_query(brand: BrandQuery, include_retweets: bool, exclude: bool = True) -> str:
@@ -105,8 +116,7 @@ class XSource(Source):
         self.client = tweepy.Client(
             bearer_token=self.settings.bearer_token, return_type=dict, wait_on_rate_limit=False
         )
-        adapter = _Redirect(self.settings.api_base_url or X_HOST, self.timeout)
-        self.client.session.mount(X_HOST, adapter)
+        point_at(self.client, self.settings.api_base_url, self.timeout)
         self.client.session.hooks["response"].append(self._read_quota)
         self.queries = {}
         for brand in brand_queries(self.brands):

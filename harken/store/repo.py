@@ -173,6 +173,21 @@ def incident_recent(
     )
 
 
+def open_items(session: Session, incident_id: int | None) -> list[QueueItem]:
+    if incident_id is None:
+        return []
+    return list(
+        session.execute(
+            select(QueueItem)
+            .where(
+                QueueItem.incident_id == incident_id,
+                QueueItem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+            )
+            .order_by(QueueItem.id)
+        ).scalars()
+    )
+
+
 def open_item(session: Session, incident_id: int | None, decision: Any) -> QueueItem | None:
     """The incident's item still open in the decision's department, if any."""
     if incident_id is None:

@@ -1,4 +1,5 @@
-"""A fake Bluesky XRPC service: post search (newest first, offset cursor), getPosts, sessions.
+"""A fake Bluesky XRPC service: post search (newest first, offset cursor), getPosts, sessions,
+and posting (``com.atproto.repo.createRecord``, signed in, into the session's own repo).
 
 It plays both the AppView (``app.bsky.feed.*``) and the PDS (``com.atproto.server.*``),
 answering with the documented JSON: ``postView`` objects, ``ratelimit-*`` headers, XRPC
@@ -122,6 +123,8 @@ class FakeBluesky:
         self.api.route("GET", "/xrpc/app.bsky.feed.getPosts")(self._get_posts)
         self.api.route("POST", "/xrpc/com.atproto.server.createSession")(self._create_session)
         self.api.route("POST", "/xrpc/com.atproto.server.refreshSession")(self._refresh_session)
+        self.api.route("POST", "/xrpc/com.atproto.repo.createRecord")(self._create_record)
+        self.created: list[dict[str, Any]] = []  # createRecord bodies accepted, in order
 
     def add(self, *posts: dict[str, Any]) -> None:
         self.posts.extend(posts)
@@ -278,6 +281,31 @@ class FakeBluesky:
             return q[1:].casefold() in {t.casefold() for t in record.get("tags") or []}
         text = str(record.get("text", "")).casefold()
         return all(term.strip('"').casefold() in text for term in q.split('" "'))
+
+    def _create_record(self, req: Request) -> Reply:
+        viewer = self._viewer(req)
+        if isinstance(viewer, Reply):
+            return viewer
+        if viewer is None:
+            return self._error(401, "AuthenticationRequired", "Authentication Required")
+        body = req.json() or {}
+        record = body.get("record") or {}
+        if body.get("repo") not in (ACCOUNT_DID, HANDLE):
+            return self._error(400, "InvalidRequest", "Can not create a record in another repo")
+        if body.get("collection") != "app.bsky.feed.post" or not isinstance(record, dict):
+            return self._error(400, "InvalidRequest", "this fake only creates posts")
+        if record.get("$type") != "app.bsky.feed.post" or "createdAt" not in record:
+            return self._error(400, "InvalidRequest", "Invalid app.bsky.feed.post record")
+        self.created.append(body)
+        rkey = f"3lreply{len(self.created):06d}"
+        cid = f"bafyreireply{len(self.created):047d}"
+        answer = {
+            "uri": f"at://{ACCOUNT_DID}/app.bsky.feed.post/{rkey}",
+            "cid": cid,
+            "commit": {"cid": f"bafyreicommit{len(self.created):046d}", "rev": "3lrev000000"},
+            "validationStatus": "valid",
+        }
+        return Reply(json=answer, headers=self._rate_headers())
 
     def _get_posts(self, req: Request) -> Reply:
         viewer = self._viewer(req)

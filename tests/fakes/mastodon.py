@@ -8,6 +8,10 @@
   statuses and for ``offset``, as on Mastodon.
 * ``GET /api/v1/statuses/:id``; ``/api/v1/instance/`` and ``/api/v2/instance/`` (Mastodon.py
   reads them; without them it retries the version lookup until it crashes).
+* ``POST /api/v1/statuses`` (signed in; form fields as Mastodon.py sends them; a replayed
+  ``Idempotency-Key`` answers the status it created before), and ``resolve=true`` search: a
+  status URI or URL this instance holds, or one of ``remote`` (statuses of other instances it
+  can fetch), which it then stores under an id of its own.
 * rack-attack's ``X-RateLimit-Limit/Remaining/Reset`` (ISO 8601) on every API answer.
 
 Status ids are local to the instance; ``uri`` is global (two fakes may hold one status).
@@ -107,6 +111,11 @@ class FakeMastodon:
         self.api.route("GET", TAG_PREFIX + "*")(self._scripted(self._tag_timeline))
         self.api.route("GET", "/api/v2/search")(self._scripted(self._search))
         self.api.route("GET", STATUS_PREFIX + "*")(self._scripted(self._status))
+        self.api.route("POST", "/api/v1/statuses")(self._scripted(self._post_status))
+        self.remote: dict[str, dict[str, Any]] = {}  # uri -> a status another instance holds
+        self.posted: list[dict[str, str]] = []  # the form of each status created
+        self._idempotent: dict[str, dict[str, Any]] = {}
+        self.next_id = 900_000
 
     # -- scripting ----------------------------------------------------------------------------
 
@@ -131,6 +140,14 @@ class FakeMastodon:
     @property
     def searches(self) -> list[Request]:
         return self.calls("/api/v2/search")
+
+    @property
+    def posts(self) -> list[Request]:
+        return [r for r in self.api.requests if (r.method, r.path) == ("POST", "/api/v1/statuses")]
+
+    def add_remote(self, *statuses: dict[str, Any]) -> None:
+        """Statuses of other instances this one can fetch when asked to resolve them."""
+        self.remote.update({s["uri"]: s for s in statuses})
 
     # -- serving ------------------------------------------------------------------------------
 
@@ -219,6 +236,9 @@ class FakeMastodon:
         if not signed_in and req.query.get("resolve") in ("1", "true"):
             error = "Search queries that resolve remote resources are not supported without auth"
             return Reply(401, json={"error": error})
+        if req.query.get("resolve") in ("1", "true") and "://" in req.query.get("q", ""):
+            found = self._resolve(req.query["q"])
+            return Reply(json={"accounts": [], "statuses": found, "hashtags": []})
         term, exclusions = _parse_query(req.query.get("q", ""))
         found = []
         if signed_in and req.query.get("type") in (None, "statuses"):
@@ -232,6 +252,47 @@ class FakeMastodon:
         limit = min(int(req.query.get("limit", "20")), 40)
         page = found[offset : offset + limit]
         return Reply(json={"accounts": [], "statuses": page, "hashtags": []})
+
+    def _resolve(self, url: str) -> list[dict[str, Any]]:
+        for s in self.statuses:
+            if url in (s["uri"], s["url"]):
+                return [s]
+        remote = self.remote.get(url) or next(
+            (s for s in self.remote.values() if s["url"] == url), None
+        )
+        if remote is None:
+            return []
+        self.next_id += 1
+        origin = remote["uri"].split("/")[2]
+        account = {**remote["account"], "acct": f"{remote['account']['username']}@{origin}"}
+        local = {**remote, "id": str(self.next_id), "account": account}
+        self.statuses.append(local)
+        return [local]
+
+    def _post_status(self, req: Request) -> Reply:
+        if "authorization" not in req.headers:
+            return Reply(401, json={"error": "The access token is invalid"})
+        key = req.headers.get("idempotency-key")
+        if key and key in self._idempotent:
+            return Reply(json=self._idempotent[key])
+        form = req.form
+        parent_id = form.get("in_reply_to_id")
+        parent = next((s for s in self.statuses if s["id"] == parent_id), None)
+        if parent_id and parent is None:
+            return Reply(404, json={"error": "Record not found"})
+        if len(form.get("status", "")) > 500:
+            error = "Validation failed: Text character limit of 500 exceeded"
+            return Reply(422, json={"error": error})
+        self.posted.append(form)
+        self.next_id += 1
+        created = status(self.next_id, form.get("status", ""), (), "acme", self.domain)
+        created["in_reply_to_id"] = parent_id
+        created["visibility"] = form.get("visibility", "public")
+        created["spoiler_text"] = form.get("spoiler_text", "")
+        self.statuses.append(created)
+        if key:
+            self._idempotent[key] = created
+        return Reply(json=created)
 
     def _status(self, req: Request) -> Reply:
         local_id = unquote(req.path[len(STATUS_PREFIX) :])

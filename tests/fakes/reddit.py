@@ -1,4 +1,6 @@
-"""A fake Reddit: OAuth token endpoint, search, subreddit new/comments listings, /api/info.
+"""A fake Reddit: OAuth token endpoint, search, subreddit new/comments listings, /api/info,
+and replying (``POST /api/comment``, as a script app's user: Reddit's ``json.errors`` /
+``json.data.things`` answer).
 
 It speaks Reddit's wire format: Listings of ``t3``/``t1`` things newest first, ``after``
 fullname paging (an ``after`` naming an item that is gone gives an empty page, as on Reddit),
@@ -82,6 +84,10 @@ class FakeReddit:
         self.failures: dict[str, deque[Reply]] = defaultdict(deque)
         self.api.route("POST", "/api/v1/access_token")(self._token)
         self.api.route("GET", "/api/info/")(self._info)
+        self.api.route("POST", "/api/comment/")(self._comment)
+        self.api.route("POST", "/api/comment")(self._comment)
+        self.replies: list[dict[str, str]] = []  # the form of each reply created
+        self.password_tokens: set[str] = set()  # tokens issued to the user (can post)
         self.subreddits("all")
 
     # -- scripting ----------------------------------------------------------------------------
@@ -98,13 +104,15 @@ class FakeReddit:
 
     def fail(self, endpoint: str, *replies: Reply) -> None:
         """Serve these replies to the next calls of one endpoint (search, new, comments,
-        info, token) instead of the real answer."""
+        info, token, comment) instead of the real answer."""
         self.failures[endpoint].extend(replies)
 
     def calls(self, endpoint: str) -> list[Request]:
         suffix = {"search": "/search/", "new": "/new/", "comments": "/comments/"}.get(endpoint)
         if suffix:
             return [r for r in self.api.requests if r.path.endswith(suffix)]
+        if endpoint == "comment":
+            return [r for r in self.api.requests if r.path.rstrip("/") == "/api/comment"]
         path = {"info": "/api/info/", "token": "/api/v1/access_token"}[endpoint]
         return self.api.calls(path)
 
@@ -130,6 +138,8 @@ class FakeReddit:
         elif form.get("grant_type") != "client_credentials":
             return Reply(200, json={"error": "unsupported_grant_type"}, headers=CLOSE)
         self.tokens.append(f"fake-access-token-{len(self.tokens) + 1}-abcdef")
+        if form.get("grant_type") == "password":
+            self.password_tokens.add(self.tokens[-1])
         body = {
             "access_token": self.tokens[-1],
             "token_type": "bearer",
@@ -153,6 +163,40 @@ class FakeReddit:
         ids = req.query.get("id", "").split(",")
         found = [t for t in self.things if t["data"]["name"] in ids]
         return Reply(json=listing(found, None), headers=self._rate_headers())
+
+    def _comment(self, req: Request) -> Reply:
+        if denied := self._check(req, "comment"):
+            return denied
+        if req.headers.get("authorization", "").removeprefix("bearer ") not in self.password_tokens:
+            return Reply(403, json={"message": "Forbidden", "error": 403})  # app-only tokens
+        form = req.form
+        parent = form.get("thing_id", "")
+        found = next((t for t in self.things if t["data"]["name"] == parent), None)
+        if form.get("api_type") != "json" or not form.get("text"):
+            return Reply(json={"json": {"errors": [["NO_TEXT", "we need something here", "text"]]}})
+        if found is None:
+            kind = "DELETED_COMMENT" if parent.startswith("t1_") else "DELETED_LINK"
+            errors = [[kind, "that comment has been deleted", "parent"]]
+            return Reply(json={"json": {"errors": errors}}, headers=self._rate_headers())
+        self.replies.append(form)
+        short = f"r{len(self.replies)}"
+        link = found["data"].get("link_id") or parent
+        sub = found["data"]["subreddit"]
+        created = {
+            "id": short,
+            "name": f"t1_{short}",
+            "body": form["text"],
+            "author": self.username,
+            "parent_id": parent,
+            "link_id": link,
+            "subreddit": sub,
+            "created_utc": T0 + 10_000,
+            "permalink": f"/r/{sub}/comments/{link[3:]}/slug/{short}/",
+            "score": 1,
+        }
+        things = [{"kind": "t1", "data": created}]
+        body = {"json": {"errors": [], "data": {"things": things}}}
+        return Reply(json=body, headers=self._rate_headers())
 
     # -- helpers ------------------------------------------------------------------------------
 

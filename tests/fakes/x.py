@@ -1,10 +1,25 @@
-"""A fake X API v2: recent search with since_id / next_token paging, tweet lookup, rate headers."""
+"""A fake X API v2: recent search with since_id / next_token paging, tweet lookup, rate headers,
+and posting (``POST /2/tweets``) with OAuth 1.0a signatures checked as X checks them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from typing import Any
+from urllib.parse import unquote
+
+from oauthlib.oauth1.rfc5849 import signature
 
 from tests.fakes.http import FakeAPI, Reply, Request
+
+# The user-context credentials the fake accepts for posting (an app's key pair and a user's).
+CONSUMER_KEY = "test-consumer-key"
+CONSUMER_SECRET = "test-consumer-secret-5a4b3c"
+ACCESS_TOKEN = "100-test-access-token"
+ACCESS_TOKEN_SECRET = "test-access-token-secret-7d6e5f"
+# tweepy signs the URL it means to call; the transport adapter only changes where it goes.
+SIGNED_URL = "https://api.twitter.com/2/tweets"
 
 USERS = {
     "100": {
@@ -52,8 +67,11 @@ class FakeX:
         self.remaining = 450
         self.reset_epoch = reset_epoch
         self.expired_tokens: set[str] = set()
+        self.posted: list[dict[str, Any]] = []  # the tweets created, as the body asked for them
+        self.next_id = 1_990_000_000_000_000_000
         self.api.route("GET", "/2/tweets/search/recent")(self._search)
         self.api.route("GET", "/2/tweets")(self._lookup)
+        self.api.route("POST", "/2/tweets")(self._create)
 
     def add(self, *tweets: dict[str, Any]) -> None:
         self.tweets.extend(tweets)
@@ -61,6 +79,10 @@ class FakeX:
     @property
     def searches(self) -> list[Request]:
         return self.api.calls("/2/tweets/search/recent")
+
+    @property
+    def posts(self) -> list[Request]:
+        return [r for r in self.api.requests if r.method == "POST" and r.path == "/2/tweets"]
 
     def _rate_headers(self) -> dict[str, str]:
         self.remaining -= 1
@@ -103,3 +125,44 @@ class FakeX:
         ids = req.query.get("ids", "").split(",")
         data = [t for t in self.tweets if t["id"] in ids]
         return Reply(json={"data": data}, headers=self._rate_headers())
+
+    def _create(self, req: Request) -> Reply:
+        if not _signed(req.headers.get("authorization", "")):
+            body = {"title": "Unauthorized", "type": "about:blank", "status": 401}
+            return Reply(401, json={**body, "detail": "Unauthorized"})
+        body = req.json() or {}
+        text = body.get("text")
+        if not isinstance(text, str) or not text:
+            return Reply(400, json={"errors": [{"message": "text is required"}], "title": "x"})
+        parent = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+        if parent is not None and parent not in {t["id"] for t in self.tweets}:
+            detail = "You attempted to reply to a Tweet that is deleted or not visible to you."
+            return Reply(403, json={"detail": detail, "title": "Forbidden", "status": 403})
+        self.next_id += 1
+        self.posted.append(body)
+        headers = {**self._rate_headers(), "x-user-limit-24hour-remaining": "16"}
+        data = {
+            "id": str(self.next_id),
+            "text": text,
+            "edit_history_tweet_ids": [str(self.next_id)],
+        }
+        return Reply(201, json={"data": data}, headers=headers)
+
+
+def _signed(header: str) -> bool:
+    """An OAuth 1.0a HMAC-SHA1 header made with the fake's consumer and access token pairs."""
+    if not header.startswith("OAuth "):
+        return False
+    params = signature.collect_parameters(
+        headers={"Authorization": header}, exclude_oauth_signature=False
+    )
+    given = dict(params)
+    if (given.get("oauth_consumer_key"), given.get("oauth_token")) != (CONSUMER_KEY, ACCESS_TOKEN):
+        return False
+    unsigned = [(k, v) for k, v in params if k != "oauth_signature"]
+    base = signature.signature_base_string(
+        "POST", signature.base_string_uri(SIGNED_URL), signature.normalize_parameters(unsigned)
+    )
+    key = f"{signature.utils.escape(CONSUMER_SECRET)}&{signature.utils.escape(ACCESS_TOKEN_SECRET)}"
+    digest = hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()
+    return unquote(given.get("oauth_signature", "")) == base64.b64encode(digest).decode()

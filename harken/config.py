@@ -204,6 +204,21 @@ class IncidentsConfig(Strict):
     ignore_domains: StrList = []  # links to these never group (your own site, link shorteners)
 
 
+class SpikesConfig(Strict):
+    """The hourly spike check (docs/spikes.md): an hour is a spike when its count is at least
+    ``min_count``, ``ratio`` times the usual for that hour of the week, and unlikely by chance
+    (Poisson p below ``p_value``)."""
+
+    enabled: bool = True
+    department: str | None = None  # whose channel spike alerts go to (default: digest's)
+    weeks: int = Field(default=4, ge=1, le=52)
+    min_count: int = Field(default=10, ge=1)
+    ratio: float = Field(default=3.0, gt=0)
+    p_value: float = Field(default=0.001, gt=0, le=1)
+    baseline_floor: float = Field(default=1.0, gt=0)
+    series: StrList = ["volume", "negative", "topics"]  # or "topic:<name>" for chosen topics
+
+
 class RepliesConfig(Strict):
     """Reply templates per topic for ``harken queue reply``: {author}, {brand}, {platform},
     {department} and {item} are filled in; ``default`` is used when no topic has one."""
@@ -308,6 +323,7 @@ class Config(Strict):
     topics: dict[str, StrList] = {}
     routing: RoutingConfig = RoutingConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    spikes: SpikesConfig = SpikesConfig()
     replies: RepliesConfig = RepliesConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     alerts: AlertsConfig = AlertsConfig()
@@ -345,6 +361,8 @@ class Config(Strict):
         ]
         for i, rule in enumerate(self.routing.rules):
             targets += [(f"routing.rules[{i}].to", name) for name in rule.to]
+        if self.spikes.department:
+            targets.append(("spikes.department", self.spikes.department))
         for where, name in targets:
             if name not in known:
                 raise ValueError(
@@ -359,6 +377,15 @@ class Config(Strict):
             if unknown:
                 raise ValueError(
                     f"routing.rules[{i}].when.topics names {unknown[0]!r}, which is not in topics"
+                )
+        for name in self.spikes.series:
+            topic = name.removeprefix("topic:")
+            if name not in ("volume", "negative", "topics") and (
+                not name.startswith("topic:") or topic not in self.topics
+            ):
+                raise ValueError(
+                    f"spikes.series: {name!r} is not volume, negative, topics or "
+                    "topic:<a name from topics>"
                 )
         for name in self.replies.templates:
             if name != "default" and name not in self.topics:

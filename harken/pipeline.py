@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from harken import vectors
+from harken import spikes, vectors
 from harken.brands import BrandDetector
 from harken.classify.classifier import Classifier
 from harken.classify.risk import RiskWeights, escalation_risk
@@ -28,6 +28,7 @@ from harken.queue import EscalationResult, escalate_overdue
 from harken.records import MentionRecord
 from harken.routing import incidents
 from harken.routing.rules import Decision, Router, Subject
+from harken.routing.spikes import SpikeSettings
 from harken.store import Store, repo
 from harken.store import sources as source_repo
 from harken.store.tables import (
@@ -37,6 +38,7 @@ from harken.store.tables import (
     Mention,
     QueueEvent,
     QueueItem,
+    Spike,
     utcnow,
 )
 
@@ -476,3 +478,45 @@ def run_pass(
     result.escalation = escalate_overdue(store, config, active_sink_names(config))
     result.notify = deliver_pending(store, sinks)
     return result
+
+
+# -- spikes ---------------------------------------------------------------------------------
+
+
+def spike_settings(config: Config) -> SpikeSettings:
+    s = config.spikes
+    return SpikeSettings(
+        weeks=s.weeks,
+        min_count=s.min_count,
+        ratio=s.ratio,
+        p_value=s.p_value,
+        baseline_floor=s.baseline_floor,
+        series=tuple(s.series),
+    )
+
+
+def brand_keywords(config: Config) -> dict[str, list[str]]:
+    return {b.name: [*b.keywords, *b.hashtags, *b.handles] for b in config.brands}
+
+
+def check_spikes(store: Store, config: Config, now: datetime | None = None) -> list[Spike]:
+    """The hourly job: detect spikes in the last completed hours, store each once, and put
+    one alert per new spike in the outbox for the spike department's channel."""
+    now = now or utcnow()
+    found = spikes.check_due(store, spike_settings(config), now, keywords=brand_keywords(config))
+    channel = config.spikes.department or config.digest.department
+    with store.session() as session:
+        for spike in found:
+            for sink in active_sink_names(config):
+                key = f"{sink}:spike-{spike.id}"
+                if not repo.alert_exists(session, key):
+                    session.add(
+                        Alert(
+                            kind="spike",
+                            spike_id=spike.id,
+                            sink=sink,
+                            channel=channel,
+                            idempotency_key=key,
+                        )
+                    )
+    return found

@@ -5,7 +5,10 @@ Jobs (APScheduler 3.x, in-memory job store, one process per database — see sto
 * ``poll:<source>`` every ``sources.<name>.interval``, then a pipeline pass (classify, route,
   notify). A source still rate limited is skipped until its reset.
 * ``refresh`` every ``refresh.interval``: engagement snapshots of recent risky mentions.
-* whatever ``JOB_HOOKS`` adds (the daily digest and spike checks plug in here).
+* ``queues`` every minute: overdue items are escalated (and alerted), pending alerts delivered.
+* ``spikes`` hourly, five minutes past the hour: the spike check of the last completed hours
+  (docs/spikes.md); new spikes are alerted once.
+* whatever ``JOB_HOOKS`` adds (the daily digest plugs in here).
 
 Scheduling choices, on purpose:
 
@@ -39,8 +42,10 @@ from harken.collect import PollReport, poll_source, rate_limited
 from harken.config import Config
 from harken.engagement import refresh_engagement
 from harken.listeners.source import Source
-from harken.notify.sinks import Sink
-from harken.pipeline import PassResult, build_classifier, run_pass
+from harken.notify.outbox import deliver_pending
+from harken.notify.sinks import Sink, active_sink_names
+from harken.pipeline import PassResult, build_classifier, check_spikes, run_pass
+from harken.queue import escalate_overdue
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.lock import SchedulerLock
@@ -107,6 +112,11 @@ class Daemon:
         if self.config.refresh.enabled and self.sources:
             interval = self.config.refresh.interval
             specs.append(JobSpec("refresh", self.refresh, interval, now + interval))
+        minute, hour = timedelta(minutes=1), timedelta(hours=1)
+        specs.append(JobSpec("queues", self.watch_queues, minute, now + minute))
+        if self.config.spikes.enabled:
+            next_hour = now.replace(minute=0, second=0, microsecond=0) + hour
+            specs.append(JobSpec("spikes", self.check_spikes, hour, next_hour + 5 * minute))
         for hook in JOB_HOOKS:
             specs += hook(self)
         return specs
@@ -152,6 +162,32 @@ class Daemon:
             + (f" · {result.notify.failed} failed" if result.notify.failed else "")
         )
         return result
+
+    def watch_queues(self) -> None:
+        """Escalate what is overdue and deliver what is pending, even when nothing new comes
+        in (a pass only runs after a poll stored something)."""
+        with self._pass_lock:
+            if self.stop.is_set():
+                return
+            escalation = escalate_overdue(self.store, self.config, active_sink_names(self.config))
+            sent = deliver_pending(self.store, self.sinks)
+        if escalation.escalated or escalation.sent_up:
+            self.say(
+                f"queues: {escalation.escalated} items overdue, {escalation.sent_up} sent up"
+                f" · {sent.sent} alerts sent"
+            )
+
+    def check_spikes(self) -> None:
+        with self._pass_lock:
+            if self.stop.is_set():
+                return
+            found = check_spikes(self.store, self.config)
+            deliver_pending(self.store, self.sinks)
+        for spike in found:
+            self.say(
+                f"spike: {spike.brand} {spike.series} {spike.count} posts in the hour from "
+                f"{spike.hour_start:%H:00} UTC ({spike.ratio:.1f}x the usual {spike.baseline:.1f})"
+            )
 
     def refresh(self) -> None:
         for source in self.sources:

@@ -440,6 +440,9 @@ def spikes(
             "--backtest", help="Replay detection over this much stored history (30d); no writes."
         ),
     ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="End of the --backtest replay (ISO date; default now).")
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Run the hourly check now (stores and alerts).")
     ] = False,
@@ -462,8 +465,9 @@ def spikes(
             window = parse_duration(backtest)
         except ValueError as error:
             raise typer.BadParameter(f"--backtest: {error}") from None
+        end = _since(until) if until else now
         findings = spike_store.backtest(
-            store, spike_settings(config), now - window, now, keywords=brand_keywords(config)
+            store, spike_settings(config), end - window, end, keywords=brand_keywords(config)
         )
         title = f"backtest over the last {backtest}: {len(findings)} spike hour(s), nothing stored"
     else:

@@ -296,3 +296,53 @@ def test_check_due_looks_at_the_hours_just_completed(history: Store) -> None:
         ("topic:outage", BURST),
     }
     assert check_due(history, SpikeSettings(), BURST + timedelta(hours=5)) == []  # stored already
+
+
+def test_the_hourly_job_alerts_each_new_spike_once_and_the_cli_replays(
+    history: Store, tmp_path: Path
+) -> None:
+    import io
+    import json
+
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from harken.cli import app
+    from harken.config import load_config
+    from harken.notify.outbox import deliver_pending
+    from harken.notify.sinks import ConsoleSink
+    from harken.pipeline import check_spikes
+
+    url = str(history.engine.url)
+    config = load_config(
+        overrides={
+            "database": {"url": url},
+            "brands": [{"name": "Acme", "keywords": ["acme", "アクメ"]}, {"name": "Globex"}],
+            "departments": [{"name": "support"}, {"name": "pr"}],
+            "topics": {"outage": ["the app is down"]},
+        },
+        environ={},
+    )
+    found = check_spikes(history, config, BURST + timedelta(hours=1, minutes=5))
+    assert sorted(s.series for s in found) == ["negative", "topic:outage", "volume"]
+    assert check_spikes(history, config, BURST + timedelta(hours=1, minutes=10)) == []
+    screen = io.StringIO()
+    sink = ConsoleSink(Console(file=screen, width=200, highlight=False))
+    assert deliver_pending(history, {"console": sink}).sent == 3
+    lines = screen.getvalue().splitlines()
+    assert lines[0].startswith("SPIKE Acme negative · 49 posts in the hour from 11-24 14:00 UTC, 14.0x the usual 3.5")
+    assert "incidents #1, #2, #3" in lines[0]
+
+    runner = CliRunner()
+    replay = runner.invoke(
+        app,
+        ["--db", url, "spikes", "--backtest", "30d", "--until", "2026-11-30", "--format", "json"],
+    )
+    assert replay.exit_code == 0, replay.output
+    assert [(f["series"], f["hour_start"]) for f in json.loads(replay.stdout)] == [
+        ("negative", BURST.isoformat()),
+        ("topic:outage", BURST.isoformat()),
+        ("volume", BURST.isoformat()),
+    ]
+    stored = runner.invoke(app, ["--db", url, "spikes", "--since", "2026-11-20"])
+    assert stored.stdout.startswith("3 spike(s) stored for hours since 2026-11-20 00:00 UTC")

@@ -151,3 +151,21 @@ def test_unknown_model_is_refused() -> None:
     # Not a bundled model, so it must be a Hugging Face model that is there: it is not.
     with pytest.raises(ClassifierError, match="cannot load the Hugging Face model id"):
         Classifier(languages={"ja": "no-such-model"})
+
+
+def test_stored_vectors_replay_the_topic_scores(routed, classifier) -> None:  # type: ignore[no-untyped-def]
+    """`harken rules test` rescoring topics from stored float16 vectors gives what the
+    classifier gave, in both encoders' spaces; a language the encoder cannot read has none."""
+    from harken import vectors
+
+    posts = [OUTAGE_JA, BILLING_JA, "the acme site keeps timing out when I sign in"]
+    results = routed.classify(posts)
+    assert [r.vector_model for r in results] == ["e5", "e5", "minilm"]
+    stored = [vectors.unpack(vectors.pack(r.vector)) for r in results]
+    replayed = routed.topic_scores_from(posts, stored, [r.vector_model for r in results])
+    for result, scores in zip(results, replayed, strict=True):
+        assert scores.keys() == result.topic_scores.keys()
+        for topic, score in scores.items():
+            assert abs(score - result.topic_scores[topic]) < 0.01, (topic, score)
+    english_only = classifier.classify([OUTAGE_JA])[0]
+    assert english_only.vector is None and english_only.vector_model is None

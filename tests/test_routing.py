@@ -31,7 +31,7 @@ def router(rules: list[dict], default: str = "support") -> Router:
         },
         environ={},
     )
-    return Router(config.routing)
+    return Router(config.routing, config.topics)
 
 
 def route(r: Router, **changes: object) -> list[Decision]:
@@ -163,3 +163,81 @@ def test_brand_detection_keywords_handles_and_exclusions() -> None:
     assert detector.own_account("AcmeSupport") == "Acme"
     assert detector.own_account("@acmesupport") == "Acme"
     assert detector.own_account("acme_fan") is None
+
+
+def test_regex_matches_the_text_as_written_and_folded() -> None:
+    r = router([{"name": "tickets", "when": {"regex": [r"\bACME-\d{4}\b"]}, "to": ["support"]}])
+    (decision,) = route(r, text="my ticket ＡＣＭＥ－１２３４ is stuck")  # full-width forms
+    assert (
+        decision.reason == "rule 'tickets': pattern '\\\\bACME-\\\\d{4}\\\\b' matched 'acme-1234'"
+    )
+    assert route(r, text="ticket acme-12345")[0].rule is None
+
+
+def test_a_bad_regex_fails_at_load_naming_the_rule() -> None:
+    import pytest
+
+    from harken.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"routing\.rules\[0\]\.when\.regex: '\(unclosed' is not a valid"
+    ):
+        router([{"name": "bad", "when": {"regex": ["(unclosed"]}, "to": ["support"]}])
+
+
+def test_explain_gives_every_condition_with_its_verdict() -> None:
+    r = router(
+        [
+            {
+                "name": "influential complaint",
+                "when": {"complaint_gte": 0.5, "followers_gte": 50000, "sentiment": "negative"},
+                "to": ["pr"],
+            },
+            {"name": "outages", "when": {"topics": ["outage"]}, "to": ["engineering"]},
+        ]
+    )
+    subject = replace(
+        SUBJECT,
+        text="the app is down again",
+        complaint=0.9,
+        followers=1200,
+        sentiment="negative",
+        topics=("outage",),
+        topic_scores={"outage": 1.0},
+    )
+    influential, outages = r.explain(subject)
+    assert not influential.matched and outages.matched
+    assert [(v.holds, v.text) for v in influential.verdicts] == [
+        (True, "sentiment negative"),
+        (True, "complaint 0.90 ≥ 0.50"),
+        (False, "author has 1,200 followers < 50,000"),
+    ]
+    assert [(v.holds, v.text) for v in outages.verdicts] == [
+        (True, "topic outage (phrase 'the app is down')")
+    ]
+
+
+def test_topic_reason_gives_the_similarity_when_no_phrase_occurs() -> None:
+    r = router([{"name": "outages", "when": {"topics": ["outage"]}, "to": ["engineering"]}])
+    (decision,) = route(r, text="nothing loads", topics=("outage",), topic_scores={"outage": 0.61})
+    assert decision.reason == "rule 'outages': topic outage (similarity 0.61)"
+
+
+def test_sla_per_priority_and_escalation_targets_are_checked_at_load() -> None:
+    import pytest
+
+    from harken.errors import ConfigError
+
+    config = load_config(
+        overrides={"departments": [{"name": "support", "sla": {"urgent": "15m", "default": "2h"}}]},
+        environ={},
+    )
+    support = config.department("support")
+    assert support.sla_for("urgent").total_seconds() == 900
+    assert support.sla_for(Priority.low).total_seconds() == 7200
+    with pytest.raises(ConfigError, match=r"departments\[0\]\.escalate_to names department 'boss'"):
+        load_config(
+            overrides={"departments": [{"name": "support", "escalate_to": "boss"}]}, environ={}
+        )
+    with pytest.raises(ConfigError, match=r"replies\.templates names 'refunds'"):
+        load_config(overrides={"replies": {"templates": {"refunds": "hi"}}}, environ={})

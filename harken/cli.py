@@ -178,6 +178,18 @@ def demo(
         f"classified {processed.classified} · routed {processed.route.mentions} into "
         f"{processed.route.queue_items} queue items · {processed.notify.sent} alerts printed"
     )
+    if result.largest_incident:
+        incident_id, size = result.largest_incident
+        out.print(
+            f"grouped into {result.incidents} incidents (largest: #{incident_id}, {size} posts)"
+            f" · spike hours found by replaying the demo's history: {len(result.spikes)}"
+            + "".join(
+                f"\n  spike {s.hour_start:%m-%d %H:00} UTC {s.brand} {s.series}: {s.count} posts,"
+                f" {s.ratio:.0f}x the usual"
+                for s in result.spikes
+                if s.series == "volume"
+            )
+        )
     until = datetime.now(UTC)
     since = until - result.span - timedelta(hours=1)
     out.print()
@@ -190,6 +202,11 @@ def demo(
     out.print("Next:")
     for command in (
         f"harken --config {cfg} queue list",
+        f"harken --config {cfg} queue show 1",
+        f"harken --config {cfg} queue reply 1",
+        f"harken --config {cfg} route --explain 1",
+        f"harken --config {cfg} rules test --since 30d",
+        f"harken --config {cfg} spikes --backtest 30d",
         f"harken --config {cfg} queue list --department engineering --format json",
         f"harken --config {cfg} report summary --since 3d --format csv",
         f'harken --config {cfg} classify "@acmesupport I was charged twice, please refund"',
@@ -208,6 +225,15 @@ X_BEARER_TOKEN=
 REDDIT_CLIENT_ID=
 REDDIT_CLIENT_SECRET=
 SLACK_BOT_TOKEN=
+# Only to answer from `harken queue reply --send` (see the sources section of config.yaml).
+X_CONSUMER_KEY=
+X_CONSUMER_SECRET=
+X_ACCESS_TOKEN=
+X_ACCESS_TOKEN_SECRET=
+REDDIT_USERNAME=
+REDDIT_PASSWORD=
+BLUESKY_APP_PASSWORD=
+MASTODON_ACCESS_TOKEN=
 """
 
 

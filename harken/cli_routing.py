@@ -176,7 +176,7 @@ def _timings(data: dict[str, Any]) -> str:
 def _print_author_history(history: dict[str, Any]) -> None:
     accounts = ", ".join(f"{a['handle']} ({a['platform']})" for a in history["accounts"])
     out.print(
-        Text(f"author: {_flat(accounts, 200)} · {history['mentions']} posts stored", style="bold")
+        Text(f"author: {_flat(accounts, 200)} · {_posts(history['mentions'])} stored", style="bold")
     )
     if len(history["accounts"]) > 1:
         out.print(
@@ -268,13 +268,15 @@ def queue_reply(
         )
     )
     out.print(Text(f"  “{_flat(plan.text, 300)}”"))
-    if plan.problems:
-        for problem in plan.problems:
-            out.print(Text(f"  cannot send: {problem}", style="bold red"))
-        raise typer.Exit(1)
+    for problem in plan.problems:
+        out.print(Text(f"  cannot send: {problem}", style="bold red"))
     if not send:
-        out.print("dry run: nothing was posted. Add --send to post it.")
+        # A dry run reports; only --send fails on what stands in the way.
+        fix = " once the above is fixed" if plan.problems else ""
+        out.print(f"dry run: nothing was posted. Add --send to post it{fix}.")
         return
+    if plan.problems:
+        raise typer.Exit(1)
     outcome = send_planned_reply(store, config, plan, actor_name(actor), force)
     first = (
         f" · first response {outcome.first_response_seconds / 60:.0f} min after queueing"

@@ -8,14 +8,25 @@ from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from harken.config import Config, example_config_text, load_config
 from harken.errors import HarkenError
 from harken.listeners.replay import LineRejection, read_jsonl
 from harken.notify.sinks import Sink
-from harken.pipeline import IngestResult, PassResult, Progress, ingest, run_pass
+from harken.pipeline import (
+    IngestResult,
+    PassResult,
+    Progress,
+    brand_keywords,
+    ingest,
+    run_pass,
+    spike_settings,
+)
 from harken.records import MentionRecord
+from harken.spikes import SpikeFinding, backtest
 from harken.store import Store
-from harken.store.tables import utcnow
+from harken.store.tables import Incident, utcnow
 
 DEMO_PLATFORMS = ("x", "reddit", "bluesky", "mastodon", "rss")
 DB_FILES = ("harken.db", "harken.db-wal", "harken.db-shm")
@@ -31,6 +42,9 @@ class DemoResult:
     ingested: dict[str, IngestResult] = field(default_factory=dict)
     processed: PassResult | None = None
     span: timedelta = timedelta(0)  # from the oldest demo post to the newest
+    incidents: int = 0
+    largest_incident: tuple[int, int] | None = None  # (id, posts)
+    spikes: list[SpikeFinding] = field(default_factory=list)  # backtest over the demo's span
 
 
 def demo_file(platform: str) -> Path:
@@ -86,4 +100,18 @@ def run_demo(
             on_progress=on_progress,
         )
     result.processed = run_pass(store, config, sinks_for(config), on_progress=on_progress)
+    with store.session() as session:
+        result.incidents = session.execute(select(func.count(Incident.id))).scalar_one()
+        top = session.execute(
+            select(Incident.id, Incident.size).order_by(Incident.size.desc()).limit(1)  # type: ignore[attr-defined]
+        ).first()
+        result.largest_incident = (top[0], top[1]) if top else None
+    now = utcnow()
+    result.spikes = backtest(
+        store,
+        spike_settings(config),
+        now - result.span - timedelta(hours=2),
+        now,
+        keywords=brand_keywords(config),
+    )
     return result

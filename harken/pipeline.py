@@ -245,8 +245,12 @@ def route_pending(
     while max_batches is None or batches < max_batches:
         with store.session() as session:
             rows = repo.unrouted(session, batch_size)
+            snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
             for mention, author, classification in rows:
-                _route_one(session, config, router, sinks, mention, author, classification, result)
+                _route_one(
+                    session, config, router, sinks, mention, author, classification, result,
+                    mention.id in snapshotted,
+                )  # fmt: skip
         if not rows:
             break
         batches += 1
@@ -280,11 +284,12 @@ def _route_one(
     author: Author,
     c: Classification,
     result: RouteResult,
+    snapshotted: bool,
 ) -> None:
     assignment = incidents.assign(session, mention, c, config.incidents)
     incident = assignment.incident
     # Now that the mention has an incident, its growth is part of the risk.
-    rescore(session, config, mention, author, c, incident.id)
+    rescore(session, config, mention, author, c, incident.id, assignment.created, snapshotted)
     now = utcnow()
     decisions = router.route(subject_of(mention, author, c))
     owned = [] if assignment.created else repo.open_items(session, incident.id)
@@ -310,6 +315,7 @@ def _route_one(
             "priority": i.priority,
             "rule": None,
             "reason": f"joined item #{i.id} of its incident",
+            "joined": True,
         }
         for i in owned
     ]
@@ -396,16 +402,20 @@ def rescore(
     author: Author,
     c: Classification,
     incident_id: int | None,
+    alone: bool = False,
+    snapshotted: bool = True,
 ) -> bool:
     """Recompute a classification's risk with what is known now: incident growth, velocity.
 
     The text scores stay; only the audience terms change. Returns True when the risk moved.
+    ``alone`` (the mention's incident is new) and ``snapshotted=False`` (no engagement
+    snapshots) skip queries whose answer is already known.
     """
     recent = 0
-    if incident_id is not None:
+    if incident_id is not None and not alone:
         since = mention.created_at - timedelta(hours=1)
         recent = repo.incident_recent(session, incident_id, since, mention.id)
-    snapshots = source_repo.snapshots_of(session, mention.id)  # type: ignore[arg-type]
+    snapshots = source_repo.snapshots_of(session, mention.id) if snapshotted else []  # type: ignore[arg-type]
     rates = source_repo.velocity(snapshots)
     per_hour = sum(rates.values()) if rates else None
     if not recent and per_hour is None:

@@ -134,7 +134,7 @@ def test_sla_follows_department_and_priority(project: Path) -> None:
         created, due = (datetime.fromisoformat(item[k]) for k in ("created_at", "due_at"))
         assert abs((due - created).total_seconds() - minutes * 60) < 5, external_id
     assert by_post["1003"]["reason"] == (
-        "rule 'ticket numbers': pattern '\\\\bACME-\\\\d{4}\\\\b' matched 'acme-1234'"
+        "rule 'ticket numbers': pattern '\\bACME-\\d{4}\\b' matched 'acme-1234'"
     )
 
 

@@ -10,8 +10,8 @@ scanning posts:
 * ``url:<link>`` — a link the post shares (a news story, a status page), minus tracking
   parameters; links to the platforms themselves and to ``incidents.ignore_domains`` never group.
 * ``sim:<encoder>:<band>:<hash>`` — locality-sensitive hashing of the post's meaning vector
-  (random hyperplanes, 16 bands of 10 bits). Two posts with cosine similarity 0.9 share a band
-  with probability 0.98, two at 0.5 with 0.25; every candidate is then checked with the real
+  (random hyperplanes, 20 bands of 12 bits). Two posts with cosine similarity 0.9 share a band
+  with probability 0.97, two at 0.5 with 0.14; every candidate is then checked with the real
   cosine, so the hash only decides which few posts are compared.
 
 Copy, URL and similarity keys only join posts within ``incidents.window`` of each other.
@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlmodel import Session
 
 from harken import vectors
@@ -36,8 +36,9 @@ from harken.config import IncidentsConfig
 from harken.store.tables import Classification, Incident, IncidentKey, Mention
 from harken.text import normalize
 
-BANDS, BITS = 16, 10
+BANDS, BITS = 20, 12
 MAX_CANDIDATES = 20  # posts compared by real cosine, most shared bands first
+MAX_ROWS = 2000  # key rows read per post: enough for any candidate set, bounded on hot keys
 MIN_COPY_LENGTH = 15  # shorter texts ("acme down") are too common to mean "the same post"
 
 _RT = re.compile(r"^rt @[\w.]+:\s*")
@@ -123,35 +124,36 @@ def assign(
         how, reason = "new", "new incident"
     else:
         incident, how, reason = found
-    _grow(session, incident, mention, c.risk)
+    _grow(incident, mention, c.risk)
+    session.add(incident)
     _record_keys(session, brand, incident, mention, keys, how)
     mention.incident_id, mention.incident_reason = incident.id, reason
     session.add(mention)
     return Assignment(incident, reason, created)
 
 
+KeyRow = tuple[str, int, int]  # key, incident id, member mention id
+
+
 def _find(
     session: Session, brand: str, mention: Mention, keys: PostKeys, config: IncidentsConfig
 ) -> tuple[Incident, str, str] | None:
-    row = _lookup(session, brand, [keys.post], None, None)
-    if row:
-        incident_id, member = row[0][1], row[0][2]
-        if mention.ref_kind in ("retweet", "quote") and mention.ref_external_id:
-            return (
-                _get(session, incident_id),
-                "post",
-                (f"{mention.ref_kind} of {mention.platform}:{mention.ref_external_id}"),
-            )
-        return _get(session, incident_id), "post", f"the post that mention {member} shares"
+    """One indexed query for all the post's keys, then the strongest evidence wins: the
+    referenced post, then a copy or a shared link, then the most similar meaning."""
     low, high = mention.created_at - config.window, mention.created_at + config.window
-    exact = ([keys.copy] if keys.copy else []) + list(keys.urls)
-    for key, incident_id, member, _ in _lookup(session, brand, exact, low, high):
-        if member == mention.id:
-            continue
-        how = "copy" if key.startswith("copy:") else "url"
-        said = "same text as" if how == "copy" else f"shares the link {key[4:]} with"
-        return _get(session, incident_id), how, f"{said} mention {member}"
-    similar = _most_similar(session, brand, mention, keys, low, high, config.similarity)
+    rows = [r for r in _lookup(session, brand, keys, low, high) if r[2] != mention.id]
+    for key, incident_id, member in rows:
+        if key == keys.post:
+            if mention.ref_kind in ("retweet", "quote") and mention.ref_external_id:
+                said = f"{mention.ref_kind} of {mention.platform}:{mention.ref_external_id}"
+                return _get(session, incident_id), "post", said
+            return _get(session, incident_id), "post", f"the post that mention {member} shares"
+    for key, incident_id, member in rows:
+        if key == keys.copy or key in keys.urls:
+            how = "copy" if key.startswith("copy:") else "url"
+            said = "same text as" if how == "copy" else f"shares the link {key[4:]} with"
+            return _get(session, incident_id), how, f"{said} mention {member}"
+    similar = _most_similar(session, keys, [r for r in rows if r[0].startswith("sim:")], config)
     if similar is not None:
         incident_id, member, cosine = similar
         reason = f"similar in meaning ({cosine:.2f}) to mention {member}"
@@ -160,62 +162,71 @@ def _find(
 
 
 def _most_similar(
-    session: Session,
-    brand: str,
-    mention: Mention,
-    keys: PostKeys,
-    low: datetime,
-    high: datetime,
-    threshold: float,
+    session: Session, keys: PostKeys, rows: list[KeyRow], config: IncidentsConfig
 ) -> tuple[int, int, float] | None:
-    if keys.vector is None or not keys.similar:
+    if keys.vector is None or not rows:
         return None
     shared: dict[int, int] = {}
     incident_of: dict[int, int] = {}
-    for _, incident_id, member, _ in _lookup(session, brand, list(keys.similar), low, high):
-        if member != mention.id:
-            shared[member] = shared.get(member, 0) + 1
-            incident_of[member] = incident_id
-    if not shared:
-        return None
+    for _, incident_id, member in rows:
+        shared[member] = shared.get(member, 0) + 1
+        incident_of[member] = incident_id
     candidates = sorted(shared, key=lambda m: (-shared[m], -m))[:MAX_CANDIDATES]
-    rows = session.execute(
-        select(Classification.mention_id, Classification.vector).where(
-            Classification.mention_id.in_(candidates),  # type: ignore[attr-defined]
-            Classification.vector_model == keys.vector_model,
-        )
-    ).all()
+    found = session.connection().execute(
+        _vectors_statement(), {"ids": candidates, "model": keys.vector_model}
+    )
     best: tuple[int, int, float] | None = None
-    for member, blob in rows:
+    norm = float(np.linalg.norm(keys.vector)) or 1.0
+    for member, blob in found:
         other = vectors.unpack(blob)
         if other is None or other.shape != keys.vector.shape:
             continue
-        raw = float(keys.vector @ other) / (
-            float(np.linalg.norm(keys.vector) * np.linalg.norm(other)) or 1.0
-        )
+        raw = float(keys.vector @ other) / (norm * (float(np.linalg.norm(other)) or 1.0))
         cosine = vectors.comparable(raw, keys.vector_model)
-        if cosine >= threshold and (best is None or cosine > best[2]):
+        if cosine >= config.similarity and (best is None or cosine > best[2]):
             best = (incident_of[member], member, cosine)
     return best
 
 
 def _lookup(
-    session: Session,
-    brand: str,
-    keys: list[str],
-    low: datetime | None,
-    high: datetime | None,
-) -> list[tuple[str, int, int, datetime]]:
-    if not keys:
-        return []
-    statement = select(
-        IncidentKey.key, IncidentKey.incident_id, IncidentKey.mention_id, IncidentKey.seen_at
-    ).where(IncidentKey.brand == brand, IncidentKey.key.in_(keys))  # type: ignore[attr-defined]
-    if low is not None and high is not None:
-        statement = statement.where(IncidentKey.seen_at >= low, IncidentKey.seen_at <= high)
-    # The latest member first: an incident still going beats one long finished.
-    statement = statement.order_by(IncidentKey.seen_at.desc())  # type: ignore[attr-defined]
-    return [(k, i, m, s) for k, i, m, s in session.execute(statement).all()]
+    session: Session, brand: str, keys: PostKeys, low: datetime, high: datetime
+) -> list[KeyRow]:
+    """Rows for the post's keys: the referenced post's at any time, the others within the
+    window, latest first (an incident still going beats one long finished)."""
+    wanted = [keys.post, *([keys.copy] if keys.copy else []), *keys.urls, *keys.similar]
+    params = {"brand": brand, "keys": wanted, "post": keys.post, "low": low, "high": high}
+    found = session.connection().execute(_lookup_statement(), params)
+    return [(k, i, m) for k, i, m in found]
+
+
+# Built once and executed with parameters: SQLAlchemy then compiles each statement once.
+
+
+@cache
+def _lookup_statement() -> Any:
+    t = IncidentKey.__table__  # type: ignore[attr-defined]
+    return (
+        select(t.c.key, t.c.incident_id, t.c.mention_id)
+        .where(
+            t.c.brand == bindparam("brand"),
+            t.c.key.in_(bindparam("keys", expanding=True)),
+            or_(
+                t.c.key == bindparam("post"),
+                t.c.seen_at.between(bindparam("low"), bindparam("high")),
+            ),
+        )
+        .order_by(t.c.seen_at.desc())
+        .limit(MAX_ROWS)
+    )
+
+
+@cache
+def _vectors_statement() -> Any:
+    t = Classification.__table__  # type: ignore[attr-defined]
+    return select(t.c.mention_id, t.c.vector).where(
+        t.c.mention_id.in_(bindparam("ids", expanding=True)),
+        t.c.vector_model == bindparam("model"),
+    )
 
 
 def _get(session: Session, incident_id: int) -> Incident:
@@ -224,21 +235,12 @@ def _get(session: Session, incident_id: int) -> Incident:
     return incident
 
 
-def _grow(session: Session, incident: Incident, mention: Mention, risk: float) -> None:
+def _grow(incident: Incident, mention: Mention, risk: float) -> None:
     incident.size += 1
     incident.first_seen = min(incident.first_seen, mention.created_at)
     incident.last_seen = max(incident.last_seen, mention.created_at)
-    if incident.top_mention_id != mention.id and _riskier(session, risk, incident):
-        incident.top_mention_id = mention.id
-    session.add(incident)
-    session.flush()
-
-
-def _riskier(session: Session, risk: float, incident: Incident) -> bool:
-    top_risk = session.execute(
-        select(Classification.risk).where(Classification.mention_id == incident.top_mention_id)
-    ).scalar_one_or_none()
-    return top_risk is None or risk > top_risk
+    if incident.top_mention_id == mention.id or risk > incident.top_risk:
+        incident.top_mention_id, incident.top_risk = mention.id, risk
 
 
 def _record_keys(
@@ -266,7 +268,7 @@ def _record_keys(
         }
         for key in dict.fromkeys(wanted)
     ]
-    session.execute(insert(IncidentKey), rows)
+    session.connection().execute(insert(IncidentKey), rows)
 
 
 def shared_links(mention: Mention) -> list[str]:

@@ -182,8 +182,9 @@ def _regex_check(patterns: list[str]) -> Check:
         for pattern in compiled:
             found = pattern.search(subject.text) or pattern.search(folded)
             if found:
-                return Verdict(True, f"pattern {pattern.pattern!r} matched {found.group(0)!r}")
-        return Verdict(False, f"no pattern matched ({', '.join(map(repr, patterns))})")
+                return Verdict(True, f"pattern '{pattern.pattern}' matched {found.group(0)!r}")
+        shown = ", ".join(f"'{p}'" for p in patterns)
+        return Verdict(False, f"no pattern matched ({shown})")
 
     return check
 

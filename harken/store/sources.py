@@ -140,6 +140,19 @@ def snapshots_of(session: Session, mention_id: int) -> list[MetricSnapshot]:
     )
 
 
+def snapshotted(session: Session, mention_ids: list[int | None]) -> set[int]:
+    """Which of these mentions have engagement snapshots (one query for a batch)."""
+    ids = [i for i in mention_ids if i is not None]
+    if not ids:
+        return set()
+    found = session.execute(
+        select(MetricSnapshot.mention_id)
+        .where(MetricSnapshot.mention_id.in_(ids))  # type: ignore[attr-defined]
+        .distinct()
+    ).scalars()
+    return set(found)
+
+
 def velocity(snapshots: list[MetricSnapshot]) -> dict[str, float]:
     """Growth per hour of each metric between the first and the last snapshot."""
     if len(snapshots) < 2:

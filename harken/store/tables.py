@@ -141,6 +141,7 @@ class Incident(SQLModel, table=True):
     last_seen: datetime = Field(sa_type=UTCDateTime)
     size: int = 1
     top_mention_id: int | None = Field(default=None, foreign_key="mentions.id")
+    top_risk: float = 0.0  # the top post's risk when it joined (the top is the riskiest)
     status: str = Field(default="open", max_length=16)
 
 

@@ -141,6 +141,9 @@ def upgrade() -> None:
             sa.Column("vector_model", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True)
         )
 
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("top_risk", sa.Float(), nullable=False, server_default="0"))
+
     with op.batch_alter_table("mentions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("incident_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("incident_reason", sa.Text(), nullable=True))
@@ -192,6 +195,9 @@ def downgrade() -> None:
         batch_op.drop_column("claimed_at")
         batch_op.drop_column("assignee")
         batch_op.drop_column("mentions")
+
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.drop_column("top_risk")
 
     with op.batch_alter_table("mentions", schema=None) as batch_op:
         batch_op.drop_index("ix_mentions_incident")

@@ -332,7 +332,7 @@ def route(
         out.print(Text(f"  {mark} {rule['rule']} → {to} ({rule['priority']}{stop})"))
         for condition in rule["conditions"] or [{"holds": True, "text": "no conditions"}]:
             out.print(
-                Text(f"      {'✓' if condition['holds'] else '✗'} {condition['text']}", style="dim")
+                Text(f"      {'✓' if condition['holds'] else '✗'} {_flat(condition['text'], 200)}", style="dim")
             )
     out.print(Text("decision with this config:", style="bold"))
     for d in found.decided:
@@ -344,7 +344,7 @@ def route(
         i = found.incident
         out.print(
             Text(
-                f"incident #{i['id']} ({_posts(i['size'])}): {i['reason']} · "
+                f"incident #{i['id']} ({_posts(i['size'])}): {_flat(i['reason'] or '', 150)} · "
                 f"{i['first_seen'][:16]} → {i['last_seen'][:16]}"
             )
         )

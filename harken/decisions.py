@@ -151,6 +151,7 @@ class Move:
 class RulesReplay:
     replayed: int = 0
     unchanged: int = 0
+    unknown: int = 0  # routed before harken stored its decisions: not compared
     topics_recomputed: bool = False
     before: Counter[str] = field(default_factory=Counter)  # department -> mentions
     after: Counter[str] = field(default_factory=Counter)
@@ -215,7 +216,11 @@ def _rescored(rows: Any, scorer: TopicScorer | None) -> list[dict[str, float] | 
 def _compare(
     replay: RulesReplay, router: Router, mention: Mention, author: Author, c: Classification
 ) -> None:
-    before = sorted({d["department"] for d in mention.routing or []})
+    if not mention.routing:
+        # Routed before decisions were stored (harken < 0.5's schema): nothing to compare.
+        replay.unknown += 1
+        return
+    before = sorted({d["department"] for d in mention.routing})
     decisions = router.route(subject_of(mention, author, c))
     after = sorted({d.department for d in decisions})
     if all(d.rule is None for d in decisions) and any(
@@ -247,10 +252,16 @@ def classifier_topic_scorer(classifier: Any) -> TopicScorer:
     """Topic scores from stored vectors with the classifier's (new) topics."""
 
     def score(mentions: list[Mention], classes: list[Classification]) -> list[dict[str, float]]:
-        return classifier.topic_scores_from(  # type: ignore[no-any-return]
+        fresh = classifier.topic_scores_from(
             [m.text for m in mentions],
             [vectors.unpack(c.vector) for c in classes],
             [c.vector_model for c in classes],
         )
+        # Without a stored vector (classified before vectors were kept, or in a language its
+        # encoder cannot read) the stored scores stand, literal phrases of new examples added.
+        return [
+            s if c.vector is not None else {**(c.topic_scores or {}), **s}
+            for s, c in zip(fresh, classes, strict=True)
+        ]
 
     return score

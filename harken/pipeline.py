@@ -444,10 +444,11 @@ def _alert_worthy(config: Config, item: QueueItem, risk: float) -> bool:
 def _queue_alerts(
     session: Session, sinks: list[str], item: QueueItem, incident_id: int | None
 ) -> int:
-    """One alert per incident and department per sink: a retweet storm pings once."""
+    """One alert per item and sink. Later posts of an incident join its open item, so a
+    retweet storm pings once; an item opened after the last one was closed alerts again."""
     created = 0
     for sink in sinks:
-        key = f"{sink}:incident-{incident_id}:{item.department}"
+        key = f"{sink}:incident-{incident_id}:{item.department}:item-{item.id}"
         if not repo.alert_exists(session, key):
             session.add(
                 Alert(
@@ -510,14 +511,15 @@ def brand_keywords(config: Config) -> dict[str, list[str]]:
 
 
 def check_spikes(store: Store, config: Config, now: datetime | None = None) -> list[Spike]:
-    """The hourly job: detect spikes in the last completed hours, store each once, and put
-    one alert per new spike in the outbox for the spike department's channel."""
-    now = now or utcnow()
-    found = spikes.check_due(store, spike_settings(config), now, keywords=brand_keywords(config))
+    """The hourly job: detect spikes in the last completed hours, store each once, and, in
+    the same transaction, put one alert per new spike in the outbox for the spike
+    department's channel (a spike is never stored without its alert)."""
     channel = config.spikes.department or config.digest.department
-    with store.session() as session:
-        for spike in found:
-            for sink in active_sink_names(config):
+    sinks = active_sink_names(config)
+
+    def alert(session: Session, new: list[Spike]) -> None:
+        for spike in new:
+            for sink in sinks:
                 key = f"{sink}:spike-{spike.id}"
                 if not repo.alert_exists(session, key):
                     session.add(
@@ -529,4 +531,6 @@ def check_spikes(store: Store, config: Config, now: datetime | None = None) -> l
                             idempotency_key=key,
                         )
                     )
-    return found
+
+    settings, keywords = spike_settings(config), brand_keywords(config)
+    return spikes.check_due(store, settings, now or utcnow(), keywords=keywords, on_new=alert)

@@ -1,9 +1,10 @@
 """Department queues as the CLI and other tools see them: listing (the ``queue list`` JSON
 contract), one item in full, and the item's life:
 
-    new ──claim──> claimed ──reply --send──> responded ──resolve──> resolved
+    new ──claim──> claimed ──reply --send──> responded
      │                │                          │
-     └────────────────┴──────dismiss─────────────┴──> dismissed
+     └────────────────┴──── resolve ─────────────┴──> resolved
+                      └──── dismiss ─────────────┴──> dismissed   (from any open status)
 
 Every change records who did it and when (``queue_events``). An item's SLA is the time to its
 first response; an item still waiting past its due time is escalated by ``escalate_overdue``.
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from harken.config import Config
@@ -225,10 +227,14 @@ def author_history(
     """Earlier posts by this author, and by accounts with the same handle on other platforms
     (likely the same person, which harken cannot prove: they are marked as such)."""
     stem = handle_stem(author.handle)
+    candidates = select(Author).where(
+        Author.platform != author.platform,
+        func.lower(Author.handle).contains(stem, autoescape=True),
+    )
     others = [
         a
-        for a in session.execute(select(Author).where(Author.platform != author.platform)).scalars()
-        if stem and handle_stem(a.handle) == stem
+        for a in (session.execute(candidates).scalars() if stem else [])
+        if handle_stem(a.handle) == stem
     ]
     ids = {author.id: "same account"} | {a.id: f"same handle on {a.platform}" for a in others}
     rows = session.execute(
@@ -397,6 +403,7 @@ def mark_responded(session: Session, item: QueueItem, actor: str, note: str) -> 
     """A reply was posted: the first one stops the SLA clock."""
     if item.responded_at is None:
         item.responded_at = utcnow()
+    item.escalation_level = 0  # answered: no longer overdue (escalated_at keeps the record)
     if item.assignee is None:
         item.assignee = actor
     if item.status in WAITING:
@@ -433,16 +440,16 @@ def escalate_overdue(
             )
         ).scalars()
         for item in list(overdue):
-            department = config.department(item.department) if _known(config, item) else None
-            sla = department.sla_for(item.priority) if department else timedelta(0)
+            # A department removed from the config since: its items are the default's now.
+            known = _known(config, item)
+            department = config.department(item.department if known else config.routing.default)
+            sla = department.sla_for(item.priority)
             level = 2 if now >= item.due_at + sla else 1
             if level <= item.escalation_level:
                 continue
-            to = (
-                department.escalate_to
-                if (level == 2 and department and department.escalate_to)
-                else item.department
-            )
+            to = item.department if known else department.name
+            if level == 2 and department.escalate_to:
+                to = department.escalate_to
             late = now - item.due_at
             note = f"level {level}: no first response {_human(late)} after due; alerted {to}"
             item.escalation_level, item.escalated_at = level, now
@@ -549,7 +556,12 @@ def send_planned_reply(
         raise QueueError("cannot send: " + "; ".join(plan.problems))
     with store.session() as session:
         row = _row(session, plan.item_id)
-        _refuse_repeat(replies_of(session, plan.item_id), plan.text, force)
+        earlier = replies_of(session, plan.item_id)
+        _refuse_repeat(earlier, plan.text, force)
+        for reply in earlier:  # --force: whoever looked decided the old attempt is settled
+            if reply.status in ("sending", "unknown"):
+                reply.status = "superseded"
+                session.add(reply)
         target = reply_target(row.mention, row.author)
         attempt = Reply(
             queue_item_id=plan.item_id,
@@ -559,7 +571,13 @@ def send_planned_reply(
             actor=actor,
         )
         session.add(attempt)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # uq_replies_in_flight: someone else is sending right now
+            raise QueueError(
+                f"another reply to item #{plan.item_id} is being sent right now",
+                hint="look at `harken queue show` in a moment",
+            ) from None
         attempt_id = attempt.id
     try:
         sent = send_reply(config, target, plan.text)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +43,7 @@ DRIVER_TERMS = 8
 DRIVER_WINDOW = 7 * DAY  # the spike's texts are set against this much of the series before it
 MAX_TEXTS = 2000  # per side of the comparison; more is sampled evenly
 
+OnNew = Callable[[Session, list[Spike]], None]
 Keywords = Mapping[str, Sequence[str]]  # brand -> its keywords, kept out of the drivers
 
 
@@ -94,12 +95,14 @@ def check_due(
     brands: Sequence[str] | None = None,
     keywords: Keywords | None = None,
     hours: int = 24,
+    on_new: OnNew | None = None,
 ) -> list[Spike]:
     """Check the last ``hours`` completed hours: late posts and missed runs are caught up,
-    and what is already stored is not found twice."""
+    and what is already stored is not found twice. ``on_new(session, spikes)`` runs in the
+    transaction that stores them (the daemon writes their alerts there: stored means alerted)."""
     last = floor_hour(now) - HOUR
     due = [last - HOUR * k for k in reversed(range(hours))]
-    return _check(store, settings, due, brands, keywords, now)
+    return _check(store, settings, due, brands, keywords, now, on_new)
 
 
 def backtest(
@@ -140,11 +143,15 @@ def _check(
     brands: Sequence[str] | None,
     keywords: Keywords | None,
     now: datetime | None,
+    on_new: OnNew | None = None,
 ) -> list[Spike]:
     with store.session() as session:
         known = _stored(session, hours[0], hours[-1] + HOUR)
         findings = _detect(session, settings, hours, brands, keywords or {}, skip=known)
-        return _insert(session, findings, now or utcnow())
+        new = _insert(session, findings, now or utcnow())
+        if on_new is not None and new:
+            on_new(session, new)
+        return new
 
 
 def _detect(

@@ -273,3 +273,31 @@ def test_alerts_are_per_incident_not_per_post(
         assert session.execute(select(func.count(Alert.id))).scalar_one() == 1
         items = session.execute(select(QueueItem)).scalars().all()
     assert [(i.department, i.mentions) for i in items] == [("engineering", 2)]
+
+
+def test_a_closed_items_incident_opens_and_alerts_a_new_item(
+    tmp_path: Path, config: Config, classifier: Any
+) -> None:
+    from harken.queue import resolve
+
+    first = process(tmp_path, config, classifier, tweet("1", "@acme the app is down, can't log in"))
+    store = Store(config.database.url)
+    with store.session() as session:
+        (item_id,) = session.execute(select(QueueItem.id)).scalars().all()
+    resolve(store, item_id, "aiko", "fixed")
+    rt = "RT @user100: @acme the app is down, can't log in"
+    later = tweet("2", rt, 90, author="101", referenced_tweets=[{"type": "retweeted", "id": "1"}])
+    second = process(tmp_path, config, classifier, later)
+    with store.session() as session:
+        items = session.execute(select(QueueItem.status, QueueItem.incident_id)).all()
+    assert sorted(items) == [("new", 1), ("resolved", 1)]
+    assert len(first.delivered) == len(second.delivered) == 1  # the new item is alerted too
+
+
+def test_a_link_longer_than_the_key_column_is_hashed() -> None:
+    from harken.routing.incidents import MAX_URL_KEY, _url_key
+
+    long = "news.example.com/" + "a-very-long-slug-" * 60
+    key = _url_key(long)
+    assert len(key) < 300 and key.startswith("url:news.example.com/#")
+    assert key == _url_key(long) and len(long) > MAX_URL_KEY

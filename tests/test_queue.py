@@ -354,3 +354,27 @@ def test_hostile_posts_cannot_drive_the_terminal_in_queue_views(project: Path) -
     for output in outputs:
         assert "\x1b" not in output and "\x07" not in output
     assert "[bold red]ACME-6666[/bold red]" in outputs[2]  # shown as text, not as markup
+
+
+def test_one_reply_in_flight_per_item_and_orphans_escalate_to_the_default(project: Path) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    config = load_config(project / "config.yaml")
+    store = Store(config.database.url)
+    item_id = items()["1004"]["id"]
+    with pytest.raises(IntegrityError), store.session() as session:
+        for _ in range(2):  # what two simultaneous --send would write
+            session.add(
+                Reply(queue_item_id=item_id, platform="x", in_reply_to="1004", text="a", actor="a")
+            )
+            session.flush()
+    with store.session() as session:
+        item = session.get(QueueItem, item_id)
+        item.department = "retired-team"  # no longer in the config
+        created = item.created_at
+    escalate_overdue(store, config, ["console"], created + timedelta(minutes=61))
+    with store.session() as session:
+        channels = session.execute(
+            select(Alert.channel).where(Alert.queue_item_id == item_id)
+        ).scalars()
+        assert list(channels) == ["support"]  # routing.default, on the default's SLA

@@ -102,3 +102,62 @@ def test_bad_urls_are_clear_errors(tmp_path: Path) -> None:
         Store("not a url")
     with pytest.raises(StoreError, match="does not exist"):
         Store(f"sqlite:///{tmp_path}/no/such/dir/h.db")
+
+
+def test_0004_backfills_incidents_routed_before_it(tmp_path: Path) -> None:
+    """A store routed by 0003's code: after the upgrade a retweet of an old post still joins
+    the old post's incident."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import create_engine
+
+    from harken.config import IncidentsConfig
+    from harken.routing.incidents import assign
+    from harken.store.db import migrations_dir
+    from harken.store.tables import Classification, Incident, IncidentKey
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", migrations_dir())
+    when = "2026-11-22 09:15:00.000000"
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0003")
+        for statement in (
+            "INSERT INTO authors (id, platform, external_id, handle, verified, first_seen,"
+            f" updated_at) VALUES (1, 'x', '100', 'kenji', 0, '{when}', '{when}')",
+            "INSERT INTO mentions (id, platform, external_id, brand, text, created_at,"
+            " collected_at, author_id, metrics, source, raw) VALUES (1, 'x', '1', 'Acme',"
+            f" 'acme is down', '{when}', '{when}', 1, '{{}}', 't', '{{}}')",
+            "INSERT INTO classifications (id, mention_id, model, sentiment, sentiment_scores,"
+            " complaint, abuse, risk, risk_factors, topics, language, created_at) VALUES"
+            f" (1, 1, 'm', 'negative', '{{}}', 0.9, 0.0, 0.7, '[]', '[]', 'en', '{when}')",
+            "INSERT INTO incidents (id, brand, key, first_seen, last_seen, size, top_mention_id,"
+            f" status) VALUES (1, 'Acme', 'x:1', '{when}', '{when}', 1, 1, 'open')",
+            "INSERT INTO queue_items (id, mention_id, incident_id, department, status, priority,"
+            f" reason, due_at, created_at, updated_at) VALUES (1, 1, 1, 'support', 'new',"
+            f" 'normal', 'r', '{when}', '{when}', '{when}')",
+        ):
+            connection.execute(text(statement))
+    engine.dispose()
+    store = Store(url)  # migrates to head
+    with store.session() as session:
+        old = session.get(Mention, 1)
+        incident = session.get(Incident, 1)
+        assert old is not None and incident is not None
+        assert old.incident_id == 1 and incident.key == "post:x:1" and incident.top_risk == 0.7
+        assert session.execute(select(IncidentKey.key)).scalars().all() == ["post:x:1"]
+        retweet = Mention(
+            platform="x", external_id="2", brand="Acme", text="RT @kenji: acme is down",
+            created_at=datetime(2026, 12, 1, tzinfo=UTC), author_id=1, ref_kind="retweet",
+            ref_external_id="1",
+        )  # fmt: skip
+        session.add(retweet)
+        session.flush()
+        c = Classification(
+            mention_id=retweet.id, model="m", sentiment="negative", complaint=0.9, abuse=0,
+            risk=0.5, language="en",
+        )  # fmt: skip
+        joined = assign(session, retweet, c, IncidentsConfig())
+    assert (joined.incident.id, joined.reason, joined.created) == (1, "retweet of x:1", False)

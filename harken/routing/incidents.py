@@ -10,9 +10,11 @@ scanning posts:
 * ``url:<link>`` — a link the post shares (a news story, a status page), minus tracking
   parameters; links to the platforms themselves and to ``incidents.ignore_domains`` never group.
 * ``sim:<encoder>:<band>:<hash>`` — locality-sensitive hashing of the post's meaning vector
-  (random hyperplanes, 20 bands of 12 bits). Two posts with cosine similarity 0.9 share a band
-  with probability 0.97, two at 0.5 with 0.14; every candidate is then checked with the real
-  cosine, so the hash only decides which few posts are compared.
+  (random hyperplanes, 20 bands of 12 bits). Two MiniLM posts with cosine similarity 0.9 share
+  a band with probability 0.97, two at 0.5 with 0.14; e5's vectors are not centred (unrelated
+  texts score ~0.77), so its bands have 24 bits: 0.94 at e5's 0.967 (0.9 on MiniLM's scale),
+  0.05 at 0.77. Every candidate is then checked with the real cosine, so the hash only
+  decides which few posts are compared.
 
 Copy, URL and similarity keys only join posts within ``incidents.window`` of each other.
 """
@@ -28,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
-from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import bindparam, insert, select
 from sqlmodel import Session
 
 from harken import vectors
@@ -37,7 +39,11 @@ from harken.store.tables import Classification, Incident, IncidentKey, Mention
 from harken.text import normalize
 
 BANDS, BITS = 20, 12
+# e5's vectors are not centred (unrelated texts have cosine ~0.77): twice the bits per band
+# keep its candidate sets as small as MiniLM's (unrelated posts share a band ~5% of the time).
+BITS_BY_MODEL = {"e5": 24}
 MAX_CANDIDATES = 20  # posts compared by real cosine, most shared bands first
+MAX_URL_KEY = 300  # incident_keys.key holds 600 characters
 MAX_ROWS = 2000  # key rows read per post: enough for any candidate set, bounded on hot keys
 MIN_COPY_LENGTH = 15  # shorter texts ("acme down") are too common to mean "the same post"
 
@@ -94,7 +100,7 @@ def post_keys(mention: Mention, c: Classification, config: IncidentsConfig) -> P
     if config.urls:
         ignored = PLATFORM_HOSTS | {d.lower().removeprefix("www.") for d in config.ignore_domains}
         found = shared_links(mention)
-        urls = tuple(dict.fromkeys(f"url:{u}" for u in found if _host(u) not in ignored))
+        urls = tuple(dict.fromkeys(_url_key(u) for u in found if _host(u) not in ignored))
     vector = vectors.unpack(c.vector)
     similar: tuple[str, ...] = ()
     if vector is not None and c.vector_model:
@@ -111,16 +117,7 @@ def assign(
     found = _find(session, brand, mention, keys, config)
     created = found is None
     if found is None:
-        incident = Incident(
-            brand=brand,
-            key=keys.post,
-            first_seen=mention.created_at,
-            last_seen=mention.created_at,
-            size=0,
-            top_mention_id=mention.id,
-        )
-        session.add(incident)
-        session.flush()
+        incident = _incident_for(session, brand, keys.post, mention)
         how, reason = "new", "new incident"
     else:
         incident, how, reason = found
@@ -191,29 +188,41 @@ def _most_similar(
 def _lookup(
     session: Session, brand: str, keys: PostKeys, low: datetime, high: datetime
 ) -> list[KeyRow]:
-    """Rows for the post's keys: the referenced post's at any time, the others within the
-    window, latest first (an incident still going beats one long finished)."""
-    wanted = [keys.post, *([keys.copy] if keys.copy else []), *keys.urls, *keys.similar]
-    params = {"brand": brand, "keys": wanted, "post": keys.post, "low": low, "high": high}
-    found = session.connection().execute(_lookup_statement(), params)
-    return [(k, i, m) for k, i, m in found]
+    """Rows for the post's keys: the referenced post's at any time (one row, found by the
+    index), the others within the window (an index range), latest first."""
+    connection = session.connection()
+    params: dict[str, Any] = {"brand": brand, "key": keys.post}
+    rows = [(k, i, m) for k, i, m in connection.execute(_post_statement(), params)]
+    others = [*([keys.copy] if keys.copy else []), *keys.urls, *keys.similar]
+    if others:
+        params = {"brand": brand, "keys": others, "low": low, "high": high}
+        rows += [(k, i, m) for k, i, m in connection.execute(_window_statement(), params)]
+    return rows
 
 
 # Built once and executed with parameters: SQLAlchemy then compiles each statement once.
 
 
 @cache
-def _lookup_statement() -> Any:
+def _post_statement() -> Any:
+    t = IncidentKey.__table__  # type: ignore[attr-defined]
+    return (
+        select(t.c.key, t.c.incident_id, t.c.mention_id)
+        .where(t.c.brand == bindparam("brand"), t.c.key == bindparam("key"))
+        .order_by(t.c.id)
+        .limit(1)
+    )
+
+
+@cache
+def _window_statement() -> Any:
     t = IncidentKey.__table__  # type: ignore[attr-defined]
     return (
         select(t.c.key, t.c.incident_id, t.c.mention_id)
         .where(
             t.c.brand == bindparam("brand"),
             t.c.key.in_(bindparam("keys", expanding=True)),
-            or_(
-                t.c.key == bindparam("post"),
-                t.c.seen_at.between(bindparam("low"), bindparam("high")),
-            ),
+            t.c.seen_at.between(bindparam("low"), bindparam("high")),
         )
         .order_by(t.c.seen_at.desc())
         .limit(MAX_ROWS)
@@ -227,6 +236,27 @@ def _vectors_statement() -> Any:
         t.c.mention_id.in_(bindparam("ids", expanding=True)),
         t.c.vector_model == bindparam("model"),
     )
+
+
+def _incident_for(session: Session, brand: str, key: str, mention: Mention) -> Incident:
+    """A new incident, or the one already holding this key (whose key rows went missing,
+    e.g. stored before incident keys existed): never a second one with the same key."""
+    existing = session.execute(
+        select(Incident).where(Incident.brand == brand, Incident.key == key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    incident = Incident(
+        brand=brand,
+        key=key,
+        first_seen=mention.created_at,
+        last_seen=mention.created_at,
+        size=0,
+        top_mention_id=mention.id,
+    )
+    session.add(incident)
+    session.flush()
+    return incident
 
 
 def _get(session: Session, incident_id: int) -> Incident:
@@ -304,19 +334,29 @@ def normalize_url(url: str) -> str | None:
     return f"{host}{path}" + (f"?{query}" if query else "")
 
 
+def _url_key(normalized: str) -> str:
+    """``url:<link>``; a link too long for the key column keeps its host and a hash."""
+    if len(normalized) <= MAX_URL_KEY:
+        return f"url:{normalized}"
+    digest = hashlib.sha1(normalized.encode()).hexdigest()[:24]
+    return f"url:{_host(normalized)[:200]}/#{digest}"
+
+
 def _host(normalized: str) -> str:
     return normalized.split("/", 1)[0].split("?", 1)[0]
 
 
 def _bands(vector: np.ndarray, model: str) -> tuple[str, ...]:
-    planes = _hyperplanes(vector.shape[0])
+    bits_per_band = BITS_BY_MODEL.get(model, BITS)
+    planes = _hyperplanes(vector.shape[0], bits_per_band)
     bits = (planes @ vector) > 0
-    weights = 1 << np.arange(BITS)
-    codes = bits.reshape(BANDS, BITS) @ weights
+    weights = 1 << np.arange(bits_per_band, dtype=np.int64)
+    codes = bits.reshape(BANDS, bits_per_band).astype(np.int64) @ weights
     return tuple(f"sim:{model}:{band}:{int(code)}" for band, code in enumerate(codes))
 
 
 @cache
-def _hyperplanes(dim: int) -> np.ndarray:
+def _hyperplanes(dim: int, bits_per_band: int) -> np.ndarray:
     # Fixed seed: the same post must hash the same way in every process, forever.
-    return np.random.default_rng(20261201).standard_normal((BANDS * BITS, dim)).astype(np.float32)
+    rng = np.random.default_rng(20261201)
+    return rng.standard_normal((BANDS * bits_per_band, dim)).astype(np.float32)

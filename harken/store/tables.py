@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
@@ -166,6 +167,7 @@ class QueueItem(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("mention_id", "department", name="uq_queue_mention_department"),
         Index("ix_queue_department_status", "department", "status"),
+        Index("ix_queue_incident", "incident_id", "department", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -215,7 +217,18 @@ class Reply(SQLModel, table=True):
     """
 
     __tablename__ = "replies"
-    __table_args__ = (Index("ix_replies_item", "queue_item_id"),)
+    __table_args__ = (
+        Index("ix_replies_item", "queue_item_id"),
+        # At most one reply in flight per item: two people pressing --send at once cannot
+        # both get past the check (the second insert fails).
+        Index(
+            "uq_replies_in_flight",
+            "queue_item_id",
+            unique=True,
+            sqlite_where=text("status IN ('sending', 'unknown')"),
+            postgresql_where=text("status IN ('sending', 'unknown')"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     queue_item_id: int = Field(foreign_key="queue_items.id")
@@ -223,7 +236,8 @@ class Reply(SQLModel, table=True):
     in_reply_to: str = Field(max_length=512)
     text: str = Field(sa_type=Text)
     actor: str = Field(max_length=255)
-    status: str = Field(default="sending", max_length=16)  # sending | sent | failed
+    # sending | sent | failed | unknown (may have posted) | superseded (--force sent again)
+    status: str = Field(default="sending", max_length=16)
     external_id: str | None = Field(default=None, max_length=512)
     url: str | None = Field(default=None, max_length=2048)
     error: str | None = Field(default=None, sa_type=Text)

@@ -113,6 +113,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("replies", schema=None) as batch_op:
         batch_op.create_index("ix_replies_item", ["queue_item_id"], unique=False)
+        batch_op.create_index(
+            "uq_replies_in_flight",
+            ["queue_item_id"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('sending', 'unknown')"),
+            postgresql_where=sa.text("status IN ('sending', 'unknown')"),
+        )
 
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.add_column(
@@ -182,10 +189,36 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("escalation_level", sa.Integer(), nullable=False, server_default="0")
         )
+        batch_op.create_index(
+            "ix_queue_incident", ["incident_id", "department", "status"], unique=False
+        )
+
+    _backfill()
+
+
+def _backfill() -> None:
+    """What routing before 0004 stored, in the shape routing now reads: each mention's
+    incident (from its queue items), incident keys with the ``post:`` prefix and their rows
+    in incident_keys (so later retweets find them), and each incident's top risk."""
+    op.execute(
+        "UPDATE mentions SET incident_id = (SELECT MIN(q.incident_id) FROM queue_items q"
+        " WHERE q.mention_id = mentions.id) WHERE incident_id IS NULL"
+    )
+    op.execute("UPDATE incidents SET key = 'post:' || key WHERE key NOT LIKE 'post:%'")
+    op.execute(
+        "INSERT INTO incident_keys (brand, key, incident_id, mention_id, seen_at)"
+        " SELECT brand, key, id, top_mention_id, first_seen FROM incidents"
+        " WHERE top_mention_id IS NOT NULL"
+    )
+    op.execute(
+        "UPDATE incidents SET top_risk = COALESCE((SELECT c.risk FROM classifications c"
+        " WHERE c.mention_id = incidents.top_mention_id), 0)"
+    )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("queue_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_queue_incident")
         batch_op.drop_column("escalation_level")
         batch_op.drop_column("escalated_at")
         batch_op.drop_column("note")
@@ -218,6 +251,7 @@ def downgrade() -> None:
         batch_op.drop_column("kind")
 
     with op.batch_alter_table("replies", schema=None) as batch_op:
+        batch_op.drop_index("uq_replies_in_flight")
         batch_op.drop_index("ix_replies_item")
 
     op.drop_table("replies")

@@ -32,7 +32,6 @@ from harken.routing.spikes import SpikeSettings
 from harken.store import Store, repo
 from harken.store import sources as source_repo
 from harken.store.tables import (
-    Alert,
     Author,
     Classification,
     Mention,
@@ -446,21 +445,16 @@ def _queue_alerts(
 ) -> int:
     """One alert per item and sink. Later posts of an incident join its open item, so a
     retweet storm pings once; an item opened after the last one was closed alerts again."""
-    created = 0
-    for sink in sinks:
-        key = f"{sink}:incident-{incident_id}:{item.department}:item-{item.id}"
-        if not repo.alert_exists(session, key):
-            session.add(
-                Alert(
-                    queue_item_id=item.id,
-                    sink=sink,
-                    channel=item.department,  # type: ignore[arg-type]
-                    idempotency_key=key,
-                )
-            )
-            session.flush()
-            created += 1
-    return created
+    return sum(
+        repo.add_alert(
+            session,
+            f"{sink}:incident-{incident_id}:{item.department}:item-{item.id}",
+            queue_item_id=item.id,
+            sink=sink,
+            channel=item.department,
+        )
+        for sink in sinks
+    )
 
 
 # -- a whole pass ---------------------------------------------------------------------------
@@ -520,17 +514,14 @@ def check_spikes(store: Store, config: Config, now: datetime | None = None) -> l
     def alert(session: Session, new: list[Spike]) -> None:
         for spike in new:
             for sink in sinks:
-                key = f"{sink}:spike-{spike.id}"
-                if not repo.alert_exists(session, key):
-                    session.add(
-                        Alert(
-                            kind="spike",
-                            spike_id=spike.id,
-                            sink=sink,
-                            channel=channel,
-                            idempotency_key=key,
-                        )
-                    )
+                repo.add_alert(
+                    session,
+                    f"{sink}:spike-{spike.id}",
+                    kind="spike",
+                    spike_id=spike.id,
+                    sink=sink,
+                    channel=channel,
+                )
 
     settings, keywords = spike_settings(config), brand_keywords(config)
     return spikes.check_due(store, settings, now or utcnow(), keywords=keywords, on_new=alert)

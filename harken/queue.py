@@ -27,10 +27,9 @@ from sqlmodel import Session
 from harken.config import Config
 from harken.errors import QueueError, ReplyError
 from harken.listeners.replies import ReplyTarget, reply_problems, send_reply
-from harken.store import Store
+from harken.store import Store, repo
 from harken.store.repo import OPEN_STATUSES, QueueRow, queue_rows
 from harken.store.tables import (
-    Alert,
     Author,
     Classification,
     Incident,
@@ -462,19 +461,14 @@ def escalate_overdue(
             result.escalated += level == 1
             result.sent_up += level == 2
             for sink in sinks:
-                key = f"{sink}:escalation-{level}:item-{item.id}"
-                if session.execute(select(Alert.id).where(Alert.idempotency_key == key)).first():
-                    continue
-                session.add(
-                    Alert(
-                        kind="escalation",
-                        queue_item_id=item.id,
-                        sink=sink,
-                        channel=to,
-                        idempotency_key=key,
-                    )
+                result.alerts += repo.add_alert(
+                    session,
+                    f"{sink}:escalation-{level}:item-{item.id}",
+                    kind="escalation",
+                    queue_item_id=item.id,
+                    sink=sink,
+                    channel=to,
                 )
-                result.alerts += 1
     return result
 
 

@@ -235,6 +235,15 @@ def alert_exists(session: Session, key: str) -> bool:
     return found is not None
 
 
+def add_alert(session: Session, key: str, **fields: Any) -> bool:
+    """Put an alert in the outbox unless one with this idempotency key is there already."""
+    if alert_exists(session, key):
+        return False
+    session.add(Alert(idempotency_key=key, **fields))
+    session.flush()
+    return True
+
+
 @dataclass(frozen=True)
 class AlertView:
     """Everything a sink needs to render one alert: a queue item's (kinds "item" and

@@ -81,13 +81,19 @@ def _build_one(
     try:
         settings = cls.Settings.model_validate(values)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown key for this source (check its spelling)"
-        key = f"sources.{name}.{where}"
-        var = config.env_refs.get(key)
+        problem, var = settings_problem(config, name, err)
         hint = f"set {var} in the environment or in .env beside the config" if var else None
-        raise ConfigError(f"{key}: {message}", hint=hint) from None
+        raise ConfigError(problem, hint=hint) from None
     return cls(name, settings, config.brands, runtime=runtime, policy=policy)
+
+
+def settings_problem(config: Config, source: str, err: ValidationError) -> tuple[str, str | None]:
+    """A source's bad setting as ``sources.<name>.<key>: <what is wrong>``, and the
+    environment variable that key is read from, if any."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key for this source (check its spelling)"
+    key = f"sources.{source}.{where}"
+    return f"{key}: {message}", config.env_refs.get(key)

@@ -57,6 +57,7 @@ from pydantic import SecretStr, ValidationError, field_validator
 
 from harken.config import BrandConfig, Config
 from harken.errors import ReplyError
+from harken.listeners.registry import settings_problem
 from harken.listeners.source import SourceSettings, parse_reset
 
 T = TypeVar("T")
@@ -186,14 +187,8 @@ def _find_account(config: Config, platform: Platform) -> tuple[Account | None, l
 
 
 def _invalid(config: Config, source: str, err: ValidationError) -> str:
-    error = err.errors()[0]
-    where = ".".join(str(p) for p in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key for this source (check its spelling)"
-    key = f"sources.{source}.{where}"
-    var = config.env_refs.get(key)
-    return f"{key}: {message}" + (f" (set {var} in the environment or .env)" if var else "")
+    problem, var = settings_problem(config, source, err)
+    return problem + (f" (set {var} in the environment or .env)" if var else "")
 
 
 def _missing_credentials(config: Config, platform: Platform, account: Account) -> list[str]:

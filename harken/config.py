@@ -20,7 +20,7 @@ from datetime import timedelta
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -118,12 +118,69 @@ class SourceConfig(BaseModel):
     api_base_url: str | None = None
 
 
+def _clock_time(value: Any) -> str:
+    """"08:00" (24-hour, local): the digest's time and the ends of quiet hours."""
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"expected a time of day like '08:00' (24-hour), got {text!r}")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def _timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = str(value).strip()
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{text!r} is not a time zone name (e.g. 'Asia/Tokyo', 'Europe/Paris', 'UTC')"
+        ) from None
+    return text
+
+
+ClockTime = Annotated[str, BeforeValidator(_clock_time)]
+TimeZone = Annotated[str, BeforeValidator(_timezone)]
+
+
+class QuietHours(Strict):
+    """Local hours when only critical alerts ping; the rest wait for the digest.
+    ``start`` after ``end`` spans midnight (22:00-07:00). No timezone: the digest's."""
+
+    start: ClockTime
+    end: ClockTime
+    timezone: TimeZone | None = None
+
+
+class CriticalConfig(Strict):
+    """What bypasses the noise budget (cooldown, hourly cap, quiet hours)."""
+
+    priority: Priority = Priority.urgent
+    risk: float = Field(default=0.85, ge=0, le=1)
+
+
+class DepartmentAlerts(Strict):
+    """A department's own alert threshold and noise budget; unset keys take ``alerts:``'s.
+    ``quiet_hours: false`` turns the global quiet hours off for this department."""
+
+    min_priority: Priority | None = None
+    min_risk: float | None = Field(default=None, ge=0, le=1)
+    cooldown: Duration | None = None
+    max_per_hour: int | None = Field(default=None, ge=1)
+    quiet_hours: QuietHours | Literal[False] | None = None
+
+
 class DepartmentConfig(Strict):
     """``sla`` is how long a new item may wait for its first response: one duration, or one
     per priority (``{urgent: 15m, high: 30m, default: 2h}``; ``default`` covers the rest)."""
 
     name: str
     slack_channel: str | None = None
+    # An incoming webhook posts to the one channel it was made for; with no bot token, a
+    # department with a webhook (or alerts.slack.webhook_url) is alerted through it.
+    slack_webhook_url: str | None = None
+    alerts: DepartmentAlerts = DepartmentAlerts()
     sla: Duration = timedelta(hours=4)
     sla_by_priority: dict[Priority, Duration] = {}
     # Where an item goes when it is overdue twice over (its SLA passed, then as long again).
@@ -177,6 +234,9 @@ class RoutingRule(Strict):
     to: StrList
     priority: Priority = Priority.normal
     stop: bool = False
+    # true: its items always alert; false: never (they still queue); unset: the department's
+    # threshold decides.
+    alert: bool | None = None
 
     @field_validator("to")
     @classmethod
@@ -263,20 +323,32 @@ def bundled_model_names() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.joinpath("heads.json").is_file())
 
 
-class SlackConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class SlackConfig(Strict):
+    """A bot token (chat.postMessage: channels by name, one thread per incident, verified
+    delivery) or incoming webhooks (one channel each, no threads)."""
 
     bot_token: str | None = None
-    webhook_url: str | None = None
-    api_base_url: str | None = None
+    webhook_url: str | None = None  # used for departments without their own webhook
+    api_base_url: str | None = None  # default https://slack.com/api/
+    timeout: Duration = timedelta(seconds=10)
 
 
 class AlertsConfig(Strict):
-    # A queue item raises an alert when its priority or its risk reaches these.
+    # A queue item raises an alert when its priority or its risk reaches these (per
+    # department: departments[].alerts).
     min_priority: Priority = Priority.high
     min_risk: float = Field(default=0.6, ge=0, le=1)
-    console: bool = True
+    # Print alerts in the terminal: "auto" when no Slack is configured, or always / never.
+    console: bool | Literal["auto"] = "auto"
     slack: SlackConfig | None = None
+    # The noise budget, per department channel (critical alerts bypass it; held alerts are
+    # listed in the digest and by `harken alerts --status held`).
+    cooldown: Duration = timedelta(0)  # after a ping, hold the next for this long
+    max_per_hour: int | None = Field(default=None, ge=1)
+    quiet_hours: QuietHours | None = None
+    critical: CriticalConfig = CriticalConfig()
+    # Transient failures (5xx, timeouts, Slack down) are retried with backoff this long.
+    give_up_after: Duration = timedelta(hours=24)
 
 
 Weight = Annotated[float, Field(ge=0, le=1)]
@@ -307,10 +379,40 @@ class RefreshConfig(Strict):
     limit: int = Field(default=100, ge=1, le=10000)  # per source and run, riskiest first
 
 
+class EmailConfig(Strict):
+    """SMTP delivery of the digest. Credentials from the environment (${SMTP_PASSWORD})."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = None
+    sender: str = Field(alias="from")
+    to: StrList
+    timeout: Duration = timedelta(seconds=30)
+
+    @field_validator("to")
+    @classmethod
+    def _needs_recipient(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("the digest e-mail needs at least one address in 'to'")
+        return value
+
+
 class DigestConfig(Strict):
-    time: str = "08:00"
-    timezone: str = "UTC"
-    department: str = "pr"
+    """The daily escalation digest: the 24 hours up to ``time`` (local to ``timezone``)."""
+
+    enabled: bool = True  # scheduled by `harken run`; `harken digest` works either way
+    time: ClockTime = "08:00"
+    timezone: TimeZone = "UTC"
+    department: str = "pr"  # whose Slack channel gets it
+    top: int = Field(default=15, ge=1, le=200)  # incidents listed
+    out_dir: str | None = None  # where `harken run` writes digest-DATE.html (default: none)
+    link: str | None = None  # the page's published address, "{date}" filled in
+    upload: bool = False  # attach the HTML file to the Slack post (bot token, files:write)
+    email: EmailConfig | None = None
 
 
 class Config(Strict):
@@ -363,6 +465,8 @@ class Config(Strict):
             targets += [(f"routing.rules[{i}].to", name) for name in rule.to]
         if self.spikes.department:
             targets.append(("spikes.department", self.spikes.department))
+        if "department" in self.digest.model_fields_set:
+            targets.append(("digest.department", self.digest.department))
         for where, name in targets:
             if name not in known:
                 raise ValueError(

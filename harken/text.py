@@ -52,6 +52,19 @@ def for_terminal(text: str, limit: int | None = None) -> str:
     return _rich_escape(flat)
 
 
+def for_slack(text: str, limit: int | None = None, one_line: bool = False) -> str:
+    """Untrusted text for Slack mrkdwn: ``&``, ``<`` and ``>`` escaped (what Slack asks for),
+    so ``<!channel>``, ``<@U123>`` and ``<http://evil|Bank>`` arrive as text, never as a
+    ping or a disguised link; control characters dropped. harken never sets ``link_names``,
+    so a bare "@channel" stays text too."""
+    clean = strip_controls(text)
+    if one_line:
+        clean = " ".join(clean.split())
+    if limit is not None and len(clean) > limit:
+        clean = clean[: limit - 1] + "…"  # cut before escaping: never inside an entity
+    return clean.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def for_csv(value: object) -> object:
     """Neutralise a spreadsheet cell that would start a formula (CSV/formula injection)."""
     if isinstance(value, str):

@@ -37,7 +37,7 @@ def test_sqlite_runs_in_wal_mode_with_migrations_applied(store: Store) -> None:
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
         )
 
 

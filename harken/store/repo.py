@@ -246,8 +246,9 @@ def add_alert(session: Session, key: str, **fields: Any) -> bool:
 
 @dataclass(frozen=True)
 class AlertView:
-    """Everything a sink needs to render one alert: a queue item's (kinds "item" and
-    "escalation": item, mention, author, classification set) or a spike's (spike set)."""
+    """Everything a sink needs to render one alert. Kinds "item", "escalation" and "update"
+    have item, mention (for an update: the latest post that joined), author and
+    classification; "spike" has spike; "digest" has only the alert (payload {"date": ...})."""
 
     alert: Alert
     item: QueueItem | None
@@ -258,20 +259,33 @@ class AlertView:
     spike: Spike | None = None
 
 
-def pending_alerts(session: Session, limit: int) -> list[AlertView]:
-    statement = (
+def _alert_views(statement: Any) -> list[AlertView]:
+    return [AlertView(*row) for row in statement]
+
+
+def alert_view_query() -> Any:
+    mention_id = func.coalesce(Alert.mention_id, QueueItem.mention_id)
+    return (
         select(Alert, QueueItem, Mention, Author, Classification, Incident, Spike)
         .outerjoin(QueueItem, QueueItem.id == Alert.queue_item_id)
-        .outerjoin(Mention, Mention.id == QueueItem.mention_id)
+        .outerjoin(Mention, Mention.id == mention_id)
         .outerjoin(Author, Author.id == Mention.author_id)
         .outerjoin(Classification, Classification.mention_id == Mention.id)
-        .outerjoin(Incident, Incident.id == QueueItem.incident_id)
+        .outerjoin(Incident, Incident.id == func.coalesce(Alert.incident_id, QueueItem.incident_id))
         .outerjoin(Spike, Spike.id == Alert.spike_id)
-        .where(Alert.status == "pending")
-        .order_by(Alert.id)
-        .limit(limit)
     )
-    return [AlertView(*row) for row in session.execute(statement).all()]
+
+
+def pending_alerts(session: Session, limit: int) -> list[AlertView]:
+    statement = (
+        alert_view_query().where(Alert.status == "pending").order_by(Alert.id).limit(limit)
+    )
+    return _alert_views(session.execute(statement).all())
+
+
+def alert_view(session: Session, alert_id: int) -> AlertView | None:
+    row = session.execute(alert_view_query().where(Alert.id == alert_id)).first()
+    return AlertView(*row) if row else None
 
 
 @dataclass(frozen=True)

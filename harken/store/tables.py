@@ -268,25 +268,58 @@ class Spike(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    """The outbox: an alert is written with its queue item and delivered later, once."""
+    """The outbox: an alert is written with what it is about and delivered later, once.
+
+    Lifecycle: pending -> sending (claimed by a sender; the call is in flight or its outcome
+    is in doubt after a crash) -> sent | failed. A pending alert the noise budget stops is
+    ``held`` (for the digest; ``note`` says why); one with nothing left to do is ``skipped``.
+    """
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_status", "status", "id"),)
+    __table_args__ = (
+        Index("ix_alerts_status", "status", "id"),
+        Index("ix_alerts_thread", "sink", "incident_id", "channel"),
+        Index("ix_alerts_budget", "sink", "channel", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    # An alert is about a queue item (kind "item", or "escalation" when it is overdue) or a
-    # volume spike (kind "spike").
+    # What it is about: a queue item (kind "item"; "escalation" when overdue; "update" when a
+    # later post joined it: a reply in the incident's thread), a volume spike ("spike") or a
+    # daily digest ("digest", payload {"date": ...}).
     kind: str = Field(default="item", max_length=16)
     queue_item_id: int | None = Field(default=None, foreign_key="queue_items.id")
+    # The post it shows: the item's own, or for an update the latest post that joined.
+    mention_id: int | None = Field(default=None, foreign_key="mentions.id")
     spike_id: int | None = Field(default=None, foreign_key="spikes.id")
+    incident_id: int | None = Field(default=None, foreign_key="incidents.id")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     sink: str = Field(max_length=32)
-    channel: str = Field(default="", max_length=255)
+    channel: str = Field(default="", max_length=255)  # the department it is for
     idempotency_key: str = Field(max_length=255, unique=True)
-    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=Text)
+    note: str | None = Field(default=None, sa_type=Text)  # why held or skipped
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # backoff
+    sending_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # claimed at
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Where it landed: the sink's own channel id and message id (Slack: channel id, ts) and
+    # the thread it belongs to (its own ts when it started the thread).
+    remote_channel: str | None = Field(default=None, max_length=64)
+    message_ts: str | None = Field(default=None, max_length=64)
+    thread_ts: str | None = Field(default=None, max_length=64)
+
+
+class SinkHold(SQLModel, table=True):
+    """A sink asked us to wait (Slack's 429 Retry-After): no request to it before ``until``,
+    from any process."""
+
+    __tablename__ = "sink_holds"
+
+    sink: str = Field(primary_key=True, max_length=32)
+    until: datetime = Field(sa_type=UTCDateTime)
+    reason: str = Field(default="", sa_type=Text)
 
 
 class Cursor(SQLModel, table=True):

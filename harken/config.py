@@ -119,7 +119,7 @@ class SourceConfig(BaseModel):
 
 
 def _clock_time(value: Any) -> str:
-    """"08:00" (24-hour, local): the digest's time and the ends of quiet hours."""
+    """ "08:00" (24-hour, local): the digest's time and the ends of quiet hours."""
     text = str(value).strip()
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:

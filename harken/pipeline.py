@@ -23,7 +23,7 @@ from harken.classify.types import Signals
 from harken.config import Config, Priority
 from harken.listeners.replay import LineRejection
 from harken.notify.outbox import NotifyResult, deliver_pending
-from harken.notify.sinks import Sink, active_sink_names
+from harken.notify.sinks import Sink, alert_sinks, thread_sinks
 from harken.queue import EscalationResult, escalate_overdue
 from harken.records import MentionRecord
 from harken.routing import incidents
@@ -238,7 +238,7 @@ def route_pending(
     on_progress: Progress = _no_progress,
 ) -> RouteResult:
     router = Router(config.routing, config.topics)
-    sinks = active_sink_names(config)
+    sinks = AlertPlan.of(config)
     result = RouteResult()
     batches = 0
     while max_batches is None or batches < max_batches:
@@ -278,7 +278,7 @@ def _route_one(
     session: Session,
     config: Config,
     router: Router,
-    sinks: list[str],
+    sinks: AlertPlan,
     mention: Mention,
     author: Author,
     c: Classification,
@@ -297,15 +297,17 @@ def _route_one(
         # items ("same here" quoting an outage report belongs to engineering, not support).
         for item in owned:
             _fold(session, config, item, mention, None, now)
+            result.alerts += _thread_updates(session, sinks, item, mention)
         decisions = []
     for decision in decisions:
         item = None if assignment.created else repo.open_item(session, incident.id, decision)
         if item is not None:
             _fold(session, config, item, mention, decision, now)
+            result.alerts += _thread_updates(session, sinks, item, mention)
         else:
             item = _new_item(session, config, mention, incident.id, decision, now)
             result.queue_items += 1
-        if _alert_worthy(config, item, c.risk):
+        if sinks.worthy(item, decision, c.risk):
             result.alerts += _queue_alerts(session, sinks, item, incident.id)
     mention.routed_at = now
     mention.routing = [decision_json(d) for d in decisions] or [
@@ -434,14 +436,37 @@ def rescore(
     return moved
 
 
-def _alert_worthy(config: Config, item: QueueItem, risk: float) -> bool:
-    return Priority(item.priority).rank >= config.alerts.min_priority.rank or (
-        risk >= config.alerts.min_risk
-    )
+@dataclass(frozen=True)
+class AlertPlan:
+    """Which sinks alert each department, which keep incident threads, and each
+    department's threshold (a rule's ``alert: true/false`` overrides it)."""
+
+    config: Config
+    alerts: dict[str, list[str]]
+    threads: dict[str, list[str]]
+    rule_flags: dict[str, bool]
+
+    @classmethod
+    def of(cls, config: Config) -> AlertPlan:
+        names = [d.name for d in config.departments]
+        return cls(
+            config,
+            alerts={n: alert_sinks(config, n) for n in names},
+            threads={n: thread_sinks(config, n) for n in names},
+            rule_flags={r.name: r.alert for r in config.routing.rules if r.alert is not None},
+        )
+
+    def worthy(self, item: QueueItem, decision: Decision, risk: float) -> bool:
+        if decision.rule in self.rule_flags:
+            return self.rule_flags[decision.rule]
+        own = self.config.department(item.department).alerts
+        min_priority = own.min_priority or self.config.alerts.min_priority
+        min_risk = own.min_risk if own.min_risk is not None else self.config.alerts.min_risk
+        return Priority(item.priority).rank >= min_priority.rank or risk >= min_risk
 
 
 def _queue_alerts(
-    session: Session, sinks: list[str], item: QueueItem, incident_id: int | None
+    session: Session, sinks: AlertPlan, item: QueueItem, incident_id: int | None
 ) -> int:
     """One alert per item and sink. Later posts of an incident join its open item, so a
     retweet storm pings once; an item opened after the last one was closed alerts again."""
@@ -450,11 +475,39 @@ def _queue_alerts(
             session,
             f"{sink}:incident-{incident_id}:{item.department}:item-{item.id}",
             queue_item_id=item.id,
+            mention_id=item.mention_id,
+            incident_id=incident_id,
             sink=sink,
             channel=item.department,
         )
-        for sink in sinks
+        for sink in sinks.alerts.get(item.department, [])
     )
+
+
+def _thread_updates(session: Session, sinks: AlertPlan, item: QueueItem, mention: Mention) -> int:
+    """A post that joined an alerted item becomes a quiet reply in the incident's thread.
+    While one reply is still waiting to go out, later posts fold into it (it is rendered
+    when sent), so a storm of retweets is one reply, not hundreds."""
+    added = 0
+    for sink in sinks.threads.get(item.department, []):
+        waiting = repo.pending_update(session, sink, item.id)  # type: ignore[arg-type]
+        if waiting is not None:
+            waiting.mention_id = mention.id
+            waiting.payload = {**waiting.payload, "joined": waiting.payload.get("joined", 1) + 1}
+            session.add(waiting)
+        elif repo.item_alerted(session, sink, item.id):  # type: ignore[arg-type]
+            added += repo.add_alert(
+                session,
+                f"{sink}:update:item-{item.id}:mention-{mention.id}",
+                kind="update",
+                queue_item_id=item.id,
+                mention_id=mention.id,
+                incident_id=item.incident_id,
+                payload={"joined": 1},
+                sink=sink,
+                channel=item.department,
+            )
+    return added
 
 
 # -- a whole pass ---------------------------------------------------------------------------
@@ -480,8 +533,8 @@ def run_pass(
             store, classifier, batch_size=config.classifier.batch_size * 2, on_progress=on_progress
         )
     result.route = route_pending(store, config, on_progress=on_progress)
-    result.escalation = escalate_overdue(store, config, active_sink_names(config))
-    result.notify = deliver_pending(store, sinks)
+    result.escalation = escalate_overdue(store, config)
+    result.notify = deliver_pending(store, config, sinks)
     return result
 
 
@@ -509,7 +562,7 @@ def check_spikes(store: Store, config: Config, now: datetime | None = None) -> l
     the same transaction, put one alert per new spike in the outbox for the spike
     department's channel (a spike is never stored without its alert)."""
     channel = config.spikes.department or config.digest.department
-    sinks = active_sink_names(config)
+    sinks = alert_sinks(config, channel)
 
     def alert(session: Session, new: list[Spike]) -> None:
         for spike in new:

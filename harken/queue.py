@@ -27,6 +27,7 @@ from sqlmodel import Session
 from harken.config import Config
 from harken.errors import QueueError, ReplyError
 from harken.listeners.replies import ReplyTarget, reply_problems, send_reply
+from harken.notify.sinks import alert_sinks
 from harken.store import Store, repo
 from harken.store.repo import OPEN_STATUSES, QueueRow, queue_rows
 from harken.store.tables import (
@@ -422,9 +423,7 @@ class EscalationResult:
     alerts: int = 0
 
 
-def escalate_overdue(
-    store: Store, config: Config, sinks: Sequence[str], now: datetime | None = None
-) -> EscalationResult:
+def escalate_overdue(store: Store, config: Config, now: datetime | None = None) -> EscalationResult:
     """Items still waiting for a first response past their due time are flagged and
     re-alerted to their department (level 1); still waiting when as long again has passed,
     they are alerted to the department's ``escalate_to`` (level 2). Each level alerts once."""
@@ -460,12 +459,14 @@ def escalate_overdue(
             )  # type: ignore[arg-type]
             result.escalated += level == 1
             result.sent_up += level == 2
-            for sink in sinks:
+            for sink in alert_sinks(config, to):
                 result.alerts += repo.add_alert(
                     session,
                     f"{sink}:escalation-{level}:item-{item.id}",
                     kind="escalation",
                     queue_item_id=item.id,
+                    mention_id=item.mention_id,
+                    incident_id=item.incident_id,
                     sink=sink,
                     channel=to,
                 )

@@ -43,7 +43,7 @@ from harken.config import Config
 from harken.engagement import refresh_engagement
 from harken.listeners.source import Source
 from harken.notify.outbox import deliver_pending
-from harken.notify.sinks import Sink, active_sink_names
+from harken.notify.sinks import Sink
 from harken.pipeline import PassResult, build_classifier, check_spikes, run_pass
 from harken.queue import escalate_overdue
 from harken.store import Store
@@ -169,8 +169,8 @@ class Daemon:
         with self._pass_lock:
             if self.stop.is_set():
                 return
-            escalation = escalate_overdue(self.store, self.config, active_sink_names(self.config))
-            sent = deliver_pending(self.store, self.sinks)
+            escalation = escalate_overdue(self.store, self.config)
+            sent = deliver_pending(self.store, self.config, self.sinks)
         if escalation.escalated or escalation.sent_up:
             self.say(
                 f"queues: {escalation.escalated} items overdue, {escalation.sent_up} sent up"
@@ -182,7 +182,7 @@ class Daemon:
             if self.stop.is_set():
                 return
             found = check_spikes(self.store, self.config)
-            deliver_pending(self.store, self.sinks)
+            deliver_pending(self.store, self.config, self.sinks)
         for spike in found:
             self.say(
                 f"spike: {spike.brand} {spike.series} {spike.count} posts in the hour from "

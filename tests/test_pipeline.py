@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -7,11 +8,13 @@ from sqlalchemy import func, select
 
 from harken.config import Config, load_config
 from harken.listeners.replay import read_jsonl
-from harken.notify.outbox import MAX_ATTEMPTS, deliver_pending
+from harken.notify.delivery import DeliveryError
+from harken.notify.outbox import deliver_pending
+from harken.notify.sinks import Delivered
 from harken.pipeline import classify_pending, ingest, route_pending, run_pass
 from harken.store import Store
 from harken.store.repo import AlertView
-from harken.store.tables import Alert, Classification, Incident, Mention, QueueItem
+from harken.store.tables import Alert, Classification, Incident, Mention, QueueItem, utcnow
 from tests import payloads as p
 from tests.conftest import TEST_TOPICS
 
@@ -51,16 +54,27 @@ class RecordingSink:
     """Stands in for an external alert service: records deliveries, can be made to fail."""
 
     name = "console"
+    verifiable = False
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, permanent: bool = False) -> None:
         self.delivered: list[AlertView] = []
         self.failures = failures
+        self.permanent = permanent
 
-    def deliver(self, view: AlertView) -> None:
+    def lane(self, alert: Alert) -> str:
+        return alert.channel
+
+    def verify(self, view: AlertView) -> None:
+        return None
+
+    def deliver(self, view: AlertView, thread: object = None) -> Delivered:
         if self.failures:
             self.failures -= 1
+            if self.permanent:
+                raise DeliveryError("channel_not_found", transient=False)
             raise ConnectionError("service unavailable")
         self.delivered.append(view)
+        return Delivered()
 
 
 @pytest.fixture
@@ -188,34 +202,60 @@ def test_failed_alert_stays_pending_then_is_delivered_once(
     ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
     flaky = RecordingSink(failures=1)
     result = run_pass(store, config, {"console": flaky}, classifier)
-    assert result.notify.retry_later == 1 and result.notify.sent == 5
+    # the first alert failed: its sink stops for this pass
+    assert result.notify.retry_later == 1 and result.notify.sent == 0
     assert "ConnectionError: service unavailable" in result.notify.errors[0]
-    again = deliver_pending(store, {"console": flaky})
-    assert again.sent == 1
-    assert deliver_pending(store, {"console": flaky}).sent == 0
+    # the next run serves the other channels; the failed one's channel waits behind it
+    other = deliver_pending(store, config, {"console": flaky})
+    assert other.sent == 4 and other.retry_later == 1
+    assert {v.alert.channel for v in flaky.delivered} == {"legal", "pr"}
+    later = lambda: utcnow() + timedelta(minutes=1)  # noqa: E731
+    again = deliver_pending(store, config, {"console": flaky}, clock=later)
+    assert again.sent == 2
+    assert [v.alert.id for v in flaky.delivered[-2:]] == sorted(
+        v.alert.id for v in flaky.delivered[-2:]
+    )
+    assert deliver_pending(store, config, {"console": flaky}, clock=later).sent == 0
     keys = [v.alert.idempotency_key for v in flaky.delivered]
     assert len(keys) == len(set(keys)) == 6
     with store.session() as session:
         assert set(session.execute(select(Alert.status)).scalars()) == {"sent"}
 
 
-def test_alert_gives_up_after_max_attempts(tmp_path: Path, config, store, classifier) -> None:
+def test_transient_failures_give_up_after_a_day_permanent_at_once(
+    tmp_path: Path, config, store, classifier
+) -> None:
     ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
     dead = RecordingSink(failures=10_000)
     run_pass(store, config, {"console": dead}, classifier)
-    for _ in range(MAX_ATTEMPTS - 1):
-        deliver_pending(store, {"console": dead})
+    for minutes in (1, 60, 600):  # down for hours: still pending, backing off
+        at = lambda m=minutes: utcnow() + timedelta(minutes=m)  # noqa: E731
+        deliver_pending(store, config, {"console": dead}, clock=at)
     with store.session() as session:
-        statuses = session.execute(select(Alert.status, Alert.attempts)).all()
-    assert statuses and all(s == ("failed", MAX_ATTEMPTS) for s in statuses)
-    assert deliver_pending(store, {"console": dead}).sent == 0
+        assert set(session.execute(select(Alert.status)).scalars()) == {"pending"}
+    tomorrow = lambda: utcnow() + timedelta(hours=25)  # noqa: E731
+    deliver_pending(store, config, {"console": dead}, clock=tomorrow)
+    with store.session() as session:
+        alerts = session.execute(select(Alert)).scalars().all()
+    assert {a.status for a in alerts} == {"failed"}
+    assert all("gave up after retrying since" in (a.last_error or "") for a in alerts)
+
+
+def test_a_permanent_failure_fails_at_once_and_blocks_nothing(
+    tmp_path: Path, config, store, classifier
+) -> None:
+    ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
+    wrong = RecordingSink(failures=2, permanent=True)
+    result = run_pass(store, config, {"console": wrong}, classifier)
+    assert (result.notify.failed, result.notify.sent) == (2, 4)  # the next in line go on
+    assert result.notify.errors[0].endswith("channel_not_found")
 
 
 def test_alerts_for_an_unconfigured_sink_wait(tmp_path: Path, config, store, classifier) -> None:
     ingest(store, config, read_jsonl(x_file(tmp_path), "x"), source="t")
     result = run_pass(store, config, {}, classifier)
     assert result.notify.sent == 0
-    assert deliver_pending(store, {"console": RecordingSink()}).sent == 6
+    assert deliver_pending(store, config, {"console": RecordingSink()}).sent == 6
 
 
 def test_a_growing_incident_raises_the_risk_of_its_later_posts(

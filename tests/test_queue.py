@@ -183,10 +183,10 @@ def test_overdue_items_escalate_once_per_level_and_list_first(project: Path) -> 
         item = session.get(QueueItem, support)
         created = item.created_at
     now = created + timedelta(minutes=61)
-    first = escalate_overdue(store, config, ["console"], now)
+    first = escalate_overdue(store, config, now)
     assert (first.escalated, first.sent_up, first.alerts) == (1, 0, 1)
-    assert escalate_overdue(store, config, ["console"], now).alerts == 0  # once per level
-    later = escalate_overdue(store, config, ["console"], created + timedelta(minutes=125))
+    assert escalate_overdue(store, config, now).alerts == 0  # once per level
+    later = escalate_overdue(store, config, created + timedelta(minutes=125))
     assert (later.escalated, later.sent_up, later.alerts) == (0, 1, 1)
     with store.session() as session:
         alerts = session.execute(
@@ -236,7 +236,7 @@ def test_reply_is_a_dry_run_until_send_then_posts_once(project: Path, fake_x: Fa
     # A responded item no longer counts against its SLA.
     config = load_config(project / "config.yaml")
     later = datetime.now(UTC) + timedelta(days=1)
-    escalate_overdue(Store(config.database.url), config, ["console"], later)
+    escalate_overdue(Store(config.database.url), config, later)
     assert (
         json.loads(invoke("queue", "show", str(outage), "-f", "json").stdout)["escalation_level"]
         == 0
@@ -372,7 +372,7 @@ def test_one_reply_in_flight_per_item_and_orphans_escalate_to_the_default(projec
         item = session.get(QueueItem, item_id)
         item.department = "retired-team"  # no longer in the config
         created = item.created_at
-    escalate_overdue(store, config, ["console"], created + timedelta(minutes=61))
+    escalate_overdue(store, config, created + timedelta(minutes=61))
     with store.session() as session:
         channels = session.execute(
             select(Alert.channel).where(Alert.queue_item_id == item_id)

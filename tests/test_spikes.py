@@ -328,7 +328,7 @@ def test_the_hourly_job_alerts_each_new_spike_once_and_the_cli_replays(
     assert check_spikes(history, config, BURST + timedelta(hours=1, minutes=10)) == []
     screen = io.StringIO()
     sink = ConsoleSink(Console(file=screen, width=200, highlight=False))
-    assert deliver_pending(history, {"console": sink}).sent == 3
+    assert deliver_pending(history, config, {"console": sink}).sent == 3
     lines = screen.getvalue().splitlines()
     assert lines[0].startswith(
         "SPIKE Acme negative · 49 posts in the hour from 11-24 14:00 UTC, 14.0x the usual 3.5"

@@ -1,76 +1,357 @@
-"""Deliver pending alerts from the outbox, recording each outcome in its own transaction."""
+"""Deliver the outbox: in order per channel, exactly once, within the noise budget.
+
+Alerts are written to the store in the same transaction as what they are about; this module
+delivers them later, from any process (the daemon every minute, ``harken alerts flush``):
+
+* **In order per lane** (a sink's channel): alerts are taken by id; once one of a lane is not
+  delivered (backing off, rate limited), the later ones of that lane wait behind it.
+* **Exactly once**: an alert is claimed (pending -> sending) in its own transaction before the
+  call, so two senders never both send it. A claim whose process died, or a call that timed
+  out after the request left, is *in doubt*: before sending again, the sink checks whether it
+  arrived (Slack: the alert's idempotency key is in the message's metadata, read back with
+  conversations.history). Sinks that cannot check (webhooks, the console) send again; that is
+  the one at-least-once window, the length of one HTTP call, and it is counted in the result.
+* **Retries**: a 429's Retry-After holds the whole sink (no request to it before then, from any
+  process; a short one is waited out in place). 5xx, timeouts and refused connections back
+  off per alert (30 s doubling to 5 min) for ``alerts.give_up_after`` (24 h), so an hour of
+  Slack downtime delays alerts and loses none. A permanent error (bad token, unknown channel)
+  fails the alert at once with the reason; ``harken alerts retry`` puts it back.
+* **Noise budget** (budget.py): a ping the department's budget does not allow is held for
+  the digest, decided when it reaches the head of its lane.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from harken.notify.sinks import Sink
+from sqlalchemy import select, update
+
+from harken.config import Config
+from harken.notify.budget import PINGS, budget_for, hold_reason
+from harken.notify.delivery import DeliveryError
+from harken.notify.sinks import Delivered, Sink, Skip, Thread
 from harken.store import Store
-from harken.store.repo import pending_alerts
-from harken.store.tables import Alert, utcnow
+from harken.store.repo import AlertView, alert_view, pending_alerts
+from harken.store.tables import Alert, SinkHold, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+LEASE = timedelta(minutes=2)  # a claim older than this belongs to a process that died
+BACKOFF_FIRST = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(minutes=5)
+MAX_WAIT = 10.0  # seconds of Retry-After waited out in place rather than deferred
+RATE_LIMIT_TRIES = 3  # in-place waits per alert and run
 
 
 @dataclass
 class NotifyResult:
     sent: int = 0
-    failed: int = 0  # gave up after MAX_ATTEMPTS
-    retry_later: int = 0
+    failed: int = 0  # permanent error, or transient ones for longer than give_up_after
+    retry_later: int = 0  # backing off or rate limited; delivered by a later run
+    held: int = 0  # by the noise budget, for the digest
+    skipped: int = 0  # nothing left to do (a thread update whose thread never started)
+    recovered: int = 0  # an interrupted delivery found delivered: not sent again
+    resent: int = 0  # an interrupted delivery the sink cannot check: sent again
+    waiting_until: datetime | None = None  # a sink's Retry-After beyond this run
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: NotifyResult) -> None:
+        for name in ("sent", "failed", "retry_later", "held", "skipped", "recovered", "resent"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+        self.waiting_until = other.waiting_until or self.waiting_until
 
-def deliver_pending(store: Store, sinks: Mapping[str, Sink], batch_size: int = 100) -> NotifyResult:
-    result = NotifyResult()
-    skipped: set[int] = set()
-    while True:
-        with store.session() as session:
-            views = [
-                v
-                for v in pending_alerts(session, batch_size + len(skipped))
-                if v.alert.id not in skipped
-            ][:batch_size]
-        if not views:
-            return result
-        for view in views:
-            alert_id = view.alert.id
-            assert alert_id is not None
-            sink = sinks.get(view.alert.sink)
-            if sink is None:
-                skipped.add(alert_id)  # its sink is not configured in this process
-                continue
-            try:
-                sink.deliver(view)
-            except Exception as err:  # a sink failing must not stop the others
-                skipped.add(alert_id)
-                _record_failure(store, alert_id, f"{type(err).__name__}: {err}", result)
+
+def deliver_pending(
+    store: Store,
+    config: Config,
+    sinks: Mapping[str, Sink],
+    *,
+    force: bool = False,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+    batch_size: int = 100,
+) -> NotifyResult:
+    """Deliver what is due. ``force``: ignore per-alert backoff (never a sink's Retry-After)."""
+    return Outbox(store, config, sinks, clock=clock, sleep=sleep).run(force, batch_size)
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        sinks: Mapping[str, Sink],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store, self.config, self.sinks = store, config, sinks
+        self.clock, self.sleep = clock, sleep
+
+    def run(self, force: bool = False, batch_size: int = 100) -> NotifyResult:
+        result = NotifyResult()
+        self._release_stale_claims()
+        blocked: set[tuple[str, str]] = set()  # lanes with an undelivered alert this run
+        stopped: set[str] = set()  # sinks that failed or asked us to wait this run
+        after = 0
+        while True:
+            with self.store.session() as session:
+                views = pending_alerts(session, batch_size, after_id=after)
+            if not views:
+                return result
+            for view in views:
+                assert view.alert.id is not None
+                after = view.alert.id
+                self._one(view, force, blocked, stopped, result)
+
+    # -- one alert ------------------------------------------------------------------------------
+
+    def _one(
+        self,
+        view: AlertView,
+        force: bool,
+        blocked: set[tuple[str, str]],
+        stopped: set[str],
+        result: NotifyResult,
+    ) -> None:
+        alert = view.alert
+        sink = self.sinks.get(alert.sink)
+        if sink is None or alert.sink in stopped:
+            return  # not configured in this process, or stopped for this run: stays pending
+        lane = (alert.sink, sink.lane(alert))
+        if lane in blocked:
+            return
+        for _ in range(RATE_LIMIT_TRIES):
+            if not self._sink_open(alert.sink, result):
+                stopped.add(alert.sink)
+                return
+            now = self.clock()
+            if not force and alert.next_attempt_at is not None and alert.next_attempt_at > now:
+                blocked.add(lane)
+                result.retry_later += 1
+                return
+            outcome = self._attempt(sink, view, now, result)
+            if outcome == "done":
+                return
+            if outcome == "lane":
+                blocked.add(lane)
+                return
+            if outcome == "sink":
+                blocked.add(lane)
+                stopped.add(alert.sink)
+                return
+            # "again": rate limited briefly; the hold is waited out at the top of the loop
+            with self.store.session() as session:
+                fresh = alert_view(session, alert.id)  # type: ignore[arg-type]
+            if fresh is None or fresh.alert.status != "pending":
+                return
+            view, alert = fresh, fresh.alert
+        blocked.add(lane)
+        stopped.add(alert.sink)
+
+    def _attempt(self, sink: Sink, view: AlertView, now: datetime, result: NotifyResult) -> str:
+        """Try one alert; say what the caller must do next: "done", "lane" (block its lane),
+        "sink" (stop the sink this run) or "again" (retry it after a short hold)."""
+        alert = view.alert
+        assert alert.id is not None
+        if alert.kind in PINGS:
+            with self.store.session() as session:
+                reason = hold_reason(session, view, budget_for(self.config, alert.channel), now)
+            if reason is not None:
+                self._finish(alert.id, "held", note=reason)
+                result.held += 1
+                return "done"
+        if alert.sending_at is not None:  # an earlier attempt may have arrived
+            if sink.verifiable:
+                try:
+                    found = sink.verify(view)
+                except DeliveryError as err:
+                    return self._failed(view, err, now, result, claimed=False)
+                if found is not None:
+                    note = "found delivered after an interrupted attempt: not sent again"
+                    self._finish(alert.id, "sent", delivered=found, note=note, at=now)
+                    result.recovered += 1
+                    return "done"
             else:
-                _record_sent(store, alert_id)
-                result.sent += 1
+                result.resent += 1
+                log.warning(
+                    "alert %s: an earlier attempt was interrupted and %s cannot check whether "
+                    "it arrived; sending again",
+                    alert.id,
+                    alert.sink,
+                )
+        thread = self._thread(view)
+        if not self._claim(alert.id, now):
+            return "lane"  # another sender has it
+        try:
+            delivered = sink.deliver(view, thread)
+        except Skip as skip:
+            self._finish(alert.id, "skipped", note=str(skip))
+            result.skipped += 1
+            return "done"
+        except DeliveryError as err:
+            return self._failed(view, err, now, result, claimed=True)
+        except Exception as err:  # a sink's bug must not stop the others; retried later
+            log.exception("alert %s: %s sink raised", alert.id, alert.sink)
+            wrapped = DeliveryError(f"{type(err).__name__}: {err}", transient=True)
+            return self._failed(view, wrapped, now, result, claimed=True)
+        self._finish(alert.id, "sent", delivered=delivered, note=delivered.note, at=self.clock())
+        result.sent += 1
+        return "done"
 
-
-def _record_sent(store: Store, alert_id: int) -> None:
-    with store.session() as session:
-        alert = session.get(Alert, alert_id)
-        assert alert is not None
-        alert.status, alert.sent_at = "sent", utcnow()
-        alert.attempts += 1
-
-
-def _record_failure(store: Store, alert_id: int, error: str, result: NotifyResult) -> None:
-    with store.session() as session:
-        alert = session.get(Alert, alert_id)
-        assert alert is not None
-        alert.attempts += 1
-        alert.last_error = error[:2000]
-        if alert.attempts >= MAX_ATTEMPTS:
-            alert.status = "failed"
+    def _failed(
+        self,
+        view: AlertView,
+        err: DeliveryError,
+        now: datetime,
+        result: NotifyResult,
+        claimed: bool,
+    ) -> str:
+        alert = view.alert
+        assert alert.id is not None
+        message = str(err)
+        result.errors.append(f"alert {alert.id} ({alert.sink} {alert.channel}): {message}")
+        log.warning("alert %s not delivered: %s", alert.id, message)
+        give_up = alert.created_at + self.config.alerts.give_up_after < now
+        if not err.transient or give_up:
+            why = message if not err.transient else f"{message}; gave up after retrying since "
+            if err.transient:
+                why += f"{alert.created_at:%Y-%m-%d %H:%M} UTC (alerts.give_up_after)"
+            self._finish(alert.id, "failed", error=why, clear_claim=not err.in_doubt)
             result.failed += 1
-        else:
+            return "done"
+        attempts = alert.attempts + (1 if claimed else 0)
+        # A check that failed leaves the earlier attempt in doubt: check again next time.
+        in_doubt = err.in_doubt or not claimed
+        if err.retry_after is not None:
+            until = now + timedelta(seconds=max(err.retry_after, 1.0))
+            self._hold_sink(alert.sink, until, message)
+            self._retry_at(alert.id, until, message, in_doubt=in_doubt)
+            if err.retry_after <= MAX_WAIT:
+                return "again"
             result.retry_later += 1
-    log.warning("alert %s not delivered (attempt %s): %s", alert_id, alert.attempts, error)
-    result.errors.append(f"alert {alert_id}: {error}")
+            result.waiting_until = until
+            return "sink"
+        backoff = min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+        self._retry_at(alert.id, now + backoff, message, in_doubt=in_doubt)
+        result.retry_later += 1
+        return "sink"
+
+    # -- threads ---------------------------------------------------------------------------------
+
+    def _thread(self, view: AlertView) -> Thread | None:
+        """The incident's thread in this alert's channel: the first alert of the same sink,
+        incident and channel that was delivered with a message id."""
+        alert = view.alert
+        if alert.incident_id is None or alert.kind not in ("item", "escalation", "update"):
+            return None
+        with self.store.session() as session:
+            root = session.execute(
+                select(Alert)
+                .where(
+                    Alert.sink == alert.sink,
+                    Alert.incident_id == alert.incident_id,
+                    Alert.channel == alert.channel,
+                    Alert.status == "sent",
+                    Alert.message_ts.is_not(None),  # type: ignore[union-attr]
+                    Alert.id != alert.id,
+                )
+                .order_by(Alert.id)  # type: ignore[arg-type]
+                .limit(1)
+            ).scalar()
+            if root is None or root.remote_channel is None:
+                return None
+            root_view = alert_view(session, root.id)  # type: ignore[arg-type]
+        assert root_view is not None and root.message_ts is not None
+        return Thread(root.remote_channel, root.thread_ts or root.message_ts, root_view)
+
+    # -- store updates (each its own transaction) ---------------------------------------------
+
+    def _release_stale_claims(self) -> None:
+        """Claims older than the lease belong to a sender that died mid-call: back to pending,
+        still marked in doubt (sending_at), so the next attempt checks before sending."""
+        with self.store.session() as session:
+            session.execute(
+                update(Alert)
+                .where(
+                    Alert.status == "sending",  # type: ignore[arg-type]
+                    Alert.sending_at < self.clock() - LEASE,  # type: ignore[operator]
+                )
+                .values(status="pending", last_error="interrupted: the sender stopped mid-call")
+            )
+
+    def _claim(self, alert_id: int, now: datetime) -> bool:
+        with self.store.session() as session:
+            claimed = session.execute(
+                update(Alert)
+                .where(Alert.id == alert_id, Alert.status == "pending")  # type: ignore[arg-type]
+                .values(status="sending", sending_at=now, attempts=Alert.attempts + 1)
+            )
+            return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+    def _finish(
+        self,
+        alert_id: int,
+        status: str,
+        *,
+        delivered: Delivered | None = None,
+        note: str | None = None,
+        error: str | None = None,
+        at: datetime | None = None,
+        clear_claim: bool = True,
+    ) -> None:
+        with self.store.session() as session:
+            alert = session.get(Alert, alert_id)
+            assert alert is not None
+            alert.status = status
+            if note is not None:
+                alert.note = note[:2000]
+            if error is not None:
+                alert.last_error = error[:2000]
+            if status == "sent":
+                alert.sent_at = at or self.clock()
+                alert.next_attempt_at = None
+            if delivered is not None:
+                alert.remote_channel = delivered.remote_channel
+                alert.message_ts = delivered.message_ts
+                alert.thread_ts = delivered.thread_ts
+            if status != "sent" and clear_claim:
+                alert.sending_at = None
+            session.add(alert)
+
+    def _retry_at(self, alert_id: int, when: datetime, error: str, in_doubt: bool) -> None:
+        with self.store.session() as session:
+            alert = session.get(Alert, alert_id)
+            assert alert is not None
+            alert.status = "pending"
+            alert.next_attempt_at = when
+            alert.last_error = error[:2000]
+            if not in_doubt:
+                alert.sending_at = None
+            session.add(alert)
+
+    def _hold_sink(self, sink: str, until: datetime, reason: str) -> None:
+        with self.store.session() as session:
+            hold = session.get(SinkHold, sink) or SinkHold(sink=sink, until=until)
+            hold.until, hold.reason = max(until, hold.until), reason[:2000]
+            session.add(hold)
+
+    def _sink_open(self, sink: str, result: NotifyResult) -> bool:
+        """False while the sink's Retry-After runs past a short wait (which is waited out)."""
+        with self.store.session() as session:
+            hold = session.get(SinkHold, sink)
+        if hold is None:
+            return True
+        remaining = (hold.until - self.clock()).total_seconds()
+        if remaining <= 0:
+            return True
+        if remaining <= MAX_WAIT:
+            self.sleep(remaining)
+            return True
+        result.waiting_until = hold.until
+        return False

@@ -1,39 +1,92 @@
 """Alert sinks and the one place they are registered.
 
-A sink renders an alert for its medium and delivers it, or raises NotifyError. Post text is
-untrusted: each sink escapes it for its own medium.
+A sink renders an alert for its medium and delivers it, or raises DeliveryError (what went
+wrong, whether to retry). Post text is untrusted: each sink escapes it for its own medium.
+The outbox (outbox.py) decides when and in what order; sinks only deliver.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from rich.console import Console
+from rich.text import Text
 
-from harken.config import Config
+from harken.config import Config, DepartmentConfig
+from harken.notify.delivery import DeliveryError
 from harken.store.repo import AlertView
-from harken.text import for_terminal
+from harken.store.tables import Alert
+from harken.text import for_terminal, strip_controls
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Where a delivered alert landed (Slack: channel id and message ts)."""
+
+    remote_channel: str | None = None
+    message_ts: str | None = None
+    thread_ts: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The incident's thread in this channel: its root alert, as delivered."""
+
+    remote_channel: str
+    thread_ts: str
+    root: AlertView
+
+
+class Skip(Exception):
+    """Nothing to deliver any more (a thread update whose thread was never posted)."""
 
 
 class Sink(Protocol):
     name: str
+    verifiable: bool  # can tell whether an interrupted delivery arrived (verify)
 
-    def deliver(self, view: AlertView) -> None: ...
+    def lane(self, alert: Alert) -> str:
+        """Alerts of one lane are delivered in order, one after the other."""
+        ...
+
+    def deliver(self, view: AlertView, thread: Thread | None) -> Delivered: ...
+
+    def verify(self, view: AlertView) -> Delivered | None:
+        """The delivery of an interrupted attempt, if it arrived; None if it did not."""
+        ...
 
 
 class ConsoleSink:
     """Prints alerts to the terminal: the sink used when no Slack is configured."""
 
     name = "console"
+    verifiable = False
 
     def __init__(self, console: Console) -> None:
         self.console = console
 
-    def deliver(self, view: AlertView) -> None:
-        if view.spike is not None:
+    def lane(self, alert: Alert) -> str:
+        return alert.channel
+
+    def verify(self, view: AlertView) -> Delivered | None:
+        return None  # a line printed before a crash is printed again: harmless
+
+    def deliver(self, view: AlertView, thread: Thread | None = None) -> Delivered:
+        kind = view.alert.kind
+        if kind == "digest":
+            self._digest(view)
+        elif kind == "spike":
             self._spike(view)
-            return
+        elif kind in ("item", "escalation"):
+            self._item(view)
+        else:
+            raise Skip(f"the console does not show {kind} alerts")
+        return Delivered()
+
+    def _item(self, view: AlertView) -> None:
         item, mention, author, c = view.item, view.mention, view.author, view.classification
         assert item is not None and mention is not None and author is not None and c is not None
         reach = f", {author.followers:,} followers" if author.followers is not None else ""
@@ -72,18 +125,83 @@ class ConsoleSink:
             f"{spike.baseline:.1f} · terms: {for_terminal(terms)} · incidents {incidents}"
         )
 
+    def _digest(self, view: AlertView) -> None:
+        # Rendered when the digest was made (a snapshot); the lines are escaped there.
+        payload = view.alert.payload
+        self.console.print(Text(strip_controls(payload.get("summary", "")), style=""))
+
 
 SinkFactory = Callable[[Config, Console], Sink]
 
+
+def _slack(config: Config, _console: Console) -> Sink:
+    from harken.notify.slack import SlackSink
+
+    return SlackSink(config)
+
+
+def _email(config: Config, _console: Console) -> Sink:
+    from harken.notify.email_sink import EmailSink
+
+    return EmailSink(config)
+
+
 SINKS: dict[str, SinkFactory] = {
     "console": lambda _config, console: ConsoleSink(console),
+    "slack": _slack,
+    "email": _email,
 }
 
 
+def slack_mode(config: Config, department: DepartmentConfig | None) -> str | None:
+    """How Slack reaches a department: "bot" (chat.postMessage to its channel, threads),
+    "webhook" (its own or the default incoming webhook), or None."""
+    slack = config.alerts.slack
+    if slack is None or department is None:
+        return None
+    if slack.bot_token and department.slack_channel:
+        return "bot"
+    if department.slack_webhook_url or slack.webhook_url:
+        return "webhook"
+    return None
+
+
+def slack_configured(config: Config) -> bool:
+    return any(slack_mode(config, d) for d in config.departments)
+
+
+def console_on(config: Config) -> bool:
+    console = config.alerts.console
+    return not slack_configured(config) if console == "auto" else bool(console)
+
+
+def alert_sinks(config: Config, department: str) -> list[str]:
+    """Sinks an alert for this department is written for."""
+    found = next((d for d in config.departments if d.name == department), None)
+    names = ["console"] if console_on(config) else []
+    return names + (["slack"] if slack_mode(config, found) else [])
+
+
+def thread_sinks(config: Config, department: str) -> list[str]:
+    """Sinks that keep one thread per incident: later posts become replies in it."""
+    found = next((d for d in config.departments if d.name == department), None)
+    return ["slack"] if slack_mode(config, found) == "bot" else []
+
+
+def digest_sinks(config: Config) -> list[str]:
+    names = alert_sinks(config, config.digest.department)
+    return names + (["email"] if config.digest.email else [])
+
+
 def active_sink_names(config: Config) -> list[str]:
-    """Sinks alerts are written for. Slack delivery arrives in a later version."""
-    return ["console"] if config.alerts.console else []
+    """Every sink some alert may be written for."""
+    names = ["console"] if console_on(config) else []
+    names += ["slack"] if slack_configured(config) else []
+    return names + (["email"] if config.digest.email else [])
 
 
 def build_sinks(config: Config, console: Console) -> dict[str, Sink]:
     return {name: SINKS[name](config, console) for name in active_sink_names(config)}
+
+
+__all__ = ["Delivered", "DeliveryError", "Skip", "Thread"]

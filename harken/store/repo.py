@@ -244,6 +244,30 @@ def add_alert(session: Session, key: str, **fields: Any) -> bool:
     return True
 
 
+def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
+    return session.execute(
+        select(Alert).where(
+            Alert.sink == sink,
+            Alert.queue_item_id == item_id,
+            Alert.kind == "update",
+            Alert.status == "pending",
+        )
+    ).scalar()
+
+
+def item_alerted(session: Session, sink: str, item_id: int) -> bool:
+    """The item's own alert is out, or on its way (so its thread will exist)."""
+    found = session.execute(
+        select(Alert.id).where(
+            Alert.sink == sink,
+            Alert.queue_item_id == item_id,
+            Alert.kind == "item",
+            Alert.status.in_(("pending", "sending", "sent")),  # type: ignore[attr-defined]
+        )
+    ).first()
+    return found is not None
+
+
 @dataclass(frozen=True)
 class AlertView:
     """Everything a sink needs to render one alert. Kinds "item", "escalation" and "update"
@@ -276,9 +300,12 @@ def alert_view_query() -> Any:
     )
 
 
-def pending_alerts(session: Session, limit: int) -> list[AlertView]:
+def pending_alerts(session: Session, limit: int, after_id: int = 0) -> list[AlertView]:
     statement = (
-        alert_view_query().where(Alert.status == "pending").order_by(Alert.id).limit(limit)
+        alert_view_query()
+        .where(Alert.status == "pending", Alert.id > after_id)
+        .order_by(Alert.id)
+        .limit(limit)
     )
     return _alert_views(session.execute(statement).all())
 

@@ -348,9 +348,10 @@ def _process(config: Config, store: Any) -> None:
         tracker = StageProgress(progress, {"classify": pending["unclassified"]})
         result = run_pass(store, config, build_sinks(config, out), on_progress=tracker)
     out.print(
-        f"classified {result.classified} · routed {result.route.mentions} into "
-        f"{result.route.queue_items} queue items · alerts: {result.notify.sent} sent, "
-        f"{result.notify.retry_later} to retry, {result.notify.failed} failed"
+        Text(
+            f"classified {result.classified} · routed {result.route.mentions} into "
+            f"{result.route.queue_items} queue items · " + cli_notify.describe_notify(result.notify)
+        )
     )
     for problem in result.notify.errors:
         err.print(f"alert not delivered: {Text(problem).markup}")
@@ -587,9 +588,10 @@ def listen(
             opened.close()
     passed = result.passed
     out.print(
-        f"classified {passed.classified} · routed {passed.route.mentions} into "
-        f"{passed.route.queue_items} queue items · alerts: {passed.notify.sent} sent, "
-        f"{passed.notify.retry_later} to retry, {passed.notify.failed} failed"
+        Text(
+            f"classified {passed.classified} · routed {passed.route.mentions} into "
+            f"{passed.route.queue_items} queue items · " + cli_notify.describe_notify(passed.notify)
+        )
     )
     failed = [r.source for r in result.polls if r.error and r.rate_limited_until is None]
     if failed:
@@ -747,7 +749,7 @@ def report_summary(
 
 # The queue, routing and spike commands live in their own module; importing it registers them
 # on ``app`` (it needs the helpers above, so it comes last).
-from harken import cli_routing  # noqa: E402, F401
+from harken import cli_notify, cli_routing  # noqa: E402, F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ from harken.text import strip_controls
 
 MASK = "***"
 _SHAPES = [
+    re.compile(r"(hooks\.slack\.com/services/|/services/T[A-Z0-9]+/)[A-Za-z0-9/]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=%-]+"),
     re.compile(r"(?i)('?authorization'?\s*[:=]\s*'?)[^',}\s]+(\s+[^',}\s]+)?"),
     re.compile(

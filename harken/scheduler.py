@@ -8,7 +8,10 @@ Jobs (APScheduler 3.x, in-memory job store, one process per database — see sto
 * ``queues`` every minute: overdue items are escalated (and alerted), pending alerts delivered.
 * ``spikes`` hourly, five minutes past the hour: the spike check of the last completed hours
   (docs/spikes.md); new spikes are alerted once.
-* whatever ``JOB_HOOKS`` adds (the daily digest plugs in here).
+* ``digest`` every five minutes: once ``digest.time`` (in ``digest.timezone``) has passed,
+  the day's digest is made once and put in the outbox (a restart does not send it twice; a
+  digest missed by more than 12 hours of downtime is skipped, `harken digest --date` makes it).
+* whatever ``JOB_HOOKS`` adds.
 
 Scheduling choices, on purpose:
 
@@ -44,7 +47,7 @@ from harken.engagement import refresh_engagement
 from harken.listeners.source import Source
 from harken.notify.outbox import deliver_pending
 from harken.notify.sinks import Sink
-from harken.pipeline import PassResult, build_classifier, check_spikes, run_pass
+from harken.pipeline import PassResult, build_classifier, check_spikes, run_digest, run_pass
 from harken.queue import escalate_overdue
 from harken.store import Store
 from harken.store import sources as source_repo
@@ -117,6 +120,8 @@ class Daemon:
         if self.config.spikes.enabled:
             next_hour = now.replace(minute=0, second=0, microsecond=0) + hour
             specs.append(JobSpec("spikes", self.check_spikes, hour, next_hour + 5 * minute))
+        if self.config.digest.enabled:
+            specs.append(JobSpec("digest", self.daily_digest, 5 * minute, now + minute))
         for hook in JOB_HOOKS:
             specs += hook(self)
         return specs
@@ -188,6 +193,19 @@ class Daemon:
                 f"spike: {spike.brand} {spike.series} {spike.count} posts in the hour from "
                 f"{spike.hour_start:%H:00} UTC ({spike.ratio:.1f}x the usual {spike.baseline:.1f})"
             )
+
+    def daily_digest(self) -> None:
+        with self._pass_lock:
+            if self.stop.is_set():
+                return
+            queued = run_digest(self.store, self.config)
+            if queued is None:
+                return
+            sent = deliver_pending(self.store, self.config, self.sinks)
+        self.say(
+            f"digest {queued.date}: queued for {', '.join(queued.added) or 'no sink'}"
+            f" · {sent.sent} alerts sent"
+        )
 
     def refresh(self) -> None:
         for source in self.sources:

@@ -64,7 +64,7 @@ class RecordingSink:
     def lane(self, alert: Alert) -> str:
         return alert.channel
 
-    def verify(self, view: AlertView) -> None:
+    def verify(self, view: AlertView, thread: object = None) -> None:
         return None
 
     def deliver(self, view: AlertView, thread: object = None) -> Delivered:

@@ -54,8 +54,8 @@ def budget_for(config: Config, department: str) -> Budget:
 
 
 def is_critical(view: AlertView, critical: CriticalConfig) -> bool:
-    if view.alert.kind not in PINGS:
-        return True  # updates and digests are never held
+    if view.alert.kind not in PINGS or view.alert.payload.get("released"):
+        return True  # updates and digests are never held, nor what a person released
     item, c = view.item, view.classification
     if item is None:
         return False  # a spike: PR reads it in the digest if it lands at night

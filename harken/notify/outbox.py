@@ -166,10 +166,11 @@ class Outbox:
                 self._finish(alert.id, "held", note=reason)
                 result.held += 1
                 return "done"
+        thread = self._thread(view)
         if alert.sending_at is not None:  # an earlier attempt may have arrived
             if sink.verifiable:
                 try:
-                    found = sink.verify(view)
+                    found = sink.verify(view, thread)
                 except DeliveryError as err:
                     return self._failed(view, err, now, result, claimed=False)
                 if found is not None:
@@ -185,7 +186,6 @@ class Outbox:
                     alert.id,
                     alert.sink,
                 )
-        thread = self._thread(view)
         if not self._claim(alert.id, now):
             return "lane"  # another sender has it
         try:
@@ -217,11 +217,14 @@ class Outbox:
         message = str(err)
         result.errors.append(f"alert {alert.id} ({alert.sink} {alert.channel}): {message}")
         log.warning("alert %s not delivered: %s", alert.id, message)
-        give_up = alert.created_at + self.config.alerts.give_up_after < now
+        since = alert.created_at
+        if alert.payload.get("retry_from"):  # requeued by a person: a fresh allowance
+            since = datetime.fromisoformat(alert.payload["retry_from"])
+        give_up = since + self.config.alerts.give_up_after < now
         if not err.transient or give_up:
             why = message if not err.transient else f"{message}; gave up after retrying since "
             if err.transient:
-                why += f"{alert.created_at:%Y-%m-%d %H:%M} UTC (alerts.give_up_after)"
+                why += f"{since:%Y-%m-%d %H:%M} UTC (alerts.give_up_after)"
             self._finish(alert.id, "failed", error=why, clear_claim=not err.in_doubt)
             result.failed += 1
             return "done"
@@ -355,3 +358,27 @@ class Outbox:
             return True
         result.waiting_until = hold.until
         return False
+
+
+def requeue(store: Store, ids: list[int], statuses: list[str]) -> list[int]:
+    """Put failed, held or skipped alerts back in the outbox (after fixing the config, or to
+    send what the noise budget held). A released alert is not held again."""
+    chosen = select(Alert).where(Alert.status.in_(("failed", "held", "skipped")))  # type: ignore[attr-defined]
+    if ids:
+        chosen = chosen.where(Alert.id.in_(ids))  # type: ignore[union-attr]
+    if statuses:
+        chosen = chosen.where(Alert.status.in_(statuses))  # type: ignore[attr-defined]
+    with store.session() as session:
+        alerts = list(session.execute(chosen.order_by(Alert.id)).scalars())  # type: ignore[arg-type]
+        for alert in alerts:
+            alert.note = f"requeued from {alert.status}"
+            alert.status, alert.next_attempt_at = "pending", None
+            retry_from = utcnow().isoformat()
+            alert.payload = {**alert.payload, "released": True, "retry_from": retry_from}
+            session.add(alert)
+        return [a.id for a in alerts if a.id is not None]
+
+
+def sink_holds(store: Store) -> list[SinkHold]:
+    with store.session() as session:
+        return list(session.execute(select(SinkHold)).scalars())

@@ -54,7 +54,7 @@ class Sink(Protocol):
 
     def deliver(self, view: AlertView, thread: Thread | None) -> Delivered: ...
 
-    def verify(self, view: AlertView) -> Delivered | None:
+    def verify(self, view: AlertView, thread: Thread | None) -> Delivered | None:
         """The delivery of an interrupted attempt, if it arrived; None if it did not."""
         ...
 
@@ -71,7 +71,7 @@ class ConsoleSink:
     def lane(self, alert: Alert) -> str:
         return alert.channel
 
-    def verify(self, view: AlertView) -> Delivered | None:
+    def verify(self, view: AlertView, thread: Thread | None = None) -> Delivered | None:
         return None  # a line printed before a crash is printed again: harmless
 
     def deliver(self, view: AlertView, thread: Thread | None = None) -> Delivered:

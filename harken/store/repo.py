@@ -244,6 +244,32 @@ def add_alert(session: Session, key: str, **fields: Any) -> bool:
     return True
 
 
+def list_alerts(
+    session: Session,
+    statuses: Sequence[str] | None = None,
+    since: datetime | None = None,
+    department: str | None = None,
+    limit: int = 50,
+) -> list[AlertView]:
+    """Newest first."""
+    statement = alert_view_query()
+    if statuses:
+        statement = statement.where(Alert.status.in_(statuses))  # type: ignore[attr-defined]
+    if since is not None:
+        statement = statement.where(Alert.created_at >= since)  # type: ignore[operator]
+    if department:
+        statement = statement.where(Alert.channel == department)
+    statement = statement.order_by(Alert.id.desc()).limit(limit)  # type: ignore[union-attr]
+    return _alert_views(session.execute(statement).all())
+
+
+def alert_counts(session: Session, since: datetime | None = None) -> dict[str, int]:
+    statement = select(Alert.status, func.count()).group_by(Alert.status)
+    if since is not None:
+        statement = statement.where(Alert.created_at >= since)  # type: ignore[operator]
+    return {status: count for status, count in session.execute(statement).all()}
+
+
 def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
     return session.execute(
         select(Alert).where(

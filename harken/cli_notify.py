@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from harken.cli import Format, HarkenGroup, _flat, _open_store, _since, _state, app, err, out
@@ -119,24 +118,18 @@ def _list(
     for hold in holds:
         why = _flat(hold.reason, 80)
         out.print(Text(f"{hold.sink}: asked to wait until {hold.until:%H:%M:%S} UTC ({why})"))
-    if not rows:
-        return
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("id", "created", "kind", "sink", "to", "status", "tries", "about", "note"):
-        table.add_column(column, no_wrap=column != "note", overflow="fold")
     for row in rows:
-        table.add_row(
-            str(row["id"]),
-            f"{row['created_at']:%m-%d %H:%M}",
-            row["kind"],
-            row["sink"],
-            Text(_flat(row["channel"], 20)),
-            row["status"],
-            str(row["attempts"]),
-            row["about"],
-            Text(_flat(row["note"] or "", 70)),
+        # Two lines per alert: the facts, then why it is held, failed or waiting (which
+        # quotes Slack's answers or post-derived reasons: flattened, never markup).
+        out.print(
+            Text(
+                f"#{row['id']} {row['created_at']:%m-%d %H:%M} {row['kind']} "
+                f"{row['sink']} → {_flat(row['channel'], 30)} · {row['status']}"
+                f" ×{row['attempts']} · {row['about']}"
+            )
         )
-    out.print(table)
+        if row["note"]:
+            out.print(Text(f"    {_flat(row['note'], 150)}", style="dim"))
 
 
 def _row(view: Any) -> dict[str, Any]:
@@ -186,7 +179,7 @@ def alerts_flush(ctx: typer.Context) -> None:
     out.print(Text(describe_notify(result)))
     for problem in result.errors:
         err.print(Text(f"not delivered: {_flat(problem, 300)}"))
-    if result.failed or result.retry_later:
+    if result.failed or result.retry_later or result.waiting_until:
         raise HarkenError(
             f"{result.failed + result.retry_later} alert(s) not delivered",
             hint="`harken alerts --status failed` shows why; fix it, then `harken alerts retry`",

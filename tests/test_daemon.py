@@ -258,12 +258,14 @@ def test_polls_are_due_an_interval_after_the_last_one_and_overdue_ones_run_at_st
     store = Store(config.database.url)
     daemon = Daemon(store, config, build_sources(config), {}, threading.Event())
     now = datetime.now(UTC)
-    never, queues, spikes = daemon.jobs()
+    never, queues, spikes, digest = daemon.jobs()
     assert never.id == "poll:x" and abs((never.first_run - now).total_seconds()) < 5
     assert queues.id == "queues" and queues.interval == timedelta(minutes=1)
     # The spike check runs five minutes past each hour, on the hour's completed counts.
     assert spikes.id == "spikes" and spikes.interval == timedelta(hours=1)
     assert spikes.first_run.minute == 5 and 0 < (spikes.first_run - now).total_seconds() <= 3900
+    # The digest job looks every five minutes whether the day's digest time has passed.
+    assert digest.id == "digest" and digest.interval == timedelta(minutes=5)
 
     for ago, expected_wait in ((timedelta(minutes=20), 40 * 60), (timedelta(hours=3), 0)):
         with store.session() as session:

@@ -96,7 +96,9 @@ class Outbox:
     def run(self, force: bool = False, batch_size: int = 100) -> NotifyResult:
         result = NotifyResult()
         self._release_stale_claims()
-        blocked: set[tuple[str, str]] = set()  # lanes with an undelivered alert this run
+        # Lanes with an undelivered alert this run: to begin with, those whose alert another
+        # sender is delivering right now (a live claim): what follows it must wait.
+        blocked = self._lanes_in_flight()
         stopped: set[str] = set()  # sinks that failed or asked us to wait this run
         after = 0
         while True:
@@ -108,6 +110,11 @@ class Outbox:
                 assert view.alert.id is not None
                 after = view.alert.id
                 self._one(view, force, blocked, stopped, result)
+
+    def _lanes_in_flight(self) -> set[tuple[str, str]]:
+        with self.store.session() as session:
+            claimed = session.execute(select(Alert).where(Alert.status == "sending")).scalars()
+            return {(a.sink, self.sinks[a.sink].lane(a)) for a in claimed if a.sink in self.sinks}
 
     # -- one alert ------------------------------------------------------------------------------
 
@@ -129,6 +136,7 @@ class Outbox:
         for _ in range(RATE_LIMIT_TRIES):
             if not self._sink_open(alert.sink, result):
                 stopped.add(alert.sink)
+                result.retry_later += 1
                 return
             now = self.clock()
             if not force and alert.next_attempt_at is not None and alert.next_attempt_at > now:

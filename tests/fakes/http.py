@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ class Request:
     query_all: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    received_at: float = field(default_factory=time.time)  # when the body was in (time.time())
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -48,6 +52,7 @@ class Reply:
     body: bytes | str | None = None  # raw body (wins over json): malformed JSON, XML feeds
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (timeouts)
+    reset: bool = False  # answer nothing: drop the connection with a TCP reset (after delay)
 
     def payload(self) -> bytes:
         if self.body is not None:
@@ -94,8 +99,9 @@ class FakeAPI:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> FakeAPI:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+    def start(self, port: int = 0) -> FakeAPI:
+        """Listen on ``port`` (0: a free one); a stopped fake can come back on its old port."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         # A short poll interval: shutdown() waits up to one interval (0.5 s by default).
         threading.Thread(
@@ -149,6 +155,14 @@ def _handler_for(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
             reply = api._answer(request)
             if reply.delay:
                 threading.Event().wait(reply.delay)
+            if reply.reset:
+                # A zero linger makes close() send RST, not FIN: the client's read fails with
+                # ECONNRESET, as when a proxy or load balancer drops the connection.
+                linger = struct.pack("ii", 1, 0)
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                self.close_connection = True
+                self.connection.close()
+                return
             body = reply.payload()
             self.send_response(reply.status)
             headers = {**api.default_headers, **reply.headers}

@@ -1,0 +1,464 @@
+"""Slack alerts end to end: the real pipeline writes the outbox, the real slack_sdk delivers it
+to a local fake Slack (tests/fakes/slack.py) that answers like Slack, 429s and 500s included.
+
+Proved here: one thread per incident (later posts are quiet replies, the root is refreshed),
+Retry-After honoured (no request before the reset), backoff through an hour of Slack being
+unreachable with everything arriving once and in order per channel, exactly once across a
+lost answer and across a sender killed mid-call, the noise budget (cooldown, hourly cap,
+quiet hours, critical bypass), webhooks, permanent errors, hostile post text, and the
+`harken alerts` commands.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from harken.cli import app
+from harken.config import Config, load_config
+from harken.listeners.replay import read_jsonl
+from harken.notify.outbox import LEASE, deliver_pending
+from harken.notify.sinks import build_sinks
+from harken.pipeline import ingest, run_pass
+from harken.store import Store
+from harken.store.tables import Alert, SinkHold
+from tests import payloads as p
+from tests.conftest import TEST_TOPICS
+from tests.fakes.http import Reply
+from tests.fakes.slack import TOKEN, FakeSlack
+
+CHANNELS = {
+    "support": "#cs-social",
+    "engineering": "#eng-incidents",
+    "legal": "#legal-social",
+    "pr": "#pr-escalations",
+}
+HOSTILE = "<!channel> <!here> <@U123> <http://evil.example|Bank> & < > acme lawyer up"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack()
+    with fake:
+        for channel in CHANNELS.values():
+            fake.add_channel(channel)
+        yield fake
+
+
+def make_tree(
+    tmp_path: Path, slack: FakeSlack, token: str = TOKEN, **alerts: Any
+) -> dict[str, Any]:
+    return {
+        "database": {"url": f"sqlite:///{tmp_path}/h.db"},
+        "brands": [{"name": "Acme", "keywords": ["acme"], "handles": ["@acmesupport"]}],
+        "departments": [
+            {"name": name, "slack_channel": channel, "sla": "1h"}
+            for name, channel in CHANNELS.items()
+        ],
+        "topics": TEST_TOPICS,
+        "routing": {
+            "default": "support",
+            "rules": [
+                {"name": "legal", "when": {"keywords": ["lawyer"]}, "to": ["legal"],
+                 "priority": "urgent"},
+                {"name": "outages", "when": {"topics": ["outage"]}, "to": ["engineering"],
+                 "priority": "high"},
+            ],
+        },
+        "alerts": {
+            "min_priority": "high",
+            "min_risk": 0.99,
+            "slack": {"bot_token": token, "api_base_url": slack.api_url, "timeout": "2s"},
+            **alerts,
+        },
+    }  # fmt: skip
+
+
+def make_config(tmp_path: Path, slack: FakeSlack, **alerts: Any) -> Config:
+    tree = make_tree(tmp_path, slack, **alerts)
+    return load_config(overrides=tree, environ={"SLACK_BOT_TOKEN": TOKEN})
+
+
+def config_file(tmp_path: Path, slack: FakeSlack, **alerts: Any) -> Path:
+    """The same settings as a file, for the CLI (YAML reads JSON)."""
+    path = tmp_path / "config.json.yaml"
+    tree = make_tree(tmp_path, slack, token="${SLACK_BOT_TOKEN}", **alerts)  # from the env
+    path.write_text(json.dumps(tree), encoding="utf-8")
+    return path
+
+
+def posts(tmp_path: Path, name: str, *tweets: dict[str, Any]) -> list[Any]:
+    return list(read_jsonl(p.write_jsonl(tmp_path / name, p.x_page(*tweets)), "x"))
+
+
+OUTAGE = "@acme the app is down, can't log in since this morning"
+
+
+LOGIN_TROUBLE = [
+    "can't log in to acme on my iPad, the password reset loops forever",
+    "acme: can't log in after the update, the 2FA code never arrives",
+    "Our accounting team can't log in to Acme Cloud today. Payroll is due at noon",
+    "acme why can't log in with Google SSO anymore??",
+    "I can't log in to acme and the support chat is offline too",
+    "can't log in to acme from Brazil, through a US VPN it works",
+    "week three of acme telling me I can't log in because my email is 'invalid'",
+    "acme desktop client: can't log in, error code 0x80042 on Windows 11",
+    "Grandma can't log in to acme photos, locked out after three tries",
+    "acme enterprise SAML is broken, the whole company can't log in",
+    "can't log in to acme on Firefox, Chrome is fine, cookies cleared",
+    "new laptop, can't log in to acme, it says the device limit is reached",
+]
+_next_text = itertools.count()
+
+
+def outage_posts(tmp_path: Path, count: int, start: int = 5000) -> list[Any]:
+    """Posts about different login troubles (no two join one incident), each alerting
+    engineering."""
+    tweets = [
+        p.tweet(str(start + i), LOGIN_TROUBLE[next(_next_text) % len(LOGIN_TROUBLE)])
+        for i in range(count)
+    ]
+    return posts(tmp_path, f"outages-{start}.jsonl", *tweets)
+
+
+def route(store: Store, config: Config, records: list[Any], classifier: Any) -> None:
+    """Ingest, classify and route; deliver nothing yet (no sinks in this pass)."""
+    ingest(store, config, records, source="t")
+    run_pass(store, config, {}, classifier)
+
+
+def alerts(store: Store) -> list[Alert]:
+    with store.session() as session:
+        return list(session.execute(select(Alert).order_by(Alert.id)).scalars())
+
+
+def deliver(store: Store, config: Config, at: datetime | None = None, **kwargs: Any) -> Any:
+    clock: Callable[[], datetime] = (lambda: at) if at else (lambda: datetime.now(UTC))
+    sinks = build_sinks(config, Console(file=io.StringIO()))
+    return deliver_pending(store, config, sinks, clock=clock, **kwargs)
+
+
+def every_text(message: Any) -> str:
+    return json.dumps({"text": message.text, "blocks": message.blocks}, ensure_ascii=False)
+
+
+# -- threads --------------------------------------------------------------------------------
+
+
+def test_one_thread_per_incident_later_posts_reply_quietly(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(tmp_path, slack)
+    store = Store(config.database.url)
+    route(store, config, posts(tmp_path, "a.jsonl", p.tweet("1001", OUTAGE)), classifier)
+    assert deliver(store, config).sent == 1
+    [root] = slack.messages("#eng-incidents")
+    assert root.metadata == {
+        "event_type": "harken_alert",
+        "event_payload": {"key": alerts(store)[0].idempotency_key},
+    }
+    assert "harken queue claim" in every_text(root)
+    # three retweets join the incident in one pass: one quiet reply, not three pings
+    retweets = [
+        p.tweet(str(1100 + i), f"RT @kenji_t: {OUTAGE}",
+                referenced_tweets=[{"type": "retweeted", "id": "1001"}])
+        for i in range(3)
+    ]  # fmt: skip
+    route(store, config, posts(tmp_path, "b.jsonl", *retweets), classifier)
+    updates = [a for a in alerts(store) if a.kind == "update"]
+    assert len(updates) == 1 and updates[0].payload["joined"] == 3
+    assert deliver(store, config).sent == 1
+    thread = slack.thread("#eng-incidents", root.ts)
+    assert thread[0].ts == root.ts and len(thread) == 2
+    reply = thread[1]
+    assert reply.thread_ts == root.ts and not reply.reply_broadcast  # nobody pinged
+    assert "+3" in every_text(reply)
+    assert slack.message("#eng-incidents", root.ts).edits == 1  # the root shows the new size
+    assert "4 posts" in every_text(slack.message("#eng-incidents", root.ts))
+    # nothing else went to the channel's top level
+    assert [m.ts for m in slack.messages("#eng-incidents") if not m.is_reply] == [root.ts]
+
+
+# -- rate limits, errors, outages -------------------------------------------------------------
+
+
+def test_429_retry_after_holds_every_request_until_the_reset(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(tmp_path, slack)
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 3), classifier)
+    limited = Reply(429, json={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "30"})
+    slack.fail_method("chat.postMessage", limited)
+    now = datetime.now(UTC)
+    first = deliver(store, config, at=now)
+    assert first.sent == 0 and first.waiting_until is not None
+    assert first.waiting_until >= now + timedelta(seconds=30)
+    assert slack.post_count == 1
+    # 15 s later, from any process: not one request before the reset
+    assert deliver(store, config, at=now + timedelta(seconds=15), force=True).sent == 0
+    assert slack.post_count == 1
+    later = deliver(store, config, at=now + timedelta(seconds=31))
+    assert later.sent == 3 and slack.post_count == 4
+    # a short Retry-After is waited out in place (the sleep is recorded, not endured)
+    route(store, config, outage_posts(tmp_path, 1, start=6000), classifier)
+    slack.fail_method("chat.postMessage", Reply(429, json={"ok": False, "error": "ratelimited"},
+                                                headers={"Retry-After": "2"}))  # fmt: skip
+    slept: list[float] = []
+    clock = [now + timedelta(minutes=1)]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += timedelta(seconds=seconds)
+
+    sinks = build_sinks(config, Console(file=io.StringIO()))
+    result = deliver_pending(store, config, sinks, clock=lambda: clock[0], sleep=sleep)
+    assert result.sent == 1 and slept and 1.9 <= slept[0] <= 2.1
+
+
+def test_slack_unreachable_for_an_hour_then_everything_arrives_once_in_order(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(tmp_path, slack)
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 4), classifier)
+    legal = p.tweet("1004", "acme charged me twice, I am calling my lawyer")
+    route(store, config, posts(tmp_path, "l.jsonl", legal), classifier)
+    slack.unreachable = True
+    start = datetime.now(UTC)
+    for minute in range(0, 61):  # the daemon's queues job, every minute for an hour
+        result = deliver(store, config, at=start + timedelta(minutes=minute))
+        assert result.sent == 0 and result.failed == 0
+    assert {a.status for a in alerts(store)} == {"pending"}
+    assert "cannot connect" in (alerts(store)[0].last_error or "")
+    slack.unreachable = False
+    total = 0
+    for minute in range(61, 70):
+        total += deliver(store, config, at=start + timedelta(minutes=minute)).sent
+    assert total == 5 and {a.status for a in alerts(store)} == {"sent"}
+    engineering = [m for m in slack.messages("#eng-incidents") if not m.is_reply]
+    keys = [m.metadata["event_payload"]["key"] for m in engineering]  # type: ignore[index]
+    expected = [a.idempotency_key for a in alerts(store) if a.channel == "engineering"]
+    assert keys == expected  # each once, in the order they were written
+    assert len(slack.messages("#legal-social")) == 1
+
+
+def test_500s_back_off_and_a_lost_answer_is_not_posted_twice(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(tmp_path, slack)
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 2), classifier)
+    slack.fail_method("chat.postMessage", Reply(500, body="<html>oops</html>"))
+    now = datetime.now(UTC)
+    assert deliver(store, config, at=now).retry_later >= 1
+    assert deliver(store, config, at=now + timedelta(seconds=10)).sent == 0  # backing off
+    # Slack stores the next post but the connection drops before the answer
+    slack.accept_then_fail()
+    result = deliver(store, config, at=now + timedelta(seconds=31))
+    assert result.sent == 0 and len(slack.messages("#eng-incidents")) == 1
+    result = deliver(store, config, at=now + timedelta(minutes=2))
+    # the first alert was found delivered by its key: not posted again; the second went out
+    assert result.recovered == 1 and result.sent == 1
+    engineering = slack.messages("#eng-incidents")
+    keys = [m.metadata["event_payload"]["key"] for m in engineering]  # type: ignore[index]
+    assert keys == [a.idempotency_key for a in alerts(store)]
+    assert slack.api_calls("conversations.history")
+
+
+def test_exactly_once_across_a_sender_killed_mid_call(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(tmp_path, slack)
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 3), classifier)
+    path = config_file(tmp_path, slack)
+    slack.accept_then_fail(delay=30)  # the first post is stored; its answer never comes
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "harken", "--config", str(path), "alerts", "flush"],
+        env={**os.environ, "SLACK_BOT_TOKEN": TOKEN},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not slack.messages("#eng-incidents") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(sender.pid, signal.SIGKILL)  # mid-call: Slack has the message, the store does not
+    sender.wait()
+    assert len(slack.messages("#eng-incidents")) == 1
+    assert alerts(store)[0].status == "sending"
+    # a fresh sender within the lease leaves the claim alone (its owner may be alive) ...
+    assert deliver(store, config).sent == 0 and slack.post_count == 1
+    # ... after it, checks Slack for the alert's key, finds it, and sends only the rest
+    result = deliver(store, config, at=datetime.now(UTC) + LEASE + timedelta(seconds=1))
+    assert result.recovered == 1 and result.sent == 2
+    keys = [m.metadata["event_payload"]["key"] for m in slack.messages("#eng-incidents")]  # type: ignore[index]
+    assert keys == [a.idempotency_key for a in alerts(store)]
+    assert {a.status for a in alerts(store)} == {"sent"}
+
+
+def test_permanent_errors_fail_at_once_and_the_lane_goes_on(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(tmp_path, slack)
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 2), classifier)
+    slack.fail_method("chat.postMessage", Reply(json={"ok": False, "error": "channel_not_found"}))
+    result = deliver(store, config)
+    assert result.failed == 1 and result.sent == 1
+    failed = alerts(store)[0]
+    assert failed.status == "failed" and "channel_not_found" in (failed.last_error or "")
+    # `harken alerts retry` puts it back once the config is fixed
+    config_path = config_file(tmp_path, slack)
+    env = {"SLACK_BOT_TOKEN": TOKEN}
+    listed = CliRunner().invoke(
+        app, ["--config", str(config_path), "alerts", "--status", "failed"], env=env
+    )
+    assert listed.exit_code == 0, listed.output
+    assert "channel_not_found" in listed.output and "1 failed" in listed.output
+    retried = CliRunner().invoke(
+        app, ["--config", str(config_path), "alerts", "retry", "--status", "failed"], env=env
+    )
+    assert retried.exit_code == 0, retried.output
+    assert "1 alert(s) back in the outbox" in retried.output and "1 sent" in retried.output
+    assert {a.status for a in alerts(store)} == {"sent"}
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+
+def test_webhooks_post_to_their_channel_and_their_url_never_shows(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    hook = slack.add_webhook("#eng-incidents")
+    config = make_config(tmp_path, slack)
+    config = config.model_copy(
+        update={"alerts": config.alerts.model_copy(update={"slack": config.alerts.slack.model_copy(  # type: ignore[union-attr]
+            update={"bot_token": None, "webhook_url": hook})})}
+    )  # fmt: skip
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 2), classifier)
+    slack.fail_method("webhook", Reply(429, body="rate limited", headers={"Retry-After": "60"}))
+    now = datetime.now(UTC)
+    assert deliver(store, config, at=now).sent == 0
+    assert deliver(store, config, at=now + timedelta(seconds=61)).sent == 2
+    stored = slack.messages("#eng-incidents")
+    assert len(stored) == 2 and all(m.via == "webhook" for m in stored)
+    slack.revoke_webhook(hook)
+    route(store, config, outage_posts(tmp_path, 1, start=7000), classifier)
+    result = deliver(store, config, at=now + timedelta(minutes=2))
+    assert result.failed == 1
+    error = alerts(store)[-1].last_error or ""
+    assert "404" in error and "no_service" in error
+    assert hook.rsplit("/", 1)[-1] not in " ".join(result.errors) + error
+
+
+# -- noise budget ---------------------------------------------------------------------------
+
+
+def test_cooldown_and_hourly_cap_hold_pings_critical_bypasses(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(tmp_path, slack, cooldown="10m", max_per_hour=2)
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 2), classifier)
+    now = datetime.now(UTC)
+    result = deliver(store, config, at=now)
+    assert (result.sent, result.held) == (1, 1)
+    held = alerts(store)[1]
+    assert held.status == "held" and (held.note or "").startswith("cooldown: engineering")
+    route(store, config, outage_posts(tmp_path, 1, start=6000), classifier)
+    assert deliver(store, config, at=now + timedelta(minutes=11)).sent == 1  # cooldown over
+    route(store, config, outage_posts(tmp_path, 1, start=6100), classifier)
+    capped = deliver(store, config, at=now + timedelta(minutes=25))
+    assert capped.held == 1
+    assert "hourly cap: 2 alerts to engineering" in (alerts(store)[-1].note or "")
+    # an urgent legal threat (critical) goes through whatever the budget
+    route(
+        store,
+        config,
+        posts(tmp_path, "l.jsonl", p.tweet("1004", "acme I am calling my lawyer")),
+        classifier,
+    )
+    assert deliver(store, config, at=now + timedelta(minutes=26)).sent == 1
+    assert len(slack.messages("#legal-social")) == 1
+
+
+def test_quiet_hours_hold_non_critical_alerts_for_the_digest(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(
+        tmp_path, slack, quiet_hours={"start": "22:00", "end": "07:00", "timezone": "Asia/Tokyo"}
+    )
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 1), classifier)
+    route(
+        store,
+        config,
+        posts(tmp_path, "l.jsonl", p.tweet("1004", "acme I am calling my lawyer")),
+        classifier,
+    )
+    night = datetime(2026, 12, 2, 15, 30, tzinfo=UTC)  # 00:30 in Tokyo
+    result = deliver(store, config, at=night)
+    assert (result.sent, result.held) == (1, 1)  # the urgent legal threat only
+    engineering = next(a for a in alerts(store) if a.channel == "engineering")
+    assert engineering.note == "quiet hours 22:00-07:00 Asia/Tokyo: held for the digest"
+    assert slack.messages("#eng-incidents") == []
+
+
+# -- hostile text ---------------------------------------------------------------------------
+
+
+def test_a_hostile_post_reaches_slack_as_plain_text(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(tmp_path, slack)
+    store = Store(config.database.url)
+    route(store, config, posts(tmp_path, "h.jsonl", p.tweet("1666", HOSTILE)), classifier)
+    assert deliver(store, config).sent == 1
+    [message] = slack.messages("#legal-social")
+    sent = slack.api_calls("chat.postMessage")[-1].body.decode()
+    for raw in ("<!channel>", "<!here>", "<@U123>", "<http://evil.example|Bank>"):
+        assert raw not in sent and raw not in every_text(message)
+    assert "&lt;!channel&gt;" in every_text(message)
+    assert message.params.get("link_names") in (None, False, "false", "0")
+
+
+def test_stored_holds_are_shared_between_processes(
+    tmp_path: Path, slack: FakeSlack, classifier: Any
+) -> None:
+    config = make_config(tmp_path, slack)
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 1), classifier)
+    slack.fail_method("chat.postMessage", Reply(429, json={"ok": False, "error": "ratelimited"},
+                                                headers={"Retry-After": "120"}))  # fmt: skip
+    deliver(store, config)
+    with store.session() as session:
+        hold = session.get(SinkHold, "slack")
+    assert hold is not None and hold.until > datetime.now(UTC) + timedelta(seconds=100)
+    config_path = config_file(tmp_path, slack)
+    shown = CliRunner().invoke(
+        app, ["--config", str(config_path), "alerts"], env={"SLACK_BOT_TOKEN": TOKEN}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "slack: asked to wait until" in shown.output
+    flushed = CliRunner().invoke(
+        app, ["--config", str(config_path), "alerts", "flush"], env={"SLACK_BOT_TOKEN": TOKEN}
+    )
+    assert flushed.exit_code == 1 and "rate limited until" in flushed.output
+    assert slack.post_count == 1  # the CLI, another process's view, honoured the hold

@@ -177,8 +177,11 @@ def demo(
     processed = result.processed
     assert processed is not None
     out.print(
-        f"classified {processed.classified} · routed {processed.route.mentions} into "
-        f"{processed.route.queue_items} queue items · {processed.notify.sent} alerts printed"
+        Text(
+            f"classified {processed.classified} · routed {processed.route.mentions} into "
+            f"{processed.route.queue_items} queue items · "
+            + cli_notify.describe_notify(processed.notify)
+        )
     )
     if result.largest_incident:
         incident_id, size = result.largest_incident
@@ -201,6 +204,8 @@ def demo(
     out.print()
     out.print(f"Database: {db_path}")
     out.print(f"Config:   {cfg}")
+    if result.digest_path is not None:
+        out.print(f"Digest:   {result.digest_path} (PR's digest of {result.digest_day}, so far)")
     out.print("Next:")
     for command in (
         f"harken --config {cfg} queue list",
@@ -209,6 +214,8 @@ def demo(
         f"harken --config {cfg} route --explain 1",
         f"harken --config {cfg} rules test --since 30d",
         f"harken --config {cfg} spikes --backtest 30d",
+        f"harken --config {cfg} alerts --status held",
+        f"harken --config {cfg} digest --out digest.html",
         f"harken --config {cfg} queue list --department engineering --format json",
         f"harken --config {cfg} report summary --since 3d --format csv",
         f'harken --config {cfg} classify "@acmesupport I was charged twice, please refund"',

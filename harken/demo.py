@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -42,6 +43,8 @@ class DemoResult:
     ingested: dict[str, IngestResult] = field(default_factory=dict)
     processed: PassResult | None = None
     span: timedelta = timedelta(0)  # from the oldest demo post to the newest
+    digest_path: Path | None = None  # the next morning's digest, as it stands now
+    digest_day: date | None = None
     incidents: int = 0
     largest_incident: tuple[int, int] | None = None  # (id, posts)
     spikes: list[SpikeFinding] = field(default_factory=list)  # backtest over the demo's span
@@ -114,4 +117,22 @@ def run_demo(
         now,
         keywords=brand_keywords(config),
     )
+    write_next_digest(result, now)
     return result
+
+
+def write_next_digest(result: DemoResult, now: datetime) -> None:
+    """The digest PR will get at the next digest time, as it stands now (the demo's posts
+    are minutes old, so the last digest time has none of them yet)."""
+    from harken.pipeline import make_digest
+    from harken.reports.digest import digest_time
+    from harken.reports.digest_render import render_html
+
+    zone = ZoneInfo(result.config.digest.timezone)
+    day = now.astimezone(zone).date()
+    if digest_time(result.config, day) <= now:
+        day += timedelta(days=1)
+    digest = make_digest(result.store, result.config, day, now)
+    result.digest_path = result.directory / f"digest-{day.isoformat()}.html"
+    result.digest_path.write_text(render_html(digest), encoding="utf-8")
+    result.digest_day = day

@@ -163,7 +163,7 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 def _address(argument: str) -> str:
-    """"FROM:<a@b> SIZE=123" -> "a@b"."""
+    """ "FROM:<a@b> SIZE=123" -> "a@b"."""
     _, _, rest = argument.partition(":")
     return rest.strip().split(" ")[0].strip("<>")
 
@@ -217,7 +217,9 @@ class FakeSMTP:
 
     def __enter__(self) -> FakeSMTP:
         self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
         return self
 

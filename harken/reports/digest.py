@@ -1,0 +1,769 @@
+"""The daily escalation digest for PR: the 24 hours up to ``digest.time`` in ``digest.timezone``.
+
+``build_digest`` reads the store once and returns a ``Digest``: plain data, JSON
+round-trippable (``to_json`` / ``from_json``), so it can be stored with the digest alert and
+rendered later, identically, as an HTML page, an e-mail, a Slack summary or terminal text
+(``digest_render``). It holds the chart series, never the PNGs.
+
+Every query stays inside a window, on an indexed column first, so a store of millions of
+mentions answers in milliseconds:
+
+* mentions by ``created_at`` (ix_mentions_created_at): volume, sentiment, share of voice and
+  the incidents active in the window (an incident is active when one of its posts is);
+* spikes by ``hour_start`` (ix_spikes_hour); held alerts by ``status`` (ix_alerts_status);
+* queue items through the mention that opened them: the pipeline creates an item in the
+  transaction that routes its first mention and sets both ``QueueItem.created_at`` and
+  ``Mention.routed_at`` to the same time, so ix_mentions_routed_at bounds the items created
+  (or due: ``created_at <= due_at <= created_at + the longest SLA``) in a window.
+
+An item's SLA clock stops at its first response, or when it is closed without one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import case, func, select
+from sqlmodel import Session, col
+
+from harken.config import Config
+from harken.store.tables import (
+    Alert,
+    Author,
+    Classification,
+    Incident,
+    Mention,
+    QueueItem,
+    Spike,
+    utcnow,
+)
+
+SENTIMENTS = ("negative", "neutral", "positive")
+TREND_DAYS = 14
+TEXT_LIMIT = 1000  # characters of a post kept in the digest (the page shows less)
+WAITING = ("new", "claimed")
+COMPLAINT = 0.5  # a complaint score at least this counts as a complaint (as `report summary`)
+
+
+# --- the data ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemState:
+    """One department's queue item of an incident."""
+
+    id: int
+    department: str
+    status: str
+    priority: str
+    created_at: datetime
+    due_at: datetime
+    responded_at: datetime | None
+    closed_at: datetime | None
+
+    @property
+    def first_response_s(self) -> float | None:
+        """Seconds to the first response; None while waiting (or closed without one)."""
+        if self.responded_at is None:
+            return None
+        return (self.responded_at - self.created_at).total_seconds()
+
+    @property
+    def waiting(self) -> bool:
+        return self.responded_at is None and self.status in WAITING
+
+
+@dataclass(frozen=True)
+class IncidentEntry:
+    rank: int
+    id: int
+    brand: str
+    size: int  # posts in the incident, ever
+    posts_in_window: int
+    first_seen: datetime
+    last_seen: datetime
+    new: bool  # its first post is in this window (else it continues from before)
+    risk: float  # its top post's current risk
+    platform: str
+    text: str
+    url: str | None
+    language: str | None
+    posted_at: datetime
+    author: str
+    author_name: str | None
+    followers: int | None
+    verified: bool
+    sentiment: str | None
+    topics: tuple[str, ...]
+    risk_factors: tuple[str, ...]
+    items: tuple[ItemState, ...]
+
+
+@dataclass(frozen=True)
+class Breach:
+    """An item whose due time fell in the window and that was answered late or still waits."""
+
+    item_id: int
+    department: str
+    priority: str
+    status: str
+    incident_id: int | None
+    due_at: datetime
+    responded_at: datetime | None  # its first response or closing, None while waiting
+    late_by_s: float  # to the response, or to when the digest was made
+    platform: str
+    author: str
+    text: str
+    url: str | None
+
+    @property
+    def waiting(self) -> bool:
+        return self.responded_at is None
+
+
+@dataclass(frozen=True)
+class SpikeEntry:
+    id: int
+    brand: str
+    series: str
+    hour_start: datetime
+    count: int
+    baseline: float
+    ratio: float
+    p_value: float
+    terms: tuple[str, ...]
+    top_incidents: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SentimentCounts:
+    """Mentions posted in [start, end), by sentiment; ``unclassified`` has none yet."""
+
+    start: datetime
+    end: datetime
+    negative: int
+    neutral: int
+    positive: int
+    unclassified: int
+
+    @property
+    def total(self) -> int:
+        return self.negative + self.neutral + self.positive + self.unclassified
+
+    @property
+    def negative_share(self) -> float | None:
+        classified = self.negative + self.neutral + self.positive
+        return self.negative / classified if classified else None
+
+
+@dataclass(frozen=True)
+class VoiceRow:
+    brand: str
+    mentions: int
+    share: float  # of the group's mentions, 0..1
+    negative_share: float | None  # of its classified mentions
+    reach: int  # followers of the distinct authors who mentioned it
+
+
+@dataclass(frozen=True)
+class VoiceGroup:
+    """A brand against its competitors; only competitors listed under brands: are collected."""
+
+    brand: str
+    rows: tuple[VoiceRow, ...]  # the brand first, then its collected competitors
+    not_listened: tuple[str, ...]  # competitors harken does not collect (not under brands:)
+
+
+@dataclass(frozen=True)
+class HeldAlert:
+    """An alert the noise budget held (one per subject and department, whatever the sinks)."""
+
+    alert_id: int
+    kind: str
+    department: str
+    sinks: tuple[str, ...]
+    note: str
+    created_at: datetime
+    item_id: int | None
+    incident_id: int | None
+    priority: str | None
+    text: str | None  # the post's, for item alerts
+    spike_series: str | None
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The numbers compared day over day."""
+
+    mentions: int
+    negative: int
+    classified: int
+    complaints: int
+    incidents: int
+    new_incidents: int
+    queue_items: int
+    sla_breaches: int
+    spikes: int
+
+    @property
+    def negative_share(self) -> float | None:
+        return self.negative / self.classified if self.classified else None
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    label: str
+    current: float
+    previous: float
+    percent: bool  # a share: shown as %, its change in percentage points
+
+    @property
+    def delta(self) -> float:
+        return self.current - self.previous
+
+
+@dataclass(frozen=True)
+class Digest:
+    day: date
+    timezone: str
+    start: datetime  # aware UTC
+    end: datetime
+    generated_at: datetime
+    brands: tuple[str, ...]  # the brands it is about (not those only listed as competitors)
+    department: str
+    headline: Headline
+    previous: Headline  # the 24 hours before the window
+    incidents: tuple[IncidentEntry, ...]  # the riskiest, at most digest.top
+    breaches: tuple[Breach, ...]
+    spikes: tuple[SpikeEntry, ...]
+    hourly: tuple[SentimentCounts, ...]  # each hour of the window
+    daily: tuple[SentimentCounts, ...]  # each digest day of the last 14, this one last
+    voice: tuple[VoiceGroup, ...]
+    held: tuple[HeldAlert, ...]
+
+    def changes(self) -> list[Change]:
+        now, before = self.headline, self.previous
+        share_now = now.negative_share or 0.0
+        share_before = before.negative_share or 0.0
+        return [
+            Change("mentions", "Mentions", now.mentions, before.mentions, False),
+            Change("negative_share", "Negative", share_now, share_before, True),
+            Change("complaints", "Complaints", now.complaints, before.complaints, False),
+            Change("incidents", "Incidents", now.incidents, before.incidents, False),
+            Change("queue_items", "New queue items", now.queue_items, before.queue_items, False),
+            Change("sla_breaches", "SLA breaches", now.sla_breaches, before.sla_breaches, False),
+            Change("spikes", "Spikes", now.spikes, before.spikes, False),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return typing.cast(dict[str, Any], _dump(self))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Digest:
+        return typing.cast(Digest, _load(cls, data))
+
+
+# --- JSON: dataclasses of plain values, tuples, dates and datetimes -------------------------
+
+
+def _dump(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_dump(v) for v in value]
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return value
+
+
+def _load(kind: Any, value: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+        return _load(kind, value)
+    if origin is tuple:
+        item = typing.get_args(kind)[0]
+        return tuple(_load(item, v) for v in value)
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        fields = dataclasses.fields(kind)
+        return kind(**{f.name: _load(hints[f.name], value[f.name]) for f in fields})
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is date:
+        return date.fromisoformat(value)
+    if kind is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+# --- the window -----------------------------------------------------------------------------
+
+
+def digest_window(
+    config: Config, day: date | None, now: datetime
+) -> tuple[date, datetime, datetime]:
+    """The digest of local date ``day`` covers the 24 hours (23 or 25 across a DST change)
+    up to that day's ``digest.time``; with no day, the latest digest time at or before
+    ``now``. Returns (day, start, end) with start and end as aware UTC datetimes."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    zone = ZoneInfo(config.digest.timezone)
+    if day is None:
+        day = now.astimezone(zone).date()
+        if digest_time(config, day) > now:
+            day -= timedelta(days=1)
+    return day, digest_time(config, day - timedelta(days=1)), digest_time(config, day)
+
+
+def digest_time(config: Config, day: date) -> datetime:
+    """``digest.time`` on local date ``day``, in UTC. A time skipped by a DST change is
+    read with the offset before the change (02:30 becomes 03:30), as zoneinfo does."""
+    hours, minutes = (int(part) for part in config.digest.time.split(":"))
+    local = datetime.combine(day, time(hours, minutes), tzinfo=ZoneInfo(config.digest.timezone))
+    return local.astimezone(UTC)
+
+
+# --- building it ----------------------------------------------------------------------------
+
+
+def build_digest(
+    session: Session, config: Config, day: date | None = None, now: datetime | None = None
+) -> Digest:
+    now = now or utcnow()
+    day, start, end = digest_window(config, day, now)
+    previous_start = digest_time(config, day - timedelta(days=2))
+    incidents = _active_incidents(session, start, end)
+    breaches = _breaches(session, config, start, end, now)
+    spikes = _spikes(session, start, end)
+    previous_incidents = _active_incidents(session, previous_start, start)
+    previous_breaches = _breaches(session, config, previous_start, start, now)
+    previous_spikes = _spikes(session, previous_start, start)
+    days = [day - timedelta(days=n) for n in range(TREND_DAYS, -1, -1)]
+    return Digest(
+        day=day,
+        timezone=config.digest.timezone,
+        start=start,
+        end=end,
+        generated_at=now,
+        brands=tuple(own_brands(config)),
+        department=config.digest.department,
+        headline=_headline(session, start, end, incidents, len(breaches), len(spikes)),
+        previous=_headline(
+            session,
+            previous_start,
+            start,
+            previous_incidents,
+            len(previous_breaches),
+            len(previous_spikes),
+        ),
+        incidents=_ranked(session, incidents, config.digest.top),
+        breaches=tuple(breaches),
+        spikes=tuple(spikes),
+        hourly=_sentiment_series(session, _hours(start, end)),
+        daily=_sentiment_series(session, [digest_time(config, d) for d in days]),
+        voice=_share_of_voice(session, config, start, end),
+        held=_held(session, start, end),
+    )
+
+
+def own_brands(config: Config) -> list[str]:
+    """Configured brands that are not only there as someone's competitor."""
+    rivals = {c for b in config.brands for c in b.competitors}
+    own = [b.name for b in config.brands if b.name not in rivals]
+    return own or [b.name for b in config.brands]
+
+
+def _in_window(column: Any, start: datetime, end: datetime) -> Any:
+    return (column >= start) & (column < end)
+
+
+def _headline(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    incidents: pd.DataFrame,
+    breaches: int,
+    spikes: int,
+) -> Headline:
+    negative = case((col(Classification.sentiment) == "negative", 1), else_=0)
+    complaint = case((col(Classification.complaint) >= COMPLAINT, 1), else_=0)
+    mentions, classified, negatives, complaints = session.execute(
+        select(
+            func.count(col(Mention.id)),
+            func.count(col(Classification.id)),
+            func.coalesce(func.sum(negative), 0),
+            func.coalesce(func.sum(complaint), 0),
+        )
+        .select_from(Mention)
+        .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
+        .where(_in_window(col(Mention.created_at), start, end))
+    ).one()
+    return Headline(
+        mentions=int(mentions),
+        negative=int(negatives),
+        classified=int(classified),
+        complaints=int(complaints),
+        incidents=len(incidents),
+        new_incidents=int(incidents["new"].sum()) if len(incidents) else 0,
+        queue_items=_items_created(session, start, end),
+        sla_breaches=breaches,
+        spikes=spikes,
+    )
+
+
+def _items_created(session: Session, start: datetime, end: datetime) -> int:
+    return int(
+        session.execute(
+            select(func.count(col(QueueItem.id)))
+            .select_from(Mention)
+            .join(QueueItem, col(QueueItem.mention_id) == col(Mention.id))
+            .where(
+                _in_window(col(Mention.routed_at), start, end),
+                _in_window(col(QueueItem.created_at), start, end),
+            )
+        ).scalar_one()
+    )
+
+
+INCIDENT_COLUMNS = ["id", "brand", "size", "first_seen", "last_seen", "top", "risk", "posts"]
+
+
+def _active_incidents(session: Session, start: datetime, end: datetime) -> pd.DataFrame:
+    """Incidents with a post in the window: their posts there and their top post's risk."""
+    posts = (
+        select(col(Mention.incident_id), func.count(col(Mention.id)).label("posts"))
+        .where(
+            _in_window(col(Mention.created_at), start, end), col(Mention.incident_id).is_not(None)
+        )
+        .group_by(col(Mention.incident_id))
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            col(Incident.id),
+            col(Incident.brand),
+            col(Incident.size),
+            col(Incident.first_seen),
+            col(Incident.last_seen),
+            col(Incident.top_mention_id),
+            # Risk moves after the post joined (engagement, incident growth): rank by today's.
+            func.coalesce(col(Classification.risk), col(Incident.top_risk)),
+            posts.c.posts,
+        )
+        .join(posts, posts.c.incident_id == col(Incident.id))
+        .outerjoin(Classification, col(Classification.mention_id) == col(Incident.top_mention_id))
+    ).all()
+    frame = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
+    frame["new"] = [first >= start for first in frame["first_seen"]]
+    return frame
+
+
+def _ranked(session: Session, incidents: pd.DataFrame, top: int) -> tuple[IncidentEntry, ...]:
+    if not len(incidents):
+        return ()
+    chosen = incidents.sort_values(["risk", "size", "id"], ascending=[False, False, True]).head(top)
+    ids = [int(i) for i in chosen["id"]]
+    posts = _top_posts(session, [int(m) for m in chosen["top"].dropna()])
+    items = _items_of(session, ids)
+    entries = []
+    for rank, row in enumerate(chosen.itertuples(index=False), start=1):
+        found = posts.get(int(row.top)) if pd.notna(row.top) else None
+        if found is None:
+            continue  # an incident without its top post (deleted): nothing to show
+        mention, author, c = found
+        entries.append(
+            IncidentEntry(
+                rank=rank,
+                id=int(row.id),
+                brand=str(row.brand),
+                size=int(row.size),
+                posts_in_window=int(row.posts),
+                first_seen=row.first_seen,
+                last_seen=row.last_seen,
+                new=bool(row.new),
+                risk=float(row.risk),
+                platform=mention.platform,
+                text=mention.text[:TEXT_LIMIT],
+                url=mention.url,
+                language=(c.language if c else None) or mention.language,
+                posted_at=mention.created_at,
+                author=author.handle,
+                author_name=author.name,
+                followers=author.followers,
+                verified=author.verified,
+                sentiment=c.sentiment if c else None,
+                topics=tuple(c.topics) if c else (),
+                risk_factors=tuple(c.risk_factors) if c else (),
+                items=items.get(int(row.id), ()),
+            )
+        )
+    return tuple(entries)
+
+
+Post = tuple[Mention, Author, Classification | None]
+
+
+def _top_posts(session: Session, mention_ids: list[int]) -> dict[int, Post]:
+    rows = session.execute(
+        select(Mention, Author, Classification)
+        .join(Author, col(Author.id) == col(Mention.author_id))
+        .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
+        .where(col(Mention.id).in_(mention_ids))
+    ).all()
+    return {m.id: (m, a, c) for m, a, c in rows}
+
+
+def _items_of(session: Session, incident_ids: list[int]) -> dict[int, tuple[ItemState, ...]]:
+    rows = session.execute(
+        select(QueueItem)
+        .where(col(QueueItem.incident_id).in_(incident_ids))
+        .order_by(col(QueueItem.incident_id), col(QueueItem.id))
+    ).scalars()
+    found: dict[int, list[ItemState]] = {}
+    for item in rows:
+        assert item.id is not None and item.incident_id is not None
+        found.setdefault(item.incident_id, []).append(
+            ItemState(
+                id=item.id,
+                department=item.department,
+                status=item.status,
+                priority=item.priority,
+                created_at=item.created_at,
+                due_at=item.due_at,
+                responded_at=item.responded_at,
+                closed_at=item.closed_at,
+            )
+        )
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def longest_sla(config: Config) -> timedelta:
+    slas = [d.sla for d in config.departments]
+    slas += [s for d in config.departments for s in d.sla_by_priority.values()]
+    return max(slas, default=timedelta(hours=4))
+
+
+def _breaches(
+    session: Session, config: Config, start: datetime, end: datetime, now: datetime
+) -> list[Breach]:
+    """Items due in [start, end) (and before now) not answered by their due time."""
+    until = min(end, now)
+    if until <= start:
+        return []
+    rows = session.execute(
+        select(QueueItem, Mention, Author)
+        .select_from(Mention)
+        .join(QueueItem, col(QueueItem.mention_id) == col(Mention.id))
+        .join(Author, col(Author.id) == col(Mention.author_id))
+        .where(
+            _in_window(col(Mention.routed_at), start - longest_sla(config), until),
+            _in_window(col(QueueItem.due_at), start, until),
+        )
+        .order_by(col(QueueItem.due_at), col(QueueItem.id))
+    ).all()
+    found = []
+    for item, mention, author in rows:
+        stopped = min((t for t in (item.responded_at, item.closed_at) if t), default=None)
+        if stopped is not None and stopped <= item.due_at:
+            continue
+        found.append(
+            Breach(
+                item_id=item.id,
+                department=item.department,
+                priority=item.priority,
+                status=item.status,
+                incident_id=item.incident_id,
+                due_at=item.due_at,
+                responded_at=stopped,
+                late_by_s=((stopped or now) - item.due_at).total_seconds(),
+                platform=mention.platform,
+                author=author.handle,
+                text=mention.text[:TEXT_LIMIT],
+                url=mention.url,
+            )
+        )
+    return found
+
+
+def _spikes(session: Session, start: datetime, end: datetime) -> list[SpikeEntry]:
+    rows = session.execute(
+        select(Spike)
+        .where(_in_window(col(Spike.hour_start), start, end))
+        .order_by(col(Spike.hour_start), col(Spike.brand), col(Spike.series))
+    ).scalars()
+    return [
+        SpikeEntry(
+            id=s.id,
+            brand=s.brand,
+            series=s.series,
+            hour_start=s.hour_start,
+            count=s.count,
+            baseline=s.baseline,
+            ratio=s.ratio,
+            p_value=s.p_value,
+            terms=tuple(s.terms),
+            top_incidents=tuple(s.top_incidents),
+        )
+        for s in rows
+    ]
+
+
+def _hours(start: datetime, end: datetime) -> list[datetime]:
+    # Steps of one real hour in UTC: a DST day simply has 23 or 25 of them.
+    count = int((end - start) / timedelta(hours=1))
+    return [start + timedelta(hours=h) for h in range(count)] + [end]
+
+
+def _sentiment_series(session: Session, edges: Sequence[datetime]) -> tuple[SentimentCounts, ...]:
+    """Mentions by sentiment between consecutive edges, counted by the database in one pass
+    (a CASE picks each post's bucket), so 14 days of posts never leave it."""
+    bucket = case(
+        *[(col(Mention.created_at) < edge, i) for i, edge in enumerate(edges[1:-1])],
+        else_=len(edges) - 2,
+    )
+    inner = (
+        select(bucket.label("bucket"), col(Classification.sentiment).label("sentiment"))
+        .select_from(Mention)
+        .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
+        .where(_in_window(col(Mention.created_at), edges[0], edges[-1]))
+        .subquery()
+    )
+    # Grouped outside: PostgreSQL would not match a CASE repeated with fresh parameters.
+    rows = session.execute(
+        select(inner.c.bucket, inner.c.sentiment, func.count()).group_by(
+            inner.c.bucket, inner.c.sentiment
+        )
+    ).all()
+    frame = pd.DataFrame(rows, columns=["bucket", "sentiment", "n"])
+    frame["sentiment"] = frame["sentiment"].fillna("unclassified")
+    table = frame.pivot_table(
+        index="bucket", columns="sentiment", values="n", aggfunc="sum", fill_value=0
+    )
+    table = table.reindex(
+        index=range(len(edges) - 1), columns=[*SENTIMENTS, "unclassified"], fill_value=0
+    )
+    return tuple(
+        SentimentCounts(
+            start=edges[i],
+            end=edges[i + 1],
+            negative=int(row["negative"]),
+            neutral=int(row["neutral"]),
+            positive=int(row["positive"]),
+            unclassified=int(row["unclassified"]),
+        )
+        for i, row in table.iterrows()
+    )
+
+
+def _share_of_voice(
+    session: Session, config: Config, start: datetime, end: datetime
+) -> tuple[VoiceGroup, ...]:
+    collected = {b.name for b in config.brands}
+    groups = [b for b in config.brands if b.competitors]
+    if not groups:
+        return ()
+    wanted = {b.name for b in groups} | {c for b in groups for c in b.competitors if c in collected}
+    rows = session.execute(
+        select(
+            col(Mention.brand),
+            col(Mention.author_id),
+            col(Author.followers),
+            col(Classification.sentiment),
+        )
+        .join(Author, col(Author.id) == col(Mention.author_id))
+        .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
+        .where(_in_window(col(Mention.created_at), start, end), col(Mention.brand).in_(wanted))
+    ).all()
+    frame = pd.DataFrame(rows, columns=["brand", "author_id", "followers", "sentiment"])
+    per_brand = _voice_counts(frame)
+    result = []
+    for brand in groups:
+        names = [brand.name] + [c for c in brand.competitors if c in collected]
+        total = sum(per_brand.get(n, (0, 0, 0, 0))[0] for n in names)
+        result.append(
+            VoiceGroup(
+                brand=brand.name,
+                rows=tuple(_voice_row(n, per_brand.get(n, (0, 0, 0, 0)), total) for n in names),
+                not_listened=tuple(c for c in brand.competitors if c not in collected),
+            )
+        )
+    return tuple(result)
+
+
+def _voice_counts(frame: pd.DataFrame) -> dict[str, tuple[int, int, int, int]]:
+    """brand -> (mentions, classified, negative, reach)."""
+    if not len(frame):
+        return {}
+    frame = frame.assign(
+        classified=frame["sentiment"].notna(), negative=frame["sentiment"] == "negative"
+    )
+    counts = frame.groupby("brand").agg(
+        mentions=("author_id", "size"),
+        classified=("classified", "sum"),
+        negative=("negative", "sum"),
+    )
+    authors = frame.drop_duplicates(["brand", "author_id"])
+    reach = authors.groupby("brand")["followers"].sum(min_count=0).fillna(0)
+    return {
+        str(brand): (int(r.mentions), int(r.classified), int(r.negative), int(reach[brand]))
+        for brand, r in counts.iterrows()
+    }
+
+
+def _voice_row(brand: str, counts: tuple[int, int, int, int], total: int) -> VoiceRow:
+    mentions, classified, negative, reach = counts
+    return VoiceRow(
+        brand=brand,
+        mentions=mentions,
+        share=mentions / total if total else 0.0,
+        negative_share=negative / classified if classified else None,
+        reach=reach,
+    )
+
+
+def _held(session: Session, start: datetime, end: datetime) -> tuple[HeldAlert, ...]:
+    rows = session.execute(
+        select(Alert, QueueItem, Mention, Spike)
+        .outerjoin(QueueItem, col(QueueItem.id) == col(Alert.queue_item_id))
+        .outerjoin(
+            Mention,
+            col(Mention.id) == func.coalesce(col(Alert.mention_id), col(QueueItem.mention_id)),
+        )
+        .outerjoin(Spike, col(Spike.id) == col(Alert.spike_id))
+        .where(col(Alert.status) == "held", _in_window(col(Alert.created_at), start, end))
+        .order_by(col(Alert.id))
+    ).all()
+    # Console and Slack each hold their own copy: PR wants one line per thing held.
+    merged: dict[tuple[Any, ...], HeldAlert] = {}
+    for alert, item, mention, spike in rows:
+        key = (alert.kind, alert.queue_item_id, alert.spike_id, alert.channel)
+        if key in merged:
+            seen = merged[key]
+            merged[key] = dataclasses.replace(seen, sinks=(*seen.sinks, alert.sink))
+            continue
+        merged[key] = HeldAlert(
+            alert_id=alert.id,
+            kind=alert.kind,
+            department=alert.channel,
+            sinks=(alert.sink,),
+            note=alert.note or "",
+            created_at=alert.created_at,
+            item_id=alert.queue_item_id,
+            incident_id=alert.incident_id or (item.incident_id if item else None),
+            priority=item.priority if item else None,
+            text=mention.text[:TEXT_LIMIT] if mention else None,
+            spike_series=f"{spike.brand} {spike.series}".strip() if spike else None,
+        )
+    return tuple(merged.values())

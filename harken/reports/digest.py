@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session, col
 
 from harken.config import Config
@@ -49,6 +49,10 @@ from harken.store.tables import (
 SENTIMENTS = ("negative", "neutral", "positive")
 TREND_DAYS = 14
 TEXT_LIMIT = 1000  # characters of a post kept in the digest (the page shows less)
+BREACH_TEXT_LIMIT = 300
+# Listed at most (all are counted): a digest stays a page, and its JSON a few hundred kB.
+BREACH_LIMIT = 200
+HELD_LIMIT = 200
 WAITING = ("new", "claimed")
 COMPLAINT = 0.5  # a complaint score at least this counts as a complaint (as `report summary`)
 
@@ -127,6 +131,13 @@ class Breach:
     @property
     def waiting(self) -> bool:
         return self.responded_at is None
+
+
+@dataclass(frozen=True)
+class BreachCount:
+    department: str
+    total: int
+    waiting: int  # of them still waiting for a first response
 
 
 @dataclass(frozen=True)
@@ -243,12 +254,14 @@ class Digest:
     headline: Headline
     previous: Headline  # the 24 hours before the window
     incidents: tuple[IncidentEntry, ...]  # the riskiest, at most digest.top
-    breaches: tuple[Breach, ...]
+    breaches: tuple[Breach, ...]  # the first BREACH_LIMIT, by due time
+    breach_counts: tuple[BreachCount, ...]  # all of them, by department
     spikes: tuple[SpikeEntry, ...]
     hourly: tuple[SentimentCounts, ...]  # each hour of the window
     daily: tuple[SentimentCounts, ...]  # each digest day of the last 14, this one last
     voice: tuple[VoiceGroup, ...]
-    held: tuple[HeldAlert, ...]
+    held: tuple[HeldAlert, ...]  # the first HELD_LIMIT
+    held_total: int
 
     def changes(self) -> list[Change]:
         now, before = self.headline, self.previous
@@ -343,14 +356,10 @@ def build_digest(
 ) -> Digest:
     now = now or utcnow()
     day, start, end = digest_window(config, day, now)
-    previous_start = digest_time(config, day - timedelta(days=2))
-    incidents = _active_incidents(session, start, end)
-    breaches = _breaches(session, config, start, end, now)
-    spikes = _spikes(session, start, end)
-    previous_incidents = _active_incidents(session, previous_start, start)
-    previous_breaches = _breaches(session, config, previous_start, start, now)
-    previous_spikes = _spikes(session, previous_start, start)
+    headline, incidents, breach_counts, spikes = _window(session, config, start, end, now)
+    previous = _window(session, config, digest_time(config, day - timedelta(days=2)), start, now)
     days = [day - timedelta(days=n) for n in range(TREND_DAYS, -1, -1)]
+    held = _held(session, start, end)
     return Digest(
         day=day,
         timezone=config.digest.timezone,
@@ -359,22 +368,33 @@ def build_digest(
         generated_at=now,
         brands=tuple(own_brands(config)),
         department=config.digest.department,
-        headline=_headline(session, start, end, incidents, len(breaches), len(spikes)),
-        previous=_headline(
-            session,
-            previous_start,
-            start,
-            previous_incidents,
-            len(previous_breaches),
-            len(previous_spikes),
-        ),
+        headline=headline,
+        previous=previous[0],
         incidents=_ranked(session, incidents, config.digest.top),
-        breaches=tuple(breaches),
+        breaches=_breaches(session, config, start, end, now),
+        breach_counts=breach_counts,
         spikes=tuple(spikes),
         hourly=_sentiment_series(session, _hours(start, end)),
         daily=_sentiment_series(session, [digest_time(config, d) for d in days]),
         voice=_share_of_voice(session, config, start, end),
-        held=_held(session, start, end),
+        held=held[:HELD_LIMIT],
+        held_total=len(held),
+    )
+
+
+def _window(
+    session: Session, config: Config, start: datetime, end: datetime, now: datetime
+) -> tuple[Headline, pd.DataFrame, tuple[BreachCount, ...], list[SpikeEntry]]:
+    """One window's headline numbers, and what they were counted from."""
+    incidents = _active_incidents(session, start, end)
+    counts = _breach_counts(session, config, start, end, now)
+    spikes = _spikes(session, start, end)
+    breaches = sum(c.total for c in counts)
+    return (
+        _headline(session, start, end, incidents, breaches, len(spikes)),
+        incidents,
+        counts,
+        spikes,
     )
 
 
@@ -555,46 +575,92 @@ def longest_sla(config: Config) -> timedelta:
     return max(slas, default=timedelta(hours=4))
 
 
+def _breach_filter(config: Config, start: datetime, until: datetime) -> Any:
+    """Items due in [start, until) with no response and no closing by their due time."""
+    due, responded, closed = (
+        col(QueueItem.due_at),
+        col(QueueItem.responded_at),
+        col(QueueItem.closed_at),
+    )
+    return and_(
+        _in_window(col(Mention.routed_at), start - longest_sla(config), until),
+        _in_window(due, start, until),
+        or_(responded.is_(None), responded > due),
+        or_(closed.is_(None), closed > due),
+    )
+
+
+def _breach_counts(
+    session: Session, config: Config, start: datetime, end: datetime, now: datetime
+) -> tuple[BreachCount, ...]:
+    until = min(end, now)  # an item due after now has not been late yet
+    if until <= start:
+        return ()
+    waiting = case(
+        (and_(col(QueueItem.responded_at).is_(None), col(QueueItem.closed_at).is_(None)), 1),
+        else_=0,
+    )
+    rows = session.execute(
+        select(col(QueueItem.department), func.count(), func.sum(waiting))
+        .select_from(Mention)
+        .join(QueueItem, col(QueueItem.mention_id) == col(Mention.id))
+        .where(_breach_filter(config, start, until))
+        .group_by(col(QueueItem.department))
+    ).all()
+    counts = [BreachCount(str(d), int(total), int(w or 0)) for d, total, w in rows]
+    return tuple(sorted(counts, key=lambda c: (-c.total, c.department)))
+
+
 def _breaches(
     session: Session, config: Config, start: datetime, end: datetime, now: datetime
-) -> list[Breach]:
-    """Items due in [start, end) (and before now) not answered by their due time."""
+) -> tuple[Breach, ...]:
+    """The first BREACH_LIMIT breaches by due time (the longest overdue first)."""
     until = min(end, now)
     if until <= start:
-        return []
+        return ()
     rows = session.execute(
-        select(QueueItem, Mention, Author)
+        select(
+            col(QueueItem.id),
+            col(QueueItem.department),
+            col(QueueItem.priority),
+            col(QueueItem.status),
+            col(QueueItem.incident_id),
+            col(QueueItem.due_at),
+            col(QueueItem.responded_at),
+            col(QueueItem.closed_at),
+            col(Mention.platform),
+            func.substr(col(Mention.text), 1, BREACH_TEXT_LIMIT),
+            col(Mention.url),
+            col(Author.handle),
+        )
         .select_from(Mention)
         .join(QueueItem, col(QueueItem.mention_id) == col(Mention.id))
         .join(Author, col(Author.id) == col(Mention.author_id))
-        .where(
-            _in_window(col(Mention.routed_at), start - longest_sla(config), until),
-            _in_window(col(QueueItem.due_at), start, until),
-        )
+        .where(_breach_filter(config, start, until))
         .order_by(col(QueueItem.due_at), col(QueueItem.id))
+        .limit(BREACH_LIMIT)
     ).all()
     found = []
-    for item, mention, author in rows:
-        stopped = min((t for t in (item.responded_at, item.closed_at) if t), default=None)
-        if stopped is not None and stopped <= item.due_at:
-            continue
+    for item_id, department, priority, status, incident, due, responded, closed, *post in rows:
+        stopped = min((t for t in (responded, closed) if t), default=None)
+        platform, text, url, handle = post
         found.append(
             Breach(
-                item_id=item.id,
-                department=item.department,
-                priority=item.priority,
-                status=item.status,
-                incident_id=item.incident_id,
-                due_at=item.due_at,
+                item_id=item_id,
+                department=department,
+                priority=priority,
+                status=status,
+                incident_id=incident,
+                due_at=due,
                 responded_at=stopped,
-                late_by_s=((stopped or now) - item.due_at).total_seconds(),
-                platform=mention.platform,
-                author=author.handle,
-                text=mention.text[:TEXT_LIMIT],
-                url=mention.url,
+                late_by_s=((stopped or now) - due).total_seconds(),
+                platform=platform,
+                author=handle,
+                text=text,
+                url=url,
             )
         )
-    return found
+    return tuple(found)
 
 
 def _spikes(session: Session, start: datetime, end: datetime) -> list[SpikeEntry]:

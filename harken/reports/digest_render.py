@@ -30,7 +30,7 @@ from rich.text import Text
 from harken.config import EmailConfig
 from harken.notify.delivery import SlackMessage
 from harken.reports.charts import digest_charts
-from harken.reports.digest import Breach, Change, Digest
+from harken.reports.digest import Change, Digest
 from harken.text import for_slack, for_terminal, strip_controls
 
 TEMPLATE = "digest.html.j2"
@@ -127,19 +127,8 @@ def post_language(language: str | None, text: str) -> str | None:
     return "ja" if _KANA.search(text) else None
 
 
-def breach_summary(breaches: Sequence[Breach]) -> list[tuple[str, int, int]]:
-    """(department, breaches, still waiting), most breaches first."""
-    totals: dict[str, list[int]] = {}
-    for b in breaches:
-        counts = totals.setdefault(b.department, [0, 0])
-        counts[0] += 1
-        counts[1] += b.waiting
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    return [(department, total, waiting) for department, (total, waiting) in ranked]
-
-
 def subject_line(digest: Digest) -> str:
-    breaches, spikes = len(digest.breaches), len(digest.spikes)
+    breaches, spikes = digest.headline.sla_breaches, len(digest.spikes)
     brands = ", ".join(digest.brands) or "all brands"
     return (
         f"harken digest {digest.day.isoformat()} · {brands}: "
@@ -187,9 +176,7 @@ def _environment() -> Environment:
         safe_url=safe_url,
         flat=lambda text, limit=None: for_plain(text, limit),
     )
-    environment.globals.update(
-        local=local_time, post_language=post_language, breach_summary=breach_summary
-    )
+    environment.globals.update(local=local_time, post_language=post_language)
     return environment
 
 
@@ -280,7 +267,7 @@ def digest_plain(digest: Digest) -> str:
             f"“{for_plain(entry.text, 200)}”"
         )
         lines.append(f"   {states or 'no queue items'}" + _plain_url(entry.url))
-    lines += ["", f"SLA breaches ({len(digest.breaches)})"]
+    lines += ["", f"SLA breaches ({digest.headline.sla_breaches})"]
     for b in digest.breaches:
         answered = (
             "still waiting" if b.waiting else f"answered {local_time(b.responded_at, zone)}"  # type: ignore[arg-type]
@@ -297,7 +284,7 @@ def digest_plain(digest: Digest) -> str:
             f" · {for_plain(', '.join(s.terms[:6]), 120)}"
         )
     lines += _plain_voice(digest)
-    lines += ["", f"Held by the noise budget ({len(digest.held)})"]
+    lines += ["", f"Held by the noise budget ({digest.held_total})"]
     for h in digest.held:
         lines.append(f"- {local_time(h.created_at, zone)} {h.department} {h.kind}: {h.note}")
     return "\n".join(lines) + "\n"
@@ -350,9 +337,10 @@ def digest_message(digest: Digest, link: str | None) -> SlackMessage:
             "none in this window",
         ),
         _list_section(
-            f"*SLA breaches* ({len(digest.breaches)}){_slack_breach_summary(digest)}",
+            f"*SLA breaches* ({digest.headline.sla_breaches}){_slack_breach_summary(digest)}",
             [_slack_breach(b, zone) for b in digest.breaches],
             "none",
+            digest.headline.sla_breaches,
         ),
         _list_section(
             f"*Spikes* ({len(digest.spikes)})",
@@ -365,8 +353,8 @@ def digest_message(digest: Digest, link: str | None) -> SlackMessage:
             "none",
         ),
     ]
-    if digest.held:
-        held = len(digest.held)
+    if digest.held_total:
+        held = digest.held_total
         blocks.append(
             _context(
                 f"{held} alert{'s' if held != 1 else ''} held by the noise budget "
@@ -397,10 +385,14 @@ def _slack_incident(entry: Any) -> str:
     )
 
 
+def _counts(digest: Digest) -> list[tuple[str, int, int]]:
+    return [(c.department, c.total, c.waiting) for c in digest.breach_counts]
+
+
 def _slack_breach_summary(digest: Digest) -> str:
     parts = [
         f"{for_slack(department, 40)} {total}" + (f" ({waiting} waiting)" if waiting else "")
-        for department, total, waiting in breach_summary(digest.breaches)[:8]
+        for department, total, waiting in _counts(digest)[:8]
     ]
     return f": {', '.join(parts)}" if parts else ""
 
@@ -413,19 +405,22 @@ def _slack_breach(b: Any, zone: str) -> str:
     )
 
 
-def _list_section(title: str, lines: Sequence[str], empty: str) -> dict[str, Any]:
-    """Lines under a title, as many as fit in one section; the rest counted."""
+def _list_section(
+    title: str, lines: Sequence[str], empty: str, total: int | None = None
+) -> dict[str, Any]:
+    """Lines under a title, as many as fit in one section; the rest (of ``total``) counted."""
+    total = len(lines) if total is None else total
     text = f"{title}\n" + (f"_{empty}_" if not lines else "")
     for shown, line in enumerate(lines[:SLACK_LIST]):
-        more = len(lines) - shown
+        more = total - shown
         tail = f"\n_and {more} more_"
         if _units(text + line + "\n" + tail) > SLACK_SECTION:
             text += tail.lstrip("\n")
             break
         text += line + "\n"
     else:
-        if len(lines) > SLACK_LIST:
-            text += f"_and {len(lines) - SLACK_LIST} more_"
+        if total > min(len(lines), SLACK_LIST):
+            text += f"_and {total - min(len(lines), SLACK_LIST)} more_"
     # verbatim: Slack must not turn a post's bare URLs, #channels or @names into links.
     body = {"type": "mrkdwn", "text": text.rstrip("\n"), "verbatim": True}
     return {"type": "section", "text": body}
@@ -477,7 +472,7 @@ def digest_text(digest: Digest) -> RenderableType:
         numbers,
         _terminal_incidents(digest),
         _table(
-            f"SLA breaches ({len(digest.breaches)})",
+            f"SLA breaches ({digest.headline.sla_breaches})",
             ["item", "department", "priority", "due", "answered", "late by"],
             [
                 [
@@ -508,7 +503,7 @@ def digest_text(digest: Digest) -> RenderableType:
         ),
         *_terminal_voice(digest),
         _table(
-            f"Held by the noise budget ({len(digest.held)})",
+            f"Held by the noise budget ({digest.held_total})",
             ["when", "department", "kind", "why"],
             [
                 [

@@ -546,6 +546,7 @@ def test_the_page_shows_the_digest_and_escapes_every_post(digest: Digest) -> Non
     tags = parsed(html)
     assert "script" not in {t for t, _ in tags}
     assert SCRIPT not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", html)  # the post's ANSI codes dropped
     assert not [a for _, attrs in tags for a in attrs if a.startswith("on")]
     hrefs = [attrs["href"] for t, attrs in tags if t == "a"]
     assert hrefs == ["https://example.jp/post/1"]  # javascript: is never a link

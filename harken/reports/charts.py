@@ -148,7 +148,8 @@ def daily_chart(digest: Digest) -> bytes:
             linewidth=1.6,
             label="negative share",
         )
-        share.set_ylim(0, 100)
+        share.set_ylim(0, 106)  # room for a marker at 100%
+        share.set_yticks(range(0, 101, 20))
         share.yaxis.set_major_formatter(PercentFormatter(decimals=0))
         share.set_ylabel("negative", color=COLORS["negative"])
         share.tick_params(axis="y", colors=COLORS["negative"])

@@ -175,6 +175,7 @@ def _environment() -> Environment:
         response=response_of,
         safe_url=safe_url,
         flat=lambda text, limit=None: for_plain(text, limit),
+        clean=lambda text: strip_controls(text or ""),  # keeps line breaks
     )
     environment.globals.update(local=local_time, post_language=post_language)
     return environment

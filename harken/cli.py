@@ -727,36 +727,9 @@ def _since(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@report_app.command("summary")
-def report_summary(
-    ctx: typer.Context,
-    since: Annotated[
-        str, typer.Option(help="Duration back from now (24h, 7d) or ISO date.")
-    ] = "24h",
-    until: Annotated[str | None, typer.Option(help="ISO date or duration back from now.")] = None,
-    brand: Annotated[str | None, typer.Option()] = None,
-    format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.table,
-) -> None:
-    """Volume by platform, sentiment split, complaints, top risks, queue sizes."""
-    from harken.reports.render import summary_csv, summary_json, summary_table
-    from harken.reports.summary import summary
-
-    start = _since(since)
-    end = _since(until) if until else datetime.now(UTC)
-    if end <= start:
-        raise typer.BadParameter("--until must be after --since")
-    report = summary(_open_store(_state(ctx).config()), start, end, brand)
-    if format is ReportFormat.json:
-        sys.stdout.write(summary_json(report) + "\n")
-    elif format is ReportFormat.csv:
-        sys.stdout.write(summary_csv(report))
-    else:
-        out.print(summary_table(report))
-
-
-# The queue, routing and spike commands live in their own module; importing it registers them
-# on ``app`` (it needs the helpers above, so it comes last).
-from harken import cli_notify, cli_routing  # noqa: E402, F401
+# The queue, routing, spike, alert, report and export commands live in their own modules;
+# importing them registers them on ``app`` (they need the helpers above, so they come last).
+from harken import cli_export, cli_notify, cli_reports, cli_routing  # noqa: E402, F401
 
 
 def main(argv: list[str] | None = None) -> None:

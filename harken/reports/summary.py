@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
+from sqlmodel import col
 
+from harken.reports import frames
+from harken.reports.scope import Scope, read_frame
+from harken.reports.tabular import records
 from harken.store import Store
-from harken.store.tables import Author, Classification, Mention, QueueItem
+from harken.store.tables import Author, Mention, QueueItem
 
 SENTIMENTS = ["negative", "neutral", "positive"]
 TOP_RISKS = 5
+# Escalation risk bands: ``critical`` starts where alerts bypass the noise budget by default.
+RISK_BANDS = (("low", 0.0), ("medium", 0.3), ("high", 0.6), ("critical", 0.85))
+QUEUE_STATUSES = ["new", "claimed", "responded", "resolved", "dismissed"]
 
 
 @dataclass(frozen=True)
@@ -23,97 +30,116 @@ class Summary:
     brand: str | None
     mentions: int
     complaints: int  # complaint score >= 0.5
-    by_platform: pd.DataFrame  # platform, mentions, negative, neutral, positive
+    # platform, mentions, negative, neutral, positive, complaints, avg_risk, high_risk,
+    # open_items
+    by_platform: pd.DataFrame
     sentiment: dict[str, int]
     top_risks: pd.DataFrame  # id, platform, author, risk, sentiment, text, url
     queues: pd.DataFrame  # department, new, ..., total
+    risk_bands: dict[str, int] = field(default_factory=dict)  # low, medium, high, critical
+    platforms: tuple[str, ...] = ()
+    unclassified: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
             "brand": self.brand,
+            "platforms": list(self.platforms),
             "mentions": self.mentions,
             "complaints": self.complaints,
+            "unclassified": self.unclassified,
             "sentiment": self.sentiment,
-            "by_platform": self.by_platform.to_dict(orient="records"),
-            "top_risks": self.top_risks.to_dict(orient="records"),
-            "queues": self.queues.to_dict(orient="records"),
+            "risk_bands": self.risk_bands,
+            "by_platform": records(self.by_platform),
+            "top_risks": records(self.top_risks),
+            "queues": records(self.queues),
         }
 
 
-def summary(store: Store, since: datetime, until: datetime, brand: str | None = None) -> Summary:
-    frame = _mentions_frame(store, since, until, brand)
-    by_platform = _by_platform(frame)
+def summary(
+    store: Store,
+    since: datetime,
+    until: datetime,
+    brand: str | None = None,
+    platforms: tuple[str, ...] = (),
+) -> Summary:
+    scope = Scope(since, until, brand, tuple(platforms))
+    frame = frames.mentions(store, scope)
     sentiment = {s: int((frame["sentiment"] == s).sum()) for s in SENTIMENTS}
     return Summary(
         since=since,
         until=until,
         brand=brand,
+        platforms=scope.platforms,
         mentions=len(frame),
         complaints=int((frame["complaint"] >= 0.5).sum()),
-        by_platform=by_platform,
+        unclassified=int(frame["sentiment"].isna().sum()),
+        by_platform=_by_platform(frame, frames.open_items(store, scope, "platform")),
         sentiment=sentiment,
-        top_risks=_top_risks(frame),
-        queues=_queues(store, frame["id"].tolist()),
+        risk_bands=_risk_bands(frame["risk"]),
+        top_risks=_top_risks(store, frame),
+        queues=_queues(store, scope),
     )
 
 
-def _mentions_frame(
-    store: Store, since: datetime, until: datetime, brand: str | None
-) -> pd.DataFrame:
-    statement = (
-        select(
-            Mention.id,
-            Mention.platform,
-            Mention.text,
-            Mention.url,
-            Author.handle.label("author"),
-            Classification.sentiment,
-            Classification.complaint,
-            Classification.risk,
-        )
-        .join(Author, Author.id == Mention.author_id)
-        .outerjoin(Classification, Classification.mention_id == Mention.id)
-        .where(Mention.created_at >= since, Mention.created_at < until)
-    )
-    if brand:
-        statement = statement.where(Mention.brand == brand)
-    with store.session() as session:
-        rows = session.execute(statement).all()
-    columns = ["id", "platform", "text", "url", "author", "sentiment", "complaint", "risk"]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["complaint"] = frame["complaint"].astype(float)
-    frame["risk"] = frame["risk"].astype(float)
-    return frame
+def risk_band(risk: float) -> str:
+    return next(name for name, floor in reversed(RISK_BANDS) if risk >= floor)
 
 
-def _by_platform(frame: pd.DataFrame) -> pd.DataFrame:
-    counts = pd.crosstab(frame["platform"], frame["sentiment"]) if len(frame) else pd.DataFrame()
-    counts = counts.reindex(columns=SENTIMENTS, fill_value=0)
-    totals = frame.groupby("platform").size().rename("mentions")
-    table = pd.concat([totals, counts], axis=1).fillna(0).astype(int)
+def _risk_bands(risk: pd.Series) -> dict[str, int]:
+    floors = [floor for _, floor in RISK_BANDS] + [float("inf")]
+    names = [name for name, _ in RISK_BANDS]
+    bands = pd.cut(risk.dropna(), floors, right=False, labels=names)
+    counts = bands.value_counts()
+    return {name: int(counts.get(name, 0)) for name in names}
+
+
+def _by_platform(frame: pd.DataFrame, open_items: pd.Series) -> pd.DataFrame:
+    columns = ["platform", "mentions", *SENTIMENTS, "complaints", "avg_risk", "high_risk"]
+    if not len(frame):
+        return pd.DataFrame(columns=[*columns, "open_items"])
+    counts = frames.sentiment_counts(frame, "platform")
+    grouped = frame.groupby("platform")
+    table = pd.DataFrame({"mentions": grouped.size()}).join(counts).fillna(0).astype(int)
+    table["complaints"] = (frame["complaint"] >= 0.5).groupby(frame["platform"]).sum()
+    table["avg_risk"] = grouped["risk"].mean()
+    table["high_risk"] = (frame["risk"] >= RISK_BANDS[2][1]).groupby(frame["platform"]).sum()
+    table["open_items"] = open_items.reindex(table.index, fill_value=0).astype(int)
     table = table.reset_index(names="platform").sort_values(
         ["mentions", "platform"], ascending=[False, True]
     )
     return table.reset_index(drop=True)
 
 
-def _top_risks(frame: pd.DataFrame) -> pd.DataFrame:
-    top = frame.dropna(subset=["risk"]).sort_values(["risk", "id"], ascending=[False, True])
+def _top_risks(store: Store, frame: pd.DataFrame) -> pd.DataFrame:
     columns = ["id", "platform", "author", "risk", "sentiment", "text", "url"]
-    return top.head(TOP_RISKS)[columns].reset_index(drop=True)
+    top = frame.dropna(subset=["risk"]).sort_values(["risk", "id"], ascending=[False, True])
+    top = top.head(TOP_RISKS)
+    if not len(top):
+        return pd.DataFrame(columns=columns)
+    # Text only for the few shown: a million posts' text would dominate the report's time.
+    statement = (
+        select(col(Mention.id), col(Mention.text), col(Mention.url), col(Author.handle))
+        .join(Author, col(Author.id) == col(Mention.author_id))
+        .where(col(Mention.id).in_([int(i) for i in top["id"]]))
+    )
+    posts = read_frame(store, statement, columns=["id", "text", "url", "author"])
+    top = top.merge(posts, on="id", how="left")
+    return top[columns].reset_index(drop=True)
 
 
-def _queues(store: Store, mention_ids: list[int]) -> pd.DataFrame:
-    statuses = ["new", "claimed", "responded", "resolved", "dismissed"]
-    with store.session() as session:
-        rows = session.execute(
-            select(QueueItem.department, QueueItem.status, QueueItem.mention_id)
-        ).all()
-    frame = pd.DataFrame(rows, columns=["department", "status", "mention_id"])
-    frame = frame[frame["mention_id"].isin(set(mention_ids))]
+def _queues(store: Store, scope: Scope) -> pd.DataFrame:
+    """Queue items on the scope's mentions, per department and status."""
+    statement = (
+        select(col(QueueItem.department), col(QueueItem.status))
+        .select_from(QueueItem)
+        .join(Mention, col(Mention.id) == col(QueueItem.mention_id))
+        .where(*scope.mention_filters())
+    )
+    frame = read_frame(store, statement)
     table = pd.crosstab(frame["department"], frame["status"]) if len(frame) else pd.DataFrame()
-    table = table.reindex(columns=statuses, fill_value=0)
+    table = table.reindex(columns=QUEUE_STATUSES, fill_value=0)
     table["total"] = table.sum(axis=1)
+    table = table.astype(int)
     return table.reset_index(names="department").sort_values("department").reset_index(drop=True)

@@ -1,0 +1,125 @@
+"""What a report or an export covers (a time window, brands, platforms), and a fast way to
+read the store into pandas.
+
+Every report and export takes a ``Scope``: mentions posted in ``[since, until)``, optionally of
+one brand and some platforms. ``read_frame`` runs a query and hands back a DataFrame without
+SQLAlchemy's per-row type processing (a million rows would spend seconds there): timestamps
+come back as the driver's raw values and are parsed once, vectorised, into UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Select, type_coerce
+from sqlalchemy.types import NullType
+from sqlmodel import col
+
+from harken.store import Store
+from harken.store.tables import Mention
+
+CHUNK_ROWS = 50_000  # rows fetched at a time by ``iter_frames`` (exports stream in chunks)
+
+
+@dataclass(frozen=True)
+class Scope:
+    since: datetime
+    until: datetime
+    brand: str | None = None
+    platforms: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.since.tzinfo is None or self.until.tzinfo is None:
+            raise ValueError("a scope's times must be timezone-aware")
+
+    def mention_filters(self) -> list[ColumnElement[bool]]:
+        """WHERE clauses that keep the scope's mentions (``Mention`` must be in the query)."""
+        filters = [col(Mention.created_at) >= self.since, col(Mention.created_at) < self.until]
+        if self.brand:
+            filters.append(col(Mention.brand) == self.brand)
+        if self.platforms:
+            filters.append(col(Mention.platform).in_(self.platforms))
+        return filters
+
+    def previous(self) -> Scope:
+        """The window of the same length just before this one (for "rising" comparisons)."""
+        length = self.until - self.since
+        return Scope(self.since - length, self.since, self.brand, self.platforms)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "brand": self.brand,
+            "platforms": list(self.platforms),
+        }
+
+    def describe(self) -> str:
+        """One line for table headers: the window, then brand and platforms if set."""
+        text = f"{self.since:%Y-%m-%d %H:%M} → {self.until:%Y-%m-%d %H:%M} UTC"
+        if self.brand:
+            text += f" · brand {self.brand}"
+        if self.platforms:
+            text += f" · {', '.join(self.platforms)}"
+        return text
+
+
+def raw(column: Any, name: str | None = None) -> Any:
+    """A column whose value comes back exactly as the driver returns it (no type processing).
+    Timestamps among them must be listed in ``read_frame(dates=...)``."""
+    label = name or getattr(column, "key", None) or getattr(column, "name", None)
+    return type_coerce(column, NullType()).label(label)
+
+
+def read_frame(
+    store: Store, statement: Select[Any], dates: Sequence[str] = (), columns: Sequence[str] = ()
+) -> pd.DataFrame:
+    """All rows of ``statement`` as a DataFrame; ``dates`` columns parsed to UTC timestamps."""
+    frames = list(iter_frames(store, statement, dates, columns, chunk=None))
+    return frames[0]
+
+
+def iter_frames(
+    store: Store,
+    statement: Select[Any],
+    dates: Sequence[str] = (),
+    columns: Sequence[str] = (),
+    chunk: int | None = CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """The rows of ``statement`` in DataFrames of ``chunk`` rows (one frame when ``chunk`` is
+    None; always at least one frame, possibly empty, so callers see the columns)."""
+    with store.session() as session:
+        result = session.execute(statement)
+        names = list(columns) or list(result.keys())
+        yielded = False
+        while True:
+            rows = result.fetchall() if chunk is None else result.fetchmany(chunk)
+            if not rows and yielded:
+                return
+            yield _frame(rows, names, dates)
+            yielded = True
+            if chunk is None or len(rows) < chunk:
+                return
+
+
+def _frame(rows: Sequence[Any], names: list[str], dates: Sequence[str]) -> pd.DataFrame:
+    frame = (
+        pd.DataFrame.from_records(rows, columns=names)
+        if rows
+        else pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    )
+    for name in dates:
+        frame[name] = to_utc(frame[name])
+    return frame
+
+
+def to_utc(values: pd.Series) -> pd.Series:
+    """Driver timestamps (SQLite's ISO strings without zone, which harken writes in UTC, or
+    PostgreSQL's aware datetimes) as a UTC datetime64 column; missing values become NaT."""
+    if not len(values):
+        return pd.Series(pd.to_datetime([], utc=True), index=values.index, name=values.name)
+    return pd.to_datetime(values, utc=True, format="ISO8601")

@@ -68,8 +68,10 @@ def for_slack(text: str, limit: int | None = None, one_line: bool = False) -> st
 def for_csv(value: object) -> object:
     """Neutralise a spreadsheet cell that would start a formula (CSV/formula injection)."""
     if isinstance(value, str):
-        cleaned = strip_controls(value) if not value.startswith(("\t", "\r")) else value
-        if cleaned.startswith(_FORMULA_START):
+        # Judged before and after stripping: a leading tab or CR is itself a formula start,
+        # and "\x1b=1" becomes "=1" once the escape is gone.
+        cleaned = strip_controls(value)
+        if value.startswith(_FORMULA_START) or cleaned.startswith(_FORMULA_START):
             return "'" + cleaned
         return cleaned
     return value

@@ -461,7 +461,7 @@ def test_hostile_text_is_escaped_in_tables_and_neutralised_in_csv(config_file: P
     assert "[link=http://evil]@…" in people.output  # cut to the column, never a link
     assert "\x1b" not in people.output
     grouped = cli(config_file, "incidents", *WINDOW)
-    assert "=HYPERLINK(\"http://evil.example" in grouped.output
+    assert '=HYPERLINK("http://evil.example' in grouped.output
     exported = cli(config_file, "incidents", *WINDOW, "-f", "csv")
     texts = {
         row["incident_id"]: row["text"] for row in csv.DictReader(io.StringIO(exported.stdout))

@@ -92,26 +92,38 @@ def iter_frames(
 ) -> Iterator[pd.DataFrame]:
     """The rows of ``statement`` in DataFrames of ``chunk`` rows (one frame when ``chunk`` is
     None; always at least one frame, possibly empty, so callers see the columns)."""
+    if chunk is not None:
+        # Without yield_per the session buffers every row before handing back the first.
+        statement = statement.execution_options(yield_per=chunk)
     with store.session() as session:
-        result = session.execute(statement)
+        # Core execution, not the ORM's: no per-row entity loading for plain columns.
+        result = session.connection().execute(statement)
         names = list(columns) or list(result.keys())
         yielded = False
         while True:
             rows = result.fetchall() if chunk is None else result.fetchmany(chunk)
             if not rows and yielded:
                 return
-            yield _frame(rows, names, dates)
+            last = chunk is None or len(rows) < chunk
+            frame = _frame(rows, names, dates)
+            del rows  # only one chunk's rows in memory at a time
+            yield frame
             yielded = True
-            if chunk is None or len(rows) < chunk:
+            if last:
                 return
 
 
 def _frame(rows: Sequence[Any], names: list[str], dates: Sequence[str]) -> pd.DataFrame:
-    frame = (
-        pd.DataFrame.from_records(rows, columns=names)
-        if rows
-        else pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    # Column by column from one transpose (C speed); building from row objects would cost
+    # pandas an attribute probe per row.
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(values, dtype=None if values else object)
+            for name, values in zip(names, columns, strict=True)
+        }
     )
+
     for name in dates:
         frame[name] = to_utc(frame[name])
     return frame

@@ -187,7 +187,7 @@ def demo(
         incident_id, size = result.largest_incident
         out.print(
             f"grouped into {result.incidents} incidents (largest: #{incident_id}, {size} posts)"
-            f" · spike hours found by replaying the demo's history: {len(result.spikes)}"
+            f" · spike hours detected over the demo's history: {len(result.spikes)}"
             + "".join(
                 f"\n  spike {s.hour_start:%m-%d %H:00} UTC {s.brand} {s.series}: {s.count} posts,"
                 f" {s.ratio:.0f}x the usual"
@@ -218,6 +218,9 @@ def demo(
         f"harken --config {cfg} digest --out digest.html",
         f"harken --config {cfg} queue list --department engineering --format json",
         f"harken --config {cfg} report summary --since 3d --format csv",
+        f"harken --config {cfg} report trend --since 3d --chart trend.png",
+        f"harken --config {cfg} report incidents --since 3d",
+        f"harken --config {cfg} export mentions --since 3d -o mentions.xlsx",
         f'harken --config {cfg} classify "@acmesupport I was charged twice, please refund"',
         f"harken --config {cfg} doctor",
     ):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
@@ -24,7 +25,7 @@ from harken.reports.incidents import incidents
 from harken.reports.scope import Scope
 from harken.reports.summary import summary
 from harken.reports.tabular import records, report_csv, report_json
-from harken.reports.topics import topics, trend_of
+from harken.reports.topics import rising_first, topics, trend_of
 from harken.reports.trend import trend
 from harken.reports.voice import share_of_voice
 from harken.store import Store
@@ -359,6 +360,19 @@ def test_topics_compare_with_the_window_before_rising_first(store: Store) -> Non
     terms = report.section("terms").frame.set_index("term")
     assert terms.loc["login", "posts"] == 3 and terms.loc["login", "trend"] == "new"
     assert "acme" not in terms.index  # the brand's own name says nothing
+
+
+def test_rising_and_new_first_then_the_rest_by_volume() -> None:
+    rows = [("a", 5, 50), ("b", 40, 38), ("c", 12, 0), ("d", 60, 20), ("e", 90, 95)]
+    table = pd.DataFrame(
+        [
+            {"term": t, "posts": n, "trend": trend_of(n, p)[0], "z": trend_of(n, p)[1]}
+            for t, n, p in rows
+        ]
+    )
+    ordered = rising_first(table, "posts", "term")
+    assert ordered["term"].tolist() == ["d", "c", "e", "b", "a"]
+    assert ordered["trend"].tolist() == ["rising", "new", "steady", "steady", "falling"]
 
 
 def test_trend_labels() -> None:

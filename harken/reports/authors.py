@@ -19,7 +19,9 @@ TOP = 10
 
 
 def authors(store: Store, scope: Scope, top: int = TOP) -> Report:
-    posts = frames.mentions(store, scope, followers=True)
+    posts = frames.mentions(
+        store, scope, "id", "created_at", "author_id", "sentiment", "risk", "followers"
+    )
     if len(posts):
         stats = posts.groupby("author_id").agg(
             followers=("followers", "first"),

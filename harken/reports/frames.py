@@ -18,49 +18,49 @@ OPEN_STATUSES = ("new", "claimed")
 SENTIMENTS = ("negative", "neutral", "positive")
 
 
-def mentions(
-    store: Store,
-    scope: Scope,
-    *,
-    text: bool = False,
-    engagement: bool = False,
-    followers: bool = False,
-    topics: bool = False,
-) -> pd.DataFrame:
-    """id, created_at, platform, brand, author_id, incident_id, sentiment, complaint, risk
-    (None where not classified yet), plus what the flags ask for."""
-    columns: list[Any] = [
-        col(Mention.id),
-        raw(col(Mention.created_at), "created_at"),
-        col(Mention.platform),
-        col(Mention.brand),
-        col(Mention.author_id),
-        col(Mention.incident_id),
-        col(Classification.sentiment),
-        col(Classification.complaint),
-        col(Classification.risk),
-    ]
-    if text:
-        columns.append(col(Mention.text))
-    if engagement:
-        columns += [col(Mention.likes), col(Mention.reposts), col(Mention.replies)]
-        columns.append(col(Mention.quotes))
-    if followers:
-        columns.append(col(Author.followers))
-    if topics:
-        columns.append(raw(col(Classification.topics), "topics"))
+# What ``mentions`` can read, by name. Each report asks for only what it uses: on a million
+# rows every column costs a second or so of fetching and converting.
+COLUMNS: dict[str, Any] = {
+    "id": col(Mention.id),
+    "created_at": raw(col(Mention.created_at), "created_at"),
+    "platform": col(Mention.platform),
+    "brand": col(Mention.brand),
+    "author_id": col(Mention.author_id),
+    "incident_id": col(Mention.incident_id),
+    "text": col(Mention.text),
+    "likes": col(Mention.likes),
+    "reposts": col(Mention.reposts),
+    "replies": col(Mention.replies),
+    "quotes": col(Mention.quotes),
+    "sentiment": col(Classification.sentiment),
+    "complaint": col(Classification.complaint),
+    "risk": col(Classification.risk),
+    "topics": raw(col(Classification.topics), "topics"),
+    "followers": col(Author.followers),
+}
+CLASSIFIED = {"sentiment", "complaint", "risk", "topics"}
+
+
+def mentions(store: Store, scope: Scope, *names: str) -> pd.DataFrame:
+    """The scope's mentions with the named columns (``COLUMNS``); classification columns are
+    None where a mention is not classified yet."""
     statement: Select[Any] = (
-        select(*columns)
+        select(*(COLUMNS[name].label(name) for name in names))
         .select_from(Mention)
-        .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
         .where(*scope.mention_filters())
     )
-    if followers:
+    if CLASSIFIED & set(names):
+        statement = statement.outerjoin(
+            Classification, col(Classification.mention_id) == col(Mention.id)
+        )
+    if "followers" in names:
         statement = statement.join(Author, col(Author.id) == col(Mention.author_id))
-    frame = read_frame(store, statement, dates=["created_at"])
+    dates = ["created_at"] if "created_at" in names else []
+    frame = read_frame(store, statement, dates=dates)
     for name in ("complaint", "risk"):
-        frame[name] = frame[name].astype(float)
-    if topics:
+        if name in names:
+            frame[name] = frame[name].astype(float)
+    if "topics" in names:
         frame["topics"] = json_lists(frame["topics"])
     return frame
 

@@ -29,17 +29,22 @@ MIN_GROWTH = 2  # one new post is a post, not an incident growing
 
 def incidents(store: Store, scope: Scope, top: int = TOP, recent: timedelta = RECENT) -> Report:
     recent = min(recent, scope.until - scope.since)
-    posts = frames.mentions(store, scope)
+    posts = frames.mentions(store, scope, "id", "created_at", "incident_id", "sentiment", "risk")
     posts = posts[posts["incident_id"].notna()]
     recent_start = pd.Timestamp(scope.until - recent)
-    posts = posts.assign(recent=posts["created_at"] >= recent_start)
+    posts = posts.assign(
+        recent=posts["created_at"] >= recent_start, negative=posts["sentiment"] == "negative"
+    )
     hours = recent.total_seconds() / 3600
+    # Built-in aggregations only: a big store has hundreds of thousands of incidents, and a
+    # Python function per group would take a minute.
     stats = posts.groupby("incident_id").agg(
         posts=("id", "size"),
         recent=("recent", "sum"),
-        negative=("sentiment", lambda s: int((s == "negative").sum())),
+        negative=("negative", "sum"),
         max_risk=("risk", "max"),
     )
+    stats["negative"] = stats["negative"].astype(int)
     stats["recent"] = stats["recent"].astype(int)
     stats["per_hour"] = stats["recent"] / hours if hours else 0.0
     stats.index = stats.index.astype(int)

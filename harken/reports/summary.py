@@ -65,7 +65,7 @@ def summary(
     platforms: tuple[str, ...] = (),
 ) -> Summary:
     scope = Scope(since, until, brand, tuple(platforms))
-    frame = frames.mentions(store, scope)
+    frame = frames.mentions(store, scope, "id", "platform", "sentiment", "complaint", "risk")
     sentiment = {s: int((frame["sentiment"] == s).sum()) for s in SENTIMENTS}
     return Summary(
         since=since,

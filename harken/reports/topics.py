@@ -34,8 +34,8 @@ MIN_TERM_POSTS = 3
 
 
 def topics(store: Store, config: Config, scope: Scope, top_terms: int = TOP_TERMS) -> Report:
-    now = frames.mentions(store, scope, topics=True)
-    before = frames.mentions(store, scope.previous(), topics=True)
+    now = frames.mentions(store, scope, "sentiment", "risk", "topics")
+    before = frames.mentions(store, scope.previous(), "topics")
     topic_table = _topic_table(now, before)
     exclude = _brand_words(config)
     terms, step = _term_table(store, scope, exclude, top_terms)
@@ -90,7 +90,7 @@ def rising_first(table: pd.DataFrame, count: str, key: str) -> pd.DataFrame:
         return table
     growing = table["trend"].isin(["rising", "new"])
     table = table.assign(
-        _group=(~growing).astype(int), _rank=table["z"].where(growing, -table[count])
+        _group=(~growing).astype(int), _rank=table["z"].where(growing, table[count])
     )
     ordered = table.sort_values(
         ["_group", "_rank", count, key], ascending=[True, False, False, True]

@@ -30,7 +30,7 @@ def pick_bucket(scope: Scope, bucket: str = "auto") -> str:
 
 def trend(store: Store, scope: Scope, bucket: str = "auto", timezone: str = "UTC") -> Report:
     bucket = pick_bucket(scope, bucket)
-    posts = frames.mentions(store, scope)
+    posts = frames.mentions(store, scope, "created_at", "sentiment", "complaint")
     edges = _buckets(scope, bucket, timezone)
     posts["bucket"] = _floor(posts["created_at"], bucket, timezone)
     counts = frames.sentiment_counts(posts, "bucket").reindex(edges, fill_value=0)
@@ -86,7 +86,10 @@ def _spike(row: dict[str, object]) -> str:
     series, ratio = row.get("spike"), row.get("spike_ratio")
     if not isinstance(series, str):
         return ""
-    return f"▲ {series} ×{ratio:.1f}" if isinstance(ratio, float) else f"▲ {series}"
+    names = sorted(series.split(", "), key=lambda n: (n != "volume", n))  # volume first
+    more = f" +{len(names) - 1}" if len(names) > 1 else ""
+    times = f" ×{ratio:.0f}" if isinstance(ratio, float) else ""
+    return f"▲ {names[0]}{times}{more}"
 
 
 def _buckets(scope: Scope, bucket: str, timezone: str) -> pd.DatetimeIndex:

@@ -22,7 +22,9 @@ ENGAGEMENT = ["likes", "reposts", "replies", "quotes"]
 def share_of_voice(store: Store, config: Config, scope: Scope) -> Report:
     groups, notes = _groups(config, scope.brand)
     wanted = sorted({b for _, names in groups for b in names})
-    posts = frames.mentions(store, _any_brand(scope), engagement=True, followers=True)
+    posts = frames.mentions(
+        store, _any_brand(scope), "brand", "author_id", "sentiment", "followers", *ENGAGEMENT
+    )
     posts = posts[posts["brand"].isin(wanted)]
     per_brand = _per_brand(posts)
     rows = []

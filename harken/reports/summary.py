@@ -1,4 +1,6 @@
-"""``harken report summary``: volume, sentiment, complaints, top risks, queue sizes."""
+"""``harken report summary``: volume, sentiment, complaints, risk bands, queue states, per
+platform, and the riskiest posts. Its JSON and CSV shapes predate the other reports (see
+tabular.py) and are a contract: fields are added, never renamed."""
 
 from __future__ import annotations
 

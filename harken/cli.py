@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -672,9 +673,18 @@ def _duration(seconds: float | None) -> str:
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
+def run(
+    ctx: typer.Context,
+    scheduler_only: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler-only",
+            help="Only poll the sources and run the timed jobs; `harken worker` processes do "
+            "the classifying, routing and alerting. A second one waits as a standby.",
+        ),
+    ] = False,
+) -> None:
     """The daemon: poll each source on its interval, process, refresh engagement."""
-    import signal
     import threading
 
     from harken.listeners.registry import build_sources
@@ -690,22 +700,77 @@ def run(ctx: typer.Context) -> None:
             "no source is enabled", hint="set enabled: true under sources in the config"
         )
     store = _open_store(config)
+    _stop_on_signals(stop, _say)
+    mode = " (scheduler only: workers process)" if scheduler_only else ""
+    _say(f"harken run{mode}: {len(sources)} sources, database {_redacted(config)}; Ctrl-C stops")
+    daemon = Daemon(store, config, sources, build_sinks(config, out), stop, _say)
+    daemon.run(scheduler_only=scheduler_only)
 
-    def say(line: str) -> None:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        out.print(Text(f"{stamp} {line}"))
+
+def _say(line: str) -> None:
+    """One timestamped line of a long-running command's output (hostile text stays text)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    out.print(Text(f"{stamp} {line}"))
+
+
+def _stop_on_signals(stop: Any, say: Any) -> None:
+    """SIGINT/SIGTERM set ``stop`` (work in flight finishes); a second one exits at once."""
+    import signal
 
     def request_stop(signum: int, _frame: Any) -> None:
         if stop.is_set():  # a second signal: do not wait for a slow request to finish
-            say("second signal: exiting now (committed pages are safe)")
+            say("second signal: exiting now (committed work is safe)")
             os._exit(130)
         say(f"received {signal.Signals(signum).name}; again to exit at once")
         stop.set()
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    say(f"harken run: {len(sources)} sources, database {_redacted(config)}; Ctrl-C stops")
-    Daemon(store, config, sources, build_sinks(config, out), stop, say).run()
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    stages: Annotated[
+        str, typer.Option("--stages", help="Comma-separated: classify, route, notify.")
+    ] = "classify,route,notify",
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-n", min=1, max=64, help="Worker processes.")
+    ] = 1,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Exit once nothing is left to do.")
+    ] = False,
+    idle: Annotated[
+        float, typer.Option("--idle", min=0.05, help="Seconds to sleep when there is no work.")
+    ] = 1.0,
+) -> None:
+    """Process pending work (classify, route, notify) beside other workers on one database."""
+    import threading
+
+    from harken.notify.sinks import build_sinks
+    from harken.worker import Worker, child_env, parse_stages, supervise, worker_argv
+
+    state = _state(ctx)
+    config = state.config()
+    chosen = parse_stages(stages)
+    stop = threading.Event()
+    _stop_on_signals(stop, _say)
+    if concurrency > 1:
+        options = ["--stages", ",".join(chosen), "--idle", str(idle)]
+        options += ["--drain"] if drain else []
+        argv = worker_argv(str(state.config_path) if state.config_path else None, options)
+        env = child_env(concurrency, state.database_url)
+        raise typer.Exit(supervise(argv, concurrency, env, stop, _say))
+    store = _open_store(config)
+    if store.dialect == "sqlite" and os.environ.get("HARKEN_WORKER_SLOT", "0") == "0":
+        _say("note: on SQLite, workers take turns; PostgreSQL lets them run side by side")
+    me = Worker(store, config, build_sinks(config, out), chosen, stop)
+    started = time.monotonic()
+    _say(f"worker {os.getpid()}: {', '.join(chosen)} on {_redacted(config)}")
+    me.run(drain=drain, idle=idle, say=lambda line: _say(f"worker {os.getpid()}: {line}"))
+    _say(f"worker {os.getpid()}: {me.totals.line()} in {time.monotonic() - started:.1f}s")
+    for problem in me.totals.notify.errors[-5:]:
+        err.print(Text(f"alert not delivered: {strip_controls(problem)}"))
 
 
 def _redacted(config: Config) -> str:

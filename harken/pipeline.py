@@ -34,6 +34,7 @@ from harken.routing.rules import Decision, Router, Subject
 from harken.routing.spikes import SpikeSettings
 from harken.store import Store, repo
 from harken.store import sources as source_repo
+from harken.store.lock import serial_session
 from harken.store.tables import (
     Author,
     Classification,
@@ -189,38 +190,49 @@ def classify_pending(
 ) -> int:
     done = batches = 0
     while max_batches is None or batches < max_batches:
-        with store.session() as session:
-            rows = repo.unclassified(session, batch_size)
-        if not rows:
+        n = classify_batch(store, classifier, batch_size)
+        if not n:
             break
+        done += n
+        batches += 1
+        on_progress("classify", n)
+    return done
+
+
+def classify_batch(store: Store, classifier: Classifier, batch_size: int = 64) -> int:
+    """Claim the oldest unclassified mentions, classify them and store the results, in one
+    transaction. Workers on PostgreSQL claim disjoint batches (the rows stay locked while the
+    model runs; a worker killed mid-batch lets go of them, uncommitted); on SQLite they take
+    turns. Returns how many were classified (0: nothing pending)."""
+    serial = store.dialect == "sqlite"
+    with serial_session(store, "classify") if serial else store.session() as session:
+        rows = repo.unclassified(session, batch_size)
+        if not rows:
+            return 0
         results = classifier.classify(
             [m.text for m, _ in rows],
             languages=[m.language for m, _ in rows],
             signals=[_signals(m, a) for m, a in rows],
         )
-        with store.session() as session:
-            for (mention, _), c in zip(rows, results, strict=True):
-                values = {
-                    "mention_id": mention.id,
-                    "model": c.model,
-                    "sentiment": c.sentiment,
-                    "sentiment_scores": c.sentiment_scores,
-                    "complaint": c.complaint,
-                    "abuse": c.abuse,
-                    "risk": c.risk,
-                    "risk_factors": list(c.risk_factors),
-                    "topics": list(c.topics),
-                    "topic_scores": c.topic_scores,
-                    "language": c.language,
-                    "created_at": utcnow(),
-                    "vector": vectors.pack(c.vector) if c.vector is not None else None,
-                    "vector_model": c.vector_model,
-                }
-                repo.insert_classification(session, values)
-        done += len(rows)
-        batches += 1
-        on_progress("classify", len(rows))
-    return done
+        for (mention, _), c in zip(rows, results, strict=True):
+            values = {
+                "mention_id": mention.id,
+                "model": c.model,
+                "sentiment": c.sentiment,
+                "sentiment_scores": c.sentiment_scores,
+                "complaint": c.complaint,
+                "abuse": c.abuse,
+                "risk": c.risk,
+                "risk_factors": list(c.risk_factors),
+                "topics": list(c.topics),
+                "topic_scores": c.topic_scores,
+                "language": c.language,
+                "created_at": utcnow(),
+                "vector": vectors.pack(c.vector) if c.vector is not None else None,
+                "vector_model": c.vector_model,
+            }
+            repo.insert_classification(session, values)
+    return len(rows)
 
 
 def _signals(mention: Mention, author: Author) -> Signals:
@@ -245,19 +257,35 @@ def route_pending(
     result = RouteResult()
     batches = 0
     while max_batches is None or batches < max_batches:
-        with store.session() as session:
-            rows = repo.unrouted(session, batch_size)
-            snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
-            for mention, author, classification in rows:
-                _route_one(
-                    session, config, router, sinks, mention, author, classification, result,
-                    mention.id in snapshotted,
-                )  # fmt: skip
-        if not rows:
+        n = route_batch(store, config, router, sinks, result, batch_size)
+        if not n:
             break
         batches += 1
-        on_progress("route", len(rows))
+        on_progress("route", n)
     return result
+
+
+def route_batch(
+    store: Store,
+    config: Config,
+    router: Router,
+    sinks: AlertPlan,
+    result: RouteResult,
+    batch_size: int = 200,
+) -> int:
+    """Route the oldest classified, unrouted mentions in one transaction. One router at a
+    time per database (serial_session): a post joins the incidents and open items of the
+    posts before it, so two routers at once could open the same incident or item twice.
+    Returns how many were routed (0: nothing pending)."""
+    with serial_session(store, "route") as session:
+        rows = repo.unrouted(session, batch_size)
+        snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
+        for mention, author, classification in rows:
+            _route_one(
+                session, config, router, sinks, mention, author, classification, result,
+                mention.id in snapshotted,
+            )  # fmt: skip
+    return len(rows)
 
 
 def subject_of(mention: Mention, author: Author, c: Classification) -> Subject:

@@ -24,6 +24,11 @@ Scheduling choices, on purpose:
 * ``max_instances=1``: a slow poll is never overlapped by the next one of the same source.
 * Pipeline passes are serialised by a lock: polls run in parallel, classification does not.
 
+``--scheduler-only`` (``scheduler_only=True``): the same jobs, minus the work that ``harken
+worker`` processes share: polls store what they find, the queue, spike and digest jobs put
+their alerts in the outbox, and the workers classify, route and deliver. Only one scheduler
+runs per database; a second one waits for the lock and takes over when the first one dies.
+
 SIGINT/SIGTERM set the stop event: waits end at once, pages in flight finish and are committed,
 no new job starts, and the process exits once running jobs return.
 """
@@ -45,7 +50,7 @@ from harken.collect import PollReport, poll_source, rate_limited
 from harken.config import Config
 from harken.engagement import refresh_engagement
 from harken.listeners.source import Source
-from harken.notify.outbox import deliver_pending
+from harken.notify.outbox import NotifyResult, deliver_pending
 from harken.notify.sinks import Sink
 from harken.pipeline import PassResult, build_classifier, check_spikes, run_digest, run_pass
 from harken.queue import escalate_overdue
@@ -89,6 +94,7 @@ class Daemon:
         self.stop = stop
         self.say = say
         self._classifier = classifier
+        self.scheduler_only = False  # set by run(): workers classify, route and deliver
         self._pass_lock = threading.Lock()
         # A source's poll and its engagement refresh never overlap: client objects (praw's,
         # atproto's sessions) are not thread-safe, and they would share one rate window.
@@ -143,7 +149,7 @@ class Daemon:
         with self._source_locks[source.name]:
             report = poll_source(self.store, self.config, source)
         self.say(describe_poll(report))
-        if report.stored and not self.stop.is_set():
+        if report.stored and not self.stop.is_set() and not self.scheduler_only:
             self.run_pass()
         return report
 
@@ -175,7 +181,7 @@ class Daemon:
             if self.stop.is_set():
                 return
             escalation = escalate_overdue(self.store, self.config)
-            sent = deliver_pending(self.store, self.config, self.sinks)
+            sent = self._deliver()
         if escalation.escalated or escalation.sent_up:
             self.say(
                 f"queues: {escalation.escalated} items overdue, {escalation.sent_up} sent up"
@@ -187,7 +193,7 @@ class Daemon:
             if self.stop.is_set():
                 return
             found = check_spikes(self.store, self.config)
-            deliver_pending(self.store, self.config, self.sinks)
+            self._deliver()
         for spike in found:
             self.say(
                 f"spike: {spike.brand} {spike.series} {spike.count} posts in the hour from "
@@ -201,11 +207,16 @@ class Daemon:
             queued = run_digest(self.store, self.config)
             if queued is None:
                 return
-            sent = deliver_pending(self.store, self.config, self.sinks)
+            sent = self._deliver()
         self.say(
             f"digest {queued.date}: queued for {', '.join(queued.added) or 'no sink'}"
             f" · {sent.sent} alerts sent"
         )
+
+    def _deliver(self) -> NotifyResult:
+        if self.scheduler_only:
+            return NotifyResult()  # the workers' notify stage delivers it
+        return deliver_pending(self.store, self.config, self.sinks)
 
     def refresh(self) -> None:
         for source in self.sources:
@@ -222,30 +233,44 @@ class Daemon:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def run(self) -> None:
-        """Hold the lock, schedule, and block until the stop event is set."""
-        with SchedulerLock(self.store):
-            self.run_pass()  # work left pending by a previous run (or a crash) goes first
-            for spec in self.jobs():
-                seconds = max(1, int(spec.interval.total_seconds()))
-                self.scheduler.add_job(
-                    _guarded(spec.id, spec.func),
-                    "interval",
-                    seconds=seconds,
-                    id=spec.id,
-                    next_run_time=spec.first_run,
-                    misfire_grace_time=seconds,
-                )
-                self.say(f"scheduled {spec.id} every {_human(spec.interval)}")
-            self.scheduler.start()
-            try:
-                self.stop.wait()
-            finally:
-                self.say("stopping: finishing the pages in flight")
-                self.scheduler.shutdown(wait=True)
-                for source in self.sources:
-                    source.close()
-                self.say("stopped")
+    def run(self, scheduler_only: bool = False) -> None:
+        """Hold the lock, schedule, and block until the stop event is set. A scheduler-only
+        daemon waits for the lock while another holds it (a standby)."""
+        self.scheduler_only = scheduler_only
+        lock = SchedulerLock(self.store)
+        if not lock.acquire(wait=scheduler_only, stop=self.stop, on_wait=self.say):
+            self.say("stopped before taking the scheduler lock")
+            return
+        try:
+            if scheduler_only:
+                self.say("took the scheduler lock")
+            else:
+                self.run_pass()  # work left pending by a previous run (or a crash) goes first
+            self._schedule()
+        finally:
+            lock.release()
+
+    def _schedule(self) -> None:
+        for spec in self.jobs():
+            seconds = max(1, int(spec.interval.total_seconds()))
+            self.scheduler.add_job(
+                _guarded(spec.id, spec.func),
+                "interval",
+                seconds=seconds,
+                id=spec.id,
+                next_run_time=spec.first_run,
+                misfire_grace_time=seconds,
+            )
+            self.say(f"scheduled {spec.id} every {_human(spec.interval)}")
+        self.scheduler.start()
+        try:
+            self.stop.wait()
+        finally:
+            self.say("stopping: finishing the pages in flight")
+            self.scheduler.shutdown(wait=True)
+            for source in self.sources:
+                source.close()
+            self.say("stopped")
 
 
 def _guarded(job_id: str, func: Callable[[], Any]) -> Callable[[], None]:

@@ -117,14 +117,19 @@ def insert_classification(session: Session, values: dict[str, Any]) -> None:
 
 
 def unclassified(session: Session, limit: int) -> list[tuple[Mention, Author]]:
+    """The oldest mentions not yet classified. On PostgreSQL they are claimed: locked
+    (``FOR NO KEY UPDATE SKIP LOCKED``) until the caller's transaction ends, so another
+    worker's claim skips them and takes the next ones; a worker that dies lets go of them."""
+    classified = select(Classification.id).where(Classification.mention_id == Mention.id)
     statement = (
         select(Mention, Author)
         .join(Author, Author.id == Mention.author_id)
-        .outerjoin(Classification, Classification.mention_id == Mention.id)
-        .where(Classification.id.is_(None))  # type: ignore[union-attr]
+        .where(~classified.exists())
         .order_by(Mention.id)
         .limit(limit)
     )
+    if _dialect(session) == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, key_share=True, of=Mention)  # type: ignore[arg-type]
     return [(m, a) for m, a in session.execute(statement).all()]
 
 

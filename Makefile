@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
 
-.PHONY: install demo test test-fast lint heads heads-e5 demo-data clean
+.PHONY: install demo test test-fast lint heads heads-e5 demo-data bench clean
 
 # CPU PyTorch goes in first, from the pinned wheel, so that installing the project does not
 # pull a multi-GB CUDA build.
@@ -42,6 +42,11 @@ heads-e5: $(STAMP)
 
 demo-data: $(STAMP)
 	$(BIN)/python scripts/make_demo_data.py
+
+# Pipeline benchmarks (latency through `harken run`, workers end to end, ingest and reports at
+# scale): one table at the end; `bench/run_all.py --full` for the issue's full set.
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) harken-demo .pytest_cache .cache

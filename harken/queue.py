@@ -45,16 +45,26 @@ STATUSES = ("new", "claimed", "responded", "resolved", "dismissed")
 WAITING = ("new", "claimed")  # no first response yet: the SLA clock runs
 
 
+MAX_ACTOR = 255  # queue_events.actor, queue_items.assignee / closed_by, replies.actor
+
+
 def actor_name(explicit: str | None = None) -> str:
     """Who is acting: ``--as NAME``, else $HARKEN_USER, else the login name."""
     if explicit and explicit.strip():
-        return explicit.strip()
+        return _fits(explicit.strip(), "--as")
     if os.environ.get("HARKEN_USER", "").strip():
-        return os.environ["HARKEN_USER"].strip()
+        return _fits(os.environ["HARKEN_USER"].strip(), "HARKEN_USER")
     try:
-        return getpass.getuser()
+        return _fits(getpass.getuser(), "the login name")
     except (KeyError, OSError):
         return "unknown"
+
+
+def _fits(name: str, source: str) -> str:
+    # PostgreSQL refuses a longer value (SQLite would keep it): say so before any change.
+    if len(name) > MAX_ACTOR:
+        raise QueueError(f"{source} is longer than {MAX_ACTOR} characters")
+    return name
 
 
 def list_items(
@@ -241,7 +251,7 @@ def author_history(
         select(Mention, Classification)
         .outerjoin(Classification, Classification.mention_id == Mention.id)
         .where(Mention.author_id.in_(list(ids)), Mention.id != current.id)  # type: ignore[attr-defined]
-        .order_by(Mention.created_at.desc())  # type: ignore[attr-defined]
+        .order_by(Mention.created_at.desc(), Mention.id.desc())  # type: ignore[attr-defined]
         .limit(limit)
     ).all()
     outcomes = _outcomes(session, [m.id for m, _ in rows])

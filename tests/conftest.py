@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+import itertools
 import os
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from harken.store import Store
+    from tests.pg import TempCluster
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -35,12 +44,123 @@ def classifier():
     return Classifier(topics=TEST_TOPICS, topic_threshold=0.45)
 
 
-@pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A fresh, migrated SQLite store in the test's directory."""
+# --- databases ------------------------------------------------------------------------------
+#
+# Store-backed tests run on both backends: SQLite (a file in the test's directory) and
+# PostgreSQL (a throwaway cluster started once per run; each test gets its own database, a
+# copy of one migrated template, which takes milliseconds).
+
+BACKENDS = ("sqlite", "postgresql")
+PG_TEMPLATE = "harken_template"
+PG_TIMEZONE = "Asia/Kathmandu"  # UTC+05:45
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[TempCluster]:
+    """A PostgreSQL cluster for the whole run (needs the server binaries; see tests/pg.py)."""
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    from tests.pg import TempCluster
+
+    # Not UTC, and not a whole number of hours from it: code that leaves a date or an hour
+    # to the server's time zone gets different answers here than on SQLite.
+    cluster = TempCluster(settings={"timezone": PG_TIMEZONE})
+    cluster.start()
+    event.listen(Pool, "connect", _track_pg_connection)
+    try:
+        yield cluster
+    finally:
+        event.remove(Pool, "connect", _track_pg_connection)
+        cluster.stop()
+
+
+# Every psycopg connection a pool opens, so that a test's database can be dropped with none of
+# its connections left open in a store the test did not close (psycopg warns when an open
+# connection is garbage-collected, and warnings are errors here).
+_pg_connections: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _track_pg_connection(dbapi_connection: Any, _record: Any) -> None:
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        _pg_connections.add(dbapi_connection)
+
+
+def _close_pg_connections(dbname: str) -> None:
+    for connection in list(_pg_connections):
+        if not connection.closed and connection.info.dbname == dbname:
+            connection.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: TempCluster) -> str:
+    """A database migrated to head, copied for each test."""
     from harken.store import Store
 
-    return Store(f"sqlite:///{tmp_path / 'h.db'}")
+    pg_cluster.create_database(PG_TEMPLATE)
+    Store(pg_cluster.url(PG_TEMPLATE)).close()
+    return PG_TEMPLATE
+
+
+_databases = itertools.count(1)
+
+
+@contextmanager
+def pg_database(cluster: TempCluster, template: str) -> Iterator[str]:
+    """A new database copied from ``template`` (its URL), dropped afterwards."""
+    name = f"t_{os.getpid()}_{next(_databases)}"
+    url = cluster.create_database(name, template=template)
+    try:
+        yield url
+    finally:
+        _close_pg_connections(name)
+        cluster.drop_database(name)
+
+
+@pytest.fixture
+def pg_url(pg_cluster: TempCluster, pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of the test's own, dropped after it."""
+    with pg_database(pg_cluster, pg_template) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL for an empty database on each backend (the test runs once per backend)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'h.db'}"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like ``db_url``, for a database that a whole module builds once and then reads."""
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("pg_cluster")
+        with pg_database(cluster, request.getfixturevalue("pg_template")) as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'h.db'}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """For what only SQLite has (file locks, WAL)."""
+    return f"sqlite:///{tmp_path / 'h.db'}"
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A fresh, migrated store: SQLite in the test's directory, or a PostgreSQL database."""
+    from harken.store import Store
+
+    opened = Store(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def write_config(directory: Path, text: str) -> Path:

@@ -61,10 +61,11 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def make_tree(
-    tmp_path: Path, slack: FakeSlack, token: str = TOKEN, **alerts: Any
+    tmp_path: Path, slack: FakeSlack, token: str = TOKEN, db: str | None = None, **alerts: Any
 ) -> dict[str, Any]:
+    """``db``: the database URL (default: SQLite in ``tmp_path``)."""
     return {
-        "database": {"url": f"sqlite:///{tmp_path}/h.db"},
+        "database": {"url": db or f"sqlite:///{tmp_path}/h.db"},
         "brands": [{"name": "Acme", "keywords": ["acme"], "handles": ["@acmesupport"]}],
         "departments": [
             {"name": name, "slack_channel": channel, "sla": "1h"}
@@ -89,15 +90,15 @@ def make_tree(
     }  # fmt: skip
 
 
-def make_config(tmp_path: Path, slack: FakeSlack, **alerts: Any) -> Config:
-    tree = make_tree(tmp_path, slack, **alerts)
+def make_config(tmp_path: Path, slack: FakeSlack, db: str | None = None, **alerts: Any) -> Config:
+    tree = make_tree(tmp_path, slack, db=db, **alerts)
     return load_config(overrides=tree, environ={"SLACK_BOT_TOKEN": TOKEN})
 
 
-def config_file(tmp_path: Path, slack: FakeSlack, **alerts: Any) -> Path:
+def config_file(tmp_path: Path, slack: FakeSlack, db: str | None = None, **alerts: Any) -> Path:
     """The same settings as a file, for the CLI (YAML reads JSON)."""
     path = tmp_path / "config.json.yaml"
-    tree = make_tree(tmp_path, slack, token="${SLACK_BOT_TOKEN}", **alerts)  # from the env
+    tree = make_tree(tmp_path, slack, token="${SLACK_BOT_TOKEN}", db=db, **alerts)  # from the env
     path.write_text(json.dumps(tree), encoding="utf-8")
     return path
 
@@ -161,9 +162,9 @@ def every_text(message: Any) -> str:
 
 
 def test_one_thread_per_incident_later_posts_reply_quietly(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    config = make_config(tmp_path, slack)
+    config = make_config(tmp_path, slack, db=db_url)
     store = Store(config.database.url)
     route(store, config, posts(tmp_path, "a.jsonl", p.tweet("1001", OUTAGE)), classifier)
     assert deliver(store, config).sent == 1
@@ -198,9 +199,9 @@ def test_one_thread_per_incident_later_posts_reply_quietly(
 
 
 def test_429_retry_after_holds_every_request_until_the_reset(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    config = make_config(tmp_path, slack)
+    config = make_config(tmp_path, slack, db=db_url)
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 3), classifier)
     limited = Reply(429, json={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "30"})
@@ -232,9 +233,9 @@ def test_429_retry_after_holds_every_request_until_the_reset(
 
 
 def test_slack_unreachable_for_an_hour_then_everything_arrives_once_in_order(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    config = make_config(tmp_path, slack)
+    config = make_config(tmp_path, slack, db=db_url)
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 4), classifier)
     legal = p.tweet("1004", "acme charged me twice, I am calling my lawyer")
@@ -259,9 +260,9 @@ def test_slack_unreachable_for_an_hour_then_everything_arrives_once_in_order(
 
 
 def test_500s_back_off_and_a_lost_answer_is_not_posted_twice(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    config = make_config(tmp_path, slack)
+    config = make_config(tmp_path, slack, db=db_url)
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 2), classifier)
     slack.fail_method("chat.postMessage", Reply(500, body="<html>oops</html>"))
@@ -282,12 +283,12 @@ def test_500s_back_off_and_a_lost_answer_is_not_posted_twice(
 
 
 def test_exactly_once_across_a_sender_killed_mid_call(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    config = make_config(tmp_path, slack)
+    config = make_config(tmp_path, slack, db=db_url)
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 3), classifier)
-    path = config_file(tmp_path, slack)
+    path = config_file(tmp_path, slack, db=db_url)
     slack.accept_then_fail(delay=30)  # the first post is stored; its answer never comes
     sender = subprocess.Popen(
         [sys.executable, "-m", "harken", "--config", str(path), "alerts", "flush"],
@@ -313,9 +314,9 @@ def test_exactly_once_across_a_sender_killed_mid_call(
 
 
 def test_permanent_errors_fail_at_once_and_the_lane_goes_on(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    config = make_config(tmp_path, slack)
+    config = make_config(tmp_path, slack, db=db_url)
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 2), classifier)
     slack.fail_method("chat.postMessage", Reply(json={"ok": False, "error": "channel_not_found"}))
@@ -324,7 +325,7 @@ def test_permanent_errors_fail_at_once_and_the_lane_goes_on(
     failed = alerts(store)[0]
     assert failed.status == "failed" and "channel_not_found" in (failed.last_error or "")
     # `harken alerts retry` puts it back once the config is fixed
-    config_path = config_file(tmp_path, slack)
+    config_path = config_file(tmp_path, slack, db=db_url)
     env = {"SLACK_BOT_TOKEN": TOKEN}
     listed = CliRunner().invoke(
         app, ["--config", str(config_path), "alerts", "--status", "failed"], env=env
@@ -343,10 +344,10 @@ def test_permanent_errors_fail_at_once_and_the_lane_goes_on(
 
 
 def test_webhooks_post_to_their_channel_and_their_url_never_shows(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
     hook = slack.add_webhook("#eng-incidents")
-    config = make_config(tmp_path, slack)
+    config = make_config(tmp_path, slack, db=db_url)
     config = config.model_copy(
         update={"alerts": config.alerts.model_copy(update={"slack": config.alerts.slack.model_copy(  # type: ignore[union-attr]
             update={"bot_token": None, "webhook_url": hook})})}
@@ -372,9 +373,9 @@ def test_webhooks_post_to_their_channel_and_their_url_never_shows(
 
 
 def test_cooldown_and_hourly_cap_hold_pings_critical_bypasses(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    config = make_config(tmp_path, slack, cooldown="10m", max_per_hour=2)
+    config = make_config(tmp_path, slack, db=db_url, cooldown="10m", max_per_hour=2)
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 2), classifier)
     now = datetime.now(UTC)
@@ -400,10 +401,13 @@ def test_cooldown_and_hourly_cap_hold_pings_critical_bypasses(
 
 
 def test_quiet_hours_hold_non_critical_alerts_for_the_digest(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
     config = make_config(
-        tmp_path, slack, quiet_hours={"start": "22:00", "end": "07:00", "timezone": "Asia/Tokyo"}
+        tmp_path,
+        slack,
+        db=db_url,
+        quiet_hours={"start": "22:00", "end": "07:00", "timezone": "Asia/Tokyo"},
     )
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 1), classifier)
@@ -425,9 +429,9 @@ def test_quiet_hours_hold_non_critical_alerts_for_the_digest(
 
 
 def test_a_hostile_post_reaches_slack_as_plain_text(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    config = make_config(tmp_path, slack)
+    config = make_config(tmp_path, slack, db=db_url)
     store = Store(config.database.url)
     route(store, config, posts(tmp_path, "h.jsonl", p.tweet("1666", HOSTILE)), classifier)
     assert deliver(store, config).sent == 1
@@ -440,9 +444,9 @@ def test_a_hostile_post_reaches_slack_as_plain_text(
 
 
 def test_stored_holds_are_shared_between_processes(
-    tmp_path: Path, slack: FakeSlack, classifier: Any
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    config = make_config(tmp_path, slack)
+    config = make_config(tmp_path, slack, db=db_url)
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 1), classifier)
     slack.fail_method("chat.postMessage", Reply(429, json={"ok": False, "error": "ratelimited"},
@@ -451,7 +455,7 @@ def test_stored_holds_are_shared_between_processes(
     with store.session() as session:
         hold = session.get(SinkHold, "slack")
     assert hold is not None and hold.until > datetime.now(UTC) + timedelta(seconds=100)
-    config_path = config_file(tmp_path, slack)
+    config_path = config_file(tmp_path, slack, db=db_url)
     shown = CliRunner().invoke(
         app, ["--config", str(config_path), "alerts"], env={"SLACK_BOT_TOKEN": TOKEN}
     )

@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 from harken import __version__
 from harken.cli import app
 from tests import payloads as p
+from tests.conftest import BACKENDS
 
 runner = CliRunner()
 
 CONFIG = """\
-database: {url: "sqlite:///harken.db"}
+database: {url: "DATABASE_URL"}
 brands:
   - {name: Acme, keywords: [acme, アクメ], handles: ["@acmesupport"]}
 departments:
@@ -41,8 +42,18 @@ def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
+def database(request: pytest.FixtureRequest) -> str:
+    """SQLite's harken.db in the project, unless a test asks for each backend with
+    ``@pytest.mark.parametrize("database", BACKENDS, indirect=True)``."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return "sqlite:///harken.db"
+
+
+@pytest.fixture
+def project(tmp_path: Path, database: str) -> Path:
+    config = CONFIG.replace("DATABASE_URL", database)
+    (tmp_path / "config.yaml").write_text(config, encoding="utf-8")
     p.write_jsonl(
         tmp_path / "x.jsonl",
         p.x_page(
@@ -61,6 +72,7 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout == f"harken {__version__}\n"
 
 
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_import_then_queue_and_report(project: Path) -> None:
     result = invoke("import", "x.jsonl", "--platform", "x")
     assert result.exit_code == 0, result.output
@@ -116,6 +128,7 @@ def test_import_then_queue_and_report(project: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_hostile_text_is_escaped_in_terminal_and_csv(project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import harken.cli
 
@@ -255,7 +268,9 @@ def test_doctor_reports_missing_credentials_without_showing_secrets(tmp_path: Pa
 
 
 def test_doctor_all_good_with_model(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(
+        CONFIG.replace("DATABASE_URL", "sqlite:///harken.db"), encoding="utf-8"
+    )
     result = invoke("doctor")
     assert result.exit_code == 0, result.output
     assert "ok   model: minilm+adapter+heads" in result.stdout

@@ -42,8 +42,10 @@ def smtp() -> Iterator[FakeSMTP]:
         yield server
 
 
-def digest_tree(tmp_path: Path, slack: FakeSlack, smtp: FakeSMTP, **extra: Any) -> dict[str, Any]:
-    tree = make_tree(tmp_path, slack)
+def digest_tree(
+    tmp_path: Path, slack: FakeSlack, smtp: FakeSMTP, db: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    tree = make_tree(tmp_path, slack, db=db)
     tree["digest"] = {
         "time": "08:00",
         "timezone": "Asia/Tokyo",
@@ -69,10 +71,11 @@ def deliver(store: Store, config: Config) -> Any:
 
 
 def test_the_daily_digest_goes_out_once_per_date(
-    tmp_path: Path, slack: FakeSlack, smtp: FakeSMTP, classifier: Any
+    tmp_path: Path, slack: FakeSlack, smtp: FakeSMTP, classifier: Any, db_url: str
 ) -> None:
     config = load_config(
-        overrides=digest_tree(tmp_path, slack, smtp, out_dir=str(tmp_path / "d")), environ={}
+        overrides=digest_tree(tmp_path, slack, smtp, db=db_url, out_dir=str(tmp_path / "d")),
+        environ={},
     )
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 2), classifier)
@@ -105,9 +108,9 @@ def test_the_daily_digest_goes_out_once_per_date(
 
 
 def test_digest_send_from_the_cli_once_then_force(
-    tmp_path: Path, slack: FakeSlack, smtp: FakeSMTP, classifier: Any
+    tmp_path: Path, slack: FakeSlack, smtp: FakeSMTP, classifier: Any, db_url: str
 ) -> None:
-    tree = digest_tree(tmp_path, slack, smtp)
+    tree = digest_tree(tmp_path, slack, smtp, db=db_url)
     tree["alerts"]["slack"]["bot_token"] = "${SLACK_BOT_TOKEN}"
     tree["digest"]["email"]["password"] = "${SMTP_PASSWORD}"
     path = tmp_path / "config.yaml"
@@ -134,9 +137,9 @@ def test_digest_send_from_the_cli_once_then_force(
 
 
 def test_a_failing_smtp_server_is_retried_and_slack_is_not_held_up(
-    tmp_path: Path, slack: FakeSlack, smtp: FakeSMTP, classifier: Any
+    tmp_path: Path, slack: FakeSlack, smtp: FakeSMTP, classifier: Any, db_url: str
 ) -> None:
-    config = load_config(overrides=digest_tree(tmp_path, slack, smtp), environ={})
+    config = load_config(overrides=digest_tree(tmp_path, slack, smtp, db=db_url), environ={})
     store = Store(config.database.url)
     route(store, config, outage_posts(tmp_path, 1), classifier)
     smtp.fail("MAIL", 451, "4.3.0 try again later")

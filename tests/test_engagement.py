@@ -53,10 +53,10 @@ def collected(
 
 
 def test_refresh_stores_a_series_per_mention_and_updates_its_metrics(
-    fake: FakeX, tmp_path: Path, classifier: Classifier
+    fake: FakeX, tmp_path: Path, classifier: Classifier, db_url: str
 ) -> None:
     config = make_config(tmp_path, fake.api.url, min_risk=0.0)
-    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store = Store(db_url)
     clock = FakeClock()
     collected(fake, config, store, classifier, clock)
     sources = build_sources(config, runtime=clock.runtime())
@@ -97,10 +97,10 @@ def test_refresh_stores_a_series_per_mention_and_updates_its_metrics(
 
 
 def test_only_risky_recent_mentions_are_refreshed(
-    fake: FakeX, tmp_path: Path, classifier: Classifier
+    fake: FakeX, tmp_path: Path, classifier: Classifier, db_url: str
 ) -> None:
     config = make_config(tmp_path, fake.api.url, min_risk=1.0)
-    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store = Store(db_url)
     clock = FakeClock()
     collected(fake, config, store, classifier, clock)
     report = refresh_engagement(store, config, build_sources(config, runtime=clock.runtime()))
@@ -108,10 +108,10 @@ def test_only_risky_recent_mentions_are_refreshed(
 
 
 def test_a_failing_refresh_is_reported_and_changes_nothing(
-    fake: FakeX, tmp_path: Path, classifier: Classifier
+    fake: FakeX, tmp_path: Path, classifier: Classifier, db_url: str
 ) -> None:
     config = make_config(tmp_path, fake.api.url, min_risk=0.0)
-    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store = Store(db_url)
     clock = FakeClock()
     collected(fake, config, store, classifier, clock)
     fake.api.fail_next(Reply(401))
@@ -123,10 +123,10 @@ def test_a_failing_refresh_is_reported_and_changes_nothing(
 
 
 def test_a_rate_limited_source_is_not_refreshed(
-    fake: FakeX, tmp_path: Path, classifier: Classifier
+    fake: FakeX, tmp_path: Path, classifier: Classifier, db_url: str
 ) -> None:
     config = make_config(tmp_path, fake.api.url, min_risk=0.0)
-    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store = Store(db_url)
     clock = FakeClock()
     collected(fake, config, store, classifier, clock)
     with store.session() as session:

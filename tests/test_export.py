@@ -116,10 +116,11 @@ class Builder:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store with known rows and a config pointing at it; the tests only read it."""
+def project(tmp_path_factory: pytest.TempPathFactory, module_db_url: str) -> Path:
+    """A store with known rows and a config pointing at it, on each backend; the tests only
+    read it."""
     root = tmp_path_factory.mktemp("export")
-    store = Store(f"sqlite:///{root / 'h.db'}")
+    store = Store(module_db_url)
     with store.session() as s:
         b = Builder(s)
         alice = b.author("alice", name="Alice A", followers=1200, verified=True)
@@ -161,7 +162,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         s.add_all([big, done])
     store.close()
     (root / "config.yaml").write_text(
-        f"database: {{url: 'sqlite:///{root / 'h.db'}'}}\n"
+        f"database: {{url: '{module_db_url}'}}\n"
         "brands:\n  - {name: Acme, keywords: [acme]}\n  - {name: Globex, keywords: [globex]}\n"
         "departments:\n  - {name: support, sla: 1h}\n  - {name: pr, sla: 30m}\n"
         "  - {name: engineering, sla: 1h}\n",
@@ -368,8 +369,8 @@ def test_incident_rows_and_filters(project: Path, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def store(project: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{project / 'h.db'}")
+def store(project: Path, module_db_url: str) -> Iterator[Store]:
+    opened = Store(module_db_url)
     yield opened
     opened.close()
 

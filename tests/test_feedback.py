@@ -66,9 +66,11 @@ def test_sigmoid_heads_tune_too() -> None:
     assert agreement(tune_head(head, x, yes, strength=1.0), x, yes) == 1.0
 
 
-def test_label_then_retrain_then_the_classifier_uses_the_tuned_heads(tmp_path: Path) -> None:
+def test_label_then_retrain_then_the_classifier_uses_the_tuned_heads(
+    tmp_path: Path, db_url: str
+) -> None:
     (tmp_path / "config.yaml").write_text(
-        'database: {url: "sqlite:///harken.db"}\nbrands: [{name: Acme, keywords: [acme]}]\n',
+        f'database: {{url: "{db_url}"}}\nbrands: [{{name: Acme, keywords: [acme]}}]\n',
         encoding="utf-8",
     )
     texts = [f"acme update {i}: the new dashboard shipped today" for i in range(12)]
@@ -106,8 +108,8 @@ def test_label_then_retrain_then_the_classifier_uses_the_tuned_heads(tmp_path: P
     assert after["sentiment_scores"]["negative"] > before["sentiment_scores"]["negative"]
 
 
-def test_label_errors_are_clear(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text('database: {url: "sqlite:///harken.db"}\n')
+def test_label_errors_are_clear(tmp_path: Path, db_url: str) -> None:
+    (tmp_path / "config.yaml").write_text(f'database: {{url: "{db_url}"}}\n')
     missing = runner.invoke(app, ["label", "999", "--complaint", "yes"])
     assert missing.exit_code == 1 and "no mention 999" in missing.output
     empty = runner.invoke(app, ["label", "1"])

@@ -24,10 +24,10 @@ T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
+def config(db_url: str) -> Config:
     return load_config(
         overrides={
-            "database": {"url": f"sqlite:///{tmp_path}/h.db"},
+            "database": {"url": db_url},
             "brands": [
                 {"name": "Acme", "keywords": ["acme"]},
                 {"name": "Globex", "keywords": ["globex"]},

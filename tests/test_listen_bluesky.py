@@ -487,7 +487,7 @@ def test_nothing_is_stored_twice_across_restarts(
     poll_source(store, config, bluesky(config, fake_clock()))
     fake.add(*many(50, 15))
     # A new process: new store object, new source, same database.
-    store2 = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store2 = Store(store.url)
     report = poll_source(store2, config, bluesky(config, fake_clock()))
     assert report.ok and report.stored == 15
     with store2.session() as session:
@@ -568,7 +568,7 @@ def test_a_stored_page_token_refused_after_a_restart_loses_nothing(
 
     fake.refuse_cursors = 1  # a new process: the stored token has expired meanwhile
     config = make_config(tmp_path, fake)
-    store2 = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store2 = Store(store.url)
     report = poll_source(store2, config, bluesky(config, fake_clock()))
     assert report.ok and report.stored == 20 and report.duplicates == 10 + 1
     assert len(stored(store)) == 31

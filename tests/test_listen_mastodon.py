@@ -178,7 +178,7 @@ def test_nothing_is_stored_twice_across_restarts(
     poll_source(store, config, mastodon_source(config, FakeClock()))
     fake.add(*many(50, 15))
     # A new process: new store object, new source, same database.
-    store2 = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store2 = Store(store.url)
     report = poll_source(store2, config, mastodon_source(config, FakeClock()))
     assert report.stored == 15 and report.duplicates == 0
     assert len(stored_ids(store2)) == 20

@@ -249,7 +249,7 @@ def test_without_validators_seen_ids_keep_entries_from_coming_twice_even_after_a
     assert poll_source(store, config, rss_source(config, FakeClock())).stored == 6
     fake.publish(NEWS, rss("News", *news_items(1, 7)), etag=False, last_modified=False)
     # A new process: new store object, new source, same database.
-    store2 = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store2 = Store(store.url)
     report = poll_source(store2, config, rss_source(config, FakeClock()))
     assert report.ok and report.stored == 2 and report.duplicates == 0
     assert len(mentions(store2)) == 8

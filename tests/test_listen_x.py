@@ -343,7 +343,7 @@ def test_nothing_is_stored_twice_across_restarts(
     poll_source(store, config, x_source(config, FakeClock()))
     fake.add(*many(50, 15))
     # A new process: new store object, new source, same database.
-    store2 = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store2 = Store(store.url)
     poll_source(store2, config, x_source(config, FakeClock()))
     with store2.session() as session:
         assert session.execute(select(func.count()).select_from(Mention)).scalar() == 20

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -78,15 +79,15 @@ class RecordingSink:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return load_config(
-        overrides={**CONFIG, "database": {"url": f"sqlite:///{tmp_path}/h.db"}}, environ={}
-    )
+def config(db_url: str) -> Config:
+    return load_config(overrides={**CONFIG, "database": {"url": db_url}}, environ={})
 
 
 @pytest.fixture
-def store(config: Config) -> Store:
-    return Store(config.database.url)
+def store(config: Config) -> Iterator[Store]:
+    opened = Store(config.database.url)
+    yield opened
+    opened.close()
 
 
 def x_file(tmp_path: Path) -> Path:

@@ -26,7 +26,7 @@ from tests.fakes.x import FakeX
 runner = CliRunner()
 
 CONFIG = """\
-database: {{url: "sqlite:///harken.db"}}
+database: {{url: "{db}"}}
 brands:
   - {{name: Acme, keywords: [acme, アクメ], handles: ["@acmesupport"]}}
 sources:
@@ -75,7 +75,7 @@ def fake_x() -> Iterator[FakeX]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Path:
     for name, value in {
         "X_BEARER_TOKEN": "test-bearer-token",
         "X_CONSUMER_KEY": xfake.CONSUMER_KEY,
@@ -84,7 +84,9 @@ def project(tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch) -> P
         "X_ACCESS_TOKEN_SECRET": xfake.ACCESS_TOKEN_SECRET,
     }.items():
         monkeypatch.setenv(name, value)
-    (tmp_path / "config.yaml").write_text(CONFIG.format(url=fake_x.api.url), encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(
+        CONFIG.format(url=fake_x.api.url, db=db_url), encoding="utf-8"
+    )
     p.write_jsonl(
         tmp_path / "x.jsonl",
         p.x_page(
@@ -157,6 +159,10 @@ def test_claim_resolve_dismiss_record_who_and_when(project: Path) -> None:
     assert again.exit_code == 1 and "already resolved" in again.stderr
     assert invoke("queue", "dismiss", str(other), "--reason", "not a complaint").exit_code == 0
     assert invoke("queue", "claim", "999").stderr.startswith("Error: no queue item #999")
+    # A name longer than the column is refused on either backend (PostgreSQL would raise).
+    long = invoke("queue", "claim", str(legal), "--as", "x" * 256)
+    assert long.exit_code == 1
+    assert long.stderr == "Error: --as is longer than 255 characters\n"
 
     shown = json.loads(invoke("queue", "show", str(outage), "--format", "json").stdout)
     assert shown["status"] == "resolved" and shown["closed_by"] == "ben"

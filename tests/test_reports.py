@@ -157,11 +157,11 @@ class Builder:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+def store(module_db_url: str) -> Iterator[Store]:
     """In the window (2026-11-19 12:00 -> 11-20 12:00 UTC): 6 Acme posts on x, 2 on reddit,
-    2 Globex posts; the day before: 2 Acme posts. Built once; the tests only read it."""
-    path = tmp_path_factory.mktemp("reports") / "h.db"
-    store = Store(f"sqlite:///{path}")
+    2 Globex posts; the day before: 2 Acme posts. Built once per backend; the tests only
+    read it."""
+    store = Store(module_db_url)
     with store.session() as s:
         b = Builder(s)
         outage = b.incident(UNTIL - 3 * H, size=4)

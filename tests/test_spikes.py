@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
 from sqlmodel import col
 
 from harken.routing.spikes import (
@@ -24,6 +26,7 @@ from harken.routing.spikes import (
 from harken.spikes import SpikeFinding, backtest, check_due, check_hour, recent_spikes
 from harken.store import Store
 from harken.store.tables import Author, Classification, Incident, Mention, Spike
+from tests.conftest import BACKENDS, pg_database
 
 HOUR = timedelta(hours=1)
 WEEK = timedelta(weeks=1)
@@ -225,21 +228,41 @@ def build_history(store: Store) -> None:
             )
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The history is built once; each test gets its own copy of the database file."""
-    path = tmp_path_factory.mktemp("spikes") / "history.db"
-    store = Store(f"sqlite:///{path}")
-    build_history(store)
-    store.close()  # the last connection closing folds the WAL back into the file
-    return path
+@pytest.fixture(scope="module", params=BACKENDS)
+def template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The history is built once per backend; each test gets its own copy of the database
+    (of the file on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL)."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("spikes") / "history.db"
+        store = Store(f"sqlite:///{path}")
+        build_history(store)
+        store.close()  # the last connection closing folds the WAL back into the file
+        yield str(path)
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    with pg_database(cluster, request.getfixturevalue("pg_template")) as url:
+        store = Store(url)
+        build_history(store)
+        store.close()
+        yield url
 
 
 @pytest.fixture
-def history(template: Path, tmp_path: Path) -> Store:
+def history(template: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    if template.startswith("postgresql"):
+        cluster = request.getfixturevalue("pg_cluster")
+        with pg_database(cluster, str(make_url(template).database)) as url:
+            store = Store(url)
+            yield store
+            store.close()
+        return
     copy = tmp_path / "h.db"
     shutil.copyfile(template, copy)
-    return Store(f"sqlite:///{copy}")
+    store = Store(f"sqlite:///{copy}")
+    yield store
+    store.close()
 
 
 KEYWORDS = {"Acme": ["acme", "アクメ"], "Globex": ["globex"]}

@@ -1,19 +1,22 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import JSON, func, select, text
 from sqlmodel import SQLModel
 
 from harken.errors import StoreError
 from harken.records import AuthorRecord, MentionRecord
 from harken.store import Store, repo
 from harken.store.tables import Author, Mention
+from tests.conftest import BACKENDS, pg_database
 
 
 def record(external_id: str = "1", followers: int | None = 10) -> MentionRecord:
@@ -28,17 +31,78 @@ def record(external_id: str = "1", followers: int | None = 10) -> MentionRecord:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'h.db'}")
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    from harken.store.db import migrations_dir
+
+    return ScriptDirectory(migrations_dir()).get_current_head()
 
 
-def test_sqlite_runs_in_wal_mode_with_migrations_applied(store: Store) -> None:
+def test_sqlite_runs_in_wal_mode_with_migrations_applied(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
+            head_revision()
         )
+    store.close()
+
+
+def test_migrations_reach_head_on_an_empty_postgresql_database(pg_cluster: Any) -> None:
+    """From nothing (not the test template), and a second open finds nothing to do."""
+    with pg_database(pg_cluster, "template0") as url:
+        for _ in range(2):
+            store = Store(url)
+            assert store.dialect == "postgresql"
+            with store.engine.connect() as connection:
+                version = connection.execute(text("SELECT version_num FROM alembic_version"))
+                assert version.scalars().all() == [head_revision()]
+            store.close()
+
+
+def test_json_columns_are_jsonb_on_postgresql(pg_url: str) -> None:
+    """jsonb, not json: json has no equality operator (DISTINCT, GROUP BY and UNION on a
+    json column fail) and is reparsed on every read."""
+    expected = {
+        (table.name, column.name)
+        for table in SQLModel.metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, JSON)
+    }
+    assert ("mentions", "raw") in expected and ("alerts", "payload") in expected
+    store = Store(pg_url)
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND data_type IN ('json', 'jsonb')"
+            )
+        ).all()
+    store.close()
+    assert {(t, c) for t, c, kind in rows if kind == "jsonb"} == expected
+    assert [r for r in rows if r[2] == "json"] == []
+
+
+def test_upserts_insert_once_and_refresh(store: Store) -> None:
+    """The dialect's own ON CONFLICT: the same answers on both backends."""
+    with store.session() as session:
+        first = repo.upsert_author(session, record().author)
+        assert repo.insert_mention(session, record("7"), first, "Acme", "test") is True
+        assert repo.insert_mention(session, record("7"), first, "Acme", "again") is False
+        renamed = AuthorRecord(
+            platform="x", external_id="100", handle="kenji_t", followers=None, verified=True
+        )
+        assert repo.upsert_author(session, renamed) == first
+        other = AuthorRecord(platform="reddit", external_id="100", handle="kenji")
+        assert repo.upsert_author(session, other) != first
+    with store.session() as session:
+        author = session.get(Author, first)
+        mention = session.execute(select(Mention)).scalar_one()
+    assert author is not None
+    assert (author.handle, author.followers, author.verified) == ("kenji_t", 10, True)
+    assert author.updated_at >= author.first_seen
+    assert (mention.source, mention.raw, mention.metrics) == ("test", {"id": "7"}, {"likes": 3})
 
 
 def test_migrations_match_the_models(store: Store) -> None:
@@ -104,7 +168,17 @@ def test_bad_urls_are_clear_errors(tmp_path: Path) -> None:
         Store(f"sqlite:///{tmp_path}/no/such/dir/h.db")
 
 
-def test_0004_backfills_incidents_routed_before_it(tmp_path: Path) -> None:
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no tables at all) on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        with pg_database(request.getfixturevalue("pg_cluster"), "template0") as url:
+            yield url
+
+
+def test_0004_backfills_incidents_routed_before_it(empty_url: str) -> None:
     """A store routed by 0003's code: after the upgrade a retweet of an old post still joins
     the old post's incident."""
     from alembic import command
@@ -116,7 +190,7 @@ def test_0004_backfills_incidents_routed_before_it(tmp_path: Path) -> None:
     from harken.store.db import migrations_dir
     from harken.store.tables import Classification, Incident, IncidentKey
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = empty_url
     engine = create_engine(url)
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", migrations_dir())
@@ -125,18 +199,20 @@ def test_0004_backfills_incidents_routed_before_it(tmp_path: Path) -> None:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "0003")
         for statement in (
-            "INSERT INTO authors (id, platform, external_id, handle, verified, first_seen,"
-            f" updated_at) VALUES (1, 'x', '100', 'kenji', 0, '{when}', '{when}')",
-            "INSERT INTO mentions (id, platform, external_id, brand, text, created_at,"
-            " collected_at, author_id, metrics, source, raw) VALUES (1, 'x', '1', 'Acme',"
+            # No explicit ids: each table's first row gets id 1 on either backend, and
+            # PostgreSQL's sequences stay where the application's later inserts need them.
+            "INSERT INTO authors (platform, external_id, handle, verified, first_seen,"
+            f" updated_at) VALUES ('x', '100', 'kenji', FALSE, '{when}', '{when}')",
+            "INSERT INTO mentions (platform, external_id, brand, text, created_at,"
+            " collected_at, author_id, metrics, source, raw) VALUES ('x', '1', 'Acme',"
             f" 'acme is down', '{when}', '{when}', 1, '{{}}', 't', '{{}}')",
-            "INSERT INTO classifications (id, mention_id, model, sentiment, sentiment_scores,"
+            "INSERT INTO classifications (mention_id, model, sentiment, sentiment_scores,"
             " complaint, abuse, risk, risk_factors, topics, language, created_at) VALUES"
-            f" (1, 1, 'm', 'negative', '{{}}', 0.9, 0.0, 0.7, '[]', '[]', 'en', '{when}')",
-            "INSERT INTO incidents (id, brand, key, first_seen, last_seen, size, top_mention_id,"
-            f" status) VALUES (1, 'Acme', 'x:1', '{when}', '{when}', 1, 1, 'open')",
-            "INSERT INTO queue_items (id, mention_id, incident_id, department, status, priority,"
-            f" reason, due_at, created_at, updated_at) VALUES (1, 1, 1, 'support', 'new',"
+            f" (1, 'm', 'negative', '{{}}', 0.9, 0.0, 0.7, '[]', '[]', 'en', '{when}')",
+            "INSERT INTO incidents (brand, key, first_seen, last_seen, size, top_mention_id,"
+            f" status) VALUES ('Acme', 'x:1', '{when}', '{when}', 1, 1, 'open')",
+            "INSERT INTO queue_items (mention_id, incident_id, department, status, priority,"
+            f" reason, due_at, created_at, updated_at) VALUES (1, 1, 'support', 'new',"
             f" 'normal', 'r', '{when}', '{when}', '{when}')",
         ):
             connection.execute(text(statement))

@@ -6,7 +6,6 @@ The burst test kills a worker and the scheduler with SIGKILL mid-burst and count
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -27,7 +26,6 @@ from harken.store import Store, repo
 from tests.fakes.http import Reply, Request
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.fakes.x import FakeX, tweet
-from tests.pg import TempCluster
 
 ENV = {
     **os.environ,
@@ -72,19 +70,6 @@ def config_text(url: str, slack: FakeSlack, x_url: str | None = None, **x: Any) 
                   "interval": "2s", "max_results": 100, **x}
         }  # fmt: skip
     return json.dumps(tree)  # YAML reads JSON
-
-
-@pytest.fixture
-def fresh_pg(pg_cluster: TempCluster) -> Callable[[], str]:
-    """Make an empty PostgreSQL database; harken migrates it when it first opens it."""
-
-    def make() -> str:
-        return pg_cluster.create_database(f"worker_{next(_numbers)}")
-
-    return make
-
-
-_numbers = itertools.count(1)
 
 
 @pytest.fixture
@@ -144,10 +129,6 @@ class Counts:
         self.engine.dispose()
 
 
-def backend_url(backend: str, tmp_path: Path, fresh_pg: Callable[[], str]) -> str:
-    return f"sqlite:///{tmp_path / 'h.db'}" if backend == "sqlite" else fresh_pg()
-
-
 def import_demo(directory: Path, *platforms: str) -> None:
     for platform in platforms:
         done = harken(directory, "import", str(demo_file(platform)), "-p", platform, "--no-process")
@@ -196,9 +177,9 @@ def assert_in_order_per_channel(counts: Counts, slack: FakeSlack) -> None:
 
 
 def test_postgresql_claims_skip_the_rows_another_worker_holds(
-    fresh_pg: Callable[[], str], tmp_path: Path, slack: FakeSlack
+    pg_url: str, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    url = fresh_pg()
+    url = pg_url
     (tmp_path / "config.yaml").write_text(config_text(url, slack), encoding="utf-8")
     import_demo(tmp_path, "x")
     store = Store(url)
@@ -219,11 +200,8 @@ def test_postgresql_claims_skip_the_rows_another_worker_holds(
 # -- workers end to end -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_workers_drain_the_pipeline_once(
-    backend: str, fresh_pg: Callable[[], str], tmp_path: Path, slack: FakeSlack
-) -> None:
-    url = backend_url(backend, tmp_path, fresh_pg)
+def test_workers_drain_the_pipeline_once(db_url: str, tmp_path: Path, slack: FakeSlack) -> None:
+    url = db_url
     (tmp_path / "config.yaml").write_text(config_text(url, slack), encoding="utf-8")
     import_demo(tmp_path, "x", "bluesky")
     done = harken(tmp_path, "worker", "--concurrency", "2", "--drain", "--idle", "0.2")
@@ -237,7 +215,7 @@ def test_workers_drain_the_pipeline_once(
         mentions = counts.scalar("SELECT count(*) FROM mentions")
         assert sum(int(c) for _, c, _ in finals) == mentions  # each classified by one worker
         assert sum(int(r) for _, _, r in finals) == mentions
-        if backend == "postgresql":
+        if url.startswith("postgresql"):
             assert sum(int(c) > 0 for _, c, _ in finals) >= 2, "workers ran side by side"
         assert_everything_once(counts, slack)
         assert_in_order_per_channel(counts, slack)
@@ -246,9 +224,9 @@ def test_workers_drain_the_pipeline_once(
 
 
 def test_a_worker_limited_to_some_stages_leaves_the_rest(
-    fresh_pg: Callable[[], str], tmp_path: Path, slack: FakeSlack
+    pg_url: str, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    url = fresh_pg()
+    url = pg_url
     (tmp_path / "config.yaml").write_text(config_text(url, slack), encoding="utf-8")
     import_demo(tmp_path, "x")
     classified = harken(tmp_path, "worker", "--stages", "classify", "--drain", "--idle", "0.1")
@@ -278,11 +256,10 @@ def test_unknown_stage_is_a_clear_error(tmp_path: Path, slack: FakeSlack) -> Non
 # -- one scheduler --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_second_scheduler_waits_and_takes_over_when_the_first_dies(
-    backend: str, fresh_pg: Callable[[], str], tmp_path: Path, slack: FakeSlack
+    db_url: str, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    url = backend_url(backend, tmp_path, fresh_pg)
+    url = db_url
     x = FakeX()
     with x.api:
         x.add(*[tweet(1000 + i, f"acme order {i} arrived") for i in range(5)])
@@ -354,9 +331,9 @@ def burst_tweets() -> list[dict[str, Any]]:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_kill_9_of_a_worker_and_the_scheduler_mid_burst_loses_and_repeats_nothing(
-    fresh_pg: Callable[[], str], tmp_path: Path, slack: FakeSlack
+    pg_url: str, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    url = fresh_pg()
+    url = pg_url
     x = FakeX()
     with x.api:
         x.add(*burst_tweets())

@@ -10,10 +10,12 @@ from harken.listeners.base import (
     MentionRecord,
     ParseResult,
     Rejection,
+    dict_or_empty,
     each_item,
     metrics_of,
     parse_time,
     require,
+    text_or_none,
 )
 
 PLATFORM = "bluesky"
@@ -47,11 +49,11 @@ def _post(post: Any) -> MentionRecord:
             platform=PLATFORM,
             external_id=require(author, "did", where="author"),
             handle=handle,
-            name=author.get("displayName"),
+            name=text_or_none(author.get("displayName")),
             url=f"{APP}/profile/{handle}",
         ),
         url=f"{APP}/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}",
-        language=langs[0] if isinstance(langs, list) and langs else None,
+        language=text_or_none(langs[0]) if isinstance(langs, list) and langs else None,
         metrics=metrics_of(
             likes=post.get("likeCount"),
             reposts=post.get("repostCount"),
@@ -59,14 +61,20 @@ def _post(post: Any) -> MentionRecord:
             quotes=post.get("quoteCount"),
         ),
         reference=_reference(record),
-        conversation_id=((record.get("reply") or {}).get("root") or {}).get("uri") or uri,
+        conversation_id=_uri(dict_or_empty(record.get("reply")).get("root")) or uri,
         raw=post,
     )
 
 
+def _uri(ref: Any) -> str | None:
+    """The ``uri`` of a strong ref (``{"uri": ..., "cid": ...}``), if it is one."""
+    return text_or_none(dict_or_empty(ref).get("uri"))
+
+
 def _reference(record: dict[str, Any]) -> tuple[str, str] | None:
-    embed = record.get("embed") or {}
-    if embed.get("$type") == "app.bsky.embed.record" and (embed.get("record") or {}).get("uri"):
-        return "quote", embed["record"]["uri"]
-    parent = (record.get("reply") or {}).get("parent") or {}
-    return ("reply", parent["uri"]) if isinstance(parent.get("uri"), str) else None
+    embed = dict_or_empty(record.get("embed"))
+    quoted = _uri(embed.get("record"))
+    if embed.get("$type") == "app.bsky.embed.record" and quoted:
+        return "quote", quoted
+    parent = _uri(dict_or_empty(record.get("reply")).get("parent"))
+    return ("reply", parent) if parent else None

@@ -14,6 +14,7 @@ from harken.listeners.base import (
     one_or_many,
     parse_time,
     require,
+    text_or_none,
 )
 from harken.text import html_to_text
 
@@ -28,7 +29,7 @@ def _status(status: Any) -> MentionRecord:
     reblog = status.get("reblog") if isinstance(status, dict) else None
     account = require(status, "account", dict, where="status")
     acct = require(account, "acct", where="account")
-    spoiler = status.get("spoiler_text") or ""
+    spoiler = text_or_none(status.get("spoiler_text")) or ""
     shown = reblog if isinstance(reblog, dict) else status
     text = html_to_text(require(shown, "content", where="status"))
     if spoiler:
@@ -41,14 +42,14 @@ def _status(status: Any) -> MentionRecord:
         created_at=parse_time(require(status, "created_at", where="status"), "created_at"),
         author=AuthorRecord(
             platform=PLATFORM,
-            external_id=account.get("url") or acct,
+            external_id=text_or_none(account.get("url")) or acct,
             handle=acct,
-            name=account.get("display_name") or None,
+            name=text_or_none(account.get("display_name")) or None,
             followers=as_int(account.get("followers_count")),
-            url=account.get("url"),
+            url=text_or_none(account.get("url")),
         ),
-        url=status.get("url") or status.get("uri"),
-        language=status.get("language"),
+        url=text_or_none(status.get("url")) or text_or_none(status.get("uri")),
+        language=text_or_none(status.get("language")),
         metrics=metrics_of(
             likes=status.get("favourites_count"),
             reposts=status.get("reblogs_count"),
@@ -64,4 +65,6 @@ def _reference(status: dict[str, Any]) -> tuple[str, str] | None:
     if isinstance(reblog, dict) and isinstance(reblog.get("uri"), str):
         return "retweet", reblog["uri"]
     reply_to = status.get("in_reply_to_id")
-    return ("reply", str(reply_to)) if reply_to else None
+    if isinstance(reply_to, int) and not isinstance(reply_to, bool):
+        reply_to = str(reply_to)  # some servers send ids as numbers
+    return ("reply", reply_to) if isinstance(reply_to, str) and reply_to else None

@@ -15,10 +15,13 @@ from harken.listeners.base import (
     MentionRecord,
     ParseResult,
     Rejection,
+    clip,
+    dict_or_empty,
     each_item,
     metrics_of,
     parse_time,
     require,
+    text_or_none,
 )
 
 PLATFORM = "reddit"
@@ -27,7 +30,7 @@ SITE = "https://www.reddit.com"
 
 def parse(payload: Any) -> Iterator[ParseResult]:
     if isinstance(payload, dict) and payload.get("kind") == "Listing":
-        children = (payload.get("data") or {}).get("children")
+        children = dict_or_empty(payload.get("data")).get("children")
         if not isinstance(children, list):
             yield Rejection("Listing without data.children")
             return
@@ -41,7 +44,7 @@ def _thing(thing: Any) -> MentionRecord:
     data = require(thing, "data", dict, where="thing")
     if kind == "t3":
         title = require(data, "title", where="data")
-        body = data.get("selftext") or ""
+        body = text_or_none(data.get("selftext")) or ""
         text = f"{title}\n\n{body}".strip() if body else title
         reference = None
     elif kind == "t1":
@@ -49,9 +52,9 @@ def _thing(thing: Any) -> MentionRecord:
         parent = data.get("parent_id") or data.get("link_id")
         reference = ("reply", parent) if isinstance(parent, str) else None
     else:
-        raise PayloadError(f"unsupported thing kind {kind!r} (expected t1 or t3)")
+        raise PayloadError(f"unsupported thing kind {clip(repr(kind))} (expected t1 or t3)")
     name = require(data, "name", where="data")
-    author = data.get("author") or "[deleted]"
+    author = text_or_none(data.get("author")) or "[deleted]"
     permalink = data.get("permalink")
     return MentionRecord(
         platform=PLATFORM,
@@ -60,13 +63,13 @@ def _thing(thing: Any) -> MentionRecord:
         created_at=parse_time(require(data, "created_utc", (int, float), "data"), "created_utc"),
         author=AuthorRecord(
             platform=PLATFORM,
-            external_id=data.get("author_fullname") or f"name:{author}",
+            external_id=text_or_none(data.get("author_fullname")) or f"name:{author}",
             handle=author,
             url=f"{SITE}/user/{author}",
         ),
         url=f"{SITE}{permalink}" if isinstance(permalink, str) else None,
         metrics=metrics_of(likes=data.get("score"), replies=data.get("num_comments")),
         reference=reference,
-        conversation_id=data.get("link_id") or name,
+        conversation_id=text_or_none(data.get("link_id")) or name,
         raw=thing,
     )

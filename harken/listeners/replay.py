@@ -45,6 +45,9 @@ def _parse_line(raw: bytes, lineno: int, parse: Parser) -> Iterator[MentionRecor
     except json.JSONDecodeError as err:
         yield LineRejection(lineno, f"invalid JSON: {err.msg} at column {err.colno}")
         return
+    except RecursionError:
+        yield LineRejection(lineno, "invalid JSON: nested too deeply")
+        return
     for result in parse(payload):
         if isinstance(result, Rejection):
             where = f" (item {result.item})" if result.item is not None else ""

@@ -20,8 +20,11 @@ from harken.listeners.base import (
     AuthorRecord,
     MentionRecord,
     ParseResult,
+    dict_or_empty,
     one_or_many,
     parse_time,
+    plausible,
+    text_or_none,
 )
 from harken.text import html_to_text
 
@@ -36,8 +39,8 @@ def parse(payload: Any) -> Iterator[ParseResult]:
 def _entry(entry: Any) -> MentionRecord:
     if not isinstance(entry, dict):
         raise PayloadError("entry is not a JSON object")
-    link = entry.get("link")
-    entry_id = entry.get("id") or link
+    link = text_or_none(entry.get("link")) or None
+    entry_id = text_or_none(entry.get("id")) or link
     if not isinstance(entry_id, str) or not entry_id:
         raise PayloadError("entry has neither id nor link")
     title = _text(entry, "title")
@@ -47,10 +50,9 @@ def _entry(entry: Any) -> MentionRecord:
     field_name = next((f for f in DATE_FIELDS if entry.get(f) is not None), None)
     if field_name is None:
         raise PayloadError("missing field published (or updated)")
-    feed = entry.get("feed")
-    if not isinstance(feed, dict):
-        feed = {}
-    site = feed.get("link") or (f"https://{urlsplit(link).netloc}/" if link else entry_id)
+    feed = dict_or_empty(entry.get("feed"))
+    host = _host(link)
+    site = text_or_none(feed.get("link")) or (f"https://{host}/" if host else entry_id)
     return MentionRecord(
         platform=PLATFORM,
         external_id=entry_id,
@@ -59,18 +61,26 @@ def _entry(entry: Any) -> MentionRecord:
         author=AuthorRecord(
             platform=PLATFORM,
             external_id=site,
-            handle=feed.get("title") or urlsplit(site).netloc or site,
-            name=entry.get("author"),
+            handle=text_or_none(feed.get("title")) or _host(site) or site,
+            name=text_or_none(entry.get("author")),
             url=site,
         ),
         url=link,
-        language=feed.get("language"),
+        language=text_or_none(feed.get("language")),
         raw=entry,
     )
 
 
+def _host(url: str | None) -> str:
+    """The host part of an address ("" for none, or one too broken to split)."""
+    try:
+        return urlsplit(url).netloc if url else ""
+    except ValueError:  # "http://[oops"
+        return ""
+
+
 def _text(entry: dict[str, Any], key: str) -> str:
-    value = str(entry.get(key) or "")
+    value = text_or_none(entry.get(key)) or ""
     detail = entry.get(f"{key}_detail")
     if isinstance(detail, dict) and detail.get("type") == "text/plain":
         return value.strip()
@@ -81,7 +91,8 @@ def _time(value: Any, field_name: str) -> datetime:
     """A feedparser struct_time (or its JSON list form), else what parse_time reads."""
     if isinstance(value, list | tuple) and len(value) == 9:
         try:
-            return datetime.fromtimestamp(calendar.timegm(tuple(value)), tz=UTC)
+            moment = datetime.fromtimestamp(calendar.timegm(tuple(value)), tz=UTC)
         except (TypeError, ValueError, OverflowError, OSError):
             raise PayloadError(f"field {field_name} is not a valid timestamp") from None
+        return plausible(moment, field_name)
     return parse_time(value, field_name)

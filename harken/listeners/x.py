@@ -16,10 +16,13 @@ from harken.listeners.base import (
     ParseResult,
     Rejection,
     as_int,
+    clip,
+    dict_or_empty,
     each_item,
     metrics_of,
     parse_time,
     require,
+    text_or_none,
 )
 
 PLATFORM = "x"
@@ -34,9 +37,10 @@ def parse(payload: Any) -> Iterator[ParseResult]:
     if not isinstance(tweets, list):
         yield Rejection("field data is not a list of tweets")
         return
+    expanded = dict_or_empty(payload.get("includes")).get("users")
     users = {
         u["id"]: u
-        for u in (payload.get("includes") or {}).get("users") or []
+        for u in (expanded if isinstance(expanded, list) else [])
         if isinstance(u, dict) and isinstance(u.get("id"), str)
     }
     yield from each_item(tweets, lambda tweet: _tweet(tweet, users))
@@ -47,9 +51,11 @@ def _tweet(tweet: Any, users: dict[str, dict[str, Any]]) -> MentionRecord:
     author_id = require(tweet, "author_id", where="tweet")
     user = users.get(author_id)
     if user is None:
-        raise PayloadError(f"tweet {tweet_id}: author {author_id} is not in includes.users")
+        raise PayloadError(
+            f"tweet {clip(tweet_id)}: author {clip(author_id)} is not in includes.users"
+        )
     username = require(user, "username", where="user")
-    metrics = tweet.get("public_metrics") or {}
+    metrics = dict_or_empty(tweet.get("public_metrics"))
     reference = _reference(tweet)
     # A retweet reports its original's retweet_count: counting it again would double it.
     reposts = None if reference and reference[0] == "retweet" else metrics.get("retweet_count")
@@ -62,13 +68,13 @@ def _tweet(tweet: Any, users: dict[str, dict[str, Any]]) -> MentionRecord:
             platform=PLATFORM,
             external_id=author_id,
             handle=username,
-            name=user.get("name"),
-            followers=as_int((user.get("public_metrics") or {}).get("followers_count")),
-            verified=bool(user.get("verified")),
+            name=text_or_none(user.get("name")),
+            followers=as_int(dict_or_empty(user.get("public_metrics")).get("followers_count")),
+            verified=user.get("verified") is True,
             url=f"https://x.com/{username}",
         ),
         url=f"https://x.com/{username}/status/{tweet_id}",
-        language=tweet.get("lang") if tweet.get("lang") not in (None, "und") else None,
+        language=_language(tweet.get("lang")),
         metrics=metrics_of(
             likes=metrics.get("like_count"),
             reposts=reposts,
@@ -77,7 +83,7 @@ def _tweet(tweet: Any, users: dict[str, dict[str, Any]]) -> MentionRecord:
             impressions=metrics.get("impression_count"),
         ),
         reference=reference,
-        conversation_id=tweet.get("conversation_id"),
+        conversation_id=text_or_none(tweet.get("conversation_id")),
         raw=tweet,
     )
 
@@ -87,8 +93,14 @@ def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _language(lang: Any) -> str | None:
+    """X's BCP 47 tag; ``und`` (undetermined) is no language."""
+    return lang if isinstance(lang, str) and lang not in ("", "und") else None
+
+
 def _reference(tweet: dict[str, Any]) -> tuple[str, str] | None:
-    refs = [r for r in tweet.get("referenced_tweets") or [] if isinstance(r, dict)]
+    given = tweet.get("referenced_tweets")
+    refs = [r for r in given if isinstance(r, dict)] if isinstance(given, list) else []
     # A retweet is what it retweets; a quote or reply is its own post pointing elsewhere.
     for wanted in ("retweeted", "quoted", "replied_to"):
         for ref in refs:

@@ -174,11 +174,15 @@ class XSource(Source):
         budget = self.settings.first_poll_pages if first else self.settings.max_pages
         for number in range(1, budget + 1):
             body = self._search(brand, query, mine)
-            meta = body.get("meta") or {}
-            if "newest_id" in meta and "pending_newest" not in mine:
-                mine["pending_newest"] = meta["newest_id"]  # the newest of this whole search
-            if meta.get("next_token") and not (first and number == budget):
-                mine["next_token"] = meta["next_token"]
+            meta = body.get("meta")
+            meta = meta if isinstance(meta, dict) else {}
+            newest, token = meta.get("newest_id"), meta.get("next_token")
+            # Only an id (digits) can move since_id: anything else in the cursor would be sent
+            # back on every poll, and X would refuse each one.
+            if isinstance(newest, str) and newest.isascii() and newest.isdigit():
+                mine.setdefault("pending_newest", newest)  # the newest of this whole search
+            if isinstance(token, str) and token and not (first and number == budget):
+                mine["next_token"] = token
             else:  # the search is done: everything up to its newest tweet is stored
                 for key in ("next_token", "first", "start_time"):
                     mine.pop(key, None)

@@ -105,17 +105,21 @@ def iter_frames(
         # (exports), through the result: yield_per buffers ahead of the driver's cursor.
         cursor = result.cursor if chunk is None else result
         yielded = False
-        while True:
-            rows = cursor.fetchall() if chunk is None else cursor.fetchmany(chunk)
-            if not rows and yielded:
-                return
-            last = chunk is None or len(rows) < chunk
-            frame = _frame(rows, names, dates)
-            del rows  # only one chunk's rows in memory at a time
-            yield frame
-            yielded = True
-            if last:
-                return
+        # Closed however the reading ends (the last short chunk, or the caller stopping early):
+        # on PostgreSQL yield_per reads through a server-side cursor, which stays open on the
+        # server, and warns when garbage-collected, unless it is closed.
+        with result:
+            while True:
+                rows = cursor.fetchall() if chunk is None else cursor.fetchmany(chunk)
+                if not rows and yielded:
+                    return
+                last = chunk is None or len(rows) < chunk
+                frame = _frame(rows, names, dates)
+                del rows  # only one chunk's rows in memory at a time
+                yield frame
+                yielded = True
+                if last:
+                    return
 
 
 def _frame(rows: Sequence[Any], names: list[str], dates: Sequence[str]) -> pd.DataFrame:

@@ -224,7 +224,9 @@ def _window_statement() -> Any:
             t.c.key.in_(bindparam("keys", expanding=True)),
             t.c.seen_at.between(bindparam("low"), bindparam("high")),
         )
-        .order_by(t.c.seen_at.desc())
+        # The id breaks ties (a storm's posts share their second): PostgreSQL returns equal
+        # rows in any order, so without it the rows kept at the limit would vary.
+        .order_by(t.c.seen_at.desc(), t.c.id.desc())
         .limit(MAX_ROWS)
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -101,6 +102,10 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_store_engine(url)
+        # A store dropped without close() (the CLI opens one per command) must not leave its
+        # pooled connections open until the engine happens to be garbage-collected: on
+        # PostgreSQL each is a server process, and psycopg warns about every one.
+        weakref.finalize(self, self.engine.dispose)
         migrate(self.engine)
 
     @property

@@ -35,7 +35,7 @@ class Request:
     query_all: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes
-    received_at: float = field(default_factory=time.time)  # when the body was in (time.time())
+    received_at: float = field(default_factory=time.time)  # when the body was in (api.clock())
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -69,10 +69,13 @@ class FakeAPI:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Handler] = {}
         self.requests: list[Request] = []
-        self._failures: deque[Reply] = deque()
+        self._failures: deque[Reply | Handler] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.default_headers: dict[str, str] = {}
+        # What stamps each request's ``received_at``: a test with a fake clock passes
+        # ``lambda: clock.now.timestamp()`` and asserts when, on that clock, requests came.
+        self.clock: Callable[[], float] = time.time
 
     # -- scripting ----------------------------------------------------------------------------
 
@@ -83,8 +86,9 @@ class FakeAPI:
 
         return register
 
-    def fail_next(self, *replies: Reply) -> None:
-        """Serve these (in order) to the next requests instead of the routes."""
+    def fail_next(self, *replies: Reply | Handler) -> None:
+        """Serve these (in order) to the next requests instead of the routes. A handler is
+        called with the request it answers (a reset time relative to when it arrived)."""
         with self._lock:
             self._failures.extend(replies)
 
@@ -126,7 +130,7 @@ class FakeAPI:
             self.requests.append(request)
             scripted = self._failures.popleft() if self._failures else None
         if scripted is not None:
-            return scripted
+            return scripted(request) if callable(scripted) else scripted
         handler = self.routes.get((request.method, request.path))
         if handler is None:
             return Reply(404, json={"error": f"no fake route for {request.method} {request.path}"})
@@ -151,6 +155,7 @@ def _handler_for(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 query_all=query_all,
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=self.rfile.read(length) if length else b"",
+                received_at=api.clock(),
             )
             reply = api._answer(request)
             if reply.delay:

@@ -103,7 +103,7 @@ class FakeMastodon:
         self.statuses: list[dict[str, Any]] = []
         self.limit, self.remaining = 300, 300
         self.reset_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
-        self._failures: deque[Reply] = deque()
+        self._failures: deque[Reply | Handler] = deque()
         # A test's own script: a Reply to serve instead of the API's answer, or None.
         self.before: Callable[[Request], Reply | None] | None = None
         self.api.route("GET", "/api/v1/instance/")(self._instance_v1)
@@ -122,8 +122,9 @@ class FakeMastodon:
     def add(self, *statuses: dict[str, Any]) -> None:
         self.statuses.extend(statuses)
 
-    def fail_next(self, *replies: Reply) -> None:
-        """Serve these to the next API calls (instance info is always answered)."""
+    def fail_next(self, *replies: Reply | Handler) -> None:
+        """Serve these to the next API calls (instance info is always answered); a handler
+        is called with the request it answers."""
         self._failures.extend(replies)
 
     @property
@@ -154,7 +155,8 @@ class FakeMastodon:
     def _scripted(self, handler: Handler) -> Handler:
         def serve(req: Request) -> Reply:
             if self._failures:
-                return self._failures.popleft()
+                failure = self._failures.popleft()
+                return failure(req) if callable(failure) else failure
             scripted = self.before(req) if self.before else None
             if scripted is not None:
                 return scripted

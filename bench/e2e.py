@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/e2e.py [--mentions 2000] [--workers 1,2,4]
                                   [--backends sqlite,postgresql] [--modes concurrency,processes]
-                                  [--no-baseline] [--pg-durable] [--json FILE]
+                                  [--no-baseline] [--threads N] [--repeat 1] [--pg-durable]
+                                  [--json FILE]
 
 ``--mentions`` posts with bench/make_store.py's texts, authors, times and retweet/quote
 cascades (three brands, 15% Japanese, a week) are written as X API pages to a JSONL file;
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -224,23 +226,57 @@ def describe(mode: str, workers: int, threads: str | None) -> str:
         return "1 worker"
     if mode == "concurrency":
         return f"{workers} workers: --concurrency {workers}"
-    shared = f", {threads} encoder threads each" if threads else ""
+    shared = f", HARKEN_ENCODER_THREADS={threads}" if threads else ""
     return f"{workers} workers: {workers} processes{shared}"
+
+
+@dataclass
+class Figures:
+    """One configuration's figures: the median over its repeats."""
+
+    backend: str
+    configuration: str
+    workers: int
+    mode: str
+    rate: float
+    steady: float
+    runs: int
+
+
+def medians(results: list[Result]) -> list[Figures]:
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.backend, r.configuration), []).append(r)
+    return [
+        Figures(
+            rs[0].backend,
+            rs[0].configuration,
+            rs[0].workers,
+            rs[0].mode,
+            statistics.median(r.rate for r in rs),
+            statistics.median(r.steady for r in rs),
+            len(rs),
+        )
+        for rs in groups.values()
+    ]
 
 
 def rows_of(results: list[Result], n: int) -> list[Row]:
     rows: list[Row] = []
-    ones = {r.backend: r for r in results if r.workers == 1 and r.mode != "process"}
-    for r in results:
-        conf = f"{r.configuration}, {n:,} mentions"
-        rows.append(Row("e2e throughput (whole drain)", r.backend, conf, r.rate, "mentions/s"))
-        rows.append(Row("e2e throughput (after start-up)", r.backend, conf, r.steady, "mentions/s"))
-        one = ones.get(r.backend)
-        if one is not None and r.workers > 1:
-            drain, steady = r.rate / one.rate, r.steady / one.steady
-            rows.append(Row("e2e scaling vs 1 worker (drain)", r.backend, conf, drain, "x"))
+    figures = medians(results)
+    ones = {f.backend: f for f in figures if f.workers == 1 and f.mode != "process"}
+    for f in figures:
+        conf = f"{f.configuration}, {n:,} mentions"
+        if f.runs > 1:
+            conf += f", median of {f.runs}"
+        rows.append(Row("e2e throughput (whole drain)", f.backend, conf, f.rate, "mentions/s"))
+        rows.append(Row("e2e throughput (after start-up)", f.backend, conf, f.steady, "mentions/s"))
+        one = ones.get(f.backend)
+        if one is not None and f.workers > 1:
+            drain, steady = f.rate / one.rate, f.steady / one.steady
+            rows.append(Row("e2e scaling vs 1 worker (drain)", f.backend, conf, drain, "x"))
             rows.append(
-                Row("e2e scaling vs 1 worker (after start-up)", r.backend, conf, steady, "x")
+                Row("e2e scaling vs 1 worker (after start-up)", f.backend, conf, steady, "x")
             )
     for backend in dict.fromkeys(r.backend for r in results):
         mine = [r for r in results if r.backend == backend]
@@ -262,6 +298,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--no-baseline", action="store_true", help="skip `harken process`")
     parser.add_argument("--threads", help="HARKEN_ENCODER_THREADS for every worker")
     parser.add_argument("--days", type=int, default=7, help="the posts' time span")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the plan (median)")
     parser.add_argument("--pg-durable", action="store_true", help="PostgreSQL with fsync on")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
@@ -288,7 +325,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
                     return str(cluster.create_database(f"e2e_{k}"))
             else:
                 parser.error(f"unknown backend {backend!r}")
-            for k, (mode, workers) in enumerate(plan(args)):
+            # Repeats go round the whole plan, so that load from other processes on a shared
+            # machine falls on every configuration alike; the median is reported.
+            runs = [run for _ in range(args.repeat) for run in plan(args)]
+            for k, (mode, workers) in enumerate(runs):
                 result = Result(label, describe(mode, workers, args.threads), workers, mode)
                 results.append(run_one(result, make_url(k), jsonl, tmp, args))
     rows = rows_of(results, args.mentions)

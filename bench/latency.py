@@ -58,7 +58,7 @@ from tests.fakes.slack import FakeSlack
 from tests.fakes.x import FakeX, tweet
 
 CHANNEL = "#cs-social"
-FIRST_ID = 1_990_000_000_000_000_000
+X_EPOCH_MS = 1288834974657  # tweet ids are snowflakes: milliseconds since then, shifted by 22
 COMPLAINTS = [
     "@acme the app is down again, 502 on every page",
     "can't log in to Acme since this morning, the password reset never arrives",
@@ -142,34 +142,28 @@ def watch_searches(fake: FakeX, run: Run) -> None:
 
 
 def publish(fake: FakeX, run: Run, k: int, tag: str = "") -> str:
+    """Post number ``k``, with an id made from its time as X makes them (harken reads a
+    tweet's age from its id: a since_id older than X's 7-day search window is dropped)."""
     now = time.time()
-    tweet_id = str(FIRST_ID + k)
+    tweet_id = str(((int(now * 1000) - X_EPOCH_MS) << 22) | k)
     text = post_text(k) if not tag else f"{tag}: {post_text(k)}"
     fake.add(tweet(tweet_id, text, created_at=x_time(now)))
     run.published[tweet_id] = now
     return tweet_id
 
 
-def arrivals(slack: FakeSlack) -> dict[str, float]:
-    """tweet id -> when its alert (a channel message, not a thread reply) was stored."""
+def arrivals(slack: FakeSlack, run: Run) -> dict[str, float]:
+    """tweet id -> when its alert (a channel message, not a thread reply) was stored; the
+    message links to the post (x.com/<user>/status/<id>)."""
     found: dict[str, float] = {}
     for message in slack.messages(CHANNEL):
         if message.is_reply:
             continue
         blob = json.dumps(message.params)
-        for start in _find_all(blob, str(FIRST_ID)[:6]):
-            tweet_id = blob[start : start + len(str(FIRST_ID))]
-            if tweet_id.isdigit():
+        for tweet_id in run.published:
+            if f"/status/{tweet_id}" in blob:
                 found.setdefault(tweet_id, message.key / 1e6)
     return found
-
-
-def _find_all(text: str, needle: str) -> list[int]:
-    out, at = [], text.find(needle)
-    while at >= 0:
-        out.append(at)
-        at = text.find(needle, at + 1)
-    return out
 
 
 def wait_until(condition: Any, timeout: float, daemon: subprocess.Popen[bytes], log: Path) -> bool:
@@ -206,9 +200,12 @@ def measure(backend: str, url: str | None, args: argparse.Namespace, tmp: Path) 
             )
         try:
             say(f"{backend}: harken run started; waiting for the warm-up alert")
-            if not wait_until(lambda: warm in arrivals(slack), args.warmup_timeout, daemon, log):
+            warmed = wait_until(
+                lambda: warm in arrivals(slack, run), args.warmup_timeout, daemon, log
+            )
+            if not warmed:
                 raise SystemExit(f"no warm-up alert within {args.warmup_timeout}s; see {log}")
-            run.cold_start = arrivals(slack)[warm] - started
+            run.cold_start = arrivals(slack, run)[warm] - started
             say(f"{backend}: cold start {run.cold_start:.1f}s; publishing {args.posts} posts")
             first = time.time()
             for k in range(1, args.posts + 1):
@@ -216,12 +213,15 @@ def measure(backend: str, url: str | None, args: argparse.Namespace, tmp: Path) 
                 publish(fake, run, k)
             wanted = set(run.published)
             limit = parse_duration(args.interval).total_seconds() + args.drain_timeout
-            wait_until(lambda: wanted <= set(arrivals(slack)), limit, daemon, log)
+            wait_until(lambda: wanted <= set(arrivals(slack, run)), limit, daemon, log)
         finally:
             stop_process(daemon)
             run.log = log.read_text(errors="replace")
+        polls = [line for line in run.log.splitlines() if " x: " in line]
+        reread = sum("already stored" in line for line in polls)
+        say(f"{backend}: {len(polls)} polls ({reread} of them re-read stored posts)")
         run.published.pop(warm)
-        got = arrivals(slack)
+        got = arrivals(slack, run)
         run.served = {k: v for k, v in run.served.items() if k in run.published}
         run.arrived = {k: got[k] for k in run.published if k in got}
     return run

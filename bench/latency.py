@@ -3,7 +3,8 @@
     .venv/bin/python bench/latency.py [--posts 30] [--every 5] [--interval 15s]
                                       [--backends sqlite,postgresql] [--pg-durable] [--json FILE]
 
-A fake X API (tests/fakes/x.py) publishes one post every ``--every`` seconds, each with
+A fake X API (tests/fakes/x.py) publishes one post every ``--every`` seconds (each moved by
+up to half of that at random, so that posts meet the poll at every phase), each with
 ``created_at`` = the moment it appears in search; ``harken run`` (the real daemon, a
 subprocess, with its real schedule: the X source polled every ``--interval``) stores into a
 fresh database and alerts a fake Slack (tests/fakes/slack.py) through slack_sdk; one routing
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -178,6 +180,14 @@ def wait_until(condition: Any, timeout: float, daemon: subprocess.Popen[bytes], 
     return bool(condition())
 
 
+def schedule(start: float, posts: int, every: float, seed: int) -> list[float]:
+    """One post per ``every`` seconds, each moved by up to half of that at random: posts
+    published on a strict period that divides the poll interval would all meet the poll at
+    the same few phases, and the wait for the poll would take only those few values."""
+    rng = random.Random(seed)
+    return [start + every * (k + 0.5 + rng.uniform(-0.5, 0.5)) for k in range(posts)]
+
+
 def measure(backend: str, url: str | None, args: argparse.Namespace, tmp: Path) -> Run:
     run = Run()
     fake, slack = FakeX(), FakeSlack()
@@ -207,10 +217,9 @@ def measure(backend: str, url: str | None, args: argparse.Namespace, tmp: Path) 
                 raise SystemExit(f"no warm-up alert within {args.warmup_timeout}s; see {log}")
             run.cold_start = arrivals(slack, run)[warm] - started
             say(f"{backend}: cold start {run.cold_start:.1f}s; publishing {args.posts} posts")
-            first = time.time()
-            for k in range(1, args.posts + 1):
-                time.sleep(max(0.0, first + (k - 1) * args.every - time.time()))
-                publish(fake, run, k)
+            for due in schedule(time.time(), args.posts, args.every, args.seed):
+                time.sleep(max(0.0, due - time.time()))
+                publish(fake, run, len(run.published))
             wanted = set(run.published)
             limit = parse_duration(args.interval).total_seconds() + args.drain_timeout
             wait_until(lambda: wanted <= set(arrivals(slack, run)), limit, daemon, log)
@@ -232,7 +241,7 @@ def rows_of(backend: str, run: Run, args: argparse.Namespace) -> list[Row]:
     total = [arrived[k] - run.published[k] for k in arrived]
     wait = [run.served[k] - run.published[k] for k in arrived if k in run.served]
     work = [arrived[k] - run.served[k] for k in arrived if k in run.served]
-    conf = f"{args.posts} posts, 1 every {args.every:g}s, X polled every {args.interval}"
+    conf = f"{args.posts} posts, 1 every ~{args.every:g}s, X polled every {args.interval}"
     rows = [
         Row("latency: alerts received", backend, conf, len(arrived), "posts"),
         Row("latency: alerts missing", backend, conf, len(run.published) - len(arrived), "posts"),
@@ -249,6 +258,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--posts", type=int, default=30)
     parser.add_argument("--every", type=float, default=5.0, help="seconds between posts")
     parser.add_argument("--interval", default="15s", help="the X source's polling interval")
+    parser.add_argument("--seed", type=int, default=7, help="of the publishing times' jitter")
     parser.add_argument("--backends", default="sqlite", help="sqlite,postgresql")
     parser.add_argument("--pg-durable", action="store_true", help="PostgreSQL with fsync on")
     parser.add_argument("--warmup-timeout", type=float, default=180.0)

@@ -173,7 +173,8 @@ def demo(
     for platform, ingested in result.ingested.items():
         out.print(
             f"ingested {platform:<9} {ingested.stored:>4} stored · {ingested.off_brand} off-brand"
-            f" · {ingested.own_posts} own posts · {len(ingested.rejected)} rejected"
+            f" · {ingested.own_posts} own posts"
+            f" · {len(ingested.rejected) + len(ingested.refused)} rejected"
         )
     processed = result.processed
     assert processed is not None
@@ -332,10 +333,12 @@ def import_(
         )
     for rejection in result.rejected:
         err.print(f"skipped line {rejection.line}: {Text(rejection.reason).markup}")
+    for refusal in result.refused:
+        err.print(f"not stored: {Text(refusal).markup}")
     out.print(
         f"{file}: {result.stored} stored, {result.duplicates} already stored, "
         f"{result.off_brand} off-brand, {result.own_posts} from own accounts, "
-        f"{len(result.rejected)} rejected"
+        f"{len(result.rejected) + len(result.refused)} rejected"
     )
     if process:
         _process(config, store)
@@ -636,7 +639,9 @@ def sources(
 
 
 def _sources_table(statuses: list[Any], now: datetime) -> Table:
-    table = Table("source", "state", "last success", "lag", "1h", "24h", "quota", "last error")
+    table = Table(
+        "source", "state", "last success", "lag", "1h", "24h", "quota", "rejected", "last error"
+    )
     for s in statuses:
         quota = s.quota
         left = "" if quota.get("remaining") is None else str(quota["remaining"])
@@ -645,6 +650,12 @@ def _sources_table(statuses: list[Any], now: datetime) -> Table:
         error = ""
         if s.last_error and s.state != "ok":
             error = f"{_ago(s.last_error_at, now)}: {_flat(s.last_error, 70)}"
+        elif s.last_rejected and s.last_rejection:
+            # Nothing failed, but the last poll skipped posts: say why, so a format change
+            # on the API's side is noticed before it costs a day of mentions.
+            error = f"{_ago(s.last_rejection_at, now)}: {_flat(s.last_rejection, 70)}"
+        # last poll's rejected items (all so far)
+        rejected = f"{s.last_rejected} ({s.rejected_total})" if s.rejected_total else "0"
         table.add_row(
             s.name,
             s.state,
@@ -653,6 +664,7 @@ def _sources_table(statuses: list[Any], now: datetime) -> Table:
             str(s.collected_last_hour),
             str(s.collected_last_day),
             left,
+            rejected,
             Text(error),
         )
     return table

@@ -39,7 +39,8 @@ class PollReport:
     stored: int = 0
     duplicates: int = 0
     skipped: int = 0  # off-brand, or written by the brand's own accounts
-    rejected: int = 0  # items the parser could not read (logged with the reason)
+    rejected: int = 0  # items the parser could not read or the store refused (logged)
+    last_rejection: str | None = None  # the latest one's reason
     error: str | None = None
     rate_limited_until: datetime | None = None
     stopped: bool = False  # a shutdown interrupted the poll (not an error)
@@ -86,9 +87,9 @@ def _store_page(
     store: Store, brands: BrandDetector, source: Source, page: Page, report: PollReport
 ) -> None:
     records = [item for item in page.items if isinstance(item, MentionRecord)]
-    for item in page.items:
-        if isinstance(item, Rejection):
-            log.warning("%s: skipped an unreadable item (%s): %s", source.name, page.label, item)
+    unreadable = [item for item in page.items if isinstance(item, Rejection)]
+    for item in unreadable:
+        log.warning("%s: skipped an unreadable item (%s): %s", source.name, page.label, item)
     with store.session() as session:
         counts = store_records(session, records, brands, source.name)
         if page.cursor is not None:
@@ -97,7 +98,11 @@ def _store_page(
     report.stored += counts.stored
     report.duplicates += counts.duplicates
     report.skipped += counts.off_brand + counts.own_posts
-    report.rejected += len(page.items) - len(records)
+    report.rejected += len(unreadable) + len(counts.refused)
+    if counts.refused:
+        report.last_rejection = f"refused by the store: {counts.refused[-1]}"
+    elif unreadable:
+        report.last_rejection = f"unreadable ({page.label}): {unreadable[-1].reason}"
     log.info("%s: %s: %d new, %d seen", source.name, page.label, counts.stored, counts.duplicates)
 
 
@@ -107,6 +112,11 @@ def _record_health(store: Store, source: Source, report: PollReport) -> None:
         health = source_repo.health_for_update(session, source.name)
         health.last_poll_at = now
         health.last_stored = report.stored
+        health.last_rejected = report.rejected
+        health.rejected_total += report.rejected
+        if report.last_rejection:
+            health.last_rejection = redact(strip_controls(report.last_rejection))[:1000]
+            health.last_rejection_at = now
         if report.ok:
             if not report.stopped:
                 health.last_success_at = now

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
 from harken import spikes, vectors
@@ -34,7 +35,7 @@ from harken.routing.rules import Decision, Router, Subject
 from harken.routing.spikes import SpikeSettings
 from harken.store import Store, repo
 from harken.store import sources as source_repo
-from harken.store.lock import serial_session
+from harken.store.lock import batch_lock, serial_session, try_batch_lock
 from harken.store.tables import (
     Author,
     Classification,
@@ -44,6 +45,7 @@ from harken.store.tables import (
     Spike,
     utcnow,
 )
+from harken.text import strip_controls
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ class IngestResult:
     off_brand: int = 0  # about none of the configured brands (or excluded)
     own_posts: int = 0  # written by one of the brand's own handles
     rejected: list[LineRejection] = field(default_factory=list)
+    # Records the database would not take ("x:123: DataError: ..."): skipped, not retried.
+    refused: list[str] = field(default_factory=list)
 
     def add(self, other: IngestResult) -> None:
         self.stored += other.stored
@@ -68,6 +72,7 @@ class IngestResult:
         self.off_brand += other.off_brand
         self.own_posts += other.own_posts
         self.rejected += other.rejected
+        self.refused += other.refused
 
 
 @dataclass
@@ -154,7 +159,56 @@ def store_records(
     source: str,
     shift: timedelta | None = None,
 ) -> IngestResult:
-    """Store what is about a brand and not by the brand itself; the caller commits."""
+    """Store what is about a brand and not by the brand itself; the caller commits.
+
+    The batch goes in under one savepoint. Should the database refuse a row (a value it
+    cannot hold), the batch is stored again one savepoint per record: the refused records
+    are listed in ``refused`` and the others stored, so one bad post cannot hold back its
+    page (a page whose cursor never commits is read again, forever). Lost connections and
+    locks are not refusals: they fail the whole batch, to be retried."""
+    records = list(records)
+    try:
+        with session.begin_nested():
+            return _store_each(session, records, brands, shift, source)
+    except REFUSED:
+        pass
+    counts = IngestResult()
+    for record in records:
+        try:
+            with session.begin_nested():
+                counts.add(_store_each(session, [record], brands, shift, source))
+        except REFUSED as err:
+            reason = refusal_reason(err)
+            log.warning(
+                "%s: the store refused %s:%s: %s",
+                source,
+                record.platform,
+                record.external_id,
+                reason,
+            )
+            counts.refused.append(f"{record.platform}:{record.external_id}: {reason}")
+    return counts
+
+
+# What a database says about one row it will not hold; not connection or lock failures.
+REFUSED = (DataError, IntegrityError, UnicodeError)
+
+
+def refusal_reason(err: Exception) -> str:
+    """The database's one-line reason, without the statement and its parameters (which
+    SQLAlchemy puts in str(err), and which hold the stranger's text)."""
+    cause = getattr(err, "orig", None) or err
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return strip_controls(f"{type(cause).__name__}: {first}")[:300]
+
+
+def _store_each(
+    session: Session,
+    records: list[MentionRecord],
+    brands: BrandDetector,
+    shift: timedelta | None,
+    source: str,
+) -> IngestResult:
     counts = IngestResult()
     for record in records:
         if brands.own_account(record.author.handle):
@@ -273,18 +327,58 @@ def route_batch(
     result: RouteResult,
     batch_size: int = 200,
 ) -> int:
-    """Route the oldest classified, unrouted mentions in one transaction. One router at a
-    time per database (serial_session): a post joins the incidents and open items of the
-    posts before it, so two routers at once could open the same incident or item twice.
-    Returns how many were routed (0: nothing pending)."""
-    with serial_session(store, "route") as session:
-        rows = repo.unrouted(session, batch_size)
-        snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
-        for mention, author, classification in rows:
-            _route_one(
-                session, config, router, sinks, mention, author, classification, result,
-                mention.id in snapshotted,
-            )  # fmt: skip
+    """Route the oldest classified, unrouted mentions of one brand in one transaction.
+    Returns how many were routed (0: nothing pending).
+
+    A post joins the incidents and open items of the brand's posts before it, so two
+    routers of one brand at once could open the same incident or item twice: one router
+    at a time per brand. PostgreSQL: a transaction lock per brand; a router takes the brand
+    with the oldest waiting post that no other router holds, so brands route side by side.
+    SQLite (one writer): one router at a time for the whole database."""
+    if store.dialect != "postgresql":
+        with serial_session(store, "route") as session:
+            return _route_rows(session, config, router, sinks, result, batch_size, None)
+    for _ in range(3):
+        with store.session() as session:
+            brand = _claim_brand(session)
+            if brand is None:
+                return 0
+            routed = _route_rows(session, config, router, sinks, result, batch_size, brand)
+        if routed:
+            return routed
+        # Another router took the brand's last posts while this one waited: look again.
+    return 0
+
+
+def _claim_brand(session: Session) -> str | None:
+    """The brand (``""``: none) to route next, its lock taken; None when nothing waits."""
+    waiting = repo.unrouted_brands(session)
+    for brand in waiting:
+        if try_batch_lock(session, f"route:{brand}"):
+            return brand
+    if not waiting:
+        return None
+    batch_lock(session, f"route:{waiting[0]}")  # every brand is busy: wait for the oldest
+    return waiting[0]
+
+
+def _route_rows(
+    session: Session,
+    config: Config,
+    router: Router,
+    sinks: AlertPlan,
+    result: RouteResult,
+    batch_size: int,
+    brand: str | None,
+) -> int:
+    # Read after the lock: what the router before us committed is not routed twice.
+    rows = repo.unrouted(session, batch_size, brand=brand)
+    snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
+    for mention, author, classification in rows:
+        _route_one(
+            session, config, router, sinks, mention, author, classification, result,
+            mention.id in snapshotted,
+        )  # fmt: skip
     return len(rows)
 
 

@@ -30,6 +30,11 @@ class SourceStatus:
     # Median seconds from posting to being stored, over the last day's mentions.
     lag_seconds: float | None
     quota: dict[str, Any]
+    # Items the last poll could not read or store, all of them so far, and the latest reason.
+    last_rejected: int = 0
+    rejected_total: int = 0
+    last_rejection: str | None = None
+    last_rejection_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -64,6 +69,10 @@ def source_statuses(store: Store, config: Config, now: datetime) -> list[SourceS
                     collected_last_day=len(delays),
                     lag_seconds=statistics.median(delays) if delays else None,
                     quota=dict(h.quota) if h and h.quota else {},
+                    last_rejected=h.last_rejected if h else 0,
+                    rejected_total=h.rejected_total if h else 0,
+                    last_rejection=h.last_rejection if h else None,
+                    last_rejection_at=h.last_rejection_at if h else None,
                 )
             )
     return statuses

@@ -103,6 +103,27 @@ def test_listen_once_stores_processes_and_reports(fake: FakeX, env: None, tmp_pa
     assert row["lag_seconds"] is not None
 
 
+def test_sources_shows_what_the_last_poll_could_not_read(
+    fake: FakeX, env: None, tmp_path: Path
+) -> None:
+    (tmp_path / "config.yaml").write_text(config_text(fake.api.url), encoding="utf-8")
+    broken = tweet(2, "acme [bold]hostile[/] text")
+    del broken["author_id"]
+    fake.add(tweet(1, "acme is down, I can't log in"), broken)
+    first = runner.invoke(app, ["listen", "--once"])
+    assert first.exit_code == 0, first.output
+    assert "x: 1 new (1 page, 1 unreadable)" in first.output
+    (row,) = json.loads(runner.invoke(app, ["sources", "--format", "json"]).output)
+    assert row["state"] == "ok" and (row["last_rejected"], row["rejected_total"]) == (1, 1)
+    assert row["last_rejection"].startswith("unreadable") and "author_id" in row["last_rejection"]
+    table = runner.invoke(app, ["sources"])
+    assert table.exit_code == 0 and "1 (1)" in table.output and "missing" in table.output
+    fake.add(tweet(3, "acme works again"))
+    assert runner.invoke(app, ["listen", "--once"]).exit_code == 0
+    (row,) = json.loads(runner.invoke(app, ["sources", "--format", "json"]).output)
+    assert (row["last_rejected"], row["rejected_total"]) == (0, 1)  # the total stays
+
+
 def test_listen_once_exits_1_naming_the_failed_source(
     fake: FakeX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

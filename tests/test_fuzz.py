@@ -586,6 +586,11 @@ def test_hostile_pages_from_a_fake_x_are_counted_and_the_valid_posts_stored(
                 health = source_repo.get_health(session, "x")
                 assert health is not None and health.consecutive_failures == 0
                 assert health.last_error is None
+                # What `harken sources` shows: the poll's rejections and the latest reason.
+                assert health.last_rejected == rejected
+                if rejected:
+                    assert health.last_rejection and health.last_rejection.startswith("unreadable")
+                    assert strip_controls(health.last_rejection) == health.last_rejection
             # The cursor the page left is one X accepts: the next poll goes on normally.
             n = 10**7 + next(_serial)
             fake.add(fake_x.tweet(n, VALID_TEXT.format(n=n)))

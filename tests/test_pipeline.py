@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -120,6 +121,25 @@ def test_ingest_twice_stores_once(tmp_path: Path, config: Config, store: Store) 
     assert (first.stored, first.duplicates, first.off_brand) == (5, 0, 1)
     assert (second.stored, second.duplicates, second.off_brand) == (0, 5, 1)
     assert count(store, Mention.id) == 5
+
+
+def test_a_record_the_database_refuses_is_skipped_and_the_rest_of_its_batch_stored(
+    tmp_path: Path, config: Config, store: Store
+) -> None:
+    """Parsers keep what the database cannot hold out of records; should one still get
+    through (here a lone surrogate, which neither SQLite nor PostgreSQL can encode), it is
+    named in ``refused`` and its batch is stored without it, not failed and read again."""
+    good = list(read_jsonl(x_file(tmp_path), "x"))
+    bad = dataclasses.replace(good[0], external_id="666", text="acme \udc00 broken")
+    result = ingest(store, config, [good[0], bad, *good[1:]], source="t")
+    assert (result.stored, result.off_brand) == (5, 1)
+    (refusal,) = result.refused
+    assert refusal.startswith("x:666: UnicodeEncodeError") and "\udc00" not in refusal
+    with store.session() as session:
+        ids = set(session.execute(select(Mention.external_id)).scalars())
+    assert ids == {"1001", "1002", "1003", "1004", "1006"}
+    again = ingest(store, config, good, source="t")  # the store is left usable
+    assert (again.stored, again.duplicates) == (0, 5)
 
 
 def test_posts_by_the_brands_own_accounts_are_not_mentions(tmp_path: Path, config, store) -> None:

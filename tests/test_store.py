@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -123,6 +124,19 @@ def test_insert_is_idempotent_and_keeps_ids_as_strings(store: Store) -> None:
         mention = session.execute(select(Mention)).scalar_one()
     assert mention.external_id == big_id
     assert mention.likes == 3 and mention.raw == {"id": big_id}
+
+
+def test_counts_beyond_32_bits_are_kept(store: Store) -> None:
+    """PostgreSQL's INTEGER is 32-bit; views and followers can pass 2**31."""
+    big = 5_000_000_000
+    with store.session() as session:
+        author_id = repo.upsert_author(session, record(followers=big).author)
+        huge = dataclasses.replace(record("2"), metrics={"likes": big, "reposts": 2**63 - 1})
+        repo.insert_mention(session, huge, author_id, "Acme", "test")
+    with store.session() as session:
+        mention = session.execute(select(Mention)).scalar_one()
+        author = session.execute(select(Author)).scalar_one()
+    assert (mention.likes, mention.reposts, author.followers) == (big, 2**63 - 1, big)
 
 
 def test_timestamps_come_back_timezone_aware_utc(store: Store) -> None:

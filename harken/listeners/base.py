@@ -28,7 +28,7 @@ MAX_AUTHOR_ID = 255  # authors.external_id, handle, name
 MAX_URL = 2048  # mentions.url
 MAX_AUTHOR_URL = 1024  # authors.url
 MAX_LANGUAGE = 16  # mentions.language
-MAX_COUNT = 2**31 - 1  # an engagement count (INTEGER columns)
+MAX_COUNT = 2**63 - 1  # an engagement or follower count (64-bit columns)
 MAX_RAW_DEPTH = 64  # nesting kept of a payload's raw JSON
 MAX_REASON = 300  # characters of a rejection's reason
 # Times outside these are a client's or a proxy's nonsense (Bluesky's createdAt is written by

@@ -35,6 +35,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session, col
 
 from harken.config import Config
+from harken.reports import voice
 from harken.store.tables import (
     Alert,
     Author,
@@ -747,13 +748,25 @@ def _share_of_voice(
             col(Mention.author_id),
             col(Author.followers),
             col(Classification.sentiment),
+            *(getattr(Mention, name) for name in voice.ENGAGEMENT),
         )
         .join(Author, col(Author.id) == col(Mention.author_id))
         .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
         .where(_in_window(col(Mention.created_at), start, end), col(Mention.brand).in_(wanted))
     ).all()
-    frame = pd.DataFrame(rows, columns=["brand", "author_id", "followers", "sentiment"])
-    per_brand = _voice_counts(frame)
+    frame = pd.DataFrame(
+        rows, columns=["brand", "author_id", "followers", "sentiment", *voice.ENGAGEMENT]
+    )
+    table = voice.per_brand_counts(frame)
+    per_brand = {
+        str(brand): (
+            int(r["mentions"]),
+            int(r["negative"] + r["neutral"] + r["positive"]),
+            int(r["negative"]),
+            int(r["reach"]),
+        )
+        for brand, r in table.iterrows()
+    }
     result = []
     for brand in groups:
         names = [brand.name] + [c for c in brand.competitors if c in collected]
@@ -766,26 +779,6 @@ def _share_of_voice(
             )
         )
     return tuple(result)
-
-
-def _voice_counts(frame: pd.DataFrame) -> dict[str, tuple[int, int, int, int]]:
-    """brand -> (mentions, classified, negative, reach)."""
-    if not len(frame):
-        return {}
-    frame = frame.assign(
-        classified=frame["sentiment"].notna(), negative=frame["sentiment"] == "negative"
-    )
-    counts = frame.groupby("brand").agg(
-        mentions=("author_id", "size"),
-        classified=("classified", "sum"),
-        negative=("negative", "sum"),
-    )
-    authors = frame.drop_duplicates(["brand", "author_id"])
-    reach = authors.groupby("brand")["followers"].sum(min_count=0).fillna(0)
-    return {
-        str(brand): (int(r.mentions), int(r.classified), int(r.negative), int(reach[brand]))
-        for brand, r in counts.iterrows()
-    }
 
 
 def _voice_row(brand: str, counts: tuple[int, int, int, int], total: int) -> VoiceRow:

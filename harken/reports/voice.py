@@ -26,7 +26,7 @@ def share_of_voice(store: Store, config: Config, scope: Scope) -> Report:
         store, _any_brand(scope), "brand", "author_id", "sentiment", "followers", *ENGAGEMENT
     )
     posts = posts[posts["brand"].isin(wanted)]
-    per_brand = _per_brand(posts)
+    per_brand = per_brand_counts(posts)
     rows = []
     for group, names in groups:
         table = per_brand.reindex(names).fillna(0)
@@ -118,7 +118,9 @@ def _groups(config: Config, brand: str | None) -> tuple[list[tuple[str, list[str
     return groups, notes
 
 
-def _per_brand(posts: pd.DataFrame) -> pd.DataFrame:
+def per_brand_counts(posts: pd.DataFrame) -> pd.DataFrame:
+    """Per brand: mentions, negative/neutral/positive counts, reach and engagement. Also the
+    digest's share-of-voice section, so the two never disagree."""
     counts = frames.sentiment_counts(posts, "brand")
     table = pd.DataFrame({"mentions": posts.groupby("brand").size()})
     table = table.join(counts, how="left").fillna(0)

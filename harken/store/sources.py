@@ -49,7 +49,14 @@ def health_for_update(session: Session, source: str) -> SourceHealth:
     """The source's health row, created on first use."""
     session.execute(
         dialect_insert(session, SourceHealth)
-        .values(source=source, consecutive_failures=0, quota={}, last_stored=0)
+        .values(
+            source=source,
+            consecutive_failures=0,
+            quota={},
+            last_stored=0,
+            last_rejected=0,
+            rejected_total=0,
+        )
         .on_conflict_do_nothing(index_elements=["source"])
     )
     health = get_health(session, source)

@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Index,
+    Integer,
     LargeBinary,
     Text,
     TypeDecorator,
@@ -23,6 +25,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# Engagement and follower counts: BIGINT on PostgreSQL, whose INTEGER is 32-bit (a post can be
+# seen more than 2**31 times); SQLite's INTEGER already holds 64 bits.
+COUNT = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -58,7 +63,7 @@ class Author(SQLModel, table=True):
     external_id: str = Field(max_length=255)
     handle: str = Field(max_length=255)
     name: str | None = Field(default=None, max_length=255)
-    followers: int | None = None
+    followers: int | None = Field(default=None, sa_type=COUNT)
     verified: bool = False
     url: str | None = Field(default=None, max_length=1024)
     first_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -85,10 +90,10 @@ class Mention(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     collected_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     author_id: int = Field(foreign_key="authors.id")
-    likes: int | None = None
-    reposts: int | None = None
-    replies: int | None = None
-    quotes: int | None = None
+    likes: int | None = Field(default=None, sa_type=COUNT)
+    reposts: int | None = Field(default=None, sa_type=COUNT)
+    replies: int | None = Field(default=None, sa_type=COUNT)
+    quotes: int | None = Field(default=None, sa_type=COUNT)
     metrics: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     ref_kind: str | None = Field(default=None, max_length=16)
     ref_external_id: str | None = Field(default=None, max_length=512)
@@ -349,6 +354,11 @@ class SourceHealth(SQLModel, table=True):
     # What the API last said about the remaining budget: {remaining, limit, reset_at}.
     quota: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     last_stored: int = 0  # mentions stored by the last poll
+    # Items the last poll could not read or store, all of them ever, and the latest reason.
+    last_rejected: int = 0
+    rejected_total: int = Field(default=0, sa_type=COUNT)
+    last_rejection: str | None = Field(default=None, sa_type=Text)
+    last_rejection_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class MetricSnapshot(SQLModel, table=True):
@@ -360,11 +370,11 @@ class MetricSnapshot(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     mention_id: int = Field(foreign_key="mentions.id")
     taken_at: datetime = Field(sa_type=UTCDateTime)
-    likes: int | None = None
-    reposts: int | None = None
-    replies: int | None = None
-    quotes: int | None = None
-    impressions: int | None = None
+    likes: int | None = Field(default=None, sa_type=COUNT)
+    reposts: int | None = Field(default=None, sa_type=COUNT)
+    replies: int | None = Field(default=None, sa_type=COUNT)
+    quotes: int | None = Field(default=None, sa_type=COUNT)
+    impressions: int | None = Field(default=None, sa_type=COUNT)
 
 
 class Label(SQLModel, table=True):

@@ -201,7 +201,8 @@ def run_one(
         f"{f['sent']}/{f['alerts']}, Slack messages {result.slack_messages}, "
         f"exit {result.exit_codes}"
     )
-    if any(result.exit_codes) or f["classified"] < f["mentions"] or f["routed"] < f["mentions"]:
+    unfinished = f["classified"] < f["mentions"] or f["routed"] < f["mentions"]
+    if any(result.exit_codes) or unfinished or f["sent"] < f["alerts"]:
         tail = log.read_text(errors="replace")[-3000:]
         say(f"{result.configuration} did not finish cleanly; its log ends:\n{tail}")
     return result

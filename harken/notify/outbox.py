@@ -196,6 +196,11 @@ class Outbox:
                 )
         if not self._claim(alert.id, now):
             return "lane"  # another sender has it
+        if alert.kind == "update":
+            # A router may have folded more posts into the reply between our read and the
+            # claim; what is sent is what was claimed.
+            with self.store.session() as session:
+                view = alert_view(session, alert.id) or view
         try:
             delivered = sink.deliver(view, thread)
         except Skip as skip:

@@ -296,13 +296,18 @@ def alert_counts(session: Session, since: datetime | None = None) -> dict[str, i
 
 
 def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
+    """The item's thread reply still waiting to go out, locked (PostgreSQL) so that a sender
+    cannot claim it while a router folds another post into it; a reply claimed first is
+    no longer pending, and the router queues a new one."""
     return session.execute(
-        select(Alert).where(
+        select(Alert)
+        .where(
             Alert.sink == sink,
             Alert.queue_item_id == item_id,
             Alert.kind == "update",
             Alert.status == "pending",
         )
+        .with_for_update()  # SQLite: no-op (one writer at a time already)
     ).scalar()
 
 

@@ -61,6 +61,21 @@ from harken.store.repo import count_pending
 
 log = logging.getLogger(__name__)
 
+
+class _OverrunsAreExpected(logging.Filter):
+    """APScheduler warns every time a run is skipped because the job's previous run is still
+    going. With ``max_instances=1`` that is the design (a long first poll just delays the
+    next one), not a fault: a 10-minute backlog poll on a 2 s interval wrote 300 warnings.
+    Shown with ``-vv`` only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances reached" in record.getMessage():
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+OVERRUNS = _OverrunsAreExpected()
+
 Say = Callable[[str], None]  # one line of daemon output
 
 
@@ -99,6 +114,7 @@ class Daemon:
         # A source's poll and its engagement refresh never overlap: client objects (praw's,
         # atproto's sessions) are not thread-safe, and they would share one rate window.
         self._source_locks = {s.name: threading.Lock() for s in sources}
+        logging.getLogger("apscheduler.scheduler").addFilter(OVERRUNS)  # once: same object
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=max(2, len(sources) + 1))},

@@ -309,3 +309,38 @@ def test_server_written_errors_cannot_drive_the_terminal(
     assert "bad query [bold]x[/bold]" in result.output  # shown as text, not as markup
     (row,) = json.loads(runner.invoke(app, ["sources", "--format", "json"]).output)
     assert "\x1b" not in row["last_error"] and "bad query" in row["last_error"]
+
+
+def test_a_poll_running_over_its_interval_is_not_a_warning_every_interval(
+    fake: FakeX, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """max_instances=1 skips the runs that would overlap a slow poll: by design, so
+    APScheduler's warning about each skipped run is shown with -vv only."""
+    import logging
+    import threading
+
+    from harken.config import load_config
+    from harken.listeners.registry import build_sources
+    from harken.scheduler import Daemon
+    from harken.store import Store
+
+    (tmp_path / "config.yaml").write_text(config_text(fake.api.url), encoding="utf-8")
+    config = load_config(tmp_path / "config.yaml", environ={"X_BEARER_TOKEN": "t" * 20})
+    store = Store(config.database.url)
+    daemon = Daemon(store, config, build_sources(config), {}, threading.Event())
+    skipped = "maximum number of running instances reached"
+
+    def skips_logged_within(seconds: float, level: int) -> list[str]:
+        caplog.clear()
+        caplog.set_level(level)
+        time.sleep(seconds)
+        return [r.getMessage() for r in caplog.records if skipped in r.getMessage()]
+
+    daemon.scheduler.add_job(time.sleep, "interval", args=[0.5], seconds=0.1, id="slow")
+    daemon.scheduler.start()
+    try:
+        assert skips_logged_within(1.0, logging.WARNING) == []
+        assert skips_logged_within(1.0, logging.DEBUG), "the runs were skipped: -vv shows it"
+    finally:
+        daemon.scheduler.shutdown(wait=True)
+    store.close()

@@ -35,7 +35,7 @@ from harken.routing.rules import Decision, Router, Subject
 from harken.routing.spikes import SpikeSettings
 from harken.store import Store, repo
 from harken.store import sources as source_repo
-from harken.store.lock import batch_lock, serial_session, try_batch_lock
+from harken.store.lock import serial_session
 from harken.store.tables import (
     Author,
     Classification,
@@ -327,58 +327,23 @@ def route_batch(
     result: RouteResult,
     batch_size: int = 200,
 ) -> int:
-    """Route the oldest classified, unrouted mentions of one brand in one transaction.
-    Returns how many were routed (0: nothing pending).
+    """Route the oldest classified, unrouted mentions in one transaction. Returns how many
+    were routed (0: nothing pending).
 
-    A post joins the incidents and open items of the brand's posts before it, so two
-    routers of one brand at once could open the same incident or item twice: one router
-    at a time per brand. PostgreSQL: a transaction lock per brand; a router takes the brand
-    with the oldest waiting post that no other router holds, so brands route side by side.
-    SQLite (one writer): one router at a time for the whole database."""
-    if store.dialect != "postgresql":
-        with serial_session(store, "route") as session:
-            return _route_rows(session, config, router, sinks, result, batch_size, None)
-    for _ in range(3):
-        with store.session() as session:
-            brand = _claim_brand(session)
-            if brand is None:
-                return 0
-            routed = _route_rows(session, config, router, sinks, result, batch_size, brand)
-        if routed:
-            return routed
-        # Another router took the brand's last posts while this one waited: look again.
-    return 0
-
-
-def _claim_brand(session: Session) -> str | None:
-    """The brand (``""``: none) to route next, its lock taken; None when nothing waits."""
-    waiting = repo.unrouted_brands(session)
-    for brand in waiting:
-        if try_batch_lock(session, f"route:{brand}"):
-            return brand
-    if not waiting:
-        return None
-    batch_lock(session, f"route:{waiting[0]}")  # every brand is busy: wait for the oldest
-    return waiting[0]
-
-
-def _route_rows(
-    session: Session,
-    config: Config,
-    router: Router,
-    sinks: AlertPlan,
-    result: RouteResult,
-    batch_size: int,
-    brand: str | None,
-) -> int:
-    # Read after the lock: what the router before us committed is not routed twice.
-    rows = repo.unrouted(session, batch_size, brand=brand)
-    snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
-    for mention, author, classification in rows:
-        _route_one(
-            session, config, router, sinks, mention, author, classification, result,
-            mention.id in snapshotted,
-        )  # fmt: skip
+    One router at a time per database (serial_session): a post joins the incidents and open
+    items of the posts before it, so two routers at once could open the same incident or item
+    twice. Only one brand's posts share incidents, but routers of two brands at once would
+    still commit their alerts out of id order, and a department's channel takes the alerts of
+    every brand in id order: a sender could then pass an alert that is not committed yet."""
+    with serial_session(store, "route") as session:
+        # Read after the lock: what the router before us committed is not routed twice.
+        rows = repo.unrouted(session, batch_size)
+        snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
+        for mention, author, classification in rows:
+            _route_one(
+                session, config, router, sinks, mention, author, classification, result,
+                mention.id in snapshotted,
+            )  # fmt: skip
     return len(rows)
 
 

@@ -8,10 +8,10 @@ so any number of workers, on any number of hosts, share the work without doing i
   unclassified mentions; the rows stay locked while the model runs and the results are
   committed with the claim's transaction. A worker killed mid-batch commits nothing and lets
   go of its rows, which the next claim takes. (SQLite has no row locks: workers take turns.)
-* **route**: one batch at a time per brand (pipeline.route_batch), because a post joins the
-  incidents and open items of its brand's posts before it; brands route side by side on
-  PostgreSQL, and one at a time on SQLite. Routing is cheap next to classification, so
-  workers rarely wait for it.
+* **route**: one batch at a time per database (store/lock.py serial_session), because a post
+  joins the incidents and open items of the posts before it, and alerts must be committed in
+  id order (each channel gets them in that order). Routing is cheap next to classification,
+  so workers rarely wait for it.
 * **notify**: the outbox (notify/outbox.py): each alert is claimed (pending -> sending) in its
   own transaction before the call; a lane (sink and channel) whose head is in flight waits,
   so alerts go out exactly once and in order per channel, whoever sends them.

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import create_engine, event, select, text
 from typer.testing import CliRunner
 
 from harken.cli import app
@@ -193,6 +193,51 @@ def test_one_thread_per_incident_later_posts_reply_quietly(
     assert "4 posts" in every_text(slack.message("#eng-incidents", root.ts))
     # nothing else went to the channel's top level
     assert [m.ts for m in slack.messages("#eng-incidents") if not m.is_reply] == [root.ts]
+
+
+def test_a_reply_waits_while_another_sender_posts_its_thread_root(
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
+) -> None:
+    """Two senders (workers): the other one claims the root of a thread after this one
+    looked for alerts in flight and before it read the page of pending alerts. The reply
+    must wait for the root, not be given up for want of a thread."""
+    config = make_config(tmp_path, slack, db=db_url)
+    store = Store(config.database.url)
+    retweets = [
+        p.tweet(str(1100 + i), f"RT @kenji_t: {OUTAGE}",
+                referenced_tweets=[{"type": "retweeted", "id": "1001"}])
+        for i in range(2)
+    ]  # fmt: skip
+    route(store, config, posts(tmp_path, "a.jsonl", p.tweet("1001", OUTAGE), *retweets), classifier)
+    root, reply = alerts(store)
+    assert (root.kind, reply.kind) == ("item", "update")
+    other_sender = create_engine(config.database.url)
+
+    def claim_the_root_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "alerts.id >" in statement and not claimed:
+            claimed.append(True)
+            with other_sender.begin() as connection:
+                connection.execute(
+                    text("UPDATE alerts SET status = 'sending', sending_at = :now WHERE id = :id"),
+                    {"now": datetime.now(UTC), "id": root.id},
+                )
+
+    claimed: list[bool] = []
+    event.listen(store.engine, "before_cursor_execute", claim_the_root_first)
+    try:
+        result = deliver(store, config)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", claim_the_root_first)
+    assert claimed and (result.sent, result.skipped) == (0, 0)
+    assert [a.status for a in alerts(store)] == ["sending", "pending"]
+    assert slack.messages("#eng-incidents") == []
+    # The other sender died mid-call; after its lease both go out, the reply in the thread.
+    result = deliver(store, config, at=datetime.now(UTC) + LEASE + timedelta(seconds=1))
+    assert result.sent == 2 and [a.status for a in alerts(store)] == ["sent", "sent"]
+    [top] = [m for m in slack.messages("#eng-incidents") if not m.is_reply]
+    assert [m.thread_ts for m in slack.thread("#eng-incidents", top.ts)][1:] == [top.ts]
+    other_sender.dispose()
+    store.close()
 
 
 # -- rate limits, errors, outages -------------------------------------------------------------

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,18 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlmodel import col
+from sqlalchemy import create_engine, text
 
-from harken.config import load_config
 from harken.demo import demo_file
-from harken.listeners.replay import read_jsonl
-from harken.pipeline import AlertPlan, RouteResult, classify_pending, ingest, route_batch
-from harken.routing.rules import Router
 from harken.store import Store, repo
-from harken.store.lock import try_batch_lock
-from harken.store.tables import Mention
-from tests import payloads as p
 from tests.fakes.http import Reply, Request
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.fakes.x import FakeX, tweet
@@ -202,57 +193,6 @@ def test_postgresql_claims_skip_the_rows_another_worker_holds(
             first.rollback()  # a worker that dies without committing lets go of its claim
             with store.session() as third:
                 assert [m.id for m, _ in repo.unclassified(third, 10)] == mine
-    finally:
-        store.close()
-
-
-def test_postgresql_routes_brands_side_by_side_one_router_per_brand(
-    pg_url: str, tmp_path: Path, classifier: Any
-) -> None:
-    """A router skips a brand another router holds and routes the next one; when every
-    waiting brand is held, it waits (a post must see the incidents of the posts before it)."""
-    config = load_config(
-        overrides={
-            "database": {"url": pg_url},
-            "brands": [{"name": "Acme", "keywords": ["acme"]},
-                       {"name": "Globex", "keywords": ["globex"]}],
-            "departments": [{"name": "support", "sla": "1h"}],
-            "routing": {"default": "support"},
-        },
-        environ={},
-    )  # fmt: skip
-    page = p.x_page(
-        p.tweet("1", "acme is down again"),  # the oldest: Acme is routed first when free
-        p.tweet("2", "globex billing is broken", created_at="2026-11-22T10:00:00.000Z"),
-        p.tweet("3", "acme still down", created_at="2026-11-22T11:00:00.000Z"),
-    )
-    store = Store(pg_url)
-    try:
-        ingest(store, config, read_jsonl(p.write_jsonl(tmp_path / "x.jsonl", page), "x"), "t")
-        classify_pending(store, classifier)
-        router, plan = Router(config.routing, config.topics), AlertPlan.of(config)
-
-        def routed_brands() -> list[str | None]:
-            with store.session() as session:
-                rows = session.execute(
-                    select(Mention.brand).where(col(Mention.routed_at).is_not(None))
-                )
-                return sorted(rows.scalars())
-
-        with store.session() as other_router:
-            assert try_batch_lock(other_router, "route:Acme")
-            assert route_batch(store, config, router, plan, RouteResult()) == 1
-            assert routed_brands() == ["Globex"]
-            waiting = threading.Thread(
-                target=route_batch, args=(store, config, router, plan, RouteResult())
-            )
-            waiting.start()
-            waiting.join(0.5)
-            assert waiting.is_alive(), "routed a brand another router holds"
-            assert routed_brands() == ["Globex"]
-        waiting.join(30)  # the other router committed: Acme's turn
-        assert not waiting.is_alive()
-        assert routed_brands() == ["Acme", "Acme", "Globex"]
     finally:
         store.close()
 

@@ -106,6 +106,10 @@ class Outbox:
                 views = pending_alerts(session, batch_size, after_id=after)
             if not views:
                 return result
+            # Read after the page: an earlier alert that another sender claimed before the
+            # page was read is not in it, and is in flight now or done. Without this, its
+            # lane's next alert (a thread reply whose root is being posted) would go first.
+            blocked |= self._lanes_in_flight()
             for view in views:
                 assert view.alert.id is not None
                 after = view.alert.id

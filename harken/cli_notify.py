@@ -7,10 +7,8 @@ printed as rich ``Text`` after ``_flat`` strips control and escape sequences.
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +16,7 @@ from rich.text import Text
 
 from harken.cli import Format, HarkenGroup, _flat, _open_store, _since, _state, app, err, out
 from harken.errors import HarkenError
+from harken.text import to_json
 
 alerts_app = typer.Typer(
     cls=HarkenGroup,
@@ -38,7 +37,10 @@ SinceOption = Annotated[
 
 
 def describe_notify(result: Any) -> str:
-    """One line for a delivery run (used by process, listen and flush)."""
+    """One line for a delivery run (used by process, listen and flush), ending with what is
+    left undelivered and what it waits on (another sender's live claim, a retry...)."""
+    from harken.notify.outbox import describe_waiting
+
     parts = [f"{result.sent} sent"]
     for name, label in (
         ("retry_later", "to retry"),
@@ -53,6 +55,8 @@ def describe_notify(result: Any) -> str:
     line = "alerts: " + ", ".join(parts)
     if result.waiting_until is not None:
         line += f" · rate limited until {result.waiting_until:%H:%M:%S} UTC"
+    if result.waiting:
+        line += " · " + describe_waiting(result.waiting)
     return line
 
 
@@ -111,7 +115,7 @@ def _list(
             "holds": [{"sink": h.sink, "until": h.until.isoformat()} for h in holds],
             "alerts": rows,
         }
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        sys.stdout.write(to_json(data, indent=2, default=str) + "\n")
         return
     summary = " · ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s))
     out.print(Text(f"alerts: {summary or 'none yet'}"))
@@ -227,7 +231,12 @@ def digest(
         typer.Option("--date", help="Local date YYYY-MM-DD (the 24 h up to digest.time that day)."),
     ] = None,
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write the HTML page here.", dir_okay=False)
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="FILE.html",
+            help="Write the HTML page here ('-': stdout, the text summary to stderr).",
+        ),
     ] = None,
     send: Annotated[
         bool, typer.Option("--send", help="Post it to Slack / e-mail it (once per date).")
@@ -240,7 +249,10 @@ def digest(
     from harken.notify.sinks import build_sinks
     from harken.pipeline import make_digest, queue_digest
     from harken.reports.digest_render import digest_text, render_html
+    from harken.reports.output import output_target, write_output
 
+    # Checked before the digest is made (a minute on a big store); the rule of every output.
+    target = output_target(out_file) if out_file is not None else None
     chosen: date | None = None
     if day:
         try:
@@ -250,11 +262,12 @@ def digest(
     config = _state(ctx).config()
     store = _open_store(config)
     made = make_digest(store, config, chosen)
-    out.print(digest_text(made))
-    if out_file is not None:
+    shown = err if target is not None and target.stdout else out  # stdout is the page's
+    shown.print(digest_text(made))
+    if target is not None:
         html = render_html(made)
-        out_file.write_text(html, encoding="utf-8")
-        out.print(Text(f"wrote {out_file} ({len(html.encode()) // 1024} KB)"))
+        write_output(target, html)
+        shown.print(Text(f"wrote {target} ({len(html.encode()) // 1024} KB)"))
     if not send:
         if force:
             raise typer.BadParameter("--force only makes sense with --send")

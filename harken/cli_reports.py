@@ -3,7 +3,9 @@
 Every report takes the same scope options (``--since/--until``, ``--brand``, ``--platform``)
 and ``--format table|json|csv``; most take ``--chart FILE.png``. The numbers are computed in
 harken.reports; this module parses options and prints. Tables go to stdout, progress and
-"chart written" lines to stderr, so ``-f json > file`` stays clean.
+"chart written" lines to stderr, so ``-f json > file`` stays clean. ``--chart`` follows the
+rule of every output (harken.reports.output); ``--chart -`` puts the PNG on stdout and the
+report on stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +23,7 @@ import typer
 from harken.cli import ReportFormat, _open_store, _since, _state, err, out, report_app
 from harken.config import Config, parse_duration
 from harken.errors import HarkenError
+from harken.reports.output import OutputTarget, output_target, write_output
 
 SinceOption = Annotated[
     str, typer.Option(help="Start: a duration back from now (24h, 7d) or an ISO date.")
@@ -37,8 +39,24 @@ PlatformOption = Annotated[
     ),
 ]
 FormatOption = Annotated[ReportFormat, typer.Option("--format", "-f")]
+
+
+def chart_target(value: str) -> OutputTarget:
+    """``--chart``, checked before the report is read: a .png file, a device or FIFO, or -."""
+    target = output_target(value, binary=True)
+    if not target.stream and target.path and target.path.suffix.lower() != ".png":
+        raise typer.BadParameter(f"{value}: charts are PNG files (name it .png)")
+    return target
+
+
 ChartOption = Annotated[
-    Path | None, typer.Option("--chart", help="Also draw the report as a PNG chart here.")
+    OutputTarget | None,
+    typer.Option(
+        "--chart",
+        metavar="FILE.png",
+        parser=chart_target,
+        help="Also draw the report as a PNG chart here ('-': stdout, the report to stderr).",
+    ),
 ]
 TopOption = Annotated[int, typer.Option("--top", "-n", min=1, help="Rows per ranking.")]
 
@@ -75,29 +93,42 @@ def working(what: str) -> Iterator[None]:
         yield
 
 
-def emit(report: Any, format: ReportFormat, chart: Path | None, draw: Callable[[], bytes]) -> None:
+def emit(
+    report: Any, format: ReportFormat, chart: OutputTarget | None, draw: Callable[[], bytes]
+) -> None:
     from harken.reports.tabular import report_csv, report_json, report_table
 
     if chart is not None:
         write_chart(chart, draw)
+    show(
+        format,
+        chart,
+        lambda: report_json(report) + "\n",
+        lambda: report_csv(report),
+        lambda: report_table(report),
+    )
+
+
+def show(
+    format: ReportFormat,
+    chart: OutputTarget | None,
+    as_json: Callable[[], str],
+    as_csv: Callable[[], str],
+    as_table: Callable[[], Any],
+) -> None:
+    """The report on stdout, or on stderr when the chart took stdout (``--chart -``)."""
+    moved = chart is not None and chart.stdout
     if format is ReportFormat.json:
-        sys.stdout.write(report_json(report) + "\n")
+        (sys.stderr if moved else sys.stdout).write(as_json())
     elif format is ReportFormat.csv:
-        sys.stdout.write(report_csv(report))
+        (sys.stderr if moved else sys.stdout).write(as_csv())
     else:
-        out.print(report_table(report))
+        (err if moved else out).print(as_table())
 
 
-def write_chart(path: Path, draw: Callable[[], bytes]) -> None:
-    if path.suffix.lower() != ".png":
-        raise typer.BadParameter(f"{path}: charts are PNG files (name it .png)")
-    if not path.parent.is_dir():
-        raise HarkenError(f"cannot write the chart: no directory {path.parent}")
-    data = draw()
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(path)  # never a half-written PNG under the real name
-    err.print(f"Chart written to {path}", markup=False, highlight=False)
+def write_chart(target: OutputTarget, draw: Callable[[], bytes]) -> None:
+    write_output(target, draw())  # a file appears whole or not at all
+    err.print(f"Chart written to {target}", markup=False, highlight=False)
 
 
 def _zone(config: Config, tz: str | None) -> str:
@@ -130,12 +161,13 @@ def report_summary(
         report = summary(_open_store(config), scope.since, scope.until, brand, scope.platforms)
     if chart is not None:
         write_chart(chart, lambda: summary_chart(report))
-    if format is ReportFormat.json:
-        sys.stdout.write(summary_json(report) + "\n")
-    elif format is ReportFormat.csv:
-        sys.stdout.write(summary_csv(report))
-    else:
-        out.print(summary_table(report))
+    show(
+        format,
+        chart,
+        lambda: summary_json(report) + "\n",
+        lambda: summary_csv(report),
+        lambda: summary_table(report),
+    )
 
 
 @report_app.command("trend")

@@ -8,7 +8,6 @@ parsed as markup) after ``_flat`` strips control and escape sequences.
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harken.cli import (
+    MAX_ID,
     Format,
     HarkenGroup,
     _flat,
@@ -30,6 +30,7 @@ from harken.cli import (
 )
 from harken.config import Config
 from harken.errors import HarkenError
+from harken.text import to_json
 
 rules_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Routing rules.")
 app.add_typer(rules_app, name="rules")
@@ -40,7 +41,7 @@ ActorOption = Annotated[
 
 
 def _json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(to_json(data, indent=2) + "\n")
 
 
 def _known_department(config: Config, department: str | None) -> None:
@@ -60,7 +61,7 @@ def queue_list(
         list[str] | None,
         typer.Option("--status", "-s", help="Repeatable; default: new, claimed, responded."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_ID)] = 50,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """Queue items: escalated first, then most urgent, then soonest due."""
@@ -111,7 +112,7 @@ def _print_item(item: dict[str, Any]) -> None:
 @queue_app.command("show")
 def queue_show(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(help="Queue item id.")],
+    item_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")],
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """One item in full: post, scores, reason, incident, history, replies, and the author's
@@ -198,7 +199,7 @@ def _print_author_history(history: dict[str, Any]) -> None:
 @queue_app.command("claim")
 def queue_claim(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(help="Queue item id.")],
+    item_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")],
     actor: ActorOption = None,
     force: Annotated[bool, typer.Option("--force", help="Take over from someone else.")] = False,
 ) -> None:
@@ -212,7 +213,7 @@ def queue_claim(
 @queue_app.command("resolve")
 def queue_resolve(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(help="Queue item id.")],
+    item_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")],
     note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
     actor: ActorOption = None,
 ) -> None:
@@ -226,7 +227,7 @@ def queue_resolve(
 @queue_app.command("dismiss")
 def queue_dismiss(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(help="Queue item id.")],
+    item_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")],
     note: Annotated[
         str | None, typer.Option("--note", "--reason", help="Why it needs nothing.")
     ] = None,
@@ -242,7 +243,7 @@ def queue_dismiss(
 @queue_app.command("reply")
 def queue_reply(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(help="Queue item id.")],
+    item_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")],
     text: Annotated[str | None, typer.Option("--text", "-t", help="The reply.")] = None,
     template: Annotated[
         str | None,
@@ -292,7 +293,9 @@ def queue_reply(
 @app.command()
 def route(
     ctx: typer.Context,
-    explain: Annotated[int, typer.Option("--explain", help="Mention id to explain.")],
+    explain: Annotated[
+        int, typer.Option("--explain", min=1, max=MAX_ID, help="Mention id to explain.")
+    ],
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """Why a mention went where it went: topics, every rule and condition, its incident."""
@@ -376,7 +379,9 @@ def rules_test(
             "--stored-topics", help="Keep stored topics (faster; ignores changed topic examples)."
         ),
     ] = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="Moves to list.")] = 30,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, max=MAX_ID, help="Moves to list.")
+    ] = 30,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """Replay stored mentions through this config's rules and topics; show what would move

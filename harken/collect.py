@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 # After this many failed polls in a row a source is reported unhealthy.
 UNHEALTHY_AFTER = 3
+LOGGED_REJECTIONS = 10  # unreadable items of one page logged one by one; the rest summed up
 
 
 @dataclass
@@ -40,6 +41,7 @@ class PollReport:
     duplicates: int = 0
     skipped: int = 0  # off-brand, or written by the brand's own accounts
     rejected: int = 0  # items the parser could not read or the store refused (logged)
+    cut: int = 0  # posts stored cut to fit harken's limits (harken.listeners.base, logged)
     last_rejection: str | None = None  # the latest one's reason
     error: str | None = None
     rate_limited_until: datetime | None = None
@@ -88,8 +90,8 @@ def _store_page(
 ) -> None:
     records = [item for item in page.items if isinstance(item, MentionRecord)]
     unreadable = [item for item in page.items if isinstance(item, Rejection)]
-    for item in unreadable:
-        log.warning("%s: skipped an unreadable item (%s): %s", source.name, page.label, item)
+    _log_unreadable(source, page, unreadable)
+    cut = _log_cut(source, page, records)
     with store.session() as session:
         counts = store_records(session, records, brands, source.name)
         if page.cursor is not None:
@@ -99,11 +101,42 @@ def _store_page(
     report.duplicates += counts.duplicates
     report.skipped += counts.off_brand + counts.own_posts
     report.rejected += len(unreadable) + len(counts.refused)
+    report.cut += cut
     if counts.refused:
         report.last_rejection = f"refused by the store: {counts.refused[-1]}"
     elif unreadable:
         report.last_rejection = f"unreadable ({page.label}): {unreadable[-1].reason}"
     log.info("%s: %s: %d new, %d seen", source.name, page.label, counts.stored, counts.duplicates)
+
+
+def _log_unreadable(source: Source, page: Page, unreadable: list[Rejection]) -> None:
+    """The first few rejections of a page one by one, then one line for the rest: a page
+    of a million bad items is not a million log lines."""
+    for item in unreadable[:LOGGED_REJECTIONS]:
+        log.warning("%s: skipped an unreadable item (%s): %s", source.name, page.label, item)
+    if len(unreadable) > LOGGED_REJECTIONS:
+        log.warning(
+            "%s: … and %d more unreadable items skipped (%s)",
+            source.name,
+            len(unreadable) - LOGGED_REJECTIONS,
+            page.label,
+        )
+
+
+def _log_cut(source: Source, page: Page, records: list[MentionRecord]) -> int:
+    """How many posts of the page were cut to fit harken's limits (harken.listeners.base);
+    one log line says so, naming the first and what of it was cut."""
+    cut = [record for record in records if record.cut]
+    if cut:
+        log.warning(
+            "%s: %s: %d post(s) cut to fit harken's limits (%s: %s)",
+            source.name,
+            page.label,
+            len(cut),
+            cut[0].external_id[:80],
+            ", ".join(cut[0].cut),
+        )
+    return len(cut)
 
 
 def _record_health(store: Store, source: Source, report: PollReport) -> None:

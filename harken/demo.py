@@ -25,6 +25,7 @@ from harken.pipeline import (
     spike_settings,
 )
 from harken.records import MentionRecord
+from harken.reports.output import output_target, write_output
 from harken.spikes import SpikeFinding, check_due
 from harken.store import Store
 from harken.store.tables import Incident, utcnow
@@ -60,7 +61,7 @@ def prepare(directory: Path) -> tuple[Config, Store]:
     directory.mkdir(parents=True, exist_ok=True)
     for name in DB_FILES:
         (directory / name).unlink(missing_ok=True)
-    (directory / "config.yaml").write_text(example_config_text(), encoding="utf-8")
+    write_output(output_target(directory / "config.yaml"), example_config_text())
     # The demo ignores HARKEN_DATABASE_URL and friends: it must never touch a real database.
     config = load_config(directory / "config.yaml", environ={})
     return config, Store(config.database.url)
@@ -134,5 +135,5 @@ def write_next_digest(result: DemoResult, now: datetime) -> None:
         day += timedelta(days=1)
     digest = make_digest(result.store, result.config, day, now)
     result.digest_path = result.directory / f"digest-{day.isoformat()}.html"
-    result.digest_path.write_text(render_html(digest), encoding="utf-8")
+    write_output(output_target(result.digest_path), render_html(digest))
     result.digest_day = day

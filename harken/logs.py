@@ -18,6 +18,8 @@ from harken.text import strip_controls
 MASK = "***"
 _SHAPES = [
     re.compile(r"(hooks\.slack\.com/services/|/services/T[A-Z0-9]+/)[A-Za-z0-9/]+"),
+    # A URL's password: scheme://user:PASSWORD@host
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=%-]+"),
     re.compile(r"(?i)('?authorization'?\s*[:=]\s*'?)[^',}\s]+(\s+[^',}\s]+)?"),
     re.compile(
@@ -42,9 +44,7 @@ class RedactSecrets(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, MASK)
-        for shape in _SHAPES:
-            text = shape.sub(lambda m: m.group(1) + MASK, text)
-        return text
+        return redact_shapes(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -82,6 +82,13 @@ def configure_logging(verbose: int) -> None:
 def redact(text: str) -> str:
     """Text with every registered secret and credential-shaped value masked."""
     return _filter.redact(text)
+
+
+def redact_shapes(text: str) -> str:
+    """Text with credential-shaped values masked (URL passwords, webhooks, tokens)."""
+    for shape in _SHAPES:
+        text = shape.sub(lambda m: m.group(1) + MASK, text)
+    return text
 
 
 def register_secrets(values: Iterable[str]) -> None:

@@ -751,10 +751,12 @@ def run_digest(store: Store, config: Config, now: datetime | None = None) -> Dig
     digest = make_digest(store, config, day, now)
     if config.digest.out_dir:
         from harken.reports.digest_render import render_html
+        from harken.reports.output import output_target, write_output
 
         folder = Path(config.digest.out_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"digest-{day.isoformat()}.html").write_text(render_html(digest), "utf-8")
+        page = output_target(folder / f"digest-{day.isoformat()}.html")  # never via a symlink
+        write_output(page, render_html(digest))
     return queue_digest(store, config, digest)
 
 

@@ -309,6 +309,8 @@ def describe_poll(report: PollReport) -> str:
         detail += f", {report.skipped} off-brand or own"
     if report.rejected:
         detail += f", {report.rejected} unreadable"
+    if report.cut:
+        detail += f", {report.cut} cut to fit"
     detail += ")"
     if report.stopped:
         return head + detail + "; interrupted by shutdown"

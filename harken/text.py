@@ -8,6 +8,7 @@ spreadsheet formulas).
 from __future__ import annotations
 
 import html
+import json
 import re
 import unicodedata
 
@@ -18,7 +19,9 @@ from rich.markup import escape as _rich_escape
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_TAG = re.compile(r"<[^>]+>")
+# A tag ends at the next ">" or gives way to the next "<": "<" * 40,000 with no ">" in it
+# would otherwise be scanned to its end from every "<" (quadratic: seconds per post).
+_TAG = re.compile(r"<[^<>]+>")
 _BREAK_TAG = re.compile(r"<\s*(br|/p|/div|/li)\s*/?>", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u3000]+")
 
@@ -83,3 +86,12 @@ def html_to_text(markup: str) -> str:
     text = html.unescape(_TAG.sub("", text))
     lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
     return "\n".join(line for line in lines if line)
+
+
+def to_json(data: object, **options: object) -> str:
+    """JSON text that a terminal shows as it is: post text keeps every character, but control
+    characters and bidi overrides are written as ``\\uXXXX`` escapes (still the same string to
+    any JSON reader), so printed output cannot reorder or recolour a line."""
+    text = json.dumps(data, ensure_ascii=False, **options)  # type: ignore[arg-type]
+    # They can only occur inside JSON strings, where an escape means the same character.
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)

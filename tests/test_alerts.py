@@ -26,16 +26,17 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import event, select, text
 from typer.testing import CliRunner
 
 from harken.cli import app
 from harken.config import Config, load_config
 from harken.listeners.replay import read_jsonl
-from harken.notify.outbox import LEASE, deliver_pending
+from harken.notify.outbox import deliver_pending
 from harken.notify.sinks import build_sinks
 from harken.pipeline import ingest, run_pass
 from harken.store import Store
+from harken.store.lock import SenderLease, live_holders
 from harken.store.tables import Alert, SinkHold
 from tests import payloads as p
 from tests.conftest import TEST_TOPICS
@@ -154,6 +155,18 @@ def deliver(store: Store, config: Config, at: datetime | None = None, **kwargs: 
     return deliver_pending(store, config, sinks, clock=clock, **kwargs)
 
 
+def wait_until_gone(store: Store, alert: Alert) -> None:
+    """The killed sender's lease is let go of: by the kernel before ``wait()`` returns
+    (SQLite's flock), or by PostgreSQL once the backend sees the connection drop (a few
+    milliseconds later, on a busy machine more)."""
+    holder = alert.claimed_by
+    assert holder is not None
+    deadline = time.monotonic() + 10
+    while live_holders(store, [holder]):
+        assert time.monotonic() < deadline, "the server never let go of the killed sender's lock"
+        time.sleep(0.01)
+
+
 def every_text(message: Any) -> str:
     return json.dumps({"text": message.text, "blocks": message.blocks}, ensure_ascii=False)
 
@@ -211,15 +224,20 @@ def test_a_reply_waits_while_another_sender_posts_its_thread_root(
     route(store, config, posts(tmp_path, "a.jsonl", p.tweet("1001", OUTAGE), *retweets), classifier)
     root, reply = alerts(store)
     assert (root.kind, reply.kind) == ("item", "update")
-    other_sender = create_engine(config.database.url)
+    other_sender = Store(config.database.url)
+    lease = SenderLease(other_sender)  # what the other sender's run holds while it lives
+    holder = lease.take()
 
     def claim_the_root_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if "alerts.id >" in statement and not claimed:
             claimed.append(True)
-            with other_sender.begin() as connection:
+            with other_sender.engine.begin() as connection:
                 connection.execute(
-                    text("UPDATE alerts SET status = 'sending', sending_at = :now WHERE id = :id"),
-                    {"now": datetime.now(UTC), "id": root.id},
+                    text(
+                        "UPDATE alerts SET status = 'sending', sending_at = :now, "
+                        "claimed_by = :holder WHERE id = :id"
+                    ),
+                    {"now": datetime.now(UTC), "holder": holder, "id": root.id},
                 )
 
     claimed: list[bool] = []
@@ -231,12 +249,14 @@ def test_a_reply_waits_while_another_sender_posts_its_thread_root(
     assert claimed and (result.sent, result.skipped) == (0, 0)
     assert [a.status for a in alerts(store)] == ["sending", "pending"]
     assert slack.messages("#eng-incidents") == []
-    # The other sender died mid-call; after its lease both go out, the reply in the thread.
-    result = deliver(store, config, at=datetime.now(UTC) + LEASE + timedelta(seconds=1))
+    # The other sender died mid-call (its lease is gone): both go out at once, the reply in
+    # the thread.
+    lease.release()
+    result = deliver(store, config)
     assert result.sent == 2 and [a.status for a in alerts(store)] == ["sent", "sent"]
     [top] = [m for m in slack.messages("#eng-incidents") if not m.is_reply]
     assert [m.thread_ts for m in slack.thread("#eng-incidents", top.ts)][1:] == [top.ts]
-    other_sender.dispose()
+    other_sender.close()
     store.close()
 
 
@@ -348,11 +368,11 @@ def test_exactly_once_across_a_sender_killed_mid_call(
     sender.wait()
     assert len(slack.messages("#eng-incidents")) == 1
     assert alerts(store)[0].status == "sending"
-    # a fresh sender within the lease leaves the claim alone (its owner may be alive) ...
-    assert deliver(store, config).sent == 0 and slack.post_count == 1
-    # ... after it, checks Slack for the alert's key, finds it, and sends only the rest
-    result = deliver(store, config, at=datetime.now(UTC) + LEASE + timedelta(seconds=1))
-    assert result.recovered == 1 and result.sent == 2
+    wait_until_gone(store, alerts(store)[0])
+    # its lease died with it: a fresh sender takes the claim back at once (no lease to wait
+    # out), checks Slack for the alert's key, finds it, and sends only the rest
+    result = deliver(store, config)
+    assert result.recovered == 1 and result.sent == 2 and slack.post_count == 3
     keys = [m.metadata["event_payload"]["key"] for m in slack.messages("#eng-incidents")]  # type: ignore[index]
     assert keys == [a.idempotency_key for a in alerts(store)]
     assert {a.status for a in alerts(store)} == {"sent"}

@@ -171,3 +171,127 @@ def test_risk_weights_load_and_name_known_topics(tmp_path: Path) -> None:
     out_of_range = write_config(tmp_path, "risk: {complaint: 3}\n")
     with pytest.raises(ConfigError, match=r"risk\.complaint: .*less than or equal to 1"):
         load_config(out_of_range)
+
+
+# -- hostile and careless configs -------------------------------------------------------------
+
+PASSWORD_URL = "postgresql+psycopg://bob:s3cret-Passw0rd@db.internal:5432/harken"
+WEBHOOK = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/abcdefghijklmnopqrstuvwx"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "environ", "shown"),
+    [
+        # a URL with a password where a mapping was expected
+        ('database: "${HARKEN_DB}"\n', {"HARKEN_DB": PASSWORD_URL}, "<the value of $HARKEN_DB>"),
+        # a webhook where a mapping was expected
+        ('alerts: {slack: "${HOOK}"}\n', {"HOOK": WEBHOOK}, "<the value of $HOOK>"),
+        # a long secret where a number was expected: never shown even in part
+        ('classifier: {batch_size: "${TOKEN}"}\n', {"TOKEN": "x" * 100}, "<the value of $TOKEN>"),
+        # part of a value
+        ('departments: "prefix ${HOOK}"\n', {"HOOK": WEBHOOK}, "'prefix <the value of $HOOK>'"),
+        # written in the file itself: masked by its shape
+        (f'departments: "{PASSWORD_URL}"\n', {}, "postgresql+psycopg://bob:***@db.internal"),
+        (f"departments: {WEBHOOK}\n", {}, "'https://hooks.slack.com/services/***'"),
+    ],
+)
+def test_config_errors_never_show_a_secret(
+    tmp_path: Path, yaml_text: str, environ: dict[str, str], shown: str
+) -> None:
+    path = write_config(tmp_path, yaml_text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=environ)
+    message = str(caught.value)
+    assert shown in message
+    for secret in ("s3cret-Passw0rd", "abcdefghijklmnop", "x" * 20):
+        assert secret not in message
+
+
+def test_an_env_override_is_masked_in_errors_too(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            overrides={"database": PASSWORD_URL}, environ={"HARKEN_CLASSIFIER_MODEL": "x" * 9}
+        )
+    assert "s3cret" not in str(caught.value)
+
+
+def test_doctor_and_every_command_mask_a_secret_in_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from harken.cli import app
+
+    write_config(tmp_path, 'database: "${HARKEN_DB}"\n')
+    monkeypatch.setenv("HARKEN_DB", PASSWORD_URL)
+    for args in (["doctor", "--skip-model"], ["-vv", "doctor", "--skip-model"], ["queue", "list"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1
+        assert "<the value of $HARKEN_DB>" in result.output
+        assert "s3cret" not in result.output
+
+
+def billion_laughs(levels: int) -> str:
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        this, below = chr(ord("a") + level), chr(ord("a") + level - 1)
+        lines.append(f"{this}: &{this} [{', '.join([f'*{below}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    path = write_config(tmp_path, billion_laughs(9))  # 400 bytes, 9^9 values once expanded
+    assert path.stat().st_size < 450
+    with pytest.raises(ConfigError, match=r"expands to more than 100,000 values .* at line 6"):
+        load_config(path, environ={})
+
+
+def test_aliases_of_reasonable_size_still_work(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        "brands:\n"
+        "  - {name: Acme, keywords: &words [acme, acme cloud]}\n"
+        "  - {name: Acme Japan, keywords: *words, languages: [ja]}\n",
+    )
+    brands = load_config(path, environ={}).brands
+    assert [b.keywords for b in brands] == [["acme", "acme cloud"]] * 2
+
+
+@pytest.mark.parametrize(
+    "yaml_text",
+    ["x: " + "[" * 900 + "]" * 900 + "\n", "".join("  " * i + f"k{i}:\n" for i in range(900))],
+)
+def test_absurd_nesting_is_an_error_not_a_traceback(tmp_path: Path, yaml_text: str) -> None:
+    path = write_config(tmp_path, yaml_text)
+    with pytest.raises(ConfigError, match=r"nested more than 32 levels deep at line \d+"):
+        load_config(path, environ={})
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "# " + "x" * (2 << 20) + "\n")
+    with pytest.raises(ConfigError, match=r"2,097,155 bytes is too large for a config file"):
+        load_config(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("departments: [{name: support, sla: 99999999999d}]\n", "departments[0].sla: expected a"),
+        ("alerts: {cooldown: 1.0e+400}\n", "alerts.cooldown: expected a duration from 0s to 100"),
+        ("alerts: {cooldown: -5}\n", "alerts.cooldown: expected a duration from 0s to 100"),
+        ("alerts: {slack: {timeout: 0s}}\n", "alerts.slack.timeout: expected a timeout between"),
+        ("routing: {regex_budget: 0s}\n", "routing.regex_budget: expected between 1ms and 10s"),
+    ],
+)
+def test_durations_have_sane_bounds(tmp_path: Path, yaml_text: str, message: str) -> None:
+    path = write_config(tmp_path, yaml_text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert message in str(caught.value)
+
+
+def test_durations_take_milliseconds_and_refuse_absurd_values() -> None:
+    assert parse_duration("250ms") == timedelta(milliseconds=250)
+    for absurd in ("1000000d", "99999999999w", float("nan"), float("inf"), -1):
+        with pytest.raises(ValueError, match="expected a duration from 0s to 100 years"):
+            parse_duration(absurd)

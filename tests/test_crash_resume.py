@@ -1,4 +1,5 @@
-"""A real crash: kill -9 a `harken process` mid-classification, run it again, count."""
+"""A real crash: kill -9 a `harken process` mid-classification or mid-delivery, run it
+again, count."""
 
 from __future__ import annotations
 
@@ -8,11 +9,25 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from harken.cli import app
 from harken.demo import demo_file
+from harken.store import Store
+from tests.fakes.slack import FakeSlack
+from tests.test_alert_claims import ENV as SLACK_ENV
+from tests.test_alert_claims import (
+    keys_in_slack,
+    patient_config,
+    start_sender,
+    wait_until_in_call,
+)
+from tests.test_alerts import CHANNELS, alerts, make_config, outage_posts, route, wait_until_gone
 
 CONFIG = """\
 database: {url: "sqlite:///harken.db"}
@@ -76,3 +91,38 @@ def test_kill_9_mid_pass_then_resume_loses_nothing_and_repeats_nothing(tmp_path:
         db, "SELECT count(*) FROM (SELECT DISTINCT mention_id, department FROM queue_items)"
     )
     assert scalar(db, "SELECT count(*) FROM alerts WHERE status != 'sent'") == 0
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack()
+    with fake:
+        for channel in CHANNELS.values():
+            fake.add_channel(channel)
+        yield fake
+
+
+def test_kill_9_mid_delivery_then_process_sends_the_rest_at_once(
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
+) -> None:
+    """`harken process` killed while Slack holds its first post's answer: the next `process`
+    takes the dead process's claim back at once (no two-minute lease), finds the message
+    by its idempotency key, and sends the rest: each alert once, in order."""
+    config = make_config(tmp_path, slack, db=db_url)
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 3), classifier)  # classified and routed
+    path = patient_config(tmp_path, slack, db_url)
+    slack.accept_then_fail(delay=60)
+    victim = start_sender(path, "process")
+    wait_until_in_call(slack, victim)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    assert [a.status for a in alerts(store)] == ["sending", "pending", "pending"]
+    wait_until_gone(store, alerts(store)[0])
+
+    survivor = CliRunner().invoke(app, ["--config", str(path), "process"], env=SLACK_ENV)
+    assert survivor.exit_code == 0, survivor.output
+    assert survivor.stdout.endswith("· alerts: 2 sent, 1 found delivered after an interruption\n")
+    assert keys_in_slack(slack) == [a.idempotency_key for a in alerts(store)]
+    assert {a.status for a in alerts(store)} == {"sent"} and slack.post_count == 3
+    store.close()

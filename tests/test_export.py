@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from harken.cli import app
 from harken.reports import export as exports
+from harken.reports import export_writers as writers
 from harken.reports import scope as scopes
 from harken.reports.scope import Scope
 from harken.store import Store
@@ -292,9 +293,9 @@ def test_hostile_text_is_neutralised_in_csv_and_xlsx_and_verbatim_in_json(
 
 
 def test_numbers_are_not_neutralised() -> None:
-    cells = exports._csv_cells([-2, -0.5, None], "int")
+    cells = writers._csv_cells([-2, -0.5, None], "int")
     assert cells == [-2, -0.5, ""]
-    assert exports.sheet_text("-2") == "'-2"  # text that looks like a formula still is text
+    assert writers.sheet_text("-2") == "'-2"  # text that looks like a formula still is text
 
 
 # -- filters ---------------------------------------------------------------------------------
@@ -417,7 +418,7 @@ def test_scope_chunk_size_is_used_by_default(
 def test_xlsx_continues_on_a_new_sheet(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(exports, "SHEET_ROWS", 5)  # a header and 4 rows a sheet
+    monkeypatch.setattr(writers, "SHEET_ROWS", 5)  # a header and 4 rows a sheet
     out = tmp_path / "m.xlsx"
     result = ok(project, "mentions", *WINDOW, "-o", str(out))
     assert "continuing on sheet 'mentions (2)'" in result.stderr
@@ -481,10 +482,8 @@ def test_a_failed_export_leaves_no_file(
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["-f", "parquet"], 1, "parquet needs --out FILE"),
-        (["-f", "xlsx", "-o", "-"], 1, "xlsx needs --out FILE"),
-        (["-o", "missing/m.csv"], 1, "does not exist"),
-        (["-o", "."], 1, "is a directory"),
+        (["-o", "missing/m.csv"], 1, "cannot write missing/m.csv: no directory missing"),
+        (["-o", "."], 1, "cannot write .: it is a directory"),
         (["-f", "xls", "-o", "m.xls"], 2, "'xls' is not one of"),
         (["--since", "1d", "--until", "2d"], 2, "--until must be after --since"),
         (["--since", "yesterday"], 2, "use a duration"),
@@ -539,3 +538,42 @@ def test_empty_exports_still_have_their_columns(project: Path, tmp_path: Path) -
     ok(project, "mentions", *empty, "-o", str(tmp_path / "m.xlsx"))
     sheet = openpyxl.load_workbook(tmp_path / "m.xlsx").active
     assert sheet is not None and list(sheet.values) == [tuple(names("mentions"))]
+
+
+# -- Excel's cell limit ----------------------------------------------------------------------
+
+
+def test_xlsx_cuts_cells_past_excels_limit_and_says_so(sqlite_url: str, tmp_path: Path) -> None:
+    store = Store(sqlite_url)
+    with store.session() as s:
+        b = Builder(s)
+        alice = b.author("alice")
+        b.post(alice, T0, "a" * 40_000)
+        b.post(alice, T0 + M, "😀" * 20_000)  # 40,000 UTF-16 units: Excel's count
+        b.post(alice, T0 + 2 * M, "b" * writers.CELL_CHARS)  # exactly the limit: kept
+    store.close()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {{url: '{sqlite_url}'}}\nbrands: [{{name: Acme}}]\n", "utf-8")
+    out = tmp_path / "m.xlsx"
+    result = runner.invoke(
+        app, ["--config", str(config), "export", "mentions", *WINDOW, "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == (
+        "warning: 2 cells were longer than Excel's 32,767 characters and cut, ending "
+        "'… [cut: N characters]' (CSV, JSON and Parquet keep the full text)"
+    )
+    sheet = openpyxl.load_workbook(out).active
+    assert sheet is not None
+    rows = list(sheet.values)
+    texts = [str(row[rows[0].index("text")]) for row in rows[1:]]
+    assert texts[0] == "a" * 32_741 + "… [cut: 7,259 characters]"  # 32,766 characters
+    assert texts[1].startswith("😀") and texts[1].endswith(" characters]")
+    assert len(texts[1].encode("utf-16-le")) // 2 <= 32_767  # no emoji split in half
+    assert texts[2] == "b" * writers.CELL_CHARS
+    whole = runner.invoke(app, ["--config", str(config), "export", "mentions", *WINDOW])
+    assert [len(r["text"]) for r in csv.DictReader(io.StringIO(whole.stdout))] == [
+        40_000,
+        20_000,
+        writers.CELL_CHARS,
+    ]

@@ -279,6 +279,13 @@ def check_table(text: str) -> None:
     check_terminal(text, markup=True)
 
 
+def check_json(text: str) -> None:
+    """No raw control character or bidi override, yet the post's text intact once decoded."""
+    assert not CONTROL.search(text), repr(CONTROL.search(text))
+    decoded = json.dumps(json.loads(text), ensure_ascii=False)
+    assert "HK" in decoded
+
+
 SAFE_LINKS = ("http://", "https://", "#", "data:image/", "cid:", "mailto:")
 
 
@@ -407,6 +414,10 @@ OUTPUTS: dict[str, Output] = {
         check_table,
     ),
     "harken sources": (cli("sources"), check_table),
+    # JSON printed to a terminal: the same characters, escaped as \uXXXX
+    "harken queue list json": (cli("queue", "list", "--format", "json"), check_json),
+    "harken report summary json": (cli("report", "summary", *EVER, "-f", "json"), check_json),
+    "harken alerts json": (cli("alerts", "--format", "json"), check_json),
     # spreadsheets
     "export mentions csv": (cli_file("export", "mentions", *EVER, suffix=".csv"), check_csv),
     "export queue csv": (cli_file("export", "queue", *EVER, suffix=".csv"), check_csv),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from harken.classify.classifier import Classifier
 from harken.collect import poll_source
 from harken.config import Config, load_config
+from harken.listeners.base import MAX_RAW_CHARS, MAX_TEXT, TEXT_CUT_MARK
 from harken.listeners.registry import build_sources
 from harken.listeners.x_api import XSource
 from harken.scheduler import describe_poll
@@ -356,3 +358,131 @@ def test_nonsense_reset_headers_never_break_a_call(header: str) -> None:
     now = datetime(2026, 11, 23, tzinfo=UTC)
     reset = parse_reset(header, now)
     assert reset is None or reset >= now
+
+
+# -- limits: what a server may send ----------------------------------------------------------
+
+
+def test_a_20_mb_tweet_is_stored_cut_with_a_marker(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    fake.add(tweet(1, "acme cloud " + "x" * 20_000_000), tweet(2, "acme cloud is fine"))
+    started = time.monotonic()
+    report = poll_source(store, config, x_source(config, FakeClock()))
+    assert report.ok and report.stored == 2 and report.cut == 1
+    assert describe_poll(report) == "x: 2 new (1 page, 1 cut to fit)"
+    with store.session() as session:
+        stored = {m.external_id: m for m in session.execute(select(Mention)).scalars()}
+    text = stored["1"].text
+    assert text.startswith("acme cloud xxx") and text.endswith(TEXT_CUT_MARK)
+    assert len(text) == MAX_TEXT + len(TEXT_CUT_MARK)
+    assert len(json.dumps(stored["1"].raw)) < 2 * MAX_RAW_CHARS
+    assert stored["2"].text == "acme cloud is fine"
+    assert time.monotonic() - started < 15
+
+
+def test_an_html_answer_is_unreadable_not_unreachable(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    fake.add(tweet(1, "acme cloud"))
+    page = "<html><body>Over capacity</body></html>"
+    fake.api.fail_next(*[Reply(200, body=page, headers={"Content-Type": "text/html"})] * 4)
+    report = poll_source(store, config, x_source(config, FakeClock()))
+    assert report.error == f"X: unreadable answer (text/html, {len(page)} bytes)"
+    assert len(fake.searches) == 4  # transient: retried like a 5xx
+    assert poll_source(store, config, x_source(config, FakeClock())).stored == 1
+
+
+def test_a_newest_id_that_is_no_tweet_id_never_becomes_the_cursor(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    fake.add(tweet(1001, "acme cloud is down"), tweet(1002, "acme cloud still down"))
+    real = fake._search
+
+    def forty_nines(req: Request) -> Reply:
+        reply = real(req)
+        reply.json["meta"]["newest_id"] = "9" * 40
+        return reply
+
+    fake.api.fail_next(forty_nines)
+    source = x_source(config, FakeClock())
+    report = poll_source(store, config, source)
+    # The page is stored; the cursor falls back to the newest tweet on it; it is reported.
+    assert report.ok and report.stored == 2 and report.rejected == 1
+    assert cursor(store)["Acme"] == {"since_id": "1002"}
+    with store.session() as session:
+        health = source_repo.get_health(session, "x")
+        assert health is not None and "newest_id" in (health.last_rejection or "")
+
+    fake.add(tweet(1003, "acme cloud back up"))
+    again = poll_source(store, config, source)
+    assert again.ok and again.stored == 1 and again.rejected == 0
+    assert fake.searches[-1].query["since_id"] == "1002"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"since_id": "9" * 40},
+        {"since_id": "1", "pending_newest": "9" * 40, "next_token": "before:5"},
+        {"since_id": "-5"},
+        {"since_id": 12},
+    ],
+)
+def test_a_bad_cursor_stored_by_an_older_version_is_repaired_at_the_next_poll(
+    fake: FakeX, config: Config, store: Store, stored: dict
+) -> None:
+    with store.session() as session:
+        source_repo.set_cursor(session, "x", json.dumps({"Acme": stored}))
+    fake.add(tweet(1001, "acme cloud is down"))
+    source = x_source(config, FakeClock())
+    report = poll_source(store, config, source)
+    assert report.ok and report.stored == 1 and report.rejected == 1
+    assert cursor(store)["Acme"] == {"since_id": "1001"}
+    assert all(_valid_or_absent(r.query.get("since_id")) for r in fake.searches)
+    fake.add(tweet(1002, "acme cloud is up"))
+    assert poll_source(store, config, source).stored == 1
+
+
+def _valid_or_absent(since_id: str | None) -> bool:
+    return since_id is None or (since_id.isdigit() and len(since_id) < 20)
+
+
+def test_a_since_id_x_refuses_restarts_the_search_instead_of_failing_every_poll(
+    fake: FakeX, config: Config, store: Store
+) -> None:
+    with store.session() as session:
+        source_repo.set_cursor(session, "x", json.dumps({"Acme": {"since_id": "17"}}))
+    fake.refused_since.add("17")
+    fake.add(tweet(1001, "acme cloud is down"))
+    source = x_source(config, FakeClock())
+    report = poll_source(store, config, source)
+    assert report.ok and report.stored == 1 and report.rejected == 1
+    assert [r.query.get("since_id") for r in fake.searches] == ["17", None]
+    assert cursor(store)["Acme"] == {"since_id": "1001"}
+    with store.session() as session:
+        health = source_repo.get_health(session, "x")
+        assert health is not None and "since_id" in (health.last_rejection or "")
+    fake.add(tweet(1002, "acme cloud is up"))
+    assert poll_source(store, config, source).stored == 1
+    assert fake.searches[-1].query["since_id"] == "1001"
+
+
+def test_a_page_of_many_bad_items_is_logged_in_a_few_lines_and_counted_whole(
+    fake: FakeX, config: Config, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add(tweet(1, "acme cloud"))
+    real = fake._search
+
+    def junk(req: Request) -> Reply:
+        reply = real(req)
+        reply.json["data"] += [1] * 5000
+        return reply
+
+    fake.api.fail_next(junk)
+    caplog.set_level(logging.WARNING, logger="harken.collect")
+    report = poll_source(store, config, x_source(config, FakeClock()))
+    assert report.ok and report.stored == 1 and report.rejected == 5000
+    lines = [r.getMessage() for r in caplog.records if r.name == "harken.collect"]
+    assert len(lines) == 11
+    assert lines[-1] == "x: … and 4990 more unreadable items skipped (brand Acme, page 1)"

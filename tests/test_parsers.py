@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -7,7 +8,13 @@ import pytest
 
 from harken.errors import IngestError
 from harken.listeners import bluesky, mastodon, reddit, rss, x
-from harken.listeners.base import Rejection
+from harken.listeners.base import (
+    MAX_AUTHOR_ID,
+    MAX_RAW_CHARS,
+    MAX_TEXT,
+    TEXT_CUT_MARK,
+    Rejection,
+)
 from harken.listeners.replay import LineRejection, read_jsonl
 from harken.records import MentionRecord
 from tests import payloads as p
@@ -165,3 +172,74 @@ def test_replay_unknown_platform_and_missing_file(tmp_path: Path) -> None:
         list(read_jsonl(tmp_path / "a.jsonl", "myspace"))
     with pytest.raises(IngestError, match="does not exist"):
         list(read_jsonl(tmp_path / "missing.jsonl", "x"))
+
+
+# -- limits: what one post may bring ---------------------------------------------------------
+
+HUGE = 20_000_000  # characters: a 20 MB field, far over any platform's own limit
+
+
+@pytest.mark.parametrize(
+    ("parse", "payload"),
+    [
+        (x.parse, p.x_page(p.tweet("1", "acme " + "x" * HUGE))),
+        (reddit.parse, p.reddit_submission("t3_a", "acme", "y" * HUGE)),
+        (bluesky.parse, p.bluesky_post("a", "acme " + "z" * HUGE)),
+        (mastodon.parse, p.mastodon_status("1", "<p>acme " + "w" * HUGE + "</p>")),
+        (rss.parse, p.rss_entry("e", "acme", "<p>" + "v" * HUGE + "</p>")),
+    ],
+    ids=["x", "reddit", "bluesky", "mastodon", "rss"],
+)
+def test_text_over_the_limit_is_cut_with_a_visible_marker(parse, payload) -> None:
+    record = only(list(parse(payload)))
+    assert record.text.startswith("acme")
+    assert record.text.endswith(TEXT_CUT_MARK)
+    assert len(record.text) <= MAX_TEXT + len(TEXT_CUT_MARK)
+    assert "text" in record.cut
+    # The raw payload keeps a copy of the text: it is bounded too.
+    assert len(json.dumps(record.raw)) < 2 * MAX_RAW_CHARS
+    assert "raw" in record.cut
+
+
+def test_text_within_the_limit_is_kept_whole_and_not_marked() -> None:
+    text = "acme " + "x" * (MAX_TEXT - 5)
+    record = only(list(x.parse(p.x_page(p.tweet("1", text)))))
+    assert record.text == text and record.cut == ()
+    assert record.raw["text"] == text
+
+
+def test_long_author_names_and_urls_have_their_own_limits() -> None:
+    page = p.x_page(
+        p.tweet("1", "acme"),
+        users=[{"id": "100", "name": "N" * 10_000, "username": "kenji_t"}],
+    )
+    record = only(list(x.parse(page)))
+    assert len(record.author.name or "") == MAX_AUTHOR_ID and record.author.name.endswith("…")
+    assert "author.name" in record.cut
+    status = p.mastodon_status("1", "acme")
+    status["url"] = "https://example.social/" + "u" * 100_000
+    record = only(list(mastodon.parse(status)))
+    assert record.url is None  # dropped, never cut: a cut address would lead somewhere else
+
+
+def test_raw_payloads_keep_the_fields_harken_reads_when_bounded() -> None:
+    tweet = p.tweet(
+        "1",
+        "acme",
+        entities={"urls": [{"expanded_url": "https://acme.example/x"}]},
+        junk=list(range(100_000)),
+        referenced_tweets=[{"type": "replied_to", "id": "7"}],
+    )
+    record = only(list(x.parse(p.x_page(tweet))))
+    assert record.raw["entities"] == tweet["entities"]
+    assert record.raw["referenced_tweets"] == tweet["referenced_tweets"]
+    assert len(record.raw["junk"]) < 100_000 and "raw" in record.cut
+
+
+def test_markup_that_never_closes_a_tag_is_read_in_linear_time() -> None:
+    import time
+
+    started = time.monotonic()
+    record = only(list(mastodon.parse(p.mastodon_status("1", "acme " + "<" * 200_000))))
+    assert time.monotonic() - started < 2
+    assert record.text.startswith("acme <<<") and record.text.endswith(TEXT_CUT_MARK)

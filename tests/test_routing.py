@@ -183,6 +183,46 @@ def test_a_bad_regex_fails_at_load_naming_the_rule() -> None:
         router([{"name": "bad", "when": {"regex": ["(unclosed"]}, "to": ["support"]}])
 
 
+def test_patterns_that_backtrack_exponentially_are_refused_at_load() -> None:
+    import pytest
+
+    from harken.errors import ConfigError
+
+    for pattern in ("(a+)+$", r"(\w+\s*)+!", "(x+x+)+y", "(?:(a*))*b"):
+        with pytest.raises(ConfigError, match=r"when\.regex: .* can take minutes on one unlucky"):
+            router([{"name": "slow", "when": {"regex": [pattern]}, "to": ["pr"]}])
+    # Repeats that cannot split the same text two ways stay allowed.
+    for pattern in (r"(ab+c)+", r"(\w+,)+", r"(?:https?://)+\S+", r"(a++)+$"):
+        router([{"name": "fine", "when": {"regex": [pattern]}, "to": ["pr"]}])
+
+
+def test_a_pattern_out_of_time_is_not_applied_and_the_reason_says_so() -> None:
+    # (a|aa)+$ passes the load-time check, but a failing search tries every way to split a run
+    # of a's: about 10^8 steps for forty of them (minutes in Python's re).
+    slow = {"name": "shouting", "when": {"regex": ["(a|aa)+$"]}, "to": ["pr"]}
+    legal = {"name": "legal", "when": {"keywords": ["lawyer"]}, "to": ["legal"]}
+    r = router([slow, legal])
+    post = "acme lawyer " + "a" * 40 + "!"
+    (decision,) = route(r, text=post)
+    assert decision.department == "legal"
+    assert decision.reason == (
+        "rule 'legal': keyword 'lawyer' (not applied: rule 'shouting': "
+        "pattern '(a|aa)+$' gave up after 0.1s on this post)"
+    )
+    (default,) = route(r, text="acme " + "a" * 40 + "!")
+    assert default.department == "support" and "gave up" in default.reason
+    traces = r.explain(replace(SUBJECT, text=post))
+    assert traces[0].verdicts[0].gave_up and not traces[0].matched
+    # The same pattern still matches when it can.
+    assert route(r, text="acme aaaa")[0].department == "pr"
+
+
+def test_a_long_match_is_quoted_short_in_the_reason() -> None:
+    r = router([{"name": "all", "when": {"regex": ["acme.*"]}, "to": ["pr"]}])
+    (decision,) = route(r, text="acme " + "x" * 5000)
+    assert decision.reason == "rule 'all': pattern 'acme.*' matched 'acme " + "x" * 52 + "...'"
+
+
 def test_explain_gives_every_condition_with_its_verdict() -> None:
     r = router(
         [

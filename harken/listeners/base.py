@@ -9,17 +9,20 @@ it was engaged with.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from harken.errors import PayloadError
 from harken.records import AuthorRecord, MentionRecord
-from harken.text import strip_controls
+from harken.text import html_to_text, strip_controls
 
 __all__ = ["AuthorRecord", "MentionRecord", "ParseResult", "Parser", "Rejection"]
+
+T = TypeVar("T")
 
 # What the store's columns hold (harken/store/tables.py; PostgreSQL enforces them, SQLite
 # does not): a record that passes here can be stored on either.
@@ -31,6 +34,16 @@ MAX_LANGUAGE = 16  # mentions.language
 MAX_COUNT = 2**63 - 1  # an engagement or follower count (64-bit columns)
 MAX_RAW_DEPTH = 64  # nesting kept of a payload's raw JSON
 MAX_REASON = 300  # characters of a rejection's reason
+# What one post may bring (docs/listeners.md, "Limits"). No platform allows a longer post
+# (a Reddit self-post, the longest, stops at 40,000; X, Bluesky and most Mastodon instances
+# far sooner); an RSS article may be longer, but the classifier reads its first few hundred
+# words and alerts show less. Anything over is a server's or an export's mistake, or an
+# attack on memory: the text is cut, with a marker a reader sees.
+MAX_TEXT = 40_000  # characters of a post's text
+TEXT_CUT_MARK = f" … [cut by harken: over {MAX_TEXT:,} characters]"
+MAX_MARKUP = 4 * MAX_TEXT  # characters of HTML (Mastodon, RSS) read to find that text
+MAX_RAW_CHARS = 250_000  # characters of strings (and keys) kept of one payload's raw JSON
+MAX_RAW_ITEMS = 1_000  # entries kept of one list or object of a payload's raw JSON
 # Times outside these are a client's or a proxy's nonsense (Bluesky's createdAt is written by
 # the posting app), and would break date arithmetic downstream (9999-12-31 + 1 day).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -90,6 +103,7 @@ def clip(value: Any, limit: int = 60) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
+@lru_cache(maxsize=256)  # a bad page repeats one reason for each of its items
 def readable(reason: str) -> str:
     """A rejection's reason as one short line a person can read (logs, terminals)."""
     return clip(reason, MAX_REASON) or "unreadable item"
@@ -105,22 +119,65 @@ def clean_str(value: str) -> str:
     return value.replace("\x00", "")
 
 
-def json_safe(value: Any, depth: int = 0) -> Any:
-    """``value`` as JSON any store keeps (JSONB included): finite numbers, clean strings,
-    bounded nesting. Values that need nothing are returned as they are."""
-    if isinstance(value, str):
-        return clean_str(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, bool | int):
-        return value
-    if depth >= MAX_RAW_DEPTH:
-        return None
-    if isinstance(value, Mapping):
-        return {clean_str(str(k)): json_safe(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v, depth + 1) for v in value]
-    return clean_str(str(value))
+def cut_text(value: str) -> tuple[str, bool]:
+    """A post's text within MAX_TEXT (cut, with TEXT_CUT_MARK), and whether it was cut.
+
+    It is cut before it is cleaned: cleaning 20 MB to keep 40 KB of it would cost seconds."""
+    if len(value) > MAX_TEXT:
+        return clean_str(value[:MAX_TEXT]) + TEXT_CUT_MARK, True
+    value = clean_str(value)
+    return value, value.endswith(TEXT_CUT_MARK)  # html_text may have cut it already
+
+
+def html_text(markup: str) -> str:
+    """The plain text of a post's HTML, reading at most MAX_MARKUP characters of it (a text
+    whose markup was cut ends with TEXT_CUT_MARK)."""
+    if len(markup) <= MAX_MARKUP:
+        return html_to_text(markup)
+    return html_to_text(markup[:MAX_MARKUP]) + TEXT_CUT_MARK
+
+
+class RawCopy:
+    """A payload as JSON any store keeps (JSONB included): finite numbers, clean strings,
+    bounded nesting, and bounded size: each string within MAX_TEXT, each list or object within
+    MAX_RAW_ITEMS entries, all strings within MAX_RAW_CHARS. ``cut`` says whether anything
+    was left out. The fields harken reads back (ids, references, links) are small: only a
+    payload carrying several times a post's worth of text can lose any of them."""
+
+    def __init__(self) -> None:
+        self.left = MAX_RAW_CHARS
+        self.cut = False
+
+    def of(self, value: Any, depth: int = 0) -> Any:
+        if isinstance(value, str):
+            return self._string(value)
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if value is None or isinstance(value, bool | int):
+            return value
+        if depth >= MAX_RAW_DEPTH:
+            return None
+        if isinstance(value, Mapping):
+            pairs = self._entries(value.items())
+            return {self._string(str(k)): self.of(v, depth + 1) for k, v in pairs}
+        if isinstance(value, list | tuple):
+            return [self.of(v, depth + 1) for v in self._entries(value)]
+        return self._string(str(value))
+
+    def _string(self, value: str) -> str:
+        keep = max(0, min(len(value), MAX_TEXT, self.left))
+        self.left -= keep
+        if keep == len(value):
+            return clean_str(value)
+        self.cut = True
+        return clean_str(value[:keep]) + TEXT_CUT_MARK
+
+    def _entries(self, entries: Iterable[T]) -> Iterator[T]:
+        for count, entry in enumerate(entries):
+            if count >= MAX_RAW_ITEMS or self.left <= 0:
+                self.cut = True
+                return
+            yield entry
 
 
 def metrics_of(**counts: Any) -> dict[str, int]:
@@ -159,44 +216,57 @@ def checked(record: MentionRecord) -> MentionRecord:
     """The record as the store can keep it, whatever the payload held, or PayloadError.
 
     Ids must be non-empty strings that fit their columns (cutting one would merge posts);
-    optional fields of the wrong type or too long for their column are dropped; display
-    text is cut to fit; every string loses NUL and lone surrogates; raw becomes clean JSON.
+    optional fields of the wrong type or too long for their column (urls) are dropped (a cut
+    address would lead somewhere else); display text is cut to fit (the post's text at
+    MAX_TEXT with a marker, names at their column's width with "…"), and ``cut`` names what
+    was; every string loses NUL and lone surrogates; raw becomes clean, bounded JSON.
     """
-    author = record.author
     external_id = _identifier(record.external_id, "id", MAX_ID)
-    author_id = _identifier(author.external_id, "author id", MAX_AUTHOR_ID)
-    if not isinstance(author.handle, str):
-        raise PayloadError("field author.handle has the wrong type")
+    author, cut = _checked_author(record.author)
     if not isinstance(record.text, str):
         raise PayloadError("field text has the wrong type")
+    text, text_cut = cut_text(record.text)
+    raw = RawCopy()
     reference = record.reference
     if reference is not None:
         kind, target = reference
         target = _optional(target, MAX_ID)
         reference = (kind, target) if isinstance(kind, str) and target else None
-    followers = as_int(author.followers) if author.followers is not None else None
     return replace(
         record,
         external_id=external_id,
-        text=clean_str(record.text),
+        text=text,
         url=_optional(record.url, MAX_URL),
         language=_optional(record.language, MAX_LANGUAGE),
         metrics=metrics_of(**{str(k): v for k, v in record.metrics.items()}),
         reference=reference,
         conversation_id=_optional(record.conversation_id, MAX_ID),
-        raw=json_safe(dict(record.raw)) if isinstance(record.raw, Mapping) else {},
-        author=replace(
-            author,
-            external_id=author_id,
-            handle=_cut(clean_str(author.handle), MAX_AUTHOR_ID),
-            name=_cut(clean_str(author.name), MAX_AUTHOR_ID)
-            if isinstance(author.name, str)
-            else None,
-            followers=followers,
-            verified=author.verified is True,
-            url=_optional(author.url, MAX_AUTHOR_URL),
-        ),
+        raw=raw.of(dict(record.raw)) if isinstance(record.raw, Mapping) else {},
+        author=author,
+        cut=("text",) * text_cut + cut + ("raw",) * raw.cut,
     )
+
+
+def _checked_author(author: AuthorRecord) -> tuple[AuthorRecord, tuple[str, ...]]:
+    """The author as the store keeps it, and which of its fields were cut to fit."""
+    author_id = _identifier(author.external_id, "author id", MAX_AUTHOR_ID)
+    if not isinstance(author.handle, str):
+        raise PayloadError("field author.handle has the wrong type")
+    handle = _cut(author.handle, MAX_AUTHOR_ID)
+    name = _cut(author.name, MAX_AUTHOR_ID) if isinstance(author.name, str) else None
+    cut = ("author.handle",) * (handle != author.handle) + ("author.name",) * (
+        name is not None and name != author.name
+    )
+    checked_author = replace(
+        author,
+        external_id=author_id,
+        handle=clean_str(handle),
+        name=clean_str(name) if name is not None else None,
+        followers=as_int(author.followers) if author.followers is not None else None,
+        verified=author.verified is True,
+        url=_optional(author.url, MAX_AUTHOR_URL),
+    )
+    return checked_author, cut
 
 
 def _identifier(value: Any, what: str, limit: int) -> str:

@@ -75,6 +75,7 @@ from harken.listeners import bluesky as bluesky_parser
 from harken.listeners.base import metrics_of, parse_time
 from harken.listeners.query import BrandQuery, brand_queries
 from harken.listeners.source import Page, RefreshTarget, Source, SourceSettings, parse_reset
+from harken.net.limits import capped_httpx_hooks
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,15 @@ class BlueskySource(Source):
         }
 
     def _new_client(self) -> Client:
-        client = Client(base_url=self.base_url, request=Request(timeout=self.timeout))
+        # No keep-alive: a connection httpx reuses from its pool raises no audit event, so a
+        # total deadline (harken.net.deadline) would not see it. One handshake per call is cheap
+        # next to a poll interval.
+        request = Request(
+            timeout=self.timeout,
+            limits=httpx.Limits(max_keepalive_connections=0),
+            event_hooks=capped_httpx_hooks(),
+        )
+        client = Client(base_url=self.base_url, request=request)
         client.on_session_change(lambda event, session: self._repin(client))
         return client
 

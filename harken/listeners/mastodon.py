@@ -10,13 +10,13 @@ from harken.listeners.base import (
     MentionRecord,
     ParseResult,
     as_int,
+    html_text,
     metrics_of,
     one_or_many,
     parse_time,
     require,
     text_or_none,
 )
-from harken.text import html_to_text
 
 PLATFORM = "mastodon"
 
@@ -31,7 +31,7 @@ def _status(status: Any) -> MentionRecord:
     acct = require(account, "acct", where="account")
     spoiler = text_or_none(status.get("spoiler_text")) or ""
     shown = reblog if isinstance(reblog, dict) else status
-    text = html_to_text(require(shown, "content", where="status"))
+    text = html_text(require(shown, "content", where="status"))
     if spoiler:
         text = f"{spoiler}\n{text}"
     return MentionRecord(

@@ -105,6 +105,7 @@ from harken.listeners import mastodon as mastodon_parser
 from harken.listeners.base import metrics_of
 from harken.listeners.query import brand_queries, quoted
 from harken.listeners.source import Page, RefreshTarget, Source, SourceSettings, parse_reset
+from harken.net.limits import cap_answers
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ class MastodonSource(Source):
 
     def _instance(self, url: str, token: str | None) -> _Instance:
         session = requests.Session()
+        cap_answers(session)
         session.hooks["response"].append(self._on_response)
         client = make_client(url, token, self.timeout, session)
         return _Instance(url, client, signed_in=token is not None)

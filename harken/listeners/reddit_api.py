@@ -59,6 +59,7 @@ from harken.listeners.source import (
     http_error,
     parse_reset,
 )
+from harken.net.limits import cap_answers
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,7 @@ class _Requestor(prawcore.Requestor):
     def __init__(self, *args: Any, on_response: Callable[[Any], None], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._on_response = on_response
+        cap_answers(self._http)
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         response = super().request(*args, timeout=self.timeout, **kwargs)

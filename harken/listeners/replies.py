@@ -58,7 +58,8 @@ from pydantic import SecretStr, ValidationError, field_validator
 from harken.config import BrandConfig, Config
 from harken.errors import ReplyError
 from harken.listeners.registry import settings_problem
-from harken.listeners.source import SourceSettings, parse_reset
+from harken.listeners.source import DEADLINE_FACTOR, SourceSettings, parse_reset
+from harken.net.deadline import DeadlineExceeded, deadline
 
 T = TypeVar("T")
 
@@ -136,9 +137,16 @@ def send_reply(
         )
     seconds = timeout if timeout is not None else account.settings.timeout.total_seconds()
     try:
-        return platform.post(account, target, text, seconds)
+        with deadline(DEADLINE_FACTOR * seconds, f"{target.platform} reply"):
+            return platform.post(account, target, text, seconds)
     except ReplyError as err:
         raise _masked(err, config, account) from None
+    except DeadlineExceeded as err:
+        # Cut off mid-call: posted unless the platform said it was not.
+        cause = err.__cause__
+        maybe = cause.maybe_posted if isinstance(cause, ReplyError) else True
+        check = "check the post before sending again" if maybe else "nothing was posted"
+        raise ReplyError(str(err), hint=check, maybe_posted=maybe) from None
 
 
 # -- accounts -------------------------------------------------------------------------------------

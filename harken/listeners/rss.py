@@ -21,12 +21,12 @@ from harken.listeners.base import (
     MentionRecord,
     ParseResult,
     dict_or_empty,
+    html_text,
     one_or_many,
     parse_time,
     plausible,
     text_or_none,
 )
-from harken.text import html_to_text
 
 PLATFORM = "rss"
 DATE_FIELDS = ("published_parsed", "published", "updated_parsed", "updated")
@@ -84,7 +84,7 @@ def _text(entry: dict[str, Any], key: str) -> str:
     detail = entry.get(f"{key}_detail")
     if isinstance(detail, dict) and detail.get("type") == "text/plain":
         return value.strip()
-    return html_to_text(value)
+    return html_text(value)
 
 
 def _time(value: Any, field_name: str) -> datetime:

@@ -29,11 +29,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from harken.config import BrandConfig, Duration
+from harken.config import BrandConfig, Duration, Timeout
 from harken.errors import RateLimited, SourceError, TransientSourceError
 from harken.listeners.base import ParseResult
+from harken.net.deadline import Aborted, DeadlineExceeded, deadline
+from harken.net.limits import answer_too_large
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,6 +117,12 @@ class Runtime:
             raise Stopped
 
 
+# A call (a request, or the few a client library makes for one page) may take this many times
+# ``timeout`` in all: the libraries apply ``timeout`` to each read, which a server sending one
+# byte at a time never trips.
+DEADLINE_FACTOR = 3
+
+
 class SourceSettings(BaseModel):
     """Keys every source takes; each source subclasses this with its own (unknown keys fail)."""
 
@@ -123,7 +131,15 @@ class SourceSettings(BaseModel):
     enabled: bool = False
     interval: Duration = timedelta(minutes=5)
     api_base_url: str | None = None
-    timeout: Duration = timedelta(seconds=20)  # per HTTP request
+    # Per connect and read; a whole call gets DEADLINE_FACTOR times this.
+    timeout: Timeout = timedelta(seconds=20)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_in_range(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("expected at least 1s between polls")
+        return value
 
 
 class Source(ABC):
@@ -151,6 +167,11 @@ class Source(ABC):
     def timeout(self) -> float:
         return self.settings.timeout.total_seconds()
 
+    @property
+    def deadline(self) -> float:
+        """Seconds one call may take in all, connect and every read included."""
+        return DEADLINE_FACTOR * self.timeout
+
     @abstractmethod
     def pages(self, cursor: str | None) -> Iterator[Page]:
         """Everything new since ``cursor``, page by page, each with the cursor to commit."""
@@ -171,14 +192,23 @@ class Source(ABC):
         """``fn()`` under the retry and rate-limit policy (see the module docstring)."""
         waited_for_rate = False
         attempt = 0
+        err: SourceError
         while True:
             attempt += 1
             self.runtime.check_stop()
             try:
-                return fn()
+                with deadline(self.deadline, f"{self.name}: {what}"):
+                    return fn()
             except SourceError as exc:
-                err: SourceError = exc
+                err = exc
+            except Aborted:
+                raise Stopped from None
+            except DeadlineExceeded as exc:  # a server that answers, but too slowly to finish
+                err = TransientSourceError(str(exc))
             except Exception as exc:  # the client library's own exception family
+                too_large = answer_too_large(exc)
+                if too_large is not None:  # retrying would read the same again
+                    raise SourceError(f"{self.name}: {what}: {too_large}") from None
                 translated = self.translate(exc)
                 if translated is None:
                     raise

@@ -27,8 +27,10 @@ from requests.adapters import HTTPAdapter
 
 from harken.errors import ConfigError, RateLimited, SourceError, TransientSourceError
 from harken.listeners import x as x_parser
+from harken.listeners.base import Rejection, clip
 from harken.listeners.query import BrandQuery, brand_queries, quoted
 from harken.listeners.source import Page, RefreshTarget, Source, SourceSettings, parse_reset
+from harken.net.limits import cap_answers
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,10 @@ class XSource(Source):
             bearer_token=self.settings.bearer_token, return_type=dict, wait_on_rate_limit=False
         )
         point_at(self.client, self.settings.api_base_url, self.timeout)
+        cap_answers(self.client.session)
         self.client.session.hooks["response"].append(self._read_quota)
+        self._last_response: requests.Response | None = None
+        self._notes: list[Rejection] = []  # problems to report with the next page
         self.queries = {}
         for brand in brand_queries(self.brands):
             query = build_query(
@@ -136,6 +141,7 @@ class XSource(Source):
             self.queries[brand.brand] = query
 
     def _read_quota(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last_response = response  # what an unreadable answer is described by
         headers = response.headers
         if "x-rate-limit-remaining" in headers:
             self.note_quota(
@@ -147,6 +153,7 @@ class XSource(Source):
     # -- polling ------------------------------------------------------------------------------
 
     def pages(self, cursor: str | None) -> Iterator[Page]:
+        self._notes = []
         state = self._load_cursor(cursor)
         for brand, query in self.queries.items():
             yield from self._brand_pages(brand, query, state)
@@ -159,7 +166,22 @@ class XSource(Source):
         if not isinstance(state, dict) or not all(isinstance(v, dict) for v in state.values()):
             log.warning("%s: the stored cursor is unreadable; starting from now", self.name)
             return {}
+        for brand, mine in state.items():
+            bad = [k for k in ("since_id", "pending_newest") if k in mine and not is_id(mine[k])]
+            if bad:
+                # Written by an older version (or a server's nonsense): X would refuse it on
+                # every poll. The brand starts afresh, as with no cursor.
+                self._note(
+                    f"{brand}: the stored {bad[0]} {clip(mine[bad[0]])} is not a tweet id; "
+                    "reading from the newest tweets again"
+                )
+                state[brand] = {}
         return state
+
+    def _note(self, problem: str) -> None:
+        """A problem to report with the next page (counted as rejected, shown by `sources`)."""
+        log.warning("%s: %s", self.name, problem)
+        self._notes.append(Rejection(problem))
 
     def _brand_pages(
         self, brand: str, query: str, state: dict[str, dict[str, Any]]
@@ -174,14 +196,15 @@ class XSource(Source):
         budget = self.settings.first_poll_pages if first else self.settings.max_pages
         for number in range(1, budget + 1):
             body = self._search(brand, query, mine)
+            first = first or bool(mine.get("first"))  # a refused since_id starts afresh
             meta = body.get("meta")
             meta = meta if isinstance(meta, dict) else {}
-            newest, token = meta.get("newest_id"), meta.get("next_token")
-            # Only an id (digits) can move since_id: anything else in the cursor would be sent
-            # back on every poll, and X would refuse each one.
-            if isinstance(newest, str) and newest.isascii() and newest.isdigit():
+            token = meta.get("next_token")
+            newest = self._newest(brand, body, meta)
+            if newest is not None:
                 mine.setdefault("pending_newest", newest)  # the newest of this whole search
-            if isinstance(token, str) and token and not (first and number == budget):
+            last = first and number >= self.settings.first_poll_pages  # a first walk is short
+            if isinstance(token, str) and token and not last:
                 mine["next_token"] = token
             else:  # the search is done: everything up to its newest tweet is stored
                 for key in ("next_token", "first", "start_time"):
@@ -190,9 +213,31 @@ class XSource(Source):
                 if newest is not None:
                     mine["since_id"] = newest
             items = list(x_parser.parse(body)) if body.get("data") else []
+            items += self._notes
+            self._notes = []
             yield Page(items, json.dumps(state, sort_keys=True), f"brand {brand}, page {number}")
             if "next_token" not in mine:
                 return
+
+    def _newest(self, brand: str, body: dict[str, Any], meta: dict[str, Any]) -> str | None:
+        """The id since_id may move to: ``meta.newest_id``, or when that is not a tweet id (a
+        since_id of forty nines would be sent back on every poll, and refused), the newest
+        valid id among the page's tweets."""
+        given = meta.get("newest_id")
+        if is_id(given):
+            return str(given)
+        tweets = body.get("data")
+        ids = (
+            [t["id"] for t in tweets if isinstance(t, dict) and is_id(t.get("id"))]
+            if isinstance(tweets, list)
+            else []
+        )
+        if given is not None:
+            self._note(
+                f"{brand}: X sent meta.newest_id {clip(given)}, not a tweet id; the "
+                "cursor moves to the newest tweet on the page instead"
+            )
+        return max(ids, key=int) if ids else None
 
     def _skip_expired_since_id(self, brand: str, mine: dict[str, Any]) -> None:
         """Recent search only reaches back 7 days and answers 400 to an older since_id."""
@@ -232,6 +277,8 @@ class XSource(Source):
             try:
                 return self.client.search_recent_tweets(query, **params)
             except tweepy.BadRequest as exc:
+                if "since_id" in params and _refuses(exc, "since_id"):
+                    raise _SinceRejected(_api_messages(exc)) from exc
                 if "next_token" in params:
                     raise _TokenRejected from exc
                 raise
@@ -244,6 +291,16 @@ class XSource(Source):
             log.warning("%s: page token for %s rejected; restarting the search", self.name, brand)
             mine.pop("next_token", None)
             mine.pop("pending_newest", None)
+            return self._search(brand, query, mine)
+        except _SinceRejected as exc:
+            # Kept, it would fail every poll from now on. Without it the search starts afresh
+            # (as with no cursor), so this cannot repeat within the poll.
+            self._note(
+                f"{brand}: X refused since_id {params['since_id']} ({exc}); reading "
+                "from the newest tweets again"
+            )
+            mine.clear()
+            mine["first"] = True
             return self._search(brand, query, mine)
         if not isinstance(body, dict):
             raise TransientSourceError(f"search for {brand}: the response is not a JSON object")
@@ -288,12 +345,22 @@ class XSource(Source):
             )
         if isinstance(exc, tweepy.HTTPException):
             return SourceError(f"X: HTTP {exc.response.status_code}: {_api_messages(exc)}")
+        if isinstance(exc, ValueError):
+            # requests' JSONDecodeError (a RequestException too): X was reached, and answered
+            # something else than JSON: a proxy's or an overloaded front end's HTML page.
+            return TransientSourceError(f"X: unreadable answer ({self._last_answer()})")
         if isinstance(exc, requests.RequestException):  # timeouts, resets, truncated bodies
             where = self.settings.api_base_url or X_HOST
             return TransientSourceError(f"X: cannot reach {where} ({type(exc).__name__})")
-        if isinstance(exc, ValueError):  # requests' JSONDecodeError: a garbled body
-            return TransientSourceError("X: the response is not valid JSON")
         return None
+
+    def _last_answer(self) -> str:
+        """What the last response was: its content type and size ("text/html, 1,234 bytes")."""
+        response = self._last_response
+        if response is None:
+            return "not JSON"
+        kind = response.headers.get("content-type", "no content type").split(";")[0].strip()
+        return f"{clip(kind, 40)}, {len(response.content):,} bytes"
 
 
 def tweet_time(tweet_id: str) -> datetime | None:
@@ -313,6 +380,31 @@ def tweet_time(tweet_id: str) -> datetime | None:
 
 class _TokenRejected(Exception):
     """X refused a stored page token (they expire)."""
+
+
+class _SinceRejected(Exception):
+    """X refused a since_id (not an id, or older than its search window)."""
+
+
+def is_id(value: Any) -> bool:
+    """An X id: the decimal digits of a positive 64-bit signed number (X's snowflakes), as
+    the API writes them (a string, no sign, no leading zero)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 19
+        and value.isascii()
+        and value.isdigit()
+        and value[0] != "0"
+        and int(value) < 2**63
+    )
+
+
+def _refuses(exc: tweepy.BadRequest, parameter: str) -> bool:
+    """Whether X's 400 names ``parameter`` (in an error's ``parameters`` or its message)."""
+    for error in exc.api_errors:
+        if isinstance(error, dict) and parameter in (error.get("parameters") or {}):
+            return True
+    return any(parameter in str(message) for message in exc.api_messages)
 
 
 def _api_messages(exc: tweepy.HTTPException) -> str:

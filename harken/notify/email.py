@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 
 from harken.config import EmailConfig
+from harken.net.deadline import DeadlineExceeded, deadline
 from harken.notify.delivery import DeliveryError
 
 HOST_HINT = "check digest.email.host and digest.email.port"
@@ -37,8 +38,10 @@ def send_email(message: EmailMessage, email: EmailConfig) -> None:
     """Deliver ``message`` to ``email.to`` from ``email.sender``, or raise DeliveryError."""
     where = f"SMTP {email.host}:{email.port}"
     stage = "connecting"
+    # smtplib's timeout is per read: the whole delivery gets three times it (harken.net).
+    total = 3 * email.timeout.total_seconds()
     try:
-        with _connect(email) as smtp:
+        with deadline(total, where), _connect(email) as smtp:
             stage = "greeting"
             smtp.ehlo_or_helo_if_needed()
             if email.security == "starttls":
@@ -65,6 +68,8 @@ def send_email(message: EmailMessage, email: EmailConfig) -> None:
     except (TimeoutError, OSError) as err:
         doubt = stage == "sending"
         what = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        if isinstance(err, DeadlineExceeded):
+            what = f"no complete answer within {total:g}s"
         raise DeliveryError(
             f"{where}: {what} while {stage}", transient=True, in_doubt=doubt, hint=HOST_HINT
         ) from None

@@ -6,11 +6,14 @@ delivers them later, from any process (the daemon every minute, ``harken alerts 
 * **In order per lane** (a sink's channel): alerts are taken by id; once one of a lane is not
   delivered (backing off, rate limited), the later ones of that lane wait behind it.
 * **Exactly once**: an alert is claimed (pending -> sending) in its own transaction before the
-  call, so two senders never both send it. A claim whose process died, or a call that timed
-  out after the request left, is *in doubt*: before sending again, the sink checks whether it
-  arrived (Slack: the alert's idempotency key is in the message's metadata, read back with
-  conversations.history). Sinks that cannot check (webhooks, the console) send again; that is
-  the one at-least-once window, the length of one HTTP call, and it is counted in the result.
+  call, so two senders never both send it. Each claim names its holder, the delivery run's
+  lease (store/lock.py SenderLease: a lock that dies with the process); a run starts by
+  taking back the claims whose holder is gone, at once, and never those of a live one.
+  Such a claim, or a call that timed out after the request left, is *in doubt*: before
+  sending again, the sink checks whether it arrived (Slack: the alert's idempotency key is in
+  the message's metadata, read back with conversations.history). Sinks that cannot check
+  (webhooks, the console) send again; that is the one at-least-once window, the length of
+  one HTTP call, and it is counted in the result.
 * **Retries**: a 429's Retry-After holds the whole sink (no request to it before then, from any
   process; a short one is waited out in place). 5xx, timeouts and refused connections back
   off per alert (30 s doubling to 5 min) for ``alerts.give_up_after`` (24 h), so an hour of
@@ -18,6 +21,8 @@ delivers them later, from any process (the daemon every minute, ``harken alerts 
   fails the alert at once with the reason; ``harken alerts retry`` puts it back.
 * **Noise budget** (budget.py): a ping the department's budget does not allow is held for
   the digest, decided when it reaches the head of its lane.
+* **Nothing waits silently**: after a run, what is left undelivered is counted by what the
+  head of its lane waits on (a live sender's claim, a backoff, a Retry-After...): ``waiting``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -35,12 +41,23 @@ from harken.notify.budget import PINGS, budget_for, hold_reason
 from harken.notify.delivery import DeliveryError
 from harken.notify.sinks import Delivered, Sink, Skip, Thread
 from harken.store import Store
-from harken.store.repo import AlertView, alert_view, pending_alerts
+from harken.store.lock import SenderLease, holder_name, is_lease_holder, live_holders
+from harken.store.repo import (
+    AlertView,
+    alert_view,
+    claim_holders,
+    pending_alerts,
+    take_back_claims,
+    undelivered,
+)
 from harken.store.tables import Alert, SinkHold, utcnow
+from harken.text import strip_controls
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)  # a claim older than this belongs to a process that died
+# A claim with no lease to check (made by a harken from before leases) is taken back when it
+# is older than this.
+LEASE = timedelta(minutes=2)
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(minutes=5)
 MAX_WAIT = 10.0  # seconds of Retry-After waited out in place rather than deferred
@@ -58,12 +75,33 @@ class NotifyResult:
     resent: int = 0  # an interrupted delivery the sink cannot check: sent again
     waiting_until: datetime | None = None  # a sink's Retry-After beyond this run
     errors: list[str] = field(default_factory=list)
+    # What is left undelivered after the run, by what it waits on (a snapshot, not a sum).
+    waiting: list[Waiting] = field(default_factory=list)
 
     def add(self, other: NotifyResult) -> None:
         for name in ("sent", "failed", "retry_later", "held", "skipped", "recovered", "resent"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors += other.errors
         self.waiting_until = other.waiting_until or self.waiting_until
+        self.waiting = other.waiting
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Undelivered alerts that wait on one thing: what the first of their lane waits on."""
+
+    count: int
+    why: str  # "claimed by 4711@host (alive, since 14:03:10 UTC)", "retrying after ..."
+
+
+def describe_waiting(waiting: list[Waiting]) -> str:
+    """ "15 waiting: 12 claimed by 4711@host (alive, since ...), 3 retrying after ..." """
+    if not waiting:
+        return ""
+    total = sum(w.count for w in waiting)
+    if len(waiting) == 1:
+        return f"{total} waiting: {waiting[0].why}"
+    return f"{total} waiting: " + ", ".join(f"{w.count} {w.why}" for w in waiting)
 
 
 def deliver_pending(
@@ -92,10 +130,19 @@ class Outbox:
     ) -> None:
         self.store, self.config, self.sinks = store, config, sinks
         self.clock, self.sleep = clock, sleep
+        self.lease = SenderLease(store)  # taken at the first claim, let go at the end
 
     def run(self, force: bool = False, batch_size: int = 100) -> NotifyResult:
         result = NotifyResult()
-        self._release_stale_claims()
+        try:
+            self._take_back_claims()
+            self._deliver(force, batch_size, result)
+        finally:
+            self.lease.release()
+        result.waiting = self._waiting()
+        return result
+
+    def _deliver(self, force: bool, batch_size: int, result: NotifyResult) -> None:
         # Lanes with an undelivered alert this run: to begin with, those whose alert another
         # sender is delivering right now (a live claim): what follows it must wait.
         blocked = self._lanes_in_flight()
@@ -105,7 +152,7 @@ class Outbox:
             with self.store.session() as session:
                 views = pending_alerts(session, batch_size, after_id=after)
             if not views:
-                return result
+                return
             # Read after the page: an earlier alert that another sender claimed before the
             # page was read is not in it, and is in flight now or done. Without this, its
             # lane's next alert (a thread reply whose root is being posted) would go first.
@@ -292,25 +339,41 @@ class Outbox:
 
     # -- store updates (each its own transaction) ---------------------------------------------
 
-    def _release_stale_claims(self) -> None:
-        """Claims older than the lease belong to a sender that died mid-call: back to pending,
-        still marked in doubt (sending_at), so the next attempt checks before sending."""
+    def _take_back_claims(self) -> None:
+        """The claims of senders that are gone (their lease went with them) back to pending
+        at once, in doubt; a live sender's stay. Only here, before the first page: taken back
+        later, an alert would be behind the page and its lane's next alert would go first."""
         with self.store.session() as session:
-            session.execute(
-                update(Alert)
-                .where(
-                    Alert.status == "sending",  # type: ignore[arg-type]
-                    Alert.sending_at < self.clock() - LEASE,  # type: ignore[operator]
+            holders = claim_holders(session)
+        alive = live_holders(self.store, [h for h, _ in holders if h is not None])
+        for holder, _since in holders:
+            if holder in alive:
+                continue
+            if is_lease_holder(holder):
+                assert holder is not None
+                who, before = holder_name(holder), None
+            else:  # no lease to ask: the claim's age decides, as before there were leases
+                who, before = "an older harken", self.clock() - LEASE
+            note = f"interrupted: its sender ({who}) stopped mid-call"
+            with self.store.session() as session:
+                taken = take_back_claims(session, holder, note, claimed_before=before)
+            if taken:
+                log.warning(
+                    "took back %d alert(s) claimed by %s, which stopped mid-call: each is "
+                    "checked for before it is sent again",
+                    taken,
+                    who,
                 )
-                .values(status="pending", last_error="interrupted: the sender stopped mid-call")
-            )
 
     def _claim(self, alert_id: int, now: datetime) -> bool:
+        holder = self.lease.take()  # before the claim: no one may see a claim without it
         with self.store.session() as session:
             claimed = session.execute(
                 update(Alert)
                 .where(Alert.id == alert_id, Alert.status == "pending")  # type: ignore[arg-type]
-                .values(status="sending", sending_at=now, attempts=Alert.attempts + 1)
+                .values(
+                    status="sending", sending_at=now, claimed_by=holder, attempts=Alert.attempts + 1
+                )
             )
             return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
@@ -328,7 +391,7 @@ class Outbox:
         with self.store.session() as session:
             alert = session.get(Alert, alert_id)
             assert alert is not None
-            alert.status = status
+            alert.status, alert.claimed_by = status, None
             if note is not None:
                 alert.note = note[:2000]
             if error is not None:
@@ -348,7 +411,7 @@ class Outbox:
         with self.store.session() as session:
             alert = session.get(Alert, alert_id)
             assert alert is not None
-            alert.status = "pending"
+            alert.status, alert.claimed_by = "pending", None
             alert.next_attempt_at = when
             alert.last_error = error[:2000]
             if not in_doubt:
@@ -375,6 +438,77 @@ class Outbox:
             return True
         result.waiting_until = hold.until
         return False
+
+    # -- what is left ---------------------------------------------------------------------------
+
+    def _waiting(self) -> list[Waiting]:
+        """What is left undelivered, counted by what the first alert of its lane waits on."""
+        now = self.clock()
+        with self.store.session() as session:
+            firsts = undelivered(session)
+            holds = {h.sink: h.until for h in session.execute(select(SinkHold)).scalars()}
+        lanes: dict[tuple[str, str], tuple[Alert, int]] = {}
+        for alert, count in firsts:
+            sink = self.sinks.get(alert.sink)
+            lane = (alert.sink, sink.lane(alert) if sink else "")
+            head, total = lanes.get(lane, (alert, 0))
+            lanes[lane] = (min(head, alert, key=lambda a: a.id or 0), total + count)
+        holders = [h.claimed_by for h, _ in lanes.values() if h.status == "sending"]
+        alive = live_holders(self.store, [h for h in holders if h is not None])
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for head, count in lanes.values():
+            kind, who, at, detail = self._waits_on(head, now, holds, alive)
+            group = groups.setdefault((kind, who), [0, at, detail])
+            group[0] += count
+            if at is not None and (group[1] is None or at < group[1]):
+                group[1:] = [at, detail]  # the soonest, and why
+        order = sorted(groups, key=lambda k: (WAITS.index(k[0]), k[1]))
+        return [Waiting(groups[k][0], _why(*k, *groups[k][1:], now=now)) for k in order]
+
+    def _waits_on(
+        self, head: Alert, now: datetime, holds: dict[str, datetime], alive: set[str]
+    ) -> tuple[str, str, datetime | None, str]:
+        """(what, whose, until or since when, detail) for the first alert of a lane."""
+        if head.status == "sending":
+            holder = head.claimed_by
+            if not is_lease_holder(holder):
+                return "older", "", (head.sending_at or now) + LEASE, ""
+            assert holder is not None
+            kind = "claimed" if holder in alive else "gone"
+            return kind, holder_name(holder), head.sending_at, ""
+        if head.sink not in self.sinks:
+            return "absent", head.sink, None, ""
+        if head.sink in holds and holds[head.sink] > now:
+            return "limited", head.sink, holds[head.sink], ""
+        if head.next_attempt_at is not None and head.next_attempt_at > now:
+            reason = " ".join(strip_controls(head.last_error or "").split())
+            reason = reason if len(reason) <= 80 else reason[:79] + "…"
+            return "retrying", "", head.next_attempt_at, reason
+        return "due", "", None, ""
+
+
+# What a lane can wait on, in the order they are told.
+WAITS = ("claimed", "gone", "older", "limited", "retrying", "absent", "due")
+
+
+def _why(kind: str, who: str, at: datetime | None, detail: str, *, now: datetime) -> str:
+    when = _clock(at, now) if at is not None else ""
+    return {
+        "claimed": f"claimed by {who} (alive, since {when})",
+        "gone": f"claimed by {who}, which is gone (taken back at the next run)",
+        "older": f"claimed by an older harken until {when}",
+        "limited": f"rate limited by {who} until {when}",
+        "retrying": f"retrying after {when}" + (f" ({detail})" if detail else ""),
+        "absent": f"for {who}, which is not configured here",
+        "due": "due at the next run",
+    }[kind]
+
+
+def _clock(at: datetime, now: datetime) -> str:
+    """The time of day, with the date when it is not within a few hours of now."""
+    if abs(at - now) < timedelta(hours=12):
+        return f"{at:%H:%M:%S} UTC"
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def requeue(store: Store, ids: list[int], statuses: list[str]) -> list[int]:

@@ -28,6 +28,7 @@ from slack_sdk.webhook import WebhookClient
 
 from harken.config import Config, DepartmentConfig
 from harken.logs import redact
+from harken.net.deadline import DeadlineExceeded, deadline
 from harken.notify.delivery import DeliveryError, SlackMessage
 from harken.notify.sinks import Delivered, Skip, Thread, slack_mode
 from harken.store.repo import AlertView
@@ -63,6 +64,8 @@ class SlackSink:
         assert slack is not None
         self.config = config
         self.timeout = max(1, int(slack.timeout.total_seconds()))
+        # slack_sdk's timeout is per read; the whole call gets three times it (harken.net).
+        self.deadline = 3.0 * self.timeout
         base = slack.api_base_url or DEFAULT_API
         self.client = (
             WebClient(
@@ -210,9 +213,13 @@ class SlackSink:
         assert url is not None
         client = WebhookClient(url, timeout=self.timeout, retry_handlers=[])
         try:
-            response = client.send(
-                text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
-            )
+            with deadline(self.deadline, "Slack webhook"):
+                response = client.send(
+                    text=message.text,
+                    blocks=message.blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
         except Exception as err:
             raise _transport_error("webhook", err) from None
         status, body = response.status_code, (response.body or "").strip()[:200]
@@ -297,7 +304,8 @@ class SlackSink:
 
     def _call(self, method: str, call: Any, **arguments: Any) -> Any:
         try:
-            return call(**arguments)
+            with deadline(self.deadline, f"Slack {method}"):
+                return call(**arguments)
         except SlackApiError as err:
             raise _api_error(method, err) from None
         except Exception as err:
@@ -329,6 +337,8 @@ def _api_error(method: str, err: SlackApiError) -> DeliveryError:
 
 def _transport_error(method: str, err: BaseException) -> DeliveryError:
     """Refused connections never reached Slack; a timeout or a reset may have."""
+    if isinstance(err, DeadlineExceeded):  # its message names the call and the deadline
+        return DeliveryError(str(err), transient=True, in_doubt=True)
     reason = err.reason if isinstance(err, urllib.error.URLError) else err
     if isinstance(reason, ConnectionRefusedError | socket.gaierror):
         return DeliveryError(f"Slack {method}: cannot connect ({reason})", transient=True)

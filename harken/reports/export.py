@@ -7,29 +7,30 @@ week's file. So:
 * Each kind has fixed columns (``COLUMNS``) in a stable order, snake_case, the same names in
   every format; rows come ordered by id, so two exports of the same data diff cleanly (CSV,
   JSON and Parquet are byte-identical).
-* The spreadsheet formats (CSV, XLSX) hold text written by strangers: a text cell that would
+* The writers, one per format, are in ``export_writers``. The spreadsheet formats (CSV, XLSX)
+  hold text written by strangers: a text cell that would
   start a formula (``=HYPERLINK(...)``, ``+1``, ``@SUM(A1)``) is neutralised with a leading
   ``'`` and control characters are stripped (``harken.text.for_csv``); numbers stay numbers.
   JSON and Parquet are data, not spreadsheets: text is kept exactly as posted.
 * A store can hold millions of mentions: rows are read in chunks (``iter_frames``), the
   database joins authors and classifications, one grouped query per chunk gathers the queue
   items' departments (never a query per row), and every writer streams what it is given.
-* The file appears under its name only once complete: the writers fill a temporary file
-  beside it and rename it at the end, so a crash or Ctrl-C leaves the previous file (or none).
+* Where it goes follows the rule of every output (harken.reports.output): ``-`` is stdout, a
+  device or FIFO is written through, a symlink to a file or a directory is refused, and a file
+  appears under its name only once complete (a temporary file beside it is renamed at the
+  end), so a crash, Ctrl-C or a full disk leaves the previous file (or none).
+* XLSX cells hold at most 32,767 characters (Excel's limit): a longer text is cut, ending
+  ``… [cut: N characters]``, and counted so the command can say so.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import os
-import secrets
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import pandas as pd
 from sqlalchemy import Select, case, func, select
@@ -39,15 +40,25 @@ from sqlmodel import col
 from harken.errors import HarkenError
 from harken.queue import WAITING
 from harken.reports import scope as scopes
+from harken.reports.export_writers import (
+    CELL_CHARS,
+    Block,
+    Column,
+    CsvWriter,
+    JsonWriter,
+    ParquetWriter,
+    Writer,
+    XlsxWriter,
+)
+from harken.reports.output import OutputTarget, open_output, output_target
 from harken.reports.scope import Scope, iter_frames, raw
 from harken.store import Store
 from harken.store.repo import OPEN_STATUSES
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem
-from harken.text import for_csv, strip_controls
 
 KINDS = ("mentions", "queue", "incidents")
 FORMATS = ("csv", "json", "jsonl", "parquet", "xlsx")
-FILE_ONLY = ("parquet", "xlsx")  # binary: a file, never stdout
+BINARY = ("parquet", "xlsx")  # never written to a terminal
 EXTENSIONS = {f".{name}": name for name in FORMATS}
 NOUNS = {
     "mentions": ("mention", "mentions"),
@@ -55,15 +66,7 @@ NOUNS = {
     "incidents": ("incident", "incidents"),
 }
 
-# Excel's limit, the header row included; later rows continue on "<kind> (2)", "<kind> (3)"...
-SHEET_ROWS = 1_048_576
 IN_LIST_MAX = 900  # ids per IN (...) list; larger chunks are fetched by id range instead
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str  # int | float | bool | text | time | list
 
 
 def _columns(spec: str) -> tuple[Column, ...]:
@@ -108,9 +111,6 @@ class Filters:
     min_size: int | None = None
 
 
-Block = dict[str, list[Any]]  # one chunk, column by column, as plain Python values
-
-
 @dataclass(frozen=True)
 class Plan:
     """What one export reads: the query (ordered by id), its timestamp columns, and what each
@@ -132,13 +132,24 @@ class ExportResult:
     kind: str
     format: str
     rows: int
-    path: Path | None  # None: written to a stream (stdout)
+    path: Path | None  # None: written to stdout
     sheets: tuple[str, ...] = ()  # xlsx: the sheets written
+    cut: int = 0  # xlsx: cells cut to Excel's limit
 
     def describe(self) -> str:
         one, many = NOUNS[self.kind]
         where = str(self.path) if self.path else "stdout"
         return f"Exported {self.rows} {one if self.rows == 1 else many} to {where} ({self.format})"
+
+    def warning(self) -> str | None:
+        """What the file lost, in one line (XLSX cells cut to Excel's limit), or None."""
+        if not self.cut:
+            return None
+        cells = "1 cell was" if self.cut == 1 else f"{self.cut:,} cells were"
+        return (
+            f"warning: {cells} longer than Excel's {CELL_CHARS:,} characters and cut, "
+            "ending '… [cut: N characters]' (CSV, JSON and Parquet keep the full text)"
+        )
 
 
 # -- choosing the format and the target ------------------------------------------------------
@@ -163,19 +174,10 @@ def choose_format(fmt: str | None, out: str | None) -> tuple[str, str | None]:
     return "csv", None
 
 
-def check_target(fmt: str, out: Path | None) -> None:
-    """Fail before reading anything when the file cannot be written where asked."""
-    if out is None:
-        if fmt in FILE_ONLY:
-            raise HarkenError(f"{fmt} needs --out FILE", hint="it cannot be written to stdout")
-        return
-    if out.is_dir():
-        raise HarkenError(f"--out {str(out)!r} is a directory", hint="give a file name")
-    parent = out.parent
-    if not parent.is_dir():
-        raise HarkenError(f"directory {str(parent)!r} for --out does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise HarkenError(f"cannot write to directory {str(parent)!r}")
+def check_target(fmt: str, out: str | Path | None) -> OutputTarget:
+    """Where the export goes (None or ``-``: stdout), checked before anything is read: see
+    harken.reports.output for what is written through, replaced whole or refused."""
+    return output_target("-" if out is None else out, binary=fmt in BINARY)
 
 
 # -- what to read ----------------------------------------------------------------------------
@@ -480,28 +482,18 @@ def _list(value: Any) -> list[str] | None:
 # -- writing ---------------------------------------------------------------------------------
 
 
-class Writer(Protocol):
-    def write(self, block: Block) -> None: ...
-
-    def close(self) -> None: ...  # finish the file
-
-    def abort(self) -> None: ...  # let go of it (the temporary file is removed after)
-
-
 def export(
     store: Store,
     job: Plan,
     fmt: str,
-    out: Path | None = None,
-    stream: IO[str] | None = None,
+    out: str | Path | OutputTarget | None = None,
     on_rows: Callable[[int], None] | None = None,
     on_sheet: Callable[[str], None] | None = None,
     chunk: int | None = None,
 ) -> ExportResult:
-    """Write the export as ``fmt`` to the file ``out`` (complete or not at all), or to
-    ``stream`` when ``out`` is None (csv, json and jsonl only)."""
-    check_target(fmt, out)
-    columns = job.columns
+    """Write the export as ``fmt`` to ``out`` (None or ``-``: stdout; a file appears complete
+    or not at all)."""
+    target = out if isinstance(out, OutputTarget) else check_target(fmt, out)
     sheets: list[str] = []
 
     def sheet(name: str) -> None:
@@ -510,8 +502,8 @@ def export(
             on_sheet(name)
 
     rows = 0
-    with _target(out, stream, binary=fmt in FILE_ONLY) as target:
-        writer = _writer(fmt, target, columns, job.kind, sheet)
+    with open_output(target, binary=fmt in BINARY) as handle:
+        writer = _writer(fmt, handle, job.columns, job.kind, sheet)
         try:
             for block in blocks(store, job, chunk):
                 writer.write(block)
@@ -524,254 +516,19 @@ def export(
             writer.abort()
             raise
         writer.close()
-    return ExportResult(job.kind, fmt, rows, out, tuple(sheets))
-
-
-@dataclass
-class _Target:
-    path: Path | None = None  # the temporary file (parquet, xlsx write it themselves)
-    text: IO[str] | None = None
-
-
-@contextmanager
-def _target(out: Path | None, stream: IO[str] | None, binary: bool) -> Iterator[_Target]:
-    if out is None:
-        if stream is None:
-            raise HarkenError("nowhere to write the export")
-        yield _Target(text=stream)
-        stream.flush()
-        return
-    # Beside the target (same file system: the rename is atomic), hidden, created like any
-    # new file (so with the usual permissions), and never a name someone else holds.
-    temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part{out.suffix}")
-    try:
-        temp.open("x").close()
-    except OSError as error:
-        raise HarkenError(f"cannot write {str(out)!r}: {error.strerror}") from None
-    try:
-        if binary:
-            yield _Target(path=temp)
-        else:
-            with temp.open("w", encoding="utf-8", newline="") as handle:
-                yield _Target(path=temp, text=handle)
-        os.replace(temp, out)
-    except OSError as error:
-        temp.unlink(missing_ok=True)
-        raise HarkenError(f"cannot write {str(out)!r}: {error.strerror or error}") from None
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    cut = writer.cut if isinstance(writer, XlsxWriter) else 0
+    return ExportResult(job.kind, fmt, rows, target.path, tuple(sheets), cut)
 
 
 def _writer(
-    fmt: str, target: _Target, columns: tuple[Column, ...], kind: str, sheet: Any
+    fmt: str, handle: IO[Any], columns: tuple[Column, ...], kind: str, sheet: Any
 ) -> Writer:
     if fmt == "csv":
-        assert target.text is not None
-        return CsvWriter(target.text, columns)
+        return CsvWriter(handle, columns)
     if fmt in ("json", "jsonl"):
-        assert target.text is not None
-        return JsonWriter(target.text, columns, lines=fmt == "jsonl")
-    assert target.path is not None
+        return JsonWriter(handle, columns, lines=fmt == "jsonl")
     if fmt == "parquet":
-        return ParquetWriter(target.path, columns)
+        return ParquetWriter(handle, columns)
     if fmt == "xlsx":
-        return XlsxWriter(target.path, columns, kind, sheet)
+        return XlsxWriter(handle, columns, kind, sheet)
     raise HarkenError(f"unknown format {fmt!r}", hint=f"one of {', '.join(FORMATS)}")
-
-
-def sheet_text(value: str) -> str:
-    """A text cell for a spreadsheet: no formula start, no control characters. ``for_csv``
-    keeps a cell that starts with a tab or CR as it is after the ``'``; the CR goes too."""
-    cell = str(for_csv(value))
-    if cell.startswith(("'\t", "'\r")):
-        cell = "'" + strip_controls(cell[1:])
-    return cell
-
-
-class CsvWriter:
-    """UTF-8 without BOM, ``\\n`` line ends, a header row; empty cell for missing values."""
-
-    def __init__(self, handle: IO[str], columns: tuple[Column, ...]) -> None:
-        self.columns = columns
-        self.csv = csv.writer(handle, lineterminator="\n")
-        self.csv.writerow([c.name for c in columns])
-
-    def write(self, block: Block) -> None:
-        cells = [_csv_cells(block[c.name], c.type) for c in self.columns]
-        self.csv.writerows(zip(*cells, strict=True))
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-def _csv_cells(values: list[Any], kind: str) -> list[Any]:
-    if kind == "text":
-        return ["" if v is None else sheet_text(v) for v in values]
-    if kind == "list":
-        return ["" if v is None else sheet_text(";".join(v)) for v in values]
-    if kind == "time":
-        return ["" if v is None else v.isoformat() for v in values]
-    if kind == "bool":
-        return ["" if v is None else "true" if v else "false" for v in values]
-    return ["" if v is None else v for v in values]
-
-
-class JsonWriter:
-    """``json``: one array, one row per line (so files diff by row); ``jsonl``: one object
-    per line. Text as posted; JSON escapes what must be escaped."""
-
-    def __init__(self, handle: IO[str], columns: tuple[Column, ...], lines: bool) -> None:
-        self.handle, self.columns, self.lines = handle, columns, lines
-        self.first = True
-        if not lines:
-            handle.write("[")
-
-    def write(self, block: Block) -> None:
-        names = [c.name for c in self.columns]
-        cells = [
-            [v.isoformat() if v is not None else None for v in block[c.name]]
-            if c.type == "time"
-            else block[c.name]
-            for c in self.columns
-        ]
-        parts = []
-        for row in zip(*cells, strict=True):
-            # U+2028/2029 are valid in JSON strings but split lines for some readers.
-            line = json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False)
-            line = line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-            if self.lines:
-                parts.append(line + "\n")
-            else:
-                parts.append(("\n" if self.first else ",\n") + line)
-                self.first = False
-        self.handle.write("".join(parts))
-
-    def close(self) -> None:
-        if not self.lines:
-            self.handle.write("]\n" if self.first else "\n]\n")
-
-    def abort(self) -> None:
-        pass
-
-
-class ParquetWriter:
-    """One row group per chunk, a fixed schema: timestamps are ``timestamp[us, UTC]``, lists
-    are ``list<string>``, missing values are nulls."""
-
-    def __init__(self, path: Path, columns: tuple[Column, ...]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self.pa = pa
-        types = {
-            "int": pa.int64(),
-            "float": pa.float64(),
-            "bool": pa.bool_(),
-            "text": pa.string(),
-            "time": pa.timestamp("us", tz="UTC"),
-            "list": pa.list_(pa.string()),
-        }
-        self.columns = columns
-        self.schema = pa.schema([pa.field(c.name, types[c.type]) for c in columns])
-        self.parquet = pq.ParquetWriter(str(path), self.schema)
-        self.rows = 0
-
-    def write(self, block: Block) -> None:
-        arrays = [
-            self.pa.array(block[c.name], type=self.schema.field(c.name).type) for c in self.columns
-        ]
-        self.parquet.write_table(self.pa.Table.from_arrays(arrays, schema=self.schema))
-        self.rows += len(block["id"])
-
-    def close(self) -> None:
-        if not self.rows:  # still a readable file, with the columns
-            self.parquet.write_table(self.schema.empty_table())
-        self.parquet.close()
-
-    def abort(self) -> None:
-        self.parquet.close()
-
-
-WIDTHS = {"text": 60, "reason": 40, "url": 30, "risk_factors": 30, "topics": 20}
-
-
-class XlsxWriter:
-    """Streamed (constant memory) cell by cell with typed writes: text as strings (never
-    formulas, links or numbers), numbers as numbers, times as Excel datetimes in UTC (Excel
-    has no time zones) shown ``yyyy-mm-dd hh:mm:ss``. Past Excel's row limit the rows go on
-    on a new sheet, ``mentions (2)`` and so on."""
-
-    def __init__(
-        self, path: Path, columns: tuple[Column, ...], kind: str, on_sheet: Callable[[str], None]
-    ) -> None:
-        import xlsxwriter
-
-        self.book = xlsxwriter.Workbook(
-            str(path),
-            {
-                "constant_memory": True,
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-                "strings_to_numbers": False,
-            },
-        )
-        self.bold = self.book.add_format({"bold": True})
-        self.date = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        self.columns, self.kind, self.on_sheet = columns, kind, on_sheet
-        self.sheet: Any = None
-        self.sheets = 0
-        self.row = 0
-        self._new_sheet()
-
-    def _new_sheet(self) -> None:
-        self._finish_sheet()
-        self.sheets += 1
-        name = self.kind if self.sheets == 1 else f"{self.kind} ({self.sheets})"
-        self.sheet = self.book.add_worksheet(name)
-        self.on_sheet(name)
-        for i, column in enumerate(self.columns):
-            width = WIDTHS.get(column.name, 19 if column.type == "time" else 12)
-            self.sheet.set_column(i, i, max(width, len(column.name) + 2))
-            self.sheet.write_string(0, i, column.name, self.bold)
-        self.sheet.freeze_panes(1, 0)
-        self.row = 0
-
-    def _finish_sheet(self) -> None:
-        if self.sheet is not None and self.row:
-            self.sheet.autofilter(0, 0, self.row, len(self.columns) - 1)
-
-    def write(self, block: Block) -> None:
-        columns = [(i, c.type, block[c.name]) for i, c in enumerate(self.columns)]
-        for r in range(len(block["id"])):
-            if self.row >= SHEET_ROWS - 1:
-                self._new_sheet()
-            self.row += 1
-            for i, kind, values in columns:
-                self._cell(self.row, i, kind, values[r])
-
-    def _cell(self, row: int, column: int, kind: str, value: Any) -> None:
-        if value is None:
-            return
-        sheet = self.sheet
-        if kind == "text":
-            sheet.write_string(row, column, sheet_text(value))
-        elif kind == "list":
-            sheet.write_string(row, column, sheet_text(";".join(value)))
-        elif kind == "time":
-            naive = value.tz_convert(None) if isinstance(value, pd.Timestamp) else value
-            sheet.write_datetime(row, column, naive.to_pydatetime(), self.date)
-        elif kind == "bool":
-            sheet.write_boolean(row, column, value)
-        else:
-            sheet.write_number(row, column, value)
-
-    def close(self) -> None:
-        self._finish_sheet()
-        self.book.close()
-
-    def abort(self) -> None:
-        pass  # never closed: the workbook is not written

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from rich.console import Group
@@ -13,13 +12,13 @@ from rich.text import Text
 
 from harken.reports.summary import Summary
 from harken.reports.tabular import plain, records
-from harken.text import for_csv, strip_controls
+from harken.text import for_csv, strip_controls, to_json
 
 TEXT_WIDTH = 30  # keeps the top-risks table within 80 columns
 
 
 def summary_json(report: Summary) -> str:
-    return json.dumps(report.to_json(), ensure_ascii=False, indent=2, default=str)
+    return to_json(report.to_json(), indent=2, default=str)
 
 
 def summary_csv(report: Summary) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harken.reports.scope import Scope
-from harken.text import for_csv, strip_controls
+from harken.text import for_csv, strip_controls, to_json
 
 DIGITS = 4  # floats in JSON and CSV: enough for shares and scores, stable across reruns
 
@@ -109,7 +108,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def report_json(report: Report) -> str:
-    return json.dumps(report.to_json(), ensure_ascii=False, indent=2)
+    return to_json(report.to_json(), indent=2)
 
 
 def report_csv(report: Report) -> str:

@@ -8,13 +8,18 @@ stops at a rule's first failing condition; ``explain`` evaluates them all, for
 
 from __future__ import annotations
 
-import re
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import regex
 
 from harken.config import Priority, RoutingConfig, RoutingRule, RuleCondition
 from harken.matching import Phrase, compile_phrases, first_hit
 from harken.text import normalize
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Decision:
 class Verdict:
     holds: bool
     text: str
+    gave_up: bool = False  # a pattern ran out of its time budget (the text says which)
 
 
 @dataclass(frozen=True)
@@ -79,8 +85,9 @@ class Router:
     def route(self, subject: Subject) -> list[Decision]:
         folded = normalize(subject.text)
         decisions: dict[str, Decision] = {}
+        gave_up: list[str] = []  # patterns that ran out of time on this post, by rule
         for rule, checks in self._rules:
-            reasons = _all_hold(checks, subject, folded)
+            reasons = _all_hold(checks, subject, folded, gave_up, rule.name)
             if reasons is None:
                 continue
             for department in rule.to:
@@ -92,6 +99,12 @@ class Router:
             decisions[default] = Decision(
                 default, self.config.default_priority, None, "no rule matched: default department"
             )
+        if gave_up:
+            note = "; ".join(gave_up)
+            decisions = {
+                name: replace(d, reason=f"{d.reason} (not applied: {note})")
+                for name, d in decisions.items()
+            }
         return list(decisions.values())
 
     def explain(self, subject: Subject) -> list[RuleTrace]:
@@ -108,7 +121,8 @@ class Router:
         if when.keywords:
             checks.append(_keyword_check(compile_phrases(when.keywords)))
         if when.regex:
-            checks.append(_regex_check(when.regex))
+            budget = self.config.regex_budget.total_seconds()
+            checks.append(_regex_check(when.regex, budget))
         for name, values in (
             ("platform", when.platforms),
             ("language", when.languages),
@@ -153,10 +167,14 @@ def _decision(rule: RoutingRule, department: str, reasons: list[str]) -> Decisio
     return Decision(department, rule.priority, rule.name, f"rule {rule.name!r}: {because}")
 
 
-def _all_hold(checks: list[Check], subject: Subject, folded: str) -> list[str] | None:
+def _all_hold(
+    checks: list[Check], subject: Subject, folded: str, gave_up: list[str], rule: str
+) -> list[str] | None:
     reasons = []
     for check in checks:
         verdict = check(subject, folded)
+        if verdict.gave_up:
+            gave_up.append(f"rule {rule!r}: {verdict.text}")
         if not verdict.holds:
             return None
         reasons.append(verdict.text)
@@ -175,18 +193,40 @@ def _keyword_check(phrases: list[Phrase]) -> Check:
     return check
 
 
-def _regex_check(patterns: list[str]) -> Check:
-    compiled = [re.compile(p, re.IGNORECASE) for p in patterns]
+def _regex_check(patterns: list[str], budget: float) -> Check:
+    """Patterns run on the `regex` module, which can stop a search: all of a rule's patterns
+    share ``budget`` seconds per post, so one unlucky post cannot hold up the others."""
+    compiled = [regex.compile(p, regex.IGNORECASE | regex.V0) for p in patterns]
 
     def check(subject: Subject, folded: str) -> Verdict:
+        deadline = time.monotonic() + budget
         for pattern in compiled:
-            found = pattern.search(subject.text) or pattern.search(folded)
+            try:
+                found = _search(pattern, subject.text, deadline) or _search(
+                    pattern, folded, deadline
+                )
+            except TimeoutError:
+                log.warning("pattern %r gave up after %gs on one post", pattern.pattern, budget)
+                text = f"pattern '{pattern.pattern}' gave up after {budget:g}s on this post"
+                return Verdict(False, text, gave_up=True)
             if found:
-                return Verdict(True, f"pattern '{pattern.pattern}' matched {found.group(0)!r}")
+                return Verdict(True, f"pattern '{pattern.pattern}' matched {_shown(found[0])}")
         shown = ", ".join(f"'{p}'" for p in patterns)
         return Verdict(False, f"no pattern matched ({shown})")
 
     return check
+
+
+def _search(pattern: regex.Pattern[str], text: str, deadline: float) -> regex.Match[str] | None:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return pattern.search(text, timeout=left)
+
+
+def _shown(matched: str) -> str:
+    """A match as the reason quotes it: a pattern like '.*' can match a whole long post."""
+    return repr(matched if len(matched) <= 60 else matched[:57] + "...")
 
 
 def _one_of(name: str, values: list[str]) -> Check:

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -302,6 +302,42 @@ def item_alerted(session: Session, sink: str, item_id: int) -> bool:
         )
     ).first()
     return found is not None
+
+
+def claim_holders(session: Session) -> list[tuple[str | None, datetime]]:
+    """Who holds the alerts being sent now, each with its oldest claim's time."""
+    rows = session.execute(
+        select(Alert.claimed_by, func.min(Alert.sending_at))  # type: ignore[call-overload]
+        .where(Alert.status == "sending")
+        .group_by(Alert.claimed_by)
+    ).all()
+    return [(holder, since) for holder, since in rows]
+
+
+def take_back_claims(
+    session: Session, holder: str | None, note: str, claimed_before: datetime | None = None
+) -> int:
+    """A gone sender's claims back to pending, still in doubt: ``sending_at`` is kept, so
+    the next attempt checks whether the interrupted one arrived before sending again."""
+    held = Alert.claimed_by.is_(None) if holder is None else Alert.claimed_by == holder  # type: ignore[union-attr]
+    statement = update(Alert).where(Alert.status == "sending", held)  # type: ignore[arg-type]
+    if claimed_before is not None:
+        statement = statement.where(Alert.sending_at < claimed_before)  # type: ignore[operator,arg-type]
+    done = session.execute(statement.values(status="pending", claimed_by=None, last_error=note))
+    return int(done.rowcount)  # type: ignore[attr-defined]
+
+
+def undelivered(session: Session) -> list[tuple[Alert, int]]:
+    """Per sink and channel: the first alert not delivered yet (pending, or being sent) and
+    how many of them there are."""
+    rows = session.execute(
+        select(func.min(Alert.id), func.count())
+        .where(Alert.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
+        .group_by(Alert.sink, Alert.channel)
+    ).all()
+    counts = {first: count for first, count in rows}
+    firsts = session.execute(select(Alert).where(Alert.id.in_(counts))).scalars()  # type: ignore[union-attr]
+    return [(alert, counts[alert.id]) for alert in firsts]
 
 
 @dataclass(frozen=True)

@@ -275,9 +275,10 @@ class Spike(SQLModel, table=True):
 class Alert(SQLModel, table=True):
     """The outbox: an alert is written with what it is about and delivered later, once.
 
-    Lifecycle: pending -> sending (claimed by a sender; the call is in flight or its outcome
-    is in doubt after a crash) -> sent | failed. A pending alert the noise budget stops is
-    ``held`` (for the digest; ``note`` says why); one with nothing left to do is ``skipped``.
+    Lifecycle: pending -> sending (claimed by a sender, ``claimed_by``; the call is in flight,
+    or its outcome is in doubt after a crash) -> sent | failed. A pending alert the noise
+    budget stops is ``held`` (for the digest; ``note`` says why); one with nothing left to do
+    is ``skipped``.
     """
 
     __tablename__ = "alerts"
@@ -308,6 +309,9 @@ class Alert(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # backoff
     sending_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # claimed at
+    # Who holds the claim while it is "sending": "pid@host/token", the token of the delivery
+    # run's lease (store/lock.py SenderLease); the lease tells whether that run still lives.
+    claimed_by: str | None = Field(default=None, max_length=255)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Where it landed: the sink's own channel id and message id (Slack: channel id, ts) and
     # the thread it belongs to (its own ts when it started the thread).

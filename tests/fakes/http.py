@@ -53,6 +53,10 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (timeouts)
     reset: bool = False  # answer nothing: drop the connection with a TCP reset (after delay)
+    # Seconds between single bytes: the headers go out at once, then the body (or, with
+    # drip_headers, everything) one byte at a time; no per-read timeout ever trips.
+    drip: float = 0.0
+    drip_headers: bool = False
 
     def payload(self) -> bytes:
         if self.body is not None:
@@ -169,6 +173,12 @@ def _handler_for(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
                 return
             body = reply.payload()
+            if reply.drip:  # long enough to outlast any deadline under test
+                body = body.ljust(1000)
+            if reply.drip and reply.drip_headers:
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                self._drip(head + body, reply.drip)
+                return
             self.send_response(reply.status)
             headers = {**api.default_headers, **reply.headers}
             if request.headers.get("connection", "").lower() == "close":
@@ -180,10 +190,21 @@ def _handler_for(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            if self.command != "HEAD":
+            if reply.drip:
+                self._drip(body, reply.drip)
+            elif self.command != "HEAD":
                 # The client may have given up already (a timeout test).
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
+
+        def _drip(self, data: bytes, every: float) -> None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):  # the client hung up: the point of the test
+                self.wfile.flush()
+                for i in range(len(data)):
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(every)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 

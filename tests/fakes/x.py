@@ -67,6 +67,8 @@ class FakeX:
         self.remaining = 450
         self.reset_epoch = reset_epoch
         self.expired_tokens: set[str] = set()
+        # since_ids refused as X refuses one from before its 7-day search window.
+        self.refused_since: set[str] = set()
         self.posted: list[dict[str, Any]] = []  # the tweets created, as the body asked for them
         self.next_id = 1_990_000_000_000_000_000
         self.api.route("GET", "/2/tweets/search/recent")(self._search)
@@ -100,7 +102,10 @@ class FakeX:
         token = req.query.get("next_token")
         if token in self.expired_tokens:
             return Reply(400, json={"errors": [{"message": "Invalid next_token"}], "title": "x"})
-        since = int(req.query.get("since_id", "0"))
+        since_id = req.query.get("since_id", "0")
+        if not _is_tweet_id(since_id) or since_id in self.refused_since:
+            return Reply(400, json=_invalid("since_id", since_id))
+        since = int(since_id)
         size = int(req.query.get("max_results", "10"))
         found = sorted(
             (t for t in self.tweets if int(t["id"]) > since), key=lambda t: -int(t["id"])
@@ -147,6 +152,22 @@ class FakeX:
             "edit_history_tweet_ids": [str(self.next_id)],
         }
         return Reply(201, json={"data": data}, headers=headers)
+
+
+def _is_tweet_id(value: str) -> bool:
+    """What X takes as an id: decimal digits of a positive 64-bit signed number."""
+    return value.isascii() and value.isdigit() and int(value) < 2**63
+
+
+def _invalid(parameter: str, value: str) -> dict[str, Any]:
+    """X's 400 body for a parameter it refuses (the shape of its invalid-request problem)."""
+    message = f"Invalid '{parameter}':'{value}'. '{parameter}' must be a valid tweet id."
+    return {
+        "errors": [{"parameters": {parameter: [value]}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
 
 
 def _signed(header: str) -> bool:

@@ -1,91 +1,40 @@
-"""The configuration schema and its loader.
+"""The configuration schema: one typed model per section of config.yaml.
 
-Precedence, highest first (stated once, tested per layer):
-
-    command-line flag  >  environment variable  >  config file  >  built-in default
-
-The config file is ``--config PATH``, else ``$HARKEN_CONFIG``, else ``./config.yaml`` when it
-exists; with none of them harken runs on the built-in defaults. Secrets never live in the file:
-``${VAR}`` (or ``${VAR:-fallback}``) is replaced by the environment variable at load, and an
-unset variable becomes empty (``harken doctor`` reports it). A relative SQLite path in a config
-file is relative to that file, so ``harken --config demo/config.yaml ...`` works from anywhere.
+Unknown keys are errors, and every value is checked when the config is loaded
+(``harken.config.loading``), so a bad value fails at load with its key path.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
 from datetime import timedelta
-from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import yaml
+import regex
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from harken.errors import ConfigError
+from harken.config.values import (
+    ClockTime,
+    Duration,
+    Priority,
+    SentimentList,
+    StrList,
+    Timeout,
+    TimeZone,
+    Weight,
+)
+from harken.matching import backtracking_shape
 
 DEFAULT_DATABASE_URL = "sqlite:///harken.db"
-
-# Environment variables that override one config key each (the "env" layer).
-ENV_OVERRIDES: dict[str, str] = {
-    "HARKEN_DATABASE_URL": "database.url",
-    "HARKEN_CLASSIFIER_MODEL": "classifier.model",
-}
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"90s"``, ``"2m"``, ``"1.5h"``, ``"7d"``, ``"1w"`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError("expected a duration like 30s, 5m, 2h or 7d")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-StrList = Annotated[list[str], BeforeValidator(_as_list)]
-
-
-class Priority(StrEnum):
-    low = "low"
-    normal = "normal"
-    high = "high"
-    urgent = "urgent"
-
-    @property
-    def rank(self) -> int:
-        return list(Priority).index(self)
-
-
-class Sentiment(StrEnum):
-    negative = "negative"
-    neutral = "neutral"
-    positive = "positive"
 
 
 class Strict(BaseModel):
@@ -116,32 +65,6 @@ class SourceConfig(BaseModel):
     enabled: bool = False
     interval: Duration = timedelta(minutes=5)
     api_base_url: str | None = None
-
-
-def _clock_time(value: Any) -> str:
-    """ "08:00" (24-hour, local): the digest's time and the ends of quiet hours."""
-    text = str(value).strip()
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
-    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        raise ValueError(f"expected a time of day like '08:00' (24-hour), got {text!r}")
-    return f"{int(match.group(1)):02d}:{match.group(2)}"
-
-
-def _timezone(value: Any) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    text = str(value).strip()
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"{text!r} is not a time zone name (e.g. 'Asia/Tokyo', 'Europe/Paris', 'UTC')"
-        ) from None
-    return text
-
-
-ClockTime = Annotated[str, BeforeValidator(_clock_time)]
-TimeZone = Annotated[str, BeforeValidator(_timezone)]
 
 
 class QuietHours(Strict):
@@ -210,7 +133,7 @@ class RuleCondition(Strict):
     brands: StrList = []
     platforms: StrList = []
     languages: StrList = []
-    sentiment: Annotated[list[Sentiment], BeforeValidator(_as_list)] = []
+    sentiment: SentimentList = []
     complaint_gte: float | None = Field(default=None, ge=0, le=1)
     abuse_gte: float | None = Field(default=None, ge=0, le=1)
     risk_gte: float | None = Field(default=None, ge=0, le=1)
@@ -223,8 +146,15 @@ class RuleCondition(Strict):
         for pattern in value:
             try:
                 re.compile(pattern)
-            except re.error as err:
+                regex.compile(pattern, regex.V0)  # what routing runs it with
+            except (re.error, regex.error) as err:
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {err}") from None
+            shape = backtracking_shape(pattern)
+            if shape:
+                raise ValueError(
+                    f"{pattern!r} can take minutes on one unlucky post ({shape}): rewrite it "
+                    "without the repeated group, e.g. '(a+)+$' as 'a+$'"
+                )
         return value
 
 
@@ -250,6 +180,16 @@ class RoutingConfig(Strict):
     default: str = "support"
     default_priority: Priority = Priority.normal
     rules: list[RoutingRule] = []
+    # How long one rule's patterns may run on one post; a post that uses it up is routed as if
+    # the patterns did not match, and its reason says so.
+    regex_budget: Duration = timedelta(milliseconds=100)
+
+    @field_validator("regex_budget")
+    @classmethod
+    def _budget_in_range(cls, value: timedelta) -> timedelta:
+        if not timedelta(milliseconds=1) <= value <= timedelta(seconds=10):
+            raise ValueError("expected between 1ms and 10s")
+        return value
 
 
 class IncidentsConfig(Strict):
@@ -330,7 +270,7 @@ class SlackConfig(Strict):
     bot_token: str | None = None
     webhook_url: str | None = None  # used for departments without their own webhook
     api_base_url: str | None = None  # default https://slack.com/api/
-    timeout: Duration = timedelta(seconds=10)
+    timeout: Timeout = timedelta(seconds=10)  # per read; a call gets three times this
 
 
 class AlertsConfig(Strict):
@@ -349,9 +289,6 @@ class AlertsConfig(Strict):
     critical: CriticalConfig = CriticalConfig()
     # Transient failures (5xx, timeouts, Slack down) are retried with backoff this long.
     give_up_after: Duration = timedelta(hours=24)
-
-
-Weight = Annotated[float, Field(ge=0, le=1)]
 
 
 class RiskConfig(Strict):
@@ -391,7 +328,7 @@ class EmailConfig(Strict):
     password: str | None = None
     sender: str = Field(alias="from")
     to: StrList
-    timeout: Duration = timedelta(seconds=30)
+    timeout: Timeout = timedelta(seconds=30)  # per read; a delivery gets three times this
 
     @field_validator("to")
     @classmethod
@@ -500,176 +437,3 @@ class Config(Strict):
 
     def department(self, name: str) -> DepartmentConfig:
         return next(d for d in self.departments if d.name == name)
-
-
-def example_config_text() -> str:
-    """The annotated example config.yaml shipped with harken (also used by the demo)."""
-    return resources.files("harken").joinpath("data/config.yaml").read_text(encoding="utf-8")
-
-
-def load_config(
-    path: str | Path | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Config:
-    """Load the config with the documented precedence; raise ConfigError naming the bad key."""
-    environ = os.environ if environ is None else environ
-    file_path = _find_config_file(path, environ)
-    tree: dict[str, Any] = {}
-    env_refs: dict[str, str] = {}
-    if file_path is not None:
-        # A .env beside the config fills in variables the real environment does not set.
-        environ = {**read_dotenv(file_path.parent / ".env"), **environ}
-        tree = _read_yaml(file_path)
-        tree = _resolve_env_refs(tree, environ, env_refs, "")
-        _anchor_sqlite_path(tree, file_path.parent)
-        _anchor_heads_path(tree, file_path.parent)
-    for var, dotted in ENV_OVERRIDES.items():
-        if environ.get(var):
-            _set_dotted(tree, dotted, environ[var])
-    for dotted, value in (overrides or {}).items():
-        if value is not None:
-            _set_dotted(tree, dotted, value)
-    config = _validate(tree, file_path)
-    config._path = file_path
-    config._env_refs = env_refs
-    config._secret_values = [environ[v] for v in env_refs.values() if environ.get(v)]
-    return config
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines (``#`` comments, optional quotes, optional ``export``)."""
-    if not path.is_file():
-        return {}
-    values = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip().removeprefix("export ").strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        if value:
-            values[key.strip()] = value
-    return values
-
-
-def _find_config_file(path: str | Path | None, environ: Mapping[str, str]) -> Path | None:
-    if path is not None:
-        chosen, origin = Path(path), "--config"
-    elif environ.get("HARKEN_CONFIG"):
-        chosen, origin = Path(environ["HARKEN_CONFIG"]), "$HARKEN_CONFIG"
-    else:
-        default = Path("config.yaml")
-        return default.resolve() if default.is_file() else None
-    if not chosen.is_file():
-        raise ConfigError(
-            f"config file {str(chosen)!r} (from {origin}) does not exist",
-            hint="run `harken init DIR` to write an annotated one",
-        )
-    return chosen.resolve()
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: {problem}{where}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read: {err}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top, got {_kind(data)}")
-    return data
-
-
-def _resolve_env_refs(
-    node: Any, environ: Mapping[str, str], refs: dict[str, str], where: str
-) -> Any:
-    if isinstance(node, dict):
-        return {
-            k: _resolve_env_refs(v, environ, refs, f"{where}.{k}" if where else str(k))
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_resolve_env_refs(v, environ, refs, f"{where}[{i}]") for i, v in enumerate(node)]
-    if isinstance(node, str) and _ENV_REF.search(node):
-        for match in _ENV_REF.finditer(node):
-            refs[where] = match.group(1)
-        resolved = _ENV_REF.sub(lambda m: environ.get(m.group(1)) or (m.group(2) or ""), node)
-        return resolved or None
-    return node
-
-
-def _anchor_sqlite_path(tree: dict[str, Any], base: Path) -> None:
-    database = tree.get("database")
-    url = database.get("url") if isinstance(database, dict) else None
-    prefix = "sqlite:///"
-    if not isinstance(url, str) or not url.startswith(prefix):
-        return
-    db_path = url[len(prefix) :]
-    if db_path and db_path != ":memory:" and not Path(db_path).is_absolute():
-        tree["database"]["url"] = prefix + str(base / db_path)
-
-
-def _anchor_heads_path(tree: dict[str, Any], base: Path) -> None:
-    classifier = tree.get("classifier")
-    heads = classifier.get("heads") if isinstance(classifier, dict) else None
-    if isinstance(heads, str) and heads and not Path(heads).is_absolute():
-        classifier["heads"] = str(base / heads)  # type: ignore[index]
-
-
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = tree
-    for key in parents:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    node[leaf] = value
-
-
-def _validate(tree: dict[str, Any], file_path: Path | None) -> Config:
-    try:
-        return Config.model_validate(tree)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = _key_path(first["loc"])
-        given = first.get("input")
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling)"
-        origin = f"{file_path}: " if file_path else ""
-        shown = "" if first["type"] == "missing" or not where else f"; given {_show(given)}"
-        more = len(err.errors()) - 1
-        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        head = f"{where}: " if where else ""
-        raise ConfigError(f"{origin}{head}{message}{shown}{tail}") from None
-
-
-def _key_path(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif not str(part).startswith(("function-", "list[", "dict[")):
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict | list):
-        return _kind(value)
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string"}
-    return names.get(type(value), type(value).__name__)

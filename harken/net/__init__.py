@@ -1,0 +1,1 @@
+"""What every network call shares, whatever its client library: a total deadline."""

@@ -39,6 +39,18 @@ err = Console(stderr=True, highlight=False)
 class HarkenGroup(typer.core.TyperGroup):
     """Turns library errors into one ``Error:`` line and a non-zero exit."""
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        # Bytes that are not UTF-8 reach Python as lone surrogates, which no database, file
+        # or terminal takes: refuse them here, as a usage error, before any command runs.
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                raise typer.BadParameter(
+                    f"'{_escaped(arg)}' is not valid UTF-8 text (re-type it, or rename the file)"
+                ) from None
+        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -59,6 +71,14 @@ class HarkenGroup(typer.core.TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise SystemExit(1) from None
+
+
+def _escaped(arg: str) -> str:
+    """An argument with its stray bytes as ``\\xff`` (or a lone surrogate as ``\\ud83d``)."""
+    try:
+        return arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return arg.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 app = typer.Typer(
@@ -482,12 +502,9 @@ def eval_(
 
 
 def _read_lines(path: Path) -> list[str]:
-    if str(path) == "-":
-        return [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    try:
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as error:
-        raise HarkenError(f"cannot read {str(path)!r}: {error}") from None
+    from harken.classify.inputs import read_text_input
+
+    return [line for line in read_text_input(path).splitlines() if line.strip()]
 
 
 def _flat(text: str, limit: int) -> str:

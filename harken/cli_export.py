@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from harken.cli import HarkenGroup, SentimentChoice, _open_store, _progress, _state, app
+from harken.cli import MAX_ID, HarkenGroup, SentimentChoice, _open_store, _progress, _state, app
 from harken.config import Config
 from harken.errors import HarkenError
 
@@ -69,7 +69,8 @@ OutOption = Annotated[
     ),
 ]
 LimitOption = Annotated[
-    int | None, typer.Option("--limit", "-n", min=1, help="At most N rows (lowest ids first).")
+    int | None,
+    typer.Option("--limit", "-n", min=1, max=MAX_ID, help="At most N rows (lowest ids first)."),
 ]
 DepartmentOption = Annotated[str | None, typer.Option("--department", "-d")]
 
@@ -93,7 +94,8 @@ def export_mentions(
         typer.Option("--department", "-d", help="Only mentions with a queue item there."),
     ] = None,
     incident: Annotated[
-        int | None, typer.Option("--incident", help="Only the posts of this incident.")
+        int | None,
+        typer.Option("--incident", min=1, max=MAX_ID, help="Only the posts of this incident."),
     ] = None,
 ) -> None:
     """Mentions: post, author, scores, incident, and the departments they were routed to."""
@@ -151,7 +153,7 @@ def export_incidents(
         list[str] | None, typer.Option("--status", "-s", help="Repeatable (e.g. open).")
     ] = None,
     min_size: Annotated[
-        int | None, typer.Option("--min-size", min=1, help="At least this many posts.")
+        int | None, typer.Option("--min-size", min=1, max=MAX_ID, help="At least this many posts.")
     ] = None,
 ) -> None:
     """Incidents with a post in the window: size, top post, departments, open items."""

@@ -14,7 +14,18 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from harken.cli import Format, HarkenGroup, _flat, _open_store, _since, _state, app, err, out
+from harken.cli import (
+    MAX_ID,
+    Format,
+    HarkenGroup,
+    _flat,
+    _open_store,
+    _since,
+    _state,
+    app,
+    err,
+    out,
+)
 from harken.errors import HarkenError
 from harken.text import to_json
 
@@ -66,7 +77,7 @@ def alerts_root(
     status: StatusOption = None,
     since: SinceOption = None,
     department: Annotated[str | None, typer.Option("--department", "-d")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_ID)] = 50,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """Without a subcommand: the newest alerts and what became of them."""
@@ -80,7 +91,7 @@ def alerts_list(
     status: StatusOption = None,
     since: SinceOption = None,
     department: Annotated[str | None, typer.Option("--department", "-d")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_ID)] = 50,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """The newest alerts (same as `harken alerts`): status, attempts, why held or failed."""
@@ -194,7 +205,7 @@ def alerts_flush(ctx: typer.Context) -> None:
 def alerts_retry(
     ctx: typer.Context,
     ids: Annotated[
-        list[int] | None, typer.Argument(help="Alert ids (default: all chosen).")
+        list[int] | None, typer.Argument(min=1, max=MAX_ID, help="Alert ids (default: all chosen).")
     ] = None,
     status: Annotated[
         list[str] | None,

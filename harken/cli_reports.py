@@ -58,7 +58,7 @@ ChartOption = Annotated[
         help="Also draw the report as a PNG chart here ('-': stdout, the report to stderr).",
     ),
 ]
-TopOption = Annotated[int, typer.Option("--top", "-n", min=1, help="Rows per ranking.")]
+TopOption = Annotated[int, typer.Option("--top", "-n", min=1, max=10_000, help="Rows per ranking.")]
 
 
 class Bucket(StrEnum):

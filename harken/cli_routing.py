@@ -277,7 +277,11 @@ def queue_reply(
         out.print(f"dry run: nothing was posted. Add --send to post it{fix}.")
         return
     if plan.problems:
-        raise typer.Exit(1)
+        count = len(plan.problems)
+        raise HarkenError(
+            f"nothing was posted: {count} problem{'s' if count > 1 else ''} above",
+            hint="fix them, or see the plan without --send",
+        )
     outcome = send_planned_reply(store, config, plan, actor_name(actor), force)
     first = (
         f" · first response {outcome.first_response_seconds / 60:.0f} min after queueing"

@@ -269,7 +269,7 @@ def test_absurd_nesting_is_an_error_not_a_traceback(tmp_path: Path, yaml_text: s
 
 def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path = write_config(tmp_path, "# " + "x" * (2 << 20) + "\n")
-    with pytest.raises(ConfigError, match=r"2,097,155 bytes is too large for a config file"):
+    with pytest.raises(ConfigError, match=r"2,097,155 bytes: too large for a config file"):
         load_config(path, environ={})
 
 

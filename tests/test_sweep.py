@@ -792,12 +792,7 @@ READERS = {
     "eval": ["eval", "--task", "sentiment", "--data"],
     "import": ["import", "-p", "x", "--no-process"],
 }
-INPUT_CASES = [
-    (reader, kind)
-    for reader in READERS
-    for kind in SPECIAL
-    if kind != "fifo"
-]
+INPUT_CASES = [(reader, kind) for reader in READERS for kind in SPECIAL if kind != "fifo"]
 
 
 @pytest.mark.timeout(60)

@@ -191,6 +191,13 @@ def test_patterns_that_backtrack_exponentially_are_refused_at_load() -> None:
     for pattern in ("(a+)+$", r"(\w+\s*)+!", "(x+x+)+y", "(?:(a*))*b"):
         with pytest.raises(ConfigError, match=r"when\.regex: .* can take minutes on one unlucky"):
             router([{"name": "slow", "when": {"regex": [pattern]}, "to": ["pr"]}])
+    with pytest.raises(ConfigError) as caught:
+        router([{"name": "slow", "when": {"regex": ["(a+)+$"]}, "to": ["pr"]}])
+    assert str(caught.value) == (
+        "routing.rules[0].when.regex: '(a+)+$' can take minutes on one unlucky post (a repeated "
+        "group made only of unbounded repeats, like (a+)+ or (\\w+\\s*)+): rewrite it without "
+        "the repeated group, e.g. '(a+)+$' as 'a+$'; given a list"
+    )
     # Repeats that cannot split the same text two ways stay allowed.
     for pattern in (r"(ab+c)+", r"(\w+,)+", r"(?:https?://)+\S+", r"(a++)+$"):
         router([{"name": "fine", "when": {"regex": [pattern]}, "to": ["pr"]}])

@@ -322,9 +322,7 @@ def _validate(tree: dict[str, Any], file_path: Path | None, masks: Mapping[str, 
 # A message quotes what it was given; a pasted page must not become a 100 KB error line.
 # A quoted value opens after a space or a bracket and closes before one (or punctuation): the
 # text between two quoted values is not itself a quote.
-_LONG_QUOTE = re.compile(
-    r"""(?:^|(?<=[\s(\[]))(?:'[^']{60,}'|"[^"]{60,}")(?=$|[\s),.;:\]])"""
-)
+_LONG_QUOTE = re.compile(r"""(?:^|(?<=[\s(\[]))(?:'[^']{60,}'|"[^"]{60,}")(?=$|[\s),.;:\]])""")
 MAX_MESSAGE = 600
 
 

@@ -14,6 +14,7 @@ from tests.pg import PostgresNotFound, find_bindir
 
 if TYPE_CHECKING:
     from harken.store import Store
+    from tests.fakes.slack import FakeSlack
     from tests.pg import TempCluster
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -235,3 +236,26 @@ def write_config(directory: Path, text: str) -> Path:
     path = directory / "config.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --- Slack ----------------------------------------------------------------------------------
+
+# The department channels of the alert tests (tests/test_alerts.py's config and its users).
+SLACK_CHANNELS = {
+    "support": "#cs-social",
+    "engineering": "#eng-incidents",
+    "legal": "#legal-social",
+    "pr": "#pr-escalations",
+}
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A fake Slack workspace (tests/fakes/slack.py) with every channel of SLACK_CHANNELS."""
+    from tests.fakes.slack import FakeSlack
+
+    fake = FakeSlack()
+    with fake:
+        for channel in SLACK_CHANNELS.values():
+            fake.add_channel(channel)
+        yield fake

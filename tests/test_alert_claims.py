@@ -15,12 +15,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
@@ -33,7 +31,6 @@ from tests import payloads as p
 from tests.fakes.http import Reply
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.test_alerts import (
-    CHANNELS,
     alerts,
     make_config,
     make_tree,
@@ -44,15 +41,6 @@ from tests.test_alerts import (
 )
 
 ENV = {**os.environ, "SLACK_BOT_TOKEN": TOKEN}
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    with fake:
-        for channel in CHANNELS.values():
-            fake.add_channel(channel)
-        yield fake
 
 
 def patient_config(tmp_path: Path, slack: FakeSlack, db: str) -> Path:

@@ -19,12 +19,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from rich.console import Console
 from sqlalchemy import event, select, text
 from typer.testing import CliRunner
@@ -39,26 +38,12 @@ from harken.store import Store
 from harken.store.lock import SenderLease, live_holders
 from harken.store.tables import Alert, SinkHold
 from tests import payloads as p
-from tests.conftest import TEST_TOPICS
+from tests.conftest import SLACK_CHANNELS, TEST_TOPICS
 from tests.fakes.http import Reply
 from tests.fakes.slack import TOKEN, FakeSlack
 
-CHANNELS = {
-    "support": "#cs-social",
-    "engineering": "#eng-incidents",
-    "legal": "#legal-social",
-    "pr": "#pr-escalations",
-}
+CHANNELS = SLACK_CHANNELS
 HOSTILE = "<!channel> <!here> <@U123> <http://evil.example|Bank> & < > acme lawyer up"
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    with fake:
-        for channel in CHANNELS.values():
-            fake.add_channel(channel)
-        yield fake
 
 
 def make_tree(

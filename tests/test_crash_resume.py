@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from tests.test_alert_claims import (
     start_sender,
     wait_until_in_call,
 )
-from tests.test_alerts import CHANNELS, alerts, make_config, outage_posts, route, wait_until_gone
+from tests.test_alerts import alerts, make_config, outage_posts, route, wait_until_gone
 
 CONFIG = """\
 database: {url: "sqlite:///harken.db"}
@@ -91,15 +90,6 @@ def test_kill_9_mid_pass_then_resume_loses_nothing_and_repeats_nothing(tmp_path:
         db, "SELECT count(*) FROM (SELECT DISTINCT mention_id, department FROM queue_items)"
     )
     assert scalar(db, "SELECT count(*) FROM alerts WHERE status != 'sent'") == 0
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    with fake:
-        for channel in CHANNELS.values():
-            fake.add_channel(channel)
-        yield fake
 
 
 def test_kill_9_mid_delivery_then_process_sends_the_rest_at_once(

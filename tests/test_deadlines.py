@@ -191,27 +191,23 @@ def test_listen_once_against_a_trickling_x_fails_in_time_and_sources_says_why(
 
 
 def test_a_trickling_slack_leaves_no_alert_sending_and_it_goes_out_once_later(
-    tmp_path: Path, classifier: Any, db_url: str
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:
-    slack = FakeSlack()
-    with slack:
-        for channel in ("#cs-social", "#eng-incidents", "#legal-social", "#pr-escalations"):
-            slack.add_channel(channel)
-        config = make_config(tmp_path, slack, db=db_url)
-        config.alerts.slack.timeout = timedelta(seconds=1)  # type: ignore[union-attr]
-        store = Store(config.database.url)
-        route(store, config, outage_posts(tmp_path, 1), classifier)
-        slack.fail_method("chat.postMessage", Reply(json={"ok": True}, drip=DRIP))
-        sinks = build_sinks(config, Console(file=io.StringIO()))
-        first = deliver_pending(store, config, sinks)
-        assert first.sent == 0
-        with store.session() as session:
-            (alert,) = session.execute(select(Alert)).scalars()
-        assert alert.status == "pending"  # back in the queue, not stuck "sending"
-        assert "Slack chat.postMessage: no complete answer within 3s" in (alert.last_error or "")
-        later = datetime.now(UTC) + timedelta(hours=1)
-        second = deliver_pending(store, config, sinks, clock=lambda: later)
-        assert second.sent == 1 and len(slack.messages("#eng-incidents")) == 1
+    config = make_config(tmp_path, slack, db=db_url)
+    config.alerts.slack.timeout = timedelta(seconds=1)  # type: ignore[union-attr]
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 1), classifier)
+    slack.fail_method("chat.postMessage", Reply(json={"ok": True}, drip=DRIP))
+    sinks = build_sinks(config, Console(file=io.StringIO()))
+    first = deliver_pending(store, config, sinks)
+    assert first.sent == 0
+    with store.session() as session:
+        (alert,) = session.execute(select(Alert)).scalars()
+    assert alert.status == "pending"  # back in the queue, not stuck "sending"
+    assert "Slack chat.postMessage: no complete answer within 3s" in (alert.last_error or "")
+    later = datetime.now(UTC) + timedelta(hours=1)
+    second = deliver_pending(store, config, sinks, clock=lambda: later)
+    assert second.sent == 1 and len(slack.messages("#eng-incidents")) == 1
 
 
 def test_sigterm_stops_the_daemon_in_bounded_time_even_mid_call(tmp_path: Path) -> None:

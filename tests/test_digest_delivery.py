@@ -24,16 +24,7 @@ from harken.store import Store
 from tests import payloads as p
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.fakes.smtp import FakeSMTP
-from tests.test_alerts import CHANNELS, HOSTILE, make_tree, outage_posts, posts, route
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    with fake:
-        for channel in CHANNELS.values():
-            fake.add_channel(channel)
-        yield fake
+from tests.test_alerts import HOSTILE, make_tree, outage_posts, posts, route
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +70,6 @@ def config_text(url: str, slack: FakeSlack, x_url: str | None = None, **x: Any) 
                   "interval": "2s", "max_results": 100, **x}
         }  # fmt: skip
     return json.dumps(tree)  # YAML reads JSON
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    with fake:
-        for channel in CHANNELS.values():
-            fake.add_channel(channel)
-        yield fake
 
 
 def harken(directory: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

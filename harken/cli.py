@@ -381,7 +381,7 @@ def import_(
     out.print(
         f"{file}: {result.stored} stored, {result.duplicates} already stored, "
         f"{result.off_brand} off-brand, {result.own_posts} from own accounts, "
-        f"{rejections.total + len(result.rejected) + len(result.refused)} rejected{cut}"
+        f"{rejections.total + len(result.refused)} rejected{cut}"
     )
     if process:
         _process(config, store)
@@ -845,6 +845,10 @@ def _redacted(config: Config) -> str:
 # -- report ---------------------------------------------------------------------------------
 
 
+# Older than any post; far enough from year 1 that windows around it stay on the calendar.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _since(value: str) -> datetime:
     now = datetime.now(UTC)
     if looks_like_duration(value):
@@ -860,10 +864,6 @@ def _since(value: str) -> datetime:
     if not EARLIEST <= parsed <= now + MAX_DURATION:
         raise typer.BadParameter(f"use a date from {EARLIEST:%Y-%m-%d} to 100 years from now")
     return parsed
-
-
-# Older than any post; far enough from year 1 that windows around it stay on the calendar.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # The queue, routing, spike, alert, report and export commands live in their own modules;

@@ -58,8 +58,8 @@ from pydantic import SecretStr, ValidationError, field_validator
 from harken.config import BrandConfig, Config
 from harken.errors import ReplyError
 from harken.listeners.registry import settings_problem
-from harken.listeners.source import DEADLINE_FACTOR, SourceSettings, parse_reset
-from harken.net.deadline import DeadlineExceeded, deadline
+from harken.listeners.source import SourceSettings, parse_reset
+from harken.net.deadline import DEADLINE_FACTOR, DeadlineExceeded, deadline
 
 T = TypeVar("T")
 

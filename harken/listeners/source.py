@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from harken.config import BrandConfig, Duration, Timeout
 from harken.errors import RateLimited, SourceError, TransientSourceError
 from harken.listeners.base import ParseResult
-from harken.net.deadline import Aborted, DeadlineExceeded, deadline
+from harken.net.deadline import DEADLINE_FACTOR, Aborted, DeadlineExceeded, deadline
 from harken.net.limits import answer_too_large
 
 log = logging.getLogger(__name__)
@@ -117,12 +117,6 @@ class Runtime:
             raise Stopped
 
 
-# A call (a request, or the few a client library makes for one page) may take this many times
-# ``timeout`` in all: the libraries apply ``timeout`` to each read, which a server sending one
-# byte at a time never trips.
-DEADLINE_FACTOR = 3
-
-
 class SourceSettings(BaseModel):
     """Keys every source takes; each source subclasses this with its own (unknown keys fail)."""
 
@@ -131,7 +125,8 @@ class SourceSettings(BaseModel):
     enabled: bool = False
     interval: Duration = timedelta(minutes=5)
     api_base_url: str | None = None
-    # Per connect and read; a whole call gets DEADLINE_FACTOR times this.
+    # Per connect and read; a whole call (a request, or the few a client library makes for
+    # one page) gets DEADLINE_FACTOR times this (harken.net.deadline).
     timeout: Timeout = timedelta(seconds=20)
 
     @field_validator("interval")

@@ -33,6 +33,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+# What every caller gives a call in all: this many times the per-read ``timeout`` of its
+# config (sources, Slack, SMTP), so one setting bounds both a silent and a trickling server.
+DEADLINE_FACTOR = 3
+
 
 class DeadlineExceeded(TimeoutError):
     """A network call ran past its total deadline (or harken is shutting down)."""

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 
 from harken.config import EmailConfig
-from harken.net.deadline import DeadlineExceeded, deadline
+from harken.net.deadline import DEADLINE_FACTOR, DeadlineExceeded, deadline
 from harken.notify.delivery import DeliveryError
 
 HOST_HINT = "check digest.email.host and digest.email.port"
@@ -38,8 +38,8 @@ def send_email(message: EmailMessage, email: EmailConfig) -> None:
     """Deliver ``message`` to ``email.to`` from ``email.sender``, or raise DeliveryError."""
     where = f"SMTP {email.host}:{email.port}"
     stage = "connecting"
-    # smtplib's timeout is per read: the whole delivery gets three times it (harken.net).
-    total = 3 * email.timeout.total_seconds()
+    # smtplib's timeout is per read: the whole delivery gets DEADLINE_FACTOR times it.
+    total = DEADLINE_FACTOR * email.timeout.total_seconds()
     try:
         with deadline(total, where), _connect(email) as smtp:
             stage = "greeting"

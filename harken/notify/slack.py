@@ -28,7 +28,7 @@ from slack_sdk.webhook import WebhookClient
 
 from harken.config import Config, DepartmentConfig
 from harken.logs import redact
-from harken.net.deadline import DeadlineExceeded, deadline
+from harken.net.deadline import DEADLINE_FACTOR, DeadlineExceeded, deadline
 from harken.notify.delivery import DeliveryError, SlackMessage
 from harken.notify.sinks import Delivered, Skip, Thread, slack_mode
 from harken.store.repo import AlertView
@@ -64,8 +64,8 @@ class SlackSink:
         assert slack is not None
         self.config = config
         self.timeout = max(1, int(slack.timeout.total_seconds()))
-        # slack_sdk's timeout is per read; the whole call gets three times it (harken.net).
-        self.deadline = 3.0 * self.timeout
+        # slack_sdk's timeout is per read; the whole call gets DEADLINE_FACTOR times it.
+        self.deadline = float(DEADLINE_FACTOR * self.timeout)
         base = slack.api_base_url or DEFAULT_API
         self.client = (
             WebClient(

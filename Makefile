@@ -34,10 +34,10 @@ lint: $(STAMP)
 # adapter and heads (harken/data/models/minilm/MODEL_CARD.md; about 80 minutes on 2 cores), and
 # the e5 heads for Japanese (harken/data/models/e5/MODEL_CARD.md; about 1 hour, mostly embedding).
 heads: $(STAMP)
-	$(BIN)/python -m harken.classify.finetune --data $(DATA) --out harken/data/models/minilm
+	$(BIN)/python -m harken.classify.training.finetune --data $(DATA) --out harken/data/models/minilm
 
 heads-e5: $(STAMP)
-	$(BIN)/python -m harken.classify.train --model e5 --data $(DATA) \
+	$(BIN)/python -m harken.classify.training.train --model e5 --data $(DATA) \
 		--sentiment-sources brand,xlmt,chabsa --out harken/data/models/e5
 
 demo-data: $(STAMP)

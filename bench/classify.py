@@ -79,7 +79,7 @@ SECTIONS = ("load", "grid", "classifier", "storm", "threads", "quality")
 
 
 def demo_posts() -> list[str]:
-    from harken.demo import load_demo_records
+    from harken.pipeline.demo import load_demo_records
     from harken.records import MentionRecord
 
     records = load_demo_records()

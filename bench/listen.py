@@ -23,11 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harken.brands import BrandDetector
-from harken.collect import poll_source
 from harken.config import load_config
-from harken.listeners import x as x_parser
-from harken.listeners.registry import build_sources
-from harken.pipeline import store_records
+from harken.pipeline.collect import poll_source
+from harken.pipeline.process import store_records
+from harken.platforms.registry import build_sources
+from harken.platforms.x import parse as x_parser
 from harken.records import MentionRecord
 from harken.store import Store
 from tests.fakes.clock import FakeClock

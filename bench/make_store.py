@@ -63,7 +63,7 @@ from harken.classify.types import Signals
 from harken.config import Config, Priority, load_config
 from harken.errors import HarkenError
 from harken.routing.rules import Router, Subject
-from harken.routing.spikes import HourlyCounts, SpikeSettings, judge
+from harken.spikes.method import HourlyCounts, SpikeSettings, judge
 from harken.store import Store
 from harken.store.tables import (
     Alert,

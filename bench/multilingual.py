@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harken.classify import train
 from harken.classify.adapter import load_adapter
 from harken.classify.heads import bundled_heads_dir, load_heads
+from harken.classify.training import train
 
 MODELS = ("minilm", "e5")
 SEED = 0
@@ -157,7 +157,7 @@ def demo(_args: argparse.Namespace) -> None:
     from harken.classify.classifier import Classifier
     from harken.classify.language import detect_language
     from harken.classify.preprocess import strip_retweet_prefix
-    from harken.demo import load_demo_records
+    from harken.pipeline.demo import load_demo_records
     from harken.records import MentionRecord
 
     records = [r for rs in load_demo_records().values() for r in rs if isinstance(r, MentionRecord)]

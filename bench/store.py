@@ -55,8 +55,8 @@ from bench.common import (
     write_jsonl,
 )
 from harken.config import load_config
-from harken.listeners.replay import read_jsonl
-from harken.pipeline import ingest
+from harken.pipeline.process import ingest
+from harken.platforms.replay import read_jsonl
 from harken.reports.scope import Scope
 from harken.store import Store
 from harken.store.tables import Mention

@@ -38,5 +38,5 @@ class MentionRecord:
     conversation_id: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
     # The fields cut to fit harken's limits ("text", "raw", "author.name"...): see
-    # harken.listeners.base; counted as "cut to fit" by imports and polls.
+    # harken.platforms.base; counted as "cut to fit" by imports and polls.
     cut: tuple[str, ...] = ()

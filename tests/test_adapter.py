@@ -69,7 +69,7 @@ def random_factors(seed: int = 0, rank: int = 4) -> dict[str, tuple[np.ndarray, 
 
 
 def write_adapter(directory: Path, factors: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
-    """The bundled minilm heads plus an adapter, as harken.classify.finetune writes them."""
+    """The bundled minilm heads plus an adapter, as harken.classify.training.finetune writes them."""
     shutil.copytree(bundled_heads_dir("minilm"), directory, dirs_exist_ok=True)
     (directory / "adapter.npz").unlink(missing_ok=True)
     arrays = {f"{k}.{part}": m for k, (a, b) in factors.items() for part, m in (("A", a), ("B", b))}
@@ -163,7 +163,7 @@ def test_training_from_cached_lower_layers_matches_the_full_forward() -> None:
     """finetune trains the top layers on cached lower-layer states: same numbers as one pass."""
     from transformers import AutoModel
 
-    from harken.classify import finetune
+    from harken.classify.training import finetune
 
     model = AutoModel.from_pretrained(str(bundled_model_path()), local_files_only=True).eval()
     ids = finetune.tokenize(TEXTS)
@@ -204,7 +204,7 @@ def test_finetune_trains_the_adapter_and_heads_on_tiny_data() -> None:
 
     from transformers import AutoModel
 
-    from harken.classify import finetune
+    from harken.classify.training import finetune
 
     good = [f"i love it, {w} work, thank you" for w in ("great", "lovely", "superb", "fine")]
     bad = [f"this is {w}, broken again, i hate it" for w in ("awful", "terrible", "bad", "worse")]

@@ -28,12 +28,12 @@ from rich.console import Console
 from sqlalchemy import event, select, text
 from typer.testing import CliRunner
 
-from harken.cli import app
+from harken.cli.app import app
 from harken.config import Config, load_config
-from harken.listeners.replay import read_jsonl
 from harken.notify.outbox import deliver_pending
 from harken.notify.sinks import build_sinks
-from harken.pipeline import ingest, run_pass
+from harken.pipeline.process import ingest, run_pass
+from harken.platforms.replay import read_jsonl
 from harken.store import Store
 from harken.store.lock import SenderLease, live_holders
 from harken.store.tables import Alert, SinkHold

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harken import __version__
-from harken.cli import app
+from harken.cli.app import app
 from tests import payloads as p
 from tests.conftest import BACKENDS
 
@@ -130,9 +130,9 @@ def test_import_then_queue_and_report(project: Path) -> None:
 
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_hostile_text_is_escaped_in_terminal_and_csv(project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import harken.cli
+    import harken.cli.app
 
-    monkeypatch.setattr(harken.cli.out, "width", 300)  # room for whole texts in the table
+    monkeypatch.setattr(harken.cli.app.out, "width", 300)  # room for whole texts in the table
     invoke("import", "x.jsonl", "--platform", "x")
     table = invoke("queue", "list")
     assert table.exit_code == 0

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from harken.cli import app
-from harken.demo import demo_file
+from harken.cli.app import app
+from harken.pipeline.demo import demo_file
 from harken.store import Store
 from tests.fakes.slack import FakeSlack
 from tests.test_alert_claims import ENV as SLACK_ENV

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harken.cli import app
+from harken.cli.app import app
 from tests.fakes.http import Reply, Request
 from tests.fakes.x import FakeX, tweet
 
@@ -269,8 +269,8 @@ def test_polls_are_due_an_interval_after_the_last_one_and_overdue_ones_run_at_st
     from datetime import UTC, datetime, timedelta
 
     from harken.config import load_config
-    from harken.listeners.registry import build_sources
-    from harken.scheduler import Daemon
+    from harken.pipeline.scheduler import Daemon
+    from harken.platforms.registry import build_sources
     from harken.store import Store
     from harken.store import sources as source_repo
 
@@ -320,8 +320,8 @@ def test_a_poll_running_over_its_interval_is_not_a_warning_every_interval(
     import threading
 
     from harken.config import load_config
-    from harken.listeners.registry import build_sources
-    from harken.scheduler import Daemon
+    from harken.pipeline.scheduler import Daemon
+    from harken.platforms.registry import build_sources
     from harken.store import Store
 
     (tmp_path / "config.yaml").write_text(config_text(fake.api.url), encoding="utf-8")

@@ -22,12 +22,9 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from harken.config import Config, EmailConfig
-from harken.errors import HarkenError
-from harken.notify.delivery import DeliveryError
-from harken.notify.email import send_email
-from harken.reports.charts import daily_chart, digest_charts, hourly_chart
-from harken.reports.digest import Digest, build_digest, digest_window
-from harken.reports.digest_render import (
+from harken.digest.build import Digest, build_digest, digest_window
+from harken.digest.charts import daily_chart, digest_charts, hourly_chart
+from harken.digest.render import (
     digest_message,
     digest_plain,
     digest_text,
@@ -35,6 +32,9 @@ from harken.reports.digest_render import (
     render_html,
     subject_line,
 )
+from harken.errors import HarkenError
+from harken.notify.delivery import DeliveryError
+from harken.notify.email.smtp import send_email
 from harken.store import Store
 from harken.store.tables import (
     Alert,

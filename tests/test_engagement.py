@@ -10,11 +10,11 @@ import pytest
 from sqlmodel import select
 
 from harken.classify.classifier import Classifier
-from harken.collect import poll_source
 from harken.config import Config, load_config
-from harken.engagement import refresh_engagement
-from harken.listeners.registry import build_sources
-from harken.pipeline import run_pass
+from harken.pipeline.collect import poll_source
+from harken.pipeline.engagement import refresh_engagement
+from harken.pipeline.process import run_pass
+from harken.platforms.registry import build_sources
 from harken.store import Store, repo
 from harken.store import sources as source_repo
 from harken.store.tables import Mention

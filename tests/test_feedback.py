@@ -9,8 +9,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from harken.classify.heads import Head, bundled_heads_dir, load_heads
-from harken.classify.tune import agreement, tune_head
-from harken.cli import app
+from harken.classify.training.tune import agreement, tune_head
+from harken.cli.app import app
 from tests import payloads as p
 
 runner = CliRunner()

@@ -34,15 +34,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from harken.collect import poll_source
 from harken.config import load_config
 from harken.errors import PayloadError
-from harken.listeners import bluesky, mastodon, reddit, rss, x
-from harken.listeners.base import Rejection, parse_time
-from harken.listeners.registry import PARSERS, build_sources
-from harken.listeners.replay import LineRejection, read_jsonl
-from harken.listeners.source import parse_reset
-from harken.listeners.x_api import is_id
+from harken.pipeline.collect import poll_source
+from harken.platforms.base import Rejection, parse_time
+from harken.platforms.bluesky import parse as bluesky
+from harken.platforms.mastodon import parse as mastodon
+from harken.platforms.reddit import parse as reddit
+from harken.platforms.registry import PARSERS, build_sources
+from harken.platforms.replay import LineRejection, read_jsonl
+from harken.platforms.rss import parse as rss
+from harken.platforms.source import parse_reset
+from harken.platforms.x import parse as x
+from harken.platforms.x.source import is_id
 from harken.records import AuthorRecord, MentionRecord
 from harken.store import Store
 from harken.store import sources as source_repo

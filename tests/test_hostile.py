@@ -34,14 +34,14 @@ from rich.console import Console
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from harken.cli import app
-from harken.collect import poll_source
+from harken.cli.app import app
 from harken.config import Config, load_config
-from harken.listeners.registry import build_sources
-from harken.listeners.replay import read_jsonl
 from harken.notify.outbox import deliver_pending
 from harken.notify.sinks import build_sinks
-from harken.pipeline import check_spikes, ingest, run_pass
+from harken.pipeline.collect import poll_source
+from harken.pipeline.process import check_spikes, ingest, run_pass
+from harken.platforms.registry import build_sources
+from harken.platforms.replay import read_jsonl
 from harken.store import Store
 from harken.store.tables import Alert, QueueItem
 from tests import payloads as p

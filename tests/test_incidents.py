@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from harken.config import Config, load_config
-from harken.listeners.replay import read_jsonl
-from harken.pipeline import ingest, run_pass
+from harken.pipeline.process import ingest, run_pass
+from harken.platforms.replay import read_jsonl
 from harken.routing.incidents import normalize_url, post_keys
 from harken.store import Store
 from harken.store.tables import Alert, Classification, Incident, IncidentKey, Mention, QueueItem
@@ -278,7 +278,7 @@ def test_alerts_are_per_incident_not_per_post(
 def test_a_closed_items_incident_opens_and_alerts_a_new_item(
     tmp_path: Path, config: Config, classifier: Any
 ) -> None:
-    from harken.queue import resolve
+    from harken.queue.views import resolve
 
     first = process(tmp_path, config, classifier, tweet("1", "@acme the app is down, can't log in"))
     store = Store(config.database.url)

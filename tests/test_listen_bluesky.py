@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from harken.collect import poll_source, rate_limited
 from harken.config import Config, load_config
 from harken.errors import ConfigError
-from harken.listeners.bluesky_api import ENTRYWAY, PUBLIC_APPVIEW, BlueskySource
-from harken.listeners.registry import build_sources
-from harken.listeners.source import RefreshTarget
+from harken.pipeline.collect import poll_source, rate_limited
+from harken.platforms.bluesky.source import ENTRYWAY, PUBLIC_APPVIEW, BlueskySource
+from harken.platforms.registry import build_sources
+from harken.platforms.source import RefreshTarget
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.tables import Mention

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from harken.collect import listen_once, poll_source
 from harken.config import Config, load_config
 from harken.errors import ConfigError
-from harken.listeners.mastodon_api import MastodonSource
-from harken.listeners.registry import build_sources
-from harken.listeners.source import RefreshTarget
+from harken.pipeline.collect import listen_once, poll_source
+from harken.platforms.mastodon.source import MastodonSource
+from harken.platforms.registry import build_sources
+from harken.platforms.source import RefreshTarget
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.tables import Mention

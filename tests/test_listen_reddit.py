@@ -14,12 +14,12 @@ import pytest
 from praw.config import Config as PrawConfig
 from sqlalchemy import func, select
 
-from harken.collect import poll_source, rate_limited
 from harken.config import Config, load_config
 from harken.errors import ConfigError
-from harken.listeners.reddit_api import RedditSource
-from harken.listeners.registry import build_sources
-from harken.listeners.source import RefreshTarget
+from harken.pipeline.collect import poll_source, rate_limited
+from harken.platforms.reddit.source import RedditSource
+from harken.platforms.registry import build_sources
+from harken.platforms.source import RefreshTarget
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.tables import Mention

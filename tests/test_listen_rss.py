@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from harken.collect import listen_once, poll_source, rate_limited
 from harken.config import Config, load_config
 from harken.errors import ConfigError
-from harken.listeners.registry import build_sources
-from harken.listeners.rss_feed import RSSSource
+from harken.pipeline.collect import listen_once, poll_source, rate_limited
+from harken.platforms.registry import build_sources
+from harken.platforms.rss.source import RSSSource
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.tables import Mention
@@ -586,7 +586,7 @@ def test_a_truncated_feed_still_gives_the_entries_before_the_break(
     whole = rss("News", *news_items(1, 3)).decode()
     fake.publish(NEWS, whole[: whole.index("<item>", whole.index("</item>"))] + "<item><ti")
     publish_forum(fake)
-    with caplog.at_level(logging.WARNING, logger="harken.listeners.rss_feed"):
+    with caplog.at_level(logging.WARNING, logger="harken.platforms.rss.source"):
         report = poll_source(store, config, rss_source(config, FakeClock()))
     assert report.ok and report.stored == 1 and report.rejected == 1  # the half item
     assert "not well-formed" in caplog.text and NEWS in caplog.text
@@ -657,7 +657,7 @@ def test_a_key_in_a_feed_query_never_reaches_errors_logs_or_source_health(
 def test_an_unexpected_error_in_one_feed_is_that_feeds_failure_and_the_others_go_on(
     fake: FakeFeeds, config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harken.listeners import rss as rss_parser
+    from harken.platforms.rss import parse as rss_parser
 
     fake.publish(NEWS, rss("News", *news_items(1, 2)))
     publish_forum(fake, atom_entry("urn:f:1", "acme forum post"))
@@ -711,7 +711,7 @@ def test_a_feed_path_needs_api_base_url(tmp_path: Path) -> None:
 
 
 def test_feeds_have_no_engagement_to_refresh(fake: FakeFeeds, config: Config) -> None:
-    from harken.listeners.source import RefreshTarget
+    from harken.platforms.source import RefreshTarget
 
     assert rss_source(config, FakeClock()).refresh([RefreshTarget("x", {})]) == {}
     assert fake.api.requests == []

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from harken.classify.classifier import Classifier
-from harken.collect import poll_source
 from harken.config import Config, load_config
-from harken.listeners.base import MAX_RAW_CHARS, MAX_TEXT, TEXT_CUT_MARK
-from harken.listeners.registry import build_sources
-from harken.listeners.x_api import XSource
-from harken.scheduler import describe_poll
+from harken.pipeline.collect import poll_source
+from harken.pipeline.scheduler import describe_poll
+from harken.platforms.base import MAX_RAW_CHARS, MAX_TEXT, TEXT_CUT_MARK
+from harken.platforms.registry import build_sources
+from harken.platforms.x.source import XSource
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.tables import Mention
@@ -185,7 +185,7 @@ def test_a_short_rate_limit_is_waited_out_once_using_the_reset_header(
 def test_a_long_rate_limit_ends_the_poll_and_the_source_is_skipped_until_reset(
     fake: FakeX, config: Config, store: Store, classifier: Classifier
 ) -> None:
-    from harken.collect import listen_once
+    from harken.pipeline.collect import listen_once
 
     clock = FakeClock()
     reset = int(clock.now.timestamp()) + 900
@@ -322,7 +322,7 @@ def test_the_bearer_token_never_reaches_the_logs(
 
 
 def test_engagement_is_read_again_by_id(fake: FakeX, config: Config, store: Store) -> None:
-    from harken.listeners.source import RefreshTarget
+    from harken.platforms.source import RefreshTarget
 
     fake.add(tweet(7, "acme cloud"))
     source = x_source(config, FakeClock())
@@ -353,7 +353,7 @@ def test_nothing_is_stored_twice_across_restarts(
 
 @pytest.mark.parametrize("header", ["1e12", "inf", "9" * 400, "soon", "-5"])
 def test_nonsense_reset_headers_never_break_a_call(header: str) -> None:
-    from harken.listeners.source import parse_reset
+    from harken.platforms.source import parse_reset
 
     now = datetime(2026, 11, 23, tzinfo=UTC)
     reset = parse_reset(header, now)
@@ -480,9 +480,9 @@ def test_a_page_of_many_bad_items_is_logged_in_a_few_lines_and_counted_whole(
         return reply
 
     fake.api.fail_next(junk)
-    caplog.set_level(logging.WARNING, logger="harken.collect")
+    caplog.set_level(logging.WARNING, logger="harken.pipeline.collect")
     report = poll_source(store, config, x_source(config, FakeClock()))
     assert report.ok and report.stored == 1 and report.rejected == 5000
-    lines = [r.getMessage() for r in caplog.records if r.name == "harken.collect"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "harken.pipeline.collect"]
     assert len(lines) == 11
     assert lines[-1] == "x: … and 4990 more unreadable items skipped (brand Acme, page 1)"

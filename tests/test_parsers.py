@@ -7,15 +7,19 @@ from pathlib import Path
 import pytest
 
 from harken.errors import IngestError
-from harken.listeners import bluesky, mastodon, reddit, rss, x
-from harken.listeners.base import (
+from harken.platforms.base import (
     MAX_AUTHOR_ID,
     MAX_RAW_CHARS,
     MAX_TEXT,
     TEXT_CUT_MARK,
     Rejection,
 )
-from harken.listeners.replay import LineRejection, read_jsonl
+from harken.platforms.bluesky import parse as bluesky
+from harken.platforms.mastodon import parse as mastodon
+from harken.platforms.reddit import parse as reddit
+from harken.platforms.replay import LineRejection, read_jsonl
+from harken.platforms.rss import parse as rss
+from harken.platforms.x import parse as x
 from harken.records import MentionRecord
 from tests import payloads as p
 

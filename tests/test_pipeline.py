@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from harken.config import Config, load_config
-from harken.listeners.replay import read_jsonl
 from harken.notify.delivery import DeliveryError
 from harken.notify.outbox import deliver_pending
 from harken.notify.sinks import Delivered
-from harken.pipeline import classify_pending, ingest, route_pending, run_pass
+from harken.pipeline.process import classify_pending, ingest, route_pending, run_pass
+from harken.platforms.replay import read_jsonl
 from harken.store import Store
 from harken.store.repo import AlertView
 from harken.store.tables import Alert, Classification, Incident, Mention, QueueItem, utcnow

@@ -12,7 +12,7 @@ import pytest
 
 from harken.config import Config, load_config
 from harken.errors import ReplyError
-from harken.listeners.replies import (
+from harken.platforms.replies import (
     MAX_LENGTH,
     ReplyTarget,
     SentReply,

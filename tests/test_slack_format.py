@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import Block, BlockElement
 
 from harken.config import Config, DepartmentConfig
 from harken.notify.delivery import SlackMessage
-from harken.notify.slack_format import alert_message, incident_root
+from harken.notify.slack.format import alert_message, incident_root
 from harken.store.repo import AlertView
 from harken.store.tables import (
     Alert,

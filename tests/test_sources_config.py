@@ -9,7 +9,7 @@ import yaml
 
 from harken.config import example_config_text, load_config
 from harken.errors import ConfigError
-from harken.listeners.registry import SOURCES, build_sources
+from harken.platforms.registry import SOURCES, build_sources
 from tests.conftest import write_config
 
 SECRETS = {
@@ -70,8 +70,8 @@ def test_listen_source_must_exist(tmp_path: Path) -> None:
 
 def test_x_exclusions_can_stay_out_of_the_query() -> None:
     from harken.config import BrandConfig
-    from harken.listeners.query import brand_queries
-    from harken.listeners.x_api import build_query
+    from harken.platforms.query import brand_queries
+    from harken.platforms.x.source import build_query
 
     (brand,) = brand_queries([BrandConfig(name="Acme", keywords=["acme"], exclude=["acme anvil"])])
     assert build_query(brand, include_retweets=False) == 'acme -"acme anvil" -is:retweet'

@@ -13,7 +13,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 from sqlmodel import col
 
-from harken.routing.spikes import (
+from harken.spikes.detection import SpikeFinding, backtest, check_due, check_hour, recent_spikes
+from harken.spikes.method import (
     HourlyCounts,
     SpikeSettings,
     baseline,
@@ -23,7 +24,6 @@ from harken.routing.spikes import (
     poisson_upper_tail,
     tokens,
 )
-from harken.spikes import SpikeFinding, backtest, check_due, check_hour, recent_spikes
 from harken.store import Store
 from harken.store.tables import Author, Classification, Incident, Mention, Spike
 from tests.conftest import BACKENDS, pg_database
@@ -330,11 +330,11 @@ def test_the_hourly_job_alerts_each_new_spike_once_and_the_cli_replays(
     from rich.console import Console
     from typer.testing import CliRunner
 
-    from harken.cli import app
+    from harken.cli.app import app
     from harken.config import load_config
     from harken.notify.outbox import deliver_pending
     from harken.notify.sinks import ConsoleSink
-    from harken.pipeline import check_spikes
+    from harken.pipeline.process import check_spikes
 
     url = str(history.engine.url)
     config = load_config(

@@ -34,13 +34,13 @@ import pytest
 from rich.console import Console
 from sqlalchemy import select
 
-from harken.collect import PollReport
 from harken.config import Config, load_config
-from harken.listeners.registry import build_sources
-from harken.listeners.source import Source
 from harken.notify.outbox import deliver_pending
 from harken.notify.sinks import build_sinks
-from harken.scheduler import Daemon
+from harken.pipeline.collect import PollReport
+from harken.pipeline.scheduler import Daemon
+from harken.platforms.registry import build_sources
+from harken.platforms.source import Source
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.tables import Alert

@@ -45,10 +45,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from harken.cli import app
+from harken.cli.app import app
 from harken.config import Config, load_config
 from harken.errors import ConfigError, HarkenError
-from harken.listeners.registry import build_sources
+from harken.platforms.registry import build_sources
 from harken.routing.rules import Router, Subject
 from tests import payloads as p
 
@@ -95,7 +95,7 @@ HOSTILE_VALUES = st.one_of(
     st.dictionaries(st.text(max_size=6), st.sampled_from(HOSTILE[:30]), max_size=2),
 )
 
-# Every section of the schema, every key a source takes (harken/listeners/*_api.py), each
+# Every section of the schema, every key a source takes (harken/*_api.py), each
 # with a valid value; ``${SWEEP_SECRET}`` where a secret belongs.
 BASE: dict[str, Any] = {
     "database": {"url": "sqlite:///h.db"},
@@ -785,7 +785,7 @@ def test_special_files_as_config_and_dotenv(kind: str, tmp_path: Path) -> None:
 
 # A pipe is what `--input <(command)` hands over, so it is read (as `cat` would read it): a
 # FIFO with no writer waits for one, and is left out here. Left out too until it is fixed
-# where `import` reads its file (harken/listeners/replay.py): a name too long for the file
+# where `import` reads its file (harken/platforms/replay.py): a name too long for the file
 # system, which lets OSError escape there.
 READERS = {
     "classify": ["classify", "--input"],

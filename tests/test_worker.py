@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from harken.demo import demo_file
+from harken.pipeline.demo import demo_file
 from harken.store import Store, repo
 from tests.fakes.http import Reply, Request
 from tests.fakes.slack import TOKEN, FakeSlack

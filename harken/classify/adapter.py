@@ -1,6 +1,6 @@
 """Low-rank adapters that ship beside a head set (``adapter.npz``, described in heads.json).
 
-A head set trained by :mod:`harken.classify.finetune` reads the embeddings of an *adapted*
+A head set trained by :mod:`harken.classify.training.finetune` reads the embeddings of an *adapted*
 encoder: the top layers of MiniLM with ``W + scale · B A`` folded in. ``heads.json`` says so
 under ``adapter`` (file, base model, first adapted layer, rank, alpha, SHA-256 of the file); the
 file holds ``<layer>.<target>.A`` (rank, in) and ``.B`` (out, rank), the layer counted from the
@@ -72,7 +72,7 @@ def load_adapter(directory: Path, meta: dict[str, Any]) -> Adapter | None:
     if spec.get("sha256") and spec["sha256"] != digest:
         raise ClassifierError(
             f"{path} does not match the checksum in heads.json (changed or truncated)",
-            hint="restore the file, or rebuild with python -m harken.classify.finetune",
+            hint="restore the file, or rebuild with python -m harken.classify.training.finetune",
         )
     factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     with np.load(path) as arrays:

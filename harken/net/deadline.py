@@ -14,7 +14,7 @@ How the sockets are found: Python's audit events (PEP 578, a documented, stable 
 without reaching into any library. ``socket.__new__`` fires for every socket a thread creates,
 TLS-wrapped ones included; ``http.client.send`` (requests, urllib3, urllib, slack_sdk) and
 ``smtplib.send`` fire for connections reused from a pool. httpx keeps its own pool and raises
-no such event, so its callers turn keep-alive off (harken.listeners.bluesky_api). A deadline
+no such event, so its callers turn keep-alive off (harken.platforms.bluesky.source). A deadline
 that passes during a TLS handshake waits for the handshake's own per-read timeout.
 """
 

@@ -135,13 +135,13 @@ SinkFactory = Callable[[Config, Console], Sink]
 
 
 def _slack(config: Config, _console: Console) -> Sink:
-    from harken.notify.slack import SlackSink
+    from harken.notify.slack.client import SlackSink
 
     return SlackSink(config)
 
 
 def _email(config: Config, _console: Console) -> Sink:
-    from harken.notify.email_sink import EmailSink
+    from harken.notify.email.sink import EmailSink
 
     return EmailSink(config)
 

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from harken.reports.charts import COLORS, VOLUME, _png, _style
+from harken.digest.charts import COLORS, VOLUME, _png, _style
 from harken.reports.summary import Summary
 from harken.reports.tabular import Report
 from harken.text import strip_controls

@@ -23,7 +23,7 @@ from harken.config import Config
 from harken.reports import frames
 from harken.reports.scope import Scope, read_frame
 from harken.reports.tabular import Column, Report, Section
-from harken.routing.spikes import tokens
+from harken.spikes.method import tokens
 from harken.store import Store
 from harken.store.tables import Mention
 

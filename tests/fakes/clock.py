@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from harken.listeners.source import Runtime
+from harken.platforms.source import Runtime
 
 
 class FakeClock:

@@ -1,0 +1,5 @@
+"""The command line: ``harken`` and its command groups (``common`` holds what they share)."""
+
+from harken.cli.app import app, main
+
+__all__ = ["app", "main"]

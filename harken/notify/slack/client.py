@@ -1,0 +1,366 @@
+"""Slack delivery through slack_sdk: a bot token (chat.postMessage) or incoming webhooks.
+
+With a bot token each incident gets one thread per channel: its first alert is the root,
+later posts become quiet replies and refresh the root (chat.update), escalations and
+reopened items are replies broadcast to the channel. Every message carries its alert's
+idempotency key in Slack message metadata, so an interrupted delivery can be looked up
+(conversations.history / conversations.replies) instead of being posted twice.
+
+Webhooks post to the one channel they were made for; they return no message id, so there are
+no threads and an interrupted delivery cannot be checked (it is sent again).
+
+slack_sdk retries nothing here (``retry_handlers=[]``): the outbox owns retries, so a 429's
+Retry-After is honoured across processes and a POST is never repeated blindly.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+import urllib.error
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+
+from harken.config import Config, DepartmentConfig
+from harken.logs import redact
+from harken.net.deadline import DEADLINE_FACTOR, DeadlineExceeded, deadline
+from harken.notify.delivery import DeliveryError, SlackMessage
+from harken.notify.sinks import Delivered, Skip, Thread, slack_mode
+from harken.store.repo import AlertView
+from harken.store.tables import Alert
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API = "https://slack.com/api/"
+EVENT_TYPE = "harken_alert"
+# Slack errors that no retry will fix: the alert fails at once with what to change.
+PERMANENT = {
+    "invalid_auth": "check alerts.slack.bot_token",
+    "not_authed": "set alerts.slack.bot_token",
+    "account_inactive": "the bot token's account is deactivated: make a new token",
+    "token_revoked": "the bot token was revoked: make a new one",
+    "token_expired": "the bot token expired: make a new one",
+    "channel_not_found": "check departments[].slack_channel, and invite the bot to it",
+    "not_in_channel": "invite the bot to the channel (/invite @yourbot)",
+    "is_archived": "the channel is archived: set another departments[].slack_channel",
+    "missing_scope": "give the bot the chat:write (and channels:history) scopes",
+    "restricted_action": "the workspace does not let the bot post there",
+    "invalid_blocks": "harken built a message Slack refused: please report it",
+    "msg_too_long": "harken built a message Slack refused: please report it",
+    "no_text": "harken built a message Slack refused: please report it",
+}
+
+
+class SlackSink:
+    name = "slack"
+
+    def __init__(self, config: Config) -> None:
+        slack = config.alerts.slack
+        assert slack is not None
+        self.config = config
+        self.timeout = max(1, int(slack.timeout.total_seconds()))
+        # slack_sdk's timeout is per read; the whole call gets DEADLINE_FACTOR times it.
+        self.deadline = float(DEADLINE_FACTOR * self.timeout)
+        base = slack.api_base_url or DEFAULT_API
+        self.client = (
+            WebClient(
+                token=slack.bot_token,
+                base_url=base if base.endswith("/") else base + "/",
+                timeout=self.timeout,
+                retry_handlers=[],
+            )
+            if slack.bot_token
+            else None
+        )
+        self.verifiable = self.client is not None
+        self._channel_ids: dict[str, str] = {}
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def _department(self, alert: Alert) -> DepartmentConfig | None:
+        name = self.config.digest.department if alert.kind == "digest" else alert.channel
+        return next((d for d in self.config.departments if d.name == name), None)
+
+    def lane(self, alert: Alert) -> str:
+        """Alerts are ordered per Slack channel (or per webhook, which is one channel)."""
+        department = self._department(alert)
+        mode = slack_mode(self.config, department)
+        if mode == "bot" and department is not None and department.slack_channel:
+            return department.slack_channel.lstrip("#")
+        if mode == "webhook" and department is not None:
+            own = department.name if department.slack_webhook_url else "default"
+            return f"webhook:{own}"
+        return f"none:{alert.channel}"
+
+    # -- delivery -------------------------------------------------------------------------------
+
+    def deliver(self, view: AlertView, thread: Thread | None) -> Delivered:
+        alert = view.alert
+        department = self._department(alert)
+        mode = slack_mode(self.config, department)
+        if mode is None or department is None:
+            raise DeliveryError(
+                f"department {alert.channel!r} has no Slack channel or webhook",
+                transient=False,
+                hint="set departments[].slack_channel (with alerts.slack.bot_token) "
+                "or departments[].slack_webhook_url",
+            )
+        if mode == "webhook":
+            if alert.kind == "update":
+                raise Skip("webhooks cannot reply in threads")
+            self._webhook(department, self._render(view))
+            return Delivered()
+        if alert.kind == "update":
+            return self._thread_update(view, thread)
+        return self._post(view, department, thread)
+
+    def _render(self, view: AlertView) -> SlackMessage:
+        if view.alert.kind == "digest":
+            # Rendered when the digest was made: the digest is a snapshot of its day.
+            slack = view.alert.payload["slack"]
+            return SlackMessage(slack["text"], slack["blocks"])
+        from harken.notify.slack.format import alert_message
+
+        return alert_message(view, self.config)
+
+    def _post(
+        self, view: AlertView, department: DepartmentConfig, thread: Thread | None
+    ) -> Delivered:
+        assert self.client is not None and department.slack_channel is not None
+        alert = view.alert
+        message = self._render(view)
+        arguments: dict[str, Any] = {
+            "channel": thread.remote_channel if thread else department.slack_channel,
+            "text": message.text,
+            "blocks": message.blocks,
+            "unfurl_links": False,
+            "unfurl_media": False,
+            "metadata": _metadata(alert),
+        }
+        if thread is not None:  # a reopened item or an escalation: in the thread, seen by all
+            arguments |= {"thread_ts": thread.thread_ts, "reply_broadcast": True}
+        response = self._call("chat.postMessage", self.client.chat_postMessage, **arguments)
+        channel, ts = response["channel"], response["ts"]
+        self._channel_ids[department.slack_channel.lstrip("#")] = channel
+        delivered = Delivered(channel, ts, thread.thread_ts if thread else ts)
+        if alert.kind == "digest" and self.config.digest.upload:
+            return self._attach_digest(view, delivered)
+        return delivered
+
+    def _thread_update(self, view: AlertView, thread: Thread | None) -> Delivered:
+        """A quiet reply (no broadcast: nobody is pinged), then the root shows the new size."""
+        assert self.client is not None
+        if thread is None:
+            raise Skip("no thread to reply in: the incident's first alert was not posted")
+        from harken.notify.slack.format import incident_root
+
+        message = self._render(view)
+        response = self._call(
+            "chat.postMessage",
+            self.client.chat_postMessage,
+            channel=thread.remote_channel,
+            thread_ts=thread.thread_ts,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=_metadata(view.alert),
+        )
+        note = None
+        root = incident_root(thread.root, self.config)
+        try:
+            self._call(
+                "chat.update",
+                self.client.chat_update,
+                channel=thread.remote_channel,
+                ts=thread.thread_ts,
+                text=root.text,
+                blocks=root.blocks,
+            )
+        except DeliveryError as err:  # the reply is out; a stale count on the root is minor
+            note = f"reply posted; the thread's first message was not refreshed: {err}"
+            log.warning("alert %s: %s", view.alert.id, note)
+        return Delivered(response["channel"], response["ts"], thread.thread_ts, note)
+
+    def _attach_digest(self, view: AlertView, delivered: Delivered) -> Delivered:
+        assert self.client is not None
+        payload = view.alert.payload
+        try:
+            self._call(
+                "files.uploadV2",
+                self.client.files_upload_v2,
+                channel=delivered.remote_channel,
+                thread_ts=delivered.message_ts,
+                content=payload["html"].encode("utf-8"),
+                filename=f"harken-digest-{payload['date']}.html",
+                title=f"harken digest {payload['date']}",
+            )
+        except DeliveryError as err:  # the summary is posted: do not post it again
+            note = f"summary posted; the HTML file was not attached: {err}"
+            log.warning("digest %s: %s", payload.get("date"), note)
+            return Delivered(delivered.remote_channel, delivered.message_ts, None, note)
+        return delivered
+
+    def _webhook(self, department: DepartmentConfig, message: SlackMessage) -> None:
+        slack = self.config.alerts.slack
+        assert slack is not None
+        url = department.slack_webhook_url or slack.webhook_url
+        assert url is not None
+        client = WebhookClient(url, timeout=self.timeout, retry_handlers=[])
+        try:
+            with deadline(self.deadline, "Slack webhook"):
+                response = client.send(
+                    text=message.text,
+                    blocks=message.blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+        except Exception as err:
+            raise _transport_error("webhook", err) from None
+        status, body = response.status_code, (response.body or "").strip()[:200]
+        if status == 200:
+            return
+        problem = f"Slack webhook answered HTTP {status}: {redact(body) or 'no body'}"
+        if status == 429:
+            raise DeliveryError(problem, retry_after=_retry_after(response.headers))
+        if status >= 500:
+            raise DeliveryError(problem, transient=True)
+        hint = (
+            "the webhook was removed or its channel archived: make a new one"
+            if status in (403, 404, 410)
+            else "harken built a message Slack refused: please report it"
+        )
+        raise DeliveryError(problem, transient=False, hint=hint)
+
+    # -- checking an interrupted delivery ---------------------------------------------------------
+
+    def verify(self, view: AlertView, thread: Thread | None = None) -> Delivered | None:
+        """Find the alert's message by its idempotency key in the message metadata, among
+        the channel's messages since the interrupted attempt (and its thread's replies)."""
+        assert self.client is not None
+        alert = view.alert
+        department = self._department(alert)
+        if slack_mode(self.config, department) != "bot" or department is None:
+            return None
+        assert department.slack_channel is not None and alert.sending_at is not None
+        channel = thread.remote_channel if thread else self._channel_id(department.slack_channel)
+        if channel is None:
+            return None  # the channel does not exist (yet): nothing can have arrived
+        oldest = f"{(alert.sending_at - timedelta(minutes=1)).timestamp():.6f}"
+        pages = [("conversations.history", self.client.conversations_history, {})]
+        if thread is not None:
+            replies = self.client.conversations_replies
+            pages.append(("conversations.replies", replies, {"ts": thread.thread_ts}))
+        for method, call, extra in pages:
+            cursor = None
+            for _ in range(20):  # a few thousand messages since the attempt, at most
+                arguments = {"channel": channel, "oldest": oldest, "limit": 200, **extra}
+                if cursor:
+                    arguments["cursor"] = cursor
+                response = self._call(method, call, include_all_metadata=True, **arguments)
+                for message in response.get("messages", []):
+                    payload = (message.get("metadata") or {}).get("event_payload") or {}
+                    if payload.get("key") == alert.idempotency_key:
+                        ts = message["ts"]
+                        return Delivered(channel, ts, message.get("thread_ts") or ts)
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        return None
+
+    def _channel_id(self, name: str) -> str | None:
+        """A channel's id (history needs ids; posting takes names)."""
+        bare = name.lstrip("#")
+        if bare in self._channel_ids:
+            return self._channel_ids[bare]
+        if bare[:1] in "CGD" and bare.isupper() and bare.isalnum():
+            return bare  # already an id
+        assert self.client is not None
+        cursor = None
+        for _ in range(50):
+            arguments: dict[str, Any] = {
+                "types": "public_channel,private_channel",
+                "limit": 1000,
+                "exclude_archived": True,
+            }
+            if cursor:
+                arguments["cursor"] = cursor
+            response = self._call("conversations.list", self.client.conversations_list, **arguments)
+            for channel in response.get("channels", []):
+                self._channel_ids[channel["name"]] = channel["id"]
+            if bare in self._channel_ids:
+                return self._channel_ids[bare]
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def _call(self, method: str, call: Any, **arguments: Any) -> Any:
+        try:
+            with deadline(self.deadline, f"Slack {method}"):
+                return call(**arguments)
+        except SlackApiError as err:
+            raise _api_error(method, err) from None
+        except Exception as err:
+            raise _transport_error(method, err) from None
+
+
+def _metadata(alert: Alert) -> dict[str, Any]:
+    return {"event_type": EVENT_TYPE, "event_payload": {"key": alert.idempotency_key}}
+
+
+def _api_error(method: str, err: SlackApiError) -> DeliveryError:
+    response = err.response
+    status = getattr(response, "status_code", 0) or 0
+    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+    code = str(data.get("error") or f"HTTP {status}")
+    problem = f"Slack {method}: {redact(code)}"
+    if status == 429 or code == "ratelimited":
+        wait = _retry_after(response.headers)
+        return DeliveryError(f"{problem} (rate limited)", retry_after=wait)
+    if code in PERMANENT:
+        return DeliveryError(problem, transient=False, hint=PERMANENT[code])
+    if status >= 500 or code in ("internal_error", "fatal_error", "service_unavailable"):
+        # Slack may have posted it before failing: check before posting again.
+        return DeliveryError(problem, transient=True, in_doubt=True)
+    if 400 <= status < 500 and status not in (408, 425):
+        return DeliveryError(problem, transient=False, hint="see Slack's docs for this error")
+    return DeliveryError(problem, transient=True, in_doubt=True)
+
+
+def _transport_error(method: str, err: BaseException) -> DeliveryError:
+    """Refused connections never reached Slack; a timeout or a reset may have."""
+    if isinstance(err, DeadlineExceeded):  # its message names the call and the deadline
+        return DeliveryError(str(err), transient=True, in_doubt=True)
+    reason = err.reason if isinstance(err, urllib.error.URLError) else err
+    if isinstance(reason, ConnectionRefusedError | socket.gaierror):
+        return DeliveryError(f"Slack {method}: cannot connect ({reason})", transient=True)
+    if isinstance(
+        reason,
+        TimeoutError | ConnectionError | http.client.HTTPException | SlackClientError | OSError,
+    ):
+        text = redact(str(reason)) or type(reason).__name__
+        return DeliveryError(f"Slack {method}: {text}", transient=True, in_doubt=True)
+    text = redact(f"{type(err).__name__}: {err}")
+    return DeliveryError(f"Slack {method}: {text}", transient=True, in_doubt=True)
+
+
+def _retry_after(headers: Any) -> float:
+    headers = headers or {}
+    for name in ("Retry-After", "retry-after"):
+        value = headers.get(name) if hasattr(headers, "get") else None
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value:
+            try:
+                return max(float(value), 1.0)
+            except ValueError:
+                break
+    return 30.0  # Slack always sends it; be patient if it did not

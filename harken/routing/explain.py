@@ -1,0 +1,267 @@
+"""Routing decisions looked at after the fact: why one mention went where it went
+(``harken route --explain``), and what a changed config would do to stored mentions
+(``harken rules test``), before it is applied.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from harken import vectors
+from harken.config import Config
+from harken.errors import HarkenError
+from harken.pipeline.process import decision_json, subject_of
+from harken.routing.rules import Router, RuleTrace
+from harken.store import Store
+from harken.store.tables import Author, Classification, Incident, Mention, QueueItem
+
+TopicScorer = Callable[[list[Mention], list[Classification]], list[dict[str, float]]]
+
+
+@dataclass
+class Explanation:
+    mention: dict[str, Any]
+    scores: dict[str, Any]
+    topics: list[dict[str, Any]]  # every configured topic with its score, best first
+    topic_threshold: float
+    rules: list[dict[str, Any]]  # each rule: name, matched, conditions [{holds, text}], to
+    decided: list[dict[str, Any]]  # what routing decides with this config now
+    stored: list[dict[str, Any]]  # what it decided when the mention was routed
+    incident: dict[str, Any] | None
+    items: list[dict[str, Any]]
+
+
+def explain_mention(store: Store, config: Config, mention_id: int) -> Explanation:
+    with store.session() as session:
+        mention = session.get(Mention, mention_id)
+        if mention is None:
+            raise HarkenError(
+                f"no mention {mention_id}", hint="queue items show their mention id ('mention N')"
+            )
+        c = session.execute(
+            select(Classification).where(Classification.mention_id == mention_id)
+        ).scalar_one_or_none()
+        if c is None:
+            raise HarkenError(
+                f"mention {mention_id} is not classified yet", hint="run `harken process`"
+            )
+        author = session.get(Author, mention.author_id)
+        assert author is not None
+        incident = session.get(Incident, mention.incident_id) if mention.incident_id else None
+        items = session.execute(
+            select(QueueItem).where(
+                (QueueItem.mention_id == mention_id)
+                | (
+                    (QueueItem.incident_id == mention.incident_id)
+                    & (QueueItem.incident_id.is_not(None))  # type: ignore[union-attr]
+                )
+            )
+        ).scalars()
+        item_rows = [
+            {
+                "id": i.id,
+                "department": i.department,
+                "status": i.status,
+                "priority": i.priority,
+                "mention_id": i.mention_id,
+                "mentions": i.mentions,
+            }
+            for i in items
+        ]
+        router = Router(config.routing, config.topics)
+        subject = subject_of(mention, author, c)
+        traces = router.explain(subject)
+        decided = [decision_json(d) for d in router.route(subject)]
+        return Explanation(
+            mention={
+                "id": mention.id,
+                "platform": mention.platform,
+                "brand": mention.brand,
+                "text": mention.text,
+                "author": author.handle,
+                "followers": author.followers,
+                "verified": author.verified,
+                "language": c.language,
+                "created_at": mention.created_at.isoformat(),
+            },
+            scores={
+                "sentiment": c.sentiment,
+                "sentiment_scores": c.sentiment_scores,
+                "complaint": c.complaint,
+                "abuse": c.abuse,
+                "risk": c.risk,
+                "risk_factors": list(c.risk_factors),
+                "model": c.model,
+            },
+            topics=[
+                {"topic": t, "score": s, "assigned": t in c.topics}
+                for t, s in sorted((c.topic_scores or {}).items(), key=lambda kv: -kv[1])
+            ],
+            topic_threshold=config.classifier.topic_threshold,
+            rules=[_trace_json(t) for t in traces],
+            decided=decided,
+            stored=list(mention.routing or []),
+            incident=(
+                {
+                    "id": incident.id,
+                    "size": incident.size,
+                    "reason": mention.incident_reason,
+                    "first_seen": incident.first_seen.isoformat(),
+                    "last_seen": incident.last_seen.isoformat(),
+                    "top_mention_id": incident.top_mention_id,
+                }
+                if incident
+                else None
+            ),
+            items=item_rows,
+        )
+
+
+def _trace_json(trace: RuleTrace) -> dict[str, Any]:
+    return {
+        "rule": trace.rule.name,
+        "matched": trace.matched,
+        "stop": trace.rule.stop,
+        "to": list(trace.rule.to),
+        "priority": trace.rule.priority.value,
+        "conditions": [{"holds": v.holds, "text": v.text} for v in trace.verdicts],
+    }
+
+
+# -- rules test -----------------------------------------------------------------------------
+
+
+@dataclass
+class Move:
+    mention_id: int
+    platform: str
+    text: str
+    before: list[str]  # departments
+    after: list[str]
+    reasons: dict[str, str]  # department -> why (the new decisions)
+
+
+@dataclass
+class RulesReplay:
+    replayed: int = 0
+    unchanged: int = 0
+    unknown: int = 0  # routed before harken stored its decisions: not compared
+    topics_recomputed: bool = False
+    before: Counter[str] = field(default_factory=Counter)  # department -> mentions
+    after: Counter[str] = field(default_factory=Counter)
+    moves: list[Move] = field(default_factory=list)
+
+
+def replay_rules(
+    store: Store,
+    config: Config,
+    since: datetime,
+    until: datetime,
+    topic_scorer: TopicScorer | None = None,
+    threshold: float | None = None,
+    batch_size: int = 500,
+) -> RulesReplay:
+    """Route stored mentions posted in [since, until) with ``config`` and compare with what
+    was decided when they were routed. Nothing is written.
+
+    With ``topic_scorer`` (a classifier's ``topic_scores_from`` over the stored meaning
+    vectors) a changed ``topics:`` section is replayed too; without it, stored topics stand.
+    """
+    router = Router(config.routing, config.topics)
+    replay = RulesReplay(topics_recomputed=topic_scorer is not None)
+    threshold = config.classifier.topic_threshold if threshold is None else threshold
+    last_id = 0
+    while True:
+        with store.session() as session:
+            rows = session.execute(
+                select(Mention, Author, Classification)
+                .join(Author, Author.id == Mention.author_id)
+                .join(Classification, Classification.mention_id == Mention.id)
+                .where(
+                    Mention.routed_at.is_not(None),  # type: ignore[union-attr]
+                    Mention.created_at >= since,
+                    Mention.created_at < until,
+                    Mention.id > last_id,  # type: ignore[operator]
+                )
+                .order_by(Mention.id)
+                .limit(batch_size)
+            ).all()
+            for (mention, author, c), scores in zip(
+                rows, _rescored(rows, topic_scorer), strict=True
+            ):
+                if scores is not None:  # a detached copy: replayed topics are never written
+                    topics = [t for t, s in scores.items() if s >= threshold]
+                    c = Classification(
+                        **{**c.model_dump(), "topic_scores": scores, "topics": topics}
+                    )
+                _compare(replay, router, mention, author, c)
+            if not rows:
+                return replay
+            last_id = rows[-1][0].id
+            session.rollback()
+
+
+def _rescored(rows: Any, scorer: TopicScorer | None) -> list[dict[str, float] | None]:
+    if scorer is None:
+        return [None] * len(rows)
+    return list(scorer([m for m, _, _ in rows], [c for _, _, c in rows]))
+
+
+def _compare(
+    replay: RulesReplay, router: Router, mention: Mention, author: Author, c: Classification
+) -> None:
+    if not mention.routing:
+        # Routed before decisions were stored (harken < 0.5's schema): nothing to compare.
+        replay.unknown += 1
+        return
+    before = sorted({d["department"] for d in mention.routing})
+    decisions = router.route(subject_of(mention, author, c))
+    after = sorted({d.department for d in decisions})
+    if all(d.rule is None for d in decisions) and any(
+        d.get("joined") for d in mention.routing or []
+    ):
+        # Only the default takes it, so it still joins its incident's open items (routing
+        # does the same), wherever they are.
+        after = before
+    replay.replayed += 1
+    replay.before.update(before)
+    replay.after.update(after)
+    if before == after:
+        replay.unchanged += 1
+        return
+    assert mention.id is not None
+    replay.moves.append(
+        Move(
+            mention.id,
+            mention.platform,
+            mention.text,
+            before,
+            after,
+            {d.department: d.reason for d in decisions if d.department not in before},
+        )
+    )
+
+
+def classifier_topic_scorer(classifier: Any) -> TopicScorer:
+    """Topic scores from stored vectors with the classifier's (new) topics."""
+
+    def score(mentions: list[Mention], classes: list[Classification]) -> list[dict[str, float]]:
+        fresh = classifier.topic_scores_from(
+            [m.text for m in mentions],
+            [vectors.unpack(c.vector) for c in classes],
+            [c.vector_model for c in classes],
+        )
+        # Without a stored vector (classified before vectors were kept, or in a language its
+        # encoder cannot read) the stored scores stand, literal phrases of new examples added.
+        return [
+            s if c.vector is not None else {**(c.topic_scores or {}), **s}
+            for s, c in zip(fresh, classes, strict=True)
+        ]
+
+    return score

@@ -69,7 +69,7 @@ def random_factors(seed: int = 0, rank: int = 4) -> dict[str, tuple[np.ndarray, 
 
 
 def write_adapter(directory: Path, factors: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
-    """The bundled minilm heads plus an adapter, as harken.classify.training.finetune writes them."""
+    """The bundled minilm heads plus an adapter, as ``classify.training.finetune`` writes them."""
     shutil.copytree(bundled_heads_dir("minilm"), directory, dirs_exist_ok=True)
     (directory / "adapter.npz").unlink(missing_ok=True)
     arrays = {f"{k}.{part}": m for k, (a, b) in factors.items() for part, m in (("A", a), ("B", b))}

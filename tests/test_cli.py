@@ -130,9 +130,9 @@ def test_import_then_queue_and_report(project: Path) -> None:
 
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_hostile_text_is_escaped_in_terminal_and_csv(project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import harken.cli.app
+    import harken.cli.common
 
-    monkeypatch.setattr(harken.cli.app.out, "width", 300)  # room for whole texts in the table
+    monkeypatch.setattr(harken.cli.common.out, "width", 300)  # room for whole texts in the table
     invoke("import", "x.jsonl", "--platform", "x")
     table = invoke("queue", "list")
     assert table.exit_code == 0

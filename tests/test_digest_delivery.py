@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from harken.cli.app import app
 from harken.config import Config, load_config
+from harken.digest.job import digest_due, run_digest
 from harken.notify.outbox import deliver_pending
 from harken.notify.sinks import build_sinks
-from harken.pipeline.process import digest_due, run_digest
 from harken.store import Store
 from tests import payloads as p
 from tests.fakes.slack import TOKEN, FakeSlack

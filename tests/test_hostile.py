@@ -39,9 +39,10 @@ from harken.config import Config, load_config
 from harken.notify.outbox import deliver_pending
 from harken.notify.sinks import build_sinks
 from harken.pipeline.collect import poll_source
-from harken.pipeline.process import check_spikes, ingest, run_pass
+from harken.pipeline.process import ingest, run_pass
 from harken.platforms.registry import build_sources
 from harken.platforms.replay import read_jsonl
+from harken.spikes.job import check_spikes
 from harken.store import Store
 from harken.store.tables import Alert, QueueItem
 from tests import payloads as p

@@ -334,7 +334,7 @@ def test_the_hourly_job_alerts_each_new_spike_once_and_the_cli_replays(
     from harken.config import load_config
     from harken.notify.outbox import deliver_pending
     from harken.notify.sinks import ConsoleSink
-    from harken.pipeline.process import check_spikes
+    from harken.spikes.job import check_spikes
 
     url = str(history.engine.url)
     config = load_config(

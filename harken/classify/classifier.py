@@ -66,7 +66,7 @@ class _Model:
         self.key = model
         directory = heads_dir or bundled_heads_dir(model)
         self.heads: HeadSet = load_heads(directory)
-        # Heads fine-tuned with an adapter read the adapted encoder (harken.classify.training.finetune).
+        # Heads fine-tuned with an adapter read the adapted encoder (classify.training.finetune).
         self.adapter = load_adapter(directory, self.heads.meta)
         self.encoder: Any = load_encoder(model, self.adapter)
         if self.heads["sentiment"].labels != SENTIMENT_LABELS:

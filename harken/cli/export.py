@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from harken.cli.app import MAX_ID, HarkenGroup, SentimentChoice, _open_store, _progress, _state, app
+from harken.cli.app import app
+from harken.cli.common import (
+    MAX_ID,
+    HarkenGroup,
+    SentimentChoice,
+    open_store,
+    progress_bars,
+    root_state,
+)
 from harken.config import Config
 from harken.errors import HarkenError
 
@@ -180,12 +188,12 @@ def _export(
     from harken.reports.export_writers import SHEET_ROWS
 
     now = datetime.now(UTC)
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     # The same window, brand and platform rules as the reports (brand checked, -p x,reddit).
     scope = scope_of(config, since, until, brand, platforms)
     fmt, note = exports.choose_format(format.value if format else None, out)
     target = exports.check_target(fmt, out)
-    store = _open_store(config)
+    store = open_store(config)
     try:
         if filters.department:
             _known_department(config, store, filters.department)
@@ -193,7 +201,7 @@ def _export(
         if note:
             sys.stderr.write(note + "\n")
         total = exports.count(store, job)
-        with _progress() as progress:
+        with progress_bars() as progress:
             task = progress.add_task(kind, total=total)
 
             def on_sheet(name: str) -> None:

@@ -2,7 +2,7 @@
 Parsing and formatting only: the work is in harken.notify and harken.pipeline.process.
 
 Notes and errors quote strangers' text (post excerpts in reasons, API error bodies): they are
-printed as rich ``Text`` after ``_flat`` strips control and escape sequences.
+printed as rich ``Text`` after ``flat`` strips control and escape sequences.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from harken.cli.app import (
+from harken.cli.app import app
+from harken.cli.common import (
     MAX_ID,
     Format,
     HarkenGroup,
-    _flat,
-    _open_store,
-    _since,
-    _state,
-    app,
     err,
+    one_line,
+    open_store,
     out,
+    parse_since,
+    root_state,
 )
 from harken.errors import HarkenError
 from harken.text import to_json
@@ -112,9 +112,9 @@ def _list(
     unknown = [s for s in status or [] if s not in STATUSES]
     if unknown:
         raise typer.BadParameter(f"unknown status {unknown[0]!r} (one of {', '.join(STATUSES)})")
-    config = _state(ctx).config()
-    store = _open_store(config)
-    start = _since(since) if since else None
+    config = root_state(ctx).config()
+    store = open_store(config)
+    start = parse_since(since) if since else None
     with store.session() as session:
         views = list_alerts(session, status, start, department, limit)
         counts = alert_counts(session, start)
@@ -131,7 +131,7 @@ def _list(
     summary = " · ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s))
     out.print(Text(f"alerts: {summary or 'none yet'}"))
     for hold in holds:
-        why = _flat(hold.reason, 80)
+        why = one_line(hold.reason, 80)
         out.print(Text(f"{hold.sink}: asked to wait until {hold.until:%H:%M:%S} UTC ({why})"))
     for row in rows:
         # Two lines per alert: the facts, then why it is held, failed or waiting (which
@@ -139,12 +139,12 @@ def _list(
         out.print(
             Text(
                 f"#{row['id']} {row['created_at']:%m-%d %H:%M} {row['kind']} "
-                f"{row['sink']} → {_flat(row['channel'], 30)} · {row['status']}"
+                f"{row['sink']} → {one_line(row['channel'], 30)} · {row['status']}"
                 f" ×{row['attempts']} · {row['about']}"
             )
         )
         if row["note"]:
-            out.print(Text(f"    {_flat(row['note'], 150)}", style="dim"))
+            out.print(Text(f"    {one_line(row['note'], 150)}", style="dim"))
 
 
 def _row(view: Any) -> dict[str, Any]:
@@ -188,12 +188,12 @@ def alerts_flush(ctx: typer.Context) -> None:
     from harken.notify.outbox import deliver_pending
     from harken.notify.sinks import build_sinks
 
-    config = _state(ctx).config()
-    store = _open_store(config)
+    config = root_state(ctx).config()
+    store = open_store(config)
     result = deliver_pending(store, config, build_sinks(config, out), force=True)
     out.print(Text(describe_notify(result)))
     for problem in result.errors:
-        err.print(Text(f"not delivered: {_flat(problem, 300)}"))
+        err.print(Text(f"not delivered: {one_line(problem, 300)}"))
     if result.failed or result.retry_later or result.waiting_until:
         raise HarkenError(
             f"{result.failed + result.retry_later} alert(s) not delivered",
@@ -222,8 +222,8 @@ def alerts_retry(
         raise typer.BadParameter(f"can retry failed, held or skipped alerts, not {wrong[0]!r}")
     if not ids and not status:
         raise typer.BadParameter("give alert ids or --status (e.g. --status failed)")
-    config = _state(ctx).config()
-    store = _open_store(config)
+    config = root_state(ctx).config()
+    store = open_store(config)
     again = requeue(store, list(ids or []), list(status or []))
     out.print(f"{len(again)} alert(s) back in the outbox")
     if send and again:
@@ -256,10 +256,10 @@ def digest(
 ) -> None:
     """The daily escalation digest: incidents by risk, SLA breaches, spikes, trends, share of
     voice, changes since yesterday. Default: the most recent digest time."""
+    from harken.digest.job import make_digest, queue_digest
     from harken.digest.render import digest_text, render_html
     from harken.notify.outbox import deliver_pending
     from harken.notify.sinks import build_sinks
-    from harken.pipeline.process import make_digest, queue_digest
     from harken.reports.output import output_target, write_output
 
     # Checked before the digest is made (a minute on a big store); the rule of every output.
@@ -270,8 +270,8 @@ def digest(
             chosen = date.fromisoformat(day)
         except ValueError:
             raise typer.BadParameter("--date must be YYYY-MM-DD") from None
-    config = _state(ctx).config()
-    store = _open_store(config)
+    config = root_state(ctx).config()
+    store = open_store(config)
     made = make_digest(store, config, chosen)
     shown = err if target is not None and target.stdout else out  # stdout is the page's
     shown.print(digest_text(made))
@@ -298,7 +298,7 @@ def digest(
     out.print(Text(describe_notify(result)))
     if result.failed or result.retry_later:
         for problem in result.errors:
-            err.print(Text(f"not delivered: {_flat(problem, 300)}"))
+            err.print(Text(f"not delivered: {one_line(problem, 300)}"))
         raise HarkenError(
             "the digest is in the outbox but not delivered yet",
             hint="`harken run` keeps retrying; `harken alerts` shows why",

@@ -3,7 +3,7 @@ dismiss), routing explanations and replays, and volume spikes. Parsing and forma
 the work is in harken.queue.views, harken.routing.explain and harken.spikes.detection.
 
 Post text and author handles come from strangers: they are printed as rich ``Text`` (never
-parsed as markup) after ``_flat`` strips control and escape sequences.
+parsed as markup) after ``flat`` strips control and escape sequences.
 """
 
 from __future__ import annotations
@@ -16,17 +16,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from harken.cli.app import (
+from harken.cli.app import app, queue_app
+from harken.cli.common import (
     MAX_ID,
     Format,
     HarkenGroup,
-    _flat,
-    _open_store,
-    _since,
-    _state,
-    app,
+    one_line,
+    open_store,
     out,
-    queue_app,
+    parse_since,
+    root_state,
 )
 from harken.config import Config
 from harken.errors import HarkenError
@@ -68,12 +67,12 @@ def queue_list(
     from harken.queue.views import STATUSES, list_items
     from harken.store.repo import OPEN_STATUSES
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     _known_department(config, department)
     unknown = [s for s in status or [] if s not in STATUSES]
     if unknown:
         raise typer.BadParameter(f"unknown status {unknown[0]!r} (one of {', '.join(STATUSES)})")
-    items = list_items(_open_store(config), department, status or list(OPEN_STATUSES), limit)
+    items = list_items(open_store(config), department, status or list(OPEN_STATUSES), limit)
     if format is Format.json:
         _json(items)
         return
@@ -86,12 +85,12 @@ def _print_item(item: dict[str, Any]) -> None:
     """Per item: what and when, the post, why it is here, what drives its risk. Any width."""
     mention, author = item["mention"], item["mention"]["author"]
     due = datetime.fromisoformat(item["due_at"])
-    who = f" ({_flat(item['assignee'], 40)})" if item.get("assignee") else ""
+    who = f" ({one_line(item['assignee'], 40)})" if item.get("assignee") else ""
     head = Text.assemble(
         (f"#{item['id']:<5}", "bold"),
         f" {item['department']} · {item['priority']} · {item['status']}{who}",
         f" · due {due:%m-%d %H:%M} UTC · risk {item['risk'] or 0:.2f} · ",
-        _flat(f"{author['handle']} ({mention['platform']})", 40),
+        one_line(f"{author['handle']} ({mention['platform']})", 40),
     )
     if item.get("incident_size") and item["incident_size"] > 1:
         head.append(f" · incident #{item['incident_id']} ({item['incident_size']} posts)")
@@ -100,13 +99,15 @@ def _print_item(item: dict[str, Any]) -> None:
     elif item.get("overdue"):
         head.append(" OVERDUE", style="bold red")
     out.print(head)
-    out.print(Text(f"       “{_flat(mention['text'], 110)}”"))
+    out.print(Text(f"       “{one_line(mention['text'], 110)}”"))
     out.print(
-        Text(f"       why: {_flat(item['reason'], 110)} · mention {mention['id']}", style="dim")
+        Text(f"       why: {one_line(item['reason'], 110)} · mention {mention['id']}", style="dim")
     )
     if item.get("risk_factors"):
         factors = "; ".join(item["risk_factors"])
-        out.print(Text(f"       risk {item['risk'] or 0:.2f}: {_flat(factors, 110)}", style="dim"))
+        out.print(
+            Text(f"       risk {item['risk'] or 0:.2f}: {one_line(factors, 110)}", style="dim")
+        )
 
 
 @queue_app.command("show")
@@ -119,13 +120,13 @@ def queue_show(
     earlier posts across platforms."""
     from harken.queue.views import show_item
 
-    data = show_item(_open_store(_state(ctx).config()), item_id)
+    data = show_item(open_store(root_state(ctx).config()), item_id)
     if format is Format.json:
         _json(data)
         return
     _print_item(data)
     mention = data["mention"]
-    out.print(Text(f"       post: {_flat(mention['url'] or mention['external_id'], 110)}"))
+    out.print(Text(f"       post: {one_line(mention['url'] or mention['external_id'], 110)}"))
     out.print(Text(f"       {_timings(data)}"))
     incident = data.get("incident")
     if incident:
@@ -144,16 +145,18 @@ def queue_show(
         move = f" → {event['to']}" if event["to"] else ""
         if event["from"] and event["to"]:
             move = f" {event['from']} → {event['to']}"
-        note = f": {_flat(event['note'], 90)}" if event["note"] else ""
+        note = f": {one_line(event['note'], 90)}" if event["note"] else ""
         out.print(
-            Text(f"  {event['at'][:16]} {_flat(event['actor'], 30)} {event['action']}{move}{note}")
+            Text(
+                f"  {event['at'][:16]} {one_line(event['actor'], 30)} {event['action']}{move}{note}"
+            )
         )
     for reply in data["replies"]:
         where = reply["url"] or reply["error"] or ""
         out.print(
             Text(
-                f"  reply #{reply['id']} {reply['status']} by {_flat(reply['actor'], 30)}: "
-                f"“{_flat(reply['text'], 80)}” {_flat(where, 80)}"
+                f"  reply #{reply['id']} {reply['status']} by {one_line(reply['actor'], 30)}: "
+                f"“{one_line(reply['text'], 80)}” {one_line(where, 80)}"
             )
         )
     _print_author_history(data["author_history"])
@@ -177,7 +180,10 @@ def _timings(data: dict[str, Any]) -> str:
 def _print_author_history(history: dict[str, Any]) -> None:
     accounts = ", ".join(f"{a['handle']} ({a['platform']})" for a in history["accounts"])
     out.print(
-        Text(f"author: {_flat(accounts, 200)} · {_posts(history['mentions'])} stored", style="bold")
+        Text(
+            f"author: {one_line(accounts, 200)} · {_posts(history['mentions'])} stored",
+            style="bold",
+        )
     )
     if len(history["accounts"]) > 1:
         out.print(
@@ -190,8 +196,8 @@ def _print_author_history(history: dict[str, Any]) -> None:
         out.print(
             Text(
                 f"  {earlier['created_at'][:16]} {earlier['platform']} "
-                f"{earlier['sentiment'] or '?'} · “{_flat(earlier['text'], 70)}” · "
-                f"{_flat(outcome, 60)}"
+                f"{earlier['sentiment'] or '?'} · “{one_line(earlier['text'], 70)}” · "
+                f"{one_line(outcome, 60)}"
             )
         )
 
@@ -206,7 +212,7 @@ def queue_claim(
     """Take an item: new → claimed, with your name on it."""
     from harken.queue.views import actor_name, claim
 
-    change = claim(_open_store(_state(ctx).config()), item_id, actor_name(actor), force)
+    change = claim(open_store(root_state(ctx).config()), item_id, actor_name(actor), force)
     out.print(Text(change.message))
 
 
@@ -220,7 +226,7 @@ def queue_resolve(
     """Close an item as handled."""
     from harken.queue.views import actor_name, resolve
 
-    change = resolve(_open_store(_state(ctx).config()), item_id, actor_name(actor), note)
+    change = resolve(open_store(root_state(ctx).config()), item_id, actor_name(actor), note)
     out.print(Text(change.message))
 
 
@@ -236,7 +242,7 @@ def queue_dismiss(
     """Close an item that needs nothing (spam, not about us, already handled elsewhere)."""
     from harken.queue.views import actor_name, dismiss
 
-    change = dismiss(_open_store(_state(ctx).config()), item_id, actor_name(actor), note)
+    change = dismiss(open_store(root_state(ctx).config()), item_id, actor_name(actor), note)
     out.print(Text(change.message))
 
 
@@ -258,17 +264,17 @@ def queue_reply(
     """Answer the mention on its own platform. A dry run unless --send."""
     from harken.queue.views import actor_name, plan_reply, send_planned_reply
 
-    config = _state(ctx).config()
-    store = _open_store(config)
+    config = root_state(ctx).config()
+    store = open_store(config)
     plan = plan_reply(store, config, item_id, text, template)
     used = f" (template {plan.template!r})" if plan.template else ""
     out.print(
         Text(
             f"reply to #{item_id} on {plan.platform}{used}, in reply to "
-            f"{_flat(plan.in_reply_to, 120)}"
+            f"{one_line(plan.in_reply_to, 120)}"
         )
     )
-    out.print(Text(f"  “{_flat(plan.text, 300)}”"))
+    out.print(Text(f"  “{one_line(plan.text, 300)}”"))
     for problem in plan.problems:
         out.print(Text(f"  cannot send: {problem}", style="bold red"))
     if not send:
@@ -288,7 +294,7 @@ def queue_reply(
         if outcome.first_response_seconds is not None
         else ""
     )
-    out.print(Text(f"posted: {_flat(outcome.url or outcome.external_id or '', 120)}{first}"))
+    out.print(Text(f"posted: {one_line(outcome.url or outcome.external_id or '', 120)}{first}"))
 
 
 # -- route --explain, rules test ------------------------------------------------------------
@@ -307,8 +313,8 @@ def route(
 
     from harken.routing.explain import explain_mention
 
-    config = _state(ctx).config()
-    found = explain_mention(_open_store(config), config, explain)
+    config = root_state(ctx).config()
+    found = explain_mention(open_store(config), config, explain)
     if format is Format.json:
         _json(asdict(found))
         return
@@ -317,11 +323,11 @@ def route(
     out.print(
         Text(
             f"mention {m['id']} · {m['platform']} · {m['brand'] or 'no brand'} · "
-            f"{_flat(m['author'], 40)}{followers} · {m['language']} · {m['created_at'][:16]}",
+            f"{one_line(m['author'], 40)}{followers} · {m['language']} · {m['created_at'][:16]}",
             style="bold",
         )
     )
-    out.print(Text(f"  “{_flat(m['text'], 200)}”"))
+    out.print(Text(f"  “{one_line(m['text'], 200)}”"))
     out.print(
         Text(
             f"scores: {s['sentiment']} ({_pairs(s['sentiment_scores'])}) · complaint "
@@ -340,13 +346,14 @@ def route(
         for condition in rule["conditions"] or [{"holds": True, "text": "no conditions"}]:
             out.print(
                 Text(
-                    f"      {'✓' if condition['holds'] else '✗'} {_flat(condition['text'], 200)}",
+                    f"      {'✓' if condition['holds'] else '✗'} "
+                    f"{one_line(condition['text'], 200)}",
                     style="dim",
                 )
             )
     out.print(Text("decision with this config:", style="bold"))
     for d in found.decided:
-        out.print(Text(f"  {d['department']} ({d['priority']}): {_flat(d['reason'], 150)}"))
+        out.print(Text(f"  {d['department']} ({d['priority']}): {one_line(d['reason'], 150)}"))
     stored = sorted(d["department"] for d in found.stored)
     if stored and stored != sorted(d["department"] for d in found.decided):
         out.print(Text(f"  (when it was routed it went to: {', '.join(stored)})", style="yellow"))
@@ -354,7 +361,7 @@ def route(
         i = found.incident
         out.print(
             Text(
-                f"incident #{i['id']} ({_posts(i['size'])}): {_flat(i['reason'] or '', 150)} · "
+                f"incident #{i['id']} ({_posts(i['size'])}): {one_line(i['reason'] or '', 150)} · "
                 f"{i['first_seen'][:16]} → {i['last_seen'][:16]}"
             )
         )
@@ -392,15 +399,15 @@ def rules_test(
     where. Nothing is changed."""
     from harken.routing.explain import classifier_topic_scorer, replay_rules
 
-    config = _state(ctx).config()
-    start = _since(since)
-    end = _since(until) if until else datetime.now(UTC)
+    config = root_state(ctx).config()
+    start = parse_since(since)
+    end = parse_since(until) if until else datetime.now(UTC)
     scorer = None
     if not stored_topics and config.topics:
         from harken.pipeline.process import build_classifier
 
         scorer = classifier_topic_scorer(build_classifier(config))
-    replay = replay_rules(_open_store(config), config, start, end, scorer)
+    replay = replay_rules(open_store(config), config, start, end, scorer)
     if format is Format.json:
         _json(
             {
@@ -436,11 +443,11 @@ def rules_test(
         out.print(
             Text(
                 f"mention {move.mention_id} ({move.platform}): {', '.join(move.before) or '-'}"
-                f" → {', '.join(move.after)} · “{_flat(move.text, 70)}”"
+                f" → {', '.join(move.after)} · “{one_line(move.text, 70)}”"
             )
         )
         for department, reason in move.reasons.items():
-            out.print(Text(f"    {department}: {_flat(reason, 120)}", style="dim"))
+            out.print(Text(f"    {department}: {one_line(reason, 120)}", style="dim"))
     if len(replay.moves) > limit:
         out.print(f"... and {len(replay.moves) - limit} more (--limit, or --format json)")
 
@@ -472,11 +479,11 @@ def spikes(
     from dataclasses import asdict
 
     from harken.config import parse_duration
-    from harken.pipeline.process import brand_keywords, check_spikes, spike_settings
     from harken.spikes import detection as spike_store
+    from harken.spikes.job import brand_keywords, check_spikes, spike_settings
 
-    config = _state(ctx).config()
-    store = _open_store(config)
+    config = root_state(ctx).config()
+    store = open_store(config)
     now = datetime.now(UTC)
     if backtest is not None and check:
         raise typer.BadParameter("use either --backtest or --check")
@@ -485,7 +492,7 @@ def spikes(
             window = parse_duration(backtest)
         except ValueError as error:
             raise typer.BadParameter(f"--backtest: {error}") from None
-        end = _since(until) if until else now
+        end = parse_since(until) if until else now
         findings = spike_store.backtest(
             store, spike_settings(config), end - window, end, keywords=brand_keywords(config)
         )
@@ -494,11 +501,11 @@ def spikes(
         if check:
             check_spikes(store, config, now)
         findings = [
-            spike_store.SpikeFinding.of(s) for s in spike_store.recent_spikes(store, _since(since))
+            spike_store.SpikeFinding.of(s)
+            for s in spike_store.recent_spikes(store, parse_since(since))
         ]
-        title = (
-            f"{len(findings)} spike(s) stored for hours since {_since(since):%Y-%m-%d %H:%M} UTC"
-        )
+        start = parse_since(since)
+        title = f"{len(findings)} spike(s) stored for hours since {start:%Y-%m-%d %H:%M} UTC"
     if format is Format.json:
         _json([{**asdict(f), "hour_start": f.hour_start.isoformat()} for f in findings])
         return
@@ -508,9 +515,9 @@ def spikes(
         out.print(
             Text.assemble(
                 (f"{f.hour_start:%Y-%m-%d %H:00} UTC", "bold"),
-                f" · {_flat(f.brand or '-', 30)} · {_flat(f.series, 40)} · {f.count} posts,"
+                f" · {one_line(f.brand or '-', 30)} · {one_line(f.series, 40)} · {f.count} posts,"
                 f" usual {f.baseline:.1f} ({f.ratio:.1f}x, p {f.p_value:.0e})"
                 f" · incidents {incidents}",
             )
         )
-        out.print(Text(f"    terms: {_flat(', '.join(f.terms[:8]) or '-', 110)}", style="dim"))
+        out.print(Text(f"    terms: {one_line(', '.join(f.terms[:8]) or '-', 110)}", style="dim"))

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from harken.cli.app import ReportFormat, _open_store, _since, _state, err, out, report_app
+from harken.cli.app import report_app
+from harken.cli.common import ReportFormat, err, open_store, out, parse_since, root_state
 from harken.config import Config, parse_duration
 from harken.errors import HarkenError
 from harken.reports.output import OutputTarget, output_target, write_output
@@ -72,8 +73,8 @@ def scope_of(
 ) -> Any:
     from harken.reports.scope import Scope
 
-    start = _since(since)
-    end = _since(until) if until else datetime.now(UTC)
+    start = parse_since(since)
+    end = parse_since(until) if until else datetime.now(UTC)
     if end <= start:
         raise typer.BadParameter("--until must be after --since")
     if brand is not None and brand not in {b.name for b in config.brands}:
@@ -155,10 +156,10 @@ def report_summary(
     from harken.reports.report_charts import summary_chart
     from harken.reports.summary import summary
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     scope = scope_of(config, since, until, brand, platform)
     with working("Reading mentions…"):
-        report = summary(_open_store(config), scope.since, scope.until, brand, scope.platforms)
+        report = summary(open_store(config), scope.since, scope.until, brand, scope.platforms)
     if chart is not None:
         write_chart(chart, lambda: summary_chart(report))
     show(
@@ -190,11 +191,11 @@ def report_trend(
     from harken.reports.report_charts import trend_chart
     from harken.reports.trend import trend
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     scope = scope_of(config, since, until, brand, platform)
     zone = _zone(config, tz)
     with working("Counting mentions…"):
-        report = trend(_open_store(config), scope, by.value, zone)
+        report = trend(open_store(config), scope, by.value, zone)
     emit(report, format, chart, lambda: trend_chart(report))
 
 
@@ -212,10 +213,10 @@ def report_share_of_voice(
     from harken.reports.report_charts import voice_chart
     from harken.reports.voice import share_of_voice
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     scope = scope_of(config, since, until, brand, platform)
     with working("Comparing brands…"):
-        report = share_of_voice(_open_store(config), config, scope)
+        report = share_of_voice(open_store(config), config, scope)
     emit(report, format, chart, lambda: voice_chart(report))
 
 
@@ -234,10 +235,10 @@ def report_authors(
     from harken.reports.authors import authors
     from harken.reports.report_charts import CHARTS
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     scope = scope_of(config, since, until, brand, platform)
     with working("Ranking authors…"):
-        report = authors(_open_store(config), scope, top)
+        report = authors(open_store(config), scope, top)
     emit(report, format, chart, lambda: CHARTS["authors"](report))
 
 
@@ -256,10 +257,10 @@ def report_topics(
     from harken.reports.report_charts import CHARTS
     from harken.reports.topics import topics
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     scope = scope_of(config, since, until, brand, platform)
     with working("Counting topics and terms…"):
-        report = topics(_open_store(config), config, scope, top)
+        report = topics(open_store(config), config, scope, top)
     emit(report, format, chart, lambda: CHARTS["topics"](report))
 
 
@@ -277,10 +278,10 @@ def report_departments(
     from harken.reports.departments import departments
     from harken.reports.report_charts import departments_chart
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     scope = scope_of(config, since, until, brand, platform)
     with working("Reading queues…"):
-        report = departments(_open_store(config), config, scope, datetime.now(UTC))
+        report = departments(open_store(config), config, scope, datetime.now(UTC))
     emit(report, format, chart, lambda: departments_chart(report))
 
 
@@ -302,7 +303,7 @@ def report_incidents(
     from harken.reports.incidents import incidents
     from harken.reports.report_charts import CHARTS
 
-    config = _state(ctx).config()
+    config = root_state(ctx).config()
     scope = scope_of(config, since, until, brand, platform)
     try:
         span = parse_duration(recent)
@@ -311,5 +312,5 @@ def report_incidents(
     if span <= timedelta(0):
         raise typer.BadParameter("--recent must be positive")
     with working("Reading incidents…"):
-        report = incidents(_open_store(config), scope, top, span)
+        report = incidents(open_store(config), scope, top, span)
     emit(report, format, chart, lambda: CHARTS["incidents"](report))

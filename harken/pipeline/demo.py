@@ -126,8 +126,8 @@ def write_next_digest(result: DemoResult, now: datetime) -> None:
     """The digest PR will get at the next digest time, as it stands now (the demo's posts
     are minutes old, so the last digest time has none of them yet)."""
     from harken.digest.build import digest_time
+    from harken.digest.job import make_digest
     from harken.digest.render import render_html
-    from harken.pipeline.process import make_digest
 
     zone = ZoneInfo(result.config.digest.timezone)
     day = now.astimezone(zone).date()

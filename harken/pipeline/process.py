@@ -7,13 +7,11 @@ batches done and the rest pending; the next pass picks up exactly where it stopp
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
@@ -24,16 +22,13 @@ from harken.classify.classifier import Classifier
 from harken.classify.risk import RiskWeights, escalation_risk
 from harken.classify.types import Signals
 from harken.config import Config, Priority
-from harken.digest.build import Digest, build_digest, digest_window
 from harken.notify.outbox import NotifyResult, deliver_pending
-from harken.notify.sinks import Sink, alert_sinks, digest_sinks, thread_sinks
+from harken.notify.sinks import Sink, alert_sinks, thread_sinks
 from harken.platforms.replay import LineRejection
 from harken.queue.views import EscalationResult, escalate_overdue
 from harken.records import MentionRecord
 from harken.routing import incidents
 from harken.routing.rules import Decision, Router, Subject
-from harken.spikes import detection as spikes
-from harken.spikes.method import SpikeSettings
 from harken.store import Store, repo
 from harken.store import sources as source_repo
 from harken.store.lock import serial_session
@@ -43,7 +38,6 @@ from harken.store.tables import (
     Mention,
     QueueEvent,
     QueueItem,
-    Spike,
     utcnow,
 )
 from harken.text import strip_controls
@@ -627,144 +621,3 @@ def run_pass(
     result.escalation = escalate_overdue(store, config)
     result.notify = deliver_pending(store, config, sinks)
     return result
-
-
-# -- spikes ---------------------------------------------------------------------------------
-
-
-def spike_settings(config: Config) -> SpikeSettings:
-    s = config.spikes
-    return SpikeSettings(
-        weeks=s.weeks,
-        min_count=s.min_count,
-        ratio=s.ratio,
-        p_value=s.p_value,
-        baseline_floor=s.baseline_floor,
-        series=tuple(s.series),
-    )
-
-
-def brand_keywords(config: Config) -> dict[str, list[str]]:
-    return {b.name: [*b.keywords, *b.hashtags, *b.handles] for b in config.brands}
-
-
-def check_spikes(store: Store, config: Config, now: datetime | None = None) -> list[Spike]:
-    """The hourly job: detect spikes in the last completed hours, store each once, and, in
-    the same transaction, put one alert per new spike in the outbox for the spike
-    department's channel (a spike is never stored without its alert)."""
-    channel = config.spikes.department or config.digest.department
-    sinks = alert_sinks(config, channel)
-
-    def alert(session: Session, new: list[Spike]) -> None:
-        for spike in new:
-            for sink in sinks:
-                repo.add_alert(
-                    session,
-                    f"{sink}:spike-{spike.id}",
-                    kind="spike",
-                    spike_id=spike.id,
-                    sink=sink,
-                    channel=channel,
-                )
-
-    settings, keywords = spike_settings(config), brand_keywords(config)
-    return spikes.check_due(store, settings, now or utcnow(), keywords=keywords, on_new=alert)
-
-
-# -- the daily digest -----------------------------------------------------------------------
-
-DIGEST_LATE = timedelta(hours=12)  # a digest missed by longer (harken was down) is skipped
-
-
-@dataclass
-class DigestQueued:
-    date: str
-    added: list[str] = field(default_factory=list)  # sinks it was queued for
-    already: list[str] = field(default_factory=list)  # sinks that had it already
-
-
-def make_digest(
-    store: Store, config: Config, day: date | None = None, now: datetime | None = None
-) -> Digest:
-    with store.session() as session:
-        return build_digest(session, config, day, now or utcnow())
-
-
-def queue_digest(store: Store, config: Config, digest: Digest, force: bool = False) -> DigestQueued:
-    """Render the digest once, as it is now (a snapshot of its day), and put it in the outbox
-    for each sink: Slack (PR channel), e-mail, the console. Once per date and sink, unless
-    ``force`` (then once more)."""
-    from harken.digest.render import digest_message, digest_text, render_email, render_html
-
-    day = digest.day.isoformat()
-    queued = DigestQueued(day)
-    summary = _plain(digest_text(digest))
-    link = config.digest.link.replace("{date}", day) if config.digest.link else None
-    with store.session() as session:
-        for sink in digest_sinks(config):
-            key = f"{sink}:digest-{day}"
-            if repo.alert_exists(session, key):
-                if not force:
-                    queued.already.append(sink)
-                    continue
-                key = f"{key}:again-{utcnow():%Y%m%dT%H%M%S}"
-            payload: dict[str, Any] = {"date": day, "summary": summary}
-            if sink == "slack":
-                message = digest_message(digest, link)
-                payload["slack"] = {"text": message.text, "blocks": message.blocks}
-                if config.digest.upload:
-                    payload["html"] = render_html(digest)
-            elif sink == "email":
-                assert config.digest.email is not None
-                payload["email"] = render_email(digest, config.digest.email).as_string()
-            repo.add_alert(
-                session,
-                key,
-                kind="digest",
-                sink=sink,
-                channel=config.digest.department,
-                payload=payload,
-            )
-            queued.added.append(sink)
-    return queued
-
-
-def digest_due(store: Store, config: Config, now: datetime) -> date | None:
-    """The date whose digest should go out now: the latest digest time has passed, no sink
-    has it yet, and it is not stale (harken was down for longer than DIGEST_LATE)."""
-    day, _start, end = digest_window(config, None, now)
-    if now - end > DIGEST_LATE:
-        return None
-    with store.session() as session:
-        keys = [f"{sink}:digest-{day.isoformat()}" for sink in digest_sinks(config)]
-        if not keys or all(repo.alert_exists(session, key) for key in keys):
-            return None
-    return day
-
-
-def run_digest(store: Store, config: Config, now: datetime | None = None) -> DigestQueued | None:
-    """The daemon's digest job: make and queue the due digest, and write its page to
-    ``digest.out_dir`` if set."""
-    now = now or utcnow()
-    day = digest_due(store, config, now)
-    if day is None:
-        return None
-    digest = make_digest(store, config, day, now)
-    if config.digest.out_dir:
-        from harken.digest.render import render_html
-        from harken.reports.output import output_target, write_output
-
-        folder = Path(config.digest.out_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        page = output_target(folder / f"digest-{day.isoformat()}.html")  # never via a symlink
-        write_output(page, render_html(digest))
-    return queue_digest(store, config, digest)
-
-
-def _plain(renderable: Any) -> str:
-    """A rich renderable as plain text (the console sink prints it later, without markup)."""
-    from rich.console import Console
-
-    console = Console(width=100, record=True, file=io.StringIO(), color_system=None)
-    console.print(renderable)
-    return console.export_text()

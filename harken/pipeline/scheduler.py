@@ -47,13 +47,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from harken.classify.classifier import Classifier
 from harken.config import Config
+from harken.digest.job import run_digest
 from harken.notify.outbox import NotifyResult, deliver_pending
 from harken.notify.sinks import Sink
 from harken.pipeline.collect import PollReport, poll_source, rate_limited
 from harken.pipeline.engagement import refresh_engagement
-from harken.pipeline.process import PassResult, build_classifier, check_spikes, run_digest, run_pass
+from harken.pipeline.process import PassResult, build_classifier, run_pass
 from harken.platforms.source import Source
 from harken.queue.views import escalate_overdue
+from harken.spikes.job import check_spikes
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.lock import SchedulerLock

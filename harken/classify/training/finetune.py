@@ -1,9 +1,10 @@
 """Fine-tune low-rank adapters on MiniLM's top layers (multi-task), then fit the heads on them.
 
-    python -m harken.classify.training.finetune --data ../shared/data --out harken/data/models/minilm
+    python -m harken.classify.training.finetune --data ../shared/data \
+        --out harken/data/models/minilm
 
-The frozen encoder with logistic-regression heads (:mod:`harken.classify.training.train`) tops out near
-0.68 macro recall on TweetEval sentiment. This command teaches the encoder's top layers the
+The frozen encoder with logistic-regression heads (:mod:`harken.classify.training.train`) tops
+out near 0.68 macro recall on TweetEval sentiment. This command teaches the encoder's top layers the
 three tasks instead, without storing a new encoder: each Linear layer of the top ``--layers``
 BERT layers gets a trainable low-rank update ``W + s·B·A`` (LoRA, rank ``--rank``), trained with
 one small head per task (sentiment, complaint, abuse) on the same rows, splits and

@@ -1,0 +1,176 @@
+"""What every command group shares: the consoles, the error-handling group class, the
+state the root callback sets up, opening the store, durations and dates, output formats and
+progress bars. Command modules import from here, never from each other.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harken.config import MAX_DURATION, Config, load_config, looks_like_duration, parse_duration
+from harken.errors import HarkenError
+from harken.logs import redact, register_secrets
+from harken.text import strip_controls
+
+out = Console(highlight=False, soft_wrap=True)
+
+
+err = Console(stderr=True, highlight=False)
+
+
+class HarkenGroup(typer.core.TyperGroup):
+    """Turns library errors into one ``Error:`` line and a non-zero exit."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        # Bytes that are not UTF-8 reach Python as lone surrogates, which no database, file
+        # or terminal takes: refuse them here, as a usage error, before any command runs.
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                raise typer.BadParameter(
+                    f"'{escaped(arg)}' is not valid UTF-8 text (re-type it, or rename the file)"
+                ) from None
+        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HarkenError as error:
+            # Plain write: one line, never wrapped, never interpreted as markup.
+            # Messages can carry what a server or a post said: no escape sequences get through.
+            # Secrets the config resolved, and anything shaped like a credential, are masked.
+            shown = redact(strip_controls(str(error)))
+            sys.stderr.write(f"Error: {' '.join(shown.split())}\n")
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("Interrupted: finished batches are saved; run the command again to resume.")
+            raise SystemExit(130) from None
+        except BrokenPipeError:
+            # The reader of our output stopped early (`harken export ... | head`): nothing to
+            # say. Python would complain again when it flushes stdout at exit, so point stdout
+            # at /dev/null first (the way the signal module's documentation shows).
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(1) from None
+
+
+def escaped(arg: str) -> str:
+    """An argument with its stray bytes as ``\\xff`` (or a lone surrogate as ``\\ud83d``)."""
+    try:
+        return arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return arg.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# The largest id and count a database column holds (BIGINT): a larger number given on the
+# command line is refused by the parser instead of overflowing in the driver.
+MAX_ID = 2**63 - 1
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@dataclass
+class State:
+    config_path: Path | None = None
+    database_url: str | None = None
+
+    def config(self) -> Config:
+        config = load_config(self.config_path, overrides={"database.url": self.database_url})
+        register_secrets(config.secret_values)
+        return config
+
+
+def root_state(ctx: typer.Context) -> State:
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def progress_bars() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+class StageProgress:
+    """Feeds pipeline progress callbacks into rich progress bars, one bar per stage."""
+
+    def __init__(self, progress: Progress, totals: dict[str, int | None]) -> None:
+        self.progress = progress
+        self.tasks = {
+            stage: progress.add_task(stage, total=total) for stage, total in totals.items()
+        }
+
+    def __call__(self, stage: str, n: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=None)
+        self.progress.advance(self.tasks[stage], n)
+
+
+def open_store(config: Config) -> Any:
+    from harken.store import Store
+
+    return Store(config.database.url)
+
+
+def one_line(text: str, limit: int) -> str:
+    from harken.text import strip_controls
+
+    flat = " ".join(strip_controls(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class YesNo(StrEnum):
+    yes = "yes"
+    no = "no"
+
+
+class SentimentChoice(StrEnum):
+    negative = "negative"
+    neutral = "neutral"
+    positive = "positive"
+
+
+# Older than any post; far enough from year 1 that windows around it stay on the calendar.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_since(value: str) -> datetime:
+    now = datetime.now(UTC)
+    if looks_like_duration(value):
+        try:
+            return now - parse_duration(value)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("use a duration (24h, 7d) or a date (2026-11-01)") from None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not EARLIEST <= parsed <= now + MAX_DURATION:
+        raise typer.BadParameter(f"use a date from {EARLIEST:%Y-%m-%d} to 100 years from now")
+    return parsed

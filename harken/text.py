@@ -11,6 +11,7 @@ import html
 import json
 import re
 import unicodedata
+from datetime import timedelta
 
 from rich.markup import escape as _rich_escape
 
@@ -95,3 +96,12 @@ def to_json(data: object, **options: object) -> str:
     text = json.dumps(data, ensure_ascii=False, **options)  # type: ignore[arg-type]
     # They can only occur inside JSON strings, where an escape means the same character.
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def human_duration(delta: timedelta) -> str:
+    """A lateness or an age as people say it: ``45 min``, ``3.5 h``, ``2.1 days``."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 90:
+        return f"{minutes} min"
+    hours = minutes / 60
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"

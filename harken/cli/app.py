@@ -731,8 +731,10 @@ def _redacted(config: Config) -> str:
 # importing them registers them on ``app`` (they need the helpers above, so they come last).
 from harken.cli import export as cli_export  # noqa: E402, F401
 from harken.cli import notify as cli_notify  # noqa: E402
-from harken.cli import queue as cli_routing  # noqa: E402, F401
+from harken.cli import queue as cli_queue  # noqa: E402, F401
 from harken.cli import reports as cli_reports  # noqa: E402, F401
+from harken.cli import routing as cli_routing  # noqa: E402, F401
+from harken.cli import spikes as cli_spikes  # noqa: E402, F401
 
 
 def main(argv: list[str] | None = None) -> None:

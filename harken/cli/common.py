@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harken.config import MAX_DURATION, Config, load_config, looks_like_duration, parse_duration
 from harken.errors import HarkenError
 from harken.logs import redact, register_secrets
-from harken.text import strip_controls
+from harken.text import strip_controls, to_json
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -174,3 +174,12 @@ def parse_since(value: str) -> datetime:
     if not EARLIEST <= parsed <= now + MAX_DURATION:
         raise typer.BadParameter(f"use a date from {EARLIEST:%Y-%m-%d} to 100 years from now")
     return parsed
+
+
+def print_json(data: Any) -> None:
+    """JSON for other tools: indented, one document, on stdout (never through rich)."""
+    sys.stdout.write(to_json(data, indent=2) + "\n")
+
+
+def posts_count(n: int) -> str:
+    return f"{n} post" if n == 1 else f"{n} posts"

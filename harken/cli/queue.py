@@ -1,46 +1,35 @@
-"""Commands for the work itself: department queues (list, show, claim, reply, resolve,
-dismiss), routing explanations and replays, and volume spikes. Parsing and formatting only:
-the work is in harken.queue.views, harken.routing.explain and harken.spikes.detection.
+"""``harken queue ...``: department queues (list, show, claim, resolve, dismiss, reply).
+Parsing and formatting only: the work is in harken.queue.
 
 Post text and author handles come from strangers: they are printed as rich ``Text`` (never
-parsed as markup) after ``flat`` strips control and escape sequences.
+parsed as markup) after ``one_line`` strips control and escape sequences.
 """
 
 from __future__ import annotations
 
-import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from harken.cli.app import app, queue_app
+from harken.cli.app import queue_app
 from harken.cli.common import (
     MAX_ID,
     Format,
-    HarkenGroup,
     one_line,
     open_store,
     out,
-    parse_since,
+    posts_count,
+    print_json,
     root_state,
 )
 from harken.config import Config
 from harken.errors import HarkenError
-from harken.text import to_json
-
-rules_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Routing rules.")
-app.add_typer(rules_app, name="rules")
 
 ActorOption = Annotated[
     str | None, typer.Option("--as", help="Who is acting (else $HARKEN_USER, else your login).")
 ]
-
-
-def _json(data: Any) -> None:
-    sys.stdout.write(to_json(data, indent=2) + "\n")
 
 
 def _known_department(config: Config, department: str | None) -> None:
@@ -74,7 +63,7 @@ def queue_list(
         raise typer.BadParameter(f"unknown status {unknown[0]!r} (one of {', '.join(STATUSES)})")
     items = list_items(open_store(config), department, status or list(OPEN_STATUSES), limit)
     if format is Format.json:
-        _json(items)
+        print_json(items)
         return
     out.print(f"{len(items)} item(s): escalated first, then most urgent and soonest due")
     for item in items:
@@ -122,7 +111,7 @@ def queue_show(
 
     data = show_item(open_store(root_state(ctx).config()), item_id)
     if format is Format.json:
-        _json(data)
+        print_json(data)
         return
     _print_item(data)
     mention = data["mention"]
@@ -133,7 +122,7 @@ def queue_show(
         growth = incident["growth"]
         out.print(
             Text(
-                f"incident #{incident['id']}: {_posts(incident['size'])}, "
+                f"incident #{incident['id']}: {posts_count(incident['size'])}, "
                 f"{growth['last_hour']} in its last hour ({growth['hour_before']} the hour "
                 f"before), {incident['first_seen'][:16]} → {incident['last_seen'][:16]} UTC, "
                 f"top post mention {incident['top_mention_id']}, "
@@ -162,10 +151,6 @@ def queue_show(
     _print_author_history(data["author_history"])
 
 
-def _posts(n: int) -> str:
-    return f"{n} post" if n == 1 else f"{n} posts"
-
-
 def _timings(data: dict[str, Any]) -> str:
     parts = [f"created {data['created_at'][:16]} UTC"]
     if data["first_response_seconds"] is not None:
@@ -181,7 +166,7 @@ def _print_author_history(history: dict[str, Any]) -> None:
     accounts = ", ".join(f"{a['handle']} ({a['platform']})" for a in history["accounts"])
     out.print(
         Text(
-            f"author: {one_line(accounts, 200)} · {_posts(history['mentions'])} stored",
+            f"author: {one_line(accounts, 200)} · {posts_count(history['mentions'])} stored",
             style="bold",
         )
     )
@@ -295,229 +280,3 @@ def queue_reply(
         else ""
     )
     out.print(Text(f"posted: {one_line(outcome.url or outcome.external_id or '', 120)}{first}"))
-
-
-# -- route --explain, rules test ------------------------------------------------------------
-
-
-@app.command()
-def route(
-    ctx: typer.Context,
-    explain: Annotated[
-        int, typer.Option("--explain", min=1, max=MAX_ID, help="Mention id to explain.")
-    ],
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-) -> None:
-    """Why a mention went where it went: topics, every rule and condition, its incident."""
-    from dataclasses import asdict
-
-    from harken.routing.explain import explain_mention
-
-    config = root_state(ctx).config()
-    found = explain_mention(open_store(config), config, explain)
-    if format is Format.json:
-        _json(asdict(found))
-        return
-    m, s = found.mention, found.scores
-    followers = f", {m['followers']:,} followers" if m["followers"] is not None else ""
-    out.print(
-        Text(
-            f"mention {m['id']} · {m['platform']} · {m['brand'] or 'no brand'} · "
-            f"{one_line(m['author'], 40)}{followers} · {m['language']} · {m['created_at'][:16]}",
-            style="bold",
-        )
-    )
-    out.print(Text(f"  “{one_line(m['text'], 200)}”"))
-    out.print(
-        Text(
-            f"scores: {s['sentiment']} ({_pairs(s['sentiment_scores'])}) · complaint "
-            f"{s['complaint']:.2f} · abuse {s['abuse']:.2f} · risk {s['risk']:.2f} "
-            f"({'; '.join(s['risk_factors']) or 'no strong factor'}) · {s['model']}"
-        )
-    )
-    shown = [f"{t['topic']} {t['score']:.2f}{' ✓' if t['assigned'] else ''}" for t in found.topics]
-    out.print(Text(f"topics (threshold {found.topic_threshold:.2f}): {', '.join(shown) or 'none'}"))
-    out.print(Text("rules, in order:", style="bold"))
-    for rule in found.rules:
-        mark = "✓" if rule["matched"] else "✗"
-        to = ", ".join(rule["to"])
-        stop = " · stop" if rule["stop"] else ""
-        out.print(Text(f"  {mark} {rule['rule']} → {to} ({rule['priority']}{stop})"))
-        for condition in rule["conditions"] or [{"holds": True, "text": "no conditions"}]:
-            out.print(
-                Text(
-                    f"      {'✓' if condition['holds'] else '✗'} "
-                    f"{one_line(condition['text'], 200)}",
-                    style="dim",
-                )
-            )
-    out.print(Text("decision with this config:", style="bold"))
-    for d in found.decided:
-        out.print(Text(f"  {d['department']} ({d['priority']}): {one_line(d['reason'], 150)}"))
-    stored = sorted(d["department"] for d in found.stored)
-    if stored and stored != sorted(d["department"] for d in found.decided):
-        out.print(Text(f"  (when it was routed it went to: {', '.join(stored)})", style="yellow"))
-    if found.incident:
-        i = found.incident
-        out.print(
-            Text(
-                f"incident #{i['id']} ({_posts(i['size'])}): {one_line(i['reason'] or '', 150)} · "
-                f"{i['first_seen'][:16]} → {i['last_seen'][:16]}"
-            )
-        )
-    for item in found.items:
-        own = "" if item["mention_id"] == m["id"] else f" (opened by mention {item['mention_id']})"
-        out.print(
-            Text(
-                f"  queue item #{item['id']} {item['department']} {item['status']} "
-                f"{item['priority']}, {_posts(item['mentions'])}{own}"
-            )
-        )
-
-
-def _pairs(scores: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
-
-
-@rules_app.command("test")
-def rules_test(
-    ctx: typer.Context,
-    since: Annotated[str, typer.Option(help="Duration back from now (7d) or ISO date.")] = "7d",
-    until: Annotated[str | None, typer.Option(help="ISO date or duration back from now.")] = None,
-    stored_topics: Annotated[
-        bool,
-        typer.Option(
-            "--stored-topics", help="Keep stored topics (faster; ignores changed topic examples)."
-        ),
-    ] = False,
-    limit: Annotated[
-        int, typer.Option("--limit", "-n", min=0, max=MAX_ID, help="Moves to list.")
-    ] = 30,
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-) -> None:
-    """Replay stored mentions through this config's rules and topics; show what would move
-    where. Nothing is changed."""
-    from harken.routing.explain import classifier_topic_scorer, replay_rules
-
-    config = root_state(ctx).config()
-    start = parse_since(since)
-    end = parse_since(until) if until else datetime.now(UTC)
-    scorer = None
-    if not stored_topics and config.topics:
-        from harken.pipeline.process import build_classifier
-
-        scorer = classifier_topic_scorer(build_classifier(config))
-    replay = replay_rules(open_store(config), config, start, end, scorer)
-    if format is Format.json:
-        _json(
-            {
-                "replayed": replay.replayed,
-                "not_comparable": replay.unknown,
-                "unchanged": replay.unchanged,
-                "moved": len(replay.moves),
-                "topics_recomputed": replay.topics_recomputed,
-                "departments": {
-                    d: {"before": replay.before[d], "after": replay.after[d]}
-                    for d in sorted(set(replay.before) | set(replay.after))
-                },
-                "moves": [vars(m) for m in replay.moves],
-            }
-        )
-        return
-    topics = "topics recomputed from stored vectors" if scorer else "stored topics"
-    out.print(
-        f"replayed {replay.replayed} mentions ({topics}): {len(replay.moves)} would move, "
-        f"{replay.unchanged} unchanged"
-        + (
-            f" ({replay.unknown} more were routed before harken kept its decisions: not compared)"
-            if replay.unknown
-            else ""
-        )
-    )
-    table = Table("department", "now", "with this config", "change")
-    for d in sorted(set(replay.before) | set(replay.after)):
-        change = replay.after[d] - replay.before[d]
-        table.add_row(d, str(replay.before[d]), str(replay.after[d]), f"{change:+d}")
-    out.print(table)
-    for move in replay.moves[:limit]:
-        out.print(
-            Text(
-                f"mention {move.mention_id} ({move.platform}): {', '.join(move.before) or '-'}"
-                f" → {', '.join(move.after)} · “{one_line(move.text, 70)}”"
-            )
-        )
-        for department, reason in move.reasons.items():
-            out.print(Text(f"    {department}: {one_line(reason, 120)}", style="dim"))
-    if len(replay.moves) > limit:
-        out.print(f"... and {len(replay.moves) - limit} more (--limit, or --format json)")
-
-
-# -- spikes ---------------------------------------------------------------------------------
-
-
-@app.command()
-def spikes(
-    ctx: typer.Context,
-    since: Annotated[
-        str, typer.Option(help="Stored spikes of hours since (duration or ISO date).")
-    ] = "7d",
-    backtest: Annotated[
-        str | None,
-        typer.Option(
-            "--backtest", help="Replay detection over this much stored history (30d); no writes."
-        ),
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="End of the --backtest replay (ISO date; default now).")
-    ] = None,
-    check: Annotated[
-        bool, typer.Option("--check", help="Run the hourly check now (stores and alerts).")
-    ] = False,
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-) -> None:
-    """Volume spikes per brand, topic and negative posts against the hour-of-week baseline."""
-    from dataclasses import asdict
-
-    from harken.config import parse_duration
-    from harken.spikes import detection as spike_store
-    from harken.spikes.job import brand_keywords, check_spikes, spike_settings
-
-    config = root_state(ctx).config()
-    store = open_store(config)
-    now = datetime.now(UTC)
-    if backtest is not None and check:
-        raise typer.BadParameter("use either --backtest or --check")
-    if backtest is not None:
-        try:
-            window = parse_duration(backtest)
-        except ValueError as error:
-            raise typer.BadParameter(f"--backtest: {error}") from None
-        end = parse_since(until) if until else now
-        findings = spike_store.backtest(
-            store, spike_settings(config), end - window, end, keywords=brand_keywords(config)
-        )
-        title = f"backtest over the last {backtest}: {len(findings)} spike hour(s), nothing stored"
-    else:
-        if check:
-            check_spikes(store, config, now)
-        findings = [
-            spike_store.SpikeFinding.of(s)
-            for s in spike_store.recent_spikes(store, parse_since(since))
-        ]
-        start = parse_since(since)
-        title = f"{len(findings)} spike(s) stored for hours since {start:%Y-%m-%d %H:%M} UTC"
-    if format is Format.json:
-        _json([{**asdict(f), "hour_start": f.hour_start.isoformat()} for f in findings])
-        return
-    out.print(title)
-    for f in findings:  # two lines each: readable at any terminal width
-        incidents = " ".join(f"#{i}" for i in f.top_incidents[:5]) or "none"
-        out.print(
-            Text.assemble(
-                (f"{f.hour_start:%Y-%m-%d %H:00} UTC", "bold"),
-                f" · {one_line(f.brand or '-', 30)} · {one_line(f.series, 40)} · {f.count} posts,"
-                f" usual {f.baseline:.1f} ({f.ratio:.1f}x, p {f.p_value:.0e})"
-                f" · incidents {incidents}",
-            )
-        )
-        out.print(Text(f"    terms: {one_line(', '.join(f.terms[:8]) or '-', 110)}", style="dim"))

@@ -18,15 +18,14 @@ from harken.pipeline.process import (
     IngestResult,
     PassResult,
     Progress,
-    brand_keywords,
     ingest,
     run_pass,
-    spike_settings,
 )
 from harken.platforms.replay import LineRejection, read_jsonl
 from harken.records import MentionRecord
 from harken.reports.output import output_target, write_output
 from harken.spikes.detection import SpikeFinding, check_due
+from harken.spikes.job import brand_keywords, spike_settings
 from harken.store import Store
 from harken.store.tables import Incident, utcnow
 

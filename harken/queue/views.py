@@ -40,6 +40,7 @@ from harken.store.tables import (
     Reply,
     utcnow,
 )
+from harken.text import human_duration
 
 STATUSES = ("new", "claimed", "responded", "resolved", "dismissed")
 WAITING = ("new", "claimed")  # no first response yet: the SLA clock runs
@@ -459,7 +460,9 @@ def escalate_overdue(store: Store, config: Config, now: datetime | None = None) 
             if level == 2 and department.escalate_to:
                 to = department.escalate_to
             late = now - item.due_at
-            note = f"level {level}: no first response {_human(late)} after due; alerted {to}"
+            note = (
+                f"level {level}: no first response {human_duration(late)} after due; alerted {to}"
+            )
             item.escalation_level, item.escalated_at = level, now
             session.add(item)
             session.add(
@@ -485,14 +488,6 @@ def escalate_overdue(store: Store, config: Config, now: datetime | None = None) 
 
 def _known(config: Config, item: QueueItem) -> bool:
     return any(d.name == item.department for d in config.departments)
-
-
-def _human(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 90:
-        return f"{minutes} min"
-    hours = minutes / 60
-    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 # -- replies --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ code units, which is never less than the characters Slack counts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -30,7 +30,7 @@ from harken.config import Config
 from harken.notify.delivery import SlackMessage
 from harken.store.repo import AlertView
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem, Spike
-from harken.text import for_slack, strip_controls
+from harken.text import for_slack, human_duration, strip_controls
 
 Block = dict[str, Any]
 T = TypeVar("T")
@@ -127,7 +127,7 @@ def _escalation(
     """An overdue item: lateness first, then a shorter version of the post."""
     item, mention = _post_of(view)
     level = max(item.escalation_level, 1)
-    late = _human(now - _utc(item.due_at))
+    late = human_duration(now - _utc(item.due_at))
     who = f", claimed by {_plain(item.assignee)}" if item.assignee else ""
     if level >= 2:
         why = f"Sent up to *{_plain(view.alert.channel)}*: no first response in twice its SLA."
@@ -308,14 +308,6 @@ def _date(
     local = moment.astimezone(ZoneInfo(config.digest.timezone))
     fallback = f"{local:{shown or '%Y-%m-%d %H:%M'}} {local.tzname()}"
     return f"<!date^{int(moment.timestamp())}^{tokens}|{for_slack(fallback)}>"
-
-
-def _human(delta: timedelta) -> str:
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    if minutes < 90:
-        return f"{minutes} min"
-    hours = minutes / 60
-    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 def _risk_suffix(c: Classification | None) -> str:

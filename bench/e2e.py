@@ -65,7 +65,7 @@ from bench.common import (
     write_jsonl,
 )
 from harken.config import load_config
-from harken.pipeline.process import ingest
+from harken.pipeline.ingest import ingest
 from harken.platforms.replay import read_jsonl
 from harken.store import Store
 from tests.fakes.slack import FakeSlack

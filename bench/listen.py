@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harken.brands import BrandDetector
 from harken.config import load_config
 from harken.pipeline.collect import poll_source
-from harken.pipeline.process import store_records
+from harken.pipeline.ingest import store_records
 from harken.platforms.registry import build_sources
 from harken.platforms.x import parse as x_parser
 from harken.records import MentionRecord

@@ -63,7 +63,7 @@ from harken.classify.types import Signals
 from harken.config import Config, Priority, load_config
 from harken.errors import HarkenError
 from harken.routing.rules import Router, Subject
-from harken.spikes.method import HourlyCounts, SpikeSettings, judge
+from harken.spikes.method import HourlyCounts, judge
 from harken.store import Store
 from harken.store.tables import (
     Alert,
@@ -1435,12 +1435,11 @@ def spike_rows(plan: Plan, config: Config) -> tuple[list[dict[str, Any]], list[d
     counts = np.bincount(hour_of[acme], minlength=hours)
     history = HourlyCounts.of({utc(plan.start + h * HOUR): int(c) for h, c in enumerate(counts)})
     s = config.spikes
-    settings = SpikeSettings(s.weeks, s.min_count, s.ratio, s.p_value, s.baseline_floor)
     channel = s.department or config.digest.department
     spikes, alerts = [], []
     for n, h in enumerate(plan.spike_hours, start=1):
         hour_start = plan.start + h * HOUR
-        verdict = judge(history, utc(hour_start), settings)
+        verdict = judge(history, utc(hour_start), s)
         baseline = verdict.baseline
         if baseline is None:  # the first day: no history yet; what the rest of the days bring
             baseline = float(np.median(counts[h % 24 :: 24]))

@@ -34,7 +34,18 @@ import pandas as pd
 
 from harken.classify.adapter import load_adapter
 from harken.classify.heads import bundled_heads_dir, load_heads
-from harken.classify.training import train
+from harken.classify.training.data import (
+    DEFAULT_ABUSE_SOURCES,
+    XLMT_LANGUAGES,
+    abuse_rows,
+    brand_sentiment,
+    complaint_rows,
+    load_chabsa,
+    load_tweeteval_sentiment_val,
+    load_xlmt,
+)
+from harken.classify.training.embeddings import EmbeddingCache, matrix
+from harken.classify.training.fit import metrics
 
 MODELS = ("minilm", "e5")
 SEED = 0
@@ -43,22 +54,22 @@ SEED = 0
 def validation_sets(data: Path) -> dict[str, tuple[str, pd.DataFrame]]:
     """name -> (head, rows) on the training command's splits."""
     sets: dict[str, tuple[str, pd.DataFrame]] = {}
-    val = train.load_tweeteval_sentiment_val(data)
+    val = load_tweeteval_sentiment_val(data)
     sets["sentiment / TweetEval val (en)"] = ("sentiment", val)
-    for language in train.XLMT_LANGUAGES:
+    for language in XLMT_LANGUAGES:
         sets[f"sentiment / XLM-T val {language}"] = (
             "sentiment",
-            train.load_xlmt(data, language, "val"),
+            load_xlmt(data, language, "val"),
         )
-    chabsa = train.load_chabsa(data, SEED)
+    chabsa = load_chabsa(data, SEED)
     sets["sentiment / chABSA held out (ja)"] = ("sentiment", chabsa[chabsa["split"] == "val_ja"])
-    brand = train.brand_sentiment(data, SEED)
+    brand = brand_sentiment(data, SEED)
     sets["sentiment / brand held out (en)"] = ("sentiment", brand[brand["split"] == "val_brand"])
-    complaint = train.complaint_rows(data, SEED)
+    complaint = complaint_rows(data, SEED)
     held = complaint[complaint["split"] == "val"]
     sets["complaint / held out, all"] = ("complaint", held)
     sets["complaint / held out, tweets"] = ("complaint", held[held["style"] == "social"])
-    abuse = train.abuse_rows(data, train.DEFAULT_ABUSE_SOURCES)
+    abuse = abuse_rows(data, DEFAULT_ABUSE_SOURCES)
     sets["abuse / TweetEval offensive val"] = ("abuse", abuse[abuse["split"] == "val"])
     return sets
 
@@ -82,7 +93,7 @@ def scores(args: argparse.Namespace) -> None:
         # Heads fine-tuned with an adapter read the adapted encoder: cached on their own.
         adapter = load_adapter(bundled_heads_dir(model), heads.meta)
         folder = model if adapter is None else f"{model}-adapter-{adapter.sha256[:12]}"
-        cache = train.EmbeddingCache(
+        cache = EmbeddingCache(
             args.cache_dir / folder,
             encoder_factory(model, adapter),
             batch_size=128 if model == "e5" else 32,
@@ -94,9 +105,7 @@ def scores(args: argparse.Namespace) -> None:
             head = heads[head_name]
             index = {label: i for i, label in enumerate(head.labels)}
             rows = rows[rows["label"].isin(list(index))]
-            m = train.metrics(
-                head, train.matrix(vectors, rows["text"]), rows["label"].map(index).to_numpy()
-            )
+            m = metrics(head, matrix(vectors, rows["text"]), rows["label"].map(index).to_numpy())
             results.setdefault(name, {})[model] = m
         print(f"{model}: heads trained {trained.get('date')} ({trained.get('command')})")
     print()
@@ -138,8 +147,8 @@ print(json.dumps({"model": model, "load_s": round(loaded, 2), "posts_per_s": bes
 
 
 def speed(args: argparse.Namespace) -> None:
-    tweets = list(train.load_tweeteval_sentiment_val(args.data)["text"][: args.n])
-    chabsa = train.load_chabsa(args.data, SEED)
+    tweets = list(load_tweeteval_sentiment_val(args.data)["text"][: args.n])
+    chabsa = load_chabsa(args.data, SEED)
     japanese = list(chabsa[chabsa["split"] == "val_ja"]["text"][: args.n])
     texts = {"tweets_en": tweets, "chabsa_ja": japanese}
     for model in MODELS:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harken import vectors
 from harken.config import Config, load_config
-from harken.pipeline.process import route_pending
+from harken.pipeline.route import route_pending
 from harken.routing.incidents import assign
 from harken.store import Store, repo
 from harken.store.tables import Author, Classification, Incident, IncidentKey, Mention

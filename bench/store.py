@@ -55,7 +55,7 @@ from bench.common import (
     write_jsonl,
 )
 from harken.config import load_config
-from harken.pipeline.process import ingest
+from harken.pipeline.ingest import ingest
 from harken.platforms.replay import read_jsonl
 from harken.reports.scope import Scope
 from harken.store import Store

@@ -1,3 +1,3 @@
-from harken.cli.app import main
+from harken.cli import main
 
 main()

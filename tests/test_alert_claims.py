@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.notify.outbox import LEASE
 from harken.store import Store
 from harken.store.lock import SenderLease

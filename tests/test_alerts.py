@@ -28,11 +28,12 @@ from rich.console import Console
 from sqlalchemy import event, select, text
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.config import Config, load_config
 from harken.notify.outbox import deliver_pending
-from harken.notify.sinks import build_sinks
-from harken.pipeline.process import ingest, run_pass
+from harken.notify.registry import build_sinks
+from harken.pipeline.ingest import ingest
+from harken.pipeline.process import run_pass
 from harken.platforms.replay import read_jsonl
 from harken.store import Store
 from harken.store.lock import SenderLease, live_holders

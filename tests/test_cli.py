@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harken import __version__
-from harken.cli.app import app
+from harken.cli import app
 from tests import payloads as p
 from tests.conftest import BACKENDS
 

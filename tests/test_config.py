@@ -220,7 +220,7 @@ def test_doctor_and_every_command_mask_a_secret_in_a_config_error(
 ) -> None:
     from typer.testing import CliRunner
 
-    from harken.cli.app import app
+    from harken.cli import app
 
     write_config(tmp_path, 'database: "${HARKEN_DB}"\n')
     monkeypatch.setenv("HARKEN_DB", PASSWORD_URL)

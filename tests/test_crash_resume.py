@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.pipeline.demo import demo_file
 from harken.store import Store
 from tests.fakes.slack import FakeSlack

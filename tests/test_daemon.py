@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from tests.fakes.http import Reply, Request
 from tests.fakes.x import FakeX, tweet
 

@@ -28,13 +28,13 @@ from rich.console import Console
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.config import EmailConfig
 from harken.net.deadline import Aborted, DeadlineExceeded, abort_all, deadline
-from harken.notify.delivery import DeliveryError
+from harken.notify.contract import DeliveryError
 from harken.notify.email.smtp import send_email
 from harken.notify.outbox import deliver_pending
-from harken.notify.sinks import build_sinks
+from harken.notify.registry import build_sinks
 from harken.store import Store
 from harken.store.tables import Alert
 from tests.fakes.http import FakeAPI, Reply

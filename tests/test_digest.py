@@ -22,8 +22,9 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from harken.config import Config, EmailConfig
-from harken.digest.build import Digest, build_digest, digest_window
+from harken.digest.build import build_digest, digest_window
 from harken.digest.charts import daily_chart, digest_charts, hourly_chart
+from harken.digest.model import Digest
 from harken.digest.render import (
     digest_message,
     digest_plain,
@@ -33,7 +34,7 @@ from harken.digest.render import (
     subject_line,
 )
 from harken.errors import HarkenError
-from harken.notify.delivery import DeliveryError
+from harken.notify.contract import DeliveryError
 from harken.notify.email.smtp import send_email
 from harken.store import Store
 from harken.store.tables import (

@@ -15,11 +15,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.config import Config, load_config
 from harken.digest.job import digest_due, run_digest
 from harken.notify.outbox import deliver_pending
-from harken.notify.sinks import build_sinks
+from harken.notify.registry import build_sinks
 from harken.store import Store
 from tests import payloads as p
 from tests.fakes.slack import TOKEN, FakeSlack

@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 from typer.testing import CliRunner
 
 from harken.classify.evaluate import calibration_of, read_tsv, scores_of
-from harken.cli.app import app
+from harken.cli import app
 from harken.errors import HarkenError
 
 LABELS = ("negative", "neutral", "positive")

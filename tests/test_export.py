@@ -20,7 +20,7 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.reports import export as exports
 from harken.reports import export_writers as writers
 from harken.reports import scope as scopes

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from harken.classify.heads import Head, bundled_heads_dir, load_heads
 from harken.classify.training.tune import agreement, tune_head
-from harken.cli.app import app
+from harken.cli import app
 from tests import payloads as p
 
 runner = CliRunner()

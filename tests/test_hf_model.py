@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harken.classify.hf import map_labels
-from harken.cli.app import app
+from harken.cli import app
 from harken.errors import ClassifierError
 
 WORDS = [

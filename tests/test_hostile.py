@@ -34,12 +34,13 @@ from rich.console import Console
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.config import Config, load_config
 from harken.notify.outbox import deliver_pending
-from harken.notify.sinks import build_sinks
+from harken.notify.registry import build_sinks
 from harken.pipeline.collect import poll_source
-from harken.pipeline.process import ingest, run_pass
+from harken.pipeline.ingest import ingest
+from harken.pipeline.process import run_pass
 from harken.platforms.registry import build_sources
 from harken.platforms.replay import read_jsonl
 from harken.spikes.job import check_spikes

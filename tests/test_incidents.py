@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from harken.config import Config, load_config
-from harken.pipeline.process import ingest, run_pass
+from harken.pipeline.ingest import ingest
+from harken.pipeline.process import run_pass
 from harken.platforms.replay import read_jsonl
 from harken.routing.incidents import normalize_url, post_keys
 from harken.store import Store
@@ -278,7 +279,7 @@ def test_alerts_are_per_incident_not_per_post(
 def test_a_closed_items_incident_opens_and_alerts_a_new_item(
     tmp_path: Path, config: Config, classifier: Any
 ) -> None:
-    from harken.queue.views import resolve
+    from harken.queue.actions import resolve
 
     first = process(tmp_path, config, classifier, tweet("1", "@acme the app is down, can't log in"))
     store = Store(config.database.url)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.platforms.replay import MAX_LINE, LineRejection, Rejections, read_jsonl
 from harken.records import MentionRecord
 from tests import payloads as p

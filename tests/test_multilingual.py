@@ -135,7 +135,7 @@ def test_config_languages_name_models_with_heads(tmp_path: Path) -> None:
 
 def test_pipeline_builds_the_routed_classifier(tmp_path: Path) -> None:
     from harken.config import load_config
-    from harken.pipeline.process import build_classifier
+    from harken.pipeline.classify import build_classifier
 
     path = write_config(tmp_path, "classifier:\n  languages: {ja: e5}\n")
     classifier = build_classifier(load_config(path, environ={}))

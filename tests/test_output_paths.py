@@ -29,7 +29,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.store import Store
 from harken.store.tables import Author, Classification, Mention
 

@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from harken.config import Config, load_config
-from harken.notify.delivery import DeliveryError
+from harken.notify.contract import Delivered, DeliveryError
 from harken.notify.outbox import deliver_pending
-from harken.notify.sinks import Delivered
-from harken.pipeline.process import classify_pending, ingest, route_pending, run_pass
+from harken.pipeline.classify import classify_pending
+from harken.pipeline.ingest import ingest
+from harken.pipeline.process import run_pass
+from harken.pipeline.route import route_pending
 from harken.platforms.replay import read_jsonl
 from harken.store import Store
 from harken.store.repo import AlertView

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.config import load_config
-from harken.queue.views import escalate_overdue
+from harken.queue.escalation import escalate_overdue
 from harken.store import Store
 from harken.store.tables import Alert, QueueEvent, QueueItem, Reply
 from tests import payloads as p

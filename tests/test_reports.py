@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.config import Config
 from harken.reports.authors import authors
 from harken.reports.departments import departments

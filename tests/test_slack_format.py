@@ -15,8 +15,8 @@ import pytest
 from slack_sdk.models.blocks import Block, BlockElement
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.delivery import SlackMessage
 from harken.notify.slack.format import alert_message, incident_root
+from harken.notify.slack.message import SlackMessage
 from harken.store.repo import AlertView
 from harken.store.tables import (
     Alert,

@@ -13,10 +13,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 from sqlmodel import col
 
+from harken.config import SpikesConfig, load_config
+from harken.errors import ConfigError
 from harken.spikes.detection import SpikeFinding, backtest, check_due, check_hour, recent_spikes
 from harken.spikes.method import (
     HourlyCounts,
-    SpikeSettings,
     baseline,
     drivers,
     hourly_series,
@@ -48,8 +49,8 @@ def test_a_busy_hour_of_the_week_is_not_a_spike_there_but_is_elsewhere() -> None
     sunday_3 = MONDAY + 4 * WEEK - 21 * HOUR
     counts[sunday_3] = 40
     counts[monday_9] = 40
-    at_monday = judge(counts, monday_9, SpikeSettings())
-    at_sunday = judge(counts, sunday_3, SpikeSettings())
+    at_monday = judge(counts, monday_9, SpikesConfig())
+    at_sunday = judge(counts, sunday_3, SpikesConfig())
     assert (at_monday.spike, at_monday.baseline, at_monday.basis) == (False, 40.0, "hour of week")
     assert (at_sunday.spike, at_sunday.baseline, at_sunday.ratio) == (True, 2.0, 20.0)
     assert at_sunday.p_value < 1e-15
@@ -59,7 +60,7 @@ def test_the_median_shrugs_off_one_past_outage() -> None:
     counts = weekly(4)
     counts[MONDAY + 3 * WEEK + 14 * HOUR] = 60  # last week's outage at Monday 14:00
     counts[MONDAY + 4 * WEEK + 14 * HOUR] = 30
-    verdict = judge(counts, MONDAY + 4 * WEEK + 14 * HOUR, SpikeSettings())
+    verdict = judge(counts, MONDAY + 4 * WEEK + 14 * HOUR, SpikesConfig())
     assert (verdict.baseline, verdict.spike) == (2.0, True)
 
 
@@ -67,10 +68,10 @@ def test_the_floor_keeps_three_posts_against_none_from_being_a_spike() -> None:
     counts = dict.fromkeys(weekly(3, busy=0, quiet=0), 0)
     hour = MONDAY + 3 * WEEK
     counts[hour] = 3
-    loose = SpikeSettings(min_count=1)
+    loose = SpikesConfig(min_count=1)
     assert judge(counts, hour, loose).spike is False  # P(X >= 3 | 1) = 0.08
-    assert judge(counts, hour, SpikeSettings(min_count=1, baseline_floor=0.01)).spike is True
-    assert judge({**counts, hour: 9}, hour, SpikeSettings()).spike is False  # under min_count
+    assert judge(counts, hour, SpikesConfig(min_count=1, baseline_floor=0.01)).spike is True
+    assert judge({**counts, hour: 9}, hour, SpikesConfig()).spike is False  # under min_count
 
 
 def test_poisson_upper_tail_by_hand() -> None:
@@ -93,7 +94,7 @@ def test_short_history_falls_back_to_the_hour_of_day_then_to_no_verdict() -> Non
     )
     first_day = {MONDAY + HOUR * i: 1 for i in range(12)}
     first_day[MONDAY + 12 * HOUR] = 50
-    verdict = judge(first_day, MONDAY + 12 * HOUR, SpikeSettings())
+    verdict = judge(first_day, MONDAY + 12 * HOUR, SpikesConfig())
     assert (verdict.spike, verdict.baseline, verdict.basis) == (False, None, "no history")
 
 
@@ -102,15 +103,20 @@ def test_a_pandas_series_works_as_the_history() -> None:
     stamps += [MONDAY + 3 * WEEK + timedelta(minutes=m) for m in range(30)]
     series = hourly_series(stamps, MONDAY, MONDAY + 3 * WEEK + HOUR)
     assert len(series) == 3 * 168 + 1 and int(series.iloc[-1]) == 30
-    verdict = judge(series, MONDAY + 3 * WEEK, SpikeSettings())
+    verdict = judge(series, MONDAY + 3 * WEEK, SpikesConfig())
     assert (verdict.count, verdict.baseline, verdict.spike) == (30, 2.0, True)
     assert HourlyCounts.of(series).start == MONDAY
 
 
-def test_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match=r"ratio must be above 0.*unknown series 'likes'"):
-        SpikeSettings(ratio=0, series=("volume", "likes"))
-    assert SpikeSettings(series=("topic:outage",)).series == ("topic:outage",)
+def test_settings_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="greater than 0"):
+        SpikesConfig(ratio=0)
+    path = tmp_path / "harken.yaml"
+    path.write_text("topics: {outage: [down]}\nspikes: {series: [volume, likes]}\n")
+    with pytest.raises(ConfigError, match=r"spikes.series: 'likes' is not volume, negative"):
+        load_config(path, environ={})
+    path.write_text('topics: {outage: [down]}\nspikes: {series: "topic:outage"}\n')
+    assert load_config(path, environ={}).spikes.series == ["topic:outage"]
 
 
 def test_tokens_fold_and_drop_urls_handles_and_short_words() -> None:
@@ -269,7 +275,7 @@ KEYWORDS = {"Acme": ["acme", "アクメ"], "Globex": ["globex"]}
 
 
 def test_backtest_finds_the_outage_and_nothing_else(history: Store) -> None:
-    findings = backtest(history, SpikeSettings(), END - 30 * 24 * HOUR, END, keywords=KEYWORDS)
+    findings = backtest(history, SpikesConfig(), END - 30 * 24 * HOUR, END, keywords=KEYWORDS)
     assert [(f.brand, f.series, f.hour_start) for f in findings] == [
         ("Acme", "negative", BURST),
         ("Acme", "topic:outage", BURST),
@@ -291,18 +297,18 @@ def test_backtest_finds_the_outage_and_nothing_else(history: Store) -> None:
 
 
 def test_backtest_of_one_brand_and_a_window_without_the_burst(history: Store) -> None:
-    assert backtest(history, SpikeSettings(), END - 30 * 24 * HOUR, END, brands=["Globex"]) == []
-    assert backtest(history, SpikeSettings(), BURST + HOUR, END) == []
-    only_volume = SpikeSettings(series=("volume",))
+    assert backtest(history, SpikesConfig(), END - 30 * 24 * HOUR, END, brands=["Globex"]) == []
+    assert backtest(history, SpikesConfig(), BURST + HOUR, END) == []
+    only_volume = SpikesConfig(series=("volume",))
     assert [f.series for f in backtest(history, only_volume, BURST, BURST + HOUR)] == ["volume"]
 
 
 def test_check_hour_stores_the_spikes_once(history: Store) -> None:
     detected = datetime(2026, 11, 24, 15, 2, tzinfo=UTC)
-    spikes = check_hour(history, SpikeSettings(), BURST, keywords=KEYWORDS, now=detected)
+    spikes = check_hour(history, SpikesConfig(), BURST, keywords=KEYWORDS, now=detected)
     assert sorted(s.series for s in spikes) == ["negative", "topic:outage", "volume"]
     assert all(s.id and s.hour_start == BURST and s.detected_at == detected for s in spikes)
-    assert check_hour(history, SpikeSettings(), BURST + timedelta(minutes=10)) == []
+    assert check_hour(history, SpikesConfig(), BURST + timedelta(minutes=10)) == []
     stored = recent_spikes(history, BURST)
     assert {s.id for s in stored} == {s.id for s in spikes}
     volume = next(s for s in stored if s.series == "volume")
@@ -311,14 +317,14 @@ def test_check_hour_stores_the_spikes_once(history: Store) -> None:
 
 
 def test_check_due_looks_at_the_hours_just_completed(history: Store) -> None:
-    assert check_due(history, SpikeSettings(), BURST + timedelta(minutes=50)) == []  # not over
-    found = check_due(history, SpikeSettings(), BURST + timedelta(hours=1, minutes=3))
+    assert check_due(history, SpikesConfig(), BURST + timedelta(minutes=50)) == []  # not over
+    found = check_due(history, SpikesConfig(), BURST + timedelta(hours=1, minutes=3))
     assert {(s.series, s.hour_start) for s in found} == {
         ("volume", BURST),
         ("negative", BURST),
         ("topic:outage", BURST),
     }
-    assert check_due(history, SpikeSettings(), BURST + timedelta(hours=5)) == []  # stored already
+    assert check_due(history, SpikesConfig(), BURST + timedelta(hours=5)) == []  # stored already
 
 
 def test_the_hourly_job_alerts_each_new_spike_once_and_the_cli_replays(
@@ -330,10 +336,10 @@ def test_the_hourly_job_alerts_each_new_spike_once_and_the_cli_replays(
     from rich.console import Console
     from typer.testing import CliRunner
 
-    from harken.cli.app import app
+    from harken.cli import app
     from harken.config import load_config
+    from harken.notify.console.sink import ConsoleSink
     from harken.notify.outbox import deliver_pending
-    from harken.notify.sinks import ConsoleSink
     from harken.spikes.job import check_spikes
 
     url = str(history.engine.url)

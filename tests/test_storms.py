@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from harken.config import Config, load_config
 from harken.notify.outbox import deliver_pending
-from harken.notify.sinks import build_sinks
+from harken.notify.registry import build_sinks
 from harken.pipeline.collect import PollReport
 from harken.pipeline.scheduler import Daemon
 from harken.platforms.registry import build_sources

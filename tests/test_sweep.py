@@ -45,7 +45,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from harken.cli.app import app
+from harken.cli import app
 from harken.config import Config, load_config
 from harken.errors import ConfigError, HarkenError
 from harken.platforms.registry import build_sources
@@ -95,7 +95,7 @@ HOSTILE_VALUES = st.one_of(
     st.dictionaries(st.text(max_size=6), st.sampled_from(HOSTILE[:30]), max_size=2),
 )
 
-# Every section of the schema, every key a source takes (harken/*_api.py), each
+# Every section of the schema, every key a source takes (harken/platforms/*/source.py), each
 # with a valid value; ``${SWEEP_SECRET}`` where a secret belongs.
 BASE: dict[str, Any] = {
     "database": {"url": "sqlite:///h.db"},

@@ -1,5 +1,5 @@
 """The command line: ``harken`` and its command groups (``common`` holds what they share)."""
 
-from harken.cli.app import app, main
+from harken.cli.root import app, main
 
 __all__ = ["app", "main"]

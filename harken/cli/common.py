@@ -1,6 +1,7 @@
 """What every command group shares: the consoles, the error-handling group class, the
-state the root callback sets up, opening the store, durations and dates, output formats and
-progress bars. Command modules import from here, never from each other.
+state the root callback sets up, opening the store, durations and dates, the report scope
+(window, brand, platforms), checking a department name, output formats, progress bars and the
+one-line summary of a delivery run. Command modules import from here, never from each other.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +22,9 @@ from harken.config import MAX_DURATION, Config, load_config, looks_like_duration
 from harken.errors import HarkenError
 from harken.logs import redact, register_secrets
 from harken.text import strip_controls, to_json
+
+if TYPE_CHECKING:
+    from harken.store import Store
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -183,3 +187,75 @@ def print_json(data: Any) -> None:
 
 def posts_count(n: int) -> str:
     return f"{n} post" if n == 1 else f"{n} posts"
+
+
+def scope_of(
+    config: Config, since: str, until: str | None, brand: str | None, platforms: list[str] | None
+) -> Any:
+    """The window, brand and platforms of a report or an export (``-p x,reddit`` splits)."""
+    from harken.reports.scope import Scope
+
+    start = parse_since(since)
+    end = parse_since(until) if until else datetime.now(UTC)
+    if end <= start:
+        raise typer.BadParameter("--until must be after --since")
+    if brand is not None and brand not in {b.name for b in config.brands}:
+        known = ", ".join(b.name for b in config.brands) or "none configured"
+        raise HarkenError(f"unknown brand {brand!r}", hint=f"brands: {known}")
+    chosen = sorted({p.strip().lower() for v in platforms or [] for p in v.split(",") if p.strip()})
+    return Scope(start, end, brand, tuple(chosen))
+
+
+def check_department(config: Config, department: str | None, store: Store | None = None) -> None:
+    """Refuse a ``--department`` that is most likely a typo. A department of the config passes;
+    given ``store``, so does one the store has queue items for (renamed or removed since:
+    exports are for history too). No department given passes too."""
+    if not department or department in {d.name for d in config.departments}:
+        return
+    if store is not None and _has_items(store, department):
+        return
+    known = ", ".join(d.name for d in config.departments)
+    raise HarkenError(f"unknown department {department!r}", hint=f"known: {known}")
+
+
+def _has_items(store: Store, department: str) -> bool:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from harken.store.tables import QueueItem
+
+    with store.session() as session:
+        found = session.execute(
+            select(col(QueueItem.id)).where(col(QueueItem.department) == department).limit(1)
+        ).first()
+    return found is not None
+
+
+def describe_notify(result: Any) -> str:
+    """One line for a delivery run (used by process, listen, demo, digest and the alert
+    commands), ending with what is left undelivered and what it waits on (another sender's live
+    claim, a retry...)."""
+    from harken.notify.outbox import describe_waiting
+
+    parts = [f"{result.sent} sent"]
+    for name, label in (
+        ("retry_later", "to retry"),
+        ("held", "held by the noise budget"),
+        ("failed", "failed"),
+        ("skipped", "skipped"),
+        ("recovered", "found delivered after an interruption"),
+        ("resent", "re-sent after an interruption"),
+    ):
+        if getattr(result, name):
+            parts.append(f"{getattr(result, name)} {label}")
+    line = "alerts: " + ", ".join(parts)
+    if result.waiting_until is not None:
+        line += f" · rate limited until {result.waiting_until:%H:%M:%S} UTC"
+    if result.waiting:
+        line += " · " + describe_waiting(result.waiting)
+    return line
+
+
+def one_of(names: list[str]) -> str:
+    """``a, b or c``: the choices of an option, for its help."""
+    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else "".join(names)

@@ -18,28 +18,25 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from harken.cli.app import app
 from harken.cli.common import (
     MAX_ID,
     HarkenGroup,
     SentimentChoice,
+    check_department,
     open_store,
     progress_bars,
     root_state,
+    scope_of,
 )
-from harken.config import Config
-from harken.errors import HarkenError
 
 if TYPE_CHECKING:
     from harken.reports.export import Filters
-    from harken.store import Store
 
 export_app = typer.Typer(
     cls=HarkenGroup,
     no_args_is_help=True,
     help="Write mentions, queue items or incidents to CSV, JSON, JSONL, Parquet or XLSX.",
 )
-app.add_typer(export_app, name="export")
 
 
 class ExportFormat(StrEnum):
@@ -137,7 +134,7 @@ def export_queue(
     ] = False,
 ) -> None:
     """Queue items with their post, timings and SLA outcome (for SLA reviews)."""
-    from harken.queue.views import STATUSES
+    from harken.queue.items import STATUSES
     from harken.reports.export import Filters
 
     unknown = [s for s in status or [] if s not in STATUSES]
@@ -183,7 +180,6 @@ def _export(
     limit: int | None,
     filters: Filters,
 ) -> None:
-    from harken.cli.reports import scope_of
     from harken.reports import export as exports
     from harken.reports.export_writers import SHEET_ROWS
 
@@ -196,7 +192,7 @@ def _export(
     store = open_store(config)
     try:
         if filters.department:
-            _known_department(config, store, filters.department)
+            check_department(config, filters.department, store)
         job = exports.plan(kind, scope, filters, limit, now)
         if note:
             sys.stderr.write(note + "\n")
@@ -227,20 +223,6 @@ def _export(
         store.close()
 
 
-def _known_department(config: Config, store: Store, department: str) -> None:
-    """A department of the config, or one the store has items for (renamed or removed since:
-    exports are for history too). Anything else is most likely a typo."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from harken.store.tables import QueueItem
-
-    if department in {d.name for d in config.departments}:
-        return
-    with store.session() as session:
-        found = session.execute(
-            select(col(QueueItem.id)).where(col(QueueItem.department) == department).limit(1)
-        ).first()
-    if found is None:
-        known = ", ".join(d.name for d in config.departments)
-        raise HarkenError(f"unknown department {department!r}", hint=f"known: {known}")
+def register(app: typer.Typer) -> None:
+    """Adds the export group to ``app``."""
+    app.add_typer(export_app, name="export")

@@ -14,11 +14,11 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from harken.cli.app import app
 from harken.cli.common import (
     MAX_ID,
     Format,
     HarkenGroup,
+    describe_notify,
     err,
     one_line,
     open_store,
@@ -34,7 +34,6 @@ alerts_app = typer.Typer(
     invoke_without_command=True,
     help="The alert outbox: what is pending, sent, held, failed; flush and retry.",
 )
-app.add_typer(alerts_app, name="alerts")
 
 STATUSES = ("pending", "sending", "sent", "failed", "held", "skipped")
 
@@ -45,30 +44,6 @@ StatusOption = Annotated[
 SinceOption = Annotated[
     str | None, typer.Option(help="Created within a duration (24h, 7d) or since an ISO date.")
 ]
-
-
-def describe_notify(result: Any) -> str:
-    """One line for a delivery run (used by process, listen and flush), ending with what is
-    left undelivered and what it waits on (another sender's live claim, a retry...)."""
-    from harken.notify.outbox import describe_waiting
-
-    parts = [f"{result.sent} sent"]
-    for name, label in (
-        ("retry_later", "to retry"),
-        ("held", "held by the noise budget"),
-        ("failed", "failed"),
-        ("skipped", "skipped"),
-        ("recovered", "found delivered after an interruption"),
-        ("resent", "re-sent after an interruption"),
-    ):
-        if getattr(result, name):
-            parts.append(f"{getattr(result, name)} {label}")
-    line = "alerts: " + ", ".join(parts)
-    if result.waiting_until is not None:
-        line += f" · rate limited until {result.waiting_until:%H:%M:%S} UTC"
-    if result.waiting:
-        line += " · " + describe_waiting(result.waiting)
-    return line
 
 
 @alerts_app.callback()
@@ -186,7 +161,7 @@ def _row(view: Any) -> dict[str, Any]:
 def alerts_flush(ctx: typer.Context) -> None:
     """Deliver what is pending now, backoff or not (a sink's Retry-After is still honoured)."""
     from harken.notify.outbox import deliver_pending
-    from harken.notify.sinks import build_sinks
+    from harken.notify.registry import build_sinks
 
     config = root_state(ctx).config()
     store = open_store(config)
@@ -215,7 +190,7 @@ def alerts_retry(
 ) -> None:
     """Put failed, held or skipped alerts back in the outbox (and deliver them)."""
     from harken.notify.outbox import deliver_pending, requeue
-    from harken.notify.sinks import build_sinks
+    from harken.notify.registry import build_sinks
 
     wrong = [s for s in status or [] if s not in ("failed", "held", "skipped")]
     if wrong:
@@ -234,7 +209,6 @@ def alerts_retry(
 # -- digest ---------------------------------------------------------------------------------
 
 
-@app.command()
 def digest(
     ctx: typer.Context,
     day: Annotated[
@@ -259,7 +233,7 @@ def digest(
     from harken.digest.job import make_digest, queue_digest
     from harken.digest.render import digest_text, render_html
     from harken.notify.outbox import deliver_pending
-    from harken.notify.sinks import build_sinks
+    from harken.notify.registry import build_sinks
     from harken.reports.output import output_target, write_output
 
     # Checked before the digest is made (a minute on a big store); the rule of every output.
@@ -303,3 +277,9 @@ def digest(
             "the digest is in the outbox but not delivered yet",
             hint="`harken run` keeps retrying; `harken alerts` shows why",
         )
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the digest command and the alerts group to ``app``."""
+    app.command()(digest)
+    app.add_typer(alerts_app, name="alerts")

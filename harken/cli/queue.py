@@ -1,22 +1,25 @@
-"""``harken queue ...``: department queues (list, show, claim, resolve, dismiss, reply).
-Parsing and formatting only: the work is in harken.queue.
+"""``harken queue ...``: department queues. Reading (list, show) and the queue actions
+(claim, assign, transfer, resolve, dismiss, reopen, note, tag, approve, reply). Parsing and
+formatting only: each command calls one function of harken.queue (actions as the actor of
+``--as``), so the Slack app and the web workspace do exactly what these commands do.
 
-Post text and author handles come from strangers: they are printed as rich ``Text`` (never
-parsed as markup) after ``one_line`` strips control and escape sequences.
+Post text, author handles, notes and tags come from people: they are printed as rich ``Text``
+(never parsed as markup) after ``one_line`` strips control and escape sequences.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
-from harken.cli.app import queue_app
 from harken.cli.common import (
     MAX_ID,
     Format,
+    HarkenGroup,
+    check_department,
     one_line,
     open_store,
     out,
@@ -24,21 +27,38 @@ from harken.cli.common import (
     print_json,
     root_state,
 )
-from harken.config import Config
 from harken.errors import HarkenError
 
+if TYPE_CHECKING:
+    from harken.queue.actors import Actor
+    from harken.queue.items import Change
+    from harken.queue.replies import ReplyPlan
+
+queue_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Department queues.")
+
+ItemId = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")]
 ActorOption = Annotated[
     str | None, typer.Option("--as", help="Who is acting (else $HARKEN_USER, else your login).")
 ]
+TextOption = Annotated[str | None, typer.Option("--text", "-t", help="The reply.")]
+TemplateOption = Annotated[
+    str | None,
+    typer.Option("--template", help="A replies.templates name (default: by the topic)."),
+]
 
 
-def _known_department(config: Config, department: str | None) -> None:
-    if department and department not in {d.name for d in config.departments}:
-        known = ", ".join(d.name for d in config.departments)
-        raise HarkenError(f"unknown department {department!r}", hint=f"known: {known}")
+def _actor(name: str | None) -> Actor:
+    from harken.queue.actors import Actor, actor_name
+
+    return Actor(actor_name(name), via="cli")
 
 
-# -- queue ----------------------------------------------------------------------------------
+def _said(change: Change) -> None:
+    """The line an action returns; it quotes what people typed (notes, tags, names)."""
+    out.print(Text(one_line(change.message, 1000)))
+
+
+# -- reading ----------------------------------------------------------------------------------
 
 
 @queue_app.command("list")
@@ -53,11 +73,12 @@ def queue_list(
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """Queue items: escalated first, then most urgent, then soonest due."""
-    from harken.queue.views import STATUSES, list_items
+    from harken.queue.items import STATUSES
+    from harken.queue.views import list_items
     from harken.store.repo import OPEN_STATUSES
 
     config = root_state(ctx).config()
-    _known_department(config, department)
+    check_department(config, department)
     unknown = [s for s in status or [] if s not in STATUSES]
     if unknown:
         raise typer.BadParameter(f"unknown status {unknown[0]!r} (one of {', '.join(STATUSES)})")
@@ -117,6 +138,8 @@ def queue_show(
     mention = data["mention"]
     out.print(Text(f"       post: {one_line(mention['url'] or mention['external_id'], 110)}"))
     out.print(Text(f"       {_timings(data)}"))
+    if data["tags"]:
+        out.print(Text(f"       tags: {one_line(', '.join(data['tags']), 200)}"))
     incident = data.get("incident")
     if incident:
         growth = incident["growth"]
@@ -187,59 +210,137 @@ def _print_author_history(history: dict[str, Any]) -> None:
         )
 
 
+# -- who holds it ---------------------------------------------------------------------------
+
+
 @queue_app.command("claim")
 def queue_claim(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")],
+    item_id: ItemId,
     actor: ActorOption = None,
     force: Annotated[bool, typer.Option("--force", help="Take over from someone else.")] = False,
 ) -> None:
     """Take an item: new → claimed, with your name on it."""
-    from harken.queue.views import actor_name, claim
+    from harken.queue.actions import claim
 
-    change = claim(open_store(root_state(ctx).config()), item_id, actor_name(actor), force)
-    out.print(Text(change.message))
+    change = claim(open_store(root_state(ctx).config()), item_id, _actor(actor), force=force)
+    _said(change)
+
+
+@queue_app.command("assign")
+def queue_assign(
+    ctx: typer.Context,
+    item_id: ItemId,
+    to: Annotated[str, typer.Option("--to", help="Who takes the item.")],
+    actor: ActorOption = None,
+) -> None:
+    """Give an open item to someone (new → claimed, with their name on it)."""
+    from harken.queue.actions import assign
+
+    _said(assign(open_store(root_state(ctx).config()), item_id, _actor(actor), to))
+
+
+@queue_app.command("transfer")
+def queue_transfer(
+    ctx: typer.Context,
+    item_id: ItemId,
+    to: Annotated[str, typer.Option("--to", help="The department that takes the item.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why it moves.")] = None,
+    actor: ActorOption = None,
+) -> None:
+    """Move an open item to another department: it is theirs to claim, due by their SLA."""
+    from harken.queue.actions import transfer
+
+    config = root_state(ctx).config()
+    _said(transfer(open_store(config), config, item_id, _actor(actor), to, note))
+
+
+# -- closing and reopening ------------------------------------------------------------------
 
 
 @queue_app.command("resolve")
 def queue_resolve(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")],
+    item_id: ItemId,
     note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
     actor: ActorOption = None,
 ) -> None:
     """Close an item as handled."""
-    from harken.queue.views import actor_name, resolve
+    from harken.queue.actions import resolve
 
-    change = resolve(open_store(root_state(ctx).config()), item_id, actor_name(actor), note)
-    out.print(Text(change.message))
+    change = resolve(open_store(root_state(ctx).config()), item_id, _actor(actor), note)
+    _said(change)
 
 
 @queue_app.command("dismiss")
 def queue_dismiss(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")],
+    item_id: ItemId,
     note: Annotated[
         str | None, typer.Option("--note", "--reason", help="Why it needs nothing.")
     ] = None,
     actor: ActorOption = None,
 ) -> None:
     """Close an item that needs nothing (spam, not about us, already handled elsewhere)."""
-    from harken.queue.views import actor_name, dismiss
+    from harken.queue.actions import dismiss
 
-    change = dismiss(open_store(root_state(ctx).config()), item_id, actor_name(actor), note)
-    out.print(Text(change.message))
+    change = dismiss(open_store(root_state(ctx).config()), item_id, _actor(actor), note)
+    _said(change)
+
+
+@queue_app.command("reopen")
+def queue_reopen(
+    ctx: typer.Context,
+    item_id: ItemId,
+    note: Annotated[str | None, typer.Option("--note", help="Why it is open again.")] = None,
+    actor: ActorOption = None,
+) -> None:
+    """Open a resolved or dismissed item again, in the status it had before it was closed."""
+    from harken.queue.actions import reopen
+
+    _said(reopen(open_store(root_state(ctx).config()), item_id, _actor(actor), note))
+
+
+# -- notes and tags -------------------------------------------------------------------------
+
+
+@queue_app.command("note")
+def queue_note(
+    ctx: typer.Context,
+    item_id: ItemId,
+    text: Annotated[str, typer.Argument(help="The note, for the item's history.")],
+    actor: ActorOption = None,
+) -> None:
+    """Add a note to an item's history (open or closed)."""
+    from harken.queue.actions import add_note
+
+    _said(add_note(open_store(root_state(ctx).config()), item_id, _actor(actor), text))
+
+
+@queue_app.command("tag")
+def queue_tag(
+    ctx: typer.Context,
+    item_id: ItemId,
+    tags: Annotated[list[str], typer.Argument(help="One or more tags.")],
+    remove: Annotated[bool, typer.Option("--remove", help="Take these tags off.")] = False,
+    actor: ActorOption = None,
+) -> None:
+    """Tag an item (open or closed), or take tags off it with --remove."""
+    from harken.queue.actions import tag, untag
+
+    act = untag if remove else tag
+    _said(act(open_store(root_state(ctx).config()), item_id, _actor(actor), tags))
+
+
+# -- replies --------------------------------------------------------------------------------
 
 
 @queue_app.command("reply")
 def queue_reply(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Queue item id.")],
-    text: Annotated[str | None, typer.Option("--text", "-t", help="The reply.")] = None,
-    template: Annotated[
-        str | None,
-        typer.Option("--template", help="A replies.templates name (default: by the topic)."),
-    ] = None,
+    item_id: ItemId,
+    text: TextOption = None,
+    template: TemplateOption = None,
     send: Annotated[bool, typer.Option("--send", help="Post it (default: dry run).")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Post even if a reply may already be out.")
@@ -247,36 +348,71 @@ def queue_reply(
     actor: ActorOption = None,
 ) -> None:
     """Answer the mention on its own platform. A dry run unless --send."""
-    from harken.queue.views import actor_name, plan_reply, send_planned_reply
+    from harken.queue.actions import send_planned_reply
+    from harken.queue.replies import plan_reply
 
     config = root_state(ctx).config()
     store = open_store(config)
     plan = plan_reply(store, config, item_id, text, template)
-    used = f" (template {plan.template!r})" if plan.template else ""
-    out.print(
-        Text(
-            f"reply to #{item_id} on {plan.platform}{used}, in reply to "
-            f"{one_line(plan.in_reply_to, 120)}"
-        )
-    )
-    out.print(Text(f"  “{one_line(plan.text, 300)}”"))
-    for problem in plan.problems:
-        out.print(Text(f"  cannot send: {problem}", style="bold red"))
+    _print_plan(plan)
     if not send:
         # A dry run reports; only --send fails on what stands in the way.
         fix = " once the above is fixed" if plan.problems else ""
         out.print(f"dry run: nothing was posted. Add --send to post it{fix}.")
         return
-    if plan.problems:
-        count = len(plan.problems)
-        raise HarkenError(
-            f"nothing was posted: {count} problem{'s' if count > 1 else ''} above",
-            hint="fix them, or see the plan without --send",
-        )
-    outcome = send_planned_reply(store, config, plan, actor_name(actor), force)
+    _refuse_problems(plan, "posted", "see the plan without --send")
+    outcome = send_planned_reply(store, config, plan, _actor(actor), force=force)
     first = (
         f" · first response {outcome.first_response_seconds / 60:.0f} min after queueing"
         if outcome.first_response_seconds is not None
         else ""
     )
     out.print(Text(f"posted: {one_line(outcome.url or outcome.external_id or '', 120)}{first}"))
+
+
+@queue_app.command("approve")
+def queue_approve(
+    ctx: typer.Context,
+    item_id: ItemId,
+    text: TextOption = None,
+    template: TemplateOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Approve a reply before someone sends it: the same --text (or template) as the
+    `queue reply` that will post it. The approval is in the item's history."""
+    from harken.queue.actions import approve_reply
+    from harken.queue.replies import plan_reply
+
+    config = root_state(ctx).config()
+    store = open_store(config)
+    plan = plan_reply(store, config, item_id, text, template)
+    _print_plan(plan)
+    _refuse_problems(plan, "approved", "see the plan with `harken queue reply`")
+    _said(approve_reply(store, plan, _actor(actor)))
+
+
+def _print_plan(plan: ReplyPlan) -> None:
+    used = f" (template {plan.template!r})" if plan.template else ""
+    out.print(
+        Text(
+            f"reply to #{plan.item_id} on {plan.platform}{used}, in reply to "
+            f"{one_line(plan.in_reply_to, 120)}"
+        )
+    )
+    out.print(Text(f"  “{one_line(plan.text, 300)}”"))
+    for problem in plan.problems:
+        out.print(Text(f"  cannot send: {problem}", style="bold red"))
+
+
+def _refuse_problems(plan: ReplyPlan, what: str, hint: str) -> None:
+    if plan.problems:
+        count = len(plan.problems)
+        raise HarkenError(
+            f"nothing was {what}: {count} problem{'s' if count > 1 else ''} above",
+            hint=f"fix them, or {hint}",
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the queue group to ``app``."""
+    app.add_typer(queue_app, name="queue")

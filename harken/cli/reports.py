@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from harken.cli.app import report_app
-from harken.cli.common import ReportFormat, err, open_store, out, parse_since, root_state
+from harken.cli.common import HarkenGroup, ReportFormat, err, open_store, out, root_state, scope_of
 from harken.config import Config, parse_duration
-from harken.errors import HarkenError
+from harken.platforms.registry import platform_names
 from harken.reports.output import OutputTarget, output_target, write_output
+
+report_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Reports over the store.")
 
 SinceOption = Annotated[
     str, typer.Option(help="Start: a duration back from now (24h, 7d) or an ISO date.")
@@ -35,9 +36,7 @@ UntilOption = Annotated[
 BrandOption = Annotated[str | None, typer.Option(help="Only this configured brand.")]
 PlatformOption = Annotated[
     list[str] | None,
-    typer.Option(
-        "--platform", "-p", help="Only these platforms (x, reddit, bluesky, mastodon, rss)."
-    ),
+    typer.Option("--platform", "-p", help=f"Only these platforms ({', '.join(platform_names())})."),
 ]
 FormatOption = Annotated[ReportFormat, typer.Option("--format", "-f")]
 
@@ -66,22 +65,6 @@ class Bucket(StrEnum):
     auto = "auto"
     hour = "hour"
     day = "day"
-
-
-def scope_of(
-    config: Config, since: str, until: str | None, brand: str | None, platforms: list[str] | None
-) -> Any:
-    from harken.reports.scope import Scope
-
-    start = parse_since(since)
-    end = parse_since(until) if until else datetime.now(UTC)
-    if end <= start:
-        raise typer.BadParameter("--until must be after --since")
-    if brand is not None and brand not in {b.name for b in config.brands}:
-        known = ", ".join(b.name for b in config.brands) or "none configured"
-        raise HarkenError(f"unknown brand {brand!r}", hint=f"brands: {known}")
-    chosen = sorted({p.strip().lower() for v in platforms or [] for p in v.split(",") if p.strip()})
-    return Scope(start, end, brand, tuple(chosen))
 
 
 @contextmanager
@@ -314,3 +297,8 @@ def report_incidents(
     with working("Reading incidents…"):
         report = incidents(open_store(config), scope, top, span)
     emit(report, format, chart, lambda: CHARTS["incidents"](report))
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the report group to ``app``."""
+    app.add_typer(report_app, name="report")

@@ -11,7 +11,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from harken.cli.app import app
 from harken.cli.common import (
     MAX_ID,
     Format,
@@ -26,13 +25,11 @@ from harken.cli.common import (
 )
 
 rules_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Routing rules.")
-app.add_typer(rules_app, name="rules")
 
 
 # -- route --explain, rules test ------------------------------------------------------------
 
 
-@app.command()
 def route(
     ctx: typer.Context,
     explain: Annotated[
@@ -137,7 +134,7 @@ def rules_test(
     end = parse_since(until) if until else datetime.now(UTC)
     scorer = None
     if not stored_topics and config.topics:
-        from harken.pipeline.process import build_classifier
+        from harken.pipeline.classify import build_classifier
 
         scorer = classifier_topic_scorer(build_classifier(config))
     replay = replay_rules(open_store(config), config, start, end, scorer)
@@ -183,3 +180,9 @@ def rules_test(
             out.print(Text(f"    {department}: {one_line(reason, 120)}", style="dim"))
     if len(replay.moves) > limit:
         out.print(f"... and {len(replay.moves) - limit} more (--limit, or --format json)")
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the route command and the rules group to ``app``."""
+    app.command()(route)
+    app.add_typer(rules_app, name="rules")

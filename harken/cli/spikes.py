@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from harken.cli.app import app
 from harken.cli.common import (
     Format,
     one_line,
@@ -24,7 +23,6 @@ from harken.cli.common import (
 # -- spikes ---------------------------------------------------------------------------------
 
 
-@app.command()
 def spikes(
     ctx: typer.Context,
     since: Annotated[
@@ -49,7 +47,7 @@ def spikes(
 
     from harken.config import parse_duration
     from harken.spikes import detection as spike_store
-    from harken.spikes.job import brand_keywords, check_spikes, spike_settings
+    from harken.spikes.job import brand_keywords, check_spikes
 
     config = root_state(ctx).config()
     store = open_store(config)
@@ -63,7 +61,7 @@ def spikes(
             raise typer.BadParameter(f"--backtest: {error}") from None
         end = parse_since(until) if until else now
         findings = spike_store.backtest(
-            store, spike_settings(config), end - window, end, keywords=brand_keywords(config)
+            store, config.spikes, end - window, end, keywords=brand_keywords(config)
         )
         title = f"backtest over the last {backtest}: {len(findings)} spike hour(s), nothing stored"
     else:
@@ -90,3 +88,8 @@ def spikes(
             )
         )
         out.print(Text(f"    terms: {one_line(', '.join(f.terms[:8]) or '-', 110)}", style="dim"))
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the spikes command to ``app``."""
+    app.command()(spikes)

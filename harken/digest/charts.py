@@ -2,84 +2,22 @@
 the last 14 days' volume with the negative share.
 
 Drawn on a bare ``Figure`` with the Agg canvas: no pyplot, so no global backend switch and no
-figure registry to leak; style settings live in an ``rc_context`` for the drawing only.
-Labels are English; brand names (in the titles) may be Japanese, so a CJK font is chosen when
-one is installed, with DejaVu Sans as the fallback for everything else.
+figure registry to leak; style settings (chart_style.py, shared with the reports' charts) live
+in an ``rc_context`` for the drawing only. Labels are English; brand names may be Japanese.
 """
 
 from __future__ import annotations
 
-import io
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import cache, lru_cache
-from typing import Any
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from matplotlib import font_manager, rc_context
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from harken.digest.build import Digest
+from harken.digest.model import Digest
+from harken.reports.chart_style import COLORS, VOLUME, chart_style, png_bytes
 
-CJK_FONTS = (
-    "Noto Sans CJK JP",
-    "Noto Sans JP",
-    "IPAexGothic",
-    "IPAGothic",
-    "TakaoGothic",
-    "VL Gothic",
-    "Hiragino Sans",
-    "Yu Gothic",
-    "Meiryo",
-    "Noto Sans CJK SC",
-)
-COLORS = {
-    "negative": "#c0392b",
-    "neutral": "#a6acaf",
-    "positive": "#2e8b57",
-    "unclassified": "#d5d8dc",
-}
-VOLUME = "#5b7fa6"
-WIDTH_IN, HEIGHT_IN, DPI = 7.0, 2.6, 150  # 1050 px, shown at 700: sharp on HiDPI screens
-
-
-@cache
-def font_family() -> tuple[str, ...]:
-    """The first installed CJK font (if any), then DejaVu Sans (bundled with matplotlib)."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = next((name for name in CJK_FONTS if name in installed), None)
-    return (cjk, "DejaVu Sans") if cjk else ("DejaVu Sans",)
-
-
-@contextmanager
-def _style() -> Iterator[None]:
-    settings: Any = {
-        "font.family": list(font_family()),
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": 10,
-        "axes.titleweight": "bold",
-        "axes.titlelocation": "left",
-        "svg.fonttype": "none",
-    }
-    with rc_context(settings), warnings.catch_warnings():
-        # A glyph no installed font has (an emoji in a brand name) is drawn as a box; the
-        # warning about it must not reach callers that treat warnings as errors.
-        warnings.filterwarnings("ignore", message=r".*[Gg]lyph .* missing from")
-        warnings.filterwarnings("ignore", message=r".*not found in font")
-        yield
-
-
-def _png(figure: Figure) -> bytes:
-    out = io.BytesIO()
-    FigureCanvasAgg(figure)
-    # No timestamp or software tag: the same digest always gives the same bytes.
-    figure.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
-    return out.getvalue()
+WIDTH_IN, HEIGHT_IN = 7.0, 2.6  # inches: 1050 px at DPI 150
 
 
 def _subject(digest: Digest) -> str:
@@ -90,7 +28,7 @@ def hourly_chart(digest: Digest) -> bytes:
     zone = ZoneInfo(digest.timezone)
     hours = digest.hourly
     labels = [h.start.astimezone(zone).strftime("%H") for h in hours]
-    with _style():
+    with chart_style():
         figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), layout="constrained")
         axes = figure.add_subplot()
         bottom = [0] * len(hours)
@@ -116,14 +54,14 @@ def hourly_chart(digest: Digest) -> bytes:
             fontsize=8,
             borderaxespad=0.2,
         )
-        return _png(figure)
+        return png_bytes(figure)
 
 
 def daily_chart(digest: Digest) -> bytes:
     days = digest.daily
     labels = [(d.end.astimezone(ZoneInfo(digest.timezone))).strftime("%m-%d") for d in days]
     positions = list(range(len(days)))
-    with _style():
+    with chart_style():
         figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), layout="constrained")
         axes = figure.add_subplot()
         colors = [VOLUME] * len(days)
@@ -166,7 +104,7 @@ def daily_chart(digest: Digest) -> bytes:
             fontsize=8,
             borderaxespad=0.2,
         )
-        return _png(figure)
+        return png_bytes(figure)
 
 
 def digest_charts(digest: Digest) -> dict[str, bytes]:

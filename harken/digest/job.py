@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from harken.config import Config
-from harken.digest.build import Digest, build_digest, digest_window
-from harken.notify.sinks import digest_sinks
+from harken.digest.build import build_digest, digest_window
+from harken.digest.model import Digest
+from harken.notify.registry import digest_plugins, digest_sinks
 from harken.store import Store, repo
 from harken.store.tables import utcnow
 
@@ -31,18 +33,52 @@ def make_digest(
         return build_digest(session, config, day, now or utcnow())
 
 
+def _slack_form(digest: Digest, config: Config) -> dict[str, Any]:
+    """The Block Kit post (text and blocks), linking to the published page if there is one."""
+    from harken.digest.render import digest_message
+
+    day = digest.day.isoformat()
+    link = config.digest.link.replace("{date}", day) if config.digest.link else None
+    message = digest_message(digest, link)
+    return {"text": message.text, "blocks": message.blocks}
+
+
+def _html_form(digest: Digest, config: Config) -> str:
+    """The HTML page (charts inline)."""
+    from harken.digest.render import render_html
+
+    return render_html(digest)
+
+
+def _email_form(digest: Digest, config: Config) -> str:
+    """The whole e-mail (RFC 5322 text, with its Message-ID), for digest.email."""
+    from harken.digest.render import render_email
+
+    assert config.digest.email is not None
+    return render_email(digest, config.digest.email).as_string()
+
+
+# The renderings of a digest a sink can ask its payload to carry (SinkPlugin.digest_forms),
+# by payload key. The renderers are imported when used: matplotlib and jinja2 are slow to load.
+FORMS: dict[str, Callable[[Digest, Config], Any]] = {
+    "slack": _slack_form,
+    "html": _html_form,
+    "email": _email_form,
+}
+
+
 def queue_digest(store: Store, config: Config, digest: Digest, force: bool = False) -> DigestQueued:
     """Render the digest once, as it is now (a snapshot of its day), and put it in the outbox
-    for each sink: Slack (PR channel), e-mail, the console. Once per date and sink, unless
-    ``force`` (then once more)."""
-    from harken.digest.render import digest_message, digest_text, render_email, render_html
+    for each sink it is written for (registry.digest_plugins), with the renderings that sink
+    asks for (FORMS). Once per date and sink, unless ``force`` (then once more)."""
+    from harken.digest.render import digest_text
 
     day = digest.day.isoformat()
     queued = DigestQueued(day)
     summary = _plain(digest_text(digest))
-    link = config.digest.link.replace("{date}", day) if config.digest.link else None
     with store.session() as session:
-        for sink in digest_sinks(config):
+        for plugin in digest_plugins(config):
+            sink = plugin.name
             key = f"{sink}:digest-{day}"
             if repo.alert_exists(session, key):
                 if not force:
@@ -50,14 +86,8 @@ def queue_digest(store: Store, config: Config, digest: Digest, force: bool = Fal
                     continue
                 key = f"{key}:again-{utcnow():%Y%m%dT%H%M%S}"
             payload: dict[str, Any] = {"date": day, "summary": summary}
-            if sink == "slack":
-                message = digest_message(digest, link)
-                payload["slack"] = {"text": message.text, "blocks": message.blocks}
-                if config.digest.upload:
-                    payload["html"] = render_html(digest)
-            elif sink == "email":
-                assert config.digest.email is not None
-                payload["email"] = render_email(digest, config.digest.email).as_string()
+            for form in plugin.digest_forms(config):
+                payload[form] = FORMS[form](digest, config)
             repo.add_alert(
                 session,
                 key,

@@ -28,9 +28,9 @@ from rich.table import Table
 from rich.text import Text
 
 from harken.config import EmailConfig
-from harken.digest.build import Change, Digest
 from harken.digest.charts import digest_charts
-from harken.notify.delivery import SlackMessage
+from harken.digest.model import Change, Digest
+from harken.notify.slack.message import SlackMessage
 from harken.text import for_slack, for_terminal, strip_controls
 
 TEMPLATE = "digest.html.j2"

@@ -38,8 +38,7 @@ from sqlalchemy import select, update
 
 from harken.config import Config
 from harken.notify.budget import PINGS, budget_for, hold_reason
-from harken.notify.delivery import DeliveryError
-from harken.notify.sinks import Delivered, Sink, Skip, Thread
+from harken.notify.contract import Delivered, DeliveryError, Sink, Skip, Thread
 from harken.store import Store
 from harken.store.lock import SenderLease, holder_name, is_lease_holder, live_holders
 from harken.store.repo import (

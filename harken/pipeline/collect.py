@@ -17,8 +17,10 @@ from harken.classify.classifier import Classifier
 from harken.config import Config
 from harken.errors import RateLimited, SourceError
 from harken.logs import redact
-from harken.notify.sinks import Sink
-from harken.pipeline.process import PassResult, run_pass, store_records
+from harken.notify.contract import Sink
+from harken.pipeline.ingest import store_records
+from harken.pipeline.process import run_pass
+from harken.pipeline.stages import PassResult
 from harken.platforms.base import Rejection
 from harken.platforms.source import Page, Source, Stopped
 from harken.records import MentionRecord

@@ -13,23 +13,21 @@ from sqlalchemy import func, select
 
 from harken.config import Config, example_config_text, load_config
 from harken.errors import HarkenError
-from harken.notify.sinks import Sink
-from harken.pipeline.process import (
-    IngestResult,
-    PassResult,
-    Progress,
-    ingest,
-    run_pass,
-)
+from harken.notify.contract import Sink
+from harken.pipeline.ingest import IngestResult, ingest
+from harken.pipeline.process import run_pass
+from harken.pipeline.progress import Progress
+from harken.pipeline.stages import PassResult
+from harken.platforms.registry import platform_names
 from harken.platforms.replay import LineRejection, read_jsonl
 from harken.records import MentionRecord
 from harken.reports.output import output_target, write_output
 from harken.spikes.detection import SpikeFinding, check_due
-from harken.spikes.job import brand_keywords, spike_settings
+from harken.spikes.job import brand_keywords
 from harken.store import Store
 from harken.store.tables import Incident, utcnow
 
-DEMO_PLATFORMS = ("x", "reddit", "bluesky", "mastodon", "rss")
+DEMO_PLATFORMS = tuple(platform_names())
 DB_FILES = ("harken.db", "harken.db-wal", "harken.db-shm")
 
 SinksFactory = Callable[[Config], Mapping[str, Sink]]
@@ -113,9 +111,7 @@ def run_demo(
     # What the daemon's hourly check would have stored over the demo's history (without
     # alerting: the demo's alerts are the items above), so reports and the digest show spikes.
     hours = int((result.span + timedelta(hours=2)) / timedelta(hours=1)) + 1
-    stored = check_due(
-        store, spike_settings(config), now, keywords=brand_keywords(config), hours=hours
-    )
+    stored = check_due(store, config.spikes, now, keywords=brand_keywords(config), hours=hours)
     result.spikes = [SpikeFinding.of(spike) for spike in stored]
     write_next_digest(result, now)
     return result

@@ -150,7 +150,7 @@ def _database_check(config: Config) -> Check:
 
 
 def _model_check(config: Config) -> Check:
-    from harken.pipeline.process import build_classifier
+    from harken.pipeline.classify import build_classifier
 
     started = time.perf_counter()
     try:

@@ -16,7 +16,7 @@ from harken.config import Config
 from harken.errors import SourceError
 from harken.logs import redact
 from harken.pipeline.collect import rate_limited
-from harken.pipeline.process import rescore_mention
+from harken.pipeline.rescore import rescore_mention
 from harken.platforms.source import RefreshTarget, Source, Stopped
 from harken.store import Store
 from harken.store import sources as source_repo

@@ -2,8 +2,8 @@
 
 Corrections are stored per mention (table ``labels``; a new label replaces the old one).
 Retraining embeds the corrected mentions with the configured model's encoder, tunes each of its
-heads towards the corrections (``classify.tune``: anchored to the current weights, so a handful
-of labels nudges rather than overturns), and writes a new head set. ``classifier.heads`` in
+heads towards the corrections (``classify.training.tune``: anchored to the current weights, so a
+handful of labels nudges rather than overturns), and writes a new head set. ``classifier.heads`` in
 config.yaml points the classifier at it.
 """
 

@@ -2,8 +2,9 @@
 
 Jobs (APScheduler 3.x, in-memory job store, one process per database — see store/lock.py):
 
-* ``poll:<source>`` every ``sources.<name>.interval``, then a pipeline pass (classify, route,
-  notify). A source still rate limited is skipped until its reset.
+* ``poll:<source>`` every ``sources.<name>.interval``, then a pipeline pass (the stage table
+  of harken/pipeline/stages.py: classify, route, escalate, notify). A source still rate
+  limited is skipped until its reset.
 * ``refresh`` every ``refresh.interval``: engagement snapshots of recent risky mentions.
 * ``queues`` every minute: overdue items are escalated (and alerted), pending alerts delivered.
 * ``spikes`` hourly, five minutes past the hour: the spike check of the last completed hours
@@ -48,18 +49,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from harken.classify.classifier import Classifier
 from harken.config import Config
 from harken.digest.job import run_digest
+from harken.notify.contract import Sink
 from harken.notify.outbox import NotifyResult, deliver_pending
-from harken.notify.sinks import Sink
 from harken.pipeline.collect import PollReport, poll_source, rate_limited
 from harken.pipeline.engagement import refresh_engagement
-from harken.pipeline.process import PassResult, build_classifier, run_pass
+from harken.pipeline.stages import PassResult, Pipeline, run_stages
 from harken.platforms.source import Source
-from harken.queue.views import escalate_overdue
+from harken.queue.escalation import escalate_overdue
 from harken.spikes.job import check_spikes
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.store.lock import SchedulerLock
-from harken.store.repo import count_pending
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,8 @@ class Daemon:
         self.sinks = sinks
         self.stop = stop
         self.say = say
-        self._classifier = classifier
+        # One for the process: the classifier is loaded once, by the first pass that needs it.
+        self._pipeline = Pipeline(store, config, sinks, classifier)
         self.scheduler_only = False  # set by run(): workers classify, route and deliver
         self._pass_lock = threading.Lock()
         # A source's poll and its engagement refresh never overlap: client objects (praw's,
@@ -176,11 +177,7 @@ class Daemon:
             if self.stop.is_set():
                 return None
             try:
-                with self.store.session() as session:
-                    unclassified = count_pending(session)["unclassified"]
-                if unclassified and self._classifier is None:
-                    self._classifier = build_classifier(self.config)  # seconds: load once
-                result = run_pass(self.store, self.config, self.sinks, self._classifier)
+                result = run_stages(self._pipeline)
             except Exception as err:  # the next poll retries; the daemon must not die
                 log.exception("pipeline pass failed")
                 self.say(f"pipeline: failed ({err}); pending work is retried after the next poll")

@@ -1,7 +1,8 @@
 """``harken worker``: processes that share the pipeline's work through the database.
 
-Each worker loops over its stages, one batch per stage and round, and sleeps when a round
-found nothing. Nothing is handed out by a coordinator: every batch is claimed in the store,
+Each worker loops over its stages (the worker stages of the table in
+``harken/pipeline/stages.py``), one batch per stage and round, and sleeps when a round found
+nothing. Nothing is handed out by a coordinator: every batch is claimed in the store,
 so any number of workers, on any number of hosts, share the work without doing it twice.
 
 * **classify**: PostgreSQL ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED`` of the oldest
@@ -33,55 +34,43 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from harken.classify.classifier import Classifier
 from harken.config import Config
 from harken.errors import HarkenError
-from harken.notify.outbox import NotifyResult, deliver_pending, describe_waiting
-from harken.notify.sinks import Sink
-from harken.pipeline.process import (
-    AlertPlan,
-    RouteResult,
-    build_classifier,
-    classify_batch,
-    route_batch,
-)
-from harken.routing.rules import Router
+from harken.notify.contract import Sink
+from harken.notify.outbox import describe_waiting
+from harken.pipeline.stages import WORKER_STAGES, PassResult, Pipeline, stage
 from harken.store import Store
 from harken.store.repo import count_pending
 
 log = logging.getLogger(__name__)
 
-STAGES = ("classify", "route", "notify")
 Say = Callable[[str], None]
 REPORT_EVERY = 10.0  # seconds between progress lines while busy
 
 
 def parse_stages(value: str) -> tuple[str, ...]:
     names = [s.strip() for s in value.split(",") if s.strip()]
-    unknown = [s for s in names if s not in STAGES]
+    unknown = [s for s in names if s not in WORKER_STAGES]
     if unknown or not names:
         raise HarkenError(
             f"unknown stage {', '.join(unknown) or '(none)'}",
-            hint=f"--stages takes a comma-separated list of {', '.join(STAGES)}",
+            hint=f"--stages takes a comma-separated list of {', '.join(WORKER_STAGES)}",
         )
-    return tuple(s for s in STAGES if s in names)  # pipeline order, each once
+    return tuple(s for s in WORKER_STAGES if s in names)  # pipeline order, each once
 
 
 @dataclass
-class WorkerTotals:
-    classified: int = 0
-    routed: int = 0
-    queue_items: int = 0
-    alerts_queued: int = 0
-    notify: NotifyResult = field(default_factory=NotifyResult)
+class WorkerTotals(PassResult):
+    """What a worker's rounds did, summed."""
 
     def line(self) -> str:
         n = self.notify
         text = (
-            f"classified {self.classified} · routed {self.routed} into {self.queue_items} "
-            f"queue items · {n.sent} alerts sent"
+            f"classified {self.classified} · routed {self.route.mentions} into "
+            f"{self.route.queue_items} queue items · {n.sent} alerts sent"
         )
         extra = [
             f"{count} {what}"
@@ -106,7 +95,7 @@ class Worker:
         store: Store,
         config: Config,
         sinks: Mapping[str, Sink],
-        stages: Sequence[str] = STAGES,
+        stages: Sequence[str] = WORKER_STAGES,
         stop: threading.Event | None = None,
         classifier: Classifier | None = None,
         classify_batch_size: int | None = None,
@@ -115,49 +104,29 @@ class Worker:
         self.store, self.config, self.sinks = store, config, sinks
         self.stages = tuple(stages)
         self.stop = stop or threading.Event()
-        self._classifier = classifier
-        self.classify_batch_size = classify_batch_size or config.classifier.batch_size * 2
-        self.route_batch_size = route_batch_size
-        self._router = Router(config.routing, config.topics)
-        self._plan = AlertPlan.of(config)
+        self.pipeline = Pipeline(
+            store, config, sinks, classifier, classify_batch_size, route_batch_size
+        )
+        # Built at start: a rule set that cannot be compiled stops the worker, not each round.
+        _ = self.pipeline.router, self.pipeline.plan
+        chosen = [stage(name).batch for name in WORKER_STAGES if name in self.stages]
+        self._batches = [batch for batch in chosen if batch is not None]
         self.totals = WorkerTotals()
 
     def step(self) -> bool:
         """One batch of each stage; True when any of them did something."""
         busy = False
-        if "classify" in self.stages and not self.stop.is_set():
-            n = self._classify()
-            self.totals.classified += n
-            busy |= n > 0
-        if "route" in self.stages and not self.stop.is_set():
-            routed = RouteResult()
-            n = route_batch(
-                self.store, self.config, self._router, self._plan, routed, self.route_batch_size
-            )
-            self.totals.routed += n
-            self.totals.queue_items += routed.queue_items
-            self.totals.alerts_queued += routed.alerts
-            busy |= n > 0
-        if "notify" in self.stages and not self.stop.is_set():
-            result = deliver_pending(self.store, self.config, self.sinks)
-            self.totals.notify.add(result)
-            busy |= bool(result.sent or result.failed or result.held or result.skipped)
+        for batch in self._batches:  # in pipeline order, whatever order they were given in
+            if not self.stop.is_set():
+                busy |= batch(self.pipeline, self.totals) > 0
         return busy
-
-    def _classify(self) -> int:
-        if self._classifier is None:
-            with self.store.session() as session:
-                if not count_pending(session)["unclassified"]:
-                    return 0
-            self._classifier = build_classifier(self.config)  # seconds: only when needed
-        return classify_batch(self.store, self._classifier, self.classify_batch_size)
 
     def upstream_empty(self) -> bool:
         """Nothing is left that this worker's stages (or the ones before them) will make."""
         with self.store.session() as session:
             pending = count_pending(session)
-        last = max(STAGES.index(s) for s in self.stages)
-        if last >= STAGES.index("route"):
+        last = max(WORKER_STAGES.index(s) for s in self.stages)
+        if last >= WORKER_STAGES.index("route"):
             return pending["unrouted"] == 0
         return pending["unclassified"] == 0
 

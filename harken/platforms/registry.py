@@ -1,15 +1,19 @@
-"""The one place sources are registered.
+"""The one list of platforms, and what is read from it.
 
-``PARSERS``: platform -> payload parser (replay files and live pages share them).
-``SOURCES``: source type -> the live Source class, imported only when used (the client
-libraries are slow to import and most commands need none of them).
+``PLATFORMS`` holds one line per platform: the ``Platform`` its folder declares
+(``harken/platforms/<name>/__init__.py``). From it come ``PARSERS`` (platform -> payload
+parser; replay files and live pages share them), ``SOURCES`` (source type -> the live Source
+class, imported only when used: the client libraries are slow to import and most commands need
+none of them), the reply clients (``reply_client``), the reply length limits and the platform
+lines of the ``.env`` template (``env_template``).
 
-A new source is one module plus one line in each table. A config entry's key is its type
+A new platform is one folder plus one line in ``PLATFORMS``. A config entry's key is its type
 (``sources: {x: ...}``) unless it says ``type:`` (``sources: {rss_reviews: {type: rss}}``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
@@ -17,25 +21,58 @@ from pydantic import ValidationError
 
 from harken.config import Config, mask_secrets
 from harken.errors import ConfigError, IngestError
+from harken.platforms import bluesky, mastodon, reddit, rss, x
 from harken.platforms.base import Parser
-from harken.platforms.bluesky import parse as bluesky
-from harken.platforms.mastodon import parse as mastodon
-from harken.platforms.reddit import parse as reddit
-from harken.platforms.rss import parse as rss
+from harken.platforms.platform import Platform
+from harken.platforms.reply import ReplyClient
 from harken.platforms.source import RetryPolicy, Runtime, Source
-from harken.platforms.x import parse as x
 
-PARSERS: dict[str, Parser] = {
-    module.PLATFORM: module.parse for module in (x, reddit, bluesky, mastodon, rss)
+PLATFORMS: dict[str, Platform] = {
+    p.name: p
+    for p in (
+        x.PLATFORM,
+        reddit.PLATFORM,
+        bluesky.PLATFORM,
+        mastodon.PLATFORM,
+        rss.PLATFORM,
+    )
 }
 
-SOURCES: dict[str, str] = {
-    "x": "harken.platforms.x.source:XSource",
-    "reddit": "harken.platforms.reddit.source:RedditSource",
-    "bluesky": "harken.platforms.bluesky.source:BlueskySource",
-    "mastodon": "harken.platforms.mastodon.source:MastodonSource",
-    "rss": "harken.platforms.rss.source:RSSSource",
-}
+PARSERS: dict[str, Parser] = {name: p.parser for name, p in PLATFORMS.items()}
+SOURCES: dict[str, str] = {name: p.source for name, p in PLATFORMS.items()}
+
+
+def platform_names() -> list[str]:
+    """Every platform, in the registry's order (x, reddit, bluesky, mastodon, rss)."""
+    return list(PLATFORMS)
+
+
+def reply_client(platform: str) -> ReplyClient | None:
+    """The client that answers the platform's mentions; None when it has none (or is unknown)."""
+    known = PLATFORMS.get(platform)
+    return known.reply if known is not None else None
+
+
+def max_reply_lengths() -> dict[str, int]:
+    """platform -> the longest reply it takes, for each platform that can be answered."""
+    return {
+        name: p.max_reply_length for name, p in PLATFORMS.items() if p.max_reply_length is not None
+    }
+
+
+@dataclass(frozen=True)
+class EnvTemplate:
+    """The platforms' lines of the ``.env`` that ``harken init`` writes, one ``VAR=`` a line."""
+
+    listening: str  # what polling reads
+    replying: str  # what only answering (``harken queue reply --send``) reads
+
+
+def env_template() -> EnvTemplate:
+    return EnvTemplate(
+        listening="".join(f"{var}=\n" for p in PLATFORMS.values() for var in p.listen_env),
+        replying="".join(f"{var}=\n" for p in PLATFORMS.values() for var in p.reply_env),
+    )
 
 
 def parser_for(platform: str) -> Parser:

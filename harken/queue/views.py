@@ -1,35 +1,20 @@
-"""Department queues as the CLI and other tools see them: listing (the ``queue list`` JSON
-contract), one item in full, and the item's life:
-
-    new ──claim──> claimed ──reply --send──> responded
-     │                │                          │
-     └────────────────┴──── resolve ─────────────┴──> resolved
-                      └──── dismiss ─────────────┴──> dismissed   (from any open status)
-
-Every change records who did it and when (``queue_events``). An item's SLA is the time to its
-first response; an item still waiting past its due time is escalated by ``escalate_overdue``.
+"""Department queues as the CLI and other faces read them: listing (the ``queue list`` JSON
+contract), one item in full (``queue show``), and the author's history. Nothing here writes;
+changes are ``harken.queue.actions``.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from harken.config import Config
-from harken.errors import QueueError, ReplyError
-from harken.notify.sinks import alert_sinks
-from harken.platforms.replies import ReplyTarget, reply_problems, send_reply
-from harken.store import Store, repo
-from harken.store.repo import OPEN_STATUSES, QueueRow, queue_rows
+from harken.queue.items import WAITING, first_response_seconds, load_row, replies_of
+from harken.store import Store
+from harken.store.repo import QueueRow, queue_rows, tags_of
 from harken.store.tables import (
     Author,
     Classification,
@@ -37,35 +22,8 @@ from harken.store.tables import (
     Mention,
     QueueEvent,
     QueueItem,
-    Reply,
     utcnow,
 )
-from harken.text import human_duration
-
-STATUSES = ("new", "claimed", "responded", "resolved", "dismissed")
-WAITING = ("new", "claimed")  # no first response yet: the SLA clock runs
-
-
-MAX_ACTOR = 255  # queue_events.actor, queue_items.assignee / closed_by, replies.actor
-
-
-def actor_name(explicit: str | None = None) -> str:
-    """Who is acting: ``--as NAME``, else $HARKEN_USER, else the login name."""
-    if explicit and explicit.strip():
-        return _fits(explicit.strip(), "--as")
-    if os.environ.get("HARKEN_USER", "").strip():
-        return _fits(os.environ["HARKEN_USER"].strip(), "HARKEN_USER")
-    try:
-        return _fits(getpass.getuser(), "the login name")
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _fits(name: str, source: str) -> str:
-    # PostgreSQL refuses a longer value (SQLite would keep it): say so before any change.
-    if len(name) > MAX_ACTOR:
-        raise QueueError(f"{source} is longer than {MAX_ACTOR} characters")
-    return name
 
 
 def list_items(
@@ -74,12 +32,19 @@ def list_items(
     with store.session() as session:
         rows = queue_rows(session, department, statuses, limit)
         incidents = _incidents(session, [r.item.incident_id for r in rows])
+        tags = tags_of(session, [r.item.id for r in rows])
     now = utcnow()
-    return [item_json(row, incidents.get(row.item.incident_id or -1), now) for row in rows]
+    return [
+        item_json(row, incidents.get(row.item.incident_id or -1), now, tags.get(row.item.id or -1))
+        for row in rows
+    ]
 
 
 def item_json(
-    row: QueueRow, incident: Incident | None = None, now: datetime | None = None
+    row: QueueRow,
+    incident: Incident | None = None,
+    now: datetime | None = None,
+    tags: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     item, mention, author, c = row.item, row.mention, row.author, row.classification
     now = now or utcnow()
@@ -121,22 +86,20 @@ def item_json(
         "assignee": item.assignee,
         "claimed_at": _iso(item.claimed_at),
         "responded_at": _iso(item.responded_at),
-        "first_response_seconds": _seconds(item.created_at, item.responded_at),
+        "first_response_seconds": first_response_seconds(item),
         "closed_at": _iso(item.closed_at),
         "closed_by": item.closed_by,
         "note": item.note,
         "overdue": item.status in WAITING and item.due_at < now,
         "escalation_level": item.escalation_level,
         "escalated_at": _iso(item.escalated_at),
+        # Added with queue actions (issue 19): `harken queue tag`.
+        "tags": list(tags or []),
     }
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _seconds(start: datetime, end: datetime | None) -> float | None:
-    return round((end - start).total_seconds(), 1) if end else None
 
 
 def _incidents(session: Session, ids: Sequence[int | None]) -> dict[int, Incident]:
@@ -153,9 +116,9 @@ def _incidents(session: Session, ids: Sequence[int | None]) -> dict[int, Inciden
 def show_item(store: Store, item_id: int, history_limit: int = 10) -> dict[str, Any]:
     """The item, its incident, its history, its replies, and the author's history."""
     with store.session() as session:
-        row = _row(session, item_id)
+        row = load_row(session, item_id)
         incident = session.get(Incident, row.item.incident_id) if row.item.incident_id else None
-        data = item_json(row, incident)
+        data = item_json(row, incident, tags=tags_of(session, [item_id]).get(item_id))
         data["incident"] = _incident_json(session, incident) if incident else None
         data["events"] = [
             {
@@ -294,362 +257,3 @@ def _outcomes(session: Session, mention_ids: list[int | None]) -> dict[int, list
             text += f": {item.note}"
         out.setdefault(item.mention_id, []).append(text)
     return out
-
-
-def replies_of(session: Session, item_id: int) -> list[Reply]:
-    return list(
-        session.execute(
-            select(Reply).where(Reply.queue_item_id == item_id).order_by(Reply.id)
-        ).scalars()
-    )
-
-
-def _row(session: Session, item_id: int) -> QueueRow:
-    found = session.execute(
-        select(QueueItem, Mention, Author, Classification)
-        .join(Mention, Mention.id == QueueItem.mention_id)
-        .join(Author, Author.id == Mention.author_id)
-        .outerjoin(Classification, Classification.mention_id == Mention.id)
-        .where(QueueItem.id == item_id)
-    ).first()
-    if found is None:
-        raise QueueError(
-            f"no queue item #{item_id}", hint="`harken queue list` shows the open ones"
-        )
-    return QueueRow(*found)
-
-
-# -- changes of status ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Change:
-    item_id: int
-    before: str
-    after: str
-    message: str
-
-
-def claim(store: Store, item_id: int, actor: str, force: bool = False) -> Change:
-    with store.session() as session:
-        item = _item(session, item_id)
-        if item.status not in WAITING:
-            raise QueueError(
-                f"item #{item_id} is {item.status}; only new or claimed items can be claimed"
-            )
-        if item.status == "claimed" and item.assignee not in (None, actor) and not force:
-            raise QueueError(
-                f"item #{item_id} is claimed by {item.assignee}",
-                hint="pass --force to take it over",
-            )
-        item.assignee, item.claimed_at = actor, item.claimed_at or utcnow()
-        return _move(
-            session, item, "claimed", actor, "claimed", None, f"#{item_id} claimed by {actor}"
-        )
-
-
-def resolve(store: Store, item_id: int, actor: str, note: str | None) -> Change:
-    with store.session() as session:
-        item = _closable(session, item_id, "resolved")
-        return _close(session, item, "resolved", actor, note)
-
-
-def dismiss(store: Store, item_id: int, actor: str, note: str | None) -> Change:
-    with store.session() as session:
-        item = _closable(session, item_id, "dismissed")
-        return _close(session, item, "dismissed", actor, note)
-
-
-def _closable(session: Session, item_id: int, to: str) -> QueueItem:
-    item = _item(session, item_id)
-    if item.status not in OPEN_STATUSES:
-        raise QueueError(f"item #{item_id} is already {item.status}; it cannot be {to}")
-    return item
-
-
-def _close(session: Session, item: QueueItem, to: str, actor: str, note: str | None) -> Change:
-    item.closed_at, item.closed_by = utcnow(), actor
-    item.note = note or item.note
-    message = f"#{item.id} {to} by {actor}" + (f": {note}" if note else "")
-    return _move(session, item, to, actor, to, note, message)
-
-
-def _move(
-    session: Session,
-    item: QueueItem,
-    to: str,
-    actor: str,
-    action: str,
-    note: str | None,
-    message: str,
-) -> Change:
-    before, now = item.status, utcnow()
-    item.status, item.updated_at = to, now
-    session.add(item)
-    session.add(
-        QueueEvent(
-            queue_item_id=item.id,  # type: ignore[arg-type]
-            at=now,
-            actor=actor,
-            action=action,
-            from_status=before,
-            to_status=to,
-            note=note,
-        )
-    )
-    assert item.id is not None
-    return Change(item.id, before, to, message)
-
-
-def _item(session: Session, item_id: int) -> QueueItem:
-    item = session.get(QueueItem, item_id)
-    if item is None:
-        raise QueueError(
-            f"no queue item #{item_id}", hint="`harken queue list` shows the open ones"
-        )
-    return item
-
-
-def mark_responded(session: Session, item: QueueItem, actor: str, note: str) -> None:
-    """A reply was posted: the first one stops the SLA clock."""
-    if item.responded_at is None:
-        item.responded_at = utcnow()
-    item.escalation_level = 0  # answered: no longer overdue (escalated_at keeps the record)
-    if item.assignee is None:
-        item.assignee = actor
-    if item.status in WAITING:
-        _move(session, item, "responded", actor, "replied", note, "")
-    else:
-        session.add(QueueEvent(queue_item_id=item.id, actor=actor, action="replied", note=note))  # type: ignore[arg-type]
-        session.add(item)
-
-
-# -- escalation -----------------------------------------------------------------------------
-
-
-@dataclass
-class EscalationResult:
-    escalated: int = 0  # items that reached level 1 (past due) now
-    sent_up: int = 0  # items that reached level 2 (past due twice over) now
-    alerts: int = 0
-
-
-def escalate_overdue(store: Store, config: Config, now: datetime | None = None) -> EscalationResult:
-    """Items still waiting for a first response past their due time are flagged and
-    re-alerted to their department (level 1); still waiting when as long again has passed,
-    they are alerted to the department's ``escalate_to`` (level 2). Each level alerts once."""
-    now = now or utcnow()
-    result = EscalationResult()
-    with store.session() as session:
-        overdue = session.execute(
-            select(QueueItem).where(
-                QueueItem.status.in_(WAITING),  # type: ignore[attr-defined]
-                QueueItem.due_at < now,
-                QueueItem.escalation_level < 2,
-            )
-        ).scalars()
-        for item in list(overdue):
-            # A department removed from the config since: its items are the default's now.
-            known = _known(config, item)
-            department = config.department(item.department if known else config.routing.default)
-            sla = department.sla_for(item.priority)
-            level = 2 if now >= item.due_at + sla else 1
-            if level <= item.escalation_level:
-                continue
-            to = item.department if known else department.name
-            if level == 2 and department.escalate_to:
-                to = department.escalate_to
-            late = now - item.due_at
-            note = (
-                f"level {level}: no first response {human_duration(late)} after due; alerted {to}"
-            )
-            item.escalation_level, item.escalated_at = level, now
-            session.add(item)
-            session.add(
-                QueueEvent(
-                    queue_item_id=item.id, at=now, actor="harken", action="escalated", note=note
-                )
-            )  # type: ignore[arg-type]
-            result.escalated += level == 1
-            result.sent_up += level == 2
-            for sink in alert_sinks(config, to):
-                result.alerts += repo.add_alert(
-                    session,
-                    f"{sink}:escalation-{level}:item-{item.id}",
-                    kind="escalation",
-                    queue_item_id=item.id,
-                    mention_id=item.mention_id,
-                    incident_id=item.incident_id,
-                    sink=sink,
-                    channel=to,
-                )
-    return result
-
-
-def _known(config: Config, item: QueueItem) -> bool:
-    return any(d.name == item.department for d in config.departments)
-
-
-# -- replies --------------------------------------------------------------------------------
-
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-@dataclass(frozen=True)
-class ReplyPlan:
-    item_id: int
-    platform: str
-    in_reply_to: str  # the mention's URL, else its id
-    text: str
-    template: str | None  # the template used, if any
-    problems: list[str]
-
-
-@dataclass(frozen=True)
-class ReplyOutcome:
-    plan: ReplyPlan
-    sent: bool
-    url: str | None = None
-    external_id: str | None = None
-    first_response_seconds: float | None = None
-
-
-def plan_reply(
-    store: Store, config: Config, item_id: int, text: str | None, template: str | None
-) -> ReplyPlan:
-    """The reply that would be posted (text filled from a template when not given) and what,
-    if anything, stands in its way. No network."""
-    with store.session() as session:
-        row = _row(session, item_id)
-        chosen = None
-        if text is None:
-            chosen = template or _template_for(config, row)
-            if chosen is None:
-                raise QueueError(
-                    "no reply text and no template for this item",
-                    hint="give --text, or add replies.templates (per topic or 'default')",
-                )
-            if chosen not in config.replies.templates:
-                known = ", ".join(config.replies.templates) or "none"
-                raise QueueError(f"no reply template {chosen!r}", hint=f"templates: {known}")
-            text = fill_template(config.replies.templates[chosen], row)
-        target = reply_target(row.mention, row.author)
-        problems = reply_problems(config, target, text)
-        if row.item.status not in OPEN_STATUSES:
-            problems.append(f"item #{item_id} is {row.item.status}")
-        return ReplyPlan(
-            item_id,
-            row.mention.platform,
-            row.mention.url or row.mention.external_id,
-            text,
-            chosen,
-            problems,
-        )
-
-
-def send_planned_reply(
-    store: Store, config: Config, plan: ReplyPlan, actor: str, force: bool = False
-) -> ReplyOutcome:
-    """Post the reply once. The attempt is written before the platform is called, so a crash
-    in between leaves a visible 'sending' record and the next --send refuses to post again."""
-    if plan.problems:
-        raise QueueError("cannot send: " + "; ".join(plan.problems))
-    with store.session() as session:
-        row = _row(session, plan.item_id)
-        earlier = replies_of(session, plan.item_id)
-        _refuse_repeat(earlier, plan.text, force)
-        for reply in earlier:  # --force: whoever looked decided the old attempt is settled
-            if reply.status in ("sending", "unknown"):
-                reply.status = "superseded"
-                session.add(reply)
-        target = reply_target(row.mention, row.author)
-        attempt = Reply(
-            queue_item_id=plan.item_id,
-            platform=plan.platform,
-            in_reply_to=row.mention.external_id,
-            text=plan.text,
-            actor=actor,
-        )
-        session.add(attempt)
-        try:
-            session.flush()
-        except IntegrityError:  # uq_replies_in_flight: someone else is sending right now
-            raise QueueError(
-                f"another reply to item #{plan.item_id} is being sent right now",
-                hint="look at `harken queue show` in a moment",
-            ) from None
-        attempt_id = attempt.id
-    try:
-        sent = send_reply(config, target, plan.text)
-    except ReplyError as error:
-        with store.session() as session:
-            failed = session.get(Reply, attempt_id)
-            assert failed is not None
-            failed.status = "unknown" if error.maybe_posted else "failed"
-            failed.error = str(error)[:2000]
-        raise
-    with store.session() as session:
-        done = session.get(Reply, attempt_id)
-        item = _item(session, plan.item_id)
-        assert done is not None
-        done.status, done.sent_at = "sent", utcnow()
-        done.external_id, done.url = sent.external_id, sent.url
-        mark_responded(session, item, actor, f"reply {sent.url or sent.external_id}")
-        first = _seconds(item.created_at, item.responded_at)
-    return ReplyOutcome(plan, True, sent.url, sent.external_id, first)
-
-
-def _refuse_repeat(earlier: list[Reply], text: str, force: bool) -> None:
-    if force:
-        return
-    for reply in earlier:
-        if reply.status in ("sending", "unknown"):
-            raise QueueError(
-                f"reply #{reply.id} to this item was being sent at "
-                f"{reply.created_at:%Y-%m-%d %H:%M} UTC and its outcome is unknown",
-                hint="check the post on the platform; pass --force to send anyway",
-            )
-        if reply.status == "sent" and reply.text == text:
-            raise QueueError(
-                f"this exact reply was already sent ({reply.url or reply.external_id})",
-                hint="pass --force to post it again",
-            )
-
-
-def _template_for(config: Config, row: QueueRow) -> str | None:
-    topics = list(row.classification.topics) if row.classification else []
-    for topic in topics:
-        if topic in config.replies.templates:
-            return topic
-    return "default" if "default" in config.replies.templates else None
-
-
-def fill_template(template: str, row: QueueRow) -> str:
-    values = {
-        "author": row.author.handle,
-        "brand": row.mention.brand or "",
-        "platform": row.mention.platform,
-        "department": row.item.department,
-        "item": str(row.item.id),
-    }
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise QueueError(
-                f"reply template uses {{{name}}}", hint=f"known fields: {', '.join(values)}"
-            )
-        return values[name]
-
-    return _PLACEHOLDER.sub(fill, template)
-
-
-def reply_target(mention: Mention, author: Author) -> ReplyTarget:
-    return ReplyTarget(
-        platform=mention.platform,
-        external_id=mention.external_id,
-        url=mention.url,
-        author_handle=author.handle,
-        conversation_id=mention.conversation_id,
-        raw=mention.raw or {},
-    )

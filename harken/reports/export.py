@@ -38,7 +38,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from harken.errors import HarkenError
-from harken.queue.views import WAITING
+from harken.queue.items import WAITING
 from harken.reports import scope as scopes
 from harken.reports.export_writers import (
     CELL_CHARS,

@@ -1,6 +1,7 @@
 """PNG charts for ``harken report ... --chart FILE.png``, drawn like the digest's (same fonts,
-colours and deterministic bytes: see charts.py). Labels made from post data (handles, terms,
-brand names) are plain text to matplotlib: ``$`` would start mathtext, so it is escaped."""
+colours and deterministic bytes: see harken/reports/chart_style.py). Labels made from post data
+(handles, terms, brand names) are plain text to matplotlib: ``$`` would start mathtext, so it
+is escaped."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from harken.digest.charts import COLORS, VOLUME, _png, _style
+from harken.reports.chart_style import COLORS, VOLUME, chart_style, png_bytes
 from harken.reports.summary import Summary
 from harken.reports.tabular import Report
 from harken.text import strip_controls
@@ -29,7 +30,7 @@ def label(value: Any) -> str:
 
 def summary_chart(report: Summary) -> bytes:
     table = report.by_platform
-    with _style():
+    with chart_style():
         figure = Figure(figsize=(WIDTH_IN, 3.0), layout="constrained")
         left, right = figure.subplots(1, 2, width_ratios=[3, 2])
         names = [label(p) for p in table["platform"]]
@@ -40,7 +41,7 @@ def summary_chart(report: Summary) -> bytes:
         right.bar(list(bands), list(bands.values()), color=colors[: len(bands)])
         right.set_title("Escalation risk")
         right.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-        return _png(figure)
+        return png_bytes(figure)
 
 
 def trend_chart(report: Report) -> bytes:
@@ -50,7 +51,7 @@ def trend_chart(report: Report) -> bytes:
     stamps = pd.to_datetime(table["bucket"], utc=True).dt.tz_convert(zone)
     hourly = section.name == "hour"
     labels = [s.strftime("%m-%d %H:00" if hourly else "%m-%d") for s in stamps]
-    with _style():
+    with chart_style():
         figure = Figure(figsize=(WIDTH_IN, 3.0), layout="constrained")
         axes = figure.add_subplot()
         values = {s: table[s].tolist() for s in ("negative", "neutral", "positive")}
@@ -67,12 +68,12 @@ def trend_chart(report: Report) -> bytes:
         axes.set_title(f"Mentions per {section.name} ({zone})")
         step = max(1, len(labels) // 12)
         axes.set_xticks(positions[::step], labels[::step], fontsize=7)
-        return _png(figure)
+        return png_bytes(figure)
 
 
 def voice_chart(report: Report) -> bytes:
     table = report.sections[0].frame
-    with _style():
+    with chart_style():
         figure = Figure(figsize=(WIDTH_IN, 0.9 + 0.35 * max(len(table), 1)), layout="constrained")
         axes = figure.add_subplot()
         names = [
@@ -83,28 +84,28 @@ def voice_chart(report: Report) -> bytes:
         axes.barh(names[::-1], shares[::-1], color=VOLUME)
         axes.xaxis.set_major_formatter(PercentFormatter(decimals=0))
         axes.set_title("Share of voice (mentions)")
-        return _png(figure)
+        return png_bytes(figure)
 
 
 def bars_chart(
     report: Report, section: str, value: str, name: str, title: str, prefix: str = ""
 ) -> bytes:
     table = report.section(section).frame.head(15)
-    with _style():
+    with chart_style():
         figure = Figure(figsize=(WIDTH_IN, 0.9 + 0.3 * max(len(table), 1)), layout="constrained")
         axes = figure.add_subplot()
         names = [label(f"{prefix}{n}") for n in table[name]]
         axes.barh(names[::-1], table[value].astype(float).tolist()[::-1], color=VOLUME)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
         axes.set_title(title)
-        return _png(figure)
+        return png_bytes(figure)
 
 
 def departments_chart(report: Report) -> bytes:
     table = report.sections[0].frame
     table = table[table["department"] != "all"]
     names = [label(n) for n in table["department"]]
-    with _style():
+    with chart_style():
         figure = Figure(figsize=(WIDTH_IN, 3.0), layout="constrained")
         left, right = figure.subplots(1, 2)
         positions = list(range(len(names)))
@@ -121,7 +122,7 @@ def departments_chart(report: Report) -> bytes:
         right.set_ylim(0, 105)
         right.yaxis.set_major_formatter(PercentFormatter(decimals=0))
         right.set_title("SLA met")
-        return _png(figure)
+        return png_bytes(figure)
 
 
 def _stacked(axes: Any, names: list[str], values: dict[str, list[int]]) -> list[int]:

@@ -12,7 +12,6 @@ reruns agree) and scaled back up; the report says so.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import Any
 
 import pandas as pd
@@ -23,7 +22,7 @@ from harken.config import Config
 from harken.reports import frames
 from harken.reports.scope import Scope, read_frame
 from harken.reports.tabular import Column, Report, Section
-from harken.spikes.method import tokens
+from harken.spikes.method import document_frequency, tokens
 from harken.store import Store
 from harken.store.tables import Mention
 
@@ -141,8 +140,8 @@ def _term_table(
 ) -> tuple[pd.DataFrame, int]:
     count_now = _count(store, scope)
     step = max(1, math.ceil(max(count_now, _count(store, scope.previous())) / TERM_SAMPLE))
-    now = _document_frequency(_texts(store, scope, step), exclude)
-    before = _document_frequency(_texts(store, scope.previous(), step), exclude)
+    now = document_frequency(_texts(store, scope, step), exclude)
+    before = document_frequency(_texts(store, scope.previous(), step), exclude)
     rows = []
     for term, n in now.items():
         if n * step < MIN_TERM_POSTS:
@@ -174,10 +173,3 @@ def _texts(store: Store, scope: Scope, step: int) -> list[str]:
     if step > 1:
         statement = statement.where(col(Mention.id) % step == 0)
     return [str(t) for t in read_frame(store, statement)["text"]]
-
-
-def _document_frequency(texts: list[str], exclude: set[str]) -> Counter[str]:
-    frequency: Counter[str] = Counter()
-    for text in texts:
-        frequency.update(set(tokens(text)) - exclude)
-    return frequency

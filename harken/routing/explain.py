@@ -16,7 +16,7 @@ from sqlalchemy import select
 from harken import vectors
 from harken.config import Config
 from harken.errors import HarkenError
-from harken.pipeline.process import decision_json, subject_of
+from harken.routing.items import decision_json, subject_of
 from harken.routing.rules import Router, RuleTrace
 from harken.store import Store
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem

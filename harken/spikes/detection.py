@@ -21,13 +21,13 @@ from typing import Any
 from sqlalchemy import String, cast, func, literal_column, or_, select
 from sqlmodel import Session, col
 
+from harken.config import SpikesConfig
 from harken.spikes.method import (
     DAY,
     HOUR,
     TOPIC_PREFIX,
     WEEK,
     HourlyCounts,
-    SpikeSettings,
     Verdict,
     drivers,
     floor_hour,
@@ -78,7 +78,7 @@ class SpikeFinding:
 
 def check_hour(
     store: Store,
-    settings: SpikeSettings,
+    settings: SpikesConfig,
     hour_start: datetime,
     brands: Sequence[str] | None = None,
     keywords: Keywords | None = None,
@@ -90,7 +90,7 @@ def check_hour(
 
 def check_due(
     store: Store,
-    settings: SpikeSettings,
+    settings: SpikesConfig,
     now: datetime,
     brands: Sequence[str] | None = None,
     keywords: Keywords | None = None,
@@ -107,7 +107,7 @@ def check_due(
 
 def backtest(
     store: Store,
-    settings: SpikeSettings,
+    settings: SpikesConfig,
     start: datetime,
     end: datetime,
     brands: Sequence[str] | None = None,
@@ -138,7 +138,7 @@ def recent_spikes(store: Store, since: datetime) -> list[Spike]:
 
 def _check(
     store: Store,
-    settings: SpikeSettings,
+    settings: SpikesConfig,
     hours: list[datetime],
     brands: Sequence[str] | None,
     keywords: Keywords | None,
@@ -156,7 +156,7 @@ def _check(
 
 def _detect(
     session: Session,
-    settings: SpikeSettings,
+    settings: SpikesConfig,
     hours: list[datetime],
     brands: Sequence[str] | None,
     keywords: Keywords,
@@ -181,7 +181,7 @@ def _detect(
 
 def _hourly(
     session: Session,
-    settings: SpikeSettings,
+    settings: SpikesConfig,
     start: datetime,
     end: datetime,
     brands: Sequence[str] | None,
@@ -251,7 +251,7 @@ def _listening_since(session: Session, start: datetime, end: datetime) -> dict[s
 
 def _explain(
     session: Session,
-    settings: SpikeSettings,
+    settings: SpikesConfig,
     key: tuple[str, str],
     verdict: Verdict,
     history: HourlyCounts,
@@ -282,7 +282,7 @@ def _explain(
 
 def _posts(
     session: Session,
-    settings: SpikeSettings,
+    settings: SpikesConfig,
     key: tuple[str, str],
     start: datetime,
     end: datetime,

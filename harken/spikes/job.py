@@ -7,23 +7,10 @@ from datetime import datetime
 from sqlmodel import Session
 
 from harken.config import Config
-from harken.notify.sinks import alert_sinks
+from harken.notify.registry import alert_sinks
 from harken.spikes import detection as spikes
-from harken.spikes.method import SpikeSettings
 from harken.store import Store, repo
 from harken.store.tables import Spike, utcnow
-
-
-def spike_settings(config: Config) -> SpikeSettings:
-    s = config.spikes
-    return SpikeSettings(
-        weeks=s.weeks,
-        min_count=s.min_count,
-        ratio=s.ratio,
-        p_value=s.p_value,
-        baseline_floor=s.baseline_floor,
-        series=tuple(s.series),
-    )
 
 
 def brand_keywords(config: Config) -> dict[str, list[str]]:
@@ -49,5 +36,5 @@ def check_spikes(store: Store, config: Config, now: datetime | None = None) -> l
                     channel=channel,
                 )
 
-    settings, keywords = spike_settings(config), brand_keywords(config)
-    return spikes.check_due(store, settings, now or utcnow(), keywords=keywords, on_new=alert)
+    keywords = brand_keywords(config)
+    return spikes.check_due(store, config.spikes, now or utcnow(), keywords=keywords, on_new=alert)

@@ -14,6 +14,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -21,6 +22,7 @@ from statistics import median
 
 import pandas as pd
 
+from harken.config import SpikesConfig
 from harken.text import normalize
 
 HOUR = timedelta(hours=1)
@@ -28,38 +30,10 @@ DAY = timedelta(days=1)
 WEEK = timedelta(weeks=1)
 MIN_WEEKS = 2  # the median of one week is last week's accident, not a baseline
 FALLBACK_DAYS = 7
-SERIES_KINDS = ("volume", "negative", "topics")
 TOPIC_PREFIX = "topic:"
 
 
-@dataclass(frozen=True)
-class SpikeSettings:
-    weeks: int = 4
-    min_count: int = 10
-    ratio: float = 3.0
-    p_value: float = 0.001
-    baseline_floor: float = 1.0
-    # "volume", "negative", "topics" (every topic seen) or "topic:<name>" for one topic.
-    series: tuple[str, ...] = SERIES_KINDS
-
-    def __post_init__(self) -> None:
-        problems = [
-            *(["weeks must be at least 1"] if self.weeks < 1 else []),
-            *(["min_count must be at least 1"] if self.min_count < 1 else []),
-            *(["ratio must be above 0"] if self.ratio <= 0 else []),
-            *(["p_value must be in (0, 1]"] if not 0 < self.p_value <= 1 else []),
-            *(["baseline_floor must be above 0"] if self.baseline_floor <= 0 else []),
-            *(f"unknown series {s!r}" for s in self.series if not _known_series(s)),
-        ]
-        if problems:
-            raise ValueError("; ".join(problems))
-
-
-def _known_series(name: str) -> bool:
-    return name in SERIES_KINDS or (name.startswith(TOPIC_PREFIX) and len(name) > len(TOPIC_PREFIX))
-
-
-def series_of(settings: SpikeSettings, sentiment: str | None, topics: Iterable[str]) -> list[str]:
+def series_of(settings: SpikesConfig, sentiment: str | None, topics: Iterable[str]) -> list[str]:
     """The series one post counts in: the definition both detection and explanation use."""
     names = ["volume"] if "volume" in settings.series else []
     if sentiment == "negative" and "negative" in settings.series:
@@ -187,7 +161,7 @@ class Verdict:
 def judge(
     counts: HourlyCounts | Mapping[datetime, int] | pd.Series,
     hour_start: datetime,
-    settings: SpikeSettings,
+    settings: SpikesConfig,
 ) -> Verdict:
     """Is this hour a spike? Only the hours before it go into its baseline."""
     history = HourlyCounts.of(counts)
@@ -251,8 +225,8 @@ def drivers(
     term's share of spike texts against its share of baseline texts, over its standard error.
     ``exclude``: the brand's own name and keywords (every post has them)."""
     dropped = {t for phrase in exclude for t in tokens(phrase)}
-    spike_df = _document_frequency(spike_texts, dropped)
-    baseline_df = _document_frequency(baseline_texts, dropped)
+    spike_df = document_frequency(spike_texts, dropped)
+    baseline_df = document_frequency(baseline_texts, dropped)
     n_spike, n_base = len(spike_texts), len(baseline_texts)
     least = 2 if n_spike >= 2 else 1  # one post's pet word drives nothing
     scored = []
@@ -265,10 +239,14 @@ def drivers(
     return [term for _, term in sorted(scored)[:n]]
 
 
-def _document_frequency(texts: Iterable[str], dropped: set[str]) -> Counter[str]:
+def document_frequency(
+    texts: Iterable[str], exclude: AbstractSet[str] = frozenset()
+) -> Counter[str]:
+    """How many of the texts have each term (``tokens``), a text counting once per term;
+    terms in ``exclude`` are left out. Spike drivers and topic reports count terms so."""
     frequency: Counter[str] = Counter()
     for text in texts:
-        frequency.update(set(_terms(text)) - dropped)
+        frequency.update(set(_terms(text)) - exclude)
     return frequency
 
 

@@ -21,6 +21,7 @@ from harken.store.tables import (
     Label,
     Mention,
     QueueItem,
+    QueueTag,
     Spike,
     utcnow,
 )
@@ -423,3 +424,31 @@ def queue_rows(
     if limit:
         statement = statement.limit(limit)
     return [QueueRow(*row) for row in session.execute(statement).all()]
+
+
+def queue_item_for(session: Session, mention_id: int, department: str) -> QueueItem | None:
+    """The mention's item in ``department`` (at most one: uq_queue_mention_department)."""
+    return session.execute(
+        select(QueueItem).where(
+            QueueItem.mention_id == mention_id, QueueItem.department == department
+        )
+    ).scalar_one_or_none()
+
+
+TAG_BATCH = 1000  # item ids per query
+
+
+def tags_of(session: Session, item_ids: Sequence[int | None]) -> dict[int, list[str]]:
+    """Each item's tags, sorted; an item without tags is not in the result."""
+    wanted = sorted({i for i in item_ids if i is not None})
+    tags: dict[int, list[str]] = {}
+    # In slices: a long `queue list --limit` would pass more ids than a statement may bind.
+    for start in range(0, len(wanted), TAG_BATCH):
+        rows = session.execute(
+            select(QueueTag.queue_item_id, QueueTag.tag)
+            .where(QueueTag.queue_item_id.in_(wanted[start : start + TAG_BATCH]))  # type: ignore[attr-defined]
+            .order_by(QueueTag.queue_item_id, QueueTag.tag)
+        ).all()
+        for item_id, tag in rows:
+            tags.setdefault(item_id, []).append(tag)
+    return tags

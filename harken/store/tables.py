@@ -208,10 +208,25 @@ class QueueEvent(SQLModel, table=True):
     queue_item_id: int = Field(foreign_key="queue_items.id")
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor: str = Field(max_length=255)
-    action: str = Field(max_length=32)  # created, claimed, replied, resolved, dismissed, escalated
+    # created, raised, claimed, replied, resolved, dismissed, escalated; and, from
+    # harken.queue.actions: assigned, transferred, reopened, noted, tagged, untagged, approved
+    action: str = Field(max_length=32)
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
     note: str | None = Field(default=None, sa_type=Text)
+
+
+class QueueTag(SQLModel, table=True):
+    """A label people put on a queue item (``harken queue tag``): one row per item and tag, so
+    that two people tagging one item at once both keep their tags. Who and when: queue_events.
+    """
+
+    __tablename__ = "queue_tags"
+    __table_args__ = (UniqueConstraint("queue_item_id", "tag", name="uq_queue_tags_item_tag"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    queue_item_id: int = Field(foreign_key="queue_items.id")
+    tag: str = Field(max_length=64)
 
 
 class Reply(SQLModel, table=True):

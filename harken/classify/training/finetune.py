@@ -8,10 +8,10 @@ out near 0.68 macro recall on TweetEval sentiment. This command teaches the enco
 three tasks instead, without storing a new encoder: each Linear layer of the top ``--layers``
 BERT layers gets a trainable low-rank update ``W + s·B·A`` (LoRA, rank ``--rank``), trained with
 one small head per task (sentiment, complaint, abuse) on the same rows, splits and
-normalisation as ``train`` (see its docstring for the data and why). Only A and B are saved
-(``adapter.npz``, about 1.3 MB for 3 layers at rank 16); the runtime folds them into a copy of
-those layers (:mod:`harken.classify.bert`), so an adapted post costs 1.5 base forward passes
-(the base top layers still give the ``semantic`` embedding that topics use).
+normalisation as ``train`` (:mod:`harken.classify.training.data` has the data and why). Only A
+and B are saved (``adapter.npz``, about 1.3 MB for 3 layers at rank 16); the runtime folds them
+into a copy of those layers (:mod:`harken.classify.bert`), so an adapted post costs 1.5 base
+forward passes (the base top layers still give the ``semantic`` embedding that topics use).
 
 Steps:
 
@@ -53,13 +53,26 @@ import pandas as pd
 
 from harken.classify.heads import save_heads
 from harken.classify.training import train
+from harken.classify.training.data import (
+    DEFAULT_ABUSE_SOURCES,
+    DEFAULT_SENTIMENT_SOURCES,
+    hash_fraction,
+)
+from harken.classify.training.fit import (
+    SPECS,
+    Fitted,
+    cell_weights,
+    evaluate_head,
+    fit_head,
+    fit_logreg,
+    subset_report,
+)
+from harken.classify.training.progress import log
+from harken.classify.training.report import table, training_record
 
 DEFAULT_TARGETS = ("query", "key", "value", "attention_out", "ffn_in", "ffn_out")
 MAX_TOKENS = 128  # as the runtime encoder
 ADAPTER_FILE = "adapter.npz"
-
-
-log = train.log  # one clock and format for both training commands
 
 
 # --------------------------------------------------------------------------- data
@@ -73,7 +86,7 @@ def carve_dev(df: pd.DataFrame, seed: int, dev_size: int) -> pd.DataFrame:
     if n == 0:
         return out
     fraction = min(0.1, dev_size / n)
-    picked = out["text"].map(lambda t: train.hash_fraction(t, seed + 7919) < fraction)
+    picked = out["text"].map(lambda t: hash_fraction(t, seed + 7919) < fraction)
     out.loc[is_train & picked, "split"] = "dev"
     return out
 
@@ -83,10 +96,10 @@ def build_rows(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
         data=args.data,
         seed=args.seed,
         model="minilm",
-        heads=list(train.SPECS),
+        heads=list(SPECS),
         limit=args.limit,
-        sentiment_sources=list(train.DEFAULT_SENTIMENT_SOURCES),
-        abuse_sources=list(train.DEFAULT_ABUSE_SOURCES),
+        sentiment_sources=list(DEFAULT_SENTIMENT_SOURCES),
+        abuse_sources=list(DEFAULT_ABUSE_SOURCES),
     )
     rows = train.build_rows(ns)
     return {name: carve_dev(df, args.seed, args.dev_size) for name, df in rows.items()}
@@ -105,11 +118,11 @@ class Task:
 
 
 def task_of(name: str, df: pd.DataFrame, position: dict[str, int]) -> Task:
-    spec = train.SPECS[name]
+    spec = SPECS[name]
     label_index = {label: i for i, label in enumerate(spec.labels)}
     y = df["label"].map(label_index).to_numpy()
     if spec.balance_cells:
-        weight = train.cell_weights(list(df["style"]), y)
+        weight = cell_weights(list(df["style"]), y)
     elif spec.class_weight == "balanced":
         counts = np.bincount(y, minlength=len(spec.labels)).astype(np.float64)
         weight = len(y) / (len(spec.labels) * np.maximum(counts, 1))[y]
@@ -269,13 +282,13 @@ def top_embeddings(
 
 def initial_head(task: Task, x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A logistic regression on the frozen embeddings: where each training head starts."""
-    spec = train.SPECS[task.name]
+    spec = SPECS[task.name]
     missing = set(range(len(task.labels))) - set(task.y.tolist())
     if missing:
         names = ", ".join(task.labels[i] for i in sorted(missing))
         raise SystemExit(f"{task.name}: no training rows labelled {names}")
     weights = task.weight.astype(np.float64) if spec.balance_cells else None  # else class_weight
-    return train.fit_logreg(x, task.y, 1.0, spec, weights, seed)
+    return fit_logreg(x, task.y, 1.0, spec, weights, seed)
 
 
 def task_loss(kind: str, logits: Any, y: Any, weight: Any) -> Any:
@@ -294,7 +307,7 @@ def dev_score(task: Task, logits: np.ndarray) -> float:
 
     pred = (logits[:, 0] >= 0.0).astype(int) if task.kind == "sigmoid" else logits.argmax(axis=1)
     labels = list(range(len(task.labels)))
-    if train.SPECS[task.name].select_by == "macro_recall":
+    if SPECS[task.name].select_by == "macro_recall":
         return float(recall_score(task.y, pred, labels=labels, average="macro", zero_division=0))
     return float(f1_score(task.y, pred, labels=labels, average="macro", zero_division=0))
 
@@ -452,16 +465,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def fit_and_report(
     rows: dict[str, pd.DataFrame], vectors: dict[str, np.ndarray], seed: int
-) -> tuple[dict[str, train.Fitted], dict[str, Any]]:
+) -> tuple[dict[str, Fitted], dict[str, Any]]:
     """The runtime heads: logistic regression with C and temperature chosen on dev."""
     fitted, validation = {}, {}
     for name, df in rows.items():
-        spec = train.SPECS[name]
-        fitted[name] = train.fit_head(
+        spec = SPECS[name]
+        fitted[name] = fit_head(
             spec, df[df["split"] == "train"], df[df["split"] == "dev"], vectors, seed
         )
-        validation[name] = train.evaluate_head(fitted[name], df, vectors)
-        validation[name]["dev"] = train.subset_report(
+        validation[name] = evaluate_head(fitted[name], df, vectors)
+        validation[name]["dev"] = subset_report(
             fitted[name].head, df[df["split"] == "dev"], vectors
         )
     return fitted, validation
@@ -508,8 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     vectors = {t: adapted[i] for t, i in position.items()}
     fitted, validation = fit_and_report(rows, vectors, args.seed)
 
-    print("\nfrozen baseline (C and T on dev):\n" + train.table(baseline), flush=True)
-    print("\nadapted:\n" + train.table(validation), flush=True)
+    print("\nfrozen baseline (C and T on dev):\n" + table(baseline), flush=True)
+    print("\nadapted:\n" + table(validation), flush=True)
     if args.no_save:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
@@ -541,14 +554,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "frozen_baseline": baseline,
         **{
             k: v
-            for k, v in train.training_record(
+            for k, v in training_record(
                 argparse.Namespace(
                     model="minilm",
                     seed=args.seed,
                     limit=args.limit,
                     data=args.data,
-                    sentiment_sources=list(train.DEFAULT_SENTIMENT_SOURCES),
-                    abuse_sources=list(train.DEFAULT_ABUSE_SOURCES),
+                    sentiment_sources=list(DEFAULT_SENTIMENT_SOURCES),
+                    abuse_sources=list(DEFAULT_ABUSE_SOURCES),
                 ),
                 rows,
                 fitted,

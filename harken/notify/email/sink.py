@@ -8,7 +8,7 @@ import email.policy
 from email.message import EmailMessage
 
 from harken.config import Config
-from harken.notify.sinks import Delivered, Skip, Thread
+from harken.notify.contract import Delivered, Skip, Thread
 from harken.store.repo import AlertView
 from harken.store.tables import Alert
 

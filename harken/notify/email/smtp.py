@@ -25,7 +25,7 @@ from email.message import EmailMessage
 
 from harken.config import EmailConfig
 from harken.net.deadline import DEADLINE_FACTOR, DeadlineExceeded, deadline
-from harken.notify.delivery import DeliveryError
+from harken.notify.contract import DeliveryError
 
 HOST_HINT = "check digest.email.host and digest.email.port"
 AUTH_HINT = "check digest.email.username and digest.email.password"

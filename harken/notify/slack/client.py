@@ -29,8 +29,9 @@ from slack_sdk.webhook import WebhookClient
 from harken.config import Config, DepartmentConfig
 from harken.logs import redact
 from harken.net.deadline import DEADLINE_FACTOR, DeadlineExceeded, deadline
-from harken.notify.delivery import DeliveryError, SlackMessage
-from harken.notify.sinks import Delivered, Skip, Thread, slack_mode
+from harken.notify.contract import Delivered, DeliveryError, Skip, Thread
+from harken.notify.slack.message import SlackMessage
+from harken.notify.slack.mode import slack_mode
 from harken.store.repo import AlertView
 from harken.store.tables import Alert
 

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from harken.config import Config
-from harken.notify.delivery import SlackMessage
+from harken.notify.slack.message import SlackMessage
 from harken.store.repo import AlertView
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem, Spike
 from harken.text import for_slack, human_duration, strip_controls

@@ -1,0 +1,13 @@
+"""Reddit: brand search and watched subreddits through praw (``source.py``), its things
+(``parse.py``) and replies as a script app's account (``reply.py``)."""
+
+from harken.platforms.platform import Platform
+from harken.platforms.reddit import parse, reply
+
+PLATFORM = Platform(
+    name=parse.PLATFORM,
+    parser=parse.parse,
+    source="harken.platforms.reddit.source:RedditSource",
+    reply=reply.RedditReply(),
+    listen_env=("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"),
+)

@@ -1,0 +1,13 @@
+"""X (Twitter): recent search through the API v2 (``source.py``), its tweet payloads
+(``parse.py``) and replies in OAuth 1.0a user context (``reply.py``)."""
+
+from harken.platforms.platform import Platform
+from harken.platforms.x import parse, reply
+
+PLATFORM = Platform(
+    name=parse.PLATFORM,
+    parser=parse.parse,
+    source="harken.platforms.x.source:XSource",
+    reply=reply.XReply(),
+    listen_env=("X_BEARER_TOKEN",),
+)

@@ -58,7 +58,7 @@ class XSettings(SourceSettings):
     max_pages: int = Field(default=10, ge=1)  # per brand and poll; the rest waits for the next
     first_poll_pages: int = Field(default=1, ge=1)  # no cursor yet: how far back to start
     max_query_length: int = Field(default=512, ge=64)  # 512 on Basic, 4096 on Pro
-    # OAuth 1.0a user context, for replies only (harken.platforms.replies): an app-only bearer
+    # OAuth 1.0a user context, for replies only (harken.platforms.x.reply): an app-only bearer
     # token cannot post. The app's API key and secret, and the account's access token pair.
     consumer_key: SecretStr | None = None
     consumer_secret: SecretStr | None = None

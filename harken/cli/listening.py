@@ -1,0 +1,275 @@
+"""``harken listen``, ``sources``, ``run`` and ``worker``: poll the live sources once, show
+their health, and the long-running daemon and worker processes. The work is in
+harken.pipeline (collect, scheduler, worker, source_status) and harken.platforms.registry.
+
+Long-running commands print timestamped lines (``say``) and stop cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from harken.cli.common import (
+    Format,
+    describe_notify,
+    err,
+    one_line,
+    open_store,
+    out,
+    print_json,
+    root_state,
+)
+from harken.config import Config
+from harken.errors import HarkenError
+from harken.pipeline.stages import WORKER_STAGES
+from harken.text import strip_controls
+
+
+def listen(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll each enabled source once, then process.")
+    ] = False,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Poll only this source (enabled or not).")
+    ] = None,
+) -> None:
+    """Poll the live sources once, then classify, route and notify what came in."""
+    from harken.notify.registry import build_sinks
+    from harken.pipeline.collect import listen_once
+    from harken.pipeline.scheduler import describe_poll
+    from harken.platforms.registry import build_sources
+    from harken.store.lock import SchedulerLock
+
+    if not once:
+        raise HarkenError("`harken listen` needs --once", hint="`harken run` listens continuously")
+    config = root_state(ctx).config()
+    sources = build_sources(config, only=source)
+    if not sources:
+        raise HarkenError(
+            "no source is enabled", hint="set enabled: true under sources in the config"
+        )
+    store = open_store(config)
+    try:
+        with SchedulerLock(store):  # not beside `harken run`: it would poll everything twice
+            result = listen_once(
+                store,
+                config,
+                sources,
+                build_sinks(config, out),
+                on_poll=lambda report: out.print(Text(describe_poll(report))),
+            )
+    finally:
+        for opened in sources:
+            opened.close()
+    passed = result.passed
+    out.print(
+        Text(
+            f"classified {passed.classified} · routed {passed.route.mentions} into "
+            f"{passed.route.queue_items} queue items · " + describe_notify(passed.notify)
+        )
+    )
+    failed = [r.source for r in result.polls if r.error and r.rate_limited_until is None]
+    if failed:
+        raise HarkenError(
+            f"{len(failed)} of {len(result.polls)} sources failed: {', '.join(failed)}",
+            hint="`harken sources` shows the last error of each; the rest was stored",
+        )
+
+
+def sources(
+    ctx: typer.Context,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when an enabled source is unhealthy.")
+    ] = False,
+) -> None:
+    """Each source's health: last success, lag, last error, volume, remaining quota."""
+    from harken.pipeline.source_status import source_statuses
+
+    config = root_state(ctx).config()
+    now = datetime.now(UTC)
+    statuses = source_statuses(open_store(config), config, now)
+    if format is Format.json:
+        print_json([s.to_json() for s in statuses])
+    else:
+        out.print(_sources_table(statuses, now))
+    bad = [s.name for s in statuses if s.enabled and s.state == "unhealthy"]
+    if check and bad:
+        raise HarkenError(f"unhealthy: {', '.join(bad)}")
+
+
+def _sources_table(statuses: list[Any], now: datetime) -> Table:
+    table = Table("source", "state", "last success", "lag", "1h", "24h", "quota", "last error")
+    for s in statuses:
+        quota = s.quota
+        left = "" if quota.get("remaining") is None else str(quota["remaining"])
+        if left and quota.get("limit") is not None:
+            left += f"/{quota['limit']}"
+        error = ""
+        if s.last_error and s.state != "ok":
+            error = f"{_ago(s.last_error_at, now)}: {one_line(s.last_error, 70)}"
+        elif s.last_rejected and s.last_rejection:
+            # Nothing failed, but the last poll skipped posts: say how many and why, so a
+            # format change on the API's side is noticed before it costs a day of mentions.
+            error = (
+                f"{s.last_rejected} rejected ({s.rejected_total} so far), "
+                f"{_ago(s.last_rejection_at, now)}: {one_line(s.last_rejection, 70)}"
+            )
+        table.add_row(
+            s.name,
+            s.state,
+            _ago(s.last_success_at, now),
+            _duration(s.lag_seconds),
+            str(s.collected_last_hour),
+            str(s.collected_last_day),
+            left,
+            Text(error),
+        )
+    return table
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    return "never" if when is None else f"{_duration((now - when).total_seconds())} ago"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def run(
+    ctx: typer.Context,
+    scheduler_only: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler-only",
+            help="Only poll the sources and run the timed jobs; `harken worker` processes do "
+            "the classifying, routing and alerting. A second one waits as a standby.",
+        ),
+    ] = False,
+) -> None:
+    """The daemon: poll each source on its interval, process, refresh engagement."""
+    import threading
+
+    from harken.notify.registry import build_sinks
+    from harken.pipeline.scheduler import Daemon
+    from harken.platforms.registry import build_sources
+    from harken.platforms.source import Runtime
+
+    config = root_state(ctx).config()
+    stop = threading.Event()
+    sources = build_sources(config, runtime=Runtime(stop=stop))
+    if not sources:
+        raise HarkenError(
+            "no source is enabled", hint="set enabled: true under sources in the config"
+        )
+    store = open_store(config)
+    _stop_on_signals(stop, _say)
+    mode = " (scheduler only: workers process)" if scheduler_only else ""
+    _say(f"harken run{mode}: {len(sources)} sources, database {_redacted(config)}; Ctrl-C stops")
+    daemon = Daemon(store, config, sources, build_sinks(config, out), stop, _say)
+    daemon.run(scheduler_only=scheduler_only)
+
+
+def _say(line: str) -> None:
+    """One timestamped line of a long-running command's output (hostile text stays text)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    out.print(Text(f"{stamp} {line}"))
+
+
+# After a stop signal, network calls still in flight this much later are cut (a slow server
+# must not hold a shutdown); the calls they belong to are retried by the next run.
+STOP_GRACE_S = 5.0
+
+
+def _stop_on_signals(stop: Any, say: Any) -> None:
+    """SIGINT/SIGTERM set ``stop`` (work in flight finishes, network calls get STOP_GRACE_S);
+    a second one exits at once."""
+    import signal
+    import threading
+
+    from harken.net.deadline import abort_all
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        if stop.is_set():  # a second signal: do not wait for a slow request to finish
+            say("second signal: exiting now (committed work is safe)")
+            os._exit(130)
+        say(f"received {signal.Signals(signum).name}; again to exit at once")
+        stop.set()
+        cutter = threading.Timer(STOP_GRACE_S, abort_all)
+        cutter.daemon = True
+        cutter.start()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+
+def worker(
+    ctx: typer.Context,
+    stages: Annotated[
+        str, typer.Option("--stages", help=f"Comma-separated: {', '.join(WORKER_STAGES)}.")
+    ] = ",".join(WORKER_STAGES),
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-n", min=1, max=64, help="Worker processes.")
+    ] = 1,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Exit once nothing is left to do.")
+    ] = False,
+    idle: Annotated[
+        float, typer.Option("--idle", min=0.05, help="Seconds to sleep when there is no work.")
+    ] = 1.0,
+) -> None:
+    """Process pending work (classify, route, notify) beside other workers on one database."""
+    import threading
+
+    from harken.notify.registry import build_sinks
+    from harken.pipeline.worker import Worker, child_env, parse_stages, supervise, worker_argv
+
+    state = root_state(ctx)
+    config = state.config()
+    chosen = parse_stages(stages)
+    stop = threading.Event()
+    _stop_on_signals(stop, _say)
+    if concurrency > 1:
+        options = ["--stages", ",".join(chosen), "--idle", str(idle)]
+        options += ["--drain"] if drain else []
+        argv = worker_argv(str(state.config_path) if state.config_path else None, options)
+        env = child_env(concurrency, state.database_url)
+        raise typer.Exit(supervise(argv, concurrency, env, stop, _say))
+    store = open_store(config)
+    if store.dialect == "sqlite" and os.environ.get("HARKEN_WORKER_SLOT", "0") == "0":
+        _say("note: on SQLite, workers take turns; PostgreSQL lets them run side by side")
+    me = Worker(store, config, build_sinks(config, out), chosen, stop)
+    started = time.monotonic()
+    _say(f"worker {os.getpid()}: {', '.join(chosen)} on {_redacted(config)}")
+    me.run(drain=drain, idle=idle, say=lambda line: _say(f"worker {os.getpid()}: {line}"))
+    _say(f"worker {os.getpid()}: {me.totals.line()} in {time.monotonic() - started:.1f}s")
+    for problem in me.totals.notify.errors[-5:]:
+        err.print(Text(f"alert not delivered: {strip_controls(problem)}"))
+
+
+def _redacted(config: Config) -> str:
+    from harken.store.db import redact_url
+
+    return redact_url(config.database.url)
+
+
+def register(app: typer.Typer) -> None:
+    """Adds listen, sources, run and worker to ``app``, in that order."""
+    app.command()(listen)
+    app.command()(sources)
+    app.command()(run)
+    app.command()(worker)

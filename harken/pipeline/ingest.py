@@ -1,0 +1,168 @@
+"""The ingest stage: parsed records stored once each, a batch per transaction.
+
+Replay files (``harken import``), the demo and live polls (``harken/pipeline/collect.py``)
+all store through here: posts about none of the configured brands, or by a brand's own
+handles, are counted and left out; a record the database refuses is named and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlmodel import Session
+
+from harken.brands import BrandDetector
+from harken.config import Config
+from harken.pipeline.progress import Progress, no_progress
+from harken.platforms.replay import LineRejection
+from harken.records import MentionRecord
+from harken.store import Store, repo
+from harken.text import strip_controls
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    duplicates: int = 0
+    off_brand: int = 0  # about none of the configured brands (or excluded)
+    own_posts: int = 0  # written by one of the brand's own handles
+    rejected: list[LineRejection] = field(default_factory=list)
+    # Records the database would not take ("x:123: DataError: ..."): skipped, not retried.
+    refused: list[str] = field(default_factory=list)
+
+    def add(self, other: IngestResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.off_brand += other.off_brand
+        self.own_posts += other.own_posts
+        self.rejected += other.rejected
+        self.refused += other.refused
+
+
+def ingest(
+    store: Store,
+    config: Config,
+    records: Iterable[MentionRecord | LineRejection],
+    source: str,
+    shift: timedelta | None = None,
+    batch_size: int = 500,
+    on_progress: Progress = no_progress,
+) -> IngestResult:
+    """Store parsed records once each; a batch is one transaction (authors with mentions)."""
+    result = IngestResult()
+    brands = BrandDetector(config.brands)
+    batch: list[MentionRecord] = []
+    for record in records:
+        if isinstance(record, LineRejection):
+            result.rejected.append(record)
+            on_progress("ingest", 1)
+            continue
+        batch.append(record)
+        if len(batch) >= batch_size:
+            _store_batch(store, batch, brands, source, shift, result, on_progress)
+            batch = []
+    if batch:
+        _store_batch(store, batch, brands, source, shift, result, on_progress)
+    return result
+
+
+def _store_batch(
+    store: Store,
+    batch: list[MentionRecord],
+    brands: BrandDetector,
+    source: str,
+    shift: timedelta | None,
+    result: IngestResult,
+    on_progress: Progress,
+) -> None:
+    with store.session() as session:
+        counts = store_records(session, batch, brands, source, shift)
+    # Counted only once the transaction committed: a failed batch reports nothing stored.
+    result.add(counts)
+    on_progress("ingest", len(batch))
+
+
+def store_records(
+    session: Session,
+    records: Iterable[MentionRecord],
+    brands: BrandDetector,
+    source: str,
+    shift: timedelta | None = None,
+) -> IngestResult:
+    """Store what is about a brand and not by the brand itself; the caller commits.
+
+    The batch goes in under one savepoint. Should the database refuse a row (a value it
+    cannot hold), the batch is stored again one savepoint per record: the refused records
+    are listed in ``refused`` and the others stored, so one bad post cannot hold back its
+    page (a page whose cursor never commits is read again, forever). Lost connections and
+    locks are not refusals: they fail the whole batch, to be retried."""
+    records = list(records)
+    try:
+        with session.begin_nested():
+            return _store_each(session, records, brands, shift, source)
+    except REFUSED:
+        pass
+    counts = IngestResult()
+    for record in records:
+        try:
+            with session.begin_nested():
+                counts.add(_store_each(session, [record], brands, shift, source))
+        except REFUSED as err:
+            reason = refusal_reason(err)
+            log.warning(
+                "%s: the store refused %s:%s: %s",
+                source,
+                record.platform,
+                record.external_id,
+                reason,
+            )
+            counts.refused.append(f"{record.platform}:{record.external_id}: {reason}")
+    return counts
+
+
+# What a database says about one row it will not hold; not connection or lock failures.
+REFUSED = (DataError, IntegrityError, UnicodeError)
+
+
+def refusal_reason(err: Exception) -> str:
+    """The database's one-line reason, without the statement and its parameters (which
+    SQLAlchemy puts in str(err), and which hold the stranger's text)."""
+    cause = getattr(err, "orig", None) or err
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return strip_controls(f"{type(cause).__name__}: {first}")[:300]
+
+
+def _store_each(
+    session: Session,
+    records: list[MentionRecord],
+    brands: BrandDetector,
+    shift: timedelta | None,
+    source: str,
+) -> IngestResult:
+    counts = IngestResult()
+    for record in records:
+        if brands.own_account(record.author.handle):
+            counts.own_posts += 1
+            continue
+        brand = brands.brand_of(record.text)
+        if brands.active and brand is None:
+            counts.off_brand += 1
+            continue
+        if shift:
+            record = _shifted(record, shift)
+        author_id = repo.upsert_author(session, record.author)
+        if repo.insert_mention(session, record, author_id, brand, source):
+            counts.stored += 1
+        else:
+            counts.duplicates += 1
+    return counts
+
+
+def _shifted(record: MentionRecord, shift: timedelta) -> MentionRecord:
+    return replace(record, created_at=record.created_at + shift)

@@ -1,0 +1,69 @@
+"""Risk scored again once more is known about a classified post: how fast its incident is
+growing (the route stage, once the post has an incident) and how fast its engagement climbs
+(``harken/pipeline/engagement.py``, after new snapshots). The text scores stay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from harken.classify.risk import escalation_risk
+from harken.config import Config
+from harken.pipeline.classify import risk_weights, signals_of
+from harken.store import repo
+from harken.store import sources as source_repo
+from harken.store.tables import Author, Classification, Mention
+
+
+def rescore_mention(session: Session, config: Config, mention_id: int) -> bool:
+    """Rescore one stored, classified mention (after new engagement snapshots)."""
+    mention = session.get(Mention, mention_id)
+    c = repo.classification_of(session, mention_id)
+    if mention is None or c is None:
+        return False
+    author = session.get(Author, mention.author_id)
+    assert author is not None
+    return rescore(session, config, mention, author, c, repo.incident_of(session, mention_id))
+
+
+def rescore(
+    session: Session,
+    config: Config,
+    mention: Mention,
+    author: Author,
+    c: Classification,
+    incident_id: int | None,
+    alone: bool = False,
+    snapshotted: bool = True,
+) -> bool:
+    """Recompute a classification's risk with what is known now: incident growth, velocity.
+
+    The text scores stay; only the audience terms change. Returns True when the risk moved.
+    ``alone`` (the mention's incident is new) and ``snapshotted=False`` (no engagement
+    snapshots) skip queries whose answer is already known.
+    """
+    recent = 0
+    if incident_id is not None and not alone:
+        since = mention.created_at - timedelta(hours=1)
+        recent = repo.incident_recent(session, incident_id, since, mention.id)
+    snapshots = source_repo.snapshots_of(session, mention.id) if snapshotted else []  # type: ignore[arg-type]
+    rates = source_repo.velocity(snapshots)
+    per_hour = sum(rates.values()) if rates else None
+    if not recent and per_hour is None:
+        return False
+    signals = replace(signals_of(mention, author), velocity=per_hour, incident_recent=recent)
+    risk, factors = escalation_risk(
+        c.complaint,
+        c.sentiment_scores.get("negative", 0.0),
+        c.abuse,
+        signals,
+        c.topics,
+        risk_weights(config),
+    )
+    moved = risk != c.risk
+    c.risk, c.risk_factors = risk, list(factors)
+    session.add(c)
+    return moved

@@ -1,0 +1,97 @@
+"""The route stage: classified mentions given an incident, a fresh risk, their decisions and
+what follows from them (``harken.routing.items``), a batch per transaction, one router at a
+time per database.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from harken.config import Config
+from harken.pipeline.progress import Progress, no_progress
+from harken.pipeline.rescore import rescore
+from harken.routing import incidents
+from harken.routing.items import AlertPlan, RouteResult, apply_decisions, subject_of
+from harken.routing.rules import Router
+from harken.store import Store, repo
+from harken.store import sources as source_repo
+from harken.store.lock import serial_session
+from harken.store.tables import Author, Classification, Mention, utcnow
+
+
+def route_pending(
+    store: Store,
+    config: Config,
+    batch_size: int = 200,
+    max_batches: int | None = None,
+    on_progress: Progress = no_progress,
+    router: Router | None = None,
+    plan: AlertPlan | None = None,
+) -> RouteResult:
+    """Route batches until none is left. A worker or a scheduler that routes again and
+    again passes its ``router`` and alert ``plan``; otherwise they are built from config."""
+    router = Router(config.routing, config.topics) if router is None else router
+    sinks = AlertPlan.of(config) if plan is None else plan
+    result = RouteResult()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        n = route_batch(store, config, router, sinks, result, batch_size)
+        if not n:
+            break
+        batches += 1
+        on_progress("route", n)
+    return result
+
+
+def route_batch(
+    store: Store,
+    config: Config,
+    router: Router,
+    sinks: AlertPlan,
+    result: RouteResult,
+    batch_size: int = 200,
+) -> int:
+    """Route the oldest classified, unrouted mentions in one transaction. Returns how many
+    were routed (0: nothing pending).
+
+    One router at a time per database (serial_session): a post joins the incidents and open
+    items of the posts before it, so two routers at once could open the same incident or item
+    twice. Only one brand's posts share incidents, but routers of two brands at once would
+    still commit their alerts out of id order, and a department's channel takes the alerts of
+    every brand in id order: a sender could then pass an alert that is not committed yet."""
+    with serial_session(store, "route") as session:
+        # Read after the lock: what the router before us committed is not routed twice.
+        rows = repo.unrouted(session, batch_size)
+        snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
+        for mention, author, classification in rows:
+            _route_one(
+                session, config, router, sinks, mention, author, classification, result,
+                mention.id in snapshotted,
+            )  # fmt: skip
+    return len(rows)
+
+
+def _route_one(
+    session: Session,
+    config: Config,
+    router: Router,
+    sinks: AlertPlan,
+    mention: Mention,
+    author: Author,
+    c: Classification,
+    result: RouteResult,
+    snapshotted: bool,
+) -> None:
+    assignment = incidents.assign(session, mention, c, config.incidents)
+    incident = assignment.incident
+    # Now that the mention has an incident, its growth is part of the risk.
+    rescore(session, config, mention, author, c, incident.id, assignment.created, snapshotted)
+    now = utcnow()
+    decisions = router.route(subject_of(mention, author, c))
+    apply_decisions(
+        session, config, sinks, mention, c.risk, incident.id, assignment.created, decisions, now,
+        result,
+    )  # fmt: skip
+    mention.routed_at = now
+    session.add(mention)
+    result.mentions += 1

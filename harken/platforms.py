@@ -1,1 +1,0 @@
-"""Sources of mentions. Each source is one module; ``registry`` lists them."""

@@ -1,0 +1,114 @@
+"""Who acts on a queue item, and whether they may.
+
+Every queue action (``harken.queue.actions``) takes an ``Actor``: a name, and the face the
+action came through (``cli``, ``slack``, ``web``; ``api`` for a program calling the library).
+Before it changes anything, the action asks a permission hook,
+``may(actor, action, item)``: returning allows the action, raising ``QueuePermissionError``
+refuses it, and nothing is written. The default hook allows everything, as harken always has.
+A deployment sets its own once, with ``set_permission``; a single call can pass ``may=``.
+
+The action names a hook receives are ``ACTIONS``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from typing import Protocol
+
+from harken.errors import QueueError
+from harken.store.tables import QueueItem
+
+MAX_ACTOR = 255  # queue_events.actor, queue_items.assignee / closed_by, replies.actor
+
+VIA = ("cli", "slack", "web", "api")
+
+ACTIONS = (
+    "claim",
+    "assign",
+    "transfer",
+    "resolve",
+    "dismiss",
+    "reopen",
+    "note",
+    "tag",
+    "untag",
+    "approve",  # a reply's text, before it is sent
+    "reply",  # post a reply on the mention's platform
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person (or program) acting on the queue, and the face they acted through."""
+
+    name: str
+    via: str = "api"
+
+    def __post_init__(self) -> None:
+        if self.via not in VIA:
+            raise ValueError(f"Actor.via must be one of {', '.join(VIA)}, not {self.via!r}")
+        fits(self.name, "the actor's name")
+
+
+def as_actor(actor: Actor | str) -> Actor:
+    """An ``Actor`` as given, or a bare name as one acting through the library."""
+    return actor if isinstance(actor, Actor) else Actor(actor)
+
+
+def actor_name(explicit: str | None = None) -> str:
+    """Who is acting: ``--as NAME``, else $HARKEN_USER, else the login name."""
+    if explicit and explicit.strip():
+        return fits(explicit.strip(), "--as")
+    if os.environ.get("HARKEN_USER", "").strip():
+        return fits(os.environ["HARKEN_USER"].strip(), "HARKEN_USER")
+    try:
+        return fits(getpass.getuser(), "the login name")
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def fits(name: str, source: str) -> str:
+    """``name`` if it is a name the store can keep; ``source`` says where it came from."""
+    if not name.strip():
+        raise QueueError(f"{source} is empty")
+    # PostgreSQL refuses a longer value (SQLite would keep it): say so before any change.
+    if len(name) > MAX_ACTOR:
+        raise QueueError(f"{source} is longer than {MAX_ACTOR} characters")
+    return name
+
+
+# -- permissions ----------------------------------------------------------------------------
+
+
+class QueuePermissionError(QueueError):
+    """A permission hook refused an action: nothing was changed."""
+
+
+class Permission(Protocol):
+    """Allows ``action`` (one of ``ACTIONS``) on ``item`` by ``actor`` by returning, refuses it
+    by raising ``QueuePermissionError``. It is called inside the action's transaction, with the
+    item as stored: it reads the item and never changes it."""
+
+    def __call__(self, actor: Actor, action: str, item: QueueItem) -> None: ...
+
+
+def allow_everything(actor: Actor, action: str, item: QueueItem) -> None:
+    """The default: anyone may do anything, as before permissions existed."""
+
+
+_permission: Permission = allow_everything
+
+
+def set_permission(hook: Permission | None) -> Permission:
+    """Make ``hook`` the one every action asks unless given ``may=``; None restores the default.
+    Returns the hook it replaces (to put it back)."""
+    global _permission
+    previous, _permission = _permission, hook or allow_everything
+    return previous
+
+
+def check_permission(may: Permission | None, actor: Actor, action: str, item: QueueItem) -> None:
+    """Ask ``may``, else the hook set with ``set_permission``."""
+    (may or _permission)(actor, action, item)

@@ -1,0 +1,225 @@
+"""What happens once routing has decided: queue items opened or joined, alerts queued.
+
+``harken.routing.rules`` decides where a mention goes; this module turns those decisions into
+work, inside the route stage's transaction (``harken/pipeline/route.py``): a new queue item per
+department, or a later post of an incident folded into that incident's open item (a stronger
+rule raises its priority), one outbox alert per item and sink when the item is worth one
+(``AlertPlan``), and a quiet thread update when a post joins an item that already alerted.
+The decisions are recorded on the mention (``decision_json``) for ``harken route --explain``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from harken.config import Config, Priority
+from harken.notify.registry import alert_sinks, thread_sinks
+from harken.routing.rules import Decision, Subject
+from harken.store import repo
+from harken.store.tables import Author, Classification, Mention, QueueEvent, QueueItem
+
+
+@dataclass
+class RouteResult:
+    mentions: int = 0
+    queue_items: int = 0
+    alerts: int = 0
+
+
+def subject_of(mention: Mention, author: Author, c: Classification) -> Subject:
+    return Subject(
+        text=mention.text,
+        platform=mention.platform,
+        brand=mention.brand,
+        language=c.language,
+        followers=author.followers,
+        verified=author.verified,
+        sentiment=c.sentiment,
+        complaint=c.complaint,
+        abuse=c.abuse,
+        risk=c.risk,
+        topics=tuple(c.topics),
+        topic_scores=dict(c.topic_scores or {}),
+    )
+
+
+def decision_json(decision: Decision) -> dict[str, str | None]:
+    return {
+        "department": decision.department,
+        "priority": decision.priority.value,
+        "rule": decision.rule,
+        "reason": decision.reason,
+    }
+
+
+@dataclass(frozen=True)
+class AlertPlan:
+    """Which sinks alert each department, which keep incident threads, and each
+    department's threshold (a rule's ``alert: true/false`` overrides it)."""
+
+    config: Config
+    alerts: dict[str, list[str]]
+    threads: dict[str, list[str]]
+    rule_flags: dict[str, bool]
+
+    @classmethod
+    def of(cls, config: Config) -> AlertPlan:
+        names = [d.name for d in config.departments]
+        return cls(
+            config,
+            alerts={n: alert_sinks(config, n) for n in names},
+            threads={n: thread_sinks(config, n) for n in names},
+            rule_flags={r.name: r.alert for r in config.routing.rules if r.alert is not None},
+        )
+
+    def worthy(self, item: QueueItem, decision: Decision, risk: float) -> bool:
+        if decision.rule in self.rule_flags:
+            return self.rule_flags[decision.rule]
+        own = self.config.department(item.department).alerts
+        min_priority = own.min_priority or self.config.alerts.min_priority
+        min_risk = own.min_risk if own.min_risk is not None else self.config.alerts.min_risk
+        return Priority(item.priority).rank >= min_priority.rank or risk >= min_risk
+
+
+def apply_decisions(
+    session: Session,
+    config: Config,
+    sinks: AlertPlan,
+    mention: Mention,
+    risk: float,
+    incident_id: int | None,
+    new_incident: bool,
+    decisions: list[Decision],
+    now: datetime,
+    result: RouteResult,
+) -> None:
+    """Open or join the queue items the decisions ask for, queue their alerts and thread
+    updates, and record on the mention what was decided. The caller commits."""
+    owned = [] if new_incident else repo.open_items(session, incident_id)
+    if owned and all(d.rule is None for d in decisions):
+        # Only the default caught it, but its incident already has owners: it joins their
+        # items ("same here" quoting an outage report belongs to engineering, not support).
+        for item in owned:
+            _fold(session, config, item, mention, None, now)
+            result.alerts += _thread_updates(session, sinks, item, mention)
+        decisions = []
+    for decision in decisions:
+        item = None if new_incident else repo.open_item(session, incident_id, decision)
+        if item is not None:
+            _fold(session, config, item, mention, decision, now)
+            result.alerts += _thread_updates(session, sinks, item, mention)
+        else:
+            item = _new_item(session, config, mention, incident_id, decision, now)
+            result.queue_items += 1
+        if sinks.worthy(item, decision, risk):
+            result.alerts += _queue_alerts(session, sinks, item, incident_id)
+    mention.routing = [decision_json(d) for d in decisions] or [
+        {
+            "department": i.department,
+            "priority": i.priority,
+            "rule": None,
+            "reason": f"joined item #{i.id} of its incident",
+            "joined": True,
+        }
+        for i in owned
+    ]
+
+
+def _new_item(
+    session: Session,
+    config: Config,
+    mention: Mention,
+    incident_id: int | None,
+    decision: Decision,
+    now: datetime,
+) -> QueueItem:
+    department = config.department(decision.department)
+    item = QueueItem(
+        mention_id=mention.id,  # type: ignore[arg-type]
+        incident_id=incident_id,
+        department=decision.department,
+        priority=decision.priority.value,
+        rule=decision.rule,
+        reason=decision.reason,
+        due_at=now + department.sla_for(decision.priority),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    session.flush()
+    session.add(
+        QueueEvent(queue_item_id=item.id, at=now, actor="harken", action="created", to_status="new")  # type: ignore[arg-type]
+    )
+    return item
+
+
+def _fold(
+    session: Session,
+    config: Config,
+    item: QueueItem,
+    mention: Mention,
+    decision: Decision | None,
+    now: datetime,
+) -> None:
+    """A later post of an incident that already has an open item in this department joins
+    that item instead of queueing again; a stronger rule raises its priority (and deadline)."""
+    item.mentions += 1
+    item.updated_at = now
+    if decision is not None and decision.priority.rank > Priority(item.priority).rank:
+        sla = config.department(item.department).sla_for(decision.priority)
+        note = f"priority {item.priority} -> {decision.priority.value} by mention {mention.id}"
+        item.priority, item.rule = decision.priority.value, decision.rule
+        item.reason = f"{decision.reason} (mention {mention.id}; first: {item.reason})"[:4000]
+        item.due_at = min(item.due_at, now + sla)
+        session.add(
+            QueueEvent(queue_item_id=item.id, at=now, actor="harken", action="raised", note=note)  # type: ignore[arg-type]
+        )
+    session.add(item)
+
+
+def _queue_alerts(
+    session: Session, sinks: AlertPlan, item: QueueItem, incident_id: int | None
+) -> int:
+    """One alert per item and sink. Later posts of an incident join its open item, so a
+    retweet storm pings once; an item opened after the last one was closed alerts again."""
+    return sum(
+        repo.add_alert(
+            session,
+            f"{sink}:incident-{incident_id}:{item.department}:item-{item.id}",
+            queue_item_id=item.id,
+            mention_id=item.mention_id,
+            incident_id=incident_id,
+            sink=sink,
+            channel=item.department,
+        )
+        for sink in sinks.alerts.get(item.department, [])
+    )
+
+
+def _thread_updates(session: Session, sinks: AlertPlan, item: QueueItem, mention: Mention) -> int:
+    """A post that joined an alerted item becomes a quiet reply in the incident's thread.
+    While one reply is still waiting to go out, later posts fold into it (it is rendered
+    when sent), so a storm of retweets is one reply, not hundreds."""
+    added = 0
+    for sink in sinks.threads.get(item.department, []):
+        waiting = repo.pending_update(session, sink, item.id)  # type: ignore[arg-type]
+        if waiting is not None:
+            waiting.mention_id = mention.id
+            waiting.payload = {**waiting.payload, "joined": waiting.payload.get("joined", 1) + 1}
+            session.add(waiting)
+        elif repo.item_alerted(session, sink, item.id):  # type: ignore[arg-type]
+            added += repo.add_alert(
+                session,
+                f"{sink}:update:item-{item.id}:mention-{mention.id}",
+                kind="update",
+                queue_item_id=item.id,
+                mention_id=mention.id,
+                incident_id=item.incident_id,
+                payload={"joined": 1},
+                sink=sink,
+                channel=item.department,
+            )
+    return added

@@ -76,13 +76,7 @@ def fake_x() -> Iterator[FakeX]:
 
 @pytest.fixture
 def project(tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Path:
-    for name, value in {
-        "X_BEARER_TOKEN": "test-bearer-token",
-        "X_CONSUMER_KEY": xfake.CONSUMER_KEY,
-        "X_CONSUMER_SECRET": xfake.CONSUMER_SECRET,
-        "X_ACCESS_TOKEN": xfake.ACCESS_TOKEN,
-        "X_ACCESS_TOKEN_SECRET": xfake.ACCESS_TOKEN_SECRET,
-    }.items():
+    for name, value in xfake.ENV.items():
         monkeypatch.setenv(name, value)
     (tmp_path / "config.yaml").write_text(
         CONFIG.format(url=fake_x.api.url, db=db_url), encoding="utf-8"

@@ -21,7 +21,7 @@ from harken.queue.actions import send_planned_reply
 from harken.queue.actors import Actor, QueuePermissionError, set_permission
 from harken.queue.replies import plan_reply
 from harken.store import Store
-from harken.store.tables import QueueEvent, QueueItem, QueueTag, Reply
+from harken.store.tables import Alert, QueueEvent, QueueItem, QueueTag, Reply
 from tests import payloads as p
 from tests.fakes import x as xfake
 from tests.fakes.x import FakeX
@@ -84,13 +84,7 @@ def fake_x() -> Iterator[FakeX]:
 
 @pytest.fixture
 def project(tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Path:
-    for name, value in {
-        "X_BEARER_TOKEN": "test-bearer-token",
-        "X_CONSUMER_KEY": xfake.CONSUMER_KEY,
-        "X_CONSUMER_SECRET": xfake.CONSUMER_SECRET,
-        "X_ACCESS_TOKEN": xfake.ACCESS_TOKEN,
-        "X_ACCESS_TOKEN_SECRET": xfake.ACCESS_TOKEN_SECRET,
-    }.items():
+    for name, value in xfake.ENV.items():
         monkeypatch.setenv(name, value)
     (tmp_path / "config.yaml").write_text(
         CONFIG.format(url=fake_x.api.url, db=db_url), encoding="utf-8"
@@ -201,8 +195,18 @@ def test_assign_gives_an_open_item_to_someone(project: Path, watch: Watch) -> No
     watch.nothing(item, state)
 
 
-def test_transfer_moves_an_item_to_another_department(project: Path, watch: Watch) -> None:
+def alerted(store: Store, item: int) -> list[tuple[str, str]]:
+    """The item's alerts in the outbox: (department, sink)."""
+    with store.session() as session:
+        rows = session.execute(select(Alert.channel, Alert.sink).where(Alert.queue_item_id == item))
+        return sorted((str(channel), str(sink)) for channel, sink in rows)
+
+
+def test_transfer_moves_an_item_to_another_department(
+    project: Path, store: Store, watch: Watch
+) -> None:
     item = item_id("1003", "support")
+    assert ("legal", "console") not in alerted(store, item)
     ok("queue", "claim", str(item), "--as", "aiko")
     watch.one_event()
     moved = ok("queue", "transfer", str(item), "--to", "legal", "--note", "contract question")
@@ -221,6 +225,10 @@ def test_transfer_moves_an_item_to_another_department(project: Path, watch: Watc
     )
     listed = json.loads(ok("queue", "list", "-d", "legal", "-f", "json"))
     assert item in {i["id"] for i in listed}
+    assert ("legal", "console") in alerted(store, item)  # the new owner is told, once
+    ok("queue", "transfer", str(item), "--to", "support")
+    ok("queue", "transfer", str(item), "--to", "legal")
+    assert alerted(store, item).count(("legal", "console")) == 1
 
 
 def test_transfer_refusals_name_what_is_in_the_way(

@@ -212,23 +212,13 @@ def check_department(config: Config, department: str | None, store: Store | None
     exports are for history too). No department given passes too."""
     if not department or department in {d.name for d in config.departments}:
         return
-    if store is not None and _has_items(store, department):
-        return
-    known = ", ".join(d.name for d in config.departments)
-    raise HarkenError(f"unknown department {department!r}", hint=f"known: {known}")
+    if store is not None:
+        from harken.store.repo import department_has_items
 
-
-def _has_items(store: Store, department: str) -> bool:
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from harken.store.tables import QueueItem
-
-    with store.session() as session:
-        found = session.execute(
-            select(col(QueueItem.id)).where(col(QueueItem.department) == department).limit(1)
-        ).first()
-    return found is not None
+        with store.session() as session:
+            if department_has_items(session, department):
+                return
+    config.known_department(department)  # refuses it, naming the known ones
 
 
 def describe_notify(result: Any) -> str:

@@ -32,6 +32,7 @@ from harken.config.values import (
     TimeZone,
     Weight,
 )
+from harken.errors import ConfigError
 from harken.matching import backtracking_shape
 
 DEFAULT_DATABASE_URL = "sqlite:///harken.db"
@@ -437,3 +438,12 @@ class Config(Strict):
 
     def department(self, name: str) -> DepartmentConfig:
         return next(d for d in self.departments if d.name == name)
+
+    def known_department(self, name: str) -> DepartmentConfig:
+        """The department ``name``; a name the config lacks (a typo, most likely) is refused
+        with the known ones, wherever a person names a department (CLI, Slack, web)."""
+        for department in self.departments:
+            if department.name == name:
+                return department
+        known = ", ".join(d.name for d in self.departments)
+        raise ConfigError(f"unknown department {name!r}", hint=f"known: {known}")

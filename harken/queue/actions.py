@@ -34,8 +34,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from harken.config import Config, DepartmentConfig
+from harken.config import Config
 from harken.errors import QueueError, ReplyError
+from harken.notify.registry import alert_sinks
 from harken.platforms.replies import send_reply
 from harken.queue.actors import Actor, Permission, as_actor, check_permission, fits
 from harken.queue.items import (
@@ -50,6 +51,7 @@ from harken.queue.items import (
     replies_of,
 )
 from harken.queue.replies import ReplyOutcome, ReplyPlan, reply_target
+from harken.routing.items import queue_alerts
 from harken.store import Store
 from harken.store.repo import OPEN_STATUSES, queue_item_for, tags_of
 from harken.store.tables import QueueEvent, QueueItem, QueueTag, Reply, utcnow
@@ -137,7 +139,7 @@ def transfer(
     again, for the new department to claim) and its due time follows the new department's
     SLA, counted from when the item was queued: the customer has waited since then."""
     who = as_actor(actor)
-    department = known_department(config, to)
+    department = config.known_department(to)
     with store.session() as session:
         item = _acting(session, item_id, who, "transfer", may)
         _open(item, "transferred")
@@ -155,16 +157,10 @@ def transfer(
         )
         change = move(session, item, after, who.name, "transferred", said, message)
         _flush(session, item.mention_id, to)
+        # A person handed it over: the department that now owns it is told, whatever its
+        # alert thresholds (once per item and department, in this same transaction).
+        queue_alerts(session, alert_sinks(config, to), item)
         return change
-
-
-def known_department(config: Config, name: str) -> DepartmentConfig:
-    """The configured department ``name``; an unknown one is refused with the known ones."""
-    for department in config.departments:
-        if department.name == name:
-            return department
-    known = ", ".join(d.name for d in config.departments)
-    raise QueueError(f"unknown department {name!r}", hint=f"known: {known}")
 
 
 def _no_item_there(session: Session, item: QueueItem, department: str) -> None:

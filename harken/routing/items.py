@@ -115,7 +115,7 @@ def apply_decisions(
             item = _new_item(session, config, mention, incident_id, decision, now)
             result.queue_items += 1
         if sinks.worthy(item, decision, risk):
-            result.alerts += _queue_alerts(session, sinks, item, incident_id)
+            result.alerts += queue_alerts(session, sinks.alerts.get(item.department, []), item)
     mention.routing = [decision_json(d) for d in decisions] or [
         {
             "department": i.department,
@@ -180,22 +180,21 @@ def _fold(
     session.add(item)
 
 
-def _queue_alerts(
-    session: Session, sinks: AlertPlan, item: QueueItem, incident_id: int | None
-) -> int:
-    """One alert per item and sink. Later posts of an incident join its open item, so a
-    retweet storm pings once; an item opened after the last one was closed alerts again."""
+def queue_alerts(session: Session, sinks: list[str], item: QueueItem) -> int:
+    """One alert per item, department and sink. Later posts of an incident join its open item,
+    so a retweet storm pings once; an item opened after the last one was closed alerts again,
+    and so does an item transferred to a department that was never alerted of it."""
     return sum(
         repo.add_alert(
             session,
-            f"{sink}:incident-{incident_id}:{item.department}:item-{item.id}",
+            f"{sink}:incident-{item.incident_id}:{item.department}:item-{item.id}",
             queue_item_id=item.id,
             mention_id=item.mention_id,
-            incident_id=incident_id,
+            incident_id=item.incident_id,
             sink=sink,
             channel=item.department,
         )
-        for sink in sinks.alerts.get(item.department, [])
+        for sink in sinks
     )
 
 

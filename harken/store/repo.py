@@ -426,6 +426,14 @@ def queue_rows(
     return [QueueRow(*row) for row in session.execute(statement).all()]
 
 
+def department_has_items(session: Session, department: str) -> bool:
+    """Whether the store holds queue items of ``department`` (one the config may have dropped)."""
+    found = session.execute(
+        select(QueueItem.id).where(QueueItem.department == department).limit(1)
+    ).first()
+    return found is not None
+
+
 def queue_item_for(session: Session, mention_id: int, department: str) -> QueueItem | None:
     """The mention's item in ``department`` (at most one: uq_queue_mention_department)."""
     return session.execute(

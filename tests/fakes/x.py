@@ -18,6 +18,14 @@ CONSUMER_KEY = "test-consumer-key"
 CONSUMER_SECRET = "test-consumer-secret-5a4b3c"
 ACCESS_TOKEN = "100-test-access-token"
 ACCESS_TOKEN_SECRET = "test-access-token-secret-7d6e5f"
+# What a config's ${X_...} references read to search (bearer) and to reply (OAuth 1.0a user).
+ENV = {
+    "X_BEARER_TOKEN": "test-bearer-token",
+    "X_CONSUMER_KEY": CONSUMER_KEY,
+    "X_CONSUMER_SECRET": CONSUMER_SECRET,
+    "X_ACCESS_TOKEN": ACCESS_TOKEN,
+    "X_ACCESS_TOKEN_SECRET": ACCESS_TOKEN_SECRET,
+}
 # tweepy signs the URL it means to call; the transport adapter only changes where it goes.
 SIGNED_URL = "https://api.twitter.com/2/tweets"
 

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1] / "harken"
 # Highest layer first; a module's layer is that of its longest matching prefix.
 LAYERS: dict[str, int] = {
     "harken.cli": 9,
+    "harken.slackapp": 9,
     "harken.pipeline": 8,
     "harken.digest": 7,
     "harken.reports": 6,
@@ -81,3 +82,19 @@ def test_layers_name_packages_that_exist() -> None:
     for prefix in [*LAYERS, *APART]:
         relative = Path(*prefix.split(".")[1:])
         assert (ROOT / relative).is_dir() or (ROOT / relative).with_suffix(".py").is_file(), prefix
+
+
+def test_the_cli_starts_without_the_heavy_libraries() -> None:
+    """`harken --help` and every command's parsing load none of the database, model, HTTP or
+    Slack libraries: commands import what they use when they run."""
+    import subprocess
+    import sys
+
+    heavy = ("sqlalchemy", "numpy", "torch", "transformers", "httpx", "requests", "slack_bolt")
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, harken.cli; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert [name for name in heavy if name in loaded] == []

@@ -19,6 +19,7 @@ from harken.config import load_config
 from harken.errors import QueueError
 from harken.queue.actions import send_planned_reply
 from harken.queue.actors import Actor, QueuePermissionError, set_permission
+from harken.queue.escalation import escalate_overdue
 from harken.queue.replies import plan_reply
 from harken.store import Store
 from harken.store.tables import Alert, QueueEvent, QueueItem, QueueTag, Reply
@@ -229,6 +230,28 @@ def test_transfer_moves_an_item_to_another_department(
     ok("queue", "transfer", str(item), "--to", "support")
     ok("queue", "transfer", str(item), "--to", "legal")
     assert alerted(store, item).count(("legal", "console")) == 1
+
+
+def test_an_item_late_in_one_department_escalates_afresh_in_the_next(
+    project: Path, store: Store
+) -> None:
+    config = load_config(project / "config.yaml")
+    item = item_id("1003", "support")
+    created = datetime.fromisoformat(shown(item)["created_at"])
+    late = created + timedelta(hours=1, minutes=5)  # support's SLA is 1 h
+    escalate_overdue(store, config, now=late)
+    assert shown(item)["escalation_level"] == 1
+    ok("queue", "transfer", str(item), "--to", "legal")
+    assert shown(item)["escalation_level"] == 0  # support's lateness is not legal's
+    escalate_overdue(store, config, now=late)
+    assert shown(item)["escalation_level"] == 0  # legal's SLA is 4 h
+    escalate_overdue(store, config, now=created + timedelta(hours=4, minutes=5))
+    assert shown(item)["escalation_level"] == 1
+    with store.session() as session:
+        kinds = session.execute(
+            select(Alert.channel).where(Alert.queue_item_id == item, Alert.kind == "escalation")
+        ).scalars()
+        assert sorted(kinds) == ["legal", "support"]  # each told once, at its own level 1
 
 
 def test_transfer_refusals_name_what_is_in_the_way(

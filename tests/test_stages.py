@@ -23,6 +23,17 @@ def test_every_runner_takes_its_stages_from_the_table() -> None:
         parse_stages("escalate")
 
 
+def test_the_worker_command_offers_the_tables_stages() -> None:
+    from typer.main import get_command
+
+    from harken.cli import app
+
+    worker = get_command(app).commands["worker"]  # type: ignore[attr-defined]
+    (option,) = [p for p in worker.params if p.name == "stages"]
+    assert option.default == ",".join(WORKER_STAGES)
+    assert option.help == f"Comma-separated: {', '.join(WORKER_STAGES)}."
+
+
 def test_document_frequency_counts_a_post_once_per_term() -> None:
     texts = ["Outage outage OUTAGE at https://x.co/outage", "the login outage", "login"]
     assert document_frequency(texts) == {"outage": 2, "login": 2}

@@ -132,7 +132,7 @@ BASE: dict[str, Any] = {
                     "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "UTC"}}},
         {"name": "engineering", "slack_webhook_url": "http://127.0.0.1:9/hook", "sla": "30m"},
         {"name": "pr", "sla": "2h"},
-        {"name": "legal", "sla": "4h"},
+        {"name": "legal", "sla": "4h", "may_act": ["members", "admins"]},
     ],
     "topics": {"outage": ["the app is down", "can't log in"], "billing": ["refund"]},
     "routing": {
@@ -176,6 +176,10 @@ BASE: dict[str, Any] = {
                   "password": "${SWEEP_SECRET}", "from": "a@x.example", "to": ["b@x.example"],
                   "timeout": "30s"},
     },
+    "users": [
+        {"name": "aiko", "slack_id": "U0AIKO", "departments": ["legal"], "role": "member"},
+        {"name": "sam", "slack_id": "U0SAM", "departments": [], "role": "social"},
+    ],
 }  # fmt: skip
 
 

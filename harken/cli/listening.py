@@ -28,7 +28,6 @@ from harken.cli.common import (
 )
 from harken.config import Config
 from harken.errors import HarkenError
-from harken.pipeline.stages import WORKER_STAGES
 from harken.text import strip_controls
 
 
@@ -220,8 +219,10 @@ def _stop_on_signals(stop: Any, say: Any) -> None:
 def worker(
     ctx: typer.Context,
     stages: Annotated[
-        str, typer.Option("--stages", help=f"Comma-separated: {', '.join(WORKER_STAGES)}.")
-    ] = ",".join(WORKER_STAGES),
+        # Written out, not read from pipeline.stages: importing the pipeline for a help text
+        # would slow every command's start (tests/test_stages.py checks they agree).
+        str, typer.Option("--stages", help="Comma-separated: classify, route, notify.")
+    ] = "classify,route,notify",
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-n", min=1, max=64, help="Worker processes.")
     ] = 1,

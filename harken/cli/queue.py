@@ -20,6 +20,7 @@ from harken.cli.common import (
     Format,
     HarkenGroup,
     check_department,
+    err,
     one_line,
     open_store,
     out,
@@ -158,11 +159,7 @@ def queue_show(
         if event["from"] and event["to"]:
             move = f" {event['from']} → {event['to']}"
         note = f": {one_line(event['note'], 90)}" if event["note"] else ""
-        out.print(
-            Text(
-                f"  {event['at'][:16]} {one_line(event['actor'], 30)} {event['action']}{move}{note}"
-            )
-        )
+        out.print(Text(f"  {event['at'][:16]} {_who(event)} {event['action']}{move}{note}"))
     for reply in data["replies"]:
         where = reply["url"] or reply["error"] or ""
         out.print(
@@ -174,6 +171,14 @@ def queue_show(
     _print_author_history(data["author_history"])
 
 
+def _who(event: dict[str, Any]) -> str:
+    """The actor, and the face they acted through (with their id there) unless it is the
+    CLI, where the name is the login or --as: "aiko (slack U0123ABC)"."""
+    who = one_line(event["actor"], 30)
+    face = " ".join(one_line(part, 64) for part in (event["via"], event["actor_ref"]) if part)
+    return f"{who} ({face})" if face and event["via"] != "cli" else who
+
+
 def _timings(data: dict[str, Any]) -> str:
     parts = [f"created {data['created_at'][:16]} UTC"]
     if data["first_response_seconds"] is not None:
@@ -181,7 +186,9 @@ def _timings(data: dict[str, Any]) -> str:
     else:
         parts.append("no response yet")
     if data["closed_at"]:
-        parts.append(f"{data['status']} {data['closed_at'][:16]} by {data['closed_by']}")
+        parts.append(
+            f"{data['status']} {data['closed_at'][:16]} by {one_line(data['closed_by'], 80)}"
+        )
     return " · ".join(parts)
 
 
@@ -276,16 +283,43 @@ def queue_resolve(
 def queue_dismiss(
     ctx: typer.Context,
     item_id: ItemId,
-    note: Annotated[
-        str | None, typer.Option("--note", "--reason", help="Why it needs nothing.")
+    note: Annotated[str | None, typer.Option("--note", help="More on why, in your words.")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="not ours | not actionable (the default) | spam or bot | own or partner "
+            "account | already handled. Other text is kept as the note, as it always was.",
+        ),
     ] = None,
     actor: ActorOption = None,
 ) -> None:
     """Close an item that needs nothing (spam, not about us, already handled elsewhere)."""
     from harken.queue.actions import dismiss
 
-    change = dismiss(open_store(root_state(ctx).config()), item_id, _actor(actor), note)
-    _said(change)
+    note, reason = _dismiss_words(note, reason)
+    config = root_state(ctx).config()
+    _said(dismiss(open_store(config), item_id, _actor(actor), note, reason=reason))
+
+
+def _dismiss_words(note: str | None, reason: str | None) -> tuple[str | None, str | None]:
+    """(note, reason). Before dismiss reasons existed, --reason was another name for --note:
+    text that is not a reason is still the note (and the reason recorded is the default)."""
+    from harken.queue.actions import DEFAULT_DISMISS_REASON, DISMISS_REASONS, dismiss_reason
+
+    if reason is None or " ".join(reason.split()).lower() in DISMISS_REASONS:
+        return note, reason
+    if note is not None:  # both given: --reason must be a reason
+        dismiss_reason(reason)
+    err.print(
+        Text(
+            "Note: --reason is not one of the dismiss reasons "
+            f"({', '.join(DISMISS_REASONS)}): kept as the note; the reason recorded is "
+            f"{DEFAULT_DISMISS_REASON}.",
+            style="dim",
+        )
+    )
+    return reason, None
 
 
 @queue_app.command("reopen")

@@ -268,6 +268,32 @@ def report_departments(
     emit(report, format, chart, lambda: departments_chart(report))
 
 
+@report_app.command("routing")
+def report_routing(
+    ctx: typer.Context,
+    since: SinceOption = "30d",
+    until: UntilOption = None,
+    brand: BrandOption = None,
+    platform: PlatformOption = None,
+    format: FormatOption = ReportFormat.table,
+) -> None:
+    """Per department and rule: items confirmed, moved away, dismissed as not ours; precision."""
+    from harken.reports.routing import routing
+    from harken.reports.tabular import report_csv, report_json, report_table
+
+    config = root_state(ctx).config()
+    scope = scope_of(config, since, until, brand, platform)
+    with working("Reading corrections…"):
+        report = routing(open_store(config), config, scope)
+    show(
+        format,
+        None,
+        lambda: report_json(report) + "\n",
+        lambda: report_csv(report),
+        lambda: report_table(report),
+    )
+
+
 @report_app.command("incidents")
 def report_incidents(
     ctx: typer.Context,

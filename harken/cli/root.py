@@ -24,6 +24,7 @@ from harken.cli import (
     reports,
     routing,
     setup,
+    slack,
     spikes,
 )
 from harken.cli.common import HarkenGroup, State, out
@@ -86,6 +87,7 @@ export.register(app)  # the export group
 notify.register(app)  # digest; the alerts group
 routing.register(app)  # route; the rules group
 spikes.register(app)  # spikes
+slack.register(app)  # the slack group (the Slack app)
 
 
 def main(argv: list[str] | None = None) -> None:

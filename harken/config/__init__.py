@@ -32,6 +32,7 @@ from harken.config.schema import (
     SourceConfig,
     SpikesConfig,
     Strict,
+    UserConfig,
     bundled_model_names,
 )
 from harken.config.values import (
@@ -81,6 +82,7 @@ __all__ = [
     "Strict",
     "TimeZone",
     "Timeout",
+    "UserConfig",
     "Weight",
     "bundled_model_names",
     "example_config_text",

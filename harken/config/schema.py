@@ -10,11 +10,13 @@ import re
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import regex
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -31,11 +33,25 @@ from harken.config.values import (
     Timeout,
     TimeZone,
     Weight,
+    as_list,
 )
 from harken.errors import ConfigError
 from harken.matching import backtracking_shape
+from harken.text import strip_controls
 
 DEFAULT_DATABASE_URL = "sqlite:///harken.db"
+
+# Who may act on a department's items (departments[].may_act).
+MayAct = Literal["members", "social", "admins"]
+
+
+def _some_of(value: list[str]) -> list[str]:
+    if not value:  # nobody at all: a typo for a department no one could work from Slack
+        raise ValueError("expected at least one of members, social, admins")
+    return list(dict.fromkeys(value))
+
+
+MayActList = Annotated[list[MayAct], BeforeValidator(as_list), AfterValidator(_some_of)]
 
 
 class Strict(BaseModel):
@@ -109,6 +125,9 @@ class DepartmentConfig(Strict):
     sla_by_priority: dict[Priority, Duration] = {}
     # Where an item goes when it is overdue twice over (its SLA passed, then as long again).
     escalate_to: str | None = None
+    # Who may act on its items from Slack (claim, resolve, transfer...): its members (users:
+    # listing it), the social team (role social) and admins (role admin), or fewer of them.
+    may_act: MayActList = ["members", "social", "admins"]
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +140,41 @@ class DepartmentConfig(Strict):
 
     def sla_for(self, priority: Priority | str) -> timedelta:
         return self.sla_by_priority.get(Priority(priority), self.sla)
+
+
+# The longest name queue_events.actor keeps (harken.queue.actors.MAX_ACTOR; config sits below
+# queue in the layers, so the number is repeated here).
+MAX_USER_NAME = 255
+_SLACK_ID = re.compile(r"[A-Z0-9]{2,64}")
+
+
+class UserConfig(Strict):
+    """A person: the name queue events record, their Slack member id, the departments whose
+    items they work on, and their role (``social``: the social team; ``admin``)."""
+
+    name: str
+    slack_id: str | None = None
+    departments: StrList = []
+    role: Literal["member", "social", "admin"] = "member"
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits(cls, value: str) -> str:
+        name = value.strip()
+        if not name or strip_controls(name) != name or len(name) > MAX_USER_NAME:
+            raise ValueError(
+                f"expected a name of 1 to {MAX_USER_NAME} characters without control characters"
+            )
+        return name
+
+    @field_validator("slack_id")
+    @classmethod
+    def _slack_member_id(cls, value: str | None) -> str | None:
+        if value is not None and not _SLACK_ID.fullmatch(value.strip()):
+            raise ValueError(
+                "expected a Slack member id like U0123ABC (profile → ⋮ → Copy member ID)"
+            )
+        return value.strip() if value else value
 
 
 class RuleCondition(Strict):
@@ -205,6 +259,11 @@ class IncidentsConfig(Strict):
     ignore_domains: StrList = []  # links to these never group (your own site, link shorteners)
 
 
+SERIES_KINDS = ("volume", "negative", "topics")  # what spikes.series may name, besides...
+TOPIC_SERIES = "topic:"  # ...one topic: "topic:<a name from topics>"
+SERIES_HELP = "volume, negative, topics or topic:<a name from topics>"
+
+
 class SpikesConfig(Strict):
     """The hourly spike check (docs/spikes.md): an hour is a spike when its count is at least
     ``min_count``, ``ratio`` times the usual for that hour of the week, and unlikely by chance
@@ -217,7 +276,16 @@ class SpikesConfig(Strict):
     ratio: float = Field(default=3.0, gt=0)
     p_value: float = Field(default=0.001, gt=0, le=1)
     baseline_floor: float = Field(default=1.0, gt=0)
-    series: StrList = ["volume", "negative", "topics"]  # or "topic:<name>" for chosen topics
+    series: StrList = list(SERIES_KINDS)  # or "topic:<name>" for chosen topics
+
+    @field_validator("series")
+    @classmethod
+    def _known_series(cls, names: list[str]) -> list[str]:
+        # Topic names are checked against ``topics`` once the whole config is read.
+        for name in names:
+            if name not in SERIES_KINDS and not name.startswith(TOPIC_SERIES):
+                raise ValueError(f"{name!r} is not {SERIES_HELP}")
+        return names
 
 
 class RepliesConfig(Strict):
@@ -270,6 +338,10 @@ class SlackConfig(Strict):
 
     bot_token: str | None = None
     webhook_url: str | None = None  # used for departments without their own webhook
+    # The Slack app (`harken slack serve`): buttons on alerts once either is set. An app-level
+    # token (xapp-..., connections:write) for Socket Mode; the signing secret for HTTP mode.
+    app_token: str | None = None
+    signing_secret: str | None = None
     api_base_url: str | None = None  # default https://slack.com/api/
     timeout: Timeout = timedelta(seconds=10)  # per read; a call gets three times this
 
@@ -370,6 +442,7 @@ class Config(Strict):
     risk: RiskConfig = RiskConfig()
     refresh: RefreshConfig = RefreshConfig()
     digest: DigestConfig = DigestConfig()
+    users: list[UserConfig] = []
 
     # Where the file layer came from (None: built-in defaults only) and which ${VAR}s it used.
     _path: Path | None = PrivateAttr(default=None)
@@ -421,14 +494,8 @@ class Config(Strict):
                     f"routing.rules[{i}].when.topics names {unknown[0]!r}, which is not in topics"
                 )
         for name in self.spikes.series:
-            topic = name.removeprefix("topic:")
-            if name not in ("volume", "negative", "topics") and (
-                not name.startswith("topic:") or topic not in self.topics
-            ):
-                raise ValueError(
-                    f"spikes.series: {name!r} is not volume, negative, topics or "
-                    "topic:<a name from topics>"
-                )
+            if name.startswith(TOPIC_SERIES) and name.removeprefix(TOPIC_SERIES) not in self.topics:
+                raise ValueError(f"spikes.series: {name!r} is not {SERIES_HELP}")
         for name in self.replies.templates:
             if name != "default" and name not in self.topics:
                 raise ValueError(
@@ -436,14 +503,38 @@ class Config(Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _users_are_distinct(self) -> Config:
+        known = {d.name for d in self.departments}
+        names: set[str] = set()
+        slack_ids: set[str] = set()
+        for i, user in enumerate(self.users):
+            for name in user.departments:
+                if name not in known:
+                    raise ValueError(
+                        f"users[{i}].departments names department {name!r}, which is not in "
+                        f"departments (known: {', '.join(sorted(known)) or 'none'})"
+                    )
+            if user.name in names:
+                raise ValueError(f"users[{i}].name: {user.name!r} is listed twice")
+            if user.slack_id and user.slack_id in slack_ids:
+                raise ValueError(f"users[{i}].slack_id: {user.slack_id!r} is given to two users")
+            names.add(user.name)
+            slack_ids.add(user.slack_id or "")
+        return self
+
+    def find_department(self, name: str | None) -> DepartmentConfig | None:
+        """The department ``name``, or None when the config has none of that name."""
+        return next((d for d in self.departments if d.name == name), None)
+
     def department(self, name: str) -> DepartmentConfig:
-        return next(d for d in self.departments if d.name == name)
+        return self.known_department(name)
 
     def known_department(self, name: str) -> DepartmentConfig:
         """The department ``name``; a name the config lacks (a typo, most likely) is refused
         with the known ones, wherever a person names a department (CLI, Slack, web)."""
-        for department in self.departments:
-            if department.name == name:
-                return department
-        known = ", ".join(d.name for d in self.departments)
-        raise ConfigError(f"unknown department {name!r}", hint=f"known: {known}")
+        found = self.find_department(name)
+        if found is None:
+            known = ", ".join(d.name for d in self.departments)
+            raise ConfigError(f"unknown department {name!r}", hint=f"known: {known}")
+        return found

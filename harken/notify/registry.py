@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from harken.config import Config, DepartmentConfig
+from harken.config import Config
 from harken.notify.console.plugin import ConsolePlugin
 from harken.notify.contract import Sink, SinkPlugin, Switch
 from harken.notify.email.plugin import EmailPlugin
@@ -24,19 +24,19 @@ SINKS: tuple[SinkPlugin, ...] = (
 
 def alert_sinks(config: Config, department: str) -> list[str]:
     """Sinks an alert for this department is written for."""
-    found = _department(config, department)
+    found = config.find_department(department)
     return [p.name for p in SINKS if _on(config, p, p.serves_alerts(config, found))]
 
 
 def thread_sinks(config: Config, department: str) -> list[str]:
     """Sinks that keep one thread per incident: later posts become replies in it."""
-    found = _department(config, department)
+    found = config.find_department(department)
     return [p.name for p in SINKS if p.serves_threads(config, found)]
 
 
 def digest_plugins(config: Config) -> list[SinkPlugin]:
     """The plug-ins of the sinks the daily digest is written for."""
-    found = _department(config, config.digest.department)
+    found = config.find_department(config.digest.department)
     return [p for p in SINKS if _on(config, p, p.serves_digests(config, found))]
 
 
@@ -71,7 +71,3 @@ def _on(config: Config, plugin: SinkPlugin, answer: Switch) -> bool:
             for department in config.departments
         )
     return bool(answer)
-
-
-def _department(config: Config, name: str) -> DepartmentConfig | None:
-    return next((d for d in config.departments if d.name == name), None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -24,8 +24,10 @@ from harken.errors import ConfigError, IngestError
 from harken.platforms import bluesky, mastodon, reddit, rss, x
 from harken.platforms.base import Parser
 from harken.platforms.platform import Platform
-from harken.platforms.reply import ReplyClient
-from harken.platforms.source import RetryPolicy, Runtime, Source
+
+if TYPE_CHECKING:  # both load HTTP libraries: imported when a source is built or a reply sent
+    from harken.platforms.reply import ReplyClient
+    from harken.platforms.source import RetryPolicy, Runtime, Source
 
 PLATFORMS: dict[str, Platform] = {
     p.name: p
@@ -50,7 +52,7 @@ def platform_names() -> list[str]:
 def reply_client(platform: str) -> ReplyClient | None:
     """The client that answers the platform's mentions; None when it has none (or is unknown)."""
     known = PLATFORMS.get(platform)
-    return known.reply if known is not None else None
+    return known.reply_client() if known is not None else None
 
 
 def max_reply_lengths() -> dict[str, int]:
@@ -100,6 +102,8 @@ def build_sources(
     if only is not None and only not in config.sources:
         known = ", ".join(sorted(config.sources)) or "none configured"
         raise ConfigError(f"no source named {only!r} in sources (known: {known})")
+    from harken.platforms.source import Runtime
+
     runtime = runtime or Runtime()
     chosen = []
     for name, entry in config.sources.items():

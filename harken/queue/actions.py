@@ -21,6 +21,9 @@ and writes nothing.
     approve_reply         approved       approve
     send_planned_reply    replied        reply
 
+Transfer and dismiss also keep a routing label, in the same transaction
+(``harken.queue.feedback``): what harken decided and what the person said instead.
+
 Sending is the one action with more than one transaction: the attempt is written before the
 platform is called and its outcome after (see ``send_planned_reply``); it records one event,
 once the reply is out.
@@ -29,6 +32,7 @@ once the reply is out.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +43,7 @@ from harken.errors import QueueError, ReplyError
 from harken.notify.registry import alert_sinks
 from harken.platforms.replies import send_reply
 from harken.queue.actors import Actor, Permission, as_actor, check_permission, fits
+from harken.queue.feedback import MOVED, label
 from harken.queue.items import (
     WAITING,
     Change,
@@ -53,10 +58,22 @@ from harken.queue.items import (
 from harken.queue.replies import ReplyOutcome, ReplyPlan, reply_target
 from harken.routing.items import queue_alerts
 from harken.store import Store
+from harken.store.lock import serial_session
 from harken.store.repo import OPEN_STATUSES, queue_item_for, tags_of
 from harken.store.tables import QueueEvent, QueueItem, QueueTag, Reply, utcnow
 
 MAX_TAG = 64  # queue_tags.tag
+
+# Why an item needs nothing. Each dismissal keeps its reason as a routing label
+# (harken.queue.feedback); "not ours" and "not actionable" tell routing it was wrong.
+DISMISS_REASONS = (
+    "not ours",
+    "not actionable",
+    "spam or bot",
+    "own or partner account",
+    "already handled",
+)
+DEFAULT_DISMISS_REASON = "not actionable"
 
 
 def _acting(
@@ -103,7 +120,7 @@ def claim(
             )
         item.assignee, item.claimed_at = who.name, item.claimed_at or utcnow()
         message = f"#{item_id} claimed by {who.name}"
-        return move(session, item, "claimed", who.name, "claimed", None, message)
+        return move(session, item, "claimed", who, "claimed", None, message)
 
 
 def assign(
@@ -122,7 +139,7 @@ def assign(
             item.claimed_at = item.claimed_at or utcnow()
         after = "claimed" if item.status == "new" else item.status
         message = f"#{item_id} assigned to {assignee} by {who.name}"
-        return move(session, item, after, who.name, "assigned", note, message)
+        return move(session, item, after, who, "assigned", note, message)
 
 
 def transfer(
@@ -140,22 +157,27 @@ def transfer(
     SLA, counted from when the item was queued: the customer has waited since then."""
     who = as_actor(actor)
     department = config.known_department(to)
-    with store.session() as session:
+    # Under the router's lock: a route batch running now cannot open a second item for the
+    # mention there, nor fold a post into this item with the old department's due time.
+    with serial_session(store, "route") as session:
         item = _acting(session, item_id, who, "transfer", may)
         _open(item, "transferred")
         if item.department == to:
             raise QueueError(f"item #{item_id} is already in {to}")
         _no_item_there(session, item, to)
+        label(session, item, who, MOVED, to)  # what harken decided, and who said otherwise
         origin = item.department
         item.department = to
         item.due_at = item.created_at + department.sla_for(item.priority)
+        # Its escalation was the old department's lateness: the new one's clock starts at 0.
+        item.escalation_level, item.escalated_at = 0, None
         item.assignee = None
         after = "new" if item.status == "claimed" else item.status
         said = f"{origin} → {to}" + (f": {note}" if note else "")
         message = f"#{item_id} transferred from {origin} to {to} by {who.name}" + (
             f": {note}" if note else ""
         )
-        change = move(session, item, after, who.name, "transferred", said, message)
+        change = move(session, item, after, who, "transferred", said, message)
         _flush(session, item.mention_id, to)
         # A person handed it over: the department that now owns it is told, whatever its
         # alert thresholds (once per item and department, in this same transaction).
@@ -198,7 +220,7 @@ def resolve(
     who = as_actor(actor)
     with store.session() as session:
         item = _closable(_acting(session, item_id, who, "resolve", may), "resolved")
-        return _close(session, item, "resolved", who.name, note)
+        return _close(session, item, "resolved", who, note)
 
 
 def dismiss(
@@ -207,13 +229,33 @@ def dismiss(
     actor: Actor | str,
     note: str | None = None,
     *,
+    reason: str | None = None,
     may: Permission | None = None,
 ) -> Change:
-    """Close an item that needs nothing; ``note`` says why."""
-    who = as_actor(actor)
+    """Close an item that needs nothing: ``reason`` is one of ``DISMISS_REASONS`` (none given:
+    "not actionable"), kept as a routing label; ``note`` says more. A reason given starts the
+    closing note ("not ours: billing's"), so the item's history says it."""
+    who, why = as_actor(actor), dismiss_reason(reason)
     with store.session() as session:
         item = _closable(_acting(session, item_id, who, "dismiss", may), "dismissed")
-        return _close(session, item, "dismissed", who.name, note)
+        label(session, item, who, why or DEFAULT_DISMISS_REASON)
+        if why is None:  # as before reasons existed: the note alone
+            return _close(session, item, "dismissed", who, note)
+        change = _close(session, item, "dismissed", who, why + (f": {note}" if note else ""))
+        message = f"#{item_id} dismissed by {who.name} as {why}" + (f": {note}" if note else "")
+        return replace(change, message=message)
+
+
+def dismiss_reason(reason: str | None) -> str | None:
+    """``reason`` as one of ``DISMISS_REASONS`` (any case and spacing), None for none."""
+    if reason is None:
+        return None
+    wanted = " ".join(reason.split()).lower()
+    if wanted not in DISMISS_REASONS:
+        raise QueueError(
+            f"unknown dismiss reason {reason!r}", hint="one of: " + ", ".join(DISMISS_REASONS)
+        )
+    return wanted
 
 
 def _closable(item: QueueItem, to: str) -> QueueItem:
@@ -222,10 +264,10 @@ def _closable(item: QueueItem, to: str) -> QueueItem:
     return item
 
 
-def _close(session: Session, item: QueueItem, to: str, actor: str, note: str | None) -> Change:
-    item.closed_at, item.closed_by = utcnow(), actor
+def _close(session: Session, item: QueueItem, to: str, actor: Actor, note: str | None) -> Change:
+    item.closed_at, item.closed_by = utcnow(), actor.name
     item.note = note or item.note
-    message = f"#{item.id} {to} by {actor}" + (f": {note}" if note else "")
+    message = f"#{item.id} {to} by {actor.name}" + (f": {note}" if note else "")
     return move(session, item, to, actor, to, note, message)
 
 
@@ -238,7 +280,9 @@ def reopen(
     may: Permission | None = None,
 ) -> Change:
     """Open a resolved or dismissed item again, as it was before it was closed: responded if
-    it was answered, else claimed if someone holds it, else new (its SLA clock runs again)."""
+    it was answered, else claimed if someone holds it, else new. An item never answered is
+    waiting again against its due time: past it, it escalates from level 1 once more (its
+    department is re-alerted only at a level it was not alerted at before)."""
     who = as_actor(actor)
     with store.session() as session:
         item = _acting(session, item_id, who, "reopen", may)
@@ -250,8 +294,9 @@ def reopen(
         after = "responded" if item.responded_at else "claimed" if item.assignee else "new"
         # The closing note said why it was closed; its event keeps it.
         item.closed_at, item.closed_by, item.note = None, None, None
+        item.escalation_level, item.escalated_at = 0, None
         message = f"#{item_id} reopened by {who.name} ({after})" + (f": {note}" if note else "")
-        return move(session, item, after, who.name, "reopened", note, message)
+        return move(session, item, after, who, "reopened", note, message)
 
 
 # -- notes and tags -------------------------------------------------------------------------
@@ -266,9 +311,7 @@ def add_note(
         raise QueueError("the note is empty")
     with store.session() as session:
         item = _acting(session, item_id, who, "note", may)
-        return record(
-            session, item, who.name, "noted", text, f"#{item_id} note by {who.name}: {text}"
-        )
+        return record(session, item, who, "noted", text, f"#{item_id} note by {who.name}: {text}")
 
 
 def tag(
@@ -296,7 +339,7 @@ def tag(
             ) from None
         added = ", ".join(new)
         return record(
-            session, item, who.name, "tagged", added, f"#{item_id} tagged {added} by {who.name}"
+            session, item, who, "tagged", added, f"#{item_id} tagged {added} by {who.name}"
         )
 
 
@@ -328,7 +371,7 @@ def untag(
             session.delete(row)
         removed = ", ".join(gone)
         message = f"#{item_id} untagged {removed} by {who.name}"
-        return record(session, item, who.name, "untagged", removed, message)
+        return record(session, item, who, "untagged", removed, message)
 
 
 def _tags(tags: Sequence[str]) -> list[str]:
@@ -365,7 +408,7 @@ def approve_reply(
         if who.name in approvers(session, plan.item_id, plan.text):
             raise QueueError(f"{who.name} already approved this reply to #{plan.item_id}")
         message = f"#{plan.item_id} reply approved by {who.name}"
-        return record(session, item, who.name, "approved", plan.text, message)
+        return record(session, item, who, "approved", plan.text, message)
 
 
 def approvers(session: Session, item_id: int, text: str) -> list[str]:
@@ -448,7 +491,7 @@ def send_planned_reply(
         note = f"reply {sent.url or sent.external_id}"
         if approved:
             note += f" (approved by {', '.join(approved)})"
-        mark_responded(session, item, who.name, note)
+        mark_responded(session, item, who, note)
         first = first_response_seconds(item)
     return ReplyOutcome(plan, True, sent.url, sent.external_id, first, approved)
 

@@ -1,7 +1,9 @@
 """Who acts on a queue item, and whether they may.
 
-Every queue action (``harken.queue.actions``) takes an ``Actor``: a name, and the face the
-action came through (``cli``, ``slack``, ``web``; ``api`` for a program calling the library).
+Every queue action (``harken.queue.actions``) takes an ``Actor``: a name, the face the action
+came through (``cli``, ``slack``, ``web``; ``api`` for a program calling the library) and, where
+that face knows people by an id of its own, that id (``ref``: the Slack user id). Each
+``queue_events`` row records all three.
 Before it changes anything, the action asks a permission hook,
 ``may(actor, action, item)``: returning allows the action, raising ``QueuePermissionError``
 refuses it, and nothing is written. The default hook allows everything, as harken always has.
@@ -21,6 +23,7 @@ from harken.errors import QueueError
 from harken.store.tables import QueueItem
 
 MAX_ACTOR = 255  # queue_events.actor, queue_items.assignee / closed_by, replies.actor
+MAX_REF = 64  # queue_events.actor_ref, users.slack_id
 
 VIA = ("cli", "slack", "web", "api")
 
@@ -41,15 +44,19 @@ ACTIONS = (
 
 @dataclass(frozen=True)
 class Actor:
-    """A person (or program) acting on the queue, and the face they acted through."""
+    """A person (or program) acting on the queue, the face they acted through, and who they
+    are there (``ref``: the Slack user id "U0123ABC"; None where the face has no ids)."""
 
     name: str
     via: str = "api"
+    ref: str | None = None
 
     def __post_init__(self) -> None:
         if self.via not in VIA:
             raise ValueError(f"Actor.via must be one of {', '.join(VIA)}, not {self.via!r}")
         fits(self.name, "the actor's name")
+        if self.ref is not None and not 0 < len(self.ref) <= MAX_REF:
+            raise ValueError(f"Actor.ref must be 1 to {MAX_REF} characters, not {self.ref!r}")
 
 
 def as_actor(actor: Actor | str) -> Actor:

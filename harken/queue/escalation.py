@@ -65,7 +65,9 @@ def escalate_overdue(store: Store, config: Config, now: datetime | None = None) 
             for sink in alert_sinks(config, to):
                 result.alerts += repo.add_alert(
                     session,
-                    f"{sink}:escalation-{level}:item-{item.id}",
+                    # Once per level and department: an item transferred after it escalated
+                    # escalates again in its new department (its level starts over there).
+                    f"{sink}:escalation-{level}:{item.department}:item-{item.id}",
                     kind="escalation",
                     queue_item_id=item.id,
                     mention_id=item.mention_id,

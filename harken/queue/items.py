@@ -7,6 +7,8 @@
                                └──── dismiss ─────────────┴──> dismissed  (from any open status)
     resolved, dismissed ──reopen──> responded if it was answered, else claimed if someone
                                     holds it, else new
+    claimed ──transfer──> new (in the other department; its holder lets go); new and
+    responded items keep their status when transferred
 
 An item's SLA is the time to its first response. The actions that change items are in
 ``harken.queue.actions``; reading them is ``harken.queue.views``.
@@ -15,12 +17,14 @@ An item's SLA is the time to its first response. The actions that change items a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from harken.errors import QueueError
-from harken.store.repo import OPEN_STATUSES, QueueRow
+from harken.queue.actors import Actor
+from harken.store.repo import QueueRow
 from harken.store.tables import (
     Author,
     Classification,
@@ -33,7 +37,6 @@ from harken.store.tables import (
 
 STATUSES = ("new", "claimed", "responded", "resolved", "dismissed")
 WAITING = ("new", "claimed")  # no first response yet: the SLA clock runs
-CLOSED = tuple(s for s in STATUSES if s not in OPEN_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,10 @@ class Change:
 
 
 def load_item(session: Session, item_id: int) -> QueueItem:
-    item = session.get(QueueItem, item_id)
+    """The item, its row locked until the transaction ends (PostgreSQL; SQLite writes one
+    transaction at a time anyway): two people acting on one item at once take turns, and the
+    second sees what the first did."""
+    item = session.get(QueueItem, item_id, with_for_update=True)
     if item is None:
         raise QueueError(
             f"no queue item #{item_id}", hint="`harken queue list` shows the open ones"
@@ -90,7 +96,7 @@ def move(
     session: Session,
     item: QueueItem,
     to: str,
-    actor: str,
+    actor: Actor,
     action: str,
     note: str | None,
     message: str,
@@ -99,44 +105,55 @@ def move(
     before, now = item.status, utcnow()
     item.status, item.updated_at = to, now
     session.add(item)
-    session.add(
-        QueueEvent(
-            queue_item_id=item.id,  # type: ignore[arg-type]
-            at=now,
-            actor=actor,
-            action=action,
-            from_status=before,
-            to_status=to,
-            note=note,
-        )
-    )
+    session.add(event(item, actor, action, now, note, from_status=before, to_status=to))
     assert item.id is not None
     return Change(item.id, before, to, message, action)
 
 
 def record(
-    session: Session, item: QueueItem, actor: str, action: str, note: str | None, message: str
+    session: Session, item: QueueItem, actor: Actor, action: str, note: str | None, message: str
 ) -> Change:
     """Record an event that leaves the item's status as it is (a note, a tag)."""
     now = utcnow()
     item.updated_at = now
     session.add(item)
-    session.add(
-        QueueEvent(queue_item_id=item.id, at=now, actor=actor, action=action, note=note)  # type: ignore[arg-type]
-    )
+    session.add(event(item, actor, action, now, note))
     assert item.id is not None
     return Change(item.id, item.status, item.status, message, action)
 
 
-def mark_responded(session: Session, item: QueueItem, actor: str, note: str) -> None:
+def event(
+    item: QueueItem,
+    actor: Actor,
+    action: str,
+    at: datetime,
+    note: str | None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+) -> QueueEvent:
+    """One ``queue_events`` row: who (and through which face, as whom there) did what."""
+    return QueueEvent(
+        queue_item_id=item.id,  # type: ignore[arg-type]
+        at=at,
+        actor=actor.name,
+        via=actor.via,
+        actor_ref=actor.ref,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+    )
+
+
+def mark_responded(session: Session, item: QueueItem, actor: Actor, note: str) -> None:
     """A reply was posted: the first one stops the SLA clock."""
     if item.responded_at is None:
         item.responded_at = utcnow()
     item.escalation_level = 0  # answered: no longer overdue (escalated_at keeps the record)
     if item.assignee is None:
-        item.assignee = actor
+        item.assignee = actor.name
     if item.status in WAITING:
         move(session, item, "responded", actor, "replied", note, "")
     else:
-        session.add(QueueEvent(queue_item_id=item.id, actor=actor, action="replied", note=note))  # type: ignore[arg-type]
+        session.add(event(item, actor, "replied", utcnow(), note))
         session.add(item)

@@ -128,6 +128,9 @@ def show_item(store: Store, item_id: int, history_limit: int = 10) -> dict[str, 
                 "from": e.from_status,
                 "to": e.to_status,
                 "note": e.note,
+                # Added with the Slack app (issue 20): the face and the person's id there.
+                "via": e.via,
+                "actor_ref": e.actor_ref,
             }
             for e in session.execute(
                 select(QueueEvent)

@@ -22,7 +22,8 @@ from statistics import median
 
 import pandas as pd
 
-from harken.config import SpikesConfig
+from harken.config.schema import TOPIC_SERIES as TOPIC_PREFIX
+from harken.config.schema import SpikesConfig
 from harken.text import normalize
 
 HOUR = timedelta(hours=1)
@@ -30,7 +31,6 @@ DAY = timedelta(days=1)
 WEEK = timedelta(weeks=1)
 MIN_WEEKS = 2  # the median of one week is last week's accident, not a baseline
 FALLBACK_DAYS = 7
-TOPIC_PREFIX = "topic:"
 
 
 def series_of(settings: SpikesConfig, sentiment: str | None, topics: Iterable[str]) -> list[str]:

@@ -214,6 +214,27 @@ class QueueEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
     note: str | None = Field(default=None, sa_type=Text)
+    # The face a person acted through (cli, slack, web, api) and their id there (the Slack
+    # user id). None on harken's own events (created, raised, escalated) and on rows older
+    # than these columns.
+    via: str | None = Field(default=None, max_length=16)
+    actor_ref: str | None = Field(default=None, max_length=64)
+
+
+class User(SQLModel, table=True):
+    """A person harken knows who is not in the config's ``users:`` (there, the config is the
+    record): made on a Slack user's first action from their profile, so that the same Slack
+    user is the same harken user next time. Their departments and role still come from the
+    config; these columns keep what was decided when they were made."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255, unique=True)
+    slack_id: str | None = Field(default=None, max_length=64, unique=True)
+    role: str = Field(default="member", max_length=16)
+    departments: list[str] = Field(default_factory=list, sa_type=JSONType)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class QueueTag(SQLModel, table=True):
@@ -407,3 +428,29 @@ class Label(SQLModel, table=True):
     complaint: bool | None = None
     abuse: bool | None = None
     labelled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RoutingLabel(SQLModel, table=True):
+    """A person's word on where a mention was routed (``harken.queue.feedback``): written in
+    the same transaction as the transfer or dismissal that said it. ``department`` and
+    ``rule`` are what harken decided; ``verdict`` is what the person said ("moved" to
+    ``to_department``, or the dismiss reason); ``from_department`` is where the item was when
+    they said it (another department than harken's once someone has moved it)."""
+
+    __tablename__ = "routing_labels"
+    __table_args__ = (
+        Index("ix_routing_labels_item", "queue_item_id", "id"),
+        Index("ix_routing_labels_mention", "mention_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mentions.id")
+    queue_item_id: int = Field(foreign_key="queue_items.id")
+    department: str = Field(max_length=64)
+    rule: str | None = Field(default=None, max_length=255)
+    verdict: str = Field(max_length=32)
+    from_department: str = Field(max_length=64)
+    to_department: str | None = Field(default=None, max_length=64)
+    actor: str = Field(max_length=255)
+    via: str | None = Field(default=None, max_length=16)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

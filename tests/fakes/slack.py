@@ -17,6 +17,11 @@
     (100, at most 999), ``cursor`` paging; thread replies only when broadcast; ``metadata``
     only with ``include_all_metadata``. ``conversations.replies``: parent first, then replies.
   - ``conversations.list`` (``types``, ``exclude_archived``, paged).
+  - ``chat.postEphemeral`` (channel, user, text or blocks): kept in ``ephemerals``, not in the
+    channel's history, as on Slack.
+  - ``apps.connections.open``, with the app-level token ``APP_TOKEN`` (the bot token ->
+    ``not_allowed_token_type``): the ``ws://`` URL of a Socket Mode server
+    (tests/fakes/slack_socket.py) started with the fake, ``fake.socket``.
   - ``files_upload_v2``'s flow: ``files.getUploadURLExternal`` hands out an upload URL on this
     fake, the bytes are POSTed there, ``files.completeUploadExternal`` shares them (a message
     with ``files`` in the channel or thread, ``initial_comment`` as its text).
@@ -46,6 +51,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 from tests.fakes.http import FakeAPI, Handler, Reply, Request
+from tests.fakes.slack_socket import SocketModeServer
 
 TOKEN = "xoxb-1000000001-2000000002-harkentestbottoken"
 TEAM_ID = "T0HK00001"
@@ -53,6 +59,7 @@ BOT_USER_ID = "U0HKBOT01"
 BOT_ID = "B0HKBOT01"
 APP_ID = "A0HKAPP01"
 HUMAN_USER_ID = "U0HKHUM01"  # the default author of ``add_message``
+APP_TOKEN = "xapp-1-A0HKAPP01-3000000003-harkentestapptoken"  # Socket Mode's app-level token
 # A bot token that can post (also to public channels it is not in), read and upload.
 SCOPES = frozenset(
     {
@@ -237,6 +244,9 @@ class FakeSlack(FakeAPI):
         self.all_messages: list[Message] = []  # every message, in the order stored
         self.uploads: list[Upload] = []  # every file of the upload flow, completed or not
         self.webhooks: dict[str, Webhook] = {}  # by path
+        self.ephemerals: list[dict[str, Any]] = []  # chat.postEphemeral: what, to whom, where
+        self.app_token = APP_TOKEN
+        self.socket = SocketModeServer()
         self.down = False  # every request answered with down_reply
         self.down_reply = Reply(
             503,
@@ -264,12 +274,15 @@ class FakeSlack(FakeAPI):
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "conversations.list": self._list,
+            "chat.postEphemeral": self._post_ephemeral,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }
         for name, handler in methods.items():
             for verb in ("GET", "POST"):
                 self.route(verb, f"/api/{name}")(self._endpoint(name, handler))
+        for verb in ("GET", "POST"):
+            self.route(verb, "/api/apps.connections.open")(self._connections_open)
 
     # -- the workspace ------------------------------------------------------------------------
 
@@ -442,7 +455,13 @@ class FakeSlack(FakeAPI):
         super().start(port)
         assert self._server is not None
         self._port = self._server.server_address[1]
+        if not self.socket.running:
+            self.socket.start()
         return self
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        self.socket.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -549,6 +568,25 @@ class FakeSlack(FakeAPI):
         message.edited = {"user": BOT_USER_ID, "ts": self._new_ts()}
         rendered = self._render(message, include_metadata=True)
         return {"channel": channel.id, "ts": message.ts, "text": message.text, "message": rendered}
+
+    def _post_ephemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._need("chat:write")
+        channel = self._writable(p.get("channel"))
+        if not p.get("user"):
+            raise _Error("user_not_in_channel")
+        content = _content(p)
+        self.ephemerals.append({"channel": channel.id, "user": str(p["user"]), **content})
+        return {"message_ts": self._new_ts()}
+
+    def _connections_open(self, req: Request) -> Reply:
+        token = _bearer(req) or _params(req).get("token")
+        if not token:
+            return Reply(json={"ok": False, "error": "not_authed"})
+        if token == self.token:
+            return Reply(json={"ok": False, "error": "not_allowed_token_type"})
+        if token != self.app_token:
+            return Reply(json={"ok": False, "error": "invalid_auth"})
+        return Reply(json={"ok": True, "url": self.socket.url})
 
     def _history(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = self._readable(p.get("channel"))
@@ -984,10 +1022,43 @@ def _block_problems(blocks: list[Any]) -> list[str]:
             elements = block.get("elements")
             if not isinstance(elements, list) or not 0 < len(elements) <= 10:
                 problems.append(f"must have 1 to 10 items [json-pointer:{at}/elements]")
+        elif kind == "actions":
+            problems += _element_problems(block.get("elements"), at)
         elif kind == "markdown":
             text = block.get("text")
             if not isinstance(text, str) or not 0 < len(text) <= 12000:
                 problems.append(f"must be 1 to 12000 characters [json-pointer:{at}/text]")
+    return problems
+
+
+def _element_problems(elements: Any, at: str) -> list[str]:
+    """An actions block's buttons and selects, as far as an alert uses them."""
+    if not isinstance(elements, list) or not 0 < len(elements) <= 25:
+        return [f"must have 1 to 25 items [json-pointer:{at}/elements]"]
+    problems: list[str] = []
+    for j, element in enumerate(elements):
+        here = f"{at}/elements/{j}"
+        kind = element.get("type") if isinstance(element, dict) else None
+        if kind not in ("button", "static_select", "overflow", "datepicker", "users_select"):
+            problems.append(f"unsupported type: {kind} [json-pointer:{here}/type]")
+            continue
+        if len(str(element.get("action_id") or "")) > 255:
+            problems.append(f"must be less than 256 characters [json-pointer:{here}/action_id]")
+        if kind == "button":
+            problems += _text_problems(element.get("text"), f"{here}/text", 75)
+            if len(str(element.get("value") or "")) > 2000:
+                problems.append(f"must be less than 2001 characters [json-pointer:{here}/value]")
+        if kind == "static_select":
+            options = element.get("options")
+            if not isinstance(options, list) or not 0 < len(options) <= 100:
+                problems.append(f"must have 1 to 100 items [json-pointer:{here}/options]")
+                continue
+            for k, option in enumerate(options):
+                problems += _text_problems(option.get("text"), f"{here}/options/{k}/text", 75)
+                if not 0 < len(str(option.get("value") or "")) <= 150:
+                    problems.append(
+                        f"must be 1 to 150 characters [json-pointer:{here}/options/{k}/value]"
+                    )
     return problems
 
 

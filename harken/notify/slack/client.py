@@ -85,7 +85,7 @@ class SlackSink:
 
     def _department(self, alert: Alert) -> DepartmentConfig | None:
         name = self.config.digest.department if alert.kind == "digest" else alert.channel
-        return next((d for d in self.config.departments if d.name == name), None)
+        return self.config.find_department(name)
 
     def lane(self, alert: Alert) -> str:
         """Alerts are ordered per Slack channel (or per webhook, which is one channel)."""

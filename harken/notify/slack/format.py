@@ -21,14 +21,15 @@ code units, which is never less than the characters Slack counts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from harken.config import Config
+from harken.notify.slack.controls import item_controls
 from harken.notify.slack.message import SlackMessage
-from harken.store.repo import AlertView
+from harken.store.repo import OPEN_STATUSES, AlertView
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem, Spike
 from harken.text import for_slack, human_duration, strip_controls
 
@@ -86,6 +87,17 @@ def incident_root(view: AlertView, config: Config, *, now: datetime | None = Non
     return render(view, config, _utc(now or datetime.now(UTC)), _thread_state(view, config))
 
 
+def acted_alert(view: AlertView, config: Config, *, now: datetime | None = None) -> SlackMessage:
+    """An item or escalation alert rendered again once someone acted on its item (the Slack
+    app's chat.update): the item's status, owner, and due time or how long it took; a thread's
+    root keeps its incident line. ``view`` must be freshly loaded."""
+    render = _RENDERERS.get(view.alert.kind)
+    if render is None or view.alert.kind not in ("item", "escalation"):
+        raise ValueError(f"a {view.alert.kind!r} alert shows no item state")
+    moment = _utc(now or datetime.now(UTC))
+    return render(view, config, moment, _item_state(view, config))
+
+
 # -- kinds ----------------------------------------------------------------------------------
 
 
@@ -111,6 +123,7 @@ def _item(view: AlertView, config: Config, now: datetime, state: Block | None) -
         {"type": "section", "fields": facts},
         *_link(mention),
         *([state] if state else []),
+        *item_controls(item, view.alert.kind, view.alert.channel, config),
         _commands(item),
     ]
     fallback = (
@@ -152,6 +165,7 @@ def _escalation(
         ),
         *_link(mention),
         *([state] if state else []),
+        *item_controls(item, view.alert.kind, view.alert.channel, config),
         _commands(item),
     ]
     fallback = (
@@ -287,6 +301,42 @@ def _thread_state(view: AlertView, config: Config) -> Block:
         owner = f" by {_plain(item.assignee, 60)}" if item.assignee else ""
         parts.append(f"item {_plain(item.status, 16)}{owner}")
     return _context([" · ".join(parts) or "no incident"])
+
+
+def _item_state(view: AlertView, config: Config) -> Block:
+    """Where the item stands: status and owner, then its due time while it waits, or how
+    long it took once closed; on a thread's root, the incident's size first."""
+    item, alert = _need(view.item, "queue item", view), view.alert
+    parts = []
+    if view.incident is not None and alert.message_ts and alert.thread_ts == alert.message_ts:
+        last = _date(view.incident.last_seen, config, "{time}", "%H:%M")
+        parts.append(f"*{view.incident.size} posts so far*, last at {last}")
+    if item.department != alert.channel and alert.kind == "item":
+        where = _plain(item.department, 64)
+        parts.append(f"*Transferred* to *{where}*, {_plain(item.status, 16)} there")
+        return _context([" · ".join(parts)])
+    status = f"*{_plain(item.status, 16).capitalize()}*"
+    if item.status in OPEN_STATUSES:
+        owner = f" by {_plain(item.assignee, 60)}" if item.assignee else ""
+        parts.append(f"{status}{owner} · respond by {_date(item.due_at, config)}")
+    else:
+        closer = f" by {_plain(item.closed_by, 60)}" if item.closed_by else ""
+        why = f" ({_plain(item.note, 200)})" if item.note else ""
+        took = ""
+        if item.closed_at is not None:
+            took = f" · done in {elapsed(_utc(item.closed_at) - _utc(item.created_at))}"
+        parts.append(f"{status}{closer}{why}{took}")
+    return _context([" · ".join(parts)])
+
+
+def elapsed(delta: timedelta) -> str:
+    """How long something took, as the alert says it: "35 min", "1 h 35 min", "2 d 3 h"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def _commands(item: QueueItem) -> Block:

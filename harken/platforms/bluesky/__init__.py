@@ -1,12 +1,12 @@
 """Bluesky: post search through atproto (``source.py``), its post views (``parse.py``) and
 replies as an account with an app password (``reply.py``)."""
 
-from harken.platforms.bluesky import parse, reply
+from harken.platforms.bluesky import parse
 from harken.platforms.platform import Platform
 
 PLATFORM = Platform(
     name=parse.PLATFORM,
     parser=parse.parse,
     source="harken.platforms.bluesky.source:BlueskySource",
-    reply=reply.BlueskyReply(),
+    reply="harken.platforms.bluesky.reply:BlueskyReply",
 )

@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from harken.errors import ReplyError
+from harken.platforms.mastodon.source import status_code
 from harken.platforms.reply import (
     CHECK_THREAD,
     LINK_LENGTH,
@@ -117,7 +118,7 @@ class MastodonReply(ReplyClient):
         )
 
         response = seen[-1] if seen else None
-        status = _status_code(exc)
+        status = status_code(exc)
         if isinstance(exc, MastodonRatelimitError):
             return self._rate_limited(response, posting)
         if isinstance(exc, MastodonNetworkError):
@@ -213,12 +214,6 @@ def _idempotency_key(instance: str, status: Mapping[str, Any], text: str) -> str
     # The same reply to the same status within an hour posts once (Mastodon keeps keys 1 h).
     seed = f"{instance}\n{status.get('uri')}\n{text}".encode()
     return "harken-" + hashlib.sha256(seed).hexdigest()[:32]
-
-
-def _status_code(exc: Exception) -> int | None:
-    # Mastodon.py raises ('Mastodon API returned error', status, reason, message).
-    status = exc.args[1] if len(exc.args) > 1 else None
-    return status if isinstance(status, int) else None
 
 
 def _api_message(exc: Exception, response: requests.Response | None) -> str:

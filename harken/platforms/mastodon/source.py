@@ -390,13 +390,13 @@ class MastodonSource(Source):
         if isinstance(exc, MastodonNetworkError):
             return TransientSourceError("Mastodon: cannot reach the instance (timeout or refused)")
         if isinstance(exc, MastodonServerError):
-            return TransientSourceError(f"Mastodon: HTTP {_status_code(exc)} from the server")
+            return TransientSourceError(f"Mastodon: HTTP {status_code(exc)} from the server")
         if isinstance(exc, MastodonUnauthorizedError):
             return SourceError(
                 f"Mastodon: HTTP 401: {self._api_message(exc)}", hint=self._token_hint()
             )
         if isinstance(exc, MastodonAPIError):
-            status = _status_code(exc)
+            status = status_code(exc)
             if status is None:  # "Could not parse response as JSON"
                 return TransientSourceError("Mastodon: the response is not valid JSON")
             if status == 408:
@@ -416,7 +416,7 @@ class MastodonSource(Source):
         casts the error body to the endpoint's return type), so the raw response comes first."""
         message = None
         response = self._last_response
-        if response is not None and response.status_code == _status_code(exc):
+        if response is not None and response.status_code == status_code(exc):
             try:
                 body = response.json()
             except ValueError:
@@ -498,7 +498,8 @@ def _dump(state: dict[str, Any]) -> str:
     return json.dumps(state, sort_keys=True)
 
 
-def _status_code(exc: MastodonAPIError) -> int | None:
+def status_code(exc: Exception) -> int | None:
+    """The HTTP status of a Mastodon.py error, when it carries one."""
     # The library raises ('Mastodon API returned error', status, reason, message).
     status = exc.args[1] if len(exc.args) > 1 else None
     return status if isinstance(status, int) else None

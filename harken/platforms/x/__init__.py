@@ -2,12 +2,12 @@
 (``parse.py``) and replies in OAuth 1.0a user context (``reply.py``)."""
 
 from harken.platforms.platform import Platform
-from harken.platforms.x import parse, reply
+from harken.platforms.x import parse
 
 PLATFORM = Platform(
     name=parse.PLATFORM,
     parser=parse.parse,
     source="harken.platforms.x.source:XSource",
-    reply=reply.XReply(),
+    reply="harken.platforms.x.reply:XReply",
     listen_env=("X_BEARER_TOKEN",),
 )

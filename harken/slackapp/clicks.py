@@ -1,0 +1,101 @@
+"""One click on an alert's control, read from Slack's ``block_actions`` payload.
+
+Nothing in a payload is trusted: a value that is not an item id, a control harken did not
+render or a missing user is refused with a message for the person who clicked.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any
+
+from harken.notify.slack.controls import (
+    CLAIM,
+    DISMISS,
+    REOPEN,
+    RESOLVE,
+    TRANSFER,
+    item_id_of,
+)
+
+ACTION_IDS = (CLAIM, RESOLVE, DISMISS, REOPEN, TRANSFER)
+MAX_ID_DIGITS = 18  # beyond any queue item id; keeps int() of a hostile value cheap
+
+
+class BadClick(ValueError):
+    """A payload harken cannot act on; ``str()`` is safe to show to the person."""
+
+
+@dataclass(frozen=True)
+class Click:
+    action_id: str  # one of ACTION_IDS
+    user_id: str  # the Slack user who clicked
+    item_id: int
+    choice: str | None  # transfer: the department; dismiss: the reason (None: a button)
+    channel_id: str | None  # where the click happened (for an ephemeral answer)
+    profile: Mapping[str, Any]  # the user's names, as identity.actor_for reads a profile
+    key: str  # the same for a retried or repeated delivery of this one click
+
+    @property
+    def verb(self) -> str:
+        return self.action_id.removeprefix("harken:")
+
+
+def read_click(body: Mapping[str, Any], action: Mapping[str, Any]) -> Click:
+    """The click ``action`` of ``body``; BadClick when it is not one harken can act on."""
+    user = part(body, "user")
+    user_id = str(user.get("id") or "")
+    if not user_id:
+        raise BadClick("this click came without a Slack user")
+    action_id = str(action.get("action_id") or "")
+    if action_id not in ACTION_IDS:
+        raise BadClick("that control is not one harken knows")
+    choice = _selected(action)
+    raw = str(action.get("value") or "") if choice is None else item_id_of(action.get("block_id"))
+    if not raw or not raw.isdigit() or len(raw) > MAX_ID_DIGITS:
+        raise BadClick("that control does not name a queue item")
+    if action_id == TRANSFER and choice is None:
+        raise BadClick("choose a department to transfer the item to")
+    channel_id = part(body, "container").get("channel_id") or part(body, "channel").get("id")
+    stamp = str(action.get("action_ts") or "")
+    key = f"{user_id}/{action_id}/{raw}/{choice or ''}/{stamp}"
+    # block_actions carry the user's handle, not their profile: it names a new harken user.
+    profile = {"display_name": user.get("username"), "real_name": user.get("name")}
+    return Click(action_id, user_id, int(raw), choice, channel_id, profile, key)
+
+
+def part(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``body[key]`` when it is an object, else an empty one (payloads are not trusted)."""
+    value = body.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _selected(action: Mapping[str, Any]) -> str | None:
+    option = action.get("selected_option")
+    if not isinstance(option, Mapping):
+        return None
+    value = option.get("value")
+    return str(value) if value else None
+
+
+class Seen:
+    """The clicks handled lately (bounded): Slack's retries and a Socket Mode envelope sent
+    again carry the same click, which must be acted on once."""
+
+    def __init__(self, size: int = 2000) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def first(self, key: str) -> bool:
+        """True the first time ``key`` is seen (and remembers it)."""
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys[key] = None
+            if len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+            return True

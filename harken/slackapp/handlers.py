@@ -1,0 +1,125 @@
+"""The alert's controls: each is acknowledged at once (Slack waits 3 s at most), then the
+queue action runs as the Slack user, with the app's permission hook; the item's alerts are
+updated in place, and a refusal is told only to the person who clicked (nothing changed).
+
+A click is acted on once: Slack's retries and a Socket Mode envelope sent again carry the
+same click (``Seen``); a second click on the same control finds the item already changed and
+the queue action refuses it (a claim of an item one holds already is answered here, since the
+queue would record it again).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from harken.config import Config
+from harken.errors import HarkenError
+from harken.queue import actions
+from harken.queue.actors import Actor, Permission, QueuePermissionError
+from harken.queue.items import Change
+from harken.queue.views import show_item
+from harken.slackapp import identity
+from harken.slackapp.clicks import ACTION_IDS, BadClick, Click, Seen, part, read_click
+from harken.slackapp.updates import deliver_alerts, refresh_alerts, tell
+from harken.store import Store
+
+log = logging.getLogger(__name__)
+
+LINK = "open_post"  # the alert's button to the post (notify/slack/format.py)
+
+
+def register(app: App, config: Config, store: Store) -> None:
+    """Answer each control of harken's alerts in ``app``."""
+    handler = ClickHandler(config, store)
+
+    def on_click(
+        ack: Callable[..., Any],
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+    ) -> None:
+        ack()  # first: the work below may take longer than Slack waits
+        handler.handle(client, body, action)
+
+    def on_link(ack: Callable[..., Any]) -> None:
+        ack()  # Slack tells the app about link buttons too; unanswered, it shows an error
+
+    for action_id in ACTION_IDS:
+        app.action(action_id)(on_click)
+    app.action(LINK)(on_link)
+
+
+class ClickHandler:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config, self.store = config, store
+        self.seen = Seen()
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def handle(self, client: WebClient, body: Mapping[str, Any], action: Mapping[str, Any]) -> None:
+        try:
+            click = read_click(body, action)
+        except BadClick as error:
+            user, where = part(body, "user").get("id"), part(body, "container").get("channel_id")
+            if user:
+                tell(client, where, str(user), f"harken: {error}.")
+            return
+        if not self.seen.first(click.key):
+            log.info("click %s delivered again: already handled", click.key)
+            return
+        with self._lock(click.item_id):  # two clicks on one item: one after the other
+            answer = self.act(client, click)
+        if answer:
+            tell(client, click.channel_id, click.user_id, answer)
+
+    def act(self, client: WebClient, click: Click) -> str | None:
+        """Do what was clicked; returns what to tell the person, None when the updated alert
+        says it all."""
+        try:
+            actor = identity.actor_for(self.store, self.config, click.user_id, click.profile)
+            may = identity.slack_permission(self.config, self.store)
+            if click.action_id == "harken:claim" and self._holds(actor, click.item_id):
+                return f"You already hold item #{click.item_id}."
+            change = self._run(click, actor, may)
+        except QueuePermissionError as error:
+            said = str(error)
+            if said.lower().startswith("not allowed"):
+                said = said[len("not allowed") :].lstrip(": ")
+            return f"Not allowed: {said}"
+        except HarkenError as error:
+            return f"Nothing changed: {error}"
+        except Exception:
+            log.exception("item %s: %s failed", click.item_id, click.verb)
+            return f"harken could not {click.verb} item #{click.item_id}: see the app's log."
+        log.info("slack: %s", change.message)
+        if click.action_id == "harken:transfer":
+            deliver_alerts(self.store, self.config)
+        refresh_alerts(client, self.store, self.config, click.item_id)
+        return None
+
+    def _run(self, click: Click, actor: Actor, may: Permission) -> Change:
+        store, item = self.store, click.item_id
+        if click.action_id == "harken:claim":
+            return actions.claim(store, item, actor, may=may)
+        if click.action_id == "harken:resolve":
+            return actions.resolve(store, item, actor, may=may)
+        if click.action_id == "harken:dismiss":
+            return actions.dismiss(store, item, actor, reason=click.choice, may=may)
+        if click.action_id == "harken:reopen":
+            return actions.reopen(store, item, actor, may=may)
+        assert click.action_id == "harken:transfer" and click.choice is not None
+        return actions.transfer(store, self.config, item, actor, click.choice, may=may)
+
+    def _holds(self, actor: Actor, item_id: int) -> bool:
+        shown = show_item(self.store, item_id, history_limit=0)
+        return bool(shown.get("status") == "claimed" and shown.get("assignee") == actor.name)
+
+    def _lock(self, item_id: int) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(item_id, threading.Lock())

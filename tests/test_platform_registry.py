@@ -22,7 +22,8 @@ from harken.platforms.registry import (
 )
 from harken.platforms.replies import MAX_LENGTH, ReplyTarget, reply_problems
 
-# The .env `harken init` wrote before the registry held the platforms: it must not change.
+# The .env `harken init` writes: as before the registry held the platforms, plus the Slack
+# app's two variables (issue 20).
 ENV_BEFORE = """\
 # Secrets for harken, read when the config beside this file references ${VAR}.
 # Variables already set in the environment win over this file. Never commit it.
@@ -30,6 +31,9 @@ X_BEARER_TOKEN=
 REDDIT_CLIENT_ID=
 REDDIT_CLIENT_SECRET=
 SLACK_BOT_TOKEN=
+# The Slack app (`harken slack serve`): Socket Mode, or HTTP mode's request signatures.
+SLACK_APP_TOKEN=
+SLACK_SIGNING_SECRET=
 # Only to answer from `harken queue reply --send` (see the sources section of config.yaml).
 X_CONSUMER_KEY=
 X_CONSUMER_SECRET=
@@ -50,6 +54,10 @@ def compose_env() -> str:
         "# Variables already set in the environment win over this file. Never commit it.\n"
         + platforms.listening
         + "SLACK_BOT_TOKEN=\n"
+        + "# The Slack app (`harken slack serve`): Socket Mode, or HTTP mode's request "
+        "signatures.\n"
+        + "SLACK_APP_TOKEN=\n"
+        + "SLACK_SIGNING_SECRET=\n"
         + "# Only to answer from `harken queue reply --send` (see the sources section of "
         "config.yaml).\n" + platforms.replying
     )

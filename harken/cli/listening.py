@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -29,6 +29,9 @@ from harken.cli.common import (
 from harken.config import Config
 from harken.errors import HarkenError
 from harken.text import strip_controls
+
+if TYPE_CHECKING:
+    from harken.slackapp.beside import SlackBeside
 
 
 def listen(
@@ -175,12 +178,34 @@ def run(
         raise HarkenError(
             "no source is enabled", hint="set enabled: true under sources in the config"
         )
+    slack = _slack_app(config)  # its settings checked before anything starts
     store = open_store(config)
     _stop_on_signals(stop, _say)
     mode = " (scheduler only: workers process)" if scheduler_only else ""
-    _say(f"harken run{mode}: {len(sources)} sources, database {_redacted(config)}; Ctrl-C stops")
+    with_app = "; the Slack app in Socket Mode" if slack else ""
+    _say(
+        f"harken run{mode}: {len(sources)} sources, database {_redacted(config)}{with_app};"
+        " Ctrl-C stops"
+    )
     daemon = Daemon(store, config, sources, build_sinks(config, out), stop, _say)
-    daemon.run(scheduler_only=scheduler_only)
+    beside = slack(config, store, stop, _say) if slack else None
+    try:
+        daemon.run(scheduler_only=scheduler_only, on_lock=beside.start if beside else None)
+    finally:
+        stop.set()  # the scheduler stopped (or never got the lock): so does the app
+        if beside:
+            beside.join()
+
+
+def _slack_app(config: Config) -> type[SlackBeside] | None:
+    """The Slack app's runner when ``alerts.slack.app_token`` is set, else None; imported
+    only then (slack_bolt is not needed by a daemon without it)."""
+    if not (config.alerts.slack and config.alerts.slack.app_token):
+        return None
+    from harken.slackapp.beside import SlackBeside, check
+
+    check(config)
+    return SlackBeside
 
 
 def _say(line: str) -> None:

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from harken.cli.common import HarkenGroup, err, open_store, root_state
+
+if TYPE_CHECKING:  # imported when the command runs: the CLI starts without slack_bolt
+    from slack_bolt import App
+
+    from harken.config import Config
+    from harken.store import Store
 
 slack_app = typer.Typer(
     cls=HarkenGroup,
@@ -43,10 +49,12 @@ def serve(
         app = build_app(config, store, http=http)
         if http:
             where = f"POST http://{host}:{port}/slack/events"
-            serve_http(app, host, port, stop, lambda: _ready(where))
+            serve_http(app, host, port, stop, lambda: _ready(where, app, store, config))
         else:
             assert found.app_token is not None
-            serve_socket_mode(app, found.app_token, stop, lambda: _ready("Socket Mode"))
+            serve_socket_mode(
+                app, found.app_token, stop, lambda: _ready("Socket Mode", app, store, config)
+            )
     except KeyboardInterrupt:
         pass
     finally:
@@ -55,7 +63,14 @@ def serve(
     err.print("harken Slack app: stopped")
 
 
-def _ready(where: str) -> None:
+def _ready(where: str, app: App, store: Store, config: Config) -> None:
+    """Connected: bring up to date the alerts acted on while the app was down (clicks are
+    answered meanwhile), then say it listens."""
+    from harken.slackapp.catchup import catch_up
+
+    updated = catch_up(app.client, store, config)
+    if updated:
+        err.print(f"harken Slack app: brought {updated} alert message(s) up to date")
     err.print(f"harken Slack app: listening ({where}); Ctrl-C stops it")
 
 

@@ -290,9 +290,13 @@ class SpikesConfig(Strict):
 
 class RepliesConfig(Strict):
     """Reply templates per topic for ``harken queue reply``: {author}, {brand}, {platform},
-    {department} and {item} are filled in; ``default`` is used when no topic has one."""
+    {department} and {item} are filled in; ``default`` is used when no topic has one.
+    ``approval``: a reply written in Slack goes to ``approver_channel`` (a Slack channel, the
+    social team's) and is sent once someone other than its author approves it there."""
 
     templates: dict[str, str] = {}
+    approval: bool = False
+    approver_channel: str | None = None
 
 
 class ClassifierConfig(Strict):

@@ -35,6 +35,9 @@ def run_checks(load: Callable[[], Config], load_model: bool = True) -> list[Chec
         if c.status == "fail" and "sources." in c.detail
     }
     checks += _source_checks(config, skip=missing)
+    from harken.pipeline.doctor_slack import slack_app_checks  # imports doctor's Check
+
+    checks += slack_app_checks(config)
     checks.append(_database_check(config))
     if load_model:
         checks.append(_model_check(config))

@@ -248,15 +248,18 @@ class Daemon:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def run(self, scheduler_only: bool = False) -> None:
+    def run(self, scheduler_only: bool = False, on_lock: Callable[[], None] | None = None) -> None:
         """Hold the lock, schedule, and block until the stop event is set. A scheduler-only
-        daemon waits for the lock while another holds it (a standby)."""
+        daemon waits for the lock while another holds it (a standby). ``on_lock`` runs once
+        the lock is taken (what runs beside the scheduler: the Slack app)."""
         self.scheduler_only = scheduler_only
         lock = SchedulerLock(self.store)
         if not lock.acquire(wait=scheduler_only, stop=self.stop, on_wait=self.say):
             self.say("stopped before taking the scheduler lock")
             return
         try:
+            if on_lock is not None:
+                on_lock()
             if scheduler_only:
                 self.say("took the scheduler lock")
             else:

@@ -18,6 +18,7 @@ and writes nothing.
     add_note              noted          note
     tag                   tagged         tag
     untag                 untagged       untag
+    draft_reply           drafted        reply
     approve_reply         approved       approve
     send_planned_reply    replied        reply
 
@@ -47,6 +48,7 @@ from harken.queue.feedback import MOVED, label
 from harken.queue.items import (
     WAITING,
     Change,
+    event,
     first_response_seconds,
     load_item,
     load_row,
@@ -55,7 +57,7 @@ from harken.queue.items import (
     record,
     replies_of,
 )
-from harken.queue.replies import ReplyOutcome, ReplyPlan, reply_target
+from harken.queue.replies import Draft, ReplyOutcome, ReplyPlan, reply_target
 from harken.routing.items import queue_alerts
 from harken.store import Store
 from harken.store.lock import serial_session
@@ -391,6 +393,33 @@ def _listing(tags: Sequence[str]) -> str:
 
 
 # -- replies --------------------------------------------------------------------------------
+
+
+def draft_reply(
+    store: Store, plan: ReplyPlan, actor: Actor | str, *, may: Permission | None = None
+) -> Draft:
+    """Keep a planned reply as a draft for someone else to approve (where replies need
+    approval): its text in a ``drafted`` event. Nothing is sent."""
+    who = as_actor(actor)
+    if plan.problems:
+        raise QueueError("cannot draft: " + "; ".join(plan.problems))
+    with store.session() as session:
+        item = _acting(session, plan.item_id, who, "reply", may)
+        _open(item, "replied to")
+        now = utcnow()
+        item.updated_at = now
+        session.add(item)
+        drafted = event(item, who, "drafted", now, plan.text)
+        session.add(drafted)
+        session.flush()  # its id names the draft
+        assert drafted.id is not None
+        return Draft(drafted.id, plan.item_id, plan.text, who)
+
+
+def approved_by(store: Store, item_id: int, text: str) -> list[str]:
+    """Who approved this exact reply text for the item, earliest first."""
+    with store.session() as session:
+        return approvers(session, item_id, text)
 
 
 def approve_reply(

@@ -15,10 +15,11 @@ from harken.config import Config
 from harken.errors import QueueError
 from harken.platforms.replies import reply_problems
 from harken.platforms.reply import ReplyTarget
-from harken.queue.items import load_row
+from harken.queue.actors import Actor, Permission, check_permission
+from harken.queue.items import load_item, load_row
 from harken.store import Store
 from harken.store.repo import OPEN_STATUSES, QueueRow
-from harken.store.tables import Author, Mention
+from harken.store.tables import Author, Mention, QueueEvent
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -41,6 +42,34 @@ class ReplyOutcome:
     external_id: str | None = None
     first_response_seconds: float | None = None
     approved_by: list[str] = field(default_factory=list)  # who approved this exact text
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A reply written for approval (``harken.queue.actions.draft_reply``): its ``drafted``
+    event, and who wrote it (as they acted: name, face, id there)."""
+
+    event_id: int
+    item_id: int
+    text: str
+    author: Actor
+
+
+def draft_of(store: Store, event_id: int) -> Draft | None:
+    """The draft that the ``drafted`` event ``event_id`` recorded; None if there is none."""
+    with store.session() as session:
+        found = session.get(QueueEvent, event_id)
+        if found is None or found.action != "drafted" or found.note is None:
+            return None
+        author = Actor(found.actor, via=found.via or "api", ref=found.actor_ref)
+        return Draft(event_id, found.queue_item_id, found.note, author)
+
+
+def may_reply(store: Store, item_id: int, actor: Actor, may: Permission | None) -> None:
+    """Raises what the permission hook says if ``actor`` may not reply to the item (a face
+    asks before it lets someone write a reply that would be refused); writes nothing."""
+    with store.session() as session:
+        check_permission(may, actor, "reply", load_item(session, item_id))
 
 
 def plan_reply(

@@ -83,6 +83,7 @@ def build_app(
     """The app with harken's handlers; the bot token checked once (auth.test) so that a bad
     one fails here, with its key, rather than at the first click. ``listener_executor`` runs
     the work after each ack (bolt's own thread pool by default)."""
+    from harken.slackapp import commands, home, replies
     from harken.slackapp.handlers import register
 
     found = settings(config, http=http)
@@ -99,6 +100,9 @@ def build_app(
         listener_executor=listener_executor,
     )
     register(app, config, store)
+    commands.register(app, config, store)  # /harken
+    home.register(app, config, store)  # the App Home tab
+    replies.register(app, config, store)  # Reply, its modal, the approver's buttons
     return app
 
 

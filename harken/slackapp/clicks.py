@@ -31,7 +31,7 @@ class BadClick(ValueError):
 
 @dataclass(frozen=True)
 class Click:
-    action_id: str  # one of ACTION_IDS
+    action_id: str  # one of ACTION_IDS (or the reply controls, harken/slackapp/replies.py)
     user_id: str  # the Slack user who clicked
     item_id: int
     choice: str | None  # transfer: the department; dismiss: the reason (None: a button)
@@ -44,14 +44,17 @@ class Click:
         return self.action_id.removeprefix("harken:")
 
 
-def read_click(body: Mapping[str, Any], action: Mapping[str, Any]) -> Click:
-    """The click ``action`` of ``body``; BadClick when it is not one harken can act on."""
+def read_click(
+    body: Mapping[str, Any], action: Mapping[str, Any], known: tuple[str, ...] = ACTION_IDS
+) -> Click:
+    """The click ``action`` of ``body`` on one of the ``known`` controls; BadClick when it is
+    not one harken can act on."""
     user = part(body, "user")
     user_id = str(user.get("id") or "")
     if not user_id:
         raise BadClick("this click came without a Slack user")
     action_id = str(action.get("action_id") or "")
-    if action_id not in ACTION_IDS:
+    if action_id not in known:
         raise BadClick("that control is not one harken knows")
     choice = _selected(action)
     raw = str(action.get("value") or "") if choice is None else item_id_of(action.get("block_id"))

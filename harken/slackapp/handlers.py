@@ -24,7 +24,7 @@ from harken.queue import actions
 from harken.queue.actors import Actor, Permission, QueuePermissionError
 from harken.queue.items import Change
 from harken.queue.views import show_item
-from harken.slackapp import identity
+from harken.slackapp import home, identity
 from harken.slackapp.clicks import ACTION_IDS, BadClick, Click, Seen, part, read_click
 from harken.slackapp.updates import deliver_alerts, refresh_alerts, tell
 from harken.store import Store
@@ -46,6 +46,7 @@ def register(app: App, config: Config, store: Store) -> None:
     ) -> None:
         ack()  # first: the work below may take longer than Slack waits
         handler.handle(client, body, action)
+        home.after_click(client, body, config, store)  # a click on the Home tab: show it now
 
     def on_link(ack: Callable[..., Any]) -> None:
         ack()  # Slack tells the app about link buttons too; unanswered, it shows an error

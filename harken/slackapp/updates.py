@@ -13,6 +13,7 @@ from harken.logs import redact
 from harken.notify.outbox import deliver_pending
 from harken.notify.registry import build_sinks
 from harken.notify.slack.refresh import item_alerts_now
+from harken.notify.slack.rendered import mark_rendered
 from harken.store import Store
 from harken.text import for_slack
 
@@ -36,6 +37,8 @@ def refresh_alerts(client: WebClient, store: Store, config: Config, item_id: int
                 blocks=alert.message.blocks,
             )
             updated += 1
+            with store.session() as session:  # what it shows now: a restart skips it
+                mark_rendered(session, alert.alert_id, alert.event_id)
         except Exception as error:  # SlackApiError, or Slack out of reach
             log.warning("item %s: alert %s not updated: %s", item_id, alert.alert_id, _why(error))
     return updated

@@ -19,12 +19,18 @@
   - ``conversations.list`` (``types``, ``exclude_archived``, paged).
   - ``chat.postEphemeral`` (channel, user, text or blocks): kept in ``ephemerals``, not in the
     channel's history, as on Slack.
+  - ``views.publish`` (user_id, view of type ``home``, at most 100 blocks, checked as
+    messages' are): kept in ``views``, the latest per user in ``home_views``.
+  - ``views.open`` (trigger_id, view of type ``modal``: a title of at most 24 characters,
+    blocks checked as messages' are): kept in ``modals``.
   - ``apps.connections.open``, with the app-level token ``APP_TOKEN`` (the bot token ->
     ``not_allowed_token_type``): the ``ws://`` URL of a Socket Mode server
     (tests/fakes/slack_socket.py) started with the fake, ``fake.socket``.
   - ``files_upload_v2``'s flow: ``files.getUploadURLExternal`` hands out an upload URL on this
     fake, the bytes are POSTed there, ``files.completeUploadExternal`` shares them (a message
     with ``files`` in the channel or thread, ``initial_comment`` as its text).
+* Response URLs (``fake.response_url()``, as slash commands carry): what an app POSTs there
+  (JSON) is kept in ``responses``, in order; 404 ``expired_url`` for one never handed out.
 * Incoming webhooks (``fake.add_webhook("#cs-social")``): 200 ``ok`` (text/html); 400
   ``invalid_payload`` / ``missing_text_or_fallback_or_attachments`` / ``invalid_blocks``,
   403 ``invalid_token``, 404 ``no_service``, 410 ``channel_is_archived``. The message is
@@ -75,6 +81,7 @@ SCOPES = frozenset(
 BOT_PROFILE = {"id": BOT_ID, "app_id": APP_ID, "name": "harken", "team_id": TEAM_ID}
 
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100  # a Home tab or modal
 MAX_TEXT = 40_000
 MAX_ATTACHMENTS = 100
 BLOCK_TYPES = frozenset(
@@ -245,6 +252,10 @@ class FakeSlack(FakeAPI):
         self.uploads: list[Upload] = []  # every file of the upload flow, completed or not
         self.webhooks: dict[str, Webhook] = {}  # by path
         self.ephemerals: list[dict[str, Any]] = []  # chat.postEphemeral: what, to whom, where
+        self.views: list[dict[str, Any]] = []  # views.publish: {"user_id", "view"}, in order
+        self.modals: list[dict[str, Any]] = []  # views.open: {"trigger_id", "view"}, in order
+        self.responses: list[dict[str, Any]] = []  # what was POSTed to a response URL, + "url"
+        self._response_urls: set[str] = set()
         self.app_token = APP_TOKEN
         self.socket = SocketModeServer()
         self.down = False  # every request answered with down_reply
@@ -264,6 +275,7 @@ class FakeSlack(FakeAPI):
             {
                 "/services/": self._webhook,
                 "/upload/v1/": self._upload_bytes,
+                "/respond/": self._respond,
                 "/api/": lambda req: Reply(json={"ok": False, "error": "unknown_method"}),
             }
         )
@@ -275,6 +287,8 @@ class FakeSlack(FakeAPI):
             "conversations.replies": self._replies,
             "conversations.list": self._list,
             "chat.postEphemeral": self._post_ephemeral,
+            "views.publish": self._publish_view,
+            "views.open": self._open_view,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }
@@ -329,6 +343,17 @@ class FakeSlack(FakeAPI):
             hook = Webhook(url=self.url + path, path=path, channel=target.id, bot_id=bot_id)
             self.webhooks[path] = hook
             return hook.url
+
+    def response_url(self) -> str:
+        """A new response URL, as Slack hands one out with each slash command."""
+        with self._state:
+            path = f"/respond/T/{self._next()}/x"
+            self._response_urls.add(path)
+        return f"{self.url}{path}"
+
+    def home_views(self) -> dict[str, dict[str, Any]]:
+        """The App Home view each user was last published."""
+        return {v["user_id"]: v["view"] for v in self.views}
 
     def revoke_webhook(self, url: str) -> None:
         """The webhook was removed from the app: it answers 404 ``no_service`` from now on."""
@@ -577,6 +602,47 @@ class FakeSlack(FakeAPI):
         content = _content(p)
         self.ephemerals.append({"channel": channel.id, "user": str(p["user"]), **content})
         return {"message_ts": self._new_ts()}
+
+    def _publish_view(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = p.get("user_id")
+        if not user:
+            raise _Error("invalid_arguments")
+        view = _json_arg(p.get("view"), "invalid_arguments")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise _Error("invalid_arguments")
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list):
+            raise _Error("invalid_arguments")
+        problems = _block_problems(blocks, max_blocks=MAX_VIEW_BLOCKS)
+        if problems:
+            raise _Error("invalid_arguments", response_metadata={"messages": problems})
+        self.views.append({"user_id": str(user), "view": view})
+        return {"view": {"id": f"V{self._next():08d}", **view}}
+
+    def _open_view(self, p: dict[str, Any]) -> dict[str, Any]:
+        view = _json_arg(p.get("view"), "invalid_arguments")
+        if not p.get("trigger_id") or not isinstance(view, dict) or view.get("type") != "modal":
+            raise _Error("invalid_arguments")
+        title = (view.get("title") or {}).get("text")
+        blocks = view.get("blocks")
+        if not isinstance(title, str) or len(title) > 24 or not isinstance(blocks, list):
+            raise _Error("invalid_arguments")
+        problems = _block_problems(blocks, max_blocks=MAX_VIEW_BLOCKS)
+        if problems:
+            raise _Error("invalid_arguments", response_metadata={"messages": problems})
+        self.modals.append({"trigger_id": str(p["trigger_id"]), "view": view})
+        return {"view": {"id": f"V{self._next():08d}", "hash": f"h{self._next()}", **view}}
+
+    def _respond(self, req: Request) -> Reply:
+        with self._state:
+            if req.path not in self._response_urls:
+                return _text(404, "expired_url")
+            try:
+                body = req.json()
+            except ValueError:
+                return _text(400, "invalid_payload")
+            self.responses.append({"url": f"{self.url}{req.path}", **body})
+        return _text(200, "ok")
 
     def _connections_open(self, req: Request) -> Reply:
         token = _bearer(req) or _params(req).get("token")
@@ -978,11 +1044,11 @@ def _content(p: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
     return {"text": text, "blocks": blocks, "attachments": attachments, "metadata": metadata}
 
 
-def _block_problems(blocks: list[Any]) -> list[str]:
+def _block_problems(blocks: list[Any], max_blocks: int = MAX_BLOCKS) -> list[str]:
     """Slack's messages for the Block Kit limits a notifier can run into; empty if none."""
     problems: list[str] = []
-    if len(blocks) > MAX_BLOCKS:
-        problems.append(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    if len(blocks) > max_blocks:
+        problems.append(f"no more than {max_blocks} items allowed [json-pointer:/blocks]")
     block_ids: set[str] = set()
     for i, block in enumerate(blocks):
         at = f"/blocks/{i}"

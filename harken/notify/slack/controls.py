@@ -5,8 +5,9 @@ They appear only when the app is configured (``alerts.slack.app_token`` or
 ``alerts.slack.signing_secret``): without an app to answer them, a button would do nothing.
 
 Contract (other tools rely on it): buttons ``harken:claim``, ``harken:resolve``,
-``harken:reopen`` (and ``harken:dismiss`` when sent as a button: "not actionable"), each with
-the queue item id as its ``value``; the selects ``harken:transfer`` (option values: department
+``harken:reply`` (on posts harken can answer: see ``answerable``), ``harken:reopen`` (and
+``harken:dismiss`` when sent as a button: "not actionable"), each with the queue item id as
+its ``value``; the selects ``harken:transfer`` (option values: department
 names) and ``harken:dismiss`` (option values: the dismiss reasons) carry the item id in their
 block's ``block_id``, ``harken:item:<id>``.
 """
@@ -29,6 +30,10 @@ CLAIM, RESOLVE, DISMISS, REOPEN, TRANSFER = (
     "harken:reopen",
     "harken:transfer",
 )
+REPLY = "harken:reply"
+# The platforms whose posts can be answered (harken.platforms.registry.max_reply_lengths();
+# notify/ never imports platforms/, so the names are repeated and a test keeps them the same).
+ANSWERABLE = ("x", "reddit", "bluesky", "mastodon")
 BLOCK_PREFIX = "harken:item:"
 # The dismiss reasons people choose from (harken.queue.actions.DISMISS_REASONS; notify/ sits
 # below queue/, so the words are repeated here and a test keeps the two the same).
@@ -50,8 +55,11 @@ def app_enabled(config: Config) -> bool:
     return slack is not None and bool(slack.app_token or slack.signing_secret)
 
 
-def item_controls(item: QueueItem, kind: str, channel: str, config: Config) -> list[Block]:
-    """The actions block for an item's alert of ``kind`` sent to department ``channel``: none
+def item_controls(
+    item: QueueItem, kind: str, channel: str, config: Config, *, platform: str | None = None
+) -> list[Block]:
+    """The actions block for an item's alert of ``kind`` sent to department ``channel``, about
+    a post on ``platform`` (a Reply button when harken can answer it): none
     when the app is off, or on a new-item alert whose item has since moved to another
     department (that department's own alert carries them). An escalation sent up to another
     department keeps them: it is there so that someone acts."""
@@ -65,6 +73,7 @@ def item_controls(item: QueueItem, kind: str, channel: str, config: Config) -> l
     else:
         elements = [
             *([_button("Claim", CLAIM, ident, "primary")] if item.status != "responded" else []),
+            *([_button("Reply", REPLY, ident)] if answerable(config, platform) else []),
             _button("Resolve", RESOLVE, ident),
             _select("Dismiss as…", DISMISS, DISMISS_REASONS),
         ]
@@ -76,6 +85,18 @@ def item_controls(item: QueueItem, kind: str, channel: str, config: Config) -> l
         if others:
             elements.append(_select("Transfer to…", TRANSFER, others))
     return [{"type": "actions", "block_id": f"{BLOCK_PREFIX}{ident}", "elements": elements}]
+
+
+def answerable(config: Config, platform: str | None) -> bool:
+    """Whether a post on ``platform`` gets a Reply button: harken can answer the platform and
+    the config has a source of it, where the account that replies is set (the reply modal
+    says what, if anything, it still lacks)."""
+    if platform not in ANSWERABLE:
+        return False
+    kinds = {
+        (entry.model_extra or {}).get("type") or name for name, entry in config.sources.items()
+    }
+    return platform in kinds
 
 
 def item_id_of(block_id: str | None) -> str | None:

@@ -123,7 +123,9 @@ def _item(view: AlertView, config: Config, now: datetime, state: Block | None) -
         {"type": "section", "fields": facts},
         *_link(mention),
         *([state] if state else []),
-        *item_controls(item, view.alert.kind, view.alert.channel, config),
+        *item_controls(
+            item, view.alert.kind, view.alert.channel, config, platform=mention.platform
+        ),
         _commands(item),
     ]
     fallback = (
@@ -165,7 +167,9 @@ def _escalation(
         ),
         *_link(mention),
         *([state] if state else []),
-        *item_controls(item, view.alert.kind, view.alert.channel, config),
+        *item_controls(
+            item, view.alert.kind, view.alert.channel, config, platform=mention.platform
+        ),
         _commands(item),
     ]
     fallback = (

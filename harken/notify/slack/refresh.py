@@ -11,6 +11,7 @@ from sqlmodel import Session
 from harken.config import Config
 from harken.notify.slack.format import acted_alert
 from harken.notify.slack.message import SlackMessage
+from harken.notify.slack.rendered import latest_event_id
 from harken.store.repo import AlertView, alert_view_query
 from harken.store.tables import Alert
 
@@ -26,6 +27,7 @@ class PostedAlert:
     channel: str  # Slack's channel id
     ts: str
     message: SlackMessage
+    event_id: int | None = None  # the item's latest queue event it shows (rendered.py)
 
 
 def item_alerts_now(
@@ -40,10 +42,13 @@ def item_alerts_now(
         Alert.message_ts.is_not(None),  # type: ignore[union-attr]
     )
     found = []
+    event_id = latest_event_id(session, item_id)  # read first: the render is at least as new
     for row in session.execute(statement.order_by(Alert.id)).all():
         view = AlertView(*row)
         alert = view.alert
         assert alert.id is not None and alert.remote_channel and alert.message_ts
         message = acted_alert(view, config, now=now)
-        found.append(PostedAlert(alert.id, alert.remote_channel, alert.message_ts, message))
+        found.append(
+            PostedAlert(alert.id, alert.remote_channel, alert.message_ts, message, event_id)
+        )
     return found

@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from harken.cli import app
 from harken.config import load_config
 from harken.errors import QueueError
 from harken.queue.actions import send_planned_reply
@@ -24,10 +22,9 @@ from harken.queue.replies import plan_reply
 from harken.store import Store
 from harken.store.tables import Alert, QueueEvent, QueueItem, QueueTag, Reply
 from tests import payloads as p
+from tests.cli import fails, invoke, item_id, ok
 from tests.fakes import x as xfake
 from tests.fakes.x import FakeX
-
-runner = CliRunner()
 
 CONFIG = """\
 database: {{url: "{db}"}}
@@ -57,22 +54,6 @@ replies:
 """
 
 HOSTILE = "\x1b]0;PWNED\x07\x1b[2J[bold red]HK-7[/bold red]\x1b[31m done"
-
-
-def invoke(*args: str) -> Any:
-    return runner.invoke(app, list(args))
-
-
-def ok(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return str(result.stdout)
-
-
-def fails(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 1, result.output
-    return str(result.stderr)
 
 
 @pytest.fixture
@@ -107,21 +88,6 @@ def store(project: Path) -> Iterator[Store]:
     opened = Store(load_config(project / "config.yaml").database.url)
     yield opened
     opened.close()
-
-
-def item_id(external_id: str, department: str) -> int:
-    listed = json.loads(
-        ok("queue", "list", "-f", "json", *(a for s in STATUSES for a in ("-s", s)))
-    )
-    (found,) = [
-        i["id"]
-        for i in listed
-        if i["mention"]["external_id"] == external_id and i["department"] == department
-    ]
-    return int(found)
-
-
-STATUSES = ("new", "claimed", "responded", "resolved", "dismissed")
 
 
 def shown(item: int) -> dict[str, Any]:

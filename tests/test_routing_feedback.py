@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
-from typer.testing import CliRunner
 
-from harken.cli import app
 from harken.config import load_config
 from harken.errors import QueueError
 from harken.queue.actions import DISMISS_REASONS, dismiss
@@ -24,8 +22,7 @@ from harken.queue.actors import Actor, QueuePermissionError, set_permission
 from harken.store import Store
 from harken.store.tables import QueueEvent, QueueItem, RoutingLabel
 from tests import payloads as p
-
-runner = CliRunner()
+from tests.cli import fails, invoke, item_id, ok
 
 # The legal rule's name is hostile: it must stay text in tables and CSV.
 LEGAL = "=[b]legal[/b] \x1b[31mthreats"
@@ -55,22 +52,6 @@ POSTS = {
 }
 
 
-def invoke(*args: str) -> Any:
-    return runner.invoke(app, list(args))
-
-
-def ok(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return str(result.stdout)
-
-
-def fails(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code != 0, result.output
-    return str(result.stderr)
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Path:
     (tmp_path / "config.yaml").write_text(
@@ -86,19 +67,6 @@ def store(project: Path) -> Iterator[Store]:
     opened = Store(load_config(project / "config.yaml").database.url)
     yield opened
     opened.close()
-
-
-def item_id(external_id: str, department: str) -> int:
-    statuses = ("new", "claimed", "responded", "resolved", "dismissed")
-    listed = json.loads(
-        ok("queue", "list", "-f", "json", *(a for s in statuses for a in ("-s", s)))
-    )
-    (found,) = [
-        i["id"]
-        for i in listed
-        if i["mention"]["external_id"] == external_id and i["department"] == department
-    ]
-    return int(found)
 
 
 def labels(store: Store) -> list[tuple[Any, ...]]:

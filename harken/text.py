@@ -48,12 +48,16 @@ def strip_controls(text: str) -> str:
     return _CONTROL.sub("", _ANSI.sub("", text))
 
 
+def one_line(text: str, limit: int | None = None) -> str:
+    """Text from strangers as one line of plain characters: no control or escape sequences,
+    whitespace runs as one space, cut with an ellipsis past ``limit`` characters."""
+    flat = " ".join(strip_controls(text).split())
+    return flat if limit is None or len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def for_terminal(text: str, limit: int | None = None) -> str:
     """Post text made safe to print through rich: no markup, no escapes, one line."""
-    flat = " ".join(strip_controls(text).split())
-    if limit is not None and len(flat) > limit:
-        flat = flat[: limit - 1] + "…"
-    return _rich_escape(flat)
+    return _rich_escape(one_line(text, limit))
 
 
 def for_slack(text: str, limit: int | None = None, one_line: bool = False) -> str:

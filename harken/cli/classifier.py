@@ -20,7 +20,6 @@ from harken.cli.common import (
     SentimentChoice,
     StageProgress,
     YesNo,
-    one_line,
     open_store,
     out,
     print_json,
@@ -28,7 +27,7 @@ from harken.cli.common import (
     root_state,
 )
 from harken.errors import HarkenError
-from harken.text import to_json
+from harken.text import one_line, to_json
 
 # -- classify / eval ------------------------------------------------------------------------
 

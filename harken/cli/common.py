@@ -141,13 +141,6 @@ def open_store(config: Config) -> Any:
     return Store(config.database.url)
 
 
-def one_line(text: str, limit: int) -> str:
-    from harken.text import strip_controls
-
-    flat = " ".join(strip_controls(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 class YesNo(StrEnum):
     yes = "yes"
     no = "no"

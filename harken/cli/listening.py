@@ -20,7 +20,6 @@ from harken.cli.common import (
     Format,
     describe_notify,
     err,
-    one_line,
     open_store,
     out,
     print_json,
@@ -28,7 +27,7 @@ from harken.cli.common import (
 )
 from harken.config import Config
 from harken.errors import HarkenError
-from harken.text import strip_controls
+from harken.text import one_line, strip_controls
 
 if TYPE_CHECKING:
     from harken.slackapp.beside import SlackBeside

@@ -20,14 +20,13 @@ from harken.cli.common import (
     HarkenGroup,
     describe_notify,
     err,
-    one_line,
     open_store,
     out,
     parse_since,
     root_state,
 )
 from harken.errors import HarkenError
-from harken.text import to_json
+from harken.text import one_line, to_json
 
 alerts_app = typer.Typer(
     cls=HarkenGroup,

@@ -21,7 +21,6 @@ from harken.cli.common import (
     HarkenGroup,
     check_department,
     err,
-    one_line,
     open_store,
     out,
     posts_count,
@@ -29,6 +28,7 @@ from harken.cli.common import (
     root_state,
 )
 from harken.errors import HarkenError
+from harken.text import one_line
 
 if TYPE_CHECKING:
     from harken.queue.actors import Actor

@@ -15,7 +15,6 @@ from harken.cli.common import (
     MAX_ID,
     Format,
     HarkenGroup,
-    one_line,
     open_store,
     out,
     parse_since,
@@ -23,6 +22,7 @@ from harken.cli.common import (
     print_json,
     root_state,
 )
+from harken.text import one_line
 
 rules_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Routing rules.")
 

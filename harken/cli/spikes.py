@@ -12,13 +12,13 @@ from rich.text import Text
 
 from harken.cli.common import (
     Format,
-    one_line,
     open_store,
     out,
     parse_since,
     print_json,
     root_state,
 )
+from harken.text import one_line
 
 # -- spikes ---------------------------------------------------------------------------------
 

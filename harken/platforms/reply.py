@@ -50,7 +50,7 @@ _NOT_CONNECTED = (
 
 @dataclass(frozen=True)
 class ReplyTarget:
-    platform: str  # "x" | "reddit" | "bluesky" | "mastodon" (rss: not answerable)
+    platform: str  # a registered platform (platforms/registry.py); some cannot be answered
     external_id: str  # the stored mention's external_id
     url: str | None
     author_handle: str

@@ -13,9 +13,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from harken.config import Config, SlackConfig
+from harken.notify.slack.api import api_base, read_timeout
 from harken.pipeline.doctor import Check
 
-DEFAULT_API = "https://slack.com/api/"
 BOT_FIX = "copy the Bot User OAuth Token (xoxb-...) of the Slack app's OAuth & Permissions page"
 APP_FIX = (
     "make an app-level token under Basic Information > App-Level Tokens "
@@ -45,11 +45,7 @@ def slack_app_checks(config: Config) -> list[Check]:
 
 
 def _client(slack: SlackConfig) -> WebClient:
-    base = slack.api_base_url or DEFAULT_API
-    return WebClient(
-        base_url=base if base.endswith("/") else base + "/",
-        timeout=max(1, int(slack.timeout.total_seconds())),
-    )
+    return WebClient(base_url=api_base(slack), timeout=read_timeout(slack))
 
 
 def _bot_token_check(client: WebClient, token: str | None) -> Check:

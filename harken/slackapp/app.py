@@ -15,11 +15,10 @@ from slack_sdk.errors import SlackApiError
 
 from harken.config import Config, SlackConfig
 from harken.errors import HarkenError
+from harken.notify.slack.api import api_base, read_timeout
 from harken.store import Store
 
 log = logging.getLogger(__name__)
-
-DEFAULT_API = "https://slack.com/api/"
 
 
 class SlackAppError(HarkenError):
@@ -63,11 +62,10 @@ def settings(config: Config, *, http: bool) -> Settings:
             "alerts.slack.app_token is not an app-level token (those start with xapp-)",
             hint="make one under Basic Information > App-Level Tokens, scope connections:write",
         )
-    base = slack.api_base_url or DEFAULT_API
     return Settings(
         bot_token=slack.bot_token,
-        api_base_url=base if base.endswith("/") else base + "/",
-        timeout=max(1, int(slack.timeout.total_seconds())),
+        api_base_url=api_base(slack),
+        timeout=read_timeout(slack),
         app_token=slack.app_token,
         signing_secret=slack.signing_secret,
     )

@@ -30,6 +30,7 @@ from harken.config import Config, DepartmentConfig
 from harken.logs import redact
 from harken.net.deadline import DEADLINE_FACTOR, DeadlineExceeded, deadline
 from harken.notify.contract import Delivered, DeliveryError, Skip, Thread
+from harken.notify.slack.api import api_base, read_timeout
 from harken.notify.slack.message import SlackMessage
 from harken.notify.slack.mode import slack_mode
 from harken.store.repo import AlertView
@@ -37,7 +38,6 @@ from harken.store.tables import Alert
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API = "https://slack.com/api/"
 EVENT_TYPE = "harken_alert"
 # Slack errors that no retry will fix: the alert fails at once with what to change.
 PERMANENT = {
@@ -64,14 +64,13 @@ class SlackSink:
         slack = config.alerts.slack
         assert slack is not None
         self.config = config
-        self.timeout = max(1, int(slack.timeout.total_seconds()))
+        self.timeout = read_timeout(slack)
         # slack_sdk's timeout is per read; the whole call gets DEADLINE_FACTOR times it.
         self.deadline = float(DEADLINE_FACTOR * self.timeout)
-        base = slack.api_base_url or DEFAULT_API
         self.client = (
             WebClient(
                 token=slack.bot_token,
-                base_url=base if base.endswith("/") else base + "/",
+                base_url=api_base(slack),
                 timeout=self.timeout,
                 retry_handlers=[],
             )

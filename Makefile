@@ -20,11 +20,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/harken demo
 
+# One pytest worker per core (pytest-xdist): most tests wait on subprocesses, sockets and
+# databases, so two workers on two cores take about half the time. Each worker starts its own
+# throwaway PostgreSQL cluster (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -m 'not slow'
+	$(BIN)/pytest -n auto -m 'not slow'
 
 lint: $(STAMP)
 	$(BIN)/ruff check harken tests scripts bench

@@ -11,9 +11,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from harken.negation import denied_in_clause, negated
 from harken.text import normalize
 
 _WORDISH = re.compile(r"^[\w\s'’&.@#+-]+$", re.ASCII)
+
+
+# Each occurrence read for a denial costs a little: past this many, all denied, a phrase stands
+# (as it did before denials were read), so 40,000 characters of "no breach, " stay cheap.
+_MOST_DENIALS = 50
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,18 @@ class Phrase:
 
     def found_in(self, normalized_text: str) -> bool:
         return self.pattern.search(normalized_text) is not None
+
+    def affirmed_in(self, normalized_text: str) -> tuple[bool, list[str]]:
+        """Whether one occurrence stands (is not denied), and the denials seen before it."""
+        denials: list[str] = []
+        for n, found in enumerate(self.pattern.finditer(normalized_text)):
+            if n == _MOST_DENIALS:
+                return True, denials  # a post that repeats a denial this often is not believed
+            denial = negated(normalized_text, found.start(), found.end())
+            if denial is None:
+                return True, denials
+            denials.append(denial)
+        return False, denials
 
 
 def compile_phrase(phrase: str) -> Phrase:
@@ -39,6 +57,75 @@ def compile_phrases(phrases: list[str]) -> list[Phrase]:
 
 def first_hit(phrases: list[Phrase], normalized_text: str) -> Phrase | None:
     return next((p for p in phrases if p.found_in(normalized_text)), None)
+
+
+def first_affirmed(phrases: list[Phrase], normalized_text: str) -> tuple[Phrase | None, list[str]]:
+    """The first phrase found outside a denial ("no evidence of a data breach" does not name
+    a breach), and when there is none, the denials that hid the phrases (for explanations)."""
+    denials: list[str] = []
+    for phrase in phrases:
+        stands, seen = phrase.affirmed_in(normalized_text)
+        if stands:
+            return phrase, []
+        denials += seen
+    return None, denials
+
+
+# --- topics by example, read for denials -------------------------------------------------------
+
+# Words of a topic's examples too common to carry its meaning.
+# fmt: off
+_COMMON = frozenset((
+    "this", "that", "with", "from", "have", "been", "were", "will", "just", "about", "into",
+    "there", "their", "they", "them", "your", "what", "when", "some", "when", "than", "then",
+    "also", "very", "much", "more", "most", "only", "over", "after", "before",
+))
+# fmt: on
+_SUFFIX = re.compile(r"(?:ing|ed|es|er|s)$")
+_JAPANESE_RUN = re.compile(r"[\u4e00-\u9fff\u30a0-\u30ff]{2,}")
+_KANA_OR_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class TopicExamples:
+    """A topic's example phrases, and the words that carry their meaning ("hack" of "my
+    account was hacked"). A post given the topic by similarity names none of the examples
+    literally; where it names their words only inside denials, the topic is denied."""
+
+    phrases: list[Phrase]
+    anchors: list[re.Pattern[str]]
+
+    def denial(self, normalized_text: str) -> tuple[Phrase | None, str | None]:
+        """(an example phrase that stands, or None; the denial that hides the topic, or None
+        when the post names it outside a denial or not at all)."""
+        phrase, denials = first_affirmed(self.phrases, normalized_text)
+        if phrase is not None:
+            return phrase, None
+        found = [m for a in self.anchors for m in a.finditer(normalized_text)]
+        if len(found) > _MOST_DENIALS:
+            return None, None  # too many to read: the similarity stands
+        for m in found:
+            if denied_in_clause(normalized_text, m.start(), m.end()) is None:
+                return None, None  # its meaning stands somewhere in the post
+        if found:
+            return None, denials[0] if denials else denied_in_clause(
+                normalized_text, found[0].start(), found[0].end()
+            )
+        return None, denials[0] if denials else None
+
+
+def compile_topic(examples: list[str]) -> TopicExamples:
+    anchors: dict[str, re.Pattern[str]] = {}
+    for example in examples:
+        folded = normalize(example)
+        for word in re.findall(r"[a-z0-9]+", folded):
+            stem = _SUFFIX.sub("", word) if len(word) > 5 else word
+            if len(stem) >= 4 and word not in _COMMON:
+                anchors[stem] = re.compile(rf"(?<![a-z0-9_]){re.escape(stem)}[a-z]*")
+        for run in [folded.strip(), *_JAPANESE_RUN.findall(folded)]:
+            if _KANA_OR_KANJI.search(run):
+                anchors[run] = re.compile(re.escape(run))
+    return TopicExamples(compile_phrases(examples), list(anchors.values()))
 
 
 # --- regular expressions in routing rules ------------------------------------------------------

@@ -109,3 +109,99 @@ def human_duration(delta: timedelta) -> str:
         return f"{minutes} min"
     hours = minutes / 60
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+# --- the words a reader sees --------------------------------------------------------------
+# Markup that a post can carry and a reader never sees as words: it must not decide how a post
+# is scored or routed (a complaint that opens with "<script>" is still a complaint). Each
+# pattern is linear: no nested repeats, and a tag stops at the next "<" (see _TAG above).
+_SLACK_LINK = re.compile(r"<((?:https?|mailto|ftp):[^<>|\s]*)(?:\|([^<>]*))?>", re.IGNORECASE)
+_SLACK_PING = re.compile(r"<!(?:channel|here|everyone)(?:\|[^<>]*)?>")
+_SLACK_GROUP = re.compile(r"<!subteam\^[^<>|]*(?:\|([^<>]*))?>")
+_SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
+_SLACK_CHANNEL = re.compile(r"<#[CG][A-Z0-9]+(?:\|([^<>]*))?>")
+_HIDDEN_OPEN = re.compile(r"<(script|style)\b[^<>]*>", re.IGNORECASE)
+_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_MARKUP_TAG = re.compile(r"</?([A-Za-z][\w:.-]*)(?:\s[^<>]*)?/?>|<![A-Za-z][^<>]*>")
+# Tags inside a word or a phrase ("<b>Acme</b>'s") leave nothing; any other tag ends a word.
+_INLINE = frozenset(
+    {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "em", "font", "i", "kbd", "mark", "q", "s"}
+    | {"samp", "small", "span", "strong", "sub", "sup", "u", "var"}
+)
+_MD_LINK = re.compile(r"!?\[([^\[\]\n]*)\]\(\s*[^()\s]*(?:\s+\"[^\"\n]*\")?\s*\)")
+_FENCE = re.compile(r"(?:```|~~~)[\w+.-]*")
+# A code span's backticks (not one standing for an apostrophe, as in "don`t").
+_CODE_SPAN = re.compile(r"(?<![\w`])(`+)([^`\n]+?)\1(?![\w`])")
+# "@" starts a formula only before a capitalised function ("@SUM("): "@acme(" is a handle.
+_FORMULA = re.compile(r"(?:[=+\-]\s*[A-Za-z_][\w.]*|@[A-Z][A-Z0-9_.]*)\s*\(")
+_STRING = re.compile(r'"((?:[^"]|"")*)"')
+_URLISH = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:|www\.)\S*\s*$", re.IGNORECASE)
+_LINE_SPACES = re.compile(r"[ \t\u3000]{2,}")
+
+
+def visible_text(text: str) -> str:
+    """The words a reader sees in a post, for scoring and matching (the stored text stays as
+    posted): entities decoded; no HTML/XML tags, script or style contents, comments; Slack
+    ``<http://x|label>`` as its label, ``<!channel>`` as nothing, ``<@U123>`` as ``@U123``;
+    markdown ``[label](url)`` as its label; no code fences, nor backticks around code (its
+    words stay); no ANSI escapes or control characters; a leading spreadsheet formula
+    (``=HYPERLINK("http://x","click") ...``) as the text strings it shows."""
+    text = strip_controls(html.unescape(text))
+    text = _formula_shown(text)
+    text = _without_hidden_blocks(_COMMENT.sub(" ", text))
+    text = _SLACK_LINK.sub(lambda m: m.group(2) if m.group(2) else m.group(1), text)
+    text = _SLACK_GROUP.sub(lambda m: m.group(1) or "", _SLACK_PING.sub("", text))
+    text = _SLACK_USER.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _SLACK_CHANNEL.sub(lambda m: "#" + m.group(1) if m.group(1) else "", text)
+    text = _MARKUP_TAG.sub(_tag_gap, text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _CODE_SPAN.sub(r"\2", _FENCE.sub(" ", text))
+    return "\n".join(_LINE_SPACES.sub(" ", line).strip() for line in text.split("\n")).strip()
+
+
+def _tag_gap(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return "" if name and name.lower() in _INLINE else " "
+
+
+def _without_hidden_blocks(text: str) -> str:
+    """Script and style elements without their contents; an unclosed one loses its opening
+    tag only (a stray "<script>" must not swallow the complaint after it)."""
+    out, pos = [], 0
+    lowered = text.lower()
+    unclosed: set[str] = set()  # no closing tag after here: never search again (linear time)
+    while (found := _HIDDEN_OPEN.search(text, pos)) is not None:
+        name = found.group(1).lower()
+        closing = -1 if name in unclosed else lowered.find(f"</{name}", found.end())
+        if closing < 0:
+            unclosed.add(name)
+        out.append(text[pos : found.start()] + " ")
+        if closing < 0:
+            pos = found.end()
+            continue
+        after = text.find(">", closing)
+        pos = len(text) if after < 0 else after + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _formula_shown(text: str) -> str:
+    """A post that opens with a spreadsheet function call, as the strings the call shows
+    (``=HYPERLINK("http://x","click") me`` -> ``click me``); link targets are left out."""
+    stripped = text.lstrip()
+    if not _FORMULA.match(stripped):
+        return text
+    depth, end, quoted = 0, len(stripped), False
+    for i, ch in enumerate(stripped):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+            if depth == 0:
+                end = i + 1
+                break
+    call = stripped[:end]
+    shown = [s.replace('""', '"') for s in _STRING.findall(call) if not _URLISH.match(s)]
+    return " ".join([*shown, stripped[end:].strip()]).strip()

@@ -68,6 +68,9 @@ def make_tree(
                  "priority": "high"},
             ],
         },
+        # Delivery is counted per incident here: storm grouping would fold the separate
+        # outage reports into one thread (tests/test_storm_grouping.py covers storms).
+        "incidents": {"storms": {"enabled": False}},
         "alerts": {
             "min_priority": "high",
             "min_risk": 0.99,

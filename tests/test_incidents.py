@@ -47,7 +47,9 @@ def config(db_url: str) -> Config:
                 ],
             },
             "alerts": {"min_priority": "high", "min_risk": 0.99},
-            "incidents": {"window": "6h", "similarity": 0.85},
+            # The keys (retweets, copies, links, near-duplicates) alone: storm grouping by
+            # meaning is tests/test_storm_grouping.py's.
+            "incidents": {"window": "6h", "similarity": 0.85, "storms": {"enabled": False}},
         },
         environ={},
     )

@@ -25,8 +25,10 @@ LAYERS: dict[str, int] = {
     "harken.spikes": 3,
     "harken.notify": 3,
     "harken.platforms": 2,
+    "harken.authors": 2,
     "harken.classify": 2,
     "harken.store": 1,
+    "harken.negation": 0,  # pure text: matching (0) reads denials through it
 }  # everything else under harken (config, net, errors, text, records, ...) is 0
 APART: dict[str, tuple[str, ...]] = {
     # what a package must never import, though it sits at or above it

@@ -60,18 +60,34 @@ def test_japanese_posts_go_to_e5_the_others_to_minilm(routed) -> None:  # type: 
     assert [r.language for r in results] == ["ja", "en", "en", "ja"]
     assert [r.model.split("+")[0] for r in results] == ["e5", "minilm", "minilm", "e5"]
     assert [r.text for r in results] == texts  # order kept across the two batches
-    assert routed.model_for("ja") == "e5" and routed.model_for("fr") == "minilm"
-    assert routed.understands("ja") and not routed.understands("fr")
+    assert routed.model_for("ja") == "e5" and routed.model_for("und") == "minilm"
+    assert routed.understands("ja") and not routed.understands("und")
     # The platform's own language tag decides too.
     tagged = routed.classify(["hello there"], languages=["ja"])[0]
     assert tagged.model.startswith("e5+")
 
 
-def test_without_languages_every_post_goes_to_the_default_model(classifier) -> None:  # type: ignore[no-untyped-def]
+def test_without_languages_what_minilm_cannot_read_goes_to_e5(classifier) -> None:  # type: ignore[no-untyped-def]
+    # No configuration: Japanese (and any language e5 reads and MiniLM does not) goes to e5.
     result = classifier.classify([OUTAGE_JA])[0]
     assert result.language == "ja"
-    assert result.model.startswith("minilm+")
-    assert not classifier.understands("ja")
+    assert result.model.startswith("e5+")
+    assert result.sentiment == "negative" and result.complaint > 0.5
+    assert classifier.understands("ja")
+    assert [classifier.model_for(code) for code in ("ja", "fr", "en", "und")] == [
+        "e5",
+        "e5",
+        "minilm",
+        "minilm",
+    ]
+
+
+def test_config_can_keep_a_language_on_the_default_model() -> None:
+    from harken.classify.classifier import Classifier
+
+    kept = Classifier(languages={"ja": "minilm"})
+    assert kept.model_for("ja") == "minilm" and not kept.understands("ja")
+    assert kept.classify([OUTAGE_JA])[0].model.startswith("minilm+")
 
 
 def test_each_model_embeds_its_posts_in_one_batch(routed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -90,7 +106,7 @@ def test_each_model_embeds_its_posts_in_one_batch(routed, monkeypatch) -> None: 
     assert results[0] == results[2]
 
 
-def test_japanese_topics_by_similarity_with_e5(routed, classifier) -> None:  # type: ignore[no-untyped-def]
+def test_japanese_topics_by_similarity_with_e5(routed) -> None:  # type: ignore[no-untyped-def]
     # No example phrase occurs in the post: only embedding similarity can find the topic.
     posts = [OUTAGE_JA, BILLING_JA, PRAISE_JA]
     for phrases in TEST_TOPICS.values():
@@ -103,7 +119,10 @@ def test_japanese_topics_by_similarity_with_e5(routed, classifier) -> None:  # t
     # On MiniLM's scale, as the threshold expects: unrelated stays well below it.
     assert max(praise.topic_scores.values()) < 0.3
     # MiniLM does not understand Japanese: it only matches example phrases literally.
-    by_minilm = classifier.classify([OUTAGE_JA])[0]
+    from harken.classify.classifier import Classifier
+
+    minilm_only = Classifier(topics=TEST_TOPICS, topic_threshold=0.45, languages={"ja": "minilm"})
+    by_minilm = minilm_only.classify([OUTAGE_JA])[0]
     assert by_minilm.topics == () and by_minilm.topic_scores == {}
 
 
@@ -153,7 +172,7 @@ def test_unknown_model_is_refused() -> None:
         Classifier(languages={"ja": "no-such-model"})
 
 
-def test_stored_vectors_replay_the_topic_scores(routed, classifier) -> None:  # type: ignore[no-untyped-def]
+def test_stored_vectors_replay_the_topic_scores(routed) -> None:  # type: ignore[no-untyped-def]
     """`harken rules test` rescoring topics from stored float16 vectors gives what the
     classifier gave, in both encoders' spaces; a language the encoder cannot read has none."""
     from harken import vectors
@@ -167,5 +186,7 @@ def test_stored_vectors_replay_the_topic_scores(routed, classifier) -> None:  # 
         assert scores.keys() == result.topic_scores.keys()
         for topic, score in scores.items():
             assert abs(score - result.topic_scores[topic]) < 0.01, (topic, score)
-    english_only = classifier.classify([OUTAGE_JA])[0]
+    from harken.classify.classifier import Classifier
+
+    english_only = Classifier(languages={"ja": "minilm"}).classify([OUTAGE_JA])[0]
     assert english_only.vector is None and english_only.vector_model is None

@@ -22,7 +22,10 @@ from harken.store.tables import Alert, Classification, Incident, Mention, QueueI
 from tests import payloads as p
 from tests.conftest import TEST_TOPICS
 
+# These tests count incidents and alerts per post: storm grouping would join their separate
+# outage reports into one (tests/test_storm_grouping.py covers storms).
 CONFIG = {
+    "incidents": {"storms": {"enabled": False}},
     "brands": [
         {
             "name": "Acme",

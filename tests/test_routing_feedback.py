@@ -40,6 +40,8 @@ routing:
   rules:
     - {{name: {legal}, when: {{keywords: [lawyer]}}, to: [legal], priority: urgent}}
     - {{name: refunds, when: {{keywords: [refund]}}, to: [support, pr]}}
+# One item per post: storm grouping would join the two refund complaints.
+incidents: {{storms: {{enabled: false}}}}
 """
 
 POSTS = {

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import pytest
 from rich.console import Console
 from slack_bolt import BoltRequest, BoltResponse
+from sqlalchemy import select
 
 from harken.config import load_config
 from harken.notify.registry import build_sinks
@@ -31,7 +32,9 @@ from harken.pipeline.ingest import ingest
 from harken.pipeline.process import run_pass
 from harken.platforms.replay import read_jsonl
 from harken.slackapp.app import build_app
+from harken.slackapp.catchup import catch_up
 from harken.store import Store
+from harken.store.tables import QueueEvent
 from tests import payloads as p
 from tests.conftest import SLACK_CHANNELS
 from tests.fakes import x as xfake
@@ -351,3 +354,77 @@ def test_approval_without_an_approver_channel_is_a_field_error(
         world.settle()
         assert "replies.approver_channel" in json.loads(answer.body)["errors"]["reply"]
         assert world.x.posted == [] and replied(world, world.item("legal").id) == []
+
+
+def test_a_draft_lost_in_a_crash_is_posted_once_at_the_next_start(
+    approving: ReplyWorld,
+) -> None:
+    world = approving
+    item = world.item("legal")
+    held = world.slack.hold("chat.postMessage")  # the draft's post to the approvers
+    world.send(submission(open_modal(world), AIKO, REPLY))
+    assert held.arrived.wait(10)
+    retried = world.slack.hold("chat.postMessage")  # slack_sdk retries a reset once
+    held.release(drop=True)  # the process died mid-call: the draft is kept, nothing posted
+    assert retried.arrived.wait(10)
+    retried.release(drop=True)
+    world.settle()
+    assert world.slack.messages(APPROVERS) == []
+    (drafted,) = replied(world, item.id)
+    assert world.told(AIKO) == [  # kept: not to be written again
+        f"Your reply to item #{item.id} is kept, but could not be posted to {APPROVERS} for "
+        "approval yet: the harken app posts it when it next starts."
+    ]
+
+    for _ in range(2):  # the app starts again, twice: posted by the first start only
+        restarted = build_app(world.config, world.store, http=True)
+        catch_up(restarted.client, world.store, world.config)
+        draft = world.approver_message()
+    assert f"harken:draft:{drafted.id}" in texts(draft) and "<!channel>" not in texts(draft)
+    assert "&lt;!channel&gt; sorry @kenji_t" in texts(draft)
+    world.send(click(draft, "harken:reply_approve", SAM))  # approvers act on it as usual
+    world.settle()
+    assert [post["text"] for post in world.x.posted] == [REPLY]
+
+
+def test_a_draft_posted_but_not_recorded_is_found_not_posted_again(
+    approving: ReplyWorld,
+) -> None:
+    world = approving
+    item = world.item("legal")
+    world.send(submission(open_modal(world), AIKO, REPLY))
+    world.settle()
+    posted = world.approver_message()
+    with world.store.session() as session:  # stopped after the post, before recording it
+        (mark,) = session.execute(
+            select(QueueEvent).where(
+                QueueEvent.queue_item_id == item.id, QueueEvent.action == "draft_posted"
+            )
+        ).scalars()
+        session.delete(mark)
+    catch_up(build_app(world.config, world.store, http=True).client, world.store, world.config)
+    assert world.approver_message() == posted  # found by its metadata: still the one message
+    assert [e.action for e in world.events(item.id)].count("draft_posted") == 1
+
+
+def test_a_draft_answered_since_is_not_posted_again_at_start(approving: ReplyWorld) -> None:
+    """A draft from before drafts' posts were recorded (no ``draft_posted``, its message
+    without metadata), approved and sent since: nothing awaits, nothing is posted again."""
+    world = approving
+    item = world.item("legal")
+    world.send(submission(open_modal(world), AIKO, REPLY))
+    world.settle()
+    posted = world.approver_message()
+    world.send(click(posted, "harken:reply_approve", SAM))
+    world.settle()
+    assert [post["text"] for post in world.x.posted] == [REPLY]
+    with world.store.session() as session:
+        (mark,) = session.execute(
+            select(QueueEvent).where(
+                QueueEvent.queue_item_id == item.id, QueueEvent.action == "draft_posted"
+            )
+        ).scalars()
+        session.delete(mark)
+    posted.metadata = None
+    catch_up(build_app(world.config, world.store, http=True).client, world.store, world.config)
+    assert world.approver_message() == posted  # still the one message

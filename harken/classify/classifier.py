@@ -2,14 +2,17 @@
 
 Pure: texts and features in, scores out; it never touches the database.
 
-One model (an encoder and the heads trained on its embeddings) scores every post, unless
-``languages`` names another model for a language (``{"ja": "e5"}``): the posts detected in that
-language are then scored by that model, batched per model, and each Classification names the
-model that scored it.
+One model (an encoder and the heads trained on its embeddings) scores every post in a language
+its encoder reads. A post in a language it does not read (Japanese, for the English MiniLM) goes to
+the bundled multilingual model (e5) when e5 reads it, without any configuration; ``languages``
+overrides that per language (``{"ja": "minilm"}`` keeps Japanese on MiniLM, ``{"es": "e5"}`` is
+the default anyway). Posts are batched per model, and each Classification names the model that
+scored it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,8 +29,8 @@ from harken.classify.preprocess import clean_text, strip_retweet_prefix
 from harken.classify.risk import DEFAULT_WEIGHTS, RiskWeights, escalation_risk
 from harken.classify.types import Classification, Signals
 from harken.errors import ClassifierError
-from harken.matching import compile_phrases
-from harken.text import normalize
+from harken.matching import compile_topic, first_affirmed
+from harken.text import normalize, visible_text
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +134,12 @@ class _Model:
         return rescale(sims) if rescale is not None else sims
 
 
-def bundled_models() -> list[str]:
+@functools.cache
+def bundled_models() -> tuple[str, ...]:
     """Model names whose heads ship with harken (``harken/data/models/<name>``)."""
-    return [m for m in (BUNDLED, MULTILINGUAL) if (bundled_heads_dir(m) / "heads.json").is_file()]
+    return tuple(
+        m for m in (BUNDLED, MULTILINGUAL) if (bundled_heads_dir(m) / "heads.json").is_file()
+    )
 
 
 class Classifier:
@@ -164,18 +170,35 @@ class Classifier:
         self.batch_size = batch_size
         self.topic_threshold = topic_threshold
         self._topics = {name: list(examples) for name, examples in (topics or {}).items()}
-        self._topic_keywords = {n: compile_phrases(ex) for n, ex in self._topics.items()}
+        self._topic_examples = {n: compile_topic(ex) for n, ex in self._topics.items()}
         # The default model's topic vectors now, as before (the others' on first need).
         if self._topics:
             default.topic_vectors(self._topics, self.batch_size)
 
     def model_for(self, language: str) -> str:
-        """The name of the model that scores posts in this language."""
-        return self.languages.get(language, self.model)
+        """The name of the model that scores posts in this language: the configured one, else
+        the default model when its encoder reads the language, else the bundled multilingual
+        model when that one does (a newcomer's Japanese posts must not be read by an English
+        encoder as "neutral, complaint 0.00")."""
+        if language in self.languages:
+            return self.languages[language]
+        if (
+            not self._models[self.model].understands(language)
+            and language in ENCODER_LANGUAGES[MULTILINGUAL]
+            and MULTILINGUAL in bundled_models()
+        ):
+            return MULTILINGUAL
+        return self.model
 
     def understands(self, language: str) -> bool:
         """Whether the encoder that scores this language's posts understands it."""
-        return self._models[self.model_for(language)].understands(language)
+        return self._model(self.model_for(language)).understands(language)
+
+    def _model(self, key: str) -> _Model:
+        """The loaded model ``key``; a bundled one not loaded yet is loaded on first need."""
+        if key not in self._models:
+            self._models[key] = _Model(key, None)
+        return self._models[key]
 
     def classify(
         self,
@@ -183,10 +206,10 @@ class Classifier:
         languages: Sequence[str | None] | None = None,
         signals: Sequence[Signals] | None = None,
     ) -> list[Classification]:
-        # Topics and language read the post as written (minus "RT @x:"); the heads read it
-        # normalised the way they were trained.
-        cleaned = [strip_retweet_prefix(t) for t in texts]
-        model_input = [clean_text(t) for t in cleaned]
+        # Topics and language read the words a reader sees (minus "RT @x:"); the heads read
+        # them normalised the way they were trained.
+        cleaned = [visible_text(strip_retweet_prefix(t)) for t in texts]
+        model_input = [clean_text(strip_retweet_prefix(t)) for t in texts]
         detected = [
             detect_language(text, languages[i] if languages else None)
             for i, text in enumerate(cleaned)
@@ -194,7 +217,7 @@ class Classifier:
         routed = [self.model_for(language) for language in detected]
         results: list[Classification | None] = [None] * len(texts)
         for key in dict.fromkeys(routed):
-            model = self._models[key]
+            model = self._model(key)
             rows = [i for i, k in enumerate(routed) if k == key]
             # Retweets and copies share one embedding: identical texts are encoded once.
             unique = list(dict.fromkeys(model_input[i] for i in rows))
@@ -243,13 +266,14 @@ class Classifier:
         leaves only the literal example phrases."""
         out = []
         for text, vector, key in zip(texts, vectors, vector_models, strict=True):
-            model = self._models.get(key) if key else None
+            model = self._model(key) if key in (*self._models, *bundled_models()) else None
             sims, names = None, []
             if model is not None and vector is not None and self._topics:
                 names, topic_vectors = model.topic_vectors(self._topics, self.batch_size)
                 if names:
                     sims = model.similarities(vector[None, :].astype(np.float32), topic_vectors)[0]
-            out.append(self._topic_scores(strip_retweet_prefix(text), sims, names))
+            shown = visible_text(strip_retweet_prefix(text))
+            out.append(self._topic_scores(shown, sims, names))
         return out
 
     def topics_of(self, scores: Mapping[str, float]) -> tuple[str, ...]:
@@ -272,9 +296,16 @@ class Classifier:
         labels = model.heads["sentiment"].labels
         scores = {label: round(float(p), 4) for label, p in zip(labels, sentiment, strict=True)}
         topic_scores = self._topic_scores(cleaned, topic_sims, topic_names)
-        topics = self.topics_of(topic_scores)
+        # Named only inside denials ("my account was not hacked"), a topic is not the post's:
+        # nor its risk.
+        folded = normalize(cleaned)
+        topics = tuple(
+            t
+            for t in self.topics_of(topic_scores)
+            if t not in self._topic_examples or self._topic_examples[t].denial(folded)[1] is None
+        )
         risk, factors = escalation_risk(
-            complaint, scores["negative"], abuse, signals, topics, self.risk_weights
+            complaint, scores["negative"], abuse, signals, topics, self.risk_weights, text=text
         )
         return Classification(
             text=text,
@@ -301,7 +332,7 @@ class Classifier:
             for name, sim in zip(names, sims, strict=True):
                 scores[name] = max(scores.get(name, -1.0), round(float(sim), 4))
         folded = normalize(text)
-        for name, phrases in self._topic_keywords.items():
-            if any(p.found_in(folded) for p in phrases):
+        for name, examples in self._topic_examples.items():
+            if first_affirmed(examples.phrases, folded)[0] is not None:  # not only denied
                 scores[name] = 1.0
         return dict(sorted(scores.items(), key=lambda kv: -kv[1]))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import html
 import re
+
+from harken.text import visible_text
 
 _RETWEET_PREFIX = re.compile(r"^RT @\w{1,30}:\s*")
 _MENTION = re.compile(r"(?<![\w@])@\w+")
@@ -13,13 +14,16 @@ _SPACE = re.compile(r"\s+")
 
 
 def clean_text(text: str) -> str:
-    """``@user`` for handles, ``http`` for links, entities decoded, one space.
+    """The words a reader sees; ``@user`` for handles, ``http`` for links, one space.
 
+    Markup a reader never sees as words goes first (``harken.text.visible_text``: tags,
+    script contents, Slack and markdown link syntax, control characters, a leading
+    spreadsheet formula), so that a complaint opening with ``<script>`` reads as the complaint;
     HTML entities are decoded, every @handle and mention placeholder becomes ``@user`` (a run
     of them becomes one), every link or link placeholder becomes ``http``, and a pair of quotes
     wrapping the whole text is removed: the heads learn content, not each source's habits.
     """
-    text = html.unescape(text)
+    text = visible_text(text)
     text = _URL.sub("http", text)
     text = _MENTION.sub("@user", text)
     text = _REPEATED_USER.sub("@user", text)

@@ -1,6 +1,7 @@
 """Escalation risk: how bad the text is, scaled by how far and how fast it can travel.
 
-    text     = min(1, complaint·w + p(negative)·w + abuse·w + Σ weight of each risky topic present)
+    text     = min(1, complaint·w + p(negative)·w + abuse·w + Σ weight of each risky topic present
+                      + Σ weight of each escalation signal stated · max(complaint, p(negative)))
     exposure = min(1, reach·w + verified·w + engagement·w + velocity·w + incident growth·w)
     risk     = text · (base + (1 − base) · exposure)
 
@@ -15,6 +16,11 @@ So praise stays low whoever writes it; a routine complaint from a small account 
 the same complaint from a verified account with 85,000 followers, spreading fast or in a growing
 incident, near 0.8–1. The weights live in config (``risk:``); every score carries its largest
 contributing factors in plain words.
+
+Escalation signals (``harken.classify.signals``: a legal threat, a safety problem, press
+attention) need no configuration. Each is weighted by how unhappy the post is, so that "this
+deal is fire" or a thank-you that names a lawyer stays low while "I'm taking you to court" from
+an angry customer rises.
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from harken.classify.signals import find_signals
 from harken.classify.types import Signals
+
+DEFAULT_SIGNALS = {"legal": 0.3, "safety": 0.3, "press": 0.2}
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class RiskWeights:
     abuse: float = 0.3
     # Risky topics (by the name used in config ``topics:``) and what each adds to the text signal.
     topics: Mapping[str, float] = field(default_factory=dict)
+    # Built-in escalation signals (legal, safety, press) and what each adds at full displeasure.
+    signals: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SIGNALS))
     reach: float = 0.6
     verified: float = 0.2
     engagement: float = 0.4
@@ -54,8 +65,10 @@ def escalation_risk(
     signals: Signals,
     topics: Iterable[str] = (),
     weights: RiskWeights = DEFAULT_WEIGHTS,
+    text: str = "",
 ) -> tuple[float, tuple[str, ...]]:
-    """(risk 0..1, up to four contributing factors, largest first)."""
+    """(risk 0..1, up to four contributing factors, largest first). ``text``: the post as
+    posted, read for escalation signals."""
     parts = {
         "complaint": weights.complaint * complaint,
         "negative": weights.negative * negative,
@@ -70,6 +83,8 @@ def escalation_risk(
         if weights.topics.get(topic):
             parts[f"topic:{topic}"] = weights.topics[topic]
             labels[f"topic:{topic}"] = f"risky topic: {topic}"
+    for key, (part, label) in _stated_signals(text, max(complaint, negative), weights).items():
+        parts[key], labels[key] = part, label
     text_signal = min(1.0, sum(parts.values()))
     scaled, audience_labels = _audience(signals)
     labels |= audience_labels
@@ -87,6 +102,18 @@ def escalation_risk(
     }
     factors = sorted((share, labels[k]) for k, share in shares.items() if share >= 0.04)
     return round(min(1.0, risk), 4), tuple(label for _, label in reversed(factors[-4:]))
+
+
+def _stated_signals(
+    text: str, displeasure: float, weights: RiskWeights
+) -> dict[str, tuple[float, str]]:
+    """What each escalation signal the text states adds, and how to say it. Weighted by how
+    unhappy the post is: a threat is one when it comes with a grievance."""
+    return {
+        f"signal:{found.kind}": (weights.signals[found.kind] * displeasure, found.label)
+        for found in (find_signals(text) if text else ())
+        if weights.signals.get(found.kind)
+    }
 
 
 def _audience(signals: Signals) -> tuple[dict[str, float], dict[str, str]]:

@@ -6,9 +6,10 @@ heads. The work is in harken.classify and harken.pipeline.feedback.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -29,6 +30,11 @@ from harken.cli.common import (
 from harken.errors import HarkenError
 from harken.text import one_line, to_json
 
+if TYPE_CHECKING:
+    from harken.pipeline.feedback import Correction, MentionFeedback, RetrainReport
+    from harken.queue.feedback import ComplaintWord
+    from harken.store.tables import Label, RoutingLabel
+
 # -- classify / eval ------------------------------------------------------------------------
 
 
@@ -39,9 +45,18 @@ def classify(
         Path | None, typer.Option("--input", "-i", help="File with one text per line ('-': stdin).")
     ] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    author: Annotated[
+        str | None,
+        typer.Option("--author", help="Handle of the texts' author (flags impostors)."),
+    ] = None,
+    author_name: Annotated[
+        str | None, typer.Option("--author-name", help="Display name of the texts' author.")
+    ] = None,
 ) -> None:
     """Score texts: sentiment, complaint, abuse, escalation risk, topics, language."""
+    from harken.authors.impostors import FLAG, impostor_of
     from harken.pipeline.classify import build_classifier
+    from harken.records import AuthorRecord
 
     items = list(texts or [])
     if input_file is not None:
@@ -54,6 +69,10 @@ def classify(
         for result in results:  # one JSON object per line
             data = result.to_json()
             data.pop("topic_scores")
+            # Plain texts have no author: flags need --author/--author-name to mean anything.
+            who = AuthorRecord("", "", author or "", author_name)
+            found = (author or author_name) and impostor_of(config, who, result.text)
+            data["flags"] = [FLAG] if found else []
             sys.stdout.write(to_json(data) + "\n")
         return
     table = Table("sentiment", "complaint", "abuse", "risk", "topics", "lang", "text")
@@ -132,12 +151,17 @@ def label(
     ] = None,
     abuse: Annotated[YesNo | None, typer.Option("--abuse", help="Is it abusive?")] = None,
 ) -> None:
-    """Correct the classifier on one mention; `harken retrain` learns from corrections."""
-    from harken.pipeline.feedback import label_mention
+    """Correct the classifier on one mention; `harken retrain` learns from corrections.
+    With no option: what is recorded for it (its label, its routing feedback)."""
+    from harken.pipeline.feedback import label_mention, mention_feedback
 
     config = root_state(ctx).config()
+    store = open_store(config)
+    if sentiment is None and complaint is None and abuse is None:
+        _show_feedback(mention_feedback(store, mention_id))
+        return
     stored = label_mention(
-        open_store(config),
+        store,
         mention_id,
         sentiment=sentiment.value if sentiment else None,
         complaint=None if complaint is None else complaint is YesNo.yes,
@@ -149,6 +173,109 @@ def label(
         if value is not None:
             parts.append(f"{name} {'yes' if value else 'no'}")
     out.print(f"mention {mention_id} labelled: {', '.join(parts)}")
+    learns = mention_feedback(store, mention_id).learns
+    if learns is not None and learns.overrides and learns.feedback is not None:
+        word = learns.feedback
+        out.print(
+            Text(
+                f"It overrides routing feedback: {_word(word)}, which says complaint "
+                f"{_yes_no(word.complaint)}."
+            )
+        )
+
+
+def _show_feedback(feedback: MentionFeedback) -> None:
+    """What harken decided about a mention, what people said, and what retraining takes."""
+    out.print(
+        Text(
+            f"mention {feedback.mention_id} ({one_line(feedback.platform, 20)} "
+            f"{one_line(feedback.external_id, 40)}): “{one_line(feedback.text, 100)}”"
+        )
+    )
+    scores = feedback.classification
+    if scores is not None:
+        out.print(
+            f"harken classified it: sentiment {scores.sentiment} · complaint "
+            f"{scores.complaint:.2f} · abuse {scores.abuse:.2f}"
+        )
+    if feedback.label is None and not feedback.routing and feedback.learns is None:
+        out.print(
+            "no corrections recorded: give --sentiment, --complaint or --abuse to label it; "
+            "dismissing, claiming or resolving its queue items teaches `harken retrain` too"
+        )
+        return
+    if feedback.label is not None:
+        said = _label_parts(feedback.label) or "nothing"
+        out.print(f"harken label: {said} ({_when(feedback.label.labelled_at)})")
+    if feedback.routing:
+        out.print("routing feedback:")
+    for row in feedback.routing:
+        out.print(Text(f"  {_routing_line(row)}"))
+    if feedback.learns is not None:
+        for line in _learns(feedback.learns):
+            out.print(Text(f"retrain learns: {line}"))
+
+
+def _label_parts(stored: Label) -> str:
+    parts = [f"sentiment {stored.sentiment}"] if stored.sentiment else []
+    parts += [
+        f"{name} {_yes_no(getattr(stored, name))}"
+        for name in ("complaint", "abuse")
+        if getattr(stored, name) is not None
+    ]
+    return ", ".join(parts)
+
+
+def _routing_line(row: RoutingLabel) -> str:
+    """One routing label: when, what harken decided, who said what."""
+    from harken.queue.feedback import MOVED
+
+    rule = f"rule {one_line(row.rule, 40)}" if row.rule else "default route"
+    said = (
+        f"moved to {one_line(row.to_department or '', 30)}"
+        if row.verdict == MOVED
+        else f"dismissed as {one_line(row.verdict, 30)}"
+    )
+    there = (
+        "" if row.from_department == row.department else f" in {one_line(row.from_department, 30)}"
+    )
+    via = f" ({one_line(row.via, 16)})" if row.via else ""
+    return (
+        f"{_when(row.at)} item #{row.queue_item_id}: harken sent it to "
+        f"{one_line(row.department, 30)} ({rule}); {one_line(row.actor, 40)}{via}{there}: {said}"
+    )
+
+
+def _learns(learns: Correction) -> list[str]:
+    from harken.pipeline.feedback import LABEL
+
+    lines = [f"sentiment {learns.sentiment}, from {LABEL}"] if learns.sentiment else []
+    if learns.complaint is not None:
+        source = learns.origin
+        if learns.origin != LABEL and learns.feedback is not None:
+            source += f" ({_word(learns.feedback)})"
+        elif learns.overrides and learns.feedback is not None:
+            source += f" (over routing feedback: {_word(learns.feedback)})"
+        lines.append(f"complaint {_yes_no(learns.complaint)}, from {source}")
+    if learns.abuse is not None:
+        lines.append(f"abuse {_yes_no(learns.abuse)}, from {LABEL}")
+    return lines
+
+
+def _word(word: ComplaintWord) -> str:
+    who = f" by {one_line(word.actor, 40)}" if word.actor else ""
+    return (
+        f"item #{word.queue_item_id} ({one_line(word.department, 30)}) {word.said}{who} "
+        f"on {_when(word.at)}"
+    )
+
+
+def _when(at: datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
 
 
 def retrain(
@@ -164,8 +291,16 @@ def retrain(
     strength: Annotated[
         float, typer.Option(help="How firmly the heads keep their current weights.", min=0.1)
     ] = 10.0,
+    routing_feedback: Annotated[
+        bool,
+        typer.Option(
+            "--routing-feedback/--no-routing-feedback",
+            help="Also learn whether posts are complaints from queue items dismissed as not "
+            "actionable or spam (no) and items claimed, answered or resolved (yes).",
+        ),
+    ] = True,
 ) -> None:
-    """Fold the corrections (`harken label`) into the classifier's heads."""
+    """Fold the corrections (`harken label`, and routing feedback) into the classifier's heads."""
     from harken.pipeline.feedback import retrain as run_retrain
 
     config = root_state(ctx).config()
@@ -175,7 +310,7 @@ def retrain(
         if config.classifier.heads
         else base / "models" / f"{config.classifier.model}-tuned"
     )
-    report = run_retrain(open_store(config), config, target, strength)
+    report = run_retrain(open_store(config), config, target, strength, routing_feedback)
     table = Table("head", "corrections", "fit before", "fit after", "held-out before", "after")
     for name, r in report.heads.items():
         held = (
@@ -185,9 +320,26 @@ def retrain(
         )
         table.add_row(name, str(r.corrections), f"{r.fit_before:.2f}", f"{r.fit_after:.2f}", *held)
     out.print(table)
+    _print_origins(report)
     out.print(f"Tuned heads for {report.model} written to {target}")
     if not config.classifier.heads or Path(config.classifier.heads) != target:
         out.print(f"Use them: set classifier.heads: {target} in the config.")
+
+
+def _print_origins(report: RetrainReport) -> None:
+    """Where the corrections came from, for heads that had routing feedback."""
+    from harken.pipeline.feedback import LABEL, ROUTING
+
+    for name, head in report.heads.items():
+        routing, overridden = head.origins.get(ROUTING, 0), head.overridden
+        if not routing and not overridden:
+            continue
+        line = f"{name}: {head.origins.get(LABEL, 0)} from {LABEL}, {routing} from {ROUTING}"
+        if overridden:
+            line += f" ({overridden} {ROUTING} overridden by {LABEL})"
+        out.print(line)
+    if not report.routing_feedback:
+        out.print(f"Only `{LABEL}` corrections used: {ROUTING} left out (--no-routing-feedback).")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,9 @@ what a changed rule set would move. The work is in harken.routing.explain.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -15,14 +17,19 @@ from harken.cli.common import (
     MAX_ID,
     Format,
     HarkenGroup,
+    StageProgress,
     open_store,
     out,
     parse_since,
     posts_count,
     print_json,
+    progress_bars,
     root_state,
 )
 from harken.text import one_line
+
+if TYPE_CHECKING:
+    from harken.config import Config
 
 rules_app = typer.Typer(cls=HarkenGroup, no_args_is_help=True, help="Routing rules.")
 
@@ -57,6 +64,8 @@ def route(
         )
     )
     out.print(Text(f"  “{one_line(m['text'], 200)}”"))
+    if m.get("author_role"):
+        out.print(Text(one_line(m["author_role"], 150)))
     out.print(
         Text(
             f"scores: {s['sentiment']} ({_pairs(s['sentiment_scores'])}) · complaint "
@@ -82,9 +91,10 @@ def route(
             )
     out.print(Text("decision with this config:", style="bold"))
     for d in found.decided:
-        out.print(Text(f"  {d['department']} ({d['priority']}): {one_line(d['reason'], 150)}"))
-    stored = sorted(d["department"] for d in found.stored)
-    if stored and stored != sorted(d["department"] for d in found.decided):
+        where = f"{d['department']} ({d['priority']})" if d["department"] else "nowhere"
+        out.print(Text(f"  {where}: {one_line(d['reason'], 150)}"))
+    stored = sorted(d["department"] or "nowhere" for d in found.stored)
+    if stored and stored != sorted(d["department"] or "nowhere" for d in found.decided):
         out.print(Text(f"  (when it was routed it went to: {', '.join(stored)})", style="yellow"))
     if found.incident:
         i = found.incident
@@ -109,6 +119,12 @@ def _pairs(scores: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
 
 
+class GoldSplit(StrEnum):
+    tune = "tune"
+    holdout = "holdout"
+    all = "all"
+
+
 @rules_app.command("test")
 def rules_test(
     ctx: typer.Context,
@@ -121,15 +137,35 @@ def rules_test(
         ),
     ] = False,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=0, max=MAX_ID, help="Moves to list.")
+        int,
+        typer.Option(
+            "--limit", "-n", min=0, max=MAX_ID, help="Moves (with --gold: misrouted posts) to list."
+        ),
     ] = 30,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    gold: Annotated[
+        Path | None,
+        typer.Option(
+            "--gold",
+            help="A labelled gold set (JSONL): score routing against its labels, in a "
+            "throwaway store.",
+        ),
+    ] = None,
+    split: Annotated[
+        GoldSplit, typer.Option("--split", help="With --gold: which part of the set.")
+    ] = GoldSplit.all,
 ) -> None:
     """Replay stored mentions through this config's rules and topics; show what would move
-    where. Nothing is changed."""
+    where. Nothing is changed. With --gold: per-department precision and recall on a
+    labelled gold set instead."""
     from harken.routing.explain import classifier_topic_scorer, replay_rules
 
     config = root_state(ctx).config()
+    if gold is not None:
+        _gold_test(config, gold, split.value, format, limit)
+        return
+    if split is not GoldSplit.all:
+        raise typer.BadParameter("--split is for --gold FILE", param_hint="--split")
     start = parse_since(since)
     end = parse_since(until) if until else datetime.now(UTC)
     scorer = None
@@ -180,6 +216,68 @@ def rules_test(
             out.print(Text(f"    {department}: {one_line(reason, 120)}", style="dim"))
     if len(replay.moves) > limit:
         out.print(f"... and {len(replay.moves) - limit} more (--limit, or --format json)")
+
+
+def _gold_test(config: Config, path: Path, split: str, format: Format, limit: int) -> None:
+    from dataclasses import asdict
+
+    from harken.pipeline.gold import evaluate_gold
+
+    with progress_bars() as progress:
+        found = evaluate_gold(config, path, split, on_progress=StageProgress(progress, {}))
+    if format is Format.json:
+        print_json(asdict(found))
+        return
+    out.print(
+        Text(
+            f"gold set {path.name} ({split}): {found.posts} posts, {found.stored} stored "
+            f"(the rest off brand or by the brand's own handles), {found.exact} routed exactly "
+            f"as labelled, {found.queued_unwanted} queued although labelled for no department"
+        )
+    )
+    table = Table("department", "labelled", "routed", "correct", "precision", "recall", "F1")
+    for row in found.departments:
+        table.add_row(
+            Text(row.department),
+            str(row.labelled),
+            str(row.predicted),
+            str(row.true_positives),
+            *(f"{v:.2f}" for v in (row.precision, row.recall, row.f1)),
+        )
+    for name, values in (("micro", found.micro), ("macro", found.macro)):
+        table.add_row(
+            name, "", "", "", *(f"{values[k]:.2f}" for k in ("precision", "recall", "f1"))
+        )
+    out.print(table)
+    storms = Table("storm", "posts", "stored", "queue items", "by department", "incidents")
+    for storm in found.storms:
+        by = ", ".join(f"{d} {n}" for d, n in storm.items_by_department.items())
+        storms.add_row(
+            Text(storm.storm),
+            str(storm.posts),
+            str(storm.stored),
+            str(storm.items),
+            Text(by or "-"),
+            str(storm.incidents),
+        )
+    if found.storms:
+        out.print(storms)
+    for name, counted in found.errors.items():
+        out.print(Text(f"{name.replace('_', ' ')}: {counted['count']} of {counted['of']}"))
+    kinds = ", ".join(f"{k} {v['exact']}/{v['posts']}" for k, v in found.kinds.items())
+    out.print(Text(f"routed exactly as labelled, by kind: {kinds}", style="dim"))
+    for post in found.wrong[:limit]:
+        labelled, routed = ", ".join(post["labelled"]) or "-", ", ".join(post["routed"]) or "-"
+        out.print(
+            Text(
+                f"{one_line(post['id'], 40)} ({one_line(post['kind'], 30)}): labelled "
+                f"{labelled}, routed {routed} · “{one_line(post['text'], 70)}”"
+            )
+        )
+    if len(found.wrong) > limit:
+        out.print(
+            f"... and {len(found.wrong) - limit} more routed otherwise (--limit, or --format json)"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from harken.config.loading import (
 )
 from harken.config.schema import (
     DEFAULT_DATABASE_URL,
+    AccountConfig,
     AlertsConfig,
     BrandConfig,
     ClassifierConfig,
@@ -53,6 +54,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "ENV_OVERRIDES",
     "MAX_DURATION",
+    "AccountConfig",
     "AlertsConfig",
     "BrandConfig",
     "ClassifierConfig",

@@ -177,6 +177,50 @@ class UserConfig(Strict):
         return value.strip() if value else value
 
 
+# What an author is to the brand (``accounts:``); harken.authors reads it. "customer" says an
+# author is one whatever its source (an app-store review feed, which RSS would make press).
+Role = Literal["own", "staff", "partner", "moderator", "press", "competitor", "customer"]
+ROLES: tuple[str, ...] = (
+    "own",
+    "staff",
+    "partner",
+    "moderator",
+    "press",
+    "competitor",
+    "customer",
+)
+RoleList = Annotated[list[Role], BeforeValidator(as_list)]
+PRESS_RULE = "press"  # the built-in routing rule that sends press posts to routing.press
+# The registry's platforms (harken.platforms.registry.platform_names; config sits below
+# platforms in the layers, so the names are repeated here and a test keeps them equal).
+PLATFORM_NAMES: tuple[str, ...] = ("x", "reddit", "bluesky", "mastodon", "rss")
+
+
+def _known_platform(value: str | None) -> str | None:
+    if value is not None and value.strip().lower() not in PLATFORM_NAMES:
+        raise ValueError(f"{value!r} is not a platform (known: {', '.join(PLATFORM_NAMES)})")
+    return value.strip().lower() if value is not None else None
+
+
+class AccountConfig(Strict):
+    """An author harken should know: the brand's own accounts, its staff, partners,
+    moderators, press, competitors. ``handle`` is exact (``@`` optional, any case);
+    ``pattern`` is a glob on the handle (``acme_*``); one of the two is required."""
+
+    handle: str | None = None
+    pattern: str | None = None
+    platform: Annotated[str | None, AfterValidator(_known_platform)] = None
+    role: Role
+    brand: str | None = None
+
+    @model_validator(mode="after")
+    def _handle_or_pattern(self) -> AccountConfig:
+        given = [v for v in (self.handle, self.pattern) if v is not None and v.strip("@ ")]
+        if len(given) != 1:
+            raise ValueError("give exactly one of handle (e.g. '@acmesupport') or pattern")
+        return self
+
+
 class RuleCondition(Strict):
     """All given conditions must hold (AND); list values match any of their items (OR)."""
 
@@ -194,6 +238,8 @@ class RuleCondition(Strict):
     risk_gte: float | None = Field(default=None, ge=0, le=1)
     followers_gte: int | None = Field(default=None, ge=0)
     verified: bool | None = None
+    # The author's role from accounts: (own, staff, partner, moderator, press, competitor).
+    roles: RoleList = []
 
     @field_validator("regex")
     @classmethod
@@ -235,6 +281,12 @@ class RoutingConfig(Strict):
     default: str = "support"
     default_priority: Priority = Priority.normal
     rules: list[RoutingRule] = []
+    # Where possible impostors go (default: a department named security, else pr, else default).
+    impersonation: str | None = None
+    # Where every press post goes (role press in accounts:, and RSS/news sources), after the
+    # rules (the built-in rule "press"): default a department named pr, else `default`;
+    # false: press posts only go where the rules send them.
+    press: str | Literal[False] | None = None
     # How long one rule's patterns may run on one post; a post that uses it up is routed as if
     # the patterns did not match, and its reason says so.
     regex_budget: Duration = timedelta(milliseconds=100)
@@ -247,9 +299,36 @@ class RoutingConfig(Strict):
         return value
 
 
+class StormsConfig(Strict):
+    """Storm grouping (harken/routing/storms.py): a complaint about the same problem as one
+    of the brand's recent incidents joins it even in other words. Similarities are on
+    MiniLM's scale (e5's are mapped onto it)."""
+
+    # On by default: a newcomer's outage must be one incident, not one per post.
+    enabled: bool = True
+    similarity: float = Field(default=0.6, ge=0.3, le=1)  # to the incident's mean meaning
+    # Without a topic on both sides to agree on, a post needs this much instead.
+    topicless_similarity: float = Field(default=0.7, ge=0.3, le=1)
+    # A post with no topic whose best topic score reaches this, for the incident's leading
+    # topic, leans to it: it joins at ``similarity``.
+    topic_hint: float = Field(default=0.2, ge=0, le=1)
+    # Since the incident's last complaint: a storm's reports come minutes apart; a longer wait
+    # lets a quiet day's unrelated complaints drift together (measured on the demo).
+    window: Duration = timedelta(hours=1)
+    max_span: Duration = timedelta(hours=12)  # first to last post: no endless mega-incident
+    candidates: int = Field(default=8, ge=1, le=100)  # recent centroids read per post
+    same_topic: bool = True  # the post and the incident must share a topic when both have one
+    # Only complaints join a storm: negative sentiment, or a complaint score at least this.
+    complaint: float = Field(default=0.5, ge=0, le=1)
+    # A post whose encoder cannot compare its meaning with the incident's (e5 Japanese with a
+    # MiniLM English incident) may join on a shared topic alone, within this shorter window.
+    across_languages: Duration = timedelta(minutes=30)  # 0s: never
+
+
 class IncidentsConfig(Strict):
     """How posts are grouped into incidents (one per brand): retweets and quotes always join
-    the post they point at; copies, shared links and near-duplicates join within ``window``."""
+    the post they point at; copies, shared links and near-duplicates join within ``window``;
+    complaints about the same problem join by meaning and topic (``storms``)."""
 
     window: Duration = timedelta(hours=6)
     # Cosine similarity of meaning (the base encoder) at which two posts are near-duplicates.
@@ -257,6 +336,7 @@ class IncidentsConfig(Strict):
     copies: bool = True  # the same text once links, handles and spacing are set aside
     urls: bool = True  # posts sharing a link (other than the brand's own site or the platform's)
     ignore_domains: StrList = []  # links to these never group (your own site, link shorteners)
+    storms: StormsConfig = StormsConfig()
 
 
 SERIES_KINDS = ("volume", "negative", "topics")  # what spikes.series may name, besides...
@@ -309,7 +389,8 @@ class ClassifierConfig(Strict):
     # a relative path is relative to the config file.
     heads: str | None = None
     # A model per language: posts detected in a language listed here are scored by that model's
-    # encoder and heads instead of `model`, e.g. {ja: e5} (multilingual-e5-small, bundled).
+    # encoder and heads instead of `model`, e.g. {ja: minilm}. Unlisted languages that `model`
+    # cannot read (Japanese for minilm) go to e5 (multilingual-e5-small, bundled) by default.
     languages: dict[str, str] = {}
 
     @field_validator("languages")
@@ -368,6 +449,15 @@ class AlertsConfig(Strict):
     give_up_after: Duration = timedelta(hours=24)
 
 
+class RiskSignalsConfig(Strict):
+    """What each built-in escalation signal adds to the risk's text term, at full displeasure
+    (harken/classify/signals.py holds the words); 0 switches one off."""
+
+    legal: Weight = 0.3  # sue, lawyer, court, class action, regulators; 訴訟, 弁護士
+    safety: Weight = 0.3  # injury, caught fire, food poisoning; ケガ, 発火, 食中毒
+    press: Weight = 0.2  # journalist, reporter, request for comment; 記者, 取材, 報道
+
+
 class RiskConfig(Strict):
     """Escalation risk weights (docs/classifier.md explains the formula)."""
 
@@ -375,6 +465,7 @@ class RiskConfig(Strict):
     negative: Weight = 0.35
     abuse: Weight = 0.3
     topics: dict[str, Weight] = {}  # risky topics (names from topics:) and what each adds
+    signals: RiskSignalsConfig = RiskSignalsConfig()  # built-in legal, safety, press signals
     reach: Weight = 0.6
     verified: Weight = 0.2
     engagement: Weight = 0.4
@@ -447,6 +538,7 @@ class Config(Strict):
     refresh: RefreshConfig = RefreshConfig()
     digest: DigestConfig = DigestConfig()
     users: list[UserConfig] = []
+    accounts: list[AccountConfig] = []
 
     # Where the file layer came from (None: built-in defaults only) and which ${VAR}s it used.
     _path: Path | None = PrivateAttr(default=None)
@@ -480,6 +572,10 @@ class Config(Strict):
             targets += [(f"routing.rules[{i}].to", name) for name in rule.to]
         if self.spikes.department:
             targets.append(("spikes.department", self.spikes.department))
+        if self.routing.impersonation:
+            targets.append(("routing.impersonation", self.routing.impersonation))
+        if self.routing.press:
+            targets.append(("routing.press", self.routing.press))
         if "department" in self.digest.model_fields_set:
             targets.append(("digest.department", self.digest.department))
         for where, name in targets:
@@ -525,6 +621,24 @@ class Config(Strict):
                 raise ValueError(f"users[{i}].slack_id: {user.slack_id!r} is given to two users")
             names.add(user.name)
             slack_ids.add(user.slack_id or "")
+        return self
+
+    @model_validator(mode="after")
+    def _press_department(self) -> Config:
+        # Resolved once here, so routing (which sees only routing:) need not know departments.
+        if self.routing.press is None:
+            self.routing.press = "pr" if self.find_department("pr") else self.routing.default
+        return self
+
+    @model_validator(mode="after")
+    def _accounts_name_brands(self) -> Config:
+        names = {b.name for b in self.brands}
+        for i, account in enumerate(self.accounts):
+            if account.brand is not None and account.brand not in names:
+                raise ValueError(
+                    f"accounts[{i}].brand names {account.brand!r}, which is not in brands "
+                    f"(known: {', '.join(sorted(names)) or 'none'})"
+                )
         return self
 
     def find_department(self, name: str | None) -> DepartmentConfig | None:

@@ -45,6 +45,7 @@ from harken.digest.model import (
     VoiceRow,
 )
 from harken.reports import voice
+from harken.store.complaints import complaint_count
 from harken.store.tables import (
     Alert,
     Author,
@@ -63,7 +64,6 @@ BREACH_TEXT_LIMIT = 300
 # Listed at most (all are counted): a digest stays a page, and its JSON a few hundred kB.
 BREACH_LIMIT = 200
 HELD_LIMIT = 200
-COMPLAINT = 0.5  # a complaint score at least this counts as a complaint (as `report summary`)
 
 
 # --- the window -----------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def _headline(
     spikes: int,
 ) -> Headline:
     negative = case((col(Classification.sentiment) == "negative", 1), else_=0)
-    complaint = case((col(Classification.complaint) >= COMPLAINT, 1), else_=0)
+    complaint = complaint_count()
     mentions, classified, negatives, complaints = session.execute(
         select(
             func.count(col(Mention.id)),

@@ -17,12 +17,13 @@ slack/, email/) with a ``plugin.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
 from harken.errors import NotifyError
+from harken.store import Store
 from harken.store.repo import AlertView
 from harken.store.tables import Alert
 
@@ -35,6 +36,9 @@ class Delivered:
     message_ts: str | None = None
     thread_ts: str | None = None
     note: str | None = None
+    # What the message shows, kept in the alert's payload with its delivery (Slack: a thread
+    # root's incident section, harken.notify.slack.rendered).
+    shown: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,14 @@ class Sink(Protocol):
     def verify(self, view: AlertView, thread: Thread | None) -> Delivered | None:
         """The delivery of an interrupted attempt, if it arrived; None if it did not."""
         ...
+
+
+@runtime_checkable
+class ReadsStore(Protocol):
+    """A sink that reads the store while it delivers (Slack: an incident's other items and
+    thread roots): the outbox hands it its store before delivering."""
+
+    def use_store(self, store: Store) -> None: ...
 
 
 # A plug-in's answer to "is it on?": yes, no, or "auto": only while no other sink serves

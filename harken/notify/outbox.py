@@ -38,7 +38,7 @@ from sqlalchemy import select, update
 
 from harken.config import Config
 from harken.notify.budget import PINGS, budget_for, hold_reason
-from harken.notify.contract import Delivered, DeliveryError, Sink, Skip, Thread
+from harken.notify.contract import Delivered, DeliveryError, ReadsStore, Sink, Skip, Thread
 from harken.store import Store
 from harken.store.lock import SenderLease, holder_name, is_lease_holder, live_holders
 from harken.store.repo import (
@@ -130,6 +130,9 @@ class Outbox:
         self.store, self.config, self.sinks = store, config, sinks
         self.clock, self.sleep = clock, sleep
         self.lease = SenderLease(store)  # taken at the first claim, let go at the end
+        for sink in sinks.values():
+            if isinstance(sink, ReadsStore):
+                sink.use_store(store)
 
     def run(self, force: bool = False, batch_size: int = 100) -> NotifyResult:
         result = NotifyResult()
@@ -402,6 +405,8 @@ class Outbox:
                 alert.remote_channel = delivered.remote_channel
                 alert.message_ts = delivered.message_ts
                 alert.thread_ts = delivered.thread_ts
+                if delivered.shown:  # in the delivery's transaction: kept with what shows it
+                    alert.payload = {**alert.payload, **delivered.shown}
             if status != "sent" and clear_claim:
                 alert.sending_at = None
             session.add(alert)

@@ -79,20 +79,19 @@ def load_demo_records() -> dict[str, list[MentionRecord | LineRejection]]:
     return {p: list(read_jsonl(demo_file(p), p)) for p in DEMO_PLATFORMS}
 
 
-def run_demo(
-    directory: Path,
-    sinks_for: SinksFactory,
-    on_progress: Progress,
-) -> DemoResult:
-    config, store = prepare(directory)
+def ingest_demo(
+    store: Store, config: Config, on_progress: Progress
+) -> tuple[dict[str, IngestResult], timedelta]:
+    """The bundled posts of every platform into ``store`` (what each stored), and the span
+    from the oldest to the newest. Also the Slack app's walkthrough's data
+    (tests/test_slack_walkthrough.py, scripts/slack_walkthrough.py)."""
     records = load_demo_records()
     times = [r.created_at for rs in records.values() for r in rs if isinstance(r, MentionRecord)]
     # Move the bundled posts so the newest is a few minutes old: time-windowed reports
     # (report summary --since 24h) then show them, whenever the demo is run.
     shift = (utcnow() - timedelta(minutes=5)) - max(times)
-    result = DemoResult(directory, config, store, span=max(times) - min(times))
-    for platform, platform_records in records.items():
-        result.ingested[platform] = ingest(
+    ingested = {
+        platform: ingest(
             store,
             config,
             platform_records,
@@ -100,6 +99,19 @@ def run_demo(
             shift=shift,
             on_progress=on_progress,
         )
+        for platform, platform_records in records.items()
+    }
+    return ingested, max(times) - min(times)
+
+
+def run_demo(
+    directory: Path,
+    sinks_for: SinksFactory,
+    on_progress: Progress,
+) -> DemoResult:
+    config, store = prepare(directory)
+    ingested, span = ingest_demo(store, config, on_progress)
+    result = DemoResult(directory, config, store, ingested=ingested, span=span)
     result.processed = run_pass(store, config, sinks_for(config), on_progress=on_progress)
     with store.session() as session:
         result.incidents = session.execute(select(func.count(Incident.id))).scalar_one()

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from harken.classify.risk import escalation_risk
 from harken.config import Config
 from harken.pipeline.classify import risk_weights, signals_of
+from harken.routing.impersonation import impostor_risk, known_impostor
 from harken.store import repo
 from harken.store import sources as source_repo
 from harken.store.tables import Author, Classification, Mention
@@ -62,8 +63,11 @@ def rescore(
         signals,
         c.topics,
         risk_weights(config),
+        text=mention.text,  # the escalation signals it states, as at classification
     )
+    # A flagged impostor keeps its factor and risk floor whatever the audience does.
+    risk, kept = impostor_risk(known_impostor(config, mention, author), risk, list(factors))
     moved = risk != c.risk
-    c.risk, c.risk_factors = risk, list(factors)
+    c.risk, c.risk_factors = risk, kept
     session.add(c)
     return moved

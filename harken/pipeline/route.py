@@ -10,11 +10,19 @@ from sqlmodel import Session
 from harken.config import Config
 from harken.pipeline.progress import Progress, no_progress
 from harken.pipeline.rescore import rescore
-from harken.routing import incidents
-from harken.routing.items import AlertPlan, RouteResult, apply_decisions, subject_of
+from harken.queue.actions import staff_replied
+from harken.routing import impersonation, incidents
+from harken.routing.items import (
+    AlertPlan,
+    RouteResult,
+    apply_decisions,
+    not_queued_json,
+    subject_of,
+)
 from harken.routing.rules import Router
 from harken.store import Store, repo
 from harken.store import sources as source_repo
+from harken.store.complaints import role_flags
 from harken.store.lock import serial_session
 from harken.store.tables import Author, Classification, Mention, utcnow
 
@@ -86,12 +94,22 @@ def _route_one(
     incident = assignment.incident
     # Now that the mention has an incident, its growth is part of the risk.
     rescore(session, config, mention, author, c, incident.id, assignment.created, snapshotted)
+    impostor = impersonation.mark(config, mention, author, c)
+    incidents.raise_top(incident, mention, c.risk)  # the risk as rescored and floored
     now = utcnow()
-    decisions = router.route(subject_of(mention, author, c))
-    apply_decisions(
-        session, config, sinks, mention, c.risk, incident.id, assignment.created, decisions, now,
-        result,
-    )  # fmt: skip
+    subject = subject_of(mention, author, c, config)
+    decisions = impersonation.decide(config, router.route(subject), impostor)
+    if decisions:
+        apply_decisions(
+            session, config, sinks, mention, c.risk, incident.id, assignment.created, decisions,
+            now, result,
+        )  # fmt: skip
+    else:  # the brand's own, staff or moderator post that no rule with roles: takes
+        mention.routing = [not_queued_json(router.set_apart(subject) or "not queued")]
+    # Counted apart from customers' complaints in reports and the digest (store.complaints).
+    mention.flags = role_flags(mention.flags, subject.role)
+    if subject.role in ("own", "staff"):
+        result.responded += len(staff_replied(session, mention, author.handle))
     mention.routed_at = now
     session.add(mention)
     result.mentions += 1

@@ -21,6 +21,7 @@ and writes nothing.
     draft_reply           drafted        reply
     approve_reply         approved       approve
     send_planned_reply    replied        reply
+    staff_replied         replied        none (a staff account's reply seen on the platform)
 
 Transfer and dismiss also keep a routing label, in the same transaction
 (``harken.queue.feedback``): what harken decided and what the person said instead.
@@ -28,6 +29,13 @@ Transfer and dismiss also keep a routing label, in the same transaction
 Sending is the one action with more than one transaction: the attempt is written before the
 platform is called and its outcome after (see ``send_planned_reply``); it records one event,
 once the reply is out.
+
+A face that may receive one request twice (Slack sends a click, a command or a form again when
+its answer was late; a second replica may get the copy) passes the request's ``request_key``.
+The event records it, in the action's transaction, and it is unique: the same key again, to
+this process, a restarted one or another, does nothing and returns what the first did, its
+``Change`` marked ``repeated`` (checked under the item's lock, and by the unique key when two
+deliveries race).
 """
 
 from __future__ import annotations
@@ -43,11 +51,20 @@ from harken.config import Config
 from harken.errors import QueueError, ReplyError
 from harken.notify.registry import alert_sinks
 from harken.platforms.replies import send_reply
-from harken.queue.actors import Actor, Permission, as_actor, check_permission, fits
+from harken.queue.actors import (
+    MAX_ACTOR,
+    Actor,
+    Permission,
+    as_actor,
+    check_permission,
+    fits,
+)
 from harken.queue.feedback import MOVED, label
 from harken.queue.items import (
     WAITING,
     Change,
+    earlier_change,
+    earlier_event,
     event,
     first_response_seconds,
     load_item,
@@ -56,13 +73,14 @@ from harken.queue.items import (
     move,
     record,
     replies_of,
+    written_once,
 )
 from harken.queue.replies import Draft, ReplyOutcome, ReplyPlan, reply_target
 from harken.routing.items import queue_alerts
 from harken.store import Store
 from harken.store.lock import serial_session
-from harken.store.repo import OPEN_STATUSES, queue_item_for, tags_of
-from harken.store.tables import QueueEvent, QueueItem, QueueTag, Reply, utcnow
+from harken.store.repo import OPEN_STATUSES, open_items, queue_item_for, tags_of
+from harken.store.tables import Mention, QueueEvent, QueueItem, QueueTag, Reply, utcnow
 
 MAX_TAG = 64  # queue_tags.tag
 
@@ -105,12 +123,15 @@ def claim(
     *,
     force: bool = False,
     may: Permission | None = None,
+    request_key: str | None = None,
 ) -> Change:
     """Take an item: new → claimed, with the actor's name on it. Taking it from someone else
     needs ``force``."""
     who = as_actor(actor)
     with store.session() as session:
         item = _acting(session, item_id, who, "claim", may)
+        if (earlier := earlier_change(session, request_key)) is not None:
+            return earlier
         if item.status not in WAITING:
             raise QueueError(
                 f"item #{item_id} is {item.status}; only new or claimed items can be claimed"
@@ -122,7 +143,8 @@ def claim(
             )
         item.assignee, item.claimed_at = who.name, item.claimed_at or utcnow()
         message = f"#{item_id} claimed by {who.name}"
-        return move(session, item, "claimed", who, "claimed", None, message)
+        change = move(session, item, "claimed", who, "claimed", None, message, request_key)
+        return written_once(session, change, request_key)
 
 
 def assign(
@@ -153,6 +175,7 @@ def transfer(
     note: str | None = None,
     *,
     may: Permission | None = None,
+    request_key: str | None = None,
 ) -> Change:
     """Move an open item to another department. Its holder lets go (a claimed item is new
     again, for the new department to claim) and its due time follows the new department's
@@ -163,6 +186,8 @@ def transfer(
     # mention there, nor fold a post into this item with the old department's due time.
     with serial_session(store, "route") as session:
         item = _acting(session, item_id, who, "transfer", may)
+        if (earlier := earlier_change(session, request_key)) is not None:
+            return earlier
         _open(item, "transferred")
         if item.department == to:
             raise QueueError(f"item #{item_id} is already in {to}")
@@ -179,8 +204,10 @@ def transfer(
         message = f"#{item_id} transferred from {origin} to {to} by {who.name}" + (
             f": {note}" if note else ""
         )
-        change = move(session, item, after, who, "transferred", said, message)
-        _flush(session, item.mention_id, to)
+        change = move(session, item, after, who, "transferred", said, message, request_key)
+        change = written_once(session, change, request_key, _queued_there(item.mention_id, to))
+        if change.repeated:
+            return change
         # A person handed it over: the department that now owns it is told, whatever its
         # alert thresholds (once per item and department, in this same transaction).
         queue_alerts(session, alert_sinks(config, to), item)
@@ -197,14 +224,12 @@ def _no_item_there(session: Session, item: QueueItem, department: str) -> None:
         )
 
 
-def _flush(session: Session, mention_id: int, department: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError:  # uq_queue_mention_department: routed there since we looked
-        raise QueueError(
-            f"mention {mention_id} was just queued in {department} too",
-            hint=f"`harken queue list -d {department}` shows it",
-        ) from None
+def _queued_there(mention_id: int, department: str) -> QueueError:
+    """What a transfer says when uq_queue_mention_department stops it: routed there since."""
+    return QueueError(
+        f"mention {mention_id} was just queued in {department} too",
+        hint=f"`harken queue list -d {department}` shows it",
+    )
 
 
 # -- closing and reopening ------------------------------------------------------------------
@@ -217,12 +242,16 @@ def resolve(
     note: str | None = None,
     *,
     may: Permission | None = None,
+    request_key: str | None = None,
 ) -> Change:
     """Close an item as handled."""
     who = as_actor(actor)
     with store.session() as session:
-        item = _closable(_acting(session, item_id, who, "resolve", may), "resolved")
-        return _close(session, item, "resolved", who, note)
+        item = _acting(session, item_id, who, "resolve", may)
+        if (earlier := earlier_change(session, request_key)) is not None:
+            return earlier
+        change = _close(session, _closable(item, "resolved"), "resolved", who, note, request_key)
+        return written_once(session, change, request_key)
 
 
 def dismiss(
@@ -233,19 +262,25 @@ def dismiss(
     *,
     reason: str | None = None,
     may: Permission | None = None,
+    request_key: str | None = None,
 ) -> Change:
     """Close an item that needs nothing: ``reason`` is one of ``DISMISS_REASONS`` (none given:
     "not actionable"), kept as a routing label; ``note`` says more. A reason given starts the
     closing note ("not ours: billing's"), so the item's history says it."""
     who, why = as_actor(actor), dismiss_reason(reason)
     with store.session() as session:
-        item = _closable(_acting(session, item_id, who, "dismiss", may), "dismissed")
+        item = _acting(session, item_id, who, "dismiss", may)
+        if (earlier := earlier_change(session, request_key)) is not None:
+            return earlier
+        _closable(item, "dismissed")
         label(session, item, who, why or DEFAULT_DISMISS_REASON)
         if why is None:  # as before reasons existed: the note alone
-            return _close(session, item, "dismissed", who, note)
-        change = _close(session, item, "dismissed", who, why + (f": {note}" if note else ""))
+            change = _close(session, item, "dismissed", who, note, request_key)
+            return written_once(session, change, request_key)
+        said = why + (f": {note}" if note else "")
+        change = _close(session, item, "dismissed", who, said, request_key)
         message = f"#{item_id} dismissed by {who.name} as {why}" + (f": {note}" if note else "")
-        return replace(change, message=message)
+        return written_once(session, replace(change, message=message), request_key)
 
 
 def dismiss_reason(reason: str | None) -> str | None:
@@ -266,11 +301,18 @@ def _closable(item: QueueItem, to: str) -> QueueItem:
     return item
 
 
-def _close(session: Session, item: QueueItem, to: str, actor: Actor, note: str | None) -> Change:
+def _close(
+    session: Session,
+    item: QueueItem,
+    to: str,
+    actor: Actor,
+    note: str | None,
+    request_key: str | None = None,
+) -> Change:
     item.closed_at, item.closed_by = utcnow(), actor.name
     item.note = note or item.note
     message = f"#{item.id} {to} by {actor.name}" + (f": {note}" if note else "")
-    return move(session, item, to, actor, to, note, message)
+    return move(session, item, to, actor, to, note, message, request_key)
 
 
 def reopen(
@@ -280,6 +322,7 @@ def reopen(
     note: str | None = None,
     *,
     may: Permission | None = None,
+    request_key: str | None = None,
 ) -> Change:
     """Open a resolved or dismissed item again, as it was before it was closed: responded if
     it was answered, else claimed if someone holds it, else new. An item never answered is
@@ -288,6 +331,8 @@ def reopen(
     who = as_actor(actor)
     with store.session() as session:
         item = _acting(session, item_id, who, "reopen", may)
+        if (earlier := earlier_change(session, request_key)) is not None:
+            return earlier
         if item.status in OPEN_STATUSES:
             raise QueueError(
                 f"item #{item_id} is {item.status}, not closed; "
@@ -298,7 +343,8 @@ def reopen(
         item.closed_at, item.closed_by, item.note = None, None, None
         item.escalation_level, item.escalated_at = 0, None
         message = f"#{item_id} reopened by {who.name} ({after})" + (f": {note}" if note else "")
-        return move(session, item, after, who, "reopened", note, message)
+        change = move(session, item, after, who, "reopened", note, message, request_key)
+        return written_once(session, change, request_key)
 
 
 # -- notes and tags -------------------------------------------------------------------------
@@ -396,24 +442,44 @@ def _listing(tags: Sequence[str]) -> str:
 
 
 def draft_reply(
-    store: Store, plan: ReplyPlan, actor: Actor | str, *, may: Permission | None = None
+    store: Store,
+    plan: ReplyPlan,
+    actor: Actor | str,
+    *,
+    may: Permission | None = None,
+    request_key: str | None = None,
 ) -> Draft:
     """Keep a planned reply as a draft for someone else to approve (where replies need
-    approval): its text in a ``drafted`` event. Nothing is sent."""
+    approval): its text in a ``drafted`` event. Nothing is sent. The same ``request_key``
+    again returns the draft it made, marked ``repeated``."""
     who = as_actor(actor)
     if plan.problems:
         raise QueueError("cannot draft: " + "; ".join(plan.problems))
     with store.session() as session:
         item = _acting(session, plan.item_id, who, "reply", may)
+        if (earlier := earlier_event(session, request_key)) is not None:
+            return _draft_of(earlier, who)
         _open(item, "replied to")
         now = utcnow()
         item.updated_at = now
         session.add(item)
         drafted = event(item, who, "drafted", now, plan.text)
+        drafted.request_key = request_key
         session.add(drafted)
-        session.flush()  # its id names the draft
+        try:
+            session.flush()  # its id names the draft
+        except IntegrityError:
+            session.rollback()
+            if (earlier := earlier_event(session, request_key)) is None:
+                raise
+            return _draft_of(earlier, who)  # drafted by another delivery of the request
         assert drafted.id is not None
         return Draft(drafted.id, plan.item_id, plan.text, who)
+
+
+def _draft_of(drafted: QueueEvent, author: Actor) -> Draft:
+    assert drafted.id is not None
+    return Draft(drafted.id, drafted.queue_item_id, drafted.note or "", author, repeated=True)
 
 
 def approved_by(store: Store, item_id: int, text: str) -> list[str]:
@@ -423,7 +489,12 @@ def approved_by(store: Store, item_id: int, text: str) -> list[str]:
 
 
 def approve_reply(
-    store: Store, plan: ReplyPlan, actor: Actor | str, *, may: Permission | None = None
+    store: Store,
+    plan: ReplyPlan,
+    actor: Actor | str,
+    *,
+    may: Permission | None = None,
+    request_key: str | None = None,
 ) -> Change:
     """Approve a planned reply (``harken.queue.replies.plan_reply``): records its exact text.
     Whoever sends that text later names the approvers in the reply's event, and a face that
@@ -433,11 +504,14 @@ def approve_reply(
         raise QueueError("cannot approve: " + "; ".join(plan.problems))
     with store.session() as session:
         item = _acting(session, plan.item_id, who, "approve", may)
+        if (earlier := earlier_change(session, request_key)) is not None:
+            return earlier
         _open(item, "replied to")
         if who.name in approvers(session, plan.item_id, plan.text):
             raise QueueError(f"{who.name} already approved this reply to #{plan.item_id}")
         message = f"#{plan.item_id} reply approved by {who.name}"
-        return record(session, item, who, "approved", plan.text, message)
+        change = record(session, item, who, "approved", plan.text, message, request_key)
+        return written_once(session, change, request_key)
 
 
 def approvers(session: Session, item_id: int, text: str) -> list[str]:
@@ -463,10 +537,13 @@ def send_planned_reply(
     force: bool = False,
     require_approval: bool = False,
     may: Permission | None = None,
+    request_key: str | None = None,
 ) -> ReplyOutcome:
     """Post the reply once. The attempt is written before the platform is called, so a crash
     in between leaves a visible 'sending' record and the next --send refuses to post again.
-    ``require_approval``: only text someone other than the sender approved is sent."""
+    ``require_approval``: only text someone other than the sender approved is sent. The
+    ``request_key`` of a reply sent already returns that reply's outcome, nothing posted
+    (while it is being sent, the attempt in flight refuses the second)."""
     who = as_actor(actor)
     if plan.problems:
         raise QueueError("cannot send: " + "; ".join(plan.problems))
@@ -474,6 +551,8 @@ def send_planned_reply(
         row = load_row(session, plan.item_id)
         check_permission(may, who, "reply", row.item)
         approved = approvers(session, plan.item_id, plan.text)
+        if earlier_event(session, request_key) is not None:
+            return _sent_before(session, plan, approved)
         if require_approval and not set(approved) - {who.name}:
             raise QueueError(
                 f"this reply to #{plan.item_id} is not approved by anyone but its sender",
@@ -520,9 +599,18 @@ def send_planned_reply(
         note = f"reply {sent.url or sent.external_id}"
         if approved:
             note += f" (approved by {', '.join(approved)})"
-        mark_responded(session, item, who, note)
+        mark_responded(session, item, who, note, request_key)
         first = first_response_seconds(item)
     return ReplyOutcome(plan, True, sent.url, sent.external_id, first, approved)
+
+
+def _sent_before(session: Session, plan: ReplyPlan, approved: list[str]) -> ReplyOutcome:
+    """The outcome of the reply this request sent already (its latest reply sent)."""
+    sent = [r for r in replies_of(session, plan.item_id) if r.status == "sent"]
+    last = sent[-1] if sent else None
+    item = load_item(session, plan.item_id)
+    url, external_id = (last.url, last.external_id) if last else (None, None)
+    return ReplyOutcome(plan, True, url, external_id, first_response_seconds(item), approved)
 
 
 def _refuse_repeat(earlier: list[Reply], text: str, force: bool) -> None:
@@ -540,3 +628,47 @@ def _refuse_repeat(earlier: list[Reply], text: str, force: bool) -> None:
                 f"this exact reply was already sent ({reply.url or reply.external_id})",
                 hint="pass --force to post it again",
             )
+
+
+def staff_replied(session: Session, reply: Mention, handle: str) -> list[int]:
+    """A staff account (accounts:) answered a post on the platform, outside harken: the open
+    items of the post it answered are responded, by the staff handle via the platform, the
+    first reply stopping their SLA clock at the reply's own time. Each (reply, item) is
+    recorded once, by its request key, however often the reply is routed. Runs in the route
+    stage's transaction (no permission asked: it is what happened, not a request); the caller
+    commits. Returns the ids of the items it marked."""
+    if reply.ref_kind != "reply" or not reply.ref_external_id:
+        return []
+    answered = session.execute(
+        select(Mention).where(
+            Mention.platform == reply.platform, Mention.external_id == reply.ref_external_id
+        )
+    ).scalar_one_or_none()
+    if answered is None:
+        return []
+    who = Actor(handle[:MAX_ACTOR], via=reply.platform)
+    marked = []
+    for item in _items_answered(session, answered):
+        key = f"staff-reply:{reply.platform}:{reply.external_id}:item-{item.id}"[:128]
+        if session.execute(select(QueueEvent.id).where(QueueEvent.request_key == key)).first():
+            continue
+        if item.responded_at is None:  # the reply's time, not when harken saw it
+            item.responded_at = max(reply.created_at, item.created_at)
+        note = f"replied on {reply.platform} ({reply.url or reply.external_id})"
+        mark_responded(session, item, who, note[:500], key)
+        assert item.id is not None
+        marked.append(item.id)
+    return marked
+
+
+def _items_answered(session: Session, answered: Mention) -> list[QueueItem]:
+    """The open items the answered post opened; else those of the incident it joined."""
+    own = session.execute(
+        select(QueueItem)
+        .where(
+            QueueItem.mention_id == answered.id,
+            QueueItem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+        )
+        .order_by(QueueItem.id)
+    ).scalars()
+    return list(own) or open_items(session, answered.incident_id)

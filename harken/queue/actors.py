@@ -19,13 +19,15 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from harken.config.schema import PLATFORM_NAMES
 from harken.errors import QueueError
 from harken.store.tables import QueueItem
 
 MAX_ACTOR = 255  # queue_events.actor, queue_items.assignee / closed_by, replies.actor
 MAX_REF = 64  # queue_events.actor_ref, users.slack_id
 
-VIA = ("cli", "slack", "web", "api")
+# The faces, and the platforms: a staff account's reply seen there (accounts:) responds too.
+VIA = ("cli", "slack", "web", "api", *PLATFORM_NAMES)
 
 ACTIONS = (
     "claim",

@@ -53,6 +53,7 @@ class Draft:
     item_id: int
     text: str
     author: Actor
+    repeated: bool = False  # the same request drafted it before (draft_reply's request_key)
 
 
 def draft_of(store: Store, event_id: int) -> Draft | None:

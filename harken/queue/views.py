@@ -79,6 +79,8 @@ def item_json(
                 "verified": author.verified,
                 "url": author.url,
             },
+            # Added with impostor detection (issue 21): ["impersonation"], or [].
+            "flags": list(mention.flags or []),
         },
         # Added with the queue lifecycle (issue 5); the keys above are the contract.
         "mentions": item.mentions,

@@ -79,7 +79,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         "author:text author_name:text followers:int verified:bool language:text text:text "
         "likes:int reposts:int replies:int quotes:int sentiment:text complaint:float "
         "abuse:float risk:float risk_factors:list topics:list incident_id:int "
-        "departments:list source:text"
+        "departments:list source:text flags:list"
     ),
     "queue": _columns(
         "id:int department:text status:text priority:text rule:text reason:text "
@@ -235,6 +235,7 @@ def _mentions(scope: Scope, f: Filters) -> tuple[Select[Any], tuple[str, ...], A
             raw(Classification.topics, "topics"),
             raw(Mention.incident_id, "incident_id"),
             raw(Mention.source, "source"),
+            raw(Mention.flags, "flags"),
         )
         .select_from(Mention)
         .join(Author, col(Author.id) == col(Mention.author_id))

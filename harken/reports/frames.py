@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from harken.reports.scope import Scope, raw, read_frame
 from harken.store import Store
+from harken.store.complaints import complaint_count
 from harken.store.tables import Author, Classification, Mention, QueueItem
 
 OPEN_STATUSES = ("new", "claimed")
@@ -34,11 +35,13 @@ COLUMNS: dict[str, Any] = {
     "quotes": col(Mention.quotes),
     "sentiment": col(Classification.sentiment),
     "complaint": col(Classification.complaint),
+    # 1 when it counts as a complaint (harken.store.complaints: not press, staff...), else 0
+    "complaining": complaint_count(),
     "risk": col(Classification.risk),
     "topics": raw(col(Classification.topics), "topics"),
     "followers": col(Author.followers),
 }
-CLASSIFIED = {"sentiment", "complaint", "risk", "topics"}
+CLASSIFIED = {"sentiment", "complaint", "complaining", "risk", "topics"}
 
 
 def mentions(store: Store, scope: Scope, *names: str) -> pd.DataFrame:

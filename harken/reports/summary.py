@@ -31,7 +31,7 @@ class Summary:
     until: datetime
     brand: str | None
     mentions: int
-    complaints: int  # complaint score >= 0.5
+    complaints: int  # complaint score >= 0.5, not by press or the brand (store.complaints)
     # platform, mentions, negative, neutral, positive, complaints, avg_risk, high_risk,
     # open_items
     by_platform: pd.DataFrame
@@ -67,7 +67,9 @@ def summary(
     platforms: tuple[str, ...] = (),
 ) -> Summary:
     scope = Scope(since, until, brand, tuple(platforms))
-    frame = frames.mentions(store, scope, "id", "platform", "sentiment", "complaint", "risk")
+    frame = frames.mentions(
+        store, scope, "id", "platform", "sentiment", "complaint", "complaining", "risk"
+    )
     sentiment = {s: int((frame["sentiment"] == s).sum()) for s in SENTIMENTS}
     return Summary(
         since=since,
@@ -75,7 +77,7 @@ def summary(
         brand=brand,
         platforms=scope.platforms,
         mentions=len(frame),
-        complaints=int((frame["complaint"] >= 0.5).sum()),
+        complaints=int(frame["complaining"].sum()),
         unclassified=int(frame["sentiment"].isna().sum()),
         by_platform=_by_platform(frame, frames.open_items(store, scope, "platform")),
         sentiment=sentiment,
@@ -104,7 +106,7 @@ def _by_platform(frame: pd.DataFrame, open_items: pd.Series) -> pd.DataFrame:
     counts = frames.sentiment_counts(frame, "platform")
     grouped = frame.groupby("platform")
     table = pd.DataFrame({"mentions": grouped.size()}).join(counts).fillna(0).astype(int)
-    table["complaints"] = (frame["complaint"] >= 0.5).groupby(frame["platform"]).sum()
+    table["complaints"] = frame["complaining"].groupby(frame["platform"]).sum()
     table["avg_risk"] = grouped["risk"].mean()
     table["high_risk"] = (frame["risk"] >= RISK_BANDS[2][1]).groupby(frame["platform"]).sum()
     table["open_items"] = open_items.reindex(table.index, fill_value=0).astype(int)

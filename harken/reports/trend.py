@@ -30,7 +30,7 @@ def pick_bucket(scope: Scope, bucket: str = "auto") -> str:
 
 def trend(store: Store, scope: Scope, bucket: str = "auto", timezone: str = "UTC") -> Report:
     bucket = pick_bucket(scope, bucket)
-    posts = frames.mentions(store, scope, "created_at", "sentiment", "complaint")
+    posts = frames.mentions(store, scope, "created_at", "sentiment", "complaining")
     edges = _buckets(scope, bucket, timezone)
     posts["bucket"] = _floor(posts["created_at"], bucket, timezone)
     counts = frames.sentiment_counts(posts, "bucket").reindex(edges, fill_value=0)
@@ -39,7 +39,7 @@ def trend(store: Store, scope: Scope, bucket: str = "auto", timezone: str = "UTC
     for name in frames.SENTIMENTS:
         table[name] = counts[name]
     table["unclassified"] = table["mentions"] - counts.sum(axis=1)
-    complaints = posts[posts["complaint"] >= 0.5].groupby("bucket").size()
+    complaints = posts[posts["complaining"] == 1].groupby("bucket").size()
     table["complaints"] = complaints.reindex(edges, fill_value=0)
     table["negative_share"] = frames.negative_share(table)
     table = table.astype({c: int for c in ["mentions", *frames.SENTIMENTS, "complaints"]})

@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import select
 
 from harken import vectors
+from harken.authors.impostors import impostor_of
 from harken.config import Config
 from harken.errors import HarkenError
-from harken.routing.items import decision_json, subject_of
+from harken.routing import impersonation
+from harken.routing.items import decision_json, not_queued_json, subject_of
 from harken.routing.rules import Router, RuleTrace
 from harken.store import Store
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem
@@ -75,9 +77,12 @@ def explain_mention(store: Store, config: Config, mention_id: int) -> Explanatio
             for i in items
         ]
         router = Router(config.routing, config.topics)
-        subject = subject_of(mention, author, c)
+        subject = subject_of(mention, author, c, config)
         traces = router.explain(subject)
-        decided = [decision_json(d) for d in router.route(subject)]
+        impostor = impostor_of(config, author, mention.text)
+        decided = [
+            decision_json(d) for d in impersonation.decide(config, router.route(subject), impostor)
+        ] or [not_queued_json(router.set_apart(subject) or "not queued")]
         return Explanation(
             mention={
                 "id": mention.id,
@@ -89,6 +94,9 @@ def explain_mention(store: Store, config: Config, mention_id: int) -> Explanatio
                 "verified": author.verified,
                 "language": c.language,
                 "created_at": mention.created_at.isoformat(),
+                "flags": list(mention.flags or []),
+                # "author @x is staff (accounts:)": its role, or None
+                "author_role": subject.author_line,
             },
             scores={
                 "sentiment": c.sentiment,
@@ -200,7 +208,7 @@ def replay_rules(
                     c = Classification(
                         **{**c.model_dump(), "topic_scores": scores, "topics": topics}
                     )
-                _compare(replay, router, mention, author, c)
+                _compare(replay, config, router, mention, author, c)
             if not rows:
                 return replay
             last_id = rows[-1][0].id
@@ -214,17 +222,27 @@ def _rescored(rows: Any, scorer: TopicScorer | None) -> list[dict[str, float] | 
 
 
 def _compare(
-    replay: RulesReplay, router: Router, mention: Mention, author: Author, c: Classification
+    replay: RulesReplay,
+    config: Config,
+    router: Router,
+    mention: Mention,
+    author: Author,
+    c: Classification,
 ) -> None:
     if not mention.routing:
         # Routed before decisions were stored (harken < 0.5's schema): nothing to compare.
         replay.unknown += 1
         return
-    before = sorted({d["department"] for d in mention.routing})
-    decisions = router.route(subject_of(mention, author, c))
+    # An own or staff post queued nowhere recorded one entry without a department.
+    before = sorted({d["department"] for d in mention.routing if d["department"]})
+    impostor = impostor_of(config, author, mention.text)
+    subject = subject_of(mention, author, c, config)
+    decisions = impersonation.decide(config, router.route(subject), impostor)
     after = sorted({d.department for d in decisions})
-    if all(d.rule is None for d in decisions) and any(
-        d.get("joined") for d in mention.routing or []
+    if (
+        decisions
+        and all(d.rule is None for d in decisions)
+        and any(d.get("joined") for d in mention.routing or [])
     ):
         # Only the default takes it, so it still joins its incident's open items (routing
         # does the same), wherever they are.

@@ -17,6 +17,8 @@ scanning posts:
   decides which few posts are compared.
 
 Copy, URL and similarity keys only join posts within ``incidents.window`` of each other.
+A complaint no key joins may still join a recent incident about the same problem in other
+words (``harken.routing.storms``: meaning and topic against a few incident centroids).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sqlmodel import Session
 
 from harken import vectors
 from harken.config import IncidentsConfig
+from harken.routing import storms
 from harken.store.tables import Classification, Incident, IncidentKey, Mention
 from harken.text import normalize
 
@@ -115,6 +118,10 @@ def assign(
     brand = mention.brand or ""
     keys = post_keys(mention, c, config)
     found = _find(session, brand, mention, keys, config)
+    if found is None:
+        storm = storms.find(session, brand, mention.created_at, c, keys.vector, config.storms)
+        if storm is not None:
+            found = _get(session, storm.incident_id), "storm", storm.reason
     created = found is None
     if found is None:
         incident = _incident_for(session, brand, keys.post, mention)
@@ -124,6 +131,9 @@ def assign(
     _grow(incident, mention, c.risk)
     session.add(incident)
     _record_keys(session, brand, incident, mention, keys, how)
+    if how != "copy" and not (how == "post" and mention.ref_kind == "retweet"):
+        # A retweet or a copy repeats its original's meaning: it would only weigh the mean.
+        storms.remember(session, brand, incident, mention.created_at, c, keys.vector, config.storms)
     mention.incident_id, mention.incident_reason = incident.id, reason
     session.add(mention)
     return Assignment(incident, reason, created)
@@ -271,6 +281,12 @@ def _grow(incident: Incident, mention: Mention, risk: float) -> None:
     incident.size += 1
     incident.first_seen = min(incident.first_seen, mention.created_at)
     incident.last_seen = max(incident.last_seen, mention.created_at)
+    raise_top(incident, mention, risk)
+
+
+def raise_top(incident: Incident, mention: Mention, risk: float) -> None:
+    """The incident's top post is its riskiest: ``mention`` at ``risk`` (also once its risk is
+    scored again after it joined: incident growth, an impostor's floor)."""
     if incident.top_mention_id == mention.id or risk > incident.top_risk:
         incident.top_mention_id, incident.top_risk = mention.id, risk
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from harken.authors import author_role
 from harken.config import Config, Priority
 from harken.notify.registry import alert_sinks, thread_sinks
 from harken.routing.rules import Decision, Subject
@@ -27,9 +28,19 @@ class RouteResult:
     mentions: int = 0
     queue_items: int = 0
     alerts: int = 0
+    responded: int = 0  # open items a staff account's reply on the platform answered
 
 
-def subject_of(mention: Mention, author: Author, c: Classification) -> Subject:
+def subject_of(
+    mention: Mention, author: Author, c: Classification, config: Config | None = None
+) -> Subject:
+    """What the rules see of a mention; with ``config``, its author's role (accounts:)."""
+    role = (
+        author_role(config, mention.platform, author.handle, source_kind=mention.source or None,
+                    brand=mention.brand)
+        if config is not None
+        else None
+    )  # fmt: skip
     return Subject(
         text=mention.text,
         platform=mention.platform,
@@ -43,6 +54,9 @@ def subject_of(mention: Mention, author: Author, c: Classification) -> Subject:
         risk=c.risk,
         topics=tuple(c.topics),
         topic_scores=dict(c.topic_scores or {}),
+        author=author.handle,
+        role=role.role if role else None,
+        role_source=role.source if role else None,
     )
 
 
@@ -53,6 +67,11 @@ def decision_json(decision: Decision) -> dict[str, str | None]:
         "rule": decision.rule,
         "reason": decision.reason,
     }
+
+
+def not_queued_json(reason: str) -> dict[str, str | None]:
+    """What a mention records when routing queues it nowhere (an own or staff post)."""
+    return {"department": None, "priority": None, "rule": None, "reason": reason}
 
 
 @dataclass(frozen=True)

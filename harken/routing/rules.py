@@ -4,6 +4,14 @@ Each condition of a rule is compiled once into a check that returns a ``Verdict`
 holds and, either way, why in words ("keyword 'lawyer'", "complaint 0.12 < 0.50"). ``route``
 stops at a rule's first failing condition; ``explain`` evaluates them all, for
 ``harken route --explain``.
+
+Authors with a role (``accounts:``, ``harken.authors``): a rule without ``roles:`` is a
+customer rule. It never applies to the brand's own accounts, its staff or its moderators, and
+for press its complaint and sentiment conditions do not hold (an article about an outage is not
+a complaint). A rule with ``roles:`` applies to those roles only, every condition as written.
+After the rules, every press post also goes to ``routing.press`` (the built-in rule
+``press``) unless a matching rule said ``stop``; own, staff and moderator posts that no rule
+names are not queued at all (``route`` returns no decision, ``set_apart`` says why).
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ from dataclasses import dataclass, field, replace
 import regex
 
 from harken.config import Priority, RoutingConfig, RoutingRule, RuleCondition
-from harken.matching import Phrase, compile_phrases, first_hit
-from harken.text import normalize
+from harken.config.schema import PRESS_RULE
+from harken.matching import Phrase, TopicExamples, compile_phrases, compile_topic, first_affirmed
+from harken.text import normalize, visible_text
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,33 @@ class Subject:
     risk: float
     topics: tuple[str, ...] = ()
     topic_scores: Mapping[str, float] = field(default_factory=dict)
+    author: str = ""  # the author's handle
+    role: str | None = None  # from accounts: (harken.authors.role_of)
+    role_source: str | None = None  # where the role came from, in words: "accounts:"
+
+    @property
+    def author_line(self) -> str | None:
+        """``author @acmesupport is staff (accounts:)``, or None for an author with no role."""
+        if self.role is None:
+            return None
+        return (
+            f"author {shown_handle(self.platform, self.author)} is {self.role} ({self.role_source})"
+        )
+
+
+def shown_handle(platform: str, handle: str) -> str:
+    """A handle as people write it there: @name, u/name on Reddit, a feed's title quoted."""
+    if platform == "reddit":
+        return handle if handle.startswith("u/") else f"u/{handle}"
+    if platform == "rss" or " " in handle:
+        return repr(handle)
+    return handle if handle.startswith("@") else f"@{handle}"
+
+
+# Roles whose posts customer rules never see: queued only by a rule that names the role.
+SET_APART = ("own", "staff", "moderator")
+# Roles whose complaint and sentiment are no customer's grievance, for customer rules.
+NOT_COMPLAINING = (*SET_APART, "press")
 
 
 @dataclass(frozen=True)
@@ -79,21 +115,31 @@ class Router:
         self.config = config
         # A topic's example phrases found literally in a post explain its topic better than
         # a similarity score does.
-        self._topic_phrases = {n: compile_phrases(list(ex)) for n, ex in (topics or {}).items()}
+        self._topic_examples = {n: compile_topic(list(ex)) for n, ex in (topics or {}).items()}
         self._rules = [(rule, self._compile(rule.when)) for rule in config.rules]
 
     def route(self, subject: Subject) -> list[Decision]:
-        folded = normalize(subject.text)
+        """The departments the post goes to; none for an own, staff or moderator post that no
+        rule with ``roles:`` takes (``set_apart`` says why)."""
+        folded = normalize(visible_text(subject.text))  # not words hidden in markup
         decisions: dict[str, Decision] = {}
         gave_up: list[str] = []  # patterns that ran out of time on this post, by rule
+        stopped = False
         for rule, checks in self._rules:
+            if _customers_only(rule, subject):
+                continue
             reasons = _all_hold(checks, subject, folded, gave_up, rule.name)
             if reasons is None:
                 continue
             for department in rule.to:
                 decisions.setdefault(department, _decision(rule, department, reasons))
             if rule.stop:
+                stopped = True
                 break
+        if subject.role == "press" and self.config.press and not stopped:
+            decisions.setdefault(self.config.press, self._press_decision(subject))
+        if not decisions and subject.role in SET_APART:
+            return []
         if not decisions:
             default = self.config.default
             decisions[default] = Decision(
@@ -110,11 +156,37 @@ class Router:
     def explain(self, subject: Subject) -> list[RuleTrace]:
         """Every rule with every condition evaluated, in order (evaluation after a matching
         ``stop`` rule is still shown; ``route`` says what was decided)."""
-        folded = normalize(subject.text)
+        folded = normalize(visible_text(subject.text))  # not words hidden in markup
         return [
-            RuleTrace(rule, [check(subject, folded) for check in checks])
+            RuleTrace(rule, _not_for(subject) + [check(subject, folded) for check in checks])
+            if _customers_only(rule, subject)
+            else RuleTrace(rule, [check(subject, folded) for check in checks])
             for rule, checks in self._rules
         ]
+
+    def set_apart(self, subject: Subject) -> str | None:
+        """Why ``route`` queues the post nowhere, or None when it queues it."""
+        if subject.role not in SET_APART:
+            return None
+        why = {
+            "own": "the brand's own posts are never queued",
+            "staff": "the brand's staff are never queued as customers",
+            "moderator": "a moderator's posts manage the community, they are no complaint",
+        }[subject.role]
+        return (
+            f"not queued: {subject.author_line}: {why} (a rule with roles: [{subject.role}] "
+            "would take them)"
+        )
+
+    def _press_decision(self, subject: Subject) -> Decision:
+        assert self.config.press
+        return Decision(
+            self.config.press,
+            self.config.default_priority,
+            PRESS_RULE,
+            f"rule {PRESS_RULE!r} (built in): {subject.author_line}; press posts go to "
+            f"{self.config.press} (routing.press)",
+        )
 
     def _compile(self, when: RuleCondition) -> list[Check]:
         checks: list[Check] = []
@@ -123,6 +195,8 @@ class Router:
         if when.regex:
             budget = self.config.regex_budget.total_seconds()
             checks.append(_regex_check(when.regex, budget))
+        if when.roles:
+            checks.append(_role_check(when.roles))
         for name, values in (
             ("platform", when.platforms),
             ("language", when.languages),
@@ -130,7 +204,9 @@ class Router:
             ("sentiment", [s.value for s in when.sentiment]),
         ):
             if values:
-                checks.append(_one_of(name, values))
+                one = _one_of(name, values)
+                customer = name == "sentiment" and not when.roles
+                checks.append(_for_complainers(one) if customer else one)
         if when.topics:
             checks.append(self._topic_check(when.topics))
         for name, threshold in (
@@ -139,7 +215,9 @@ class Router:
             ("risk", when.risk_gte),
         ):
             if threshold is not None:
-                checks.append(_at_least(name, threshold))
+                least = _at_least(name, threshold)
+                customer = name == "complaint" and not when.roles
+                checks.append(_for_complainers(least) if customer else least)
         if when.followers_gte is not None:
             checks.append(_followers_check(when.followers_gte))
         if when.verified is not None:
@@ -148,18 +226,46 @@ class Router:
 
     def _topic_check(self, topics: list[str]) -> Check:
         def check(subject: Subject, folded: str) -> Verdict:
-            hit = next((t for t in topics if t in subject.topics), None)
-            if hit is None:
+            held = [t for t in topics if t in subject.topics]
+            if not held:
                 best = ", ".join(f"{t} {subject.topic_scores.get(t, 0.0):.2f}" for t in topics)
-                return Verdict(False, f"no topic among {', '.join(topics)} (similarity {best})")
-            phrase = first_hit(self._topic_phrases.get(hit, []), folded)
-            if phrase is not None:
-                return Verdict(True, f"topic {hit} (phrase {phrase.text!r})")
-            score = subject.topic_scores.get(hit)
-            shown = f" (similarity {score:.2f})" if score is not None else ""
-            return Verdict(True, f"topic {hit}{shown}")
+                why = f"no topic among {', '.join(topics)} (similarity {best})"
+                return Verdict(False, why + _denied_note(topics, self._topic_examples, folded))
+            return _topic_verdict(held, self._topic_examples, subject, folded)
 
         return check
+
+
+def _customers_only(rule: RoutingRule, subject: Subject) -> bool:
+    """A customer rule (no ``roles:``) and an own, staff or moderator author: it does not apply."""
+    return not rule.when.roles and subject.role in SET_APART
+
+
+def _not_for(subject: Subject) -> list[Verdict]:
+    return [Verdict(False, f"{subject.author_line}: a rule without roles: is for customers")]
+
+
+def _role_check(roles: list[str]) -> Check:
+    def check(subject: Subject, _: str) -> Verdict:
+        if subject.role is None:
+            return Verdict(False, f"author has no role (the rule is for {', '.join(roles)})")
+        holds = subject.role in roles
+        return Verdict(holds, f"{subject.author_line}" + ("" if holds else f" not in {roles}"))
+
+    return check
+
+
+def _for_complainers(check: Check) -> Check:
+    """A complaint or sentiment condition of a customer rule: press posts (and other set-apart
+    authors) do not complain, whatever their words score."""
+
+    def wrapped(subject: Subject, folded: str) -> Verdict:
+        verdict = check(subject, folded)
+        if subject.role in NOT_COMPLAINING:
+            return Verdict(False, f"{verdict.text}, but {subject.author_line}: not a complaint")
+        return verdict
+
+    return wrapped
 
 
 def _decision(rule: RoutingRule, department: str, reasons: list[str]) -> Decision:
@@ -181,11 +287,40 @@ def _all_hold(
     return reasons
 
 
+def _topic_verdict(
+    held: list[str], examples: Mapping[str, TopicExamples], subject: Subject, folded: str
+) -> Verdict:
+    """The first topic the post names outside a denial holds; a topic whose examples (or
+    their words) the post names only inside denials does not ("no evidence of a breach")."""
+    denials = []
+    for topic in held:
+        phrase, denial = examples[topic].denial(folded) if topic in examples else (None, None)
+        if phrase is not None:
+            return Verdict(True, f"topic {topic} (phrase {phrase.text!r})")
+        if denial is None:
+            score = subject.topic_scores.get(topic)
+            shown = f" (similarity {score:.2f})" if score is not None else ""
+            return Verdict(True, f"topic {topic}{shown}")
+        denials.append(denial)
+    return Verdict(False, f"negated: '{denials[0]}'")
+
+
+def _denied_note(topics: list[str], examples: Mapping[str, TopicExamples], folded: str) -> str:
+    """Why the classifier did not give a topic the post names: it names it only to deny it."""
+    for topic in topics:
+        _, denial = examples[topic].denial(folded) if topic in examples else (None, None)
+        if denial is not None:
+            return f"; negated: '{denial}'"
+    return ""
+
+
 def _keyword_check(phrases: list[Phrase]) -> Check:
     listed = ", ".join(repr(p.text) for p in phrases[:4]) + (", ..." if len(phrases) > 4 else "")
 
     def check(_: Subject, folded: str) -> Verdict:
-        hit = first_hit(phrases, folded)
+        hit, denials = first_affirmed(phrases, folded)
+        if hit is None and denials:
+            return Verdict(False, f"negated: '{denials[0]}'")
         if hit is None:
             return Verdict(False, f"none of the keywords {listed}")
         return Verdict(True, f"keyword {hit.text!r}")

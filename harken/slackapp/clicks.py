@@ -6,6 +6,7 @@ render or a missing user is refused with a message for the person who clicked.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from harken.notify.slack.controls import (
     TRANSFER,
     item_id_of,
 )
+from harken.notify.slack.rendered import stale_items
+from harken.store import Store
 
 ACTION_IDS = (CLAIM, RESOLVE, DISMISS, REOPEN, TRANSFER)
 MAX_ID_DIGITS = 18  # beyond any queue item id; keeps int() of a hostile value cheap
@@ -38,6 +41,9 @@ class Click:
     channel_id: str | None  # where the click happened (for an ephemeral answer)
     profile: Mapping[str, Any]  # the user's names, as identity.actor_for reads a profile
     key: str  # the same for a retried or repeated delivery of this one click
+    # key, with the click's trigger, as its queue event records it (None: no stamp to tell
+    # this click from the next one, so only the item's state keeps it from acting twice)
+    request_key: str | None = None
 
     @property
     def verb(self) -> str:
@@ -65,9 +71,27 @@ def read_click(
     channel_id = part(body, "container").get("channel_id") or part(body, "channel").get("id")
     stamp = str(action.get("action_ts") or "")
     key = f"{user_id}/{action_id}/{raw}/{choice or ''}/{stamp}"
+    trigger = str(body.get("trigger_id") or "")
+    durable = request_key("click", key, trigger) if stamp or trigger else None
     # block_actions carry the user's handle, not their profile: it names a new harken user.
     profile = {"display_name": user.get("username"), "real_name": user.get("name")}
-    return Click(action_id, user_id, int(raw), choice, channel_id, profile, key)
+    return Click(action_id, user_id, int(raw), choice, channel_id, profile, key, durable)
+
+
+def request_key(kind: str, *parts: object) -> str:
+    """A queue event's ``request_key`` for a Slack request: Slack sends a retry (HTTP, with
+    X-Slack-Retry-Num) or a Socket Mode envelope again with the very payload it sent first,
+    so fields of the payload that differ from one click, command or form to the next name
+    it. Hashed: the parts are the sender's text, of any length."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return f"slack:{kind}:{digest[:48]}"
+
+
+def behind(store: Store, item_id: int) -> bool:
+    """Whether an alert message of the item does not show its latest event: a request came
+    again because the process that acted on it stopped before it updated the message."""
+    with store.session() as session:
+        return item_id in stale_items(session)
 
 
 def part(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -26,9 +26,10 @@ from harken.config import Config
 from harken.errors import HarkenError
 from harken.queue import actions
 from harken.queue.actors import QueuePermissionError
+from harken.queue.items import done_before
 from harken.queue.views import show_item
 from harken.slackapp import identity
-from harken.slackapp.clicks import MAX_ID_DIGITS
+from harken.slackapp.clicks import MAX_ID_DIGITS, behind, request_key
 from harken.slackapp.overview import (
     department_names,
     item_line,
@@ -154,14 +155,30 @@ class Commands:
         profile = {"display_name": command.get("user_name")}
         actor = identity.actor_for(self.store, self.config, user_id, profile)
         may = identity.slack_permission(self.config, self.store)
+        key = _request_key(command)
         with self._claiming:
+            # Held first, then the key (sent again, to this process or another): a claim seen
+            # held was committed, so if it was this request's, its key is seen too.
             shown = show_item(self.store, item_id, history_limit=0)
-            if shown["status"] == "claimed" and shown["assignee"] == actor.name:
+            held = shown["status"] == "claimed" and shown["assignee"] == actor.name
+            change = done_before(self.store, key)
+            if change is None and held:
                 return Answer(f"You already hold item #{item_id}.")
-            change = actions.claim(self.store, item_id, actor, may=may)
+            if change is None:
+                change = actions.claim(self.store, item_id, actor, may=may, request_key=key)
         log.info("slack: %s", change.message)
-        refresh_alerts(client, self.store, self.config, item_id)
+        if not change.repeated or behind(self.store, item_id):
+            refresh_alerts(client, self.store, self.config, item_id)
         return Answer(f"Claimed item #{item_id}: it is yours ({for_slack(actor.name)}).")
+
+
+def _request_key(command: Mapping[str, Any]) -> str | None:
+    """The command's key for its queue event: each use of a command has a trigger and a
+    response URL of its own, and a retry carries them again."""
+    trigger, url = command.get("trigger_id"), command.get("response_url")
+    if not trigger and not url:
+        return None
+    return request_key("command", command.get("user_id"), trigger, url, command.get("text"))
 
 
 def _item_id(args: list[str], verb: str) -> int:

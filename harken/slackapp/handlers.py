@@ -3,9 +3,12 @@ queue action runs as the Slack user, with the app's permission hook; the item's 
 updated in place, and a refusal is told only to the person who clicked (nothing changed).
 
 A click is acted on once: Slack's retries and a Socket Mode envelope sent again carry the
-same click (``Seen``); a second click on the same control finds the item already changed and
-the queue action refuses it (a claim of an item one holds already is answered here, since the
-queue would record it again).
+same click. ``Seen`` drops those this process saw; the click's ``request_key``, written with
+its queue event, makes the queue action a no-op for those a restarted process or another
+replica gets (answered as the first was: the alert brought up to date if it is behind). A
+second click on the same control finds the item already changed and the queue action refuses
+it (a claim of an item one holds already is answered here, since the queue would record it
+again).
 """
 
 from __future__ import annotations
@@ -22,10 +25,18 @@ from harken.config import Config
 from harken.errors import HarkenError
 from harken.queue import actions
 from harken.queue.actors import Actor, Permission, QueuePermissionError
-from harken.queue.items import Change
+from harken.queue.items import Change, done_before
 from harken.queue.views import show_item
 from harken.slackapp import home, identity
-from harken.slackapp.clicks import ACTION_IDS, BadClick, Click, Seen, part, read_click
+from harken.slackapp.clicks import (
+    ACTION_IDS,
+    BadClick,
+    Click,
+    Seen,
+    behind,
+    part,
+    read_click,
+)
 from harken.slackapp.updates import deliver_alerts, refresh_alerts, tell
 from harken.store import Store
 
@@ -85,9 +96,13 @@ class ClickHandler:
         try:
             actor = identity.actor_for(self.store, self.config, click.user_id, click.profile)
             may = identity.slack_permission(self.config, self.store)
-            if click.action_id == "harken:claim" and self._holds(actor, click.item_id):
+            # Held first, then the key: a claim seen held was committed, so if it was this
+            # request's (another replica's delivery of it), its key is seen too.
+            held = click.action_id == "harken:claim" and self._holds(actor, click.item_id)
+            change = done_before(self.store, click.request_key)  # a first, cheap look
+            if change is None and held:
                 return f"You already hold item #{click.item_id}."
-            change = self._run(click, actor, may)
+            change = change or self._run(click, actor, may)
         except QueuePermissionError as error:
             said = str(error)
             if said.lower().startswith("not allowed"):
@@ -100,22 +115,27 @@ class ClickHandler:
             return f"harken could not {click.verb} item #{click.item_id}: see the app's log."
         log.info("slack: %s", change.message)
         if click.action_id == "harken:transfer":
-            deliver_alerts(self.store, self.config)
-        refresh_alerts(client, self.store, self.config, click.item_id)
+            deliver_alerts(self.store, self.config)  # the outbox sends each alert once
+        if not change.repeated or behind(self.store, click.item_id):
+            refresh_alerts(client, self.store, self.config, click.item_id)
         return None
 
     def _run(self, click: Click, actor: Actor, may: Permission) -> Change:
-        store, item = self.store, click.item_id
+        store, item, key = self.store, click.item_id, click.request_key
         if click.action_id == "harken:claim":
-            return actions.claim(store, item, actor, may=may)
+            return actions.claim(store, item, actor, may=may, request_key=key)
         if click.action_id == "harken:resolve":
-            return actions.resolve(store, item, actor, may=may)
+            return actions.resolve(store, item, actor, may=may, request_key=key)
         if click.action_id == "harken:dismiss":
-            return actions.dismiss(store, item, actor, reason=click.choice, may=may)
+            return actions.dismiss(
+                store, item, actor, reason=click.choice, may=may, request_key=key
+            )
         if click.action_id == "harken:reopen":
-            return actions.reopen(store, item, actor, may=may)
+            return actions.reopen(store, item, actor, may=may, request_key=key)
         assert click.action_id == "harken:transfer" and click.choice is not None
-        return actions.transfer(store, self.config, item, actor, click.choice, may=may)
+        return actions.transfer(
+            store, self.config, item, actor, click.choice, may=may, request_key=key
+        )
 
     def _holds(self, actor: Actor, item_id: int) -> bool:
         shown = show_item(self.store, item_id, history_limit=0)

@@ -9,8 +9,11 @@ to ``replies.approver_channel``; someone other than its author approves it there
 it first (the modal again, for the approver). Every step runs as the Slack user, through the
 app's permission hook, and records its queue event.
 
-A submission is acted on once: Slack's retries carry the same view (``Seen``); a second modal
-with the same text meets the queue's own refusal (the exact reply already sent).
+A submission is acted on once: Slack's retries carry the same view (``Seen``, in this
+process; the submission's ``request_key``, written with its queue event, for a restarted
+process or another replica: the reply sent or drafted already is answered as the first time,
+nothing sent again); a second modal with the same text meets the queue's own refusal (the
+exact reply already sent).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from harken.queue.actors import Actor, QueuePermissionError
 from harken.queue.replies import Draft, ReplyPlan, draft_of, may_reply, plan_reply
 from harken.queue.views import show_item
 from harken.slackapp import identity
-from harken.slackapp.clicks import BadClick, Click, Seen, part, read_click
+from harken.slackapp.approvals import post_draft
+from harken.slackapp.clicks import BadClick, Click, Seen, part, read_click, request_key
 from harken.slackapp.reply_views import (
     APPROVE,
     EDIT,
@@ -40,13 +44,12 @@ from harken.slackapp.reply_views import (
     MODAL,
     ModalState,
     draft_id_of,
-    draft_message,
     load_state,
     reply_modal,
     settled_message,
     submitted_text,
 )
-from harken.slackapp.updates import refresh_alerts, tell
+from harken.slackapp.updates import refresh_alerts, tell, why_failed
 from harken.store import Store
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,7 @@ class Submission:
     actor: Actor
     plan: ReplyPlan
     state: ModalState
+    request_key: str | None = None  # the same for Slack's retry of this submission
 
 
 class ReplyFlow:
@@ -169,7 +173,8 @@ class ReplyFlow:
             )
         if not self.seen.first(f"view/{view.get('id')}/{user_id}"):
             return None
-        return Submission(user_id, actor, plan, state)
+        key = request_key("view", view.get("id"), view.get("hash"), user_id)
+        return Submission(user_id, actor, plan, state, key if view.get("id") else None)
 
     def submit(self, client: WebClient, done: Submission) -> None:
         where = done.state.channel
@@ -187,11 +192,16 @@ class ReplyFlow:
         if draft is not None and draft.author.name != done.actor.name:
             # An approver's edit: they approve their text, sent in the author's name.
             edited = Draft(draft.event_id, draft.item_id, done.plan.text, draft.author)
-            return self._approve_and_send(client, edited, done.actor, done.state)
+            return self._approve_and_send(client, edited, done.actor, done.state, done.request_key)
         if self._drafting(done.state):
             return self._draft(client, done)
         outcome = actions.send_planned_reply(
-            self.store, self.config, done.plan, done.actor, may=self.may
+            self.store,
+            self.config,
+            done.plan,
+            done.actor,
+            may=self.may,
+            request_key=done.request_key,
         )
         refresh_alerts(client, self.store, self.config, done.plan.item_id)
         return f"Reply to item #{done.plan.item_id} sent: {outcome.url or outcome.external_id}"
@@ -202,10 +212,19 @@ class ReplyFlow:
     def _draft(self, client: WebClient, done: Submission) -> str:
         channel = self.config.replies.approver_channel
         assert channel is not None  # check() refused the form otherwise
-        draft = actions.draft_reply(self.store, done.plan, done.actor, may=self.may)
-        post = show_item(self.store, draft.item_id, history_limit=0)["mention"]
-        text, blocks = draft_message(draft, post)
-        client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        draft = actions.draft_reply(
+            self.store, done.plan, done.actor, may=self.may, request_key=done.request_key
+        )
+        if not draft.repeated:  # posted for approval by the first delivery of this form
+            # (a process stopped before posting it: the next start posts it, approvals.py)
+            try:
+                post_draft(client, self.store, channel, draft)
+            except Exception as error:  # the draft is kept: its author must not write it again
+                log.warning("draft %s not posted: %s", draft.event_id, why_failed(error))
+                return (
+                    f"Your reply to item #{draft.item_id} is kept, but could not be posted to "
+                    f"{channel} for approval yet: the harken app posts it when it next starts."
+                )
         return f"Your reply to item #{draft.item_id} is waiting for approval in {channel}."
 
     # -- the approver ------------------------------------------------------------------------
@@ -237,17 +256,29 @@ class ReplyFlow:
             return None
         if approver.name == draft.author.name:
             return "You wrote this reply: someone else approves it."
-        return self._approve_and_send(client, draft, approver, state)
+        return self._approve_and_send(client, draft, approver, state, click.request_key)
 
     def _approve_and_send(
-        self, client: WebClient, draft: Draft, approver: Actor, state: ModalState
+        self,
+        client: WebClient,
+        draft: Draft,
+        approver: Actor,
+        state: ModalState,
+        key: str | None,
     ) -> str:
-        """``approver`` approves the draft's text, then it is sent as its author's reply."""
+        """``approver`` approves the draft's text, then it is sent as its author's reply;
+        ``key`` names the request (its approval's event, and ``key/send`` the reply's)."""
         plan = plan_reply(self.store, self.config, draft.item_id, draft.text, None)
         if approver.name not in actions.approved_by(self.store, draft.item_id, draft.text):
-            actions.approve_reply(self.store, plan, approver, may=self.may)
+            actions.approve_reply(self.store, plan, approver, may=self.may, request_key=key)
         outcome = actions.send_planned_reply(
-            self.store, self.config, plan, draft.author, require_approval=True, may=self.may
+            self.store,
+            self.config,
+            plan,
+            draft.author,
+            require_approval=True,
+            may=self.may,
+            request_key=f"{key}/send" if key else None,
         )
         where = outcome.url or outcome.external_id or ""
         said = f"sent {where}, written by {draft.author.name}, approved by {approver.name}"

@@ -110,6 +110,9 @@ class Mention(SQLModel, table=True):
     # What routing decided: [{department, priority, rule, reason}] (`harken rules test`
     # compares a changed config with these).
     routing: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    # What harken noticed about the post beyond its scores, set when it is routed:
+    # ["impersonation"] (harken.authors.impostors). Shown in queue lists and exports.
+    flags: list[str] = Field(default_factory=list, sa_type=JSONType)
 
 
 class Classification(SQLModel, table=True):
@@ -167,6 +170,28 @@ class IncidentKey(SQLModel, table=True):
     seen_at: datetime = Field(sa_type=UTCDateTime)  # the member's post time
 
 
+class IncidentCentroid(SQLModel, table=True):
+    """What an incident's complaints mean, in one encoder's space: the running mean of their
+    vectors (float16, like classifications.vector) and how many had each topic. A complaint
+    in other words compares itself with the few most recent of these (harken.routing.storms)."""
+
+    __tablename__ = "incident_centroids"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "model", name="uq_incident_centroid_model"),
+        Index("ix_incident_centroids_recent", "brand", "last_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id")
+    brand: str = Field(default="", max_length=255)
+    model: str = Field(max_length=32)  # the encoder of the vectors averaged
+    vector: bytes = Field(sa_type=LargeBinary)
+    members: int = 0
+    topics: dict[str, int] = Field(default_factory=dict, sa_type=JSONType)
+    first_at: datetime = Field(sa_type=UTCDateTime)  # the members' first and last post times
+    last_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class QueueItem(SQLModel, table=True):
     __tablename__ = "queue_items"
     __table_args__ = (
@@ -202,7 +227,10 @@ class QueueEvent(SQLModel, table=True):
     """Who did what to a queue item, and when: its history."""
 
     __tablename__ = "queue_events"
-    __table_args__ = (Index("ix_queue_events_item", "queue_item_id", "id"),)
+    __table_args__ = (
+        Index("ix_queue_events_item", "queue_item_id", "id"),
+        UniqueConstraint("request_key", name="uq_queue_events_request_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     queue_item_id: int = Field(foreign_key="queue_items.id")
@@ -219,6 +247,10 @@ class QueueEvent(SQLModel, table=True):
     # than these columns.
     via: str | None = Field(default=None, max_length=16)
     actor_ref: str | None = Field(default=None, max_length=64)
+    # The face's own id of the request that did this (a Slack click, command or form, as
+    # Slack sends it again on a retry): unique, so that a request delivered twice, to a
+    # restarted process or to another replica, is acted on once. None for everything else.
+    request_key: str | None = Field(default=None, max_length=128)
 
 
 class User(SQLModel, table=True):

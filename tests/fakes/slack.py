@@ -38,6 +38,8 @@
 * Faults: ``fail_next`` (any request) and ``fail_method`` (one method's next calls);
   ``down`` (every request 503); ``unreachable`` (connection refused, back on the same port);
   ``accept_then_fail`` (stored, but the client never learns: a 500, a reset, a late answer).
+  ``hold(method)``: the method's next call waits, unserved, until the test lets it go (a
+  process can be killed while it waits for Slack).
   ``Reply(reset=True)`` drops a connection with a TCP reset.
 
 Timestamps come from ``clock`` (``time.time`` by default) and are unique and increasing.
@@ -66,10 +68,14 @@ BOT_ID = "B0HKBOT01"
 APP_ID = "A0HKAPP01"
 HUMAN_USER_ID = "U0HKHUM01"  # the default author of ``add_message``
 APP_TOKEN = "xapp-1-A0HKAPP01-3000000003-harkentestapptoken"  # Socket Mode's app-level token
-# A bot token that can post (also to public channels it is not in), read and upload.
+# A bot token that can post (also to public channels it is not in), read and upload, with
+# every scope the Slack app needs (harken/pipeline/doctor_slack.py BOT_SCOPES). Every Web API
+# answer names the token's scopes in ``X-OAuth-Scopes``, as Slack's do; a test passes
+# ``FakeSlack(scopes=...)`` for a token installed with fewer.
 SCOPES = frozenset(
     {
         "chat:write",
+        "commands",
         "chat:write.public",
         "channels:read",
         "channels:history",
@@ -208,6 +214,27 @@ class Webhook:
     revoked: bool = False
 
 
+@dataclass
+class Hold:
+    """One held call (``FakeSlack.hold``)."""
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    dropped: bool = False
+
+    def wait(self) -> bool:
+        """Once released: True to serve the call, False to drop it unserved."""
+        self.arrived.set()
+        self.released.wait(60)
+        return not self.dropped
+
+    def release(self, *, drop: bool = False) -> None:
+        """Let the call go on; ``drop``: answer it with a reset, nothing stored (its caller
+        is gone)."""
+        self.dropped = drop
+        self.released.set()
+
+
 class _Error(Exception):
     """A Slack API error: answered as ``{"ok": false, "error": code, **extra}``."""
 
@@ -271,6 +298,7 @@ class FakeSlack(FakeAPI):
         self._unreachable = False
         self._method_failures: dict[str, deque[Reply]] = defaultdict(deque)
         self._after_accept: dict[str, deque[Reply]] = defaultdict(deque)
+        self._holds: dict[str, Hold] = {}
         self.routes = _Routes(
             {
                 "/services/": self._webhook,
@@ -451,6 +479,14 @@ class FakeSlack(FakeAPI):
         with self._state:
             self._after_accept[method].append(reply)
 
+    def hold(self, method: str) -> Hold:
+        """The next call of ``method`` waits before it is served (nothing stored) until
+        ``.release()`` (``drop=True``: never served); ``.arrived`` is set once it came.
+        Stopping the fake lets it go."""
+        with self._state:
+            held = self._holds[method] = Hold()
+        return held
+
     @property
     def unreachable(self) -> bool:
         return self._unreachable
@@ -485,6 +521,8 @@ class FakeSlack(FakeAPI):
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for held in list(self._holds.values()):
+            held.release()
         super().__exit__(*exc)
         self.socket.stop()
 
@@ -502,6 +540,10 @@ class FakeSlack(FakeAPI):
         self, method: str, handler: Callable[[dict[str, Any]], dict[str, Any]]
     ) -> Handler:
         def serve(req: Request) -> Reply:
+            with self._state:
+                held = self._holds.pop(method, None)
+            if held is not None and not held.wait():
+                return Reply(reset=True)
             scripted = self._scripted(method)
             if scripted is not None:
                 return scripted

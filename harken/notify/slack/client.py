@@ -19,8 +19,9 @@ import http.client
 import logging
 import socket
 import urllib.error
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -33,8 +34,13 @@ from harken.notify.contract import Delivered, DeliveryError, Skip, Thread
 from harken.notify.slack.api import api_base, read_timeout
 from harken.notify.slack.message import SlackMessage
 from harken.notify.slack.mode import slack_mode
+from harken.store import Store
 from harken.store.repo import AlertView
 from harken.store.tables import Alert
+
+if TYPE_CHECKING:
+    from harken.notify.slack.refresh import PostedAlert
+    from harken.notify.slack.roots import RootShows
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,10 @@ class SlackSink:
         )
         self.verifiable = self.client is not None
         self._channel_ids: dict[str, str] = {}
+        self.store: Store | None = None  # the outbox's: for an incident's thread roots
+
+    def use_store(self, store: Store) -> None:
+        self.store = store
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -119,21 +129,22 @@ class SlackSink:
             return self._thread_update(view, thread)
         return self._post(view, department, thread)
 
-    def _render(self, view: AlertView) -> SlackMessage:
+    def _render(self, view: AlertView, section: dict[str, Any] | None = None) -> SlackMessage:
         if view.alert.kind == "digest":
             # Rendered when the digest was made: the digest is a snapshot of its day.
             slack = view.alert.payload["slack"]
             return SlackMessage(slack["text"], slack["blocks"])
         from harken.notify.slack.format import alert_message
 
-        return alert_message(view, self.config)
+        return alert_message(view, self.config, section=section)
 
     def _post(
         self, view: AlertView, department: DepartmentConfig, thread: Thread | None
     ) -> Delivered:
         assert self.client is not None and department.slack_channel is not None
         alert = view.alert
-        message = self._render(view)
+        shown = self._root_shows(view) if thread is None else None
+        message = self._render(view, shown.section if shown else None)
         arguments: dict[str, Any] = {
             "channel": thread.remote_channel if thread else department.slack_channel,
             "text": message.text,
@@ -147,10 +158,48 @@ class SlackSink:
         response = self._call("chat.postMessage", self.client.chat_postMessage, **arguments)
         channel, ts = response["channel"], response["ts"]
         self._channel_ids[department.slack_channel.lstrip("#")] = channel
-        delivered = Delivered(channel, ts, thread.thread_ts if thread else ts)
+        kept = shown.payload() if shown else None
+        delivered = Delivered(channel, ts, thread.thread_ts if thread else ts, shown=kept)
         if alert.kind == "digest" and self.config.digest.upload:
             return self._attach_digest(view, delivered)
-        return delivered
+        return self._other_roots(view, delivered)
+
+    # -- an incident's thread roots (roots.py) ----------------------------------------------------
+
+    def _root_shows(self, view: AlertView) -> RootShows | None:
+        if self.store is None:  # not delivering from an outbox: the alert alone
+            return None
+        from harken.notify.slack.roots import shown_on_root
+
+        return shown_on_root(self.store, self.config, view)
+
+    def _other_roots(self, view: AlertView, delivered: Delivered) -> Delivered:
+        """The incident's other roots updated to list every department's item: best effort,
+        the alert is out (a failure is noted, never raised: raising would send it again)."""
+        if self.store is None:
+            return delivered
+        from harken.notify.slack.roots import update_roots
+
+        try:
+            failed = update_roots(self.store, self.config, view, self._update_root)
+        except Exception as err:  # the store out of reach: the app's next start catches up
+            failed = [redact(f"{type(err).__name__}: {err}")[:300]]
+        if not failed:
+            return delivered
+        note = "posted; the incident's other thread roots not updated: " + "; ".join(failed)
+        log.warning("alert %s: %s", view.alert.id, note)
+        return replace(delivered, note=note)
+
+    def _update_root(self, root: PostedAlert) -> None:
+        assert self.client is not None
+        self._call(
+            "chat.update",
+            self.client.chat_update,
+            channel=root.channel,
+            ts=root.ts,
+            text=root.message.text,
+            blocks=root.message.blocks,
+        )
 
     def _thread_update(self, view: AlertView, thread: Thread | None) -> Delivered:
         """A quiet reply (no broadcast: nobody is pinged), then the root shows the new size."""

@@ -20,7 +20,7 @@ code units, which is never less than the characters Slack counts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -28,7 +28,9 @@ from zoneinfo import ZoneInfo
 
 from harken.config import Config
 from harken.notify.slack.controls import item_controls
+from harken.notify.slack.incident import IncidentItem
 from harken.notify.slack.message import SlackMessage
+from harken.notify.slack.rendered import SECTION_KEY
 from harken.store.repo import OPEN_STATUSES, AlertView
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem, Spike
 from harken.text import for_slack, human_duration, strip_controls
@@ -44,6 +46,10 @@ BUTTON_TEXT_MAX = 75
 URL_MAX = 3000
 CONTEXT_MAX = 10
 TEXT_MAX = 300  # the notification fallback: what a phone shows, so short
+# A thread root's incident section: its block id (then the incident id) and the most items
+# it lists (the alert keeps the one it last showed: rendered.SECTION_KEY).
+SECTION_BLOCK = "incident-"
+SECTION_ITEMS = 12
 
 # How much of a post each kind quotes: a new item shows it all (up to the section limit),
 # an escalation is a reminder and a thread update one more voice.
@@ -65,43 +71,75 @@ _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
 # -- public ---------------------------------------------------------------------------------
 
 
-def alert_message(view: AlertView, config: Config, *, now: datetime | None = None) -> SlackMessage:
+def alert_message(
+    view: AlertView, config: Config, *, now: datetime | None = None, section: Block | None = None
+) -> SlackMessage:
     """The Slack message for an alert of kind item, escalation, update or spike.
 
-    ``now`` (default: the current time) is what an escalation's lateness is measured from.
+    ``now`` (default: the current time) is what an escalation's lateness is measured from;
+    ``section`` (``incident_section``): what a new thread root shows of its incident.
     Raises ValueError for any other kind (digests are rendered when they are made).
     """
     render = _RENDERERS.get(view.alert.kind)
     if render is None:
         raise ValueError(f"no Slack rendering for {view.alert.kind!r} alerts")
-    return render(view, config, _utc(now or datetime.now(UTC)), None)
+    return render(view, config, _utc(now or datetime.now(UTC)), [section] if section else [])
 
 
 def incident_root(view: AlertView, config: Config, *, now: datetime | None = None) -> SlackMessage:
     """The root message of an incident's thread (its first alert, kind item or escalation)
     rendered again with the incident's current size: for chat.update when posts join.
-    ``view`` must be freshly loaded, so its incident and item carry today's numbers."""
+    ``view`` must be freshly loaded, so its incident and item carry today's numbers; the
+    incident section the Slack app last showed on it (``SECTION_KEY``) stays."""
     render = _RENDERERS.get(view.alert.kind)
     if render is None or view.alert.kind not in ("item", "escalation"):
         raise ValueError(f"a {view.alert.kind!r} alert does not start an incident's thread")
-    return render(view, config, _utc(now or datetime.now(UTC)), _thread_state(view, config))
+    kept = view.alert.payload.get(SECTION_KEY)
+    state = [_thread_state(view, config), *([kept] if isinstance(kept, dict) else [])]
+    return render(view, config, _utc(now or datetime.now(UTC)), state)
 
 
-def acted_alert(view: AlertView, config: Config, *, now: datetime | None = None) -> SlackMessage:
+def acted_alert(
+    view: AlertView,
+    config: Config,
+    *,
+    now: datetime | None = None,
+    section: Block | None = None,
+) -> SlackMessage:
     """An item or escalation alert rendered again once someone acted on its item (the Slack
     app's chat.update): the item's status, owner, and due time or how long it took; a thread's
-    root keeps its incident line. ``view`` must be freshly loaded."""
+    root keeps its incident line, and shows ``section`` (``incident_section``) below it.
+    ``view`` must be freshly loaded."""
     render = _RENDERERS.get(view.alert.kind)
     if render is None or view.alert.kind not in ("item", "escalation"):
         raise ValueError(f"a {view.alert.kind!r} alert shows no item state")
     moment = _utc(now or datetime.now(UTC))
-    return render(view, config, moment, _item_state(view, config))
+    return render(
+        view, config, moment, [_item_state(view, config), *([section] if section else [])]
+    )
+
+
+def incident_section(incident_id: int, items: Sequence[IncidentItem], config: Config) -> Block:
+    """Every department's item of the incident and where it stands, one line each, in the
+    words of the item's own alert (``item_status``): for the incident's thread roots."""
+    lines = [f"*Incident #{incident_id}* · every department"]
+    for entry in items[:SECTION_ITEMS]:
+        item = entry.item
+        moved = f" (from {_plain(entry.moved_from, 64)})" if entry.moved_from else ""
+        lines.append(
+            f"• *{_plain(item.department, 64)}*{moved} · item #{item.id} · "
+            f"{item_status(item, config)}"
+        )
+    if len(items) > SECTION_ITEMS:
+        lines.append(f"_and {len(items) - SECTION_ITEMS} more: `harken queue list`_")
+    block = _section("\n".join(lines))
+    return {**block, "block_id": f"{SECTION_BLOCK}{incident_id}"}
 
 
 # -- kinds ----------------------------------------------------------------------------------
 
 
-def _item(view: AlertView, config: Config, now: datetime, state: Block | None) -> SlackMessage:
+def _item(view: AlertView, config: Config, now: datetime, state: list[Block]) -> SlackMessage:
     """A new queue item: everything needed to decide and act without leaving Slack."""
     item, mention = _post_of(view)
     icon = _PRIORITY_ICON.get(item.priority, ":large_blue_circle:")
@@ -122,7 +160,7 @@ def _item(view: AlertView, config: Config, now: datetime, state: Block | None) -
         _post(mention.text, POST_FULL),
         {"type": "section", "fields": facts},
         *_link(mention),
-        *([state] if state else []),
+        *state,
         *item_controls(
             item, view.alert.kind, view.alert.channel, config, platform=mention.platform
         ),
@@ -136,9 +174,7 @@ def _item(view: AlertView, config: Config, now: datetime, state: Block | None) -
     return _message(fallback, blocks)
 
 
-def _escalation(
-    view: AlertView, config: Config, now: datetime, state: Block | None
-) -> SlackMessage:
+def _escalation(view: AlertView, config: Config, now: datetime, state: list[Block]) -> SlackMessage:
     """An overdue item: lateness first, then a shorter version of the post."""
     item, mention = _post_of(view)
     level = max(item.escalation_level, 1)
@@ -166,7 +202,7 @@ def _escalation(
             ]
         ),
         *_link(mention),
-        *([state] if state else []),
+        *state,
         *item_controls(
             item, view.alert.kind, view.alert.channel, config, platform=mention.platform
         ),
@@ -179,7 +215,7 @@ def _escalation(
     return _message(fallback, blocks)
 
 
-def _update(view: AlertView, config: Config, now: datetime, state: Block | None) -> SlackMessage:
+def _update(view: AlertView, config: Config, now: datetime, state: list[Block]) -> SlackMessage:
     """A quiet thread reply: how many posts joined, the incident's size now, the latest."""
     item, mention = _post_of(view)
     joined = int(view.alert.payload.get("joined", 1))
@@ -205,7 +241,7 @@ def _update(view: AlertView, config: Config, now: datetime, state: Block | None)
     return _message(fallback, blocks)
 
 
-def _spike(view: AlertView, config: Config, now: datetime, state: Block | None) -> SlackMessage:
+def _spike(view: AlertView, config: Config, now: datetime, state: list[Block]) -> SlackMessage:
     spike = _need(view.spike, "spike", view)
     brand = _plain(spike.brand or "all brands", 60)
     series = _plain(spike.series, 60)
@@ -228,7 +264,7 @@ def _spike(view: AlertView, config: Config, now: datetime, state: Block | None) 
     return _message(fallback, blocks)
 
 
-Renderer = Callable[[AlertView, Config, datetime, Block | None], SlackMessage]
+Renderer = Callable[[AlertView, Config, datetime, list[Block]], SlackMessage]
 _RENDERERS: dict[str, Renderer] = {
     "item": _item,
     "escalation": _escalation,
@@ -319,18 +355,23 @@ def _item_state(view: AlertView, config: Config) -> Block:
         where = _plain(item.department, 64)
         parts.append(f"*Transferred* to *{where}*, {_plain(item.status, 16)} there")
         return _context([" · ".join(parts)])
+    parts.append(item_status(item, config))
+    return _context([" · ".join(parts)])
+
+
+def item_status(item: QueueItem, config: Config) -> str:
+    """The item's status and owner, then its due time while it waits, or how long it took
+    once closed: "*Claimed* by ana · respond by …", "*Resolved* by ana · done in 35 min"."""
     status = f"*{_plain(item.status, 16).capitalize()}*"
     if item.status in OPEN_STATUSES:
         owner = f" by {_plain(item.assignee, 60)}" if item.assignee else ""
-        parts.append(f"{status}{owner} · respond by {_date(item.due_at, config)}")
-    else:
-        closer = f" by {_plain(item.closed_by, 60)}" if item.closed_by else ""
-        why = f" ({_plain(item.note, 200)})" if item.note else ""
-        took = ""
-        if item.closed_at is not None:
-            took = f" · done in {elapsed(_utc(item.closed_at) - _utc(item.created_at))}"
-        parts.append(f"{status}{closer}{why}{took}")
-    return _context([" · ".join(parts)])
+        return f"{status}{owner} · respond by {_date(item.due_at, config)}"
+    closer = f" by {_plain(item.closed_by, 60)}" if item.closed_by else ""
+    why = f" ({_plain(item.note, 200)})" if item.note else ""
+    took = ""
+    if item.closed_at is not None:
+        took = f" · done in {elapsed(_utc(item.closed_at) - _utc(item.created_at))}"
+    return f"{status}{closer}{why}{took}"
 
 
 def elapsed(delta: timedelta) -> str:

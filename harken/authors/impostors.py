@@ -1,0 +1,248 @@
+"""Impostors: authors whose handle or display name imitates the brand or one of its accounts,
+and whose post reaches for the reader (a link, a request for a password, a DM, a login, card
+details, a refund claim). Phishing on the brand's name is the most dangerous post it receives.
+
+Two tests, both required, keep false positives low:
+
+* **The name imitates.** A handle or display name compared as a *skeleton* (NFKC, case folded,
+  common homoglyphs and digits-for-letters mapped to one letter, separators dropped) equals a
+  brand handle's or name's skeleton, is within a small edit distance of it (scaled by length),
+  or is the brand plus service words ("acme_refunds", "AcmeSupportTeam", "アクメサポート").
+* **The text lures.** A link, or a request for credentials, a DM, a login, verification, card
+  details or a compensation/refund claim (English and Japanese).
+
+A configured account (any role in ``accounts:``, or a handle in ``brands[].handles``) is never
+an impostor. A fan named "acme_fan_1987" is not one either: "fan" is no service word.
+
+No maintained confusables library is installed (``confusable-homoglyphs`` is on PyPI, not in
+the environment), so the common Latin lookalikes of Cyrillic and Greek are listed here; NFKC
+already folds full-width and mathematical letters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from harken.authors.roles import role_of
+from harken.config import BrandConfig, Config
+
+FLAG = "impersonation"
+
+# Cyrillic and Greek letters drawn like Latin ones, and digits read as letters. "i", "l" and
+# "1" (and "|") all become "l", "0" becomes "o": a skeleton, not a spelling.
+_LOOKALIKE = str.maketrans(
+    {
+        **dict.fromkeys("аɑα", "a"),
+        **dict.fromkeys("еεё", "e"),
+        **dict.fromkeys("оο0ө", "o"),
+        **dict.fromkeys("рρ", "p"),
+        **dict.fromkeys("сϲ", "c"),
+        **dict.fromkeys("уγ", "y"),
+        **dict.fromkeys("хχ", "x"),
+        **dict.fromkeys("іιїı1i|", "l"),
+        **dict.fromkeys("ј", "j"),
+        **dict.fromkeys("ѕ5$", "s"),
+        **dict.fromkeys("кκ", "k"),
+        **dict.fromkeys("нη", "n"),
+        **dict.fromkeys("тτ7", "t"),
+        **dict.fromkeys("ԁ", "d"),
+        **dict.fromkeys("ԝω", "w"),
+        **dict.fromkeys("νѵ", "v"),
+        **dict.fromkeys("3з", "e"),
+        **dict.fromkeys("4@", "a"),
+        **dict.fromkeys("8в", "b"),
+        **dict.fromkeys("9", "g"),
+        **dict.fromkeys("_.-·・ 　'’", ""),
+    }
+)
+# Words an impostor adds to the brand's name to look like its service desk.
+SERVICE_WORDS = (
+    "support", "help", "helpdesk", "care", "refund", "refunds", "official", "team", "service",
+    "services", "desk", "hq", "customer", "customers", "cs", "info", "real", "global", "us",
+    "jp", "japan", "the", "app", "billing", "security", "account", "accounts", "assist",
+    "サポート", "公式", "ヘルプ", "窓口", "カスタマー", "返金", "事務局", "センター", "お客様",
+)  # fmt: skip
+_LINK = re.compile(
+    r"https?://[^\s/?#]+|\bwww\.[^\s/?#]+|"
+    r"\b(?:[\w-]+\.)+(?:com|net|org|io|co|ly|me|info|xyz|site|app|jp|example)\b",
+    re.IGNORECASE,
+)
+_ASKS = re.compile(
+    r"\bdms?\b|direct message|message us|inbox us|\bpass(?:word|code)s?\b|\blog ?in\b|"
+    r"\bsign ?in\b|\bverif(?:y|ication)\b|credentials?|\bcard (?:number|details)\b|\bcvv\b|"
+    r"\bpin\b|\botp\b|one[- ]time code|security code|account details|\bcompensation\b|"
+    r"\bclaim (?:your|a|the)? ?refund|\brefund (?:form|claim|link)|whatsapp|telegram|"
+    r"パスワード|ログイン|こちらから|返金|認証|暗証番号|カード番号|補償|ダイレクトメッセージ|"
+    r"ＤＭ|URL|ＵＲＬ",
+    re.IGNORECASE,
+)
+
+
+class AuthorLike(Protocol):
+    platform: str
+    handle: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Impersonation:
+    imitated: str  # what it imitates, as people know it: "@acmesupport", or "Acme"
+    why: str  # in plain words: how the name imitates, and the lure
+
+    @property
+    def factor(self) -> str:
+        return f"possible impostor of {self.imitated}"
+
+
+@dataclass(frozen=True)
+class _Target:
+    shown: str  # "@acmesupport" or "Acme"
+    skeleton: str
+    kind: str  # "handle" (brands[].handles), "account" (own/staff accounts:), "brand" (name)
+
+    @property
+    def brand(self) -> bool:  # a brand name or keyword: service words may follow or precede it
+        return self.kind == "brand"
+
+
+def skeleton(text: str) -> str:
+    """What a name looks like, whatever characters spell it."""
+    folded = unicodedata.normalize("NFKC", text).casefold().strip().lstrip("@")
+    return unicodedata.normalize("NFKC", folded.translate(_LOOKALIKE))
+
+
+def impostor_of(config: Config, author: AuthorLike, text: str) -> Impersonation | None:
+    """The brand or account the author imitates while luring readers, or None."""
+    if not config.brands or role_of(config, author.platform, author.handle) is not None:
+        return None
+    lure = lure_in(text, own_domain=_own_domain(author))
+    if lure is None:
+        return None
+    for label, name in (("handle", author.handle), ("display name", author.name or "")):
+        found = _imitation(_targets(config), name) if name.strip() else None
+        if found is not None:
+            target, how = found
+            shown = f"@{name.strip().lstrip('@')}" if label == "handle" else f"'{name.strip()}'"
+            why = f"{label} {shown} {how} {target.shown}, and the post {lure}"
+            return Impersonation(target.shown, why)
+    return None
+
+
+def lure_in(text: str, own_domain: str | None = None) -> str | None:
+    """What in the text reaches for the reader, in words ("has a link"), or None. A link
+    into ``own_domain`` (the author's own, proven domain) is no bait."""
+    for link in _LINK.finditer(text):
+        host = re.sub(r"^(?:https?://)?(?:www\.)?", "", link.group(0).casefold()).split(":")[0]
+        if own_domain is None or (host != own_domain and not host.endswith("." + own_domain)):
+            return "has a link"
+    asked = _ASKS.search(unicodedata.normalize("NFKC", text))
+    return f"asks for '{asked.group(0).strip()}'" if asked else None
+
+
+def _own_domain(author: AuthorLike) -> str | None:
+    """A Bluesky handle that is a domain of its own is proven by DNS (``acme.example.com``);
+    one under a host's domain (``x.bsky.social``) proves nothing."""
+    handle = author.handle.strip().lstrip("@").casefold()
+    if author.platform != "bluesky" or "." not in handle or handle.endswith(".bsky.social"):
+        return None
+    return handle
+
+
+def _imitation(targets: tuple[_Target, ...], name: str) -> tuple[_Target, str] | None:
+    raw = unicodedata.normalize("NFKC", name).casefold().strip().lstrip("@")
+    shapes = {skeleton(name), skeleton(name.rstrip("0123456789_ "))} - {""}
+    for target in targets:
+        if raw == target.shown.lstrip("@").casefold():
+            return target, "copies"
+        if target.skeleton in shapes:
+            return target, "looks like"
+    for target in (t for t in targets if not t.brand):
+        steps = min(_distance(shape, target.skeleton) for shape in shapes)
+        if 0 < steps <= _allowed(target.skeleton):
+            return target, f"is {'one letter' if steps == 1 else 'two letters'} from"
+    for target in (t for t in targets if t.brand):
+        if any(_with_service_words(shape, target.skeleton) for shape in shapes):
+            how = f"is the brand name {target.shown} plus service words, like"
+            return _closest(targets, target), how
+    return None
+
+
+def _allowed(target: str) -> int:
+    """Edits a lookalike may differ by: none for short names (too many real words are one
+    letter from "acme"), one up to 8 letters, two beyond."""
+    return 0 if len(target) < 5 else 1 if len(target) < 9 else 2
+
+
+def _with_service_words(shape: str, core: str) -> bool:
+    if len(core) < 3 or shape == core:
+        return False
+    if shape.startswith(core):
+        return _only_service_words(shape[len(core) :])
+    return shape.endswith(core) and _only_service_words(shape[: -len(core)])
+
+
+def _only_service_words(rest: str) -> bool:
+    words = _service_skeletons()
+    ok = [True] + [False] * len(rest)  # ok[i]: rest[:i] is made of service words
+    for end in range(1, len(rest) + 1):
+        ok[end] = any(ok[end - len(w)] and rest.endswith(w, 0, end) for w in words if len(w) <= end)
+    return ok[-1]
+
+
+def _closest(targets: tuple[_Target, ...], brand: _Target) -> _Target:
+    """For "acme_refunds": the brand's own service account ("@acmesupport", itself the brand
+    plus service words) if it has one, else its handle that is the bare name ("@acme"), so the
+    alert names the account people would confuse it with."""
+    handles = [t for t in targets if t.kind == "handle"]
+    service = [t for t in handles if _with_service_words(t.skeleton, brand.skeleton)]
+    bare = [t for t in handles if t.skeleton == brand.skeleton]
+    return (service or bare or [brand])[0]
+
+
+@lru_cache(maxsize=1)
+def _service_skeletons() -> tuple[str, ...]:
+    return tuple(sorted({skeleton(w) for w in SERVICE_WORDS}, key=len, reverse=True))
+
+
+def _targets(config: Config) -> tuple[_Target, ...]:
+    return _targets_of(config.brands, _account_handles(config))
+
+
+def _account_handles(config: Config) -> list[str]:
+    return [a.handle for a in config.accounts if a.handle and a.role in ("own", "staff")]
+
+
+def _targets_of(brands: list[BrandConfig], accounts: list[str]) -> tuple[_Target, ...]:
+    found: dict[str, _Target] = {}
+    for kind, handles in (
+        ("handle", [h for b in brands for h in b.handles]),
+        ("account", accounts),
+    ):
+        for h in handles:
+            found.setdefault(skeleton(h), _Target(f"@{h.strip().lstrip('@')}", skeleton(h), kind))
+    cores: dict[str, _Target] = {}
+    for brand in brands:
+        # Single-word keywords name the brand too ("アクメ" for Acme); phrases are products.
+        for word in [brand.name, *[k for k in brand.keywords if " " not in k.strip()]]:
+            core = skeleton(word)
+            if len(core) >= 3:
+                cores.setdefault(core, _Target(brand.name, core, "brand"))
+    return (*found.values(), *cores.values())
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (names are short: at most a few dozen characters)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+__all__ = ["FLAG", "SERVICE_WORDS", "AuthorLike", "Impersonation", "impostor_of", "lure_in"]

@@ -1,0 +1,79 @@
+"""The role of an author, from ``accounts:`` in config.
+
+An exact handle wins over a pattern, and both over the brand's own handles
+(``brands[].handles``, role ``own``); posts of RSS/news sources are ``press`` unless an
+account says otherwise. Handles compare without ``@`` and case-insensitively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from harken.config import AccountConfig, BrandConfig, Config
+from harken.config.schema import ROLES
+
+# Source kinds whose posts are articles by the press, not by customers.
+NEWS_SOURCES = frozenset({"rss", "news"})
+
+
+@dataclass(frozen=True)
+class AuthorRole:
+    role: str
+    # Where the role came from, in words for explain: "accounts:", "brands[].handles", ...
+    source: str
+
+
+def role_of(
+    config: Config,
+    platform: str,
+    handle: str,
+    *,
+    source_kind: str | None = None,
+    brand: str | None = None,
+) -> str | None:
+    """The author's role (own, staff, partner, moderator, press, competitor), or None."""
+    found = author_role(config, platform, handle, source_kind=source_kind, brand=brand)
+    return found.role if found is not None else None
+
+
+def author_role(
+    config: Config,
+    platform: str,
+    handle: str,
+    *,
+    source_kind: str | None = None,
+    brand: str | None = None,
+) -> AuthorRole | None:
+    """``role_of`` with where the role came from."""
+    name = bare(handle)
+    accounts = [a for a in config.accounts if _applies(a, platform, brand)]
+    exact = next((a for a in accounts if a.handle is not None and bare(a.handle) == name), None)
+    if exact is not None:
+        return AuthorRole(exact.role, "accounts:")
+    for account in accounts:
+        if account.pattern is not None and fnmatchcase(name, bare(account.pattern)):
+            return AuthorRole(account.role, f"accounts: pattern {account.pattern!r}")
+    if name and any(name == bare(h) for b in _brands(config, brand) for h in b.handles):
+        return AuthorRole("own", "brands[].handles")
+    if platform in NEWS_SOURCES or source_kind in NEWS_SOURCES:
+        return AuthorRole("press", "an RSS/news source")
+    return None
+
+
+def bare(handle: str) -> str:
+    """A handle as compared: no leading ``@``, no surrounding space, lower case."""
+    return handle.strip().lstrip("@").strip().casefold()
+
+
+def _applies(account: AccountConfig, platform: str, brand: str | None) -> bool:
+    if account.platform is not None and account.platform != platform:
+        return False
+    return account.brand is None or brand is None or account.brand == brand
+
+
+def _brands(config: Config, brand: str | None) -> list[BrandConfig]:
+    return [b for b in config.brands if brand is None or b.name == brand]
+
+
+__all__ = ["NEWS_SOURCES", "ROLES", "AuthorRole", "author_role", "bare", "role_of"]

@@ -1,0 +1,247 @@
+"""Negation and denial: is a matched phrase named only to be denied?
+
+"No evidence of a data breach" names a breach to say there was none; routing it to security is
+the wrong call. ``negated(text, start, end)`` reads the scope around ``text[start:end]`` and
+returns the negating phrase ("no evidence of a data breach") or None. Text is expected folded
+the way matching folds it (``harken.text.normalize``), but any text works.
+
+What counts as a denial is narrower than "a negative word nearby", because in complaints the
+negation is often the complaint itself:
+
+* **English** puts the cue before what it negates, in the same clause: not, no, never, without,
+  none, nothing, -n't, "no evidence of", "no sign of", denied, ruled out, "false reports of", "will
+  not"/"won't". A few cues come after: "has not been confirmed", "did not happen", "is untrue".
+* **Japanese** puts it after the predicate: 確認されていない, ではない/じゃない,
+  はない/ありません/なかった, の事実はない, つもりはない, なし, 否定.
+* Not denials: abilities ("can't log in", "unable to", ログインできない), malfunctions ("won't
+  load", "isn't working", 同期されない), absences that *are* the complaint ("never received my
+  refund", "still no refund", 返金されていない), questions ("why didn't you tell us about the
+  breach?", 情報漏洩ではないか), "not only", "no longer", "not sure", double negatives ("no way this
+  wasn't a hack"), and a cue that negates something else on the way ("not happy about the
+  breach", "didn't tell us about the breach").
+"""
+
+from __future__ import annotations
+
+import re
+
+# Sentences end at . ! ? ; : (followed by a space or the end: not "acme.com", "2.5") or a
+# newline; Japanese at 。！？.
+_SENTENCE_END = re.compile(r"[.!?;:](?=\s|$)|[\n。！？]|[!?](?=\S)")
+# Where a clause ends inside a sentence: a contrast, a dash, or a comma (handled apart).
+_CLAUSE_BREAK = re.compile(
+    r"\b(?:but|however|although|though|whereas|while|except|unless|because|since|if|when)\b"
+    r"|\s[-–—]\s|[()\[\]]"
+)
+_WORD = re.compile(r"[\w'’]+")
+# An auxiliary right before the cue belongs to the phrase shown: "will not sue", "was not hacked".
+_AUX = re.compile(r"\b(?:will|would|was|were|is|are|am|did|does|do|has|have|had)\s+$")
+
+# English cues, longest first; each alternative is one kind.
+_PSEUDO = (  # look like negations, negate nothing here
+    r"no\s+longer|not\s+only|not\s+just|no\s+doubt|not\s+sure|not\s+certain|nothing\s+but"
+    r"|no\s+matter|whether\s+or\s+not|not\s+to\s+mention|if\s+not|no\s+wonder"
+)
+_ABILITY = r"can['’]?t|cannot|can\s+not|couldn['’]t|could\s+not|unable\s+to|not\s+able\s+to"
+_DOUBLE = r"no\s+way|not\s+that|never\s+said|don['’]t\s+think|doesn['’]t\s+mean"
+_DENIAL = (
+    r"no\s+(?:evidence|sign|signs|indication|indications|proof|trace|traces|record|reports?)"
+    r"\s+(?:of|that)(?:\s+any)?"
+    r"|not\s+aware\s+of(?:\s+any)?|false\s+(?:reports?|rumou?rs?|claims?)\s+(?:of|about|that)"
+    r"|ruled\s+out|rules?\s+out|den(?:y|ies|ied|ying)|never|without|none|nothing|nobody"
+    r"|no\s+one|neither|nor|not|no(?!\s*[,.!?…])|\w+n['’]t"
+)
+_CUE = re.compile(
+    rf"\b(?:(?P<pseudo>{_PSEUDO})|(?P<ability>{_ABILITY})|(?P<double>{_DOUBLE})"
+    rf"|(?P<denial>{_DENIAL}))(?![\w])"
+)
+# Words after a denial cue that it can still reach through: "no evidence of [a data breach]",
+# "not [going to] sue". More than this many words between cue and match: another predicate.
+_MAX_GAP = 6
+_REACH = 240  # characters around a match that its sentence is looked for in
+# A word on the way from the cue means the cue negates something else ("not happy about the
+# breach", "didn't tell us about the breach", "never got a reply about the hack").
+# fmt: off
+_BLOCKERS = frozenset((
+    # "can": "no one can log in" is an outage, not a denial
+    "about", "regarding", "over", "despite", "after", "before", "than", "like", "until", "that",
+    "which", "who", "what", "why", "how", "where", "happy", "pleased", "glad", "ok", "okay",
+    "fine", "impressed", "surprised", "thrilled", "amused", "acceptable", "good", "great", "fair",
+    "funny", "worried", "sorry", "tell", "told", "say", "said", "mention", "mentioned", "admit",
+    "admitted", "disclose", "disclosed", "explain", "explained", "know", "knew", "known", "inform",
+    "informed", "notify", "notified", "warn", "warned", "report", "reported", "acknowledge",
+    "acknowledged", "apologise", "apologize", "apologised", "apologized", "can", "could", "able",
+    "prevent", "prevented", "stop", "stopped", "care", "fix", "fixed", "even",
+))
+# fmt: on
+# Negated, these are the complaint, not a denial: malfunctions ("won't load", "not working")
+# and absences of what the customer is owed ("never received", "no refund", "not refunded").
+# fmt: off
+_COMPLAINT_STEMS = (
+    "work", "load", "open", "start", "connect", "let", "allow", "accept", "respond", "sync",
+    "boot", "launch", "play", "send", "sent", "save", "show", "display", "refresh", "updat",
+    "install", "download", "upload", "print", "recogni", "process", "arriv", "deliver", "receiv",
+    "get", "got", "hear", "heard", "repl", "respons", "answer", "help", "resolv", "refund",
+    "reimburs", "credit", "ship", "come", "came", "call", "email", "contact",
+)
+# fmt: on
+# Right after the match, these make it a modifier of what is negated: "not GDPR compliant" is a
+# complaint about compliance, not a denial of GDPR.
+_MODIFIED = re.compile(
+    r"[\s-]+(?:compliant|compliance|related|proof|certified|approved|safe|secure|friendly|ready)\b"
+)
+_ENGLISH_AFTER = re.compile(  # matched at the end of the match: no "^"
+    r"(?:\s+[\w'’]+){0,3}?\s+(?:"
+    r"(?:has|have|had|was|were|is|are)(?:\s+not|n['’]t)(?:\s+been)?\s+"
+    r"(?:confirmed|detected|found|observed|identified|verified|substantiated)"
+    r"|did(?:\s+not|n['’]t)\s+(?:occur|happen|take\s+place)|never\s+(?:occurred|happened)"
+    r"|(?:is|are|was|were)\s+(?:untrue|false|unfounded|baseless|fake|a\s+hoax|not\s+true)"
+    r")\b"
+)
+
+# Japanese: denial predicates after the match. Anywhere in its clause: the strong ones.
+_JA_NEG = r"(?:ない|無い|なかった|ません|ませんでした|ず|ずに|なく)"
+_JA_STRONG = re.compile(
+    rf"(?:確認|検出|発見|観測)(?:され|でき|し)(?:て(?:い|お[りら])?)?{_JA_NEG}"
+    rf"|見つか(?:って(?:い|お[りら])?{_JA_NEG}|ら{_JA_NEG})"
+    rf"|認められ(?:て(?:い|お[りら])?)?{_JA_NEG}"
+    rf"|(?:発生|流出|漏洩|漏えい)(?:は|も)?し(?:て(?:い|お[りら])?)?{_JA_NEG}"
+    rf"|起き(?:て(?:い|お[りら])?)?{_JA_NEG}"
+    r"|(?:事実|形跡|痕跡|証拠|兆候|可能性|予定|つもり|心配|恐れ|おそれ|被害)(?:は|も|が)?(?:一切)?"
+    r"(?:ない|無い|なかった|ありません|ございません|なし|無し)"
+    r"|(?:では|じゃ)(?:ない|なかった|ありません|ございません|なく)"
+    r"|否定"
+)
+# Right after the match only: "情報漏洩はありません", "乗っ取りされていない", "情報漏洩なし".
+_JA_ADJACENT = re.compile(
+    r"^(?:[はもが]|の(?:件|方)は)?(?:一切)?"
+    r"(?:ない|無い|なかった|ありません|ありませんでした|ございません|なし|無し)"
+    rf"|^(?:は|も)?(?:され|し)(?:て(?:い|お[りら])?)?{_JA_NEG}"
+)
+# Japanese clause ends: contrast and cause, and the te-form joining two clauses.
+_JA_CLAUSE_BREAK = re.compile(r"が、|けど|けれど|のに|ので|から、|て、|で、|し、|ため、|なら")
+# After a denial, these turn it into a guess or undo it: "ではないか", "ないとは言えない".
+_JA_UNDONE = re.compile(  # matched where the denial ends: no "^"
+    r"(?:の)?(?:か|でしょうか|ですか|だろうか|かな|の[?？]|んじゃ|とは(?:言|い)え|わけではな|とは限ら)"
+)
+# Negated, these are the complaint: malfunctions and what the customer is owed (返金されていない).
+# fmt: off
+_JA_COMPLAINT = (
+    "返金", "返信", "返事", "連絡", "対応", "回答", "届", "配達", "発送", "反映", "表示",
+    "更新", "保存", "送信", "受信", "通知", "読み込", "接続", "ログイン", "起動", "解決",
+    "修正", "改善", "入金", "振込", "処理", "登録", "認証", "同期",
+)
+# fmt: on
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def negated(text: str, start: int, end: int) -> str | None:
+    """The phrase that denies ``text[start:end]`` ("no evidence of a data breach",
+    "情報漏洩は確認されていない"), or None when the match stands."""
+    sentence_start, sentence_end = _sentence(text, start, end)
+    if text[sentence_end : sentence_end + 1] in ("?", "？"):
+        return None  # a question asks; it does not deny ("wasn't there a breach?")
+    return _english(text, start, end, sentence_start, sentence_end) or _japanese(
+        text, start, end, sentence_end
+    )
+
+
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    # Read at most _REACH characters either side: a cue reaches a few words, and a post of
+    # 40,000 commas must not be rescanned from its start for each match.
+    low, high = max(0, start - _REACH), min(len(text), end + _REACH)
+    before = [m.end() for m in _SENTENCE_END.finditer(text, low, start)]
+    after = _SENTENCE_END.search(text, end, high)
+    return (before[-1] if before else low), (after.start() if after else high)
+
+
+def _english(text: str, start: int, end: int, sentence_start: int, sentence_end: int) -> str | None:
+    clause_start = _clause_start(text, sentence_start, start)
+    before = _english_before(text, clause_start, start, end)
+    if before is not None:
+        return before
+    clause_end = _clause_end(text, end, sentence_end)
+    after = _ENGLISH_AFTER.match(text, end, clause_end)
+    if after and not _complaint_word(text[start:end]):
+        return text[start : after.end()].strip()
+    return None
+
+
+def _english_before(text: str, clause_start: int, start: int, end: int) -> str | None:
+    cues = list(_CUE.finditer(text, clause_start, start))
+    if not cues:
+        return None
+    cue = cues[-1]  # the nearest cue is the one that scopes over the match
+    if cue.lastgroup != "denial":
+        return None
+    between = _WORD.findall(text[cue.end() : start])
+    if len(between) > _MAX_GAP or any(w in _BLOCKERS for w in between):
+        return None
+    if _complaint_word(" ".join([*between, text[start:end]])) or _MODIFIED.match(text, end):
+        return None
+    earlier = cues[-2] if len(cues) > 1 else None
+    if earlier is not None and _cancels(text, earlier, cue):
+        return None  # "there's no way this wasn't a hack"
+    # "will not sue", "was never hacked"; "there was no evidence" reads well without "was".
+    aux = _AUX.search(text, clause_start, cue.start()) if cue.group() in ("not", "never") else None
+    return text[aux.start() if aux else cue.start() : end]
+
+
+def _cancels(text: str, earlier: re.Match[str], cue: re.Match[str]) -> bool:
+    """A negation right before another undoes it; "no breach and no leak" is a list."""
+    gap = _WORD.findall(text[earlier.end() : cue.start()])
+    joined = any(w in ("and", "or", "nor") for w in gap) or "," in text[earlier.end() : cue.start()]
+    return earlier.lastgroup in ("denial", "double") and len(gap) <= 3 and not joined
+
+
+def _complaint_word(words: str) -> bool:
+    return any(w.startswith(_COMPLAINT_STEMS) for w in _WORD.findall(words))
+
+
+def _clause_start(text: str, sentence_start: int, start: int) -> int:
+    breaks = [m.end() for m in _CLAUSE_BREAK.finditer(text, sentence_start, start)]
+    begin = max([sentence_start, *breaks])
+    # A comma ends a clause unless a list runs on from it: "no breach, leak or hack".
+    for comma in reversed([m.start() for m in re.finditer(",", text[begin:start])]):
+        tail = _WORD.findall(text[begin + comma + 1 : start])
+        if len(tail) > 2 and not (tail and tail[0] in ("and", "or", "nor")):
+            return begin + comma + 1
+    return begin
+
+
+def _clause_end(text: str, end: int, sentence_end: int) -> int:
+    found = [m.start() for m in (_CLAUSE_BREAK.search(text, end, sentence_end),) if m]
+    comma = text.find(",", end, sentence_end)
+    return min([sentence_end, *found, *([comma] if comma >= 0 else [])])
+
+
+def _japanese(text: str, start: int, end: int, sentence_end: int) -> str | None:
+    after = text[end:sentence_end]
+    if not _JAPANESE.search(after[:3] + text[start:end]):
+        return None
+    if any(word in text[start:end] for word in _JA_COMPLAINT):
+        return None  # "返金されていない" is the complaint
+    cut = _JA_CLAUSE_BREAK.search(after)
+    scope = after[: cut.start()] if cut else after
+    found = _JA_ADJACENT.search(scope) or _JA_STRONG.search(scope)
+    if found is None or _JA_UNDONE.match(scope, found.end()):
+        return None
+    return text[start : end + found.end()]
+
+
+def denied_in_clause(text: str, start: int, end: int) -> str | None:
+    """Whether the clause holding ``text[start:end]`` denies it or what follows it: for a word
+    that carries a topic's meaning, "my account was not hacked" denies "account" too (the
+    subject of a denied event), where ``negated`` would only deny "hacked"."""
+    denial = negated(text, start, end)
+    if denial is not None:
+        return denial
+    _, sentence_end = _sentence(text, start, end)
+    clause_end = _clause_end(text, end, sentence_end)
+    for cue in _CUE.finditer(text, end, clause_end):
+        following = _WORD.search(text, cue.end(), clause_end)
+        if cue.lastgroup != "denial" or following is None:
+            continue
+        if negated(text, following.start(), following.end()) is not None:
+            return text[start : following.end()]
+    return None

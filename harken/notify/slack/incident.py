@@ -1,0 +1,83 @@
+"""An incident as its Slack thread roots show it: every department's item of the incident,
+and the root message of its thread in each channel (the first alert delivered there, as the
+outbox threads it: harken.notify.outbox ``_thread``).
+
+One post can be routed to several departments (support and PR both get the outage), and
+each department's channel has its own thread: the roots are how one department sees where
+the others stand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from harken.store.tables import Alert, QueueEvent, QueueItem, RoutingLabel
+
+# Kinds that can start a thread (updates are replies in one): as notify/slack/refresh.py.
+ROOT_KINDS = ("item", "escalation")
+MOVED = "moved"  # a transfer's routing label (harken.queue.feedback.MOVED; queue/ sits above)
+
+
+@dataclass(frozen=True)
+class IncidentItem:
+    """One department's item of an incident, and where harken first routed it when a person
+    has moved it since (None when it is still there)."""
+
+    item: QueueItem
+    moved_from: str | None = None
+
+
+def incident_items(session: Session, incident_id: int) -> list[IncidentItem]:
+    """Every item of the incident, oldest first."""
+    items = session.execute(
+        select(QueueItem)
+        .where(col(QueueItem.incident_id) == incident_id)
+        .order_by(col(QueueItem.id))
+    ).scalars()
+    return [IncidentItem(item, _moved_from(session, item)) for item in items]
+
+
+def incident_roots(session: Session, incident_id: int) -> list[int]:
+    """The ids of the incident's thread roots on Slack: per channel, the first alert that was
+    delivered there with a message of its own."""
+    first = (
+        select(func.min(Alert.id))
+        .where(
+            col(Alert.sink) == "slack",
+            col(Alert.incident_id) == incident_id,
+            col(Alert.status) == "sent",
+            col(Alert.message_ts).is_not(None),
+            col(Alert.remote_channel).is_not(None),
+        )
+        .group_by(col(Alert.channel))
+    )
+    kinds = select(col(Alert.id)).where(
+        col(Alert.id).in_(first),
+        col(Alert.kind).in_(ROOT_KINDS),
+        col(Alert.thread_ts) == col(Alert.message_ts),  # it started the thread
+    )
+    return sorted(session.execute(kinds).scalars())
+
+
+def latest_incident_event(session: Session, incident_id: int) -> int | None:
+    """The id of the latest queue event of any item of the incident: what a root rendered now
+    shows (harken.notify.slack.rendered)."""
+    statement = (
+        select(func.max(QueueEvent.id))
+        .join(QueueItem, col(QueueItem.id) == col(QueueEvent.queue_item_id))
+        .where(col(QueueItem.incident_id) == incident_id)
+    )
+    return session.execute(statement).scalar_one_or_none()
+
+
+def _moved_from(session: Session, item: QueueItem) -> str | None:
+    routed = session.execute(
+        select(col(RoutingLabel.department))
+        .where(col(RoutingLabel.queue_item_id) == item.id, col(RoutingLabel.verdict) == MOVED)
+        .order_by(col(RoutingLabel.id))
+        .limit(1)
+    ).scalar_one_or_none()
+    return routed if routed and routed != item.department else None

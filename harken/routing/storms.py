@@ -1,0 +1,245 @@
+"""Storms: many people reporting one problem in their own words become one incident.
+
+The keys of ``harken.routing.incidents`` join retweets, copies, shared links and near-identical
+texts. An outage reported by sixty people in sixty phrasings shares none of those, so each
+complaint is also compared with the meaning of the brand's recent incidents:
+
+* Each incident keeps, per encoder, the running mean of its complaints' meaning vectors and how
+  many of them had each topic (``incident_centroids``, float16 like ``classifications.vector``).
+* A complaint (negative, or complaint score ≥ ``storms.complaint``: praise never joins an
+  outage) that no key joined reads the ``storms.candidates`` most recent centroids of its
+  brand whose last complaint is within ``storms.window`` of it (one indexed query on
+  ``(brand, last_at)``, open incidents only), and joins the most similar
+  whose centroid reaches ``storms.similarity``: on MiniLM's scale, e5's mapped onto it.
+  Bounded work per post, whatever the size of the storm.
+* Guards against one incident swallowing everything: the topics must agree when both sides
+  have topics (a post's topic among the incident's leading ones), a post or incident without
+  topics needs ``storms.topicless_similarity`` (unless the post's best topic score, at least
+  ``storms.topic_hint``, is for the incident's leading topic), and an incident never spans more than
+  ``storms.max_span`` from its first complaint to its last.
+* Across languages: MiniLM (English) and e5 (Japanese) vectors live in different spaces and
+  cannot be compared. An incident holds one centroid per encoder that has reported it; a
+  Japanese complaint meets an English-only incident on a shared leading topic alone, within
+  ``storms.across_languages`` of its last complaint (shorter than the window: topic agreement
+  is weaker evidence than meaning). Once it joined, the incident has an e5 centroid too and
+  later Japanese complaints compare meaning with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import numpy as np
+from sqlalchemy import bindparam, select
+from sqlmodel import Session, col
+
+from harken import vectors
+from harken.config.schema import StormsConfig
+from harken.store.tables import Classification, Incident, IncidentCentroid
+
+
+@dataclass(frozen=True)
+class Candidate:
+    incident_id: int
+    model: str
+    vector: np.ndarray | None
+    topics: dict[str, int]
+    first_at: datetime
+    last_at: datetime
+
+
+@dataclass(frozen=True)
+class StormJoin:
+    incident_id: int
+    reason: str
+    similarity: float | None  # None: joined on topic alone (another encoder's incident)
+
+
+def complaint_like(c: Classification, config: StormsConfig) -> bool:
+    return c.sentiment == "negative" or c.complaint >= config.complaint
+
+
+def find(
+    session: Session,
+    brand: str,
+    at: datetime,
+    c: Classification,
+    vector: np.ndarray | None,
+    config: StormsConfig,
+) -> StormJoin | None:
+    """The recent incident of the brand whose complaints this post's words also describe."""
+    if not config.enabled or vector is None or not c.vector_model or not complaint_like(c, config):
+        return None
+    rows = session.connection().execute(
+        _recent_statement(),
+        {
+            "brand": brand,
+            "low": at - config.window,
+            "high": at + config.window,
+            "limit": config.candidates,
+        },
+    )
+    by_incident: dict[int, list[Candidate]] = {}
+    for incident_id, model, blob, topics, first_at, last_at in rows:
+        candidate = Candidate(incident_id, model, vectors.unpack(blob), topics or {}, first_at,
+                              last_at)  # fmt: skip
+        by_incident.setdefault(incident_id, []).append(candidate)
+    best: StormJoin | None = None
+    for incident_id, candidates in by_incident.items():
+        found = _judge(incident_id, candidates, at, c, vector, config)
+        if found is not None and _better(found, best):
+            best = found
+    return best
+
+
+def _judge(
+    incident_id: int,
+    candidates: list[Candidate],
+    at: datetime,
+    c: Classification,
+    vector: np.ndarray,
+    config: StormsConfig,
+) -> StormJoin | None:
+    first = min(x.first_at for x in candidates)
+    last = max(x.last_at for x in candidates)
+    if max(last, at) - min(first, at) > config.max_span:
+        return None
+    same = [x for x in candidates if x.model == c.vector_model]
+    if same:  # meaning is comparable: it decides, with the topics
+        x = same[0]
+        if x.vector is None or x.vector.shape != vector.shape:
+            return None
+        similarity = _similarity(vector, x.vector, x.model)
+        shared = _shared_topic(c.topics, x.topics)
+        if config.same_topic and c.topics and x.topics and shared is None:
+            return None
+        leaning = None if c.topics else _leaning(c.topic_scores or {}, x.topics, config)
+        needed = config.similarity if shared or leaning else config.topicless_similarity
+        if similarity < needed:
+            return None
+        said = f"similarity {similarity:.2f}"
+        if shared:
+            said += f", topic {shared}"
+        elif leaning:
+            said += f", leaning to topic {leaning} ({c.topic_scores[leaning]:.2f})"
+        return StormJoin(incident_id, _reason(incident_id, said, at, last), similarity)
+    # Only other encoders' centroids: a shared leading topic, closer in time.
+    topics: dict[str, int] = {}
+    for x in candidates:
+        for name, count in x.topics.items():
+            topics[name] = topics.get(name, 0) + count
+    shared = _shared_topic(c.topics, topics)
+    if shared is None or abs(at - last) > config.across_languages:
+        return None
+    said = f"topic {shared} (its posts are in another language: meaning not compared)"
+    return StormJoin(incident_id, _reason(incident_id, said, at, last), None)
+
+
+def _better(found: StormJoin, best: StormJoin | None) -> bool:
+    """Meaning beats topic alone; then the higher similarity; then the newer incident."""
+    if best is None:
+        return True
+    rank = (found.similarity is not None, found.similarity or 0.0, found.incident_id)
+    return rank > (best.similarity is not None, best.similarity or 0.0, best.incident_id)
+
+
+def _similarity(vector: np.ndarray, centroid: np.ndarray, model: str) -> float:
+    norms = float(np.linalg.norm(vector)) * float(np.linalg.norm(centroid))
+    return vectors.comparable(float(vector @ centroid) / (norms or 1.0), model)
+
+
+def _shared_topic(post: list[str] | tuple[str, ...], counts: dict[str, int]) -> str | None:
+    """The post's first topic among the incident's leading ones (held by at least half as many
+    of its complaints as its most common topic): a stray topic of one member is not enough."""
+    if not post or not counts:
+        return None
+    top = max(counts.values())
+    leading = {name for name, count in counts.items() if 2 * count >= top}
+    return next((t for t in post if t in leading), None)
+
+
+def _leaning(scores: dict[str, float], counts: dict[str, int], config: StormsConfig) -> str | None:
+    """A post below every topic's threshold whose best topic is the incident's leading one
+    ("acme down. again. seriously?" is closest to outage, a late parcel to billing)."""
+    best = _best_topic(scores, config)
+    return best[0] if best and counts and _shared_topic(best, counts) else None
+
+
+def _best_topic(scores: dict[str, float], config: StormsConfig) -> tuple[str, ...]:
+    """The topic a post without topics comes closest to, if it comes close enough: what it
+    counts for in its incident's topics, so that a storm whose first reports name no topic
+    can still be met on its topic from another language."""
+    if not scores:
+        return ()
+    best = max(scores, key=lambda name: scores[name])
+    return (best,) if scores[best] >= config.topic_hint else ()
+
+
+def _reason(incident_id: int, said: str, at: datetime, last: datetime) -> str:
+    minutes = round(abs((at - last) / timedelta(minutes=1)))
+    when = "after" if at >= last else "before"
+    return f"same problem as incident #{incident_id}: {said}, {minutes} min {when} its last post"
+
+
+def remember(
+    session: Session,
+    brand: str,
+    incident: Incident,
+    at: datetime,
+    c: Classification,
+    vector: np.ndarray | None,
+    config: StormsConfig,
+) -> None:
+    """Fold a complaint into its incident's centroid for its encoder (a running mean)."""
+    if not config.enabled or vector is None or not c.vector_model or not complaint_like(c, config):
+        return
+    row = session.execute(
+        select(IncidentCentroid).where(
+            col(IncidentCentroid.incident_id) == incident.id,
+            col(IncidentCentroid.model) == c.vector_model,
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        row = IncidentCentroid(
+            incident_id=incident.id,  # type: ignore[arg-type]
+            brand=brand,
+            model=c.vector_model,
+            vector=vectors.pack(vector),
+            members=0,
+            topics={},
+            first_at=at,
+            last_at=at,
+        )
+    else:
+        mean = vectors.unpack(row.vector)
+        if mean is not None and mean.shape == vector.shape:
+            row.vector = vectors.pack(mean + (vector - mean) / (row.members + 1))
+        row.first_at, row.last_at = min(row.first_at, at), max(row.last_at, at)
+    row.members += 1
+    topics = dict(row.topics)
+    for name in c.topics or _best_topic(c.topic_scores or {}, config):
+        topics[name] = topics.get(name, 0) + 1
+    row.topics = topics  # a new dict: the JSON column sees the change
+    session.add(row)
+
+
+@cache
+def _recent_statement() -> Any:
+    """The brand's centroids with a complaint near the post, latest first, open incidents only:
+    an index range on (brand, last_at), never a scan of the brand's history."""
+    t = IncidentCentroid.__table__  # type: ignore[attr-defined]
+    i = Incident.__table__  # type: ignore[attr-defined]
+    return (
+        select(t.c.incident_id, t.c.model, t.c.vector, t.c.topics, t.c.first_at, t.c.last_at)
+        .join(i, i.c.id == t.c.incident_id)
+        .where(
+            t.c.brand == bindparam("brand"),
+            t.c.last_at.between(bindparam("low"), bindparam("high")),
+            i.c.status == "open",
+        )
+        .order_by(t.c.last_at.desc(), t.c.id.desc())
+        .limit(bindparam("limit"))
+    )

@@ -1,0 +1,289 @@
+"""Impostor detection (issue 21): lookalike handles and display names of the brand and its
+accounts, luring readers with a link or a request for credentials or a DM, are flagged
+``impersonation`` and routed as one urgent item for security, with the alert saying so."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from sqlalchemy import select
+
+from harken.authors.impostors import impostor_of, skeleton
+from harken.config import Config, load_config
+from harken.notify.outbox import deliver_pending
+from harken.notify.registry import build_sinks
+from harken.pipeline.ingest import ingest
+from harken.pipeline.process import run_pass
+from harken.pipeline.rescore import rescore_mention
+from harken.platforms.replay import read_jsonl
+from harken.records import AuthorRecord
+from harken.routing.impersonation import impostor_department
+from harken.store import Store, repo
+from harken.store.sources import record_snapshot
+from harken.store.tables import Incident, Mention
+from tests import payloads as p
+from tests.cli import ok
+from tests.conftest import SLACK_CHANNELS, TEST_TOPICS
+from tests.fakes.slack import TOKEN, FakeSlack
+
+BRANDS = [
+    {"name": "Acme", "keywords": ["acme", "acme cloud", "アクメ"],
+     "handles": ["@acme", "@acmesupport"]},
+]  # fmt: skip
+ACCOUNTS = [{"handle": "@acme_jane", "role": "staff"}]
+CHANNELS = {**SLACK_CHANNELS, "security": "#security"}
+
+
+def config(**extra: Any) -> Config:
+    return load_config(overrides={"brands": BRANDS, "accounts": ACCOUNTS, **extra}, environ={})
+
+
+def author(handle: str, name: str | None = None) -> AuthorRecord:
+    return AuthorRecord("x", "1", handle, name)
+
+
+# The five kinds measured in issue 21: 0 of 5 were flagged before.
+IMPOSTORS = {
+    "digits for letters in the support handle": (
+        author("acmesupp0rt"),
+        "So sorry about that! Log in here and we will fix it: https://acme-help.example/login",
+    ),
+    "the brand plus refunds": (
+        author("acme_refunds"),
+        "You are owed compensation for the outage, claim it at acme-refunds.example.com",
+    ),
+    "a display name copying the brand's": (
+        author("helpdesk_2291", "Acme"),
+        "We saw your complaint. Please DM us your login details so we can help",
+    ),
+    "the password asked for by DM": (
+        author("AcmeSupportTeam"),
+        "Please send us your password by DM so we can verify your account",
+    ),
+    "a login link from a homoglyph handle": (
+        author("аcmesupport"),  # a Cyrillic "а"
+        "Your account is locked. Sign in at https://acme-secure.example to restore it",
+    ),
+    "a Bluesky lookalike linking elsewhere": (
+        AuthorRecord("bluesky", "1", "acme-security-alerts.bsky.social", "Acme Security Team"),
+        "Security notice: re-verify your account today at https://acme-verify.example",
+    ),
+    "Japanese: the brand plus サポート": (
+        author("アクメサポート"),
+        "ご迷惑をおかけしました。返金はこちらから https://acme-refund.example",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(IMPOSTORS))
+def test_lookalikes_luring_readers_are_impostors(kind: str) -> None:
+    who, text = IMPOSTORS[kind]
+    found = impostor_of(config(), who, text)
+    assert found is not None, kind
+    assert found.factor.startswith("possible impostor of ")
+    assert found.why  # in plain words: how the name imitates, and the lure
+
+
+def test_the_alert_names_the_account_imitated() -> None:
+    cfg = config()
+    found = impostor_of(cfg, *IMPOSTORS["digits for letters in the support handle"])
+    assert found is not None and found.factor == "possible impostor of @acmesupport"
+    assert "@acmesupp0rt" in found.why and "link" in found.why
+    # the brand plus service words imitates its service account, not the bare brand
+    refunds = impostor_of(cfg, *IMPOSTORS["the brand plus refunds"])
+    assert refunds is not None and refunds.imitated == "@acmesupport"
+
+
+NOT_IMPOSTORS = {
+    "the real support handle": (author("AcmeSupport"), "Log in at https://acme.example/help"),
+    "a configured staff account": (author("acme_jane"), "Please DM us your order number"),
+    "a fan with no lure": (author("acme_fan_1987"), "acme is down AGAIN, worst service ever"),
+    "a fan with a link": (author("acme_fan_1987"), "acme down again https://status.example"),
+    "a brand-like name with no lure": (author("acme_support_team"), "acme was great today"),
+    "a customer quoting the impostor's link": (
+        author("kenji_t", "Kenji"),
+        "@acmesupp0rt asked me to log in at https://acme-help.example/login, is that you?",
+    ),
+    "a short name one letter off": (author("acne"), "DM me for a link"),
+    "the brand's own Bluesky domain linking its status page": (
+        AuthorRecord("bluesky", "1", "acme.example.com", "Acme"),
+        "We're investigating sign-in failures. Follow status.acme.example.com for updates.",
+    ),
+    "a Japanese customer asking for a refund": (author("tanaka_h", "田中"), "返金してください"),
+}
+
+
+@pytest.mark.parametrize("kind", list(NOT_IMPOSTORS))
+def test_real_accounts_customers_and_fans_are_not_impostors(kind: str) -> None:
+    who, text = NOT_IMPOSTORS[kind]
+    assert impostor_of(config(), who, text) is None, kind
+
+
+def test_no_brand_configured_no_impostor() -> None:
+    who, text = IMPOSTORS["digits for letters in the support handle"]
+    assert impostor_of(load_config(overrides={}, environ={}), who, text) is None
+
+
+def test_skeleton_folds_case_width_homoglyphs_digits_and_separators() -> None:
+    assert (
+        skeleton("＠ＡｃｍｅＳｕｐｐ0ｒｔ") == skeleton("acme.support") == skeleton("acmesupport")
+    )
+    assert skeleton("аcmе_suppоrt") == skeleton("acmesupport")  # Cyrillic а, е, о
+    assert skeleton("acme") != skeleton("acne")
+
+
+def test_the_department_for_impostors() -> None:
+    def departments(*names: str) -> list[dict[str, str]]:
+        return [{"name": n, "slack_channel": f"#{n}"} for n in names]
+
+    assert impostor_department(config(departments=departments("support", "security", "pr"))) == (
+        "security"
+    )
+    assert impostor_department(config(departments=departments("support", "pr"))) == "pr"
+    assert impostor_department(config(departments=departments("support"))) == "support"
+    chosen = config(
+        departments=departments("support", "security", "trust"),
+        routing={"impersonation": "trust"},
+    )
+    assert impostor_department(chosen) == "trust"
+
+
+# -- through the pipeline, the queue, the export and Slack ----------------------------------
+
+USERS = [
+    {"id": "100", "name": "Kenji", "username": "kenji_t", "verified": False,
+     "public_metrics": {"followers_count": 1200}},
+    {"id": "300", "name": "Acme Support", "username": "acmesupp0rt", "verified": False,
+     "public_metrics": {"followers_count": 12}},
+]  # fmt: skip
+ANGRY = "@acmesupport I was charged twice and nobody answers, I want a refund"
+BAIT = "@kenji_t so sorry! Claim your refund here: https://acme-refund.example/login"
+
+
+def pipeline_tree(tmp_path: Path, slack: FakeSlack, db: str, token: str) -> dict[str, Any]:
+    return {
+        "database": {"url": db},
+        "brands": BRANDS,
+        "accounts": ACCOUNTS,
+        "departments": [
+            {"name": name, "slack_channel": channel, "sla": "1h"}
+            for name, channel in CHANNELS.items()
+        ],
+        "topics": TEST_TOPICS,
+        "routing": {"default": "support"},
+        "alerts": {
+            "min_priority": "urgent",
+            "min_risk": 0.99,
+            "slack": {"bot_token": token, "api_base_url": slack.api_url, "timeout": "2s"},
+        },
+    }
+
+
+def test_an_impostor_reply_is_one_urgent_security_item_flagged_everywhere(
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
+) -> None:
+    slack.add_channel("#security")
+    tree = pipeline_tree(tmp_path, slack, db_url, TOKEN)
+    cfg = load_config(overrides=tree, environ={})
+    page = p.x_page(
+        p.tweet("7001", ANGRY, author="100"),
+        p.tweet("7002", BAIT, author="300", conversation_id="7001",
+                referenced_tweets=[{"type": "replied_to", "id": "7001"}]),
+        users=USERS,
+    )  # fmt: skip
+    store = Store(cfg.database.url)
+    ingest(store, cfg, list(read_jsonl(p.write_jsonl(tmp_path / "a.jsonl", page), "x")), "t")
+    run_pass(store, cfg, {}, classifier)
+    with store.session() as session:
+        flags = {m.external_id: m.flags for m in session.execute(select(Mention)).scalars()}
+    assert flags == {"7001": [], "7002": ["impersonation"]}
+    with store.session() as session:
+        bait_row = session.execute(
+            select(Mention).where(Mention.external_id == "7002")
+        ).scalar_one()
+        its_incident = session.get(Incident, repo.incident_of(session, bait_row.id))
+    # The floor reaches the incident too: the digest ranks incidents by their top risk.
+    assert its_incident is not None and its_incident.top_risk >= 0.8
+
+    path = tmp_path / "config.yaml"
+    tree["alerts"]["slack"]["bot_token"] = "${SLACK_BOT_TOKEN}"
+    path.write_text(json.dumps(tree), encoding="utf-8")
+    conf = ("--config", str(path))
+    listed = json.loads(ok(*conf, "queue", "list", "-f", "json"))
+    bait = [i for i in listed if i["mention"]["external_id"] == "7002"]
+    # one item, in security, urgent: no customer-care item for the impostor's post
+    assert [(i["department"], i["priority"], i["rule"]) for i in bait] == [
+        ("security", "urgent", "impersonation")
+    ]
+    assert bait[0]["reason"].startswith("possible impostor of @acmesupport: ")
+    assert bait[0]["risk_factors"][0] == "possible impostor of @acmesupport"
+    assert bait[0]["risk"] >= 0.8
+    assert bait[0]["mention"]["flags"] == ["impersonation"]
+    customer = [i for i in listed if i["mention"]["external_id"] == "7001"]
+    assert customer and all(i["mention"]["flags"] == [] for i in customer)
+
+    rows = list(csv.reader(io.StringIO(ok(*conf, "export", "mentions", "--since", "3650d"))))
+    assert rows[0][-1] == "flags" and rows[0][-2] == "source"  # a new last column
+    by_id = {r[rows[0].index("external_id")]: r[-1] for r in rows[1:]}
+    assert by_id == {"7001": "", "7002": "impersonation"}
+
+    explained = ok(*conf, "route", "--explain", str(bait[0]["mention"]["id"]))
+    assert "security (urgent): possible impostor of @acmesupport" in explained
+
+    # a later rescore (new engagement, the incident growing) keeps the factor and the floor
+    bait_id = bait[0]["mention"]["id"]
+    with store.session() as session:
+        start = datetime(2026, 11, 22, 10, tzinfo=UTC)
+        record_snapshot(session, bait_id, {"likes": 0, "reposts": 0}, start)
+        record_snapshot(
+            session, bait_id, {"likes": 900, "reposts": 300}, start + timedelta(hours=1)
+        )
+        rescore_mention(session, cfg, bait_id)  # its risk and factors computed again
+        session.commit()
+    again = json.loads(ok(*conf, "queue", "list", "-f", "json"))
+    [rescored] = [i for i in again if i["mention"]["external_id"] == "7002"]
+    assert rescored["risk_factors"][0] == "possible impostor of @acmesupport"
+    assert rescored["risk"] >= 0.8
+
+    sinks = build_sinks(cfg, Console(file=io.StringIO()))
+    assert deliver_pending(store, cfg, sinks).sent >= 1
+    [alert] = slack.messages("#security")
+    shown = json.dumps({"text": alert.text, "blocks": alert.blocks}, ensure_ascii=False)
+    assert "possible impostor of @acmesupport" in shown
+
+
+def test_the_console_alert_says_possible_impostor(
+    tmp_path: Path, classifier: Any, sqlite_url: str
+) -> None:
+    tree = {
+        "database": {"url": sqlite_url},
+        "brands": BRANDS,
+        "departments": [{"name": "support"}, {"name": "security"}],
+        "alerts": {"min_priority": "urgent"},
+    }
+    cfg = load_config(overrides=tree, environ={})
+    page = p.x_page(p.tweet("7002", BAIT, author="300"), users=USERS)
+    store = Store(cfg.database.url)
+    ingest(store, cfg, list(read_jsonl(p.write_jsonl(tmp_path / "a.jsonl", page), "x")), "t")
+    run_pass(store, cfg, {}, classifier)
+    printed = io.StringIO()
+    deliver_pending(store, cfg, build_sinks(cfg, Console(file=printed, width=200)))
+    assert "possible impostor of @acmesupport" in printed.getvalue()
+
+
+def test_classify_json_has_flags_with_an_author() -> None:
+    path = Path("config.yaml")
+    path.write_text(json.dumps({"brands": BRANDS}), encoding="utf-8")
+    plain = json.loads(ok("classify", "-f", "json", BAIT))
+    assert plain["flags"] == []  # a plain text has no author to judge
+    flagged = json.loads(ok("classify", "-f", "json", "--author", "@acmesupp0rt", BAIT))
+    assert flagged["flags"] == ["impersonation"]
+    fan = json.loads(ok("classify", "-f", "json", "--author", "acme_fan_1987", BAIT))
+    assert fan["flags"] == []

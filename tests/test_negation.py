@@ -1,0 +1,268 @@
+"""Negation and denial: a keyword, phrase or topic named only to be denied does not fire.
+
+The table is the contract of ``harken.negation.negated`` (English and Japanese, both
+polarities, and the traps: abilities, absences that are the complaint, questions, "not only",
+"no longer", double negatives). The end-to-end tests run rules and ``harken route --explain``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harken.config import load_config
+from harken.matching import compile_phrases, compile_topic, first_affirmed
+from harken.negation import negated
+from harken.routing.rules import Router, Subject
+from harken.text import normalize
+from tests import payloads as p
+from tests.cli import ok
+
+# (post, the matched phrase, the negating phrase expected, or None where the match stands)
+TABLE: list[tuple[str, str, str | None]] = [
+    # denials of a breach, a hack, a lawsuit, an outage: the match does not fire
+    ("There was no evidence of a data breach.", "data breach", "no evidence of a data breach"),
+    ("No evidence of a breach, they say.", "breach", "no evidence of a breach"),
+    (
+        "the company said there was no evidence of an attack or a data breach.",
+        "data breach",
+        "no evidence of an attack or a data breach",
+    ),
+    ("Sunday was an availability incident, not a breach.", "breach", "not a breach"),
+    ("My account was not hacked after all, I just mistyped", "hacked", "not hacked"),
+    ("turns out my account wasn't hacked, false alarm", "hacked", "wasn't hacked"),
+    ("Update: my account wasn’t hacked", "hacked", "wasn’t hacked"),
+    ("I will not sue, I just want an answer", "sue", "will not sue"),
+    ("Relax, I won't sue anyone over a 2h outage", "sue", "won't sue"),
+    ("I'm not going to sue them, calm down", "sue", "not going to sue"),
+    ("Acme has never had a data breach", "data breach", "never had a data breach"),
+    ("We found no sign of a breach on our side", "breach", "no sign of a breach"),
+    ("Acme denied any breach in a statement", "breach", "denied any breach"),
+    ("Investigators ruled out a hack", "hack", "ruled out a hack"),
+    ("There are false reports of a breach going around", "breach", "false reports of a breach"),
+    ("No customer data was leaked", "leaked", "no customer data was leaked"),
+    ("The outage ended without any data loss", "data loss", "without any data loss"),
+    ("Nothing was leaked, says Acme", "leaked", "nothing was leaked"),
+    ("None of our customers' data was exposed", "exposed", "none of our customers' data was"),
+    ("There has been no outage today", "outage", "no outage"),
+    ("It isn't a breach, it's an expired cert", "breach", "isn't a breach"),
+    ("They didn't hack anything, it was phishing", "hack", "didn't hack"),
+    ("A data breach has not been confirmed", "data breach", "data breach has not been confirmed"),
+    ("情報漏洩は確認されていない。", "情報漏洩", "情報漏洩は確認されていない"),
+    ("不正アクセスや情報漏洩は確認されていないという。", "不正アクセス", "確認されていない"),
+    ("個人情報の流出は確認されておりません。", "流出", "流出は確認されておりません"),
+    ("アカウントの乗っ取りではありません", "乗っ取り", "乗っ取りではありません"),
+    ("ハッキングじゃないよ、ただのパスワード忘れ", "ハッキング", "ハッキングじゃない"),
+    ("情報漏洩の事実はない", "情報漏洩", "情報漏洩の事実はない"),
+    ("情報漏洩はなかったと発表", "情報漏洩", "情報漏洩はなかった"),
+    ("訴訟を起こすつもりはありません", "訴訟", "訴訟を起こすつもりはありません"),
+    ("乗っ取りされていないので安心", "乗っ取り", "乗っ取りされていない"),
+    ("情報漏洩なし", "情報漏洩", "情報漏洩なし"),
+    ("同社は情報漏洩を否定した", "情報漏洩", "情報漏洩を否定"),
+    ("障害は発生していません", "障害", "障害は発生していません"),
+    ("お客様の個人情報は流出していない", "個人情報", "個人情報は流出していない"),
+    # the match stands: statements, abilities, absences that are the complaint, traps
+    ("There was a data breach and nobody told us", "data breach", None),
+    ("my account was hacked last night", "hacked", None),
+    ("I will sue if this isn't fixed by Friday", "sue", None),
+    ("I can't log in since this morning", "log in", None),
+    ("I cannot log in at all", "log in", None),
+    ("the app won't let me log in", "log in", None),
+    ("login no longer works after the update", "login", None),
+    ("I can no longer log in", "log in", None),
+    ("not only was my data leaked but they charged me twice", "leaked", None),
+    ("I'm not happy about the breach", "breach", None),
+    ("why didn't you tell us about the breach?", "breach", None),
+    ("Wasn't there a breach last year?", "breach", None),
+    ("there's no way this wasn't a hack", "hack", None),
+    ("I never received my refund", "refund", None),
+    ("still no refund after three weeks", "refund", None),
+    ("I was not refunded", "refunded", None),
+    ("No, my account was hacked, I checked the logs", "hacked", None),
+    ("They did not even mention the breach", "breach", None),
+    ("It was not a glitch, it was a breach", "breach", None),
+    ("not sure if it was a hack or my fault", "hack", None),
+    ("Acme is not GDPR compliant", "gdpr", None),
+    ("nobody can log in since 9am", "log in", None),
+    ("The sync is not working and my data was leaked", "leaked", None),
+    ("ログインできない", "ログイン", None),
+    ("障害が発生してログインできない", "障害", None),
+    ("返金されていない、もう三週間", "返金", None),
+    ("同期されないんだけど", "同期", None),
+    ("情報漏洩があったのに発表がない", "情報漏洩", None),
+    ("これ情報漏洩ではないか？", "情報漏洩", None),
+    ("情報漏洩ではないでしょうか", "情報漏洩", None),
+    ("ハッキングされたが、データ流出は確認されていない", "ハッキング", None),
+    ("情報漏洩なら発表してほしい", "情報漏洩", None),
+]
+
+
+@pytest.mark.parametrize("post,match,expected", TABLE, ids=[f"{i}" for i in range(len(TABLE))])
+def test_negated_reads_the_scope_of_a_denial(post: str, match: str, expected: str | None) -> None:
+    folded = normalize(post)
+    start = folded.index(normalize(match))
+    found = negated(folded, start, start + len(normalize(match)))
+    if expected is None:
+        assert found is None, f"{post!r}: {found!r}"
+    else:
+        assert found is not None and normalize(expected) in found, f"{post!r}: {found!r}"
+
+
+def test_the_table_is_large_and_balanced() -> None:
+    denials = [row for row in TABLE if row[2] is not None]
+    assert len(TABLE) >= 40 and 15 <= len(denials) <= len(TABLE) - 15
+    assert sum(1 for row in TABLE if any("\u3040" <= c <= "\u30ff" for c in row[0])) >= 15
+
+
+def test_a_phrase_fires_when_one_occurrence_stands() -> None:
+    phrases = compile_phrases(["breach"])
+    denied = normalize("No evidence of a breach.")
+    assert first_affirmed(phrases, denied) == (None, ["no evidence of a breach"])
+    both = normalize("No evidence of a breach, they said. Then the breach notices came.")
+    hit, denials = first_affirmed(phrases, both)
+    assert hit is not None and hit.text == "breach" and denials == []
+
+
+def test_hostile_text_is_read_in_bounded_time() -> None:
+    import time
+
+    phrases = compile_phrases(["breach"])
+    began = time.monotonic()
+    for text in (
+        "no breach, " * 20_000,
+        "," * 40_000 + " not a breach",
+        "ない" * 20_000 + "情報漏洩",
+    ):
+        first_affirmed(phrases + compile_phrases(["情報漏洩"]), normalize(text))
+        compile_topic(["data breach", "情報漏洩"]).denial(normalize(text))
+    assert time.monotonic() - began < 3
+
+
+SUBJECT = Subject(
+    text="",
+    platform="rss",
+    brand="Acme",
+    language="en",
+    followers=None,
+    verified=False,
+    sentiment="neutral",
+    complaint=0.5,
+    abuse=0.0,
+    risk=0.2,
+)
+
+
+def router() -> Router:
+    config = load_config(
+        overrides={
+            "departments": [{"name": "support"}, {"name": "security"}],
+            "topics": {"security": ["my account was hacked", "data breach", "情報漏洩"]},
+            "routing": {
+                "default": "support",
+                "rules": [
+                    {
+                        "name": "breach",
+                        "when": {"keywords": ["breach", "情報漏洩"]},
+                        "to": ["security"],
+                    },
+                    {"name": "sec topic", "when": {"topics": ["security"]}, "to": ["security"]},
+                ],
+            },
+        },
+        environ={},
+    )
+    return Router(config.routing, config.topics)
+
+
+def departments(text: str, topics: tuple[str, ...] = ()) -> list[str]:
+    return [d.department for d in router().route(replace(SUBJECT, text=text, topics=topics))]
+
+
+def test_a_keyword_rule_does_not_fire_on_its_denial() -> None:
+    assert departments("There was no evidence of a data breach.") == ["support"]
+    assert departments("There was a data breach.") == ["security"]
+    assert departments("不正アクセスや情報漏洩は確認されていないという。") == ["support"]
+    assert departments("情報漏洩がありました。") == ["security"]
+
+
+def test_a_topic_does_not_fire_on_a_denied_example_or_a_denied_similar_post() -> None:
+    # the classifier gave the topic (a literal example, or similarity): routing reads its scope
+    assert departments("Acme: no evidence of a data breach", ("security",)) == ["support"]
+    assert departments("Good news, my account was not hacked after all", ("security",)) == [
+        "support"
+    ]
+    assert departments("my account got hacked overnight", ("security",)) == ["security"]
+    # no word of the examples in the post: nothing to read a denial on, similarity stands
+    assert departments("someone is logging into my profile from abroad", ("security",)) == [
+        "security"
+    ]
+
+
+def test_explain_says_what_was_negated() -> None:
+    traces = router().explain(replace(SUBJECT, text="No evidence of a breach, Acme says."))
+    keyword, topic = (t.verdicts[0] for t in traces)
+    assert (keyword.holds, keyword.text) == (False, "negated: 'no evidence of a breach'")
+    assert topic.holds is False  # the classifier gave no topic: explain says why
+    assert topic.text.endswith("; negated: 'no evidence of a breach'")
+
+
+def test_a_denied_topic_is_no_topic_of_the_post_nor_a_risk(classifier_with_security) -> None:  # type: ignore[no-untyped-def]
+    denied, stated = classifier_with_security.classify(
+        ["Acme says there was no evidence of a data breach", "Acme had a data breach"]
+    )
+    assert "security" not in denied.topics
+    assert "risky topic: security" not in denied.risk_factors
+    assert denied.topic_scores["security"] < 1.0  # the denied example is no literal match
+    assert stated.topics == ("security",) and "risky topic: security" in stated.risk_factors
+
+
+@pytest.fixture(scope="module")
+def classifier_with_security():  # type: ignore[no-untyped-def]
+    from harken.classify.classifier import Classifier
+    from harken.classify.risk import RiskWeights
+
+    weights = RiskWeights(topics={"security": 0.25})
+    return Classifier(topics={"security": ["data breach"]}, risk_weights=weights)
+
+
+CONFIG = """\
+database: {{url: "{db}"}}
+brands:
+  - {{name: Acme, keywords: [acme, アクメ]}}
+departments:
+  - {{name: support, sla: 1h}}
+  - {{name: security, sla: 1h}}
+topics:
+  security: ["my account was hacked", "情報漏洩"]
+routing:
+  default: support
+  rules:
+    - {{name: breach, when: {{keywords: [breach, 情報漏洩]}}, to: [security], priority: urgent}}
+    - {{name: security, when: {{topics: [security]}}, to: [security], priority: urgent}}
+alerts: {{min_priority: urgent, min_risk: 0.99}}
+"""
+
+
+def test_route_and_explain_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text(CONFIG.format(db=db_url), encoding="utf-8")
+    p.write_jsonl(
+        tmp_path / "x.jsonl",
+        p.x_page(
+            p.tweet("1", "Acme says there was no evidence of a data breach"),
+            p.tweet("2", "Acme had a data breach, my account was hacked"),
+            p.tweet("3", "アクメの発表：情報漏洩は確認されていない。"),
+        ),
+    )
+    ok("import", "x.jsonl", "--platform", "x")
+    listed = json.loads(ok("queue", "list", "-f", "json"))
+    routed = sorted((i["mention"]["external_id"], i["department"]) for i in listed)
+    assert routed == [("1", "support"), ("2", "security"), ("3", "support")]
+    mention = next(i["mention"]["id"] for i in listed if i["mention"]["external_id"] == "1")
+    lines = ok("route", "--explain", str(mention)).splitlines()
+    assert "      ✗ negated: 'no evidence of a data breach'" in lines, "\n".join(lines)

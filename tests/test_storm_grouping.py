@@ -1,0 +1,296 @@
+"""Storm grouping through the real pipeline: one outage reported by sixty people in their own
+words (English and Japanese) is one incident and one engineering item; praise, billing
+complaints and another problem posted in between are not swallowed; an incident never grows
+past its span; `route --explain` says why a post joined."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from harken.cli import app
+from harken.config import Config, load_config
+from harken.store import Store
+from harken.store.tables import Incident, Mention, QueueItem
+from tests.conftest import TEST_TOPICS
+from tests.test_incidents import process, tweet
+
+OUTAGE_EN = [
+    "@acme your app is down again, nothing loads",
+    "is acme down for everyone or just me?",
+    "acme won't let me log in, keeps spinning forever",
+    "Acme login page gives me a 503 error",
+    "can't get into my acme account at all this morning",
+    "acme app crashes the second I open it",
+    "acme is completely broken right now, can't access anything",
+    "anyone else getting errors on acme? site won't load",
+    "acme servers must be dead, nothing works",
+    "tried logging into acme five times, same error every time",
+    "acme outage? my dashboard is blank",
+    "@acme fix your service, it's been down for an hour",
+    "acme keeps timing out, I can't work",
+    "the acme website is not loading for me",
+    "acme sign in broken, password reset does nothing either",
+    "wow acme just died in the middle of my meeting",
+    "acme down. again. seriously?",
+    "getting 'something went wrong' on acme every time I try to log in",
+    "my whole team is locked out of acme",
+    "acme app stuck on the loading screen",
+    "is there an acme outage? can't reach anything",
+    "@acme status page says all good but nothing loads",
+    "acme not working on web or mobile",
+    "cannot access acme, error 500",
+    "acme has been unreachable for 40 minutes now",
+    "acme login loop, it just sends me back to the sign in page",
+    "acme is down and support isn't answering",
+    "nothing on acme will load today, what's going on",
+    "acme service outage is killing my productivity",
+    "lost access to acme right before a deadline, great",
+    "acme keeps kicking me out and won't let me back in",
+    "acme's servers are down, can't open any of my files",
+    "hey @acme your service is broken for everyone in europe",
+    "acme just shows a white screen",
+    "acme app won't open, reinstalling didn't help",
+    "can't log in to acme, is it down?",
+    "acme error page everywhere",
+    "acme dead for me too",
+    "@acme when will the outage be fixed?",
+    "acme connection failed, tried three networks",
+    "acme sync stopped and now I can't even sign in",
+    "acme went down, nothing loads on my phone or laptop",
+    "our whole office can't reach acme",
+    "acme unavailable, getting gateway errors",
+    "acme is broken, login fails with an unknown error",
+    "every acme page is failing to load",
+    "acme please, the service has been down forever",
+    "acme not responding at all",
+    "acme crashed and I can't get back in",
+    "acme site down here too",
+]
+OUTAGE_JA = [
+    "acmeのアプリが開かない。ログインできない",
+    "acmeが落ちてる？全然つながらない",
+    "acmeにログインできない、エラーが出る",
+    "acmeのサービスが落ちているみたい",
+    "acme使えない。朝からずっとエラー",
+    "acmeサーバーダウンしてる？",
+    "acmeが読み込まれない、何も表示されない",
+    "acmeにアクセスできません",
+    "acme障害かな、ログインできないんだけど",
+    "acmeまた落ちてる",
+]
+UNRELATED = [
+    ("praise", "love the new acme photo search, so quick"),
+    ("billing", "acme charged me twice for the same month"),
+    ("delivery", "my acme package arrived with a crushed box"),
+    ("praise", "acme support was super helpful yesterday, thanks!"),
+    ("billing", "still waiting on my acme refund after three weeks"),
+    ("delivery", "acme delivery was three days late"),
+    ("praise", "the acme dark mode looks great"),
+    ("billing", "why did acme bill me after I cancelled?"),
+    ("delivery", "the acme courier left my parcel in the rain"),
+    ("praise", "been using acme for years, still the best"),
+    ("billing", "acme double charged my card, need a refund"),
+    ("delivery", "acme shipment stuck in transit for a week"),
+    ("praise", "shoutout to acme for the smooth onboarding"),
+    ("billing", "acme invoice shows a fee I never agreed to"),
+    ("delivery", "acme sent me the wrong size"),
+    ("praise", "acme's new update is fantastic"),
+    ("billing", "acme took money from my account twice"),
+    ("delivery", "acme order arrived damaged again"),
+    ("praise", "really enjoying acme lately"),
+    ("billing", "acme billing is a mess, charged for a plan I don't have"),
+]
+
+
+def storm() -> list[tuple[str, str, dict[str, Any]]]:
+    """80 posts by 80 authors in 90 minutes: the outage (every fifth post Japanese, the first
+    one English) with an unrelated post after every third."""
+    english, japanese, others = iter(OUTAGE_EN), iter(OUTAGE_JA), iter(UNRELATED)
+    kinds: list[tuple[str, str]] = []
+    for n in range(60):
+        kinds.append(("ja", next(japanese)) if n % 6 == 5 else ("outage", next(english)))
+        if n % 3 == 2:
+            kinds.append(next(others))
+    posts = []
+    for i, (kind, text) in enumerate(kinds):
+        post = tweet(str(1000 + i), text, minutes=i * 90 / len(kinds), author=str(101 + i))
+        if kind == "ja":
+            post["lang"] = "ja"
+        posts.append((str(1000 + i), kind, post))
+    return posts
+
+
+class Remembered:
+    """The real classifier, its results kept: the same batches on both backends are
+    classified once (the model is the slow part; the database is what differs)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.seen: dict[str, Any] = {}
+
+    def classify(self, texts: Any, languages: Any = None, signals: Any = None) -> Any:
+        key = repr((list(texts), list(languages or []), list(signals or [])))
+        if key not in self.seen:
+            self.seen[key] = self.real.classify(texts, languages=languages, signals=signals)
+        return self.seen[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.fixture(scope="session")
+def remembered(classifier: Any) -> Remembered:
+    return Remembered(classifier)
+
+
+def make_config(db_url: str, **storms: Any) -> Config:
+    return load_config(
+        overrides={
+            "database": {"url": db_url},
+            "brands": [{"name": "Acme", "keywords": ["acme"]}],
+            "departments": [
+                {"name": "support"},
+                {"name": "engineering", "sla": "30m"},
+                {"name": "billing"},
+            ],
+            "topics": TEST_TOPICS,
+            "routing": {
+                "default": "support",
+                "rules": [
+                    {"name": "outages", "when": {"topics": ["outage"]}, "to": ["engineering"]},
+                    {"name": "billing", "when": {"topics": ["billing"]}, "to": ["billing"]},
+                ],
+            },
+            "incidents": {"storms": {"enabled": True, **storms}},
+        },
+        environ={},
+    )
+
+
+def incidents_by_kind(store: Store, posts: list[tuple[str, str, dict[str, Any]]]) -> dict:
+    with store.session() as session:
+        rows = session.execute(select(Mention.external_id, Mention.incident_id)).all()
+    incident = dict(rows)
+    kinds: dict[str, Counter[int]] = {}
+    for external_id, kind, _ in posts:
+        kinds.setdefault(kind, Counter())[incident[external_id]] += 1
+        if kind == "ja":  # a Japanese report of the outage is an outage report too
+            kinds.setdefault("outage", Counter())[incident[external_id]] += 1
+    return kinds
+
+
+def test_a_storm_in_many_words_is_one_incident_and_swallows_nothing_else(
+    tmp_path: Path, db_url: str, remembered: Remembered
+) -> None:
+    posts = storm()
+    config = make_config(db_url)
+    process(tmp_path, config, remembered, *[p for _, _, p in posts])
+    store = Store(config.database.url)
+    kinds = incidents_by_kind(store, posts)
+    outage, _ = kinds["outage"].most_common(1)[0]
+    # Nearly every report is in the outage's incident (60 incidents without storms): the few
+    # left are not complaints ("acme site down here too" reads neutral) or too far in meaning.
+    assert kinds["outage"][outage] >= 50, kinds["outage"]
+    assert len(kinds["outage"]) <= 8, kinds["outage"]
+    # Japanese reports (e5) meet the English incident (MiniLM): the first on its topic alone,
+    # the next ones on meaning, against the e5 centroid the first one started.
+    assert kinds["ja"][outage] >= 8, kinds["ja"]
+    # Nothing unrelated joined it: not praise, not billing, not the delivery complaints.
+    for kind in ("praise", "billing", "delivery"):
+        assert outage not in kinds[kind], (kind, kinds[kind])
+    with store.session() as session:
+        items = session.execute(
+            select(QueueItem.incident_id, QueueItem.mentions).where(
+                QueueItem.department == "engineering"
+            )
+        ).all()
+    assert len(items) <= 6, items
+    assert dict(items)[outage] >= 50  # later posts folded into the open item
+
+
+def test_explain_says_why_a_post_joined_the_storm(
+    tmp_path: Path, db_url: str, remembered: Remembered
+) -> None:
+    posts = storm()[:12]
+    config = make_config(db_url)
+    process(tmp_path, config, remembered, *[p for _, _, p in posts])
+    store = Store(config.database.url)
+    with store.session() as session:
+        joined = session.execute(
+            select(Mention.id, Mention.incident_reason).where(
+                Mention.incident_reason.like("same problem as incident #%")  # type: ignore[union-attr]
+            )
+        ).all()
+    assert joined
+    pattern = re.compile(
+        r"same problem as incident #\d+: (similarity \d\.\d\d(, topic \w+"
+        r"|, leaning to topic \w+ \(\d\.\d\d\))?|topic \w+ \(.*\)),"
+        r" \d+ min (after|before) its last post"
+    )
+    assert all(pattern.fullmatch(reason) for _, reason in joined), joined
+    # The first Japanese report met the English incident on its topic.
+    across = "topic outage (its posts are in another language: meaning not compared)"
+    assert any(across in reason for _, reason in joined), joined
+    path = tmp_path / "config.yaml"
+    path.write_text(f"database:\n  url: {config.database.url}\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["--config", str(path), "route", "--explain", str(joined[-1][0])]
+    )
+    assert result.exit_code == 0, result.output
+    assert "same problem as incident #" in result.output
+
+
+def test_an_incident_stops_growing_at_its_span_and_praise_never_joins(
+    tmp_path: Path, db_url: str, remembered: Remembered
+) -> None:
+    """A complaint every 20 minutes for 6 hours, each within the window of the last: with a
+    2-hour span the incident closes to storms after 2 hours and a new one starts."""
+    texts = OUTAGE_EN[2:20]
+    posts = [
+        tweet(str(2000 + i), t, minutes=20 * i, author=str(101 + i)) for i, t in enumerate(texts)
+    ]
+    praise = tweet("2999", "acme support was super helpful yesterday, thanks!", 30, author="499")
+    config = make_config(db_url, max_span="2h")
+    process(tmp_path, config, remembered, *posts, praise)
+    store = Store(config.database.url)
+    with store.session() as session:
+        incidents = session.execute(select(Incident)).scalars().all()
+        spans = [i.last_seen - i.first_seen for i in incidents]
+        praised = session.execute(
+            select(Mention.incident_reason).where(Mention.external_id == "2999")
+        ).scalar_one()
+    assert all(span <= timedelta(hours=2) for span in spans), spans
+    # 6 hours in pieces of at most 2 (and the praise alone): 19 incidents without storms
+    assert 3 <= len(incidents) <= 10, [(i.first_seen, i.size) for i in incidents]
+    assert not (praised or "").startswith("same problem")
+
+
+def test_storms_are_on_without_configuration(tmp_path: Path) -> None:
+    """A newcomer who never reads the incidents keys still gets one incident per storm; a
+    config can switch it off."""
+    from harken.config import example_config_text
+
+    assert load_config(overrides={}, environ={}).incidents.storms.enabled
+    off = {"incidents": {"storms": {"enabled": False}}}
+    assert not load_config(overrides=off, environ={}).incidents.storms.enabled
+    path = tmp_path / "example.yaml"
+    path.write_text(example_config_text(), encoding="utf-8")
+    assert load_config(path, environ={}).incidents.storms.enabled
+
+
+def test_storms_off_keeps_the_old_grouping(
+    tmp_path: Path, db_url: str, remembered: Remembered
+) -> None:
+    posts = storm()
+    config = make_config(db_url, enabled=False)
+    process(tmp_path, config, remembered, *[p for _, _, p in posts])
+    kinds = incidents_by_kind(Store(config.database.url), posts)
+    assert len(kinds["outage"]) >= 40  # the fragments this issue is about

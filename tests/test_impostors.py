@@ -287,3 +287,45 @@ def test_classify_json_has_flags_with_an_author() -> None:
     assert flagged["flags"] == ["impersonation"]
     fan = json.loads(ok("classify", "-f", "json", "--author", "acme_fan_1987", BAIT))
     assert fan["flags"] == []
+
+
+def test_an_impostor_never_joins_the_customers_storm(
+    tmp_path: Path, classifier: Any, db_url: str
+) -> None:
+    """Customers locked out, then a lookalike answering them with a sign-in link in the same
+    words: its post must not fold into their incident and items (storms join by meaning)."""
+    users = [
+        {"id": str(100 + k), "name": f"c{k}", "username": f"customer{k}", "verified": False,
+         "public_metrics": {"followers_count": 50}}
+        for k in range(4)
+    ] + [USERS[1]]  # fmt: skip
+    locked = [
+        "@acmesupport my acme account is locked and I can't sign in",
+        "acme locked me out of my account, cannot log in at all",
+        "is acme down? my account says locked, sign in fails",
+        "acme login broken, account locked since this morning",
+    ]
+    page = p.x_page(
+        *[p.tweet(str(7100 + k), text, author=str(100 + k)) for k, text in enumerate(locked)],
+        p.tweet("7199", "@customer0 your acme account is locked: sign in at "
+                "https://acme-secure.example to restore it", author="300"),
+        users=users,
+    )  # fmt: skip
+    cfg = load_config(
+        overrides={
+            "database": {"url": db_url}, "brands": BRANDS, "accounts": ACCOUNTS,
+            "departments": [{"name": "support"}, {"name": "security"}], "topics": TEST_TOPICS,
+            "routing": {"default": "support"}, "alerts": {"min_risk": 0.99},
+        },
+        environ={},
+    )  # fmt: skip
+    store = Store(cfg.database.url)
+    ingest(store, cfg, list(read_jsonl(p.write_jsonl(tmp_path / "a.jsonl", page), "x")), "t")
+    run_pass(store, cfg, {}, classifier)
+    with store.session() as session:
+        incident_of = {
+            m.external_id: m.incident_id for m in session.execute(select(Mention)).scalars()
+        }
+    customers = {incident_of[str(7100 + k)] for k in range(len(locked))}
+    assert len(customers) < len(locked)  # the storm grouped the customers' reports
+    assert incident_of["7199"] not in customers

@@ -90,12 +90,14 @@ def _route_one(
     result: RouteResult,
     snapshotted: bool,
 ) -> None:
-    assignment = incidents.assign(session, mention, c, config.incidents)
+    impostor = impersonation.mark(config, mention, author, c)
+    # An impostor's post is not one more report of the customers' problem: it never joins
+    # their storm (it would fold into their items); copies and shared links still group it.
+    assignment = incidents.assign(session, mention, c, config.incidents, storms=impostor is None)
     incident = assignment.incident
     # Now that the mention has an incident, its growth is part of the risk.
     rescore(session, config, mention, author, c, incident.id, assignment.created, snapshotted)
-    impostor = impersonation.mark(config, mention, author, c)
-    incidents.raise_top(incident, mention, c.risk)  # the risk as rescored and floored
+    incidents.raise_top(incident, mention, c.risk)  # the risk as rescored (and floored)
     now = utcnow()
     subject = subject_of(mention, author, c, config)
     decisions = impersonation.decide(config, router.route(subject), impostor)

@@ -106,7 +106,7 @@ def _shown(value: Any) -> str:
 def _risk_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Top risks", title_justify="left")
     table.add_column("id", justify="right", no_wrap=True, min_width=4)
-    table.add_column("risk", justify="right", no_wrap=True)
+    table.add_column("risk", justify="right", no_wrap=True, min_width=4)
     table.add_column("sentiment", no_wrap=True, min_width=9)
     table.add_column("who", no_wrap=True, max_width=24, overflow="ellipsis")
     table.add_column("text", no_wrap=True, max_width=TEXT_WIDTH, overflow="ellipsis")

@@ -37,7 +37,7 @@ from sqlmodel import Session
 
 from harken import vectors
 from harken.config import IncidentsConfig
-from harken.routing import storms
+from harken.routing import storms as storm_lookup
 from harken.store.tables import Classification, Incident, IncidentKey, Mention
 from harken.text import normalize
 
@@ -112,14 +112,20 @@ def post_keys(mention: Mention, c: Classification, config: IncidentsConfig) -> P
 
 
 def assign(
-    session: Session, mention: Mention, c: Classification, config: IncidentsConfig
+    session: Session,
+    mention: Mention,
+    c: Classification,
+    config: IncidentsConfig,
+    *,
+    storms: bool = True,
 ) -> Assignment:
-    """Join the mention to its incident (creating one on first sight) and record its keys."""
+    """Join the mention to its incident (creating one on first sight) and record its keys.
+    ``storms=False``: by its keys only, and its meaning joins no storm's centroid."""
     brand = mention.brand or ""
     keys = post_keys(mention, c, config)
     found = _find(session, brand, mention, keys, config)
-    if found is None:
-        storm = storms.find(session, brand, mention.created_at, c, keys.vector, config.storms)
+    if found is None and storms:
+        storm = storm_lookup.find(session, brand, mention.created_at, c, keys.vector, config.storms)
         if storm is not None:
             found = _get(session, storm.incident_id), "storm", storm.reason
     created = found is None
@@ -131,9 +137,11 @@ def assign(
     _grow(incident, mention, c.risk)
     session.add(incident)
     _record_keys(session, brand, incident, mention, keys, how)
-    if how != "copy" and not (how == "post" and mention.ref_kind == "retweet"):
+    if storms and how != "copy" and not (how == "post" and mention.ref_kind == "retweet"):
         # A retweet or a copy repeats its original's meaning: it would only weigh the mean.
-        storms.remember(session, brand, incident, mention.created_at, c, keys.vector, config.storms)
+        storm_lookup.remember(
+            session, brand, incident, mention.created_at, c, keys.vector, config.storms
+        )
     mention.incident_id, mention.incident_reason = incident.id, reason
     session.add(mention)
     return Assignment(incident, reason, created)

@@ -72,6 +72,22 @@ _BLOCKERS = frozenset((
     "informed", "notify", "notified", "warn", "warned", "report", "reported", "acknowledge",
     "acknowledged", "apologise", "apologize", "apologised", "apologized", "can", "could", "able",
     "prevent", "prevented", "stop", "stopped", "care", "fix", "fixed", "even",
+    # what the brand owes about it: "no apology for the breach", "not a word on the hack"
+    "apology", "apologies", "notification", "notice", "warning", "news", "info", "information",
+    "word", "transparency", "compensation", "communication", "explanation", "statement",
+    "comment", "accountability", "solution",
+    # the cue is about the speaker or the extent: "never thought", "wasn't just hacked",
+    # "not the only one hacked", "never again, this breach", "not taking the breach seriously"
+    "again", "only", "just", "thought", "think", "expect", "expected", "imagine", "imagined",
+    "take", "taking", "ignore", "ignored", "ignoring", "afraid", "scared", "hesitate",
+    "address", "addressed", "given", "details", "support",
+))
+# fmt: on
+# Words that open a new clause after a comma ("no 2fa, then a hack").
+# fmt: off
+_SUBJECTS = frozenset((
+    "i", "we", "you", "he", "she", "it", "they", "my", "our", "your", "their", "this", "these",
+    "then", "now", "so",
 ))
 # fmt: on
 # Negated, these are the complaint, not a denial: malfunctions ("won't load", "not working")
@@ -201,10 +217,13 @@ def _complaint_word(words: str) -> bool:
 def _clause_start(text: str, sentence_start: int, start: int) -> int:
     breaks = [m.end() for m in _CLAUSE_BREAK.finditer(text, sentence_start, start)]
     begin = max([sentence_start, *breaks])
-    # A comma ends a clause unless a list runs on from it: "no breach, leak or hack".
+    # A comma ends a clause unless a list runs on from it: "no breach, leak or hack"; a
+    # subject after it starts a new one ("wasn't secure, it was hacked").
     for comma in reversed([m.start() for m in re.finditer(",", text[begin:start])]):
         tail = _WORD.findall(text[begin + comma + 1 : start])
-        if len(tail) > 2 and not (tail and tail[0] in ("and", "or", "nor")):
+        if (len(tail) > 2 and tail[0] not in ("and", "or", "nor")) or (
+            tail and tail[0] in _SUBJECTS
+        ):
             return begin + comma + 1
     return begin
 

@@ -121,7 +121,6 @@ _SLACK_GROUP = re.compile(r"<!subteam\^[^<>|]*(?:\|([^<>]*))?>")
 _SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
 _SLACK_CHANNEL = re.compile(r"<#[CG][A-Z0-9]+(?:\|([^<>]*))?>")
 _HIDDEN_OPEN = re.compile(r"<(script|style)\b[^<>]*>", re.IGNORECASE)
-_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 _MARKUP_TAG = re.compile(r"</?([A-Za-z][\w:.-]*)(?:\s[^<>]*)?/?>|<![A-Za-z][^<>]*>")
 # Tags inside a word or a phrase ("<b>Acme</b>'s") leave nothing; any other tag ends a word.
 _INLINE = frozenset(
@@ -148,7 +147,7 @@ def visible_text(text: str) -> str:
     (``=HYPERLINK("http://x","click") ...``) as the text strings it shows."""
     text = strip_controls(html.unescape(text))
     text = _formula_shown(text)
-    text = _without_hidden_blocks(_COMMENT.sub(" ", text))
+    text = _without_hidden_blocks(_without_comments(text))
     text = _SLACK_LINK.sub(lambda m: m.group(2) if m.group(2) else m.group(1), text)
     text = _SLACK_GROUP.sub(lambda m: m.group(1) or "", _SLACK_PING.sub("", text))
     text = _SLACK_USER.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
@@ -162,6 +161,21 @@ def visible_text(text: str) -> str:
 def _tag_gap(match: re.Match[str]) -> str:
     name = match.group(1)
     return "" if name and name.lower() in _INLINE else " "
+
+
+def _without_comments(text: str) -> str:
+    """HTML comments without their contents; an unclosed "<!--" loses itself only (in a
+    plain-text post the words after it are what the reader sees)."""
+    out, pos = [], 0
+    while (start := text.find("<!--", pos)) >= 0:
+        close = text.find("-->", start + 4)
+        out.append(text[pos:start] + " ")
+        if close < 0:  # none after this one either: linear time on "<!--" * 10,000
+            out.append(text[start + 4 :].replace("<!--", " "))
+            return "".join(out)
+        pos = close + 3
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _without_hidden_blocks(text: str) -> str:

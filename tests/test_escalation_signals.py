@@ -15,6 +15,7 @@ from harken.classify.types import Signals
 from harken.config import Config, load_config
 from harken.config.schema import RiskSignalsConfig
 from harken.errors import ConfigError
+from harken.matching import compile_phrases, first_affirmed
 from harken.notify.contract import Delivered
 from harken.pipeline.classify import risk_weights
 from harken.pipeline.ingest import ingest
@@ -23,6 +24,7 @@ from harken.platforms.replay import read_jsonl
 from harken.store import Store
 from harken.store.repo import AlertView
 from harken.store.tables import Alert, Classification, Mention
+from harken.text import normalize
 from tests import payloads as p
 
 SMALL = Signals(followers=300, engagement=4)
@@ -84,6 +86,15 @@ def test_praise_naming_a_signal_word_stays_low() -> None:
     score, factors = risk(praise, complaint=0.04, negative=0.02)
     assert score - risk("", complaint=0.04, negative=0.02)[0] < 0.01
     assert not any(f.startswith("legal threat") for f in factors)
+
+
+def test_signals_read_denials_like_keyword_rules_do() -> None:
+    """One reading of a phrase for rules and signals (harken.matching.Phrase.affirmed_in):
+    past 50 denials a phrase stands, so 40,000 characters of them cost 50 reads, not 2,400."""
+    hostile = normalize("we will not sue. " * 2_400)
+    assert first_affirmed(compile_phrases(["sue"]), hostile)[0] is not None
+    assert [f.kind for f in find_signals(hostile)] == ["legal"]
+    assert find_signals("we will not sue. " * 3) == ()
 
 
 def test_markup_hides_no_signal_and_invents_none() -> None:

@@ -117,6 +117,25 @@ NOT_IMPOSTORS = {
         "We're investigating sign-in failures. Follow status.acme.example.com for updates.",
     ),
     "a Japanese customer asking for a refund": (author("tanaka_h", "田中"), "返金してください"),
+    # a fan account named after the brand, locked out: its own trouble is no lure
+    "a fan who cannot log in": (
+        author("acme_japan"),
+        "@acmesupport I can't log in since the update and my password reset fails",
+    ),
+    "a fan who cannot sign in, in Japanese": (
+        author("アクメ公式ファン", "アクメ"),
+        "ログインできない",
+    ),
+    "a fan whose curl script fails": (author("acme_us"), "acme api broke my curl script again"),
+    # the brand with weak words only (regional and fan accounts) sharing a link: no lure
+    "a regional fan account sharing a link": (
+        author("acme_japan"),
+        "アクメの新機能の記事 https://news.example/acme",
+    ),
+    "a fan named like the brand sharing a link": (
+        author("realacme", "Acme"),
+        "the new acme release notes are up https://blog.example/acme",
+    ),
 }
 
 
@@ -124,6 +143,17 @@ NOT_IMPOSTORS = {
 def test_real_accounts_customers_and_fans_are_not_impostors(kind: str) -> None:
     who, text = NOT_IMPOSTORS[kind]
     assert impostor_of(config(), who, text) is None, kind
+
+
+def test_a_hostile_long_name_is_read_in_bounded_time() -> None:
+    """No platform allows a name of thousands of characters (X 50, Bluesky 64): one is not
+    compared letter by letter with every target (0.4-0.6 s per post before)."""
+    import time
+
+    began = time.perf_counter()
+    for name in ("x" * 40_000, "acme" + "support" * 5_700):
+        assert impostor_of(config(), author("bob", name), "see https://x.example") is None
+    assert time.perf_counter() - began < 0.2
 
 
 def test_no_brand_configured_no_impostor() -> None:

@@ -32,6 +32,9 @@ FORMULA = '=HYPERLINK("http://x","click") '
         ("<p>Hello <b>Acme</b>'s team</p><div>next</div>", "Hello Acme's team next"),
         ('<a href="http://x" title="lawyer">my bill</a>', "my bill"),
         ("<!-- hidden lawyer --> shown", "shown"),
+        # an unclosed comment hides nothing in a plain-text post: the words after it stay
+        ("<!-- I will sue acme", "I will sue acme"),
+        ("a <!-- b --> c <!-- d", "a c d"),
         ("&lt;script&gt;alert(1)&lt;/script&gt;refund me", "refund me"),
         ("<http://evil.example|Your bank> says hi", "Your bank says hi"),
         ("see <https://acme.com>", "see https://acme.com"),
@@ -68,7 +71,9 @@ def test_a_long_run_of_brackets_is_read_in_linear_time() -> None:
     import time
 
     start = time.perf_counter()
-    for hostile in ("<" * 40_000, "<a " * 20_000, "<script>" * 10_000, "[x](" * 20_000):
+    for hostile in (
+        "<" * 40_000, "<a " * 20_000, "<script>" * 10_000, "[x](" * 20_000, "<!--" * 10_000,
+    ):  # fmt: skip
         visible_text(hostile + " acme")
     assert time.perf_counter() - start < 2
 

@@ -97,6 +97,29 @@ TABLE: list[tuple[str, str, str | None]] = [
     ("情報漏洩ではないでしょうか", "情報漏洩", None),
     ("ハッキングされたが、データ流出は確認されていない", "ハッキング", None),
     ("情報漏洩なら発表してほしい", "情報漏洩", None),
+    # complaints whose negation is about something else: the match stands (hiding them is
+    # the worst mistake: a real complaint goes nowhere)
+    ("no apology for the data breach", "data breach", None),
+    ("still no notification of the data breach", "data breach", None),
+    ("no news on the data breach", "data breach", None),
+    ("not a word from acme on the data breach", "data breach", None),
+    ("no compensation for the data breach", "data breach", None),
+    ("zero communication and no transparency on the data breach", "data breach", None),
+    ("without any notice my account was hacked", "hacked", None),
+    ("Never again, this data breach exposed my card", "data breach", None),
+    ("I never thought acme would have a data breach", "data breach", None),
+    ("I didn't expect a data breach from acme", "data breach", None),
+    ("my account wasn't just hacked, they stole my card", "hacked", None),
+    ("I'm not the only one hacked", "hacked", None),
+    ("My account wasn't secure, it was hacked", "hacked", None),
+    ("They're not taking the data breach seriously", "data breach", None),
+    ("don't ignore the data breach", "data breach", None),
+    ("I'm not afraid to sue", "sue", None),
+    ("I won't hesitate to sue", "sue", None),
+    ("No one from acme has addressed the data breach", "data breach", None),
+    ("I was not given any details on the data breach", "data breach", None),
+    ("no support for hacked accounts", "hacked", None),
+    ("no password change, no 2fa, then a hack", "hack", None),
 ]
 
 

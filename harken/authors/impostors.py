@@ -59,13 +59,21 @@ _LOOKALIKE = str.maketrans(
         **dict.fromkeys("_.-·・ 　'’", ""),
     }
 )
-# Words an impostor adds to the brand's name to look like its service desk.
-SERVICE_WORDS = (
-    "support", "help", "helpdesk", "care", "refund", "refunds", "official", "team", "service",
-    "services", "desk", "hq", "customer", "customers", "cs", "info", "real", "global", "us",
-    "jp", "japan", "the", "app", "billing", "security", "account", "accounts", "assist",
+# Words an impostor adds to the brand's name to look like its service desk. The weak ones
+# are also what fans and regional accounts call themselves (@acme_japan, @realacme): a name
+# made of the brand and weak words only is suspect when the post asks for credentials or a
+# DM, not for a link alone.
+STRONG_SERVICE_WORDS = (
+    "support", "help", "helpdesk", "care", "refund", "refunds", "official", "service",
+    "services", "desk", "cs", "billing", "security", "assist",
     "サポート", "公式", "ヘルプ", "窓口", "カスタマー", "返金", "事務局", "センター", "お客様",
 )  # fmt: skip
+WEAK_SERVICE_WORDS = (
+    "team", "hq", "customer", "customers", "info", "real", "global", "us", "jp", "japan",
+    "the", "app", "account", "accounts",
+)  # fmt: skip
+SERVICE_WORDS = STRONG_SERVICE_WORDS + WEAK_SERVICE_WORDS
+LINK_LURE = "has a link"
 _LINK = re.compile(
     r"https?://[^\s/?#]+|\bwww\.[^\s/?#]+|"
     r"\b(?:[\w-]+\.)+(?:com|net|org|io|co|ly|me|info|xyz|site|app|jp|example)\b",
@@ -77,9 +85,17 @@ _ASKS = re.compile(
     r"\bpin\b|\botp\b|one[- ]time code|security code|account details|\bcompensation\b|"
     r"\bclaim (?:your|a|the)? ?refund|\brefund (?:form|claim|link)|whatsapp|telegram|"
     r"パスワード|ログイン|こちらから|返金|認証|暗証番号|カード番号|補償|ダイレクトメッセージ|"
-    r"ＤＭ|URL|ＵＲＬ",
+    r"ＤＭ|\bURL\b|ＵＲＬ",
     re.IGNORECASE,
 )
+# Before or after an ask, words that make it the writer's own trouble, not a request to the
+# reader: "I can't log in", "my password reset fails", "ログインできない".
+_OWN_TROUBLE_BEFORE = re.compile(
+    r"\b(?:my|can['’]?t|cannot|can not|couldn['’]?t|could not|unable to|not able to"
+    r"|won['’]?t let me)\s+$",
+    re.IGNORECASE,
+)
+_OWN_TROUBLE_AFTER = re.compile(r"(?:が|は)?(?:できな|出来な|でき(?:ません|ず))")
 
 
 class AuthorLike(Protocol):
@@ -125,7 +141,9 @@ def impostor_of(config: Config, author: AuthorLike, text: str) -> Impersonation 
     for label, name in (("handle", author.handle), ("display name", author.name or "")):
         found = _imitation(_targets(config), name) if name.strip() else None
         if found is not None:
-            target, how = found
+            target, how, strong = found
+            if not strong and lure == LINK_LURE:
+                continue  # a fan's name ("Acme", @acme_japan) sharing a link is no impostor
             shown = f"@{name.strip().lstrip('@')}" if label == "handle" else f"'{name.strip()}'"
             why = f"{label} {shown} {how} {target.shown}, and the post {lure}"
             return Impersonation(target.shown, why)
@@ -138,9 +156,14 @@ def lure_in(text: str, own_domain: str | None = None) -> str | None:
     for link in _LINK.finditer(text):
         host = re.sub(r"^(?:https?://)?(?:www\.)?", "", link.group(0).casefold()).split(":")[0]
         if own_domain is None or (host != own_domain and not host.endswith("." + own_domain)):
-            return "has a link"
-    asked = _ASKS.search(unicodedata.normalize("NFKC", text))
-    return f"asks for '{asked.group(0).strip()}'" if asked else None
+            return LINK_LURE
+    folded = unicodedata.normalize("NFKC", text)
+    for asked in _ASKS.finditer(folded):
+        before = folded[max(0, asked.start() - 20) : asked.start()]
+        if _OWN_TROUBLE_BEFORE.search(before) or _OWN_TROUBLE_AFTER.match(folded, asked.end()):
+            continue
+        return f"asks for '{asked.group(0).strip()}'"
+    return None
 
 
 def _own_domain(author: AuthorLike) -> str | None:
@@ -152,22 +175,34 @@ def _own_domain(author: AuthorLike) -> str | None:
     return handle
 
 
-def _imitation(targets: tuple[_Target, ...], name: str) -> tuple[_Target, str] | None:
+# Longer than any platform's handle or display name (X 50, Bluesky 64): a hostile value, not
+# a name a reader would take for the brand's, and not worth comparing letter by letter.
+_LONGEST_NAME = 100
+
+
+def _imitation(targets: tuple[_Target, ...], name: str) -> tuple[_Target, str, bool] | None:
+    """The target the name imitates, how (in words), and whether strongly: a lookalike of a
+    handle or account, or the brand with a service desk's words, is strong; the bare brand
+    name or the brand with weak words only (what fans call themselves) is not."""
+    if len(name) > _LONGEST_NAME:
+        return None
     raw = unicodedata.normalize("NFKC", name).casefold().strip().lstrip("@")
     shapes = {skeleton(name), skeleton(name.rstrip("0123456789_ "))} - {""}
+    bare = {t.skeleton for t in targets if t.brand}  # the brand's name, as @acme spells it too
     for target in targets:
         if raw == target.shown.lstrip("@").casefold():
-            return target, "copies"
+            return target, "copies", target.skeleton not in bare
         if target.skeleton in shapes:
-            return target, "looks like"
+            return target, "looks like", not target.brand
     for target in (t for t in targets if not t.brand):
         steps = min(_distance(shape, target.skeleton) for shape in shapes)
         if 0 < steps <= _allowed(target.skeleton):
-            return target, f"is {'one letter' if steps == 1 else 'two letters'} from"
+            return target, f"is {'one letter' if steps == 1 else 'two letters'} from", True
     for target in (t for t in targets if t.brand):
-        if any(_with_service_words(shape, target.skeleton) for shape in shapes):
+        words = [_with_service_words(shape, target.skeleton) for shape in shapes]
+        if any(words):
             how = f"is the brand name {target.shown} plus service words, like"
-            return _closest(targets, target), how
+            return _closest(targets, target), how, "strong" in words
     return None
 
 
@@ -177,17 +212,24 @@ def _allowed(target: str) -> int:
     return 0 if len(target) < 5 else 1 if len(target) < 9 else 2
 
 
-def _with_service_words(shape: str, core: str) -> bool:
+def _with_service_words(shape: str, core: str) -> str | None:
+    """ "strong" or "weak" when ``shape`` is ``core`` with service words before or after it
+    (weak: made of weak words only), else None."""
     if len(core) < 3 or shape == core:
-        return False
+        return None
     if shape.startswith(core):
-        return _only_service_words(shape[len(core) :])
-    return shape.endswith(core) and _only_service_words(shape[: -len(core)])
+        rest = shape[len(core) :]
+    elif shape.endswith(core):
+        rest = shape[: -len(core)]
+    else:
+        return None
+    if not _made_of(rest, _service_skeletons()):
+        return None
+    return "weak" if _made_of(rest, _weak_skeletons()) else "strong"
 
 
-def _only_service_words(rest: str) -> bool:
-    words = _service_skeletons()
-    ok = [True] + [False] * len(rest)  # ok[i]: rest[:i] is made of service words
+def _made_of(rest: str, words: tuple[str, ...]) -> bool:
+    ok = [True] + [False] * len(rest)  # ok[i]: rest[:i] is made of these words
     for end in range(1, len(rest) + 1):
         ok[end] = any(ok[end - len(w)] and rest.endswith(w, 0, end) for w in words if len(w) <= end)
     return ok[-1]
@@ -206,6 +248,11 @@ def _closest(targets: tuple[_Target, ...], brand: _Target) -> _Target:
 @lru_cache(maxsize=1)
 def _service_skeletons() -> tuple[str, ...]:
     return tuple(sorted({skeleton(w) for w in SERVICE_WORDS}, key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def _weak_skeletons() -> tuple[str, ...]:
+    return tuple(sorted({skeleton(w) for w in WEAK_SERVICE_WORDS}, key=len, reverse=True))
 
 
 def _targets(config: Config) -> tuple[_Target, ...]:
@@ -245,4 +292,14 @@ def _distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-__all__ = ["FLAG", "SERVICE_WORDS", "AuthorLike", "Impersonation", "impostor_of", "lure_in"]
+__all__ = [
+    "FLAG",
+    "LINK_LURE",
+    "SERVICE_WORDS",
+    "STRONG_SERVICE_WORDS",
+    "WEAK_SERVICE_WORDS",
+    "AuthorLike",
+    "Impersonation",
+    "impostor_of",
+    "lure_in",
+]

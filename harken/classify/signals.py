@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harken.matching import Phrase, compile_phrases
-from harken.negation import negated
 from harken.text import normalize, visible_text
 
 # How each kind is named in a risk factor ("legal threat: 'take you to court'").
@@ -82,4 +81,5 @@ def find_signals(text: str) -> tuple[Found, ...]:
 
 
 def _affirmed(phrase: Phrase, folded: str) -> bool:
-    return any(negated(folded, m.start(), m.end()) is None for m in phrase.pattern.finditer(folded))
+    # As keyword rules read it: bounded reads of denials, the same verdict as routing.
+    return phrase.affirmed_in(folded)[0]

@@ -323,6 +323,15 @@ class StormsConfig(Strict):
     # A post whose encoder cannot compare its meaning with the incident's (e5 Japanese with a
     # MiniLM English incident) may join on a shared topic alone, within this shorter window.
     across_languages: Duration = timedelta(minutes=30)  # 0s: never
+    # A neutral post (not positive: praise never joins) with a complaint score at least this
+    # may join too, on a shared topic at ``similarity``: "login loop after 2FA" reads neutral.
+    neutral_complaint: float = Field(default=0.1, ge=0, le=1)
+    # A burst: at least this many of the brand's incidents had a complaint within ``window``.
+    # Each report of an outage starts alone, and two phrasings of it are only ~0.45 alike on
+    # MiniLM (a whole storm's mean is 0.6-0.8 from each): during a burst a post needs
+    # ``burst_similarity`` instead of ``similarity`` (the topicless bar drops as much). 0: never.
+    burst: int = Field(default=3, ge=0, le=100)
+    burst_similarity: float = Field(default=0.5, ge=0.3, le=1)
 
 
 class IncidentsConfig(Strict):

@@ -11,7 +11,14 @@ complaint is also compared with the meaning of the brand's recent incidents:
   brand whose last complaint is within ``storms.window`` of it (one indexed query on
   ``(brand, last_at)``, open incidents only), and joins the most similar
   whose centroid reaches ``storms.similarity``: on MiniLM's scale, e5's mapped onto it.
-  Bounded work per post, whatever the size of the storm.
+  Bounded work per post, whatever the size of the storm. A neutral post (complaint score ≥
+  ``storms.neutral_complaint``) is compared too, but joins only on a shared topic at
+  ``storms.similarity``; a positive one never.
+* Bursts: an outage's first reports each open an incident, and two phrasings of it are only
+  ~0.45 alike on MiniLM while each is 0.6-0.8 from the whole storm's mean. When at least
+  ``storms.burst`` incidents of the brand had a complaint within the window, a complaint needs
+  ``storms.burst_similarity`` instead of ``storms.similarity`` (the topicless bar drops as
+  much), so the fragments come together (tuned on the gold set's tune split).
 * Guards against one incident swallowing everything: the topics must agree when both sides
   have topics (a post's topic among the incident's leading ones), a post or incident without
   topics needs ``storms.topicless_similarity`` (unless the post's best topic score, at least
@@ -62,6 +69,11 @@ def complaint_like(c: Classification, config: StormsConfig) -> bool:
     return c.sentiment == "negative" or c.complaint >= config.complaint
 
 
+def neutral_report(c: Classification, config: StormsConfig) -> bool:
+    """A neutral post that may still report the problem: it joins on a shared topic only."""
+    return c.sentiment == "neutral" and c.complaint >= config.neutral_complaint
+
+
 def find(
     session: Session,
     brand: str,
@@ -71,7 +83,9 @@ def find(
     config: StormsConfig,
 ) -> StormJoin | None:
     """The recent incident of the brand whose complaints this post's words also describe."""
-    if not config.enabled or vector is None or not c.vector_model or not complaint_like(c, config):
+    if not config.enabled or vector is None or not c.vector_model:
+        return None
+    if not complaint_like(c, config) and not neutral_report(c, config):
         return None
     rows = session.connection().execute(
         _recent_statement(),
@@ -87,9 +101,12 @@ def find(
         candidate = Candidate(incident_id, model, vectors.unpack(blob), topics or {}, first_at,
                               last_at)  # fmt: skip
         by_incident.setdefault(incident_id, []).append(candidate)
+    # Several incidents with a complaint this close: the brand is in a storm whose reports
+    # have not met yet; their phrasings are less alike than each is to the storm's mean.
+    bar = _bar(len(by_incident), config)
     best: StormJoin | None = None
     for incident_id, candidates in by_incident.items():
-        found = _judge(incident_id, candidates, at, c, vector, config)
+        found = _judge(incident_id, candidates, at, c, vector, config, bar)
         if found is not None and _better(found, best):
             best = found
     return best
@@ -102,6 +119,7 @@ def _judge(
     c: Classification,
     vector: np.ndarray,
     config: StormsConfig,
+    bar: float,
 ) -> StormJoin | None:
     first = min(x.first_at for x in candidates)
     last = max(x.last_at for x in candidates)
@@ -116,8 +134,14 @@ def _judge(
         shared = _shared_topic(c.topics, x.topics)
         if config.same_topic and c.topics and x.topics and shared is None:
             return None
-        leaning = None if c.topics else _leaning(c.topic_scores or {}, x.topics, config)
-        needed = config.similarity if shared or leaning else config.topicless_similarity
+        if complaint_like(c, config):
+            leaning = None if c.topics else _leaning(c.topic_scores or {}, x.topics, config)
+            needed = config.similarity if shared or leaning else config.topicless_similarity
+            needed -= bar
+        elif shared is None:  # a neutral report joins only on a shared topic, at the full bar
+            return None
+        else:
+            leaning, needed = None, config.similarity
         if similarity < needed:
             return None
         said = f"similarity {similarity:.2f}"
@@ -127,6 +151,8 @@ def _judge(
             said += f", leaning to topic {leaning} ({c.topic_scores[leaning]:.2f})"
         return StormJoin(incident_id, _reason(incident_id, said, at, last), similarity)
     # Only other encoders' centroids: a shared leading topic, closer in time.
+    if not complaint_like(c, config):
+        return None
     topics: dict[str, int] = {}
     for x in candidates:
         for name, count in x.topics.items():
@@ -136,6 +162,13 @@ def _judge(
         return None
     said = f"topic {shared} (its posts are in another language: meaning not compared)"
     return StormJoin(incident_id, _reason(incident_id, said, at, last), None)
+
+
+def _bar(incidents: int, config: StormsConfig) -> float:
+    """How much lower the similarity bar is for this many recent incidents of the brand."""
+    if config.burst and incidents >= config.burst:
+        return max(0.0, config.similarity - config.burst_similarity)
+    return 0.0
 
 
 def _better(found: StormJoin, best: StormJoin | None) -> bool:

@@ -90,6 +90,17 @@ _SUBJECTS = frozenset((
     "then", "now", "so",
 ))
 # fmt: on
+# After the match, these undo a "never"/"no": "never had a data breach until now" is news.
+_UNTIL_NOW = re.compile(
+    r"(?:\s+[\w'’]+){0,4}?[\s,…–—-]+until\s+(?:now|today|tonight|yesterday"
+    r"|this\s+(?:week|weekend|month|year|morning|afternoon|evening))\b"
+)
+# A word that makes a short comma tail a clause of its own: "no security, account hacked".
+_PREDICATE = re.compile(
+    r"(?:is|are|was|were|been|got|gets|get|has|have|had)$|\w{3,}(?<!e)ed$", re.IGNORECASE
+)
+# Words that cannot open "account hacked"'s kind of clause: intensifiers and cues.
+_NOT_SUBJECTS = frozenset(("ever", "even", "just", "not", "no", "never"))
 # Negated, these are the complaint, not a denial: malfunctions ("won't load", "not working")
 # and absences of what the customer is owed ("never received", "no refund", "not refunded").
 # fmt: off
@@ -172,10 +183,10 @@ def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _english(text: str, start: int, end: int, sentence_start: int, sentence_end: int) -> str | None:
-    clause_start = _clause_start(text, sentence_start, start)
+    clause_start = _clause_start(text, sentence_start, start, end)
     before = _english_before(text, clause_start, start, end)
     if before is not None:
-        return before
+        return None if _UNTIL_NOW.match(text, end, sentence_end) else before
     clause_end = _clause_end(text, end, sentence_end)
     after = _ENGLISH_AFTER.match(text, end, clause_end)
     if after and not _complaint_word(text[start:end]):
@@ -214,18 +225,31 @@ def _complaint_word(words: str) -> bool:
     return any(w.startswith(_COMPLAINT_STEMS) for w in _WORD.findall(words))
 
 
-def _clause_start(text: str, sentence_start: int, start: int) -> int:
+def _clause_start(text: str, sentence_start: int, start: int, end: int) -> int:
     breaks = [m.end() for m in _CLAUSE_BREAK.finditer(text, sentence_start, start)]
     begin = max([sentence_start, *breaks])
     # A comma ends a clause unless a list runs on from it: "no breach, leak or hack"; a
-    # subject after it starts a new one ("wasn't secure, it was hacked").
+    # subject after it starts a new one ("wasn't secure, it was hacked"), and so does a
+    # tail with its own verb ("no security, account hacked").
     for comma in reversed([m.start() for m in re.finditer(",", text[begin:start])]):
         tail = _WORD.findall(text[begin + comma + 1 : start])
-        if (len(tail) > 2 and tail[0] not in ("and", "or", "nor")) or (
-            tail and tail[0] in _SUBJECTS
-        ):
+        listed = bool(tail) and tail[0] in ("and", "or", "nor")
+        if (len(tail) > 2 and not listed) or (tail and tail[0] in _SUBJECTS):
+            return begin + comma + 1
+        if _own_verb([*tail, *_WORD.findall(text[start:end])]):
             return begin + comma + 1
     return begin
+
+
+def _own_verb(words: list[str]) -> bool:
+    """Whether the words after a comma are a clause with its own subject and verb ("account
+    hacked"), not one more item of a list ("exposed, leaked or stolen") nor an intensifier
+    ("never, ever hacked")."""
+    if len(words) < 2 or _PREDICATE.fullmatch(words[0]) or words[0].lower() in _NOT_SUBJECTS:
+        return False
+    if any(w.lower() in ("and", "or", "nor") for w in words):
+        return False
+    return any(_PREDICATE.fullmatch(w) for w in words[1:])
 
 
 def _clause_end(text: str, end: int, sentence_end: int) -> int:

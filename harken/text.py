@@ -121,7 +121,25 @@ _SLACK_GROUP = re.compile(r"<!subteam\^[^<>|]*(?:\|([^<>]*))?>")
 _SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
 _SLACK_CHANNEL = re.compile(r"<#[CG][A-Z0-9]+(?:\|([^<>]*))?>")
 _HIDDEN_OPEN = re.compile(r"<(script|style)\b[^<>]*>", re.IGNORECASE)
-_MARKUP_TAG = re.compile(r"</?([A-Za-z][\w:.-]*)(?:\s[^<>]*)?/?>|<![A-Za-z][^<>]*>")
+_MARKUP_TAG = re.compile(r"</?([A-Za-z][\w:.-]*)(\s[^<>]*)?/?>|<![A-Za-z][^<>]*>")
+# Element names of HTML (living standard, with the obsolete ones posts still carry), SVG and
+# MathML: only these are markup. Any other word in angle brackets ("my account <was hacked>",
+# "<Acme Support>") is something the author wrote for a reader to see.
+_ELEMENT_NAMES = """a abbr acronym address applet area article aside audio b base basefont bdi bdo
+    big blink blockquote body br button canvas caption center cite code col
+    colgroup data datalist dd del details dfn dialog dir div dl dt em embed
+    fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6
+    head header hgroup hr html i iframe img input ins kbd label legend li link
+    main map mark marquee menu meta meter nav nobr noframes noscript object ol
+    optgroup option output p param picture pre progress q rp rt ruby s samp script
+    search section select slot small source span strike strong style sub summary
+    sup table tbody td template textarea tfoot th thead time title tr track tt u
+    ul var video wbr svg g path rect circle ellipse line polyline polygon text
+    tspan textpath defs use symbol image lineargradient radialgradient stop
+    clippath mask pattern filter foreignobject animate animatetransform desc
+    metadata marker math mi mn mo ms mtext mrow mfrac msqrt mroot msub msup
+    msubsup mtable mtr mtd semantics annotation"""
+_ELEMENTS = frozenset(_ELEMENT_NAMES.split())
 # Tags inside a word or a phrase ("<b>Acme</b>'s") leave nothing; any other tag ends a word.
 _INLINE = frozenset(
     {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "em", "font", "i", "kbd", "mark", "q", "s"}
@@ -140,7 +158,8 @@ _LINE_SPACES = re.compile(r"[ \t\u3000]{2,}")
 
 def visible_text(text: str) -> str:
     """The words a reader sees in a post, for scoring and matching (the stored text stays as
-    posted): entities decoded; no HTML/XML tags, script or style contents, comments; Slack
+    posted): entities decoded; no HTML, SVG or MathML tags (other words in angle brackets
+    stay, without the brackets), script or style contents, comments; Slack
     ``<http://x|label>`` as its label, ``<!channel>`` as nothing, ``<@U123>`` as ``@U123``;
     markdown ``[label](url)`` as its label; no code fences, nor backticks around code (its
     words stay); no ANSI escapes or control characters; a leading spreadsheet formula
@@ -159,8 +178,20 @@ def visible_text(text: str) -> str:
 
 
 def _tag_gap(match: re.Match[str]) -> str:
-    name = match.group(1)
-    return "" if name and name.lower() in _INLINE else " "
+    name, attributes = match.group(1), match.group(2)
+    if name is None:  # <!DOCTYPE ...> and the like
+        return " "
+    if not _is_markup(name.lower(), attributes):
+        return " " + match.group(0)[1:-1].strip("/ ") + " "  # the words stay, not the brackets
+    return "" if name.lower() in _INLINE else " "
+
+
+def _is_markup(name: str, attributes: str | None) -> bool:
+    """A known element's tag: bare, or with attributes that set a value (``<a href=...>``).
+    Only bare words after the name read as a phrase: "<I hate acme>" is not an <i> tag."""
+    if name not in _ELEMENTS:
+        return False
+    return attributes is None or not attributes.strip(" \t\n/") or "=" in attributes
 
 
 def _without_comments(text: str) -> str:

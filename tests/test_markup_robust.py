@@ -54,6 +54,14 @@ FORMULA = '=HYPERLINK("http://x","click") '
         ("- a list item, not a formula", "- a list item, not a formula"),
         ("I <3 acme, and 1 < 2 > 0", "I <3 acme, and 1 < 2 > 0"),
         ("アクメ<br>訴訟します", "アクメ 訴訟します"),
+        # Words in angle brackets that are not an HTML element stay words (the brackets go).
+        ("my account <was hacked>", "my account was hacked"),
+        ("acme<sue you>now", "acme sue you now"),
+        ("<Acme Support> refunded me", "Acme Support refunded me"),
+        ("</whatever> and <stop charging me>", "whatever and stop charging me"),
+        ("<I hate acme> <b>really</b>", "I hate acme really"),
+        ('x<br/>y<img src="a.png" />z<hr>w', "x y z w"),
+        ('<svg><path d="M0 0"/></svg>fine', "fine"),
     ],
 )
 def test_visible_text_keeps_the_words_a_reader_sees(posted: str, seen: str) -> None:
@@ -73,6 +81,7 @@ def test_a_long_run_of_brackets_is_read_in_linear_time() -> None:
     start = time.perf_counter()
     for hostile in (
         "<" * 40_000, "<a " * 20_000, "<script>" * 10_000, "[x](" * 20_000, "<!--" * 10_000,
+        "<was hacked " * 20_000, "<sue you>" * 20_000,
     ):  # fmt: skip
         visible_text(hostile + " acme")
     assert time.perf_counter() - start < 2
@@ -134,6 +143,7 @@ SUBJECT = Subject(
         ("<script>var lawyer = 1</script>hello acme", "support"),
         ("<b>my</b> <i>lawyer</i> will call acme", "legal"),
         ("<http://x|my lawyer> will call acme", "legal"),
+        ("acme<my lawyer>will call", "legal"),
     ],
 )
 def test_routing_keywords_read_visible_words_only(text: str, department: str) -> None:

@@ -120,6 +120,22 @@ TABLE: list[tuple[str, str, str | None]] = [
     ("I was not given any details on the data breach", "data breach", None),
     ("no support for hacked accounts", "hacked", None),
     ("no password change, no 2fa, then a hack", "hack", None),
+    # "until now" undoes the "never": the breach is news ("never had a data breach until now")
+    ("Acme never had a data breach until now", "data breach", None),
+    ("never been hacked in 10 years until today, thanks acme", "hacked", None),
+    ("no outage until this week", "outage", None),
+    # a short comma tail with a verb is a clause of its own ("no security, account hacked")
+    ("no security, account hacked", "hacked", None),
+    ("no 2fa, my account got hacked", "hacked", None),
+    ("no security, account hacked", "account hacked", None),
+    # ...but a list of participles is still one denial
+    ("no data was exposed, leaked or stolen", "stolen", "no data was exposed, leaked or stolen"),
+    (
+        "we were never breached, hacked or attacked",
+        "attacked",
+        "were never breached, hacked or attacked",
+    ),
+    ("never, ever hacked", "hacked", "never, ever hacked"),
 ]
 
 

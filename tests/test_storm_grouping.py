@@ -369,3 +369,28 @@ def test_a_neutral_report_on_the_storms_topic_joins_it(
     assert not (found[1.0]["4003"] or "").startswith("same problem"), found[1.0]
     assert (found[0.1]["4003"] or "").startswith("same problem"), found[0.1]
     assert "topic outage" in found[0.1]["4003"]
+
+
+def test_a_lone_japanese_complaint_does_not_join_an_english_incident_on_its_topic_alone(
+    tmp_path: Path, db_url: str, remembered: Remembered
+) -> None:
+    """Meaning cannot be compared across encoders, and on a busy brand a billing complaint in
+    Japanese shares the topic of some English billing incident most of the time: without a
+    burst (several reports of the brand's problem) the shared topic alone is no storm."""
+    english = [
+        tweet("5000", "acme charged me twice for the same month", 0, author="101"),
+        tweet("5001", "acme double charged my card, need a refund", 2, author="102"),
+    ]
+    japanese = tweet(
+        "5002", "acmeに同じ月の料金を二重に請求された。返金してほしい", 12, author="103"
+    )
+    japanese["lang"] = "ja"
+    config = make_config(db_url)
+    process(tmp_path, config, remembered, *english, japanese)
+    with Store(config.database.url).session() as session:
+        rows = session.execute(
+            select(Mention.external_id, Mention.incident_id, Mention.incident_reason)
+        ).all()
+    found = {external_id: (incident, reason) for external_id, incident, reason in rows}
+    assert found["5002"][0] not in {found["5000"][0], found["5001"][0]}, found
+    assert not (found["5002"][1] or "").startswith("same problem"), found

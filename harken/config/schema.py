@@ -321,7 +321,9 @@ class StormsConfig(Strict):
     # Only complaints join a storm: negative sentiment, or a complaint score at least this.
     complaint: float = Field(default=0.5, ge=0, le=1)
     # A post whose encoder cannot compare its meaning with the incident's (e5 Japanese with a
-    # MiniLM English incident) may join on a shared topic alone, within this shorter window.
+    # MiniLM English incident) may join on a shared topic alone, within this shorter window,
+    # when its score for the topic is clear (0.5) and the brand is in a burst (``burst``
+    # incidents, or that many complaints on the topic in the incident; burst 0: never).
     across_languages: Duration = timedelta(minutes=30)  # 0s: never
     # A neutral post (not positive: praise never joins) with a complaint score at least this
     # may join too, on a shared topic at ``similarity``: "login loop after 2FA" reads neutral.

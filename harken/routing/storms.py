@@ -28,8 +28,12 @@ complaint is also compared with the meaning of the brand's recent incidents:
   cannot be compared. An incident holds one centroid per encoder that has reported it; a
   Japanese complaint meets an English-only incident on a shared leading topic alone, within
   ``storms.across_languages`` of its last complaint (shorter than the window: topic agreement
-  is weaker evidence than meaning). Once it joined, the incident has an e5 centroid too and
-  later Japanese complaints compare meaning with it.
+  is weaker evidence than meaning), and only when its score for the topic is clear
+  (``ACROSS_SCORE``) and the brand is in a burst (``storms.burst`` incidents, or that many
+  complaints on the topic in this incident) or the post comes within ``ACROSS_CLOSE`` of the
+  incident's last complaint: a lone Japanese billing complaint does not join the English
+  billing incident of ten minutes ago. Once it joined, the incident has an e5
+  centroid too and later Japanese complaints compare meaning with it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,14 @@ from sqlmodel import Session, col
 from harken import vectors
 from harken.config.schema import StormsConfig
 from harken.store.tables import Classification, Incident, IncidentCentroid
+
+# The score (MiniLM's scale, e5's mapped onto it) a post's topic needs to meet an incident of
+# another language on that topic alone: the default topic threshold (0.45) plus a margin.
+ACROSS_SCORE = 0.5
+# Without a burst, a report in another language this close to the incident's last complaint
+# still counts as the storm beginning (the demo's first Japanese outage report came 37 s after
+# the second English one); ten minutes later it is just another complaint on the same topic.
+ACROSS_CLOSE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -103,10 +115,11 @@ def find(
         by_incident.setdefault(incident_id, []).append(candidate)
     # Several incidents with a complaint this close: the brand is in a storm whose reports
     # have not met yet; their phrasings are less alike than each is to the storm's mean.
+    bursting = bool(config.burst) and len(by_incident) >= config.burst
     bar = _bar(len(by_incident), config)
     best: StormJoin | None = None
     for incident_id, candidates in by_incident.items():
-        found = _judge(incident_id, candidates, at, c, vector, config, bar)
+        found = _judge(incident_id, candidates, at, c, vector, config, bar, bursting)
         if found is not None and _better(found, best):
             best = found
     return best
@@ -120,6 +133,7 @@ def _judge(
     vector: np.ndarray,
     config: StormsConfig,
     bar: float,
+    bursting: bool,
 ) -> StormJoin | None:
     first = min(x.first_at for x in candidates)
     last = max(x.last_at for x in candidates)
@@ -160,8 +174,25 @@ def _judge(
     shared = _shared_topic(c.topics, topics)
     if shared is None or abs(at - last) > config.across_languages:
         return None
+    close = abs(at - last) <= ACROSS_CLOSE
+    if not _clear_storm(shared, topics[shared], bursting or close, c, config):
+        return None
     said = f"topic {shared} (its posts are in another language: meaning not compared)"
     return StormJoin(incident_id, _reason(incident_id, said, at, last), None)
+
+
+def _clear_storm(
+    topic: str, members: int, bursting: bool, c: Classification, config: StormsConfig
+) -> bool:
+    """A topic alone is weak evidence: on a busy brand some English incident shares the topic
+    of most complaints (a Japanese double charge meets an English one). It joins only when the
+    post clearly has the topic (its score at least ``ACROSS_SCORE``, over the classifier's
+    default threshold) and the brand is in a storm: ``storms.burst`` incidents with a complaint
+    within the window, or that many of this incident's complaints on the topic (an outage
+    whose first reports already came together). ``storms.burst: 0`` turns this join off."""
+    if not config.burst or (c.topic_scores or {}).get(topic, 0.0) < ACROSS_SCORE:
+        return False
+    return bursting or members >= config.burst
 
 
 def _bar(incidents: int, config: StormsConfig) -> float:

@@ -32,8 +32,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harken.config import example_config_text, load_config
-from harken.pipeline.demo import demo_file, ingest_demo
+from harken.config import load_config
+from harken.pipeline.demo import ingest_demo
 from harken.pipeline.progress import no_progress
 from harken.store import Store
 from tests.fakes import x as xfake
@@ -41,6 +41,7 @@ from tests.fakes.slack import APP_TOKEN, TOKEN, FakeSlack, Message
 from tests.fakes.x import FakeX
 from tests.test_slack_app import SECRET, click
 from tests.test_slack_replies import submission
+from tests.test_slack_walkthrough import demo_x, fake_settings
 
 KENJI = "U0456DEF"
 ENV = {
@@ -55,9 +56,7 @@ REPLY = "Hi, this is Acme's legal team: could you DM us the details?"
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
-        x = FakeX()
-        for line in demo_file("x").read_text("utf-8").splitlines():
-            x.add(*json.loads(line).get("data", []))
+        x = demo_x()
         with FakeSlack() as slack, x.api:
             write_config(Path(tmp), slack, x)
             walk(slack)
@@ -65,22 +64,7 @@ def main() -> None:
 
 def write_config(directory: Path, slack: FakeSlack, x: FakeX) -> None:
     """The example config, its alerts to the fake Slack, X answerable on the fake X."""
-    settings = yaml.safe_load(example_config_text())
-    for department in settings["departments"]:
-        slack.add_channel(department["slack_channel"])
-    settings["alerts"]["slack"] = {
-        "bot_token": "${SLACK_BOT_TOKEN}",
-        "app_token": "${SLACK_APP_TOKEN}",
-        "signing_secret": "${SLACK_SIGNING_SECRET}",
-        "api_base_url": slack.api_url,
-    }
-    settings["sources"]["x"] |= {
-        "api_base_url": x.api.url,
-        "consumer_key": "${X_CONSUMER_KEY}",
-        "consumer_secret": "${X_CONSUMER_SECRET}",
-        "access_token": "${X_ACCESS_TOKEN}",
-        "access_token_secret": "${X_ACCESS_TOKEN_SECRET}",
-    }
+    settings = fake_settings(slack, x)
     (directory / "config.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True), "utf-8")
     config = load_config(directory / "config.yaml", environ=ENV)
     store = Store(config.database.url)

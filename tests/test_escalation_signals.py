@@ -3,7 +3,6 @@ risk with a named factor, in English and Japanese, not when denied (issue 21).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -153,13 +152,6 @@ class Recording:
 @pytest.fixture
 def config(db_url: str) -> Config:
     return load_config(overrides={**CONFIG, "database": {"url": db_url}}, environ={})
-
-
-@pytest.fixture
-def store(config: Config) -> Iterator[Store]:
-    opened = Store(config.database.url)
-    yield opened
-    opened.close()
 
 
 def test_a_court_threat_from_a_big_verified_author_is_alerted_by_default(

@@ -9,8 +9,9 @@ import pytest
 
 from harken.classify.preprocess import clean_text
 from harken.config import load_config
-from harken.routing.rules import Router, Subject
+from harken.routing.rules import Router
 from harken.text import visible_text
+from tests.test_routing import SUBJECT as ROUTING_SUBJECT
 
 # Threats whose scores collapsed behind markup before the heads read visible words: complaint
 # 0.81 -> 0.14 (script) and 0.15 (formula); 0.57 -> 0.30 (script).
@@ -121,18 +122,7 @@ def _router() -> Router:
     return Router(config.routing)
 
 
-SUBJECT = Subject(
-    text="",
-    platform="x",
-    brand="Acme",
-    language="en",
-    followers=100,
-    verified=False,
-    sentiment="negative",
-    complaint=0.9,
-    abuse=0.0,
-    risk=0.3,
-)
+SUBJECT = replace(ROUTING_SUBJECT, sentiment="negative", complaint=0.9, risk=0.3)
 
 
 @pytest.mark.parametrize(

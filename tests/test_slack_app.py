@@ -233,11 +233,19 @@ def sqlite_world(
     yield from make_world(tmp_path, slack, sqlite_url, classifier)
 
 
-def make_world(tmp_path: Path, slack: FakeSlack, db_url: str, classifier: Any) -> Iterator[World]:
-    """An urgent legal item alerted to #legal-social, and the app (HTTP mode) to click with."""
-    config = load_config(overrides=tree(slack, db_url, VALUES), environ=ENV)
+def make_world(
+    tmp_path: Path,
+    slack: FakeSlack,
+    db_url: str,
+    classifier: Any,
+    text: str = HOSTILE,
+    settings: dict[str, Any] | None = None,
+) -> Iterator[World]:
+    """An urgent legal item alerted to #legal-social (``text``, under ``settings``: default
+    ``tree(...)``), and the app (HTTP mode) to click with."""
+    config = load_config(overrides=settings or tree(slack, db_url, VALUES), environ=ENV)
     store = Store(db_url)
-    ingest(store, config, records(tmp_path, HOSTILE), source="t")
+    ingest(store, config, records(tmp_path, text), source="t")
     run_pass(store, config, build_sinks(config, Console(file=io.StringIO())), classifier)
     pool = TrackedPool()
     app = build_app(config, store, http=True, listener_executor=pool)

@@ -26,7 +26,6 @@ from harken.pipeline.process import run_pass
 from harken.platforms.replay import read_jsonl
 from harken.queue import actions
 from harken.queue.actors import Actor
-from harken.slackapp.app import build_app
 from harken.slackapp.catchup import catch_up
 from harken.store import Store
 from harken.store.tables import Alert, QueueItem
@@ -41,10 +40,9 @@ from tests.test_slack_app import (
     HOSTILE,
     SAM,
     VALUES,
-    TrackedPool,
     World,
     click,
-    records,
+    make_world,
     texts,
     tree,
 )
@@ -59,18 +57,7 @@ def world(tmp_path: Path, slack: FakeSlack, db_url: str, classifier: Any) -> Ite
     channels; the app (HTTP mode) to click with."""
     settings = tree(slack, db_url, VALUES)
     settings["routing"]["rules"][0]["to"] = ["legal", "pr"]
-    config = load_config(overrides=settings, environ=ENV)
-    store = Store(db_url)
-    ingest(store, config, records(tmp_path, TEXT), source="t")
-    run_pass(store, config, build_sinks(config, Console(file=io.StringIO())), classifier)
-    pool = TrackedPool()
-    app = build_app(config, store, http=True, listener_executor=pool)
-    made = World(config, store, slack, app, pool)
-    try:
-        yield made
-    finally:
-        made.pool.shutdown(wait=True)
-        store.close()
+    yield from make_world(tmp_path, slack, db_url, classifier, text=TEXT, settings=settings)
 
 
 def root(world: World, channel: str) -> Message:

@@ -120,33 +120,46 @@ class Demo:
         return dict(legal)
 
 
+def demo_x() -> FakeX:
+    """A fake X that knows the demo's X posts (so replies to them can be sent)."""
+    x = FakeX()
+    for line in demo_file("x").read_text("utf-8").splitlines():
+        x.add(*json.loads(line).get("data", []))
+    return x
+
+
+def fake_settings(slack: FakeSlack, x: FakeX) -> dict[str, Any]:
+    """The example config as a dict, its alerts to the fake Slack (a channel per department)
+    and X answerable on the fake X; shared with scripts/slack_walkthrough.py."""
+    settings = yaml.safe_load(example_config_text())
+    for department in settings["departments"]:
+        slack.add_channel(department["slack_channel"])
+    settings["alerts"]["slack"] = {
+        "bot_token": "${SLACK_BOT_TOKEN}",
+        "app_token": "${SLACK_APP_TOKEN}",
+        "signing_secret": "${SLACK_SIGNING_SECRET}",
+        "api_base_url": slack.api_url,
+    }
+    settings["sources"]["x"] |= {
+        "api_base_url": x.api.url,
+        "consumer_key": "${X_CONSUMER_KEY}",
+        "consumer_secret": "${X_CONSUMER_SECRET}",
+        "access_token": "${X_ACCESS_TOKEN}",
+        "access_token_secret": "${X_ACCESS_TOKEN_SECRET}",
+    }
+    return settings
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, classifier: Any) -> Iterator[Demo]:
     """The demo's posts through the pipeline, with the example config's departments, users
     and rules, its alerts to the fake Slack, and X answerable (the fake X)."""
     directory = tmp_path_factory.mktemp("walkthrough")
-    x = FakeX()
-    for line in demo_file("x").read_text("utf-8").splitlines():
-        x.add(*json.loads(line).get("data", []))
+    x = demo_x()
     with FakeSlack() as slack, x.api:
-        settings = yaml.safe_load(example_config_text())
-        for department in settings["departments"]:
-            slack.add_channel(department["slack_channel"])
+        settings = fake_settings(slack, x)
         settings["database"]["url"] = f"sqlite:///{directory / 'harken.db'}"
-        settings["alerts"]["slack"] = {
-            "bot_token": "${SLACK_BOT_TOKEN}",
-            "app_token": "${SLACK_APP_TOKEN}",
-            "signing_secret": "${SLACK_SIGNING_SECRET}",
-            "api_base_url": slack.api_url,
-            "timeout": "2s",
-        }
-        settings["sources"]["x"] |= {
-            "api_base_url": x.api.url,
-            "consumer_key": "${X_CONSUMER_KEY}",
-            "consumer_secret": "${X_CONSUMER_SECRET}",
-            "access_token": "${X_ACCESS_TOKEN}",
-            "access_token_secret": "${X_ACCESS_TOKEN_SECRET}",
-        }
+        settings["alerts"]["slack"]["timeout"] = "2s"
         (directory / "config.yaml").write_text(yaml.safe_dump(settings), "utf-8")
         config = load_config(directory / "config.yaml", environ=ENV)
         store = Store(config.database.url)

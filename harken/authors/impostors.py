@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from harken.authors.roles import role_of
-from harken.config import BrandConfig, Config
+from harken.config import Config
 
 FLAG = "impersonation"
 
@@ -79,6 +79,7 @@ _LINK = re.compile(
     r"\b(?:[\w-]+\.)+(?:com|net|org|io|co|ly|me|info|xyz|site|app|jp|example)\b",
     re.IGNORECASE,
 )
+_SCHEME = re.compile(r"^(?:https?://)?(?:www\.)?")
 _ASKS = re.compile(
     r"\bdms?\b|direct message|message us|inbox us|\bpass(?:word|code)s?\b|\blog ?in\b|"
     r"\bsign ?in\b|\bverif(?:y|ication)\b|credentials?|\bcard (?:number|details)\b|\bcvv\b|"
@@ -138,8 +139,9 @@ def impostor_of(config: Config, author: AuthorLike, text: str) -> Impersonation 
     lure = lure_in(text, own_domain=_own_domain(author))
     if lure is None:
         return None
+    targets = _targets(config)
     for label, name in (("handle", author.handle), ("display name", author.name or "")):
-        found = _imitation(_targets(config), name) if name.strip() else None
+        found = _imitation(targets, name) if name.strip() else None
         if found is not None:
             target, how, strong = found
             if not strong and lure == LINK_LURE:
@@ -154,7 +156,7 @@ def lure_in(text: str, own_domain: str | None = None) -> str | None:
     """What in the text reaches for the reader, in words ("has a link"), or None. A link
     into ``own_domain`` (the author's own, proven domain) is no bait."""
     for link in _LINK.finditer(text):
-        host = re.sub(r"^(?:https?://)?(?:www\.)?", "", link.group(0).casefold()).split(":")[0]
+        host = _SCHEME.sub("", link.group(0).casefold()).split(":")[0]
         if own_domain is None or (host != own_domain and not host.endswith("." + own_domain)):
             return LINK_LURE
     folded = unicodedata.normalize("NFKC", text)
@@ -256,28 +258,31 @@ def _weak_skeletons() -> tuple[str, ...]:
 
 
 def _targets(config: Config) -> tuple[_Target, ...]:
-    return _targets_of(config.brands, _account_handles(config))
+    """The names an impostor may imitate: built once per set of brands and accounts (the key
+    is cheap to take; the skeletons are not), not once per post."""
+    brands = tuple((b.name, tuple(b.keywords), tuple(b.handles)) for b in config.brands)
+    accounts = tuple(a.handle for a in config.accounts if a.handle and a.role in ("own", "staff"))
+    return _targets_of(brands, accounts)
 
 
-def _account_handles(config: Config) -> list[str]:
-    return [a.handle for a in config.accounts if a.handle and a.role in ("own", "staff")]
-
-
-def _targets_of(brands: list[BrandConfig], accounts: list[str]) -> tuple[_Target, ...]:
+@lru_cache(maxsize=8)
+def _targets_of(
+    brands: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...], accounts: tuple[str, ...]
+) -> tuple[_Target, ...]:
     found: dict[str, _Target] = {}
     for kind, handles in (
-        ("handle", [h for b in brands for h in b.handles]),
+        ("handle", [h for _, _, hs in brands for h in hs]),
         ("account", accounts),
     ):
         for h in handles:
             found.setdefault(skeleton(h), _Target(f"@{h.strip().lstrip('@')}", skeleton(h), kind))
     cores: dict[str, _Target] = {}
-    for brand in brands:
+    for name, keywords, _ in brands:
         # Single-word keywords name the brand too ("アクメ" for Acme); phrases are products.
-        for word in [brand.name, *[k for k in brand.keywords if " " not in k.strip()]]:
+        for word in [name, *[k for k in keywords if " " not in k.strip()]]:
             core = skeleton(word)
             if len(core) >= 3:
-                cores.setdefault(core, _Target(brand.name, core, "brand"))
+                cores.setdefault(core, _Target(name, core, "brand"))
     return (*found.values(), *cores.values())
 
 

@@ -272,7 +272,7 @@ class Classifier:
                 names, topic_vectors = model.topic_vectors(self._topics, self.batch_size)
                 if names:
                     sims = model.similarities(vector[None, :].astype(np.float32), topic_vectors)[0]
-            shown = visible_text(strip_retweet_prefix(text))
+            shown = normalize(visible_text(strip_retweet_prefix(text)))
             out.append(self._topic_scores(shown, sims, names))
         return out
 
@@ -295,10 +295,10 @@ class Classifier:
     ) -> Classification:
         labels = model.heads["sentiment"].labels
         scores = {label: round(float(p), 4) for label, p in zip(labels, sentiment, strict=True)}
-        topic_scores = self._topic_scores(cleaned, topic_sims, topic_names)
+        folded = normalize(cleaned)
+        topic_scores = self._topic_scores(folded, topic_sims, topic_names)
         # Named only inside denials ("my account was not hacked"), a topic is not the post's:
         # nor its risk.
-        folded = normalize(cleaned)
         topics = tuple(
             t
             for t in self.topics_of(topic_scores)
@@ -324,14 +324,14 @@ class Classifier:
         )
 
     def _topic_scores(
-        self, text: str, sims: np.ndarray | None, names: Sequence[str]
+        self, folded: str, sims: np.ndarray | None, names: Sequence[str]
     ) -> dict[str, float]:
-        """Best similarity to each topic's examples; a literal example phrase scores 1."""
+        """Best similarity to each topic's examples; a literal example phrase scores 1.
+        ``folded``: the words a reader sees, normalized."""
         scores: dict[str, float] = {}
         if sims is not None:
             for name, sim in zip(names, sims, strict=True):
                 scores[name] = max(scores.get(name, -1.0), round(float(sim), 4))
-        folded = normalize(text)
         for name, examples in self._topic_examples.items():
             if first_affirmed(examples.phrases, folded)[0] is not None:  # not only denied
                 scores[name] = 1.0

@@ -167,12 +167,7 @@ def label(
         complaint=None if complaint is None else complaint is YesNo.yes,
         abuse=None if abuse is None else abuse is YesNo.yes,
     )
-    parts = [f"sentiment {stored.sentiment}"] if stored.sentiment else []
-    for name in ("complaint", "abuse"):
-        value = getattr(stored, name)
-        if value is not None:
-            parts.append(f"{name} {'yes' if value else 'no'}")
-    out.print(f"mention {mention_id} labelled: {', '.join(parts)}")
+    out.print(f"mention {mention_id} labelled: {_label_parts(stored)}")
     learns = mention_feedback(store, mention_id).learns
     if learns is not None and learns.overrides and learns.feedback is not None:
         word = learns.feedback

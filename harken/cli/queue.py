@@ -27,7 +27,7 @@ from harken.cli.common import (
     print_json,
     root_state,
 )
-from harken.errors import HarkenError
+from harken.errors import HarkenError, QueueError
 from harken.text import one_line
 
 if TYPE_CHECKING:
@@ -307,10 +307,12 @@ def _dismiss_words(note: str | None, reason: str | None) -> tuple[str | None, st
     text that is not a reason is still the note (and the reason recorded is the default)."""
     from harken.queue.actions import DEFAULT_DISMISS_REASON, DISMISS_REASONS, dismiss_reason
 
-    if reason is None or " ".join(reason.split()).lower() in DISMISS_REASONS:
-        return note, reason
-    if note is not None:  # both given: --reason must be a reason
+    try:
         dismiss_reason(reason)
+        return note, reason
+    except QueueError:
+        if note is not None:  # both given: --reason must be a reason
+            raise
     err.print(
         Text(
             "Note: --reason is not one of the dismiss reasons "

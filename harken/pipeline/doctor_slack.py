@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from harken.config import Config, SlackConfig
-from harken.notify.slack.api import api_base, read_timeout
+from harken.notify.slack.api import api_base, error_code, read_timeout
 from harken.pipeline.doctor import Check
 
 BOT_FIX = "copy the Bot User OAuth Token (xoxb-...) of the Slack app's OAuth & Permissions page"
@@ -105,7 +105,7 @@ def _bot_token_check(client: WebClient, token: str | None) -> tuple[Check, Slack
     try:
         answer = client.auth_test(token=token)
     except SlackApiError as error:
-        code = _code(error.response)
+        code = error_code(error) or "unknown error"
         return Check(name, "fail", f"Slack refused alerts.slack.bot_token ({code})", BOT_FIX), None
     except Exception as error:  # urllib's errors: refused, timed out, bad address
         return _unreachable(name, client, error), None
@@ -126,7 +126,7 @@ def _app_token_check(client: WebClient, token: str) -> Check:
         # Hands out a Socket Mode URL and opens nothing: the URL is left unused.
         client.apps_connections_open(app_token=token)
     except SlackApiError as error:
-        code = _code(error.response)
+        code = error_code(error) or "unknown error"
         return Check(name, "fail", f"Slack refused alerts.slack.app_token ({code})", APP_FIX)
     except Exception as error:
         return _unreachable(name, client, error)
@@ -182,10 +182,3 @@ def _unreachable(name: str, client: WebClient, error: Exception) -> Check:
         f"cannot reach Slack at {client.base_url}: {type(error).__name__}",
         "check alerts.slack.api_base_url and the network",
     )
-
-
-def _code(response: Any) -> str:
-    try:
-        return str(response.get("error") or "unknown error")
-    except Exception:
-        return "unknown error"

@@ -39,10 +39,15 @@ def evaluate_gold(
     Every post of the file goes through the pipeline, whatever the split: a storm or a reply
     thread stays whole, as it would arrive; the split only chooses which posts are scored."""
     posts = read_gold(path)
-    predictions = predict(config, posts, classifier, on_progress)
-    found = score(choose(posts, split), predictions, [d.name for d in config.departments])
-    found.split = split
-    return found
+    return score_split(config, posts, predict(config, posts, classifier, on_progress), split)
+
+
+def score_split(
+    config: Config, posts: list[GoldPost], predictions: dict[str, Prediction], split: str
+) -> GoldScore:
+    """Scores of the posts of ``split``, every department of the config counted."""
+    names = [d.name for d in config.departments]
+    return score(choose(posts, split), predictions, names, split)
 
 
 def predict(

@@ -463,8 +463,7 @@ def draft_reply(
         now = utcnow()
         item.updated_at = now
         session.add(item)
-        drafted = event(item, who, "drafted", now, plan.text)
-        drafted.request_key = request_key
+        drafted = event(item, who, "drafted", now, plan.text, request_key=request_key)
         session.add(drafted)
         try:
             session.flush()  # its id names the draft

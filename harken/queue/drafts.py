@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from harken.queue.actors import Actor
-from harken.queue.items import event, load_item
-from harken.queue.replies import Draft
+from harken.queue.items import earlier_event, event, load_item
+from harken.queue.replies import Draft, draft_from
 from harken.store import Store
 from harken.store.repo import OPEN_STATUSES
 from harken.store.tables import QueueEvent, QueueItem, utcnow
@@ -52,12 +52,10 @@ def record_posted(store: Store, draft: Draft, where: str) -> bool:
     key = posted_key(draft.event_id)
     with store.session() as session:
         item = load_item(session, draft.item_id)
-        done = select(col(QueueEvent.id)).where(col(QueueEvent.request_key) == key)
-        if session.execute(done).first():
+        if earlier_event(session, key) is not None:
             return False
-        posted = event(item, HARKEN, POSTED, utcnow(), f"draft #{draft.event_id} posted: {where}")
-        posted.request_key = key
-        session.add(posted)
+        note = f"draft #{draft.event_id} posted: {where}"
+        session.add(event(item, HARKEN, POSTED, utcnow(), note, request_key=key))
         try:
             session.flush()
         except IntegrityError:  # recorded by another process meanwhile
@@ -92,7 +90,7 @@ def unposted_drafts(store: Store, now: datetime | None = None) -> list[Unposted]
         )
         handled = _last_handled(session, {e.queue_item_id for e in drafted})
     return [
-        Unposted(_draft(e), e.at)
+        Unposted(draft_from(e), e.at)
         for e in drafted
         if e.id is not None
         and posted_key(e.id) not in posted
@@ -110,9 +108,3 @@ def _last_handled(session: Session, item_ids: set[int]) -> dict[int, int]:
         .group_by(col(QueueEvent.queue_item_id))
     ).all()
     return {item_id: last for item_id, last in rows}
-
-
-def _draft(drafted: QueueEvent) -> Draft:
-    assert drafted.id is not None and drafted.note is not None
-    author = Actor(drafted.actor, via=drafted.via or "api", ref=drafted.actor_ref)
-    return Draft(drafted.id, drafted.queue_item_id, drafted.note, author)

@@ -113,9 +113,7 @@ def move(
     before, now = item.status, utcnow()
     item.status, item.updated_at = to, now
     session.add(item)
-    done = event(item, actor, action, now, note, from_status=before, to_status=to)
-    done.request_key = request_key
-    session.add(done)
+    session.add(event(item, actor, action, now, note, before, to, request_key))
     assert item.id is not None
     return Change(item.id, before, to, message, action)
 
@@ -133,9 +131,7 @@ def record(
     now = utcnow()
     item.updated_at = now
     session.add(item)
-    done = event(item, actor, action, now, note)
-    done.request_key = request_key
-    session.add(done)
+    session.add(event(item, actor, action, now, note, request_key=request_key))
     assert item.id is not None
     return Change(item.id, item.status, item.status, message, action)
 
@@ -148,8 +144,10 @@ def event(
     note: str | None,
     from_status: str | None = None,
     to_status: str | None = None,
+    request_key: str | None = None,
 ) -> QueueEvent:
-    """One ``queue_events`` row: who (and through which face, as whom there) did what."""
+    """One ``queue_events`` row: who (and through which face, as whom there) did what, and the
+    request that did it (``request_key``: unique)."""
     return QueueEvent(
         queue_item_id=item.id,  # type: ignore[arg-type]
         at=at,
@@ -160,6 +158,7 @@ def event(
         from_status=from_status,
         to_status=to_status,
         note=note,
+        request_key=request_key,
     )
 
 
@@ -175,9 +174,7 @@ def mark_responded(
     if item.status in WAITING:
         move(session, item, "responded", actor, "replied", note, "", request_key)
     else:
-        replied = event(item, actor, "replied", utcnow(), note)
-        replied.request_key = request_key
-        session.add(replied)
+        session.add(event(item, actor, "replied", utcnow(), note, request_key=request_key))
         session.add(item)
 
 

@@ -138,7 +138,7 @@ def department_permission(config: Config, store: Store) -> Permission:
 
 def _may_act(config: Config, department: str) -> tuple[str, ...]:
     # An item of a department removed from the config since: as a department that says nothing.
-    known = next((d for d in config.departments if d.name == department), None)
+    known = config.find_department(department)
     return tuple(known.may_act) if known else EVERYONE
 
 

@@ -62,8 +62,14 @@ def draft_of(store: Store, event_id: int) -> Draft | None:
         found = session.get(QueueEvent, event_id)
         if found is None or found.action != "drafted" or found.note is None:
             return None
-        author = Actor(found.actor, via=found.via or "api", ref=found.actor_ref)
-        return Draft(event_id, found.queue_item_id, found.note, author)
+        return draft_from(found)
+
+
+def draft_from(drafted: QueueEvent) -> Draft:
+    """The draft a ``drafted`` event records, its author as they acted."""
+    assert drafted.id is not None and drafted.note is not None
+    author = Actor(drafted.actor, via=drafted.via or "api", ref=drafted.actor_ref)
+    return Draft(drafted.id, drafted.queue_item_id, drafted.note, author)
 
 
 def may_reply(store: Store, item_id: int, actor: Actor, may: Permission | None) -> None:

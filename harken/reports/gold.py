@@ -179,7 +179,10 @@ def _f1(p: float, r: float) -> float:
 
 
 def score(
-    posts: list[GoldPost], predictions: Mapping[str, Prediction], departments: Iterable[str]
+    posts: list[GoldPost],
+    predictions: Mapping[str, Prediction],
+    departments: Iterable[str],
+    split: str = "",
 ) -> GoldScore:
     """Precision, recall and F1 per department (a post is a positive for each department it
     went to), micro and macro over the departments, storms and per-kind errors."""
@@ -207,7 +210,7 @@ def score(
         for key in ("precision", "recall", "f1")
     }
     return GoldScore(
-        split="",
+        split=split,
         posts=len(posts),
         stored=sum(1 for p in posts if predictions[p.id].stored),
         departments=rows,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -15,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from harken.config import Config, SlackConfig
 from harken.errors import HarkenError
-from harken.notify.slack.api import api_base, read_timeout
+from harken.notify.slack.api import api_base, error_code, read_timeout
 from harken.store import Store
 
 log = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ def _check_token(client: WebClient) -> None:
     try:
         client.auth_test()
     except SlackApiError as error:
-        code = _error_code(error.response)
+        code = error_code(error) or "unknown error"
         raise SlackAppError(
             f"Slack refused alerts.slack.bot_token ({code})",
             hint="copy the Bot User OAuth Token (xoxb-...) of the app's OAuth & Permissions page",
@@ -133,10 +132,3 @@ def _check_token(client: WebClient) -> None:
             f"cannot reach Slack at {client.base_url}: {type(error).__name__}",
             hint="check alerts.slack.api_base_url and the network",
         ) from None
-
-
-def _error_code(response: Any) -> str:
-    try:
-        return str(response.get("error") or "unknown error")
-    except Exception:
-        return "unknown error"

@@ -22,6 +22,8 @@ from harken.notify.slack.controls import (
     item_id_of,
 )
 from harken.notify.slack.rendered import stale_items
+from harken.queue.actors import Actor
+from harken.queue.views import show_item
 from harken.store import Store
 
 ACTION_IDS = (CLAIM, RESOLVE, DISMISS, REOPEN, TRANSFER)
@@ -73,9 +75,22 @@ def read_click(
     key = f"{user_id}/{action_id}/{raw}/{choice or ''}/{stamp}"
     trigger = str(body.get("trigger_id") or "")
     durable = request_key("click", key, trigger) if stamp or trigger else None
-    # block_actions carry the user's handle, not their profile: it names a new harken user.
-    profile = {"display_name": user.get("username"), "real_name": user.get("name")}
+    profile = slack_profile(user)
     return Click(action_id, user_id, int(raw), choice, channel_id, profile, key, durable)
+
+
+def slack_profile(user: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload's ``user`` as ``identity.actor_for`` reads a profile: block_actions and
+    view submissions carry the user's handle, not their profile; it names a new harken user."""
+    return {"display_name": user.get("username"), "real_name": user.get("name")}
+
+
+def refusal(error: Exception) -> str:
+    """A permission hook's refusal without its leading "not allowed", for "Not allowed: ..."."""
+    said = str(error)
+    if said.lower().startswith("not allowed"):
+        said = said[len("not allowed") :].lstrip(": ")
+    return said
 
 
 def request_key(kind: str, *parts: object) -> str:
@@ -92,6 +107,13 @@ def behind(store: Store, item_id: int) -> bool:
     again because the process that acted on it stopped before it updated the message."""
     with store.session() as session:
         return item_id in stale_items(session)
+
+
+def holds(store: Store, actor: Actor, item_id: int) -> bool:
+    """Whether ``actor`` holds the item already: a face answers their claim of it itself,
+    since the queue would record it again."""
+    shown = show_item(store, item_id, history_limit=0)
+    return bool(shown["status"] == "claimed" and shown["assignee"] == actor.name)
 
 
 def part(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -126,3 +148,15 @@ class Seen:
             if len(self._keys) > self._size:
                 self._keys.popitem(last=False)
             return True
+
+
+class ItemLocks:
+    """A lock per item: two requests on one item in this process run one after the other."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, Lock] = {}
+        self._guard = Lock()
+
+    def __call__(self, item_id: int) -> Lock:
+        with self._guard:
+            return self._locks.setdefault(item_id, Lock())

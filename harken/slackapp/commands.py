@@ -29,7 +29,7 @@ from harken.queue.actors import QueuePermissionError
 from harken.queue.items import done_before
 from harken.queue.views import show_item
 from harken.slackapp import identity
-from harken.slackapp.clicks import MAX_ID_DIGITS, behind, request_key
+from harken.slackapp.clicks import MAX_ID_DIGITS, behind, holds, request_key
 from harken.slackapp.overview import (
     department_names,
     item_line,
@@ -113,8 +113,7 @@ class Commands:
         if len(args) > 1:
             return _error(f"`/harken queue` takes one department at most. {USAGE}")
         if args:
-            known = [d.name for d in self.config.departments]
-            if args[0] not in known:
+            if self.config.find_department(args[0]) is None:
                 return _error(
                     f"no department `{for_slack(args[0], limit=60)}` "
                     f"(one of: {department_names(self.config)})."
@@ -159,8 +158,7 @@ class Commands:
         with self._claiming:
             # Held first, then the key (sent again, to this process or another): a claim seen
             # held was committed, so if it was this request's, its key is seen too.
-            shown = show_item(self.store, item_id, history_limit=0)
-            held = shown["status"] == "claimed" and shown["assignee"] == actor.name
+            held = holds(self.store, actor, item_id)
             change = done_before(self.store, key)
             if change is None and held:
                 return Answer(f"You already hold item #{item_id}.")

@@ -14,7 +14,6 @@ again).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,16 +25,18 @@ from harken.errors import HarkenError
 from harken.queue import actions
 from harken.queue.actors import Actor, Permission, QueuePermissionError
 from harken.queue.items import Change, done_before
-from harken.queue.views import show_item
 from harken.slackapp import home, identity
 from harken.slackapp.clicks import (
     ACTION_IDS,
     BadClick,
     Click,
+    ItemLocks,
     Seen,
     behind,
+    holds,
     part,
     read_click,
+    refusal,
 )
 from harken.slackapp.updates import deliver_alerts, refresh_alerts, tell
 from harken.store import Store
@@ -71,8 +72,7 @@ class ClickHandler:
     def __init__(self, config: Config, store: Store) -> None:
         self.config, self.store = config, store
         self.seen = Seen()
-        self._locks: dict[int, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._lock = ItemLocks()
 
     def handle(self, client: WebClient, body: Mapping[str, Any], action: Mapping[str, Any]) -> None:
         try:
@@ -98,16 +98,13 @@ class ClickHandler:
             may = identity.slack_permission(self.config, self.store)
             # Held first, then the key: a claim seen held was committed, so if it was this
             # request's (another replica's delivery of it), its key is seen too.
-            held = click.action_id == "harken:claim" and self._holds(actor, click.item_id)
+            held = click.action_id == "harken:claim" and holds(self.store, actor, click.item_id)
             change = done_before(self.store, click.request_key)  # a first, cheap look
             if change is None and held:
                 return f"You already hold item #{click.item_id}."
             change = change or self._run(click, actor, may)
         except QueuePermissionError as error:
-            said = str(error)
-            if said.lower().startswith("not allowed"):
-                said = said[len("not allowed") :].lstrip(": ")
-            return f"Not allowed: {said}"
+            return f"Not allowed: {refusal(error)}"
         except HarkenError as error:
             return f"Nothing changed: {error}"
         except Exception:
@@ -136,11 +133,3 @@ class ClickHandler:
         return actions.transfer(
             store, self.config, item, actor, click.choice, may=may, request_key=key
         )
-
-    def _holds(self, actor: Actor, item_id: int) -> bool:
-        shown = show_item(self.store, item_id, history_limit=0)
-        return bool(shown.get("status") == "claimed" and shown.get("assignee") == actor.name)
-
-    def _lock(self, item_id: int) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(item_id, threading.Lock())

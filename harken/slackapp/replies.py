@@ -19,7 +19,6 @@ exact reply already sent).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,17 @@ from harken.queue.replies import Draft, ReplyPlan, draft_of, may_reply, plan_rep
 from harken.queue.views import show_item
 from harken.slackapp import identity
 from harken.slackapp.approvals import post_draft
-from harken.slackapp.clicks import BadClick, Click, Seen, part, read_click, request_key
+from harken.slackapp.clicks import (
+    BadClick,
+    Click,
+    ItemLocks,
+    Seen,
+    part,
+    read_click,
+    refusal,
+    request_key,
+    slack_profile,
+)
 from harken.slackapp.reply_views import (
     APPROVE,
     EDIT,
@@ -106,8 +115,7 @@ class ReplyFlow:
         self.config, self.store = config, store
         self.may = identity.slack_permission(config, store)
         self.seen = Seen()
-        self._locks: dict[int, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._lock = ItemLocks()
 
     # -- the modal -------------------------------------------------------------------------
 
@@ -158,9 +166,8 @@ class ReplyFlow:
         user_id = str(user.get("id") or "")
         if state is None or not user_id:
             return "harken cannot read this form: open it again from the alert"
-        profile = {"display_name": user.get("username"), "real_name": user.get("name")}
         try:
-            actor = identity.actor_for(self.store, self.config, user_id, profile)
+            actor = identity.actor_for(self.store, self.config, user_id, slack_profile(user))
             plan = plan_reply(self.store, self.config, state.item_id, submitted_text(view), None)
         except HarkenError as error:
             return str(error)
@@ -322,16 +329,9 @@ class ReplyFlow:
         try:
             return work()
         except QueuePermissionError as error:
-            said = str(error)
-            if said.lower().startswith("not allowed"):
-                said = said[len("not allowed") :].lstrip(": ")
-            return f"Not allowed: {said}"
+            return f"Not allowed: {refusal(error)}"
         except HarkenError as error:
             return f"Not sent: {error}"
         except Exception:
             log.exception("item %s: the reply flow failed", item_id)
             return f"harken could not go on with the reply to item #{item_id}: see the app's log."
-
-    def _lock(self, item_id: int) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(item_id, threading.Lock())

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from harken.notify.slack.api import error_code
 from harken.slackapp.app import SlackAppError
 
 log = logging.getLogger(__name__)
@@ -110,10 +111,4 @@ def _handler_for(app: App) -> type[BaseHTTPRequestHandler]:
 
 
 def _reason(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if response is not None:
-        try:
-            return str(response.get("error"))
-        except Exception:
-            pass
-    return type(error).__name__
+    return error_code(error) or type(error).__name__

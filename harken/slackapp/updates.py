@@ -13,6 +13,7 @@ from harken.config import Config
 from harken.logs import redact
 from harken.notify.outbox import deliver_pending
 from harken.notify.registry import build_sinks
+from harken.notify.slack.api import error_code
 from harken.notify.slack.refresh import item_alerts_now
 from harken.notify.slack.rendered import mark_rendered
 from harken.store import Store
@@ -82,10 +83,7 @@ def tell(client: WebClient, channel: str | None, user: str, text: str) -> None:
 def why_failed(error: Exception) -> str:
     """A failed Slack call in words for the log: Slack's error code, else the exception
     (redacted: an exception's text may quote a token)."""
-    response = getattr(error, "response", None)
-    if response is not None:
-        try:
-            return str(response.get("error"))
-        except Exception:
-            pass
+    code = error_code(error)
+    if code is not None:
+        return code
     return redact(f"{type(error).__name__}: {error}")[:300]

@@ -21,8 +21,8 @@ from pathlib import Path
 import yaml
 
 from harken.config import load_config
-from harken.pipeline.gold import predict
-from harken.reports.gold import SPLITS, choose, read_gold, score
+from harken.pipeline.gold import predict, score_split
+from harken.reports.gold import SPLITS, read_gold
 
 
 def main() -> None:
@@ -44,11 +44,9 @@ def main() -> None:
     posts = read_gold(args.posts)
     started = time.monotonic()
     predictions = predict(config, posts)
-    found = {}
-    for split in SPLITS:
-        scored = score(choose(posts, split), predictions, [d.name for d in config.departments])
-        scored.split = split
-        found[split] = asdict(scored)
+    found: dict[str, object] = {
+        split: asdict(score_split(config, posts, predictions, split)) for split in SPLITS
+    }
     found["seconds"] = round(time.monotonic() - started, 1)
     args.out.write_text(json.dumps(found, indent=1, ensure_ascii=False), encoding="utf-8")
     print(f"{len(posts)} posts in {found['seconds']}s -> {args.out}")

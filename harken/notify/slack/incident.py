@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from harken.notify.slack.rendered import STATEFUL_KINDS
 from harken.store.tables import Alert, QueueEvent, QueueItem, RoutingLabel
 
-# Kinds that can start a thread (updates are replies in one): as notify/slack/refresh.py.
-ROOT_KINDS = ("item", "escalation")
 MOVED = "moved"  # a transfer's routing label (harken.queue.feedback.MOVED; queue/ sits above)
 
 
@@ -56,7 +55,7 @@ def incident_roots(session: Session, incident_id: int) -> list[int]:
     )
     kinds = select(col(Alert.id)).where(
         col(Alert.id).in_(first),
-        col(Alert.kind).in_(ROOT_KINDS),
+        col(Alert.kind).in_(STATEFUL_KINDS),
         col(Alert.thread_ts) == col(Alert.message_ts),  # it started the thread
     )
     return sorted(session.execute(kinds).scalars())

@@ -18,12 +18,9 @@ from harken.notify.slack.incident import (
     latest_incident_event,
 )
 from harken.notify.slack.message import SlackMessage
-from harken.notify.slack.rendered import SECTION_KEY, latest_event_id
+from harken.notify.slack.rendered import SECTION_KEY, STATEFUL_KINDS, latest_event_id
 from harken.store.repo import AlertView, alert_view_query
 from harken.store.tables import Alert, QueueItem
-
-# The alerts that show an item and its state (updates are quiet thread replies about posts).
-STATEFUL_KINDS = ("item", "escalation")
 
 
 @dataclass(frozen=True)
@@ -71,16 +68,10 @@ def item_alerts_now(
     found = []
     for row in session.execute(statement.order_by(Alert.id)).all():
         view = AlertView(*row)
-        alert = view.alert
-        assert alert.id is not None and alert.remote_channel and alert.message_ts
-        if alert.id in incident.roots:
-            shown, section = incident.event_id, incident.section
+        if view.alert.id in incident.roots:
+            found.append(_posted(view, config, now, incident.event_id, incident.section))
         else:
-            shown, section = event_id, None
-        message = acted_alert(view, config, now=now, section=section)
-        found.append(
-            PostedAlert(alert.id, alert.remote_channel, alert.message_ts, message, shown, section)
-        )
+            found.append(_posted(view, config, now, event_id, None))
     return found
 
 
@@ -106,22 +97,25 @@ def roots_behind(
     found = []
     for row in session.execute(statement.order_by(Alert.id)).all():
         view = AlertView(*row)
-        alert = view.alert
-        assert alert.id is not None and alert.remote_channel and alert.message_ts
-        if alert.payload.get(SECTION_KEY) == incident.section:
+        if view.alert.payload.get(SECTION_KEY) == incident.section:
             continue  # already says it: updated once, not at every alert
-        message = acted_alert(view, config, now=now, section=incident.section)
-        found.append(
-            PostedAlert(
-                alert.id,
-                alert.remote_channel,
-                alert.message_ts,
-                message,
-                incident.event_id,
-                incident.section,
-            )
-        )
+        found.append(_posted(view, config, now, incident.event_id, incident.section))
     return found
+
+
+def _posted(
+    view: AlertView,
+    config: Config,
+    now: datetime | None,
+    event_id: int | None,
+    section: Block | None,
+) -> PostedAlert:
+    """The delivered alert of ``view`` rendered as it stands, showing ``event_id`` and
+    ``section``."""
+    alert = view.alert
+    assert alert.id is not None and alert.remote_channel and alert.message_ts
+    message = acted_alert(view, config, now=now, section=section)
+    return PostedAlert(alert.id, alert.remote_channel, alert.message_ts, message, event_id, section)
 
 
 def _incident(session: Session, config: Config, incident_id: int | None) -> _Incident:

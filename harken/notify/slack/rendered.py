@@ -22,7 +22,9 @@ from harken.store.tables import Alert, QueueEvent, QueueItem, utcnow
 
 KEY = "rendered_event"
 SECTION_KEY = "incident_section"
-STATEFUL_KINDS = ("item", "escalation")  # as harken.notify.slack.refresh: they show the state
+# The alerts that show an item and its state, and may start a thread (updates are quiet
+# thread replies about posts).
+STATEFUL_KINDS = ("item", "escalation")
 # How far back a start looks: an action older than this whose message was never updated is
 # left as it is (the scan stays cheap on a long history).
 CATCH_UP_WINDOW = timedelta(days=14)

@@ -18,12 +18,9 @@ from harken.config import Config
 from harken.notify.contract import DeliveryError
 from harken.notify.slack.format import Block
 from harken.notify.slack.refresh import PostedAlert, incident_shown, roots_behind
-from harken.notify.slack.rendered import KEY, SECTION_KEY, mark_rendered
+from harken.notify.slack.rendered import KEY, SECTION_KEY, STATEFUL_KINDS, mark_rendered
 from harken.store import Store
 from harken.store.repo import AlertView
-
-# The kinds that show an item and may start a thread (as refresh.STATEFUL_KINDS).
-ITEM_KINDS = ("item", "escalation")
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ def shown_on_root(store: Store, config: Config, view: AlertView) -> RootShows | 
     """The section a new root for this alert shows: None for an alert of no incident, or of
     one with a single item (its alert says it all)."""
     alert = view.alert
-    if alert.kind not in ITEM_KINDS or alert.incident_id is None:
+    if alert.kind not in STATEFUL_KINDS or alert.incident_id is None:
         return None
     with store.session() as session:
         event_id, section = incident_shown(session, config, alert.incident_id)
@@ -56,7 +53,7 @@ def update_roots(
     not the incident's as it is now, and keep what each shows; returns what could not be
     updated (each is left as it was, for a later alert or the app's start)."""
     alert = view.alert
-    if alert.kind not in ITEM_KINDS or alert.incident_id is None:
+    if alert.kind not in STATEFUL_KINDS or alert.incident_id is None:
         return []
     with store.session() as session:
         behind = roots_behind(session, config, alert.incident_id)

@@ -162,14 +162,27 @@ _JA_COMPLAINT = (
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 
 
+class Solved(str):
+    """A "denial" that says the problem is over ("the login problem got sorted fast"):
+    explanations show it as ``solved: '...'``, not ``negated: '...'``."""
+
+
+def denial_note(denial: str) -> str:
+    """How an explanation shows what hid a phrase: ``negated: '...'`` or ``solved: '...'``."""
+    return f"{'solved' if isinstance(denial, Solved) else 'negated'}: '{denial}'"
+
+
 def negated(text: str, start: int, end: int) -> str | None:
     """The phrase that denies ``text[start:end]`` ("no evidence of a data breach",
-    "情報漏洩は確認されていない"), or None when the match stands."""
+    "情報漏洩は確認されていない"), or says it is solved (a ``Solved``: "the upload bug I reported
+    is fixed"), or None when the match stands."""
     sentence_start, sentence_end = _sentence(text, start, end)
     if text[sentence_end : sentence_end + 1] in ("?", "？"):
         return None  # a question asks; it does not deny ("wasn't there a breach?")
-    return _english(text, start, end, sentence_start, sentence_end) or _japanese(
-        text, start, end, sentence_end
+    return (
+        _english(text, start, end, sentence_start, sentence_end)
+        or _japanese(text, start, end, sentence_end)
+        or _solved_in(text, start, end, sentence_start, sentence_end)
     )
 
 
@@ -287,4 +300,109 @@ def denied_in_clause(text: str, start: int, end: int) -> str | None:
             continue
         if negated(text, following.start(), following.end()) is not None:
             return text[start : following.end()]
+    return None
+
+
+# --- solved problems ---------------------------------------------------------------------------
+#
+# "Acme support fixed my login problem in 10 minutes, impressed" names a login problem to thank
+# for its fix: nobody has to act. A phrase is *solved* when its sentence says the problem was
+# fixed (a strong cue: fixed, sorted, resolved, refunded, 直った, 解決した, 返金された...), or
+# that what was missing came (a weak cue: arrived, found my, delivered, 届いた...) in a post
+# that thanks or praises. Never solved: a question, a cue that is denied or still to come
+# ("hasn't been fixed", "needs to be fixed", 直らない), a post that takes it back or says it is
+# back ("still", "again", "but now", "worse", まだ, また, 再発, のに), hearsay ("they said it
+# was fixed"), and a cue in quotes ("'fixed'").
+
+_EN_SOLVED_STRONG = (
+    r"fixed|sorted(?:\s+out)?|resolved|solved|refunded|reimbursed|restored|rebooked|unlocked"
+    r"|reinstated|credited\s+back|(?:is|are|was|were)\s+back(?:\s+(?:up|online|to\s+normal))?"
+    r"|back\s+(?:up|online|to\s+normal)|works?\s+(?:again|fine\s+now)|working\s+(?:again|fine\s+now)"
+)
+_EN_SOLVED_WEAK = (
+    r"for\s+(?:fixing|sorting|refunding|resolving|solving|restoring|finding|replacing|rebooking)"
+    r"|arrived|came\s+through|showed\s+up|found\s+(?:my|it|them|our)|delivered\s+(?:it|them|my|our)"
+    r"|replaced|credited|got\s+(?:it|them|my\s+\w+)\s+back"
+)
+_EN_SOLVED = re.compile(rf"\b(?:(?P<strong>{_EN_SOLVED_STRONG})|(?P<weak>{_EN_SOLVED_WEAK}))\b")
+# Right before a cue: not done yet ("needs to be fixed", "when will it be fixed").
+_EN_NOT_YET = re.compile(
+    r"(?:\b(?:be|will|should|would|could|must|needs?|want(?:s|ed)?|hope|hoping|until|till"
+    r"|please|pls|get|getting|if|when|whether|supposedly|apparently|allegedly|said|claim(?:s|ed)?"
+    r"|not|never|yet\s+to)|n['’]t)\s+(?:[\w'’]+\s+){0,2}$"
+)
+_EN_TAKEN_BACK = re.compile(
+    r"\b(?:still|again|yet|but\s+(?:now|then|it|the|my|they)|worse|broke|anymore|any\s+more"
+    r"|no\s+longer|only\s+half|partially|partly|half\s+of|supposedly|apparently|allegedly"
+    r"|they\s+said|thanks\s+for\s+nothing)\b"
+)
+_EN_THANKS = re.compile(
+    r"\b(?:thanks?|thank\s+you|thx|ty|shout\s*out|kudos|props|impressed|impressive|great|smooth"
+    r"|respect|appreciated?|love|amazing|awesome|excellent|brilliant|fantastic|quick(?:ly)?|fast"
+    r"|within\s+(?:minutes|an\s+hour|a\s+day|hours)|same\s+day|well\s+done)\b"
+)
+_JA_SOLVED_STRONG = (
+    r"直っ(?:た|てた|てる|ていた|ていました)|直して(?:くれ|もらえ|もらっ|いただ)|直りました|治った"
+    r"|解決(?:した|しました|済み|して(?:くれ|もらえ|もらっ|いただ)|してた)"
+    r"|返金(?:された|されました|して(?:くれ|もらえ|もらっ|いただ)|してもらった)"
+    r"|復旧(?:した|しました|してた|している)|対応して(?:くれ|もらえ|もらっ|いただ)"
+    r"|振り替えて(?:くれ|もらえ|もらっ|いただ)|交換して(?:くれ|もらえ|もらっ|いただ)"
+)
+_JA_SOLVED_WEAK = (
+    r"届い(?:た|てた)|届きました|見つけて(?:くれ|もらえ|いただ)|見つかっ(?:た|てた)|見つかりました"
+    r"|戻って(?:きた|きました)"
+)
+_JA_SOLVED = re.compile(rf"(?P<strong>{_JA_SOLVED_STRONG})|(?P<weak>{_JA_SOLVED_WEAK})")
+_JA_TAKEN_BACK = re.compile(r"まだ|また|再発|相変わらず|のに|けど|と思ったら|でも|なのに|はず")
+_JA_THANKS = re.compile(
+    r"ありがと|有難|感謝|助か|ありがた|対応(?:が)?早|すぐ|神対応|最高|うれし|嬉し|素晴らし|さすが(?!に)"
+)
+_QUOTED = re.compile(r"""['"‘“「]\s*$""")
+_SOLVED_READ = 600  # characters of the post read for take-backs and thanks (posts are short)
+
+
+def _solved_in(
+    text: str, start: int, end: int, sentence_start: int, sentence_end: int
+) -> Solved | None:
+    """``text[start:end]`` in a sentence that says the problem is solved, as the words from
+    the match to the cue (or the cue to the match)."""
+    cue = _solved_cue(text, sentence_start, sentence_end)
+    if cue is None:
+        return None
+    low, high = min(start, cue.start()), max(end, cue.end())
+    return Solved(text[low:high].strip())
+
+
+def _solved_cue(text: str, sentence_start: int, sentence_end: int) -> re.Match[str] | None:
+    window = text[max(0, sentence_start - _SOLVED_READ) : sentence_end + _SOLVED_READ]
+    if "?" in window or "？" in window:
+        return None
+    japanese = _JAPANESE.search(text, sentence_start, sentence_end) is not None
+    taken_back = (_JA_TAKEN_BACK if japanese else _EN_TAKEN_BACK).search(window)
+    if taken_back:
+        return None
+    thanked = (_JA_THANKS if japanese else _EN_THANKS).search(window) is not None
+    cues = (_JA_SOLVED if japanese else _EN_SOLVED).finditer(text, sentence_start, sentence_end)
+    for cue in cues:
+        if cue.lastgroup == "weak" and not thanked:
+            continue
+        if not japanese and (
+            _EN_NOT_YET.search(text, sentence_start, cue.start())
+            or _QUOTED.search(text, sentence_start, cue.start())
+        ):
+            continue
+        return cue
+    return None
+
+
+def solved_statement(text: str) -> str | None:
+    """The sentence of a post that says a problem is solved (for thanks, not for action), or
+    None. ``text`` folded as for matching."""
+    for sentence in _SENTENCE_END.split(text[: _SOLVED_READ * 2]):
+        if not sentence.strip():
+            continue
+        start = text.find(sentence)
+        cue = _solved_cue(text, start, start + len(sentence))
+        if cue is not None:
+            return sentence.strip()
     return None

@@ -34,7 +34,7 @@ routing:
 alerts: {min_priority: high, min_risk: 0.99}
 """
 
-HOSTILE = "[bold red]URGENT[/bold red] acme \x1b[31mRED\x1b[0m\x07 <!channel>"
+HOSTILE = "[bold red]URGENT[/bold red] acme \x1b[31mRED\x1b[0m\x07 <!channel> why is it down?"
 
 
 def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ import pytest
 
 from harken.config import load_config
 from harken.matching import compile_phrases, compile_topic, first_affirmed
-from harken.negation import negated
+from harken.negation import Solved, negated, solved_statement
 from harken.routing.rules import Router, Subject
 from harken.text import normalize
 from tests import payloads as p
@@ -278,6 +278,7 @@ topics:
   security: ["my account was hacked", "情報漏洩"]
 routing:
   default: support
+  default_takes: all  # the denials land in support, where the explanation is looked at
   rules:
     - {{name: breach, when: {{keywords: [breach, 情報漏洩]}}, to: [security], priority: urgent}}
     - {{name: security, when: {{topics: [security]}}, to: [security], priority: urgent}}
@@ -305,3 +306,63 @@ def test_route_and_explain_end_to_end(
     mention = next(i["mention"]["id"] for i in listed if i["mention"]["external_id"] == "1")
     lines = ok("route", "--explain", str(mention)).splitlines()
     assert "      ✗ negated: 'no evidence of a data breach'" in lines, "\n".join(lines)
+
+
+# --- solved problems: thanks for a fix names the problem, nobody has to act -------------------
+
+SOLVED = [
+    # (post, the phrase a rule or topic matched, solved?)
+    (
+        "Acme support fixed my login problem in 10 minutes. Honestly impressed.",
+        "login problem",
+        True,
+    ),
+    ("The upload bug I reported on Monday is fixed in Acme 4.3. Thanks team!", "upload bug", True),
+    ("Shoutout to Acme for refunding the double charge the same day", "double charge", True),
+    ("Refund from Acme arrived 3 days after the cancellation. Smooth.", "refund", True),
+    ("Acme found my lost bag and delivered it to my hotel. Great recovery.", "lost bag", True),
+    ("アクメのアプリの不具合、アップデートで直ってた。ありがとう", "不具合", True),
+    ("アクメの二重決済、問い合わせたらすぐ返金された", "二重決済", True),
+    ("アクメのログインできない問題、サポートに連絡したら30分で解決した", "ログインできない", True),
+    # still a problem
+    ("They said the login problem was fixed. It is still broken.", "login problem", False),
+    ("When will the login problem be fixed", "login problem", False),
+    ("The login problem hasn't been fixed after 3 days", "login problem", False),
+    ("the sync bug needs to be fixed asap, thanks", "sync bug", False),
+    ("Acme 'fixed' sync and now it's worse", "sync", False),
+    ("my refund never arrived, thanks for nothing", "refund", False),
+    ("my order arrived cold and half of it was missing", "order", False),
+    ("I found a bug in the acme sync, thanks", "bug", False),
+    ("Got my refund but I was charged twice again", "charged twice", False),
+    ("is the login problem fixed?", "login problem", False),
+    ("返金されたと思ったらまた二重請求", "二重請求", False),
+    ("アプリの不具合、まだ直らない", "不具合", False),
+]
+
+
+@pytest.mark.parametrize("post,match,solved", SOLVED, ids=[f"{i}" for i in range(len(SOLVED))])
+def test_a_phrase_in_thanks_for_its_fix_is_solved(post: str, match: str, solved: bool) -> None:
+    folded = normalize(post)
+    start = folded.index(normalize(match))
+    found = negated(folded, start, start + len(normalize(match)))
+    assert isinstance(found, Solved) if solved else found is None, f"{post!r}: {found!r}"
+    assert (solved_statement(folded) is not None) == solved, post
+
+
+def test_explain_says_what_was_solved_and_the_default_does_not_queue_it() -> None:
+    text = "Acme fixed the data breach issue in minutes, thanks!"
+    (keyword, _) = (t.verdicts[0] for t in router().explain(replace(SUBJECT, text=text)))
+    assert keyword.text == "solved: 'fixed the data breach'"
+    (decision,) = router().route(replace(SUBJECT, text=text, platform="x", sentiment="negative"))
+    assert decision.quiet and "it says the problem is solved" in decision.reason
+
+
+def test_a_denial_with_a_negative_score_needs_no_answer_unless_it_complains() -> None:
+    denial = replace(SUBJECT, text="No, Acme had no data breach", platform="x",
+                     sentiment="negative", complaint=0.2)  # fmt: skip
+    (decision,) = router().route(denial)
+    assert decision.quiet
+    assert decision.reason.startswith("not queued: no rule matched and it needs no answer (")
+    assert "negated: 'no data breach'" in decision.reason
+    (complaint,) = router().route(replace(denial, complaint=0.9))
+    assert not complaint.quiet and complaint.department == "support"

@@ -199,7 +199,12 @@ def test_routing_reasons_and_incidents(tmp_path: Path, config, store, classifier
     assert routed[("1006", "legal")].reason == "rule 'legal threats': keyword '訴訟'"
     assert routed[("1006", "engineering")].reason.startswith("rule 'outages': topic outage")
     assert routed[("1001", "engineering")].priority == "high"
-    assert routed[("1002", "support")].reason == "no rule matched: default department"
+    # Praise that no rule takes is stored but not queued (routing.default_takes).
+    assert not [key for key in routed if key[0] == "1002"]
+    with store.session() as session:
+        praise = session.execute(select(Mention).where(Mention.external_id == "1002")).scalar_one()
+    assert praise.routing[0]["department"] is None
+    assert praise.routing[0]["reason"].startswith("not queued: no rule matched and it needs no")
     # the retweet joins the original's incident and folds into its open item
     assert ("1003", "engineering") not in routed
     with store.session() as session:

@@ -87,7 +87,7 @@ def project(tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch, db_u
             p.tweet("1001", "@acmesupport the app is down, can't log in"),
             p.tweet("1002", "I am calling my lawyer about acme"),
             p.tweet("1003", "acme ticket acme-1234 still open after a week", author="200"),
-            p.tweet("1004", "just bought acme cloud for the family"),
+            p.tweet("1004", "just bought acme cloud, is there a family plan?"),
         ),
     )
     result = invoke("import", "x.jsonl", "--platform", "x")

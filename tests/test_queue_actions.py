@@ -76,7 +76,7 @@ def project(tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch, db_u
         p.x_page(
             p.tweet("1001", "acme, where is my refund?"),  # support and pr
             p.tweet("1002", "I am calling my lawyer about acme"),  # legal
-            p.tweet("1003", "just bought acme cloud for the family"),  # support
+            p.tweet("1003", "just bought acme cloud, is there a family plan?"),  # support
         ),
     )
     assert invoke("import", "x.jsonl", "--platform", "x").exit_code == 0

@@ -39,7 +39,49 @@ def route(r: Router, **changes: object) -> list[Decision]:
 
 
 def test_default_department_when_no_rule_matches() -> None:
-    assert route(router([]), text="hello acme") == [
+    assert route(router([]), text="acme lost my file", complaint=0.8) == [
+        Decision(
+            "support", Priority.normal, None, "no rule matched: default department (complaint 0.80)"
+        )
+    ]
+
+
+def test_the_default_department_takes_only_posts_that_need_an_answer() -> None:
+    r = router([])
+    (praise,) = route(r, text="Acme's dark mode looks great", sentiment="positive")
+    assert praise.quiet and praise.department == "support"
+    assert praise.reason == (
+        "not queued: no rule matched and it needs no answer (complaint 0.10, positive, no "
+        "question); routing.default_takes: all would queue it for support"
+    )
+    why = {
+        "negative sentiment": {"sentiment": "negative"},
+        "complaint 0.50": {"complaint": 0.5},
+        "risk 0.70": {"risk": 0.7},
+        "a question": {"text": "Does Acme work offline?"},
+        "the classifier does not read language 'ko'": {"language": "ko", "understood": False},
+    }
+    for reason, changes in why.items():
+        (decision,) = route(r, **changes)
+        assert not decision.quiet
+        assert decision.reason == f"no rule matched: default department ({reason})"
+    for question in ("アクメのギフトカードはどこで買えますか", "使えますか？", "どうでしょうか。"):
+        assert not route(r, text=question, language="ja")[0].quiet, question
+    for chatter in ("どっちが使いやすいかな", "ひなたバーガー最高", "kinda nice. Thanks!"):
+        assert route(r, text=chatter)[0].quiet, chatter
+
+
+def test_a_press_post_with_a_negative_score_is_no_customer_grievance() -> None:
+    config = router([]).config.model_copy(update={"press": False})
+    r = Router(config, {})
+    (decision,) = route(r, text="Acme outage hits Europe", sentiment="negative", role="press",
+                        role_source="accounts:", complaint=0.9)  # fmt: skip
+    assert decision.quiet
+
+
+def test_default_takes_all_queues_every_post_no_rule_takes() -> None:
+    config = router([]).config.model_copy(update={"default_takes": "all"})
+    assert route(Router(config, {}), text="hello acme", sentiment="positive") == [
         Decision("support", Priority.normal, None, "no rule matched: default department")
     ]
 

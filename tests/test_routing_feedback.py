@@ -47,10 +47,10 @@ incidents: {{storms: {{enabled: false}}}}
 POSTS = {
     "1001": "acme, where is my refund?",  # refunds: support and pr
     "1002": "I am calling my lawyer about acme",  # legal
-    "1003": "just bought acme cloud for the family",  # support (default route)
+    "1003": "just bought acme cloud, is there a family plan?",  # support (default route)
     "1004": "acme refund please, it has been weeks",  # refunds: support and pr
     "1005": "my lawyer says acme owes me",  # legal
-    "1006": "hello acme, nice new logo",  # support (default route)
+    "1006": "hello acme, is that a new logo?",  # support (default route)
 }
 
 

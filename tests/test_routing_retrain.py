@@ -33,6 +33,7 @@ departments:
   - {{name: pr, sla: 2h}}
 routing:
   default: support
+  default_takes: all  # the spam and the chatter are queued, to be dismissed
   rules:
     - {{name: {legal}, when: {{keywords: [lawyer]}}, to: [legal], priority: urgent}}
 """

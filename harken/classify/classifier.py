@@ -81,7 +81,10 @@ class _Model:
             )
         if hasattr(self.encoder, "load"):
             self.encoder.load()  # fail now, not at the first post in this language
-        date = self.heads.meta.get("trained", {}).get("date", "unknown")
+        # A head re-fitted since (classify.training.refit) dates the set: stored
+        # classifications say which heads scored them.
+        refits = self.heads.meta.get("refits") or [self.heads.meta.get("trained", {})]
+        date = refits[-1].get("date", "unknown")
         self.name = f"{model}{'+adapter' if self.adapter else ''}+heads:{date}"
         if self.hf is not None:
             self.name = f"{self.hf.name}+{self.name}"

@@ -280,6 +280,10 @@ class RoutingRule(Strict):
 class RoutingConfig(Strict):
     default: str = "support"
     default_priority: Priority = Priority.normal
+    # What the default department takes of the posts no rule takes: `needs_response` (a
+    # complaint, a negative post, a question, a risky post, or one in a language the classifier
+    # cannot read; praise, thanks and chatter are stored and reported, not queued) or `all`.
+    default_takes: Literal["needs_response", "all"] = "needs_response"
     rules: list[RoutingRule] = []
     # Where possible impostors go (default: a department named security, else pr, else default).
     impersonation: str | None = None

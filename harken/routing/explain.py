@@ -238,7 +238,7 @@ def _compare(
     impostor = impostor_of(config, author, mention.text)
     subject = subject_of(mention, author, c, config)
     decisions = impersonation.decide(config, router.route(subject), impostor)
-    after = sorted({d.department for d in decisions})
+    after = sorted({d.department for d in decisions if not d.quiet})
     if (
         decisions
         and all(d.rule is None for d in decisions)

@@ -57,10 +57,14 @@ def subject_of(
         author=author.handle,
         role=role.role if role else None,
         role_source=role.source if role else None,
+        # The classifier stores a post's meaning only when its encoder reads the language.
+        understood=c.vector_model is not None,
     )
 
 
 def decision_json(decision: Decision) -> dict[str, str | None]:
+    if decision.quiet:  # the default's for a post that needs no answer: queued nowhere
+        return not_queued_json(decision.reason)
     return {
         "department": decision.department,
         "priority": decision.priority.value,
@@ -126,6 +130,8 @@ def apply_decisions(
             result.alerts += _thread_updates(session, sinks, item, mention)
         decisions = []
     for decision in decisions:
+        if decision.quiet:
+            continue
         item = None if new_incident else repo.open_item(session, incident_id, decision)
         if item is not None:
             _fold(session, config, item, mention, decision, now)

@@ -26,6 +26,7 @@ import regex
 from harken.config import Priority, RoutingConfig, RoutingRule, RuleCondition
 from harken.config.schema import PRESS_RULE
 from harken.matching import Phrase, TopicExamples, compile_phrases, compile_topic, first_affirmed
+from harken.negation import denial_note, solved_statement
 from harken.text import normalize, visible_text
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class Subject:
     author: str = ""  # the author's handle
     role: str | None = None  # from accounts: (harken.authors.role_of)
     role_source: str | None = None  # where the role came from, in words: "accounts:"
+    # Whether the classifier read the post's language (its scores mean something).
+    understood: bool = True
 
     @property
     def author_line(self) -> str | None:
@@ -82,6 +85,47 @@ class Decision:
     priority: Priority
     rule: str | None
     reason: str
+    # The default department's, for a post that needs no answer (praise, thanks, chatter):
+    # it only joins its incident's open items, if any; otherwise it is not queued.
+    quiet: bool = False
+
+
+# The score that makes a post worth an answer when no rule took it (routing.default_takes).
+ANSWER_COMPLAINT = 0.5
+ANSWER_RISK = 0.6
+# A question: a question mark, or a polite Japanese question ending without one.
+_QUESTION = regex.compile(r"[?？]|(?:ですか|ますか|でしょうか|ませんか)(?=[\s。．.！!…]|$)")
+
+
+def answer_needed(subject: Subject, denied: str | None = None) -> str | None:
+    """Why a post that no rule took may need an answer from the default department, in
+    words; None for praise, thanks and chatter."""
+    if not subject.understood:
+        return f"the classifier does not read language {subject.language!r}"
+    complaining = subject.role not in NOT_COMPLAINING
+    if subject.risk >= ANSWER_RISK:
+        return f"risk {subject.risk:.2f}"
+    if _QUESTION.search(visible_text(subject.text)):
+        return "a question"
+    if solved_statement(normalize(visible_text(subject.text))) is not None:
+        return None  # thanks for a fix, however its words score
+    if complaining and subject.complaint >= ANSWER_COMPLAINT:
+        return f"complaint {subject.complaint:.2f}"
+    # A rule's problem words named only to be denied explain a negative score: "No, Acme did
+    # not lose my data" is no grievance.
+    if complaining and subject.sentiment == "negative" and denied is None:
+        return "negative sentiment"
+    return None
+
+
+def no_answer_reason(subject: Subject, denied: str | None = None) -> str:
+    """Why a post no rule took needs no answer, in words (``answer_needed`` said None)."""
+    solved = solved_statement(normalize(visible_text(subject.text)))
+    if solved is not None:
+        return f"it says the problem is solved: {solved!r}"
+    if denied is not None and subject.sentiment == "negative":
+        return f"complaint {subject.complaint:.2f}, no question; {denial_note(denied)}"
+    return f"complaint {subject.complaint:.2f}, {subject.sentiment}, no question"
 
 
 @dataclass(frozen=True)
@@ -89,6 +133,7 @@ class Verdict:
     holds: bool
     text: str
     gave_up: bool = False  # a pattern ran out of its time budget (the text says which)
+    denial: str | None = None  # it failed because the post names it only to deny it
 
 
 @dataclass(frozen=True)
@@ -124,11 +169,12 @@ class Router:
         folded = normalize(visible_text(subject.text))  # not words hidden in markup
         decisions: dict[str, Decision] = {}
         gave_up: list[str] = []  # patterns that ran out of time on this post, by rule
+        denied: list[str] = []  # what the post names only to deny it, or says is solved
         stopped = False
         for rule, checks in self._rules:
             if _customers_only(rule, subject):
                 continue
-            reasons = _all_hold(checks, subject, folded, gave_up, rule.name)
+            reasons = _all_hold(checks, subject, folded, gave_up, rule.name, denied)
             if reasons is None:
                 continue
             for department in rule.to:
@@ -141,9 +187,8 @@ class Router:
         if not decisions and subject.role in SET_APART:
             return []
         if not decisions:
-            default = self.config.default
-            decisions[default] = Decision(
-                default, self.config.default_priority, None, "no rule matched: default department"
+            decisions[self.config.default] = self._default_decision(
+                subject, denied[0] if denied else None
             )
         if gave_up:
             note = "; ".join(gave_up)
@@ -163,6 +208,23 @@ class Router:
             else RuleTrace(rule, [check(subject, folded) for check in checks])
             for rule, checks in self._rules
         ]
+
+    def _default_decision(self, subject: Subject, denied: str | None) -> Decision:
+        default, priority = self.config.default, self.config.default_priority
+        if self.config.default_takes == "all":
+            return Decision(default, priority, None, "no rule matched: default department")
+        why = answer_needed(subject, denied)
+        if why is not None:
+            return Decision(default, priority, None, f"no rule matched: default department ({why})")
+        return Decision(
+            default,
+            priority,
+            None,
+            f"not queued: no rule matched and it needs no answer "
+            f"({no_answer_reason(subject, denied)}); "
+            f"routing.default_takes: all would queue it for {default}",
+            quiet=True,
+        )
 
     def set_apart(self, subject: Subject) -> str | None:
         """Why ``route`` queues the post nowhere, or None when it queues it."""
@@ -230,7 +292,9 @@ class Router:
             if not held:
                 best = ", ".join(f"{t} {subject.topic_scores.get(t, 0.0):.2f}" for t in topics)
                 why = f"no topic among {', '.join(topics)} (similarity {best})"
-                return Verdict(False, why + _denied_note(topics, self._topic_examples, folded))
+                denial = _topic_denial(topics, self._topic_examples, folded)
+                note = f"; {denial_note(denial)}" if denial is not None else ""
+                return Verdict(False, why + note, denial=denial)
             return _topic_verdict(held, self._topic_examples, subject, folded)
 
         return check
@@ -274,7 +338,12 @@ def _decision(rule: RoutingRule, department: str, reasons: list[str]) -> Decisio
 
 
 def _all_hold(
-    checks: list[Check], subject: Subject, folded: str, gave_up: list[str], rule: str
+    checks: list[Check],
+    subject: Subject,
+    folded: str,
+    gave_up: list[str],
+    rule: str,
+    denied: list[str],
 ) -> list[str] | None:
     reasons = []
     for check in checks:
@@ -282,6 +351,8 @@ def _all_hold(
         if verdict.gave_up:
             gave_up.append(f"rule {rule!r}: {verdict.text}")
         if not verdict.holds:
+            if verdict.denial is not None:
+                denied.append(verdict.denial)
             return None
         reasons.append(verdict.text)
     return reasons
@@ -302,16 +373,18 @@ def _topic_verdict(
             shown = f" (similarity {score:.2f})" if score is not None else ""
             return Verdict(True, f"topic {topic}{shown}")
         denials.append(denial)
-    return Verdict(False, f"negated: '{denials[0]}'")
+    return Verdict(False, denial_note(denials[0]), denial=denials[0])
 
 
-def _denied_note(topics: list[str], examples: Mapping[str, TopicExamples], folded: str) -> str:
+def _topic_denial(
+    topics: list[str], examples: Mapping[str, TopicExamples], folded: str
+) -> str | None:
     """Why the classifier did not give a topic the post names: it names it only to deny it."""
     for topic in topics:
         _, denial = examples[topic].denial(folded) if topic in examples else (None, None)
         if denial is not None:
-            return f"; negated: '{denial}'"
-    return ""
+            return denial
+    return None
 
 
 def _keyword_check(phrases: list[Phrase]) -> Check:
@@ -320,7 +393,7 @@ def _keyword_check(phrases: list[Phrase]) -> Check:
     def check(_: Subject, folded: str) -> Verdict:
         hit, denials = first_affirmed(phrases, folded)
         if hit is None and denials:
-            return Verdict(False, f"negated: '{denials[0]}'")
+            return Verdict(False, denial_note(denials[0]), denial=denials[0])
         if hit is None:
             return Verdict(False, f"none of the keywords {listed}")
         return Verdict(True, f"keyword {hit.text!r}")

@@ -56,6 +56,7 @@ from typing import Any
 import pandas as pd
 
 from harken.classify.preprocess import clean_text, strip_retweet_prefix
+from harken.classify.training.contrast import contrast_rows
 
 VAL_FRACTION = 0.2
 COLUMNS = ["text", "label", "source", "style", "split"]
@@ -96,6 +97,8 @@ FILES = {
     "hate": "tweeteval/hate/train_{text,labels}.txt",
     "xlmt": "sentiment/xlmt/<language>/{train,val}_{text,labels}.txt",
     "chabsa": "japanese/chabsa_sentences.tsv",
+    "smile": "brand_tweets/smile_museum_tweets.csv",
+    "contrast": "(none: written in harken/classify/training/contrast.py)",
 }
 LICENSES = {
     "semeval": "SemEval task data, no license of its own (via cbaziotis/datastories, MIT)",
@@ -112,6 +115,8 @@ LICENSES = {
     "hate": "TweetEval, released without restrictions; Twitter terms apply",
     "xlmt": "cardiffnlp/xlm-t, Apache-2.0 repository; dataset terms per source (Twitter terms)",
     "chabsa": "chABSA (TIS Inc.), CC BY 4.0",
+    "smile": "SMILE project (museum tweets); license not verified",
+    "contrast": "harken's own text (the project's license)",
 }
 
 # Bitext intents that are a problem report or a request for help (complaint head: yes).
@@ -250,6 +255,19 @@ def load_ibm(data: Path) -> pd.DataFrame:
 def load_bitext(data: Path) -> pd.DataFrame:
     raw = read_table(data / FILES["bitext"], sep="\t")
     return frame(raw["text"], raw["intent"], "bitext", "chat")
+
+
+def load_smile(data: Path) -> pd.DataFrame:
+    """Tweets to 13 UK museum accounts; ``happy`` ones are thanks and praise aimed at an
+    organisation (no header: id, text, category)."""
+    raw = read_table(data / FILES["smile"], header=None)
+    return frame(raw[1], raw[2], "smile", "social")
+
+
+def load_contrast(seed: int) -> pd.DataFrame:
+    """The developers' contrastive rows (:mod:`harken.classify.training.contrast`)."""
+    rows = contrast_rows(seed)
+    return frame([t for t, _ in rows], [label for _, label in rows], "contrast", "contrast")
 
 
 def load_banking77(data: Path) -> pd.DataFrame:
@@ -434,6 +452,10 @@ def complaint_rows(data: Path, seed: int) -> pd.DataFrame:
             seed,
         ),
         sample(relabel(load_goemotions(data), {"positive": "no"}), caps["goemotions_no"], seed),
+        # no: thanks and praise addressed to an organisation's account
+        relabel(load_smile(data), {"happy": "no"}),
+        # yes and no: the same problems reported, mocked, solved and thanked for, never had
+        load_contrast(seed),
         # no: chat-style, not aimed at a company
         sample(clinc_no.assign(label="no"), caps["clinc150"], seed),
     ]

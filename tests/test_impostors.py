@@ -145,6 +145,37 @@ def test_real_accounts_customers_and_fans_are_not_impostors(kind: str) -> None:
     assert impostor_of(config(), who, text) is None, kind
 
 
+SCAMS = {
+    "claim a credit with a link, markup and all": (
+        "[bold red]URGENT[/bold red] Acme outage compensation: claim your $50 credit before "
+        "midnight [link=http://evil.example]click[/link] #acme"
+    ),
+    "redeem an amount": "Acme: redeem a $20 voucher today only https://evil.example/v",
+    "Japanese: compensation here": "アクメの障害の補償金はこちらから受け取れます https://evil.example/a",
+}
+NOT_SCAMS = {
+    "a customer asking how to claim": "How do I claim a refund from Acme? https://acme.example/help",
+    "a customer's own refund": "acme, where is my refund? I claimed it https://acme.example/t/1",
+    "an offer without a link": "Acme says to claim your $50 credit in the app",
+    "a link without an offer": "Acme outage write-up https://blog.example/post",
+    "money offered in no brand's name": "claim your $50 credit now http://evil.example",
+}
+
+
+@pytest.mark.parametrize("kind", list(SCAMS))
+def test_money_offered_in_the_brands_name_with_a_link_is_a_scam(kind: str) -> None:
+    """No imitating name needed: "🔥 Deals & Refunds 🔥" offering Acme's compensation."""
+    found = impostor_of(config(), author("promo_deals_24", "🔥 Deals & Refunds 🔥"), SCAMS[kind])
+    assert found is not None and found.scam, kind
+    assert found.factor == "possible scam in Acme's name"
+    assert "offers money in Acme's name" in found.why and "has a link" in found.why
+
+
+@pytest.mark.parametrize("kind", list(NOT_SCAMS))
+def test_customers_asking_for_their_money_are_no_scam(kind: str) -> None:
+    assert impostor_of(config(), author("kenji_t", "Kenji"), NOT_SCAMS[kind]) is None, kind
+
+
 def test_a_hostile_long_name_is_read_in_bounded_time() -> None:
     """No platform allows a name of thousands of characters (X 50, Bluesky 64): one is not
     compared letter by letter with every target (0.4-0.6 s per post before)."""
@@ -315,8 +346,20 @@ def test_classify_json_has_flags_with_an_author() -> None:
     assert plain["flags"] == []  # a plain text has no author to judge
     flagged = json.loads(ok("classify", "-f", "json", "--author", "@acmesupp0rt", BAIT))
     assert flagged["flags"] == ["impersonation"]
-    fan = json.loads(ok("classify", "-f", "json", "--author", "acme_fan_1987", BAIT))
+    fan = json.loads(
+        ok(
+            "classify",
+            "-f",
+            "json",
+            "--author",
+            "acme_fan_1987",
+            "acme down again https://x.example",
+        )
+    )
     assert fan["flags"] == []
+    # The same bait from a name that imitates nothing still offers Acme's money with a link.
+    scam = json.loads(ok("classify", "-f", "json", "--author", "acme_fan_1987", BAIT))
+    assert scam["flags"] == ["impersonation"]
 
 
 def test_an_impostor_never_joins_the_customers_storm(

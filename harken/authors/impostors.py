@@ -11,6 +11,11 @@ Two tests, both required, keep false positives low:
 * **The text lures.** A link, or a request for credentials, a DM, a login, verification, card
   details or a compensation/refund claim (English and Japanese).
 
+A third case needs no imitating name: a post that **offers money in the brand's name with a
+link** ("Acme outage compensation: claim your $50 credit before midnight [link]", "アクメの補償金は
+こちらから受け取れます https://...") is a scam on the brand's name whoever posts it: flagged the
+same way, its factor says "possible scam in Acme's name".
+
 A configured account (any role in ``accounts:``, or a handle in ``brands[].handles``) is never
 an impostor. A fan named "acme_fan_1987" is not one either: "fan" is no service word.
 
@@ -109,9 +114,12 @@ class AuthorLike(Protocol):
 class Impersonation:
     imitated: str  # what it imitates, as people know it: "@acmesupport", or "Acme"
     why: str  # in plain words: how the name imitates, and the lure
+    scam: bool = False  # no imitating name: the post offers money in the brand's name
 
     @property
     def factor(self) -> str:
+        if self.scam:
+            return f"possible scam in {self.imitated}'s name"
         return f"possible impostor of {self.imitated}"
 
 
@@ -149,6 +157,39 @@ def impostor_of(config: Config, author: AuthorLike, text: str) -> Impersonation 
             shown = f"@{name.strip().lstrip('@')}" if label == "handle" else f"'{name.strip()}'"
             why = f"{label} {shown} {how} {target.shown}, and the post {lure}"
             return Impersonation(target.shown, why)
+    return _scam_offer(config, text) if lure == LINK_LURE else None
+
+
+# Money offered to the reader: "claim your $50 credit", "get your free refund", "補償金を受け取".
+_MONEY = (
+    r"refunds?|credits?|compensation|rewards?|prizes?|gift ?cards?|vouchers?|payouts?|cash"
+    r"|reimbursements?"
+)
+_AMOUNT = r"(?:[$€£¥]\s?\d[\d,.]*|\d[\d,.]*\s*(?:usd|dollars?|yen|円))\s*"
+# Offered to the reader, not asked for by a customer: "your", "free" or an amount, never "my"
+# ("how do I claim a refund?" is a customer's question).
+_OFFER = re.compile(
+    rf"\b(?:claim|collect|redeem|receive|grab)\s+(?:(?:your|free)\s+(?:{_AMOUNT})?|(?:a|the)?\s*"
+    rf"{_AMOUNT})(?:free\s+)?(?:{_MONEY})\b"
+    r"|(?:補償金?|返金|賠償金?|ギフト(?:券|カード)?|ポイント|賞金|お詫び(?:金|の品)?)"
+    r"(?:を|が|は)?(?:こちら(?:から|で))?(?:受け取|受取|もらえ|申請|請求)",
+    re.IGNORECASE,
+)
+
+
+def _scam_offer(config: Config, text: str) -> Impersonation | None:
+    """A post with a link that offers money in a brand's name, whoever posts it."""
+    folded = unicodedata.normalize("NFKC", text)
+    offer = _OFFER.search(folded)
+    if offer is None:
+        return None
+    lowered = folded.casefold()
+    for brand in config.brands:
+        names = [brand.name, *brand.keywords]
+        if any(n and unicodedata.normalize("NFKC", n).casefold() in lowered for n in names):
+            offered = offer.group(0)
+            why = f"the post offers money in {brand.name}'s name ('{offered}') and has a link"
+            return Impersonation(brand.name, why, scam=True)
     return None
 
 

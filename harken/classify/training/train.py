@@ -122,7 +122,9 @@ def build_rows(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
         "sentiment": lambda: sentiment_rows(
             args.data, args.seed, args.sentiment_sources, args.model in MULTILINGUAL_MODELS
         ),
-        "complaint": lambda: complaint_rows(args.data, args.seed),
+        "complaint": lambda: complaint_rows(
+            args.data, args.seed, thanks=args.model not in MULTILINGUAL_MODELS
+        ),
         "abuse": lambda: abuse_rows(args.data, args.abuse_sources),
     }
     rows = {}

@@ -331,10 +331,13 @@ _EN_NOT_YET = re.compile(
     r"|please|pls|get|getting|if|when|whether|supposedly|apparently|allegedly|said|claim(?:s|ed)?"
     r"|not|never|yet\s+to)|n['’]t)\s+(?:[\w'’]+\s+){0,2}$"
 )
+# After the cue: the problem is back or the fix was partial. Anywhere: hearsay and irony.
 _EN_TAKEN_BACK = re.compile(
     r"\b(?:still|again|yet|but\s+(?:now|then|it|the|my|they)|worse|broke|anymore|any\s+more"
-    r"|no\s+longer|only\s+half|partially|partly|half\s+of|supposedly|apparently|allegedly"
-    r"|they\s+said|thanks\s+for\s+nothing)\b"
+    r"|no\s+longer|only\s+half|partially|partly|half\s+of)\b"
+)
+_EN_HEARSAY = re.compile(
+    r"\b(?:supposedly|apparently|allegedly|they\s+said|thanks\s+for\s+nothing)\b"
 )
 _EN_THANKS = re.compile(
     r"\b(?:thanks?|thank\s+you|thx|ty|shout\s*out|kudos|props|impressed|impressive|great|smooth"
@@ -355,7 +358,7 @@ _JA_SOLVED_WEAK = (
 _JA_SOLVED = re.compile(rf"(?P<strong>{_JA_SOLVED_STRONG})|(?P<weak>{_JA_SOLVED_WEAK})")
 _JA_TAKEN_BACK = re.compile(r"まだ|また|再発|相変わらず|のに|けど|と思ったら|でも|なのに|はず")
 _JA_THANKS = re.compile(
-    r"ありがと|有難|感謝|助か|ありがた|対応(?:が)?早|すぐ|神対応|最高|うれし|嬉し|素晴らし|さすが(?!に)"
+    r"ありがと|有難|感謝|助か|ありがた|対応(?:が)?早|すぐ|神|最高|うれし|嬉し|素晴らし|🙏"
 )
 _QUOTED = re.compile(r"""['"‘“「]\s*$""")
 _SOLVED_READ = 600  # characters of the post read for take-backs and thanks (posts are short)
@@ -378,14 +381,17 @@ def _solved_cue(text: str, sentence_start: int, sentence_end: int) -> re.Match[s
     if "?" in window or "？" in window:
         return None
     japanese = _JAPANESE.search(text, sentence_start, sentence_end) is not None
-    taken_back = (_JA_TAKEN_BACK if japanese else _EN_TAKEN_BACK).search(window)
-    if taken_back:
+    if not japanese and _EN_HEARSAY.search(window):
         return None
     thanked = (_JA_THANKS if japanese else _EN_THANKS).search(window) is not None
+    taken_back = _JA_TAKEN_BACK if japanese else _EN_TAKEN_BACK
+    window_end = min(len(text), sentence_end + _SOLVED_READ)
     cues = (_JA_SOLVED if japanese else _EN_SOLVED).finditer(text, sentence_start, sentence_end)
     for cue in cues:
         if cue.lastgroup == "weak" and not thanked:
             continue
+        if taken_back.search(text, cue.start(), window_end):
+            return None  # "fixed, but now it crashes", "直ったと思ったらまた落ちた"
         if not japanese and (
             _EN_NOT_YET.search(text, sentence_start, cue.start())
             or _QUOTED.search(text, sentence_start, cue.start())

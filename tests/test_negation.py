@@ -357,6 +357,13 @@ def test_explain_says_what_was_solved_and_the_default_does_not_queue_it() -> Non
     assert decision.quiet and "it says the problem is solved" in decision.reason
 
 
+def test_a_similar_topic_in_thanks_for_a_fix_does_not_hold() -> None:
+    # no example word in the post: the classifier's similarity alone gave the topic
+    thanks = "Someone got into my profile last night. Support locked it and sorted it out, thanks"
+    assert departments(thanks, ("security",)) == ["support"]
+    assert departments("Someone got into my profile last night", ("security",)) == ["security"]
+
+
 def test_a_denial_with_a_negative_score_needs_no_answer_unless_it_complains() -> None:
     denial = replace(SUBJECT, text="No, Acme had no data breach", platform="x",
                      sentiment="negative", complaint=0.2)  # fmt: skip

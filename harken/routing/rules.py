@@ -26,7 +26,7 @@ import regex
 from harken.config import Priority, RoutingConfig, RoutingRule, RuleCondition
 from harken.config.schema import PRESS_RULE
 from harken.matching import Phrase, TopicExamples, compile_phrases, compile_topic, first_affirmed
-from harken.negation import denial_note, solved_statement
+from harken.negation import Solved, denial_note, solved_statement
 from harken.text import normalize, visible_text
 
 log = logging.getLogger(__name__)
@@ -368,6 +368,9 @@ def _topic_verdict(
         phrase, denial = examples[topic].denial(folded) if topic in examples else (None, None)
         if phrase is not None:
             return Verdict(True, f"topic {topic} (phrase {phrase.text!r})")
+        if denial is None:  # similar, no example word denied: unless the post thanks for a fix
+            solved = solved_statement(folded)
+            denial = Solved(solved) if solved is not None else None
         if denial is None:
             score = subject.topic_scores.get(topic)
             shown = f" (similarity {score:.2f})" if score is not None else ""

@@ -145,6 +145,8 @@ _JA_ADJACENT = re.compile(
     r"(?:ない|無い|なかった|ありません|ありませんでした|ございません|なし|無し)"
     rf"|^(?:は|も)?(?:され|し)(?:て(?:い|お[りら])?)?{_JA_NEG}"
 )
+# Right before a "not": the claim was not false ("デマじゃなかった", "嘘ではない").
+_JA_HOAX_BEFORE = re.compile(r"(?:デマ|偽物|ガセ|誤報|嘘|うそ|ウソ|噂|フェイク)(?:だと|とか)?$")
 # Japanese clause ends: contrast and cause, and the te-form joining two clauses.
 _JA_CLAUSE_BREAK = re.compile(r"が、|けど|けれど|のに|ので|から、|て、|で、|し、|ため、|なら")
 # After a denial, these turn it into a guess or undo it: "ではないか", "ないとは言えない".
@@ -182,6 +184,7 @@ def negated(text: str, start: int, end: int) -> str | None:
     return (
         _english(text, start, end, sentence_start, sentence_end)
         or _japanese(text, start, end, sentence_end)
+        or _debunked(text, start, end, sentence_end)
         or _solved_in(text, start, end, sentence_start, sentence_end)
     )
 
@@ -282,6 +285,8 @@ def _japanese(text: str, start: int, end: int, sentence_end: int) -> str | None:
     found = _JA_ADJACENT.search(scope) or _JA_STRONG.search(scope)
     if found is None or _JA_UNDONE.match(scope, found.end()):
         return None
+    if _JA_HOAX_BEFORE.search(scope, 0, found.start()):
+        return None  # "デマじゃなかった": not a hoax, so it happened
     return text[start : end + found.end()]
 
 
@@ -412,3 +417,39 @@ def solved_statement(text: str) -> str | None:
         if cue is not None:
             return sentence.strip()
     return None
+
+
+# --- debunked claims ---------------------------------------------------------------------------
+#
+# "The Acme 'breach' thread going around is just a rumor", "異物混入の噂、デマだって",
+# "お腹壊したって言ったけど、ただの風邪でした": the claim is named, then called false later in its
+# sentence, with no "not" to read. Only a cue after the match counts, in the same sentence and,
+# in English, the same comma clause ("my account was hacked, acme says it's a false alarm" is
+# a dispute: the customer's claim stands); a take-back after the cue ("but", "still", まだ)
+# undoes it.
+
+_EN_DEBUNK = re.compile(
+    r"\b(?:(?:is|was|were|are|['’]s)\s+(?:just|only)\s+(?:a\s+|an\s+)?"
+    r"(?:rumou?r|hoax|fake|scam|spam|phishing|joke|misunderstanding)"
+    r"|turn(?:ed|s)\s+out\s+(?:to\s+be|it\s+was)\s+(?:\w+\s+){0,2}?"
+    r"(?:fake|spam|phishing|a\s+scam|a\s+hoax|a\s+rumou?r|nothing|unrelated|my\s+(?:mistake|fault))"
+    r"|false\s+alarm|(?:is|was|['’]s)\s+(?:a\s+)?(?:fake|hoax))\b"
+)
+_JA_DEBUNK = re.compile(
+    r"デマ|偽物|ガセ|誤報|勘違い|フェイク|ただの(?:風邪|噂|うわさ|勘違い)|噂(?:でした|だった)"
+)
+_JA_NOT_DEBUNKED = re.compile(r"(?:だと)?(?:じゃ|では)(?:な|あり)")
+_DEBUNK_TAKEN_BACK = re.compile(r"\b(?:but|still|however|though)\b|まだ|けど|でも|のに")
+
+
+def _debunked(text: str, start: int, end: int, sentence_end: int) -> str | None:
+    after = text[end:sentence_end]
+    english = _EN_DEBUNK.search(after)
+    if english is not None and "," in after[: english.start()]:
+        english = None
+    cue = english or _JA_DEBUNK.search(after)
+    if cue is None or _DEBUNK_TAKEN_BACK.search(after, cue.end()):
+        return None
+    if _JA_NOT_DEBUNKED.match(after, cue.end()):
+        return None  # "デマじゃなかった": it was not a hoax
+    return text[start : end + cue.end()].strip()

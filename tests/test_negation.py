@@ -373,3 +373,34 @@ def test_a_denial_with_a_negative_score_needs_no_answer_unless_it_complains() ->
     assert "negated: 'no data breach'" in decision.reason
     (complaint,) = router().route(replace(denial, complaint=0.9))
     assert not complaint.quiet and complaint.department == "support"
+
+
+DEBUNKED = [
+    (
+        "Nobody's data was leaked, the Acme 'breach' thread going around is just a rumor",
+        "breach",
+        True,
+    ),
+    ("the acme breach email turned out to be phishing", "breach", True),
+    ("ひなたバーガーの異物混入の噂、デマだって", "異物混入", True),
+    ("ひなたバーガーでお腹壊したって言ったけど、ただの風邪でした", "お腹壊した", True),
+    # stands
+    ("I got a phishing email pretending to be Acme about a data breach", "data breach", False),
+    ("Acme says the breach is just a rumor but my account was emptied", "breach", False),
+    ("my account was hacked, acme says it's a false alarm", "hacked", False),
+    ("the breach wasn't just a rumor after all", "breach", False),
+    ("アクメの情報漏洩、デマじゃなかった", "情報漏洩", False),
+    ("Acme calls the outage a hoax? I lost a day of work", "outage", False),
+]
+
+
+@pytest.mark.parametrize(
+    "post,match,debunked", DEBUNKED, ids=[f"{i}" for i in range(len(DEBUNKED))]
+)
+def test_a_claim_called_false_later_in_its_sentence_is_denied(
+    post: str, match: str, debunked: bool
+) -> None:
+    folded = normalize(post)
+    start = folded.index(normalize(match))
+    found = negated(folded, start, start + len(normalize(match)))
+    assert (found is not None) == debunked, f"{post!r}: {found!r}"

@@ -76,6 +76,9 @@ def test_praise_is_stored_but_not_queued_and_explain_says_why(
     # The thank-you shares the outage's incident: it joined the engineering item.
     (joined,) = json.loads(ok("queue", "list", "-f", "json", "-d", "engineering"))
     assert joined["mentions"] == 2
+    # ... and route --explain says so, as routing would decide again (not "nowhere").
+    (again,) = explain("5")["decided"]
+    assert again["department"] == "engineering" and again["joined"]
     # Stored and counted all the same.
     assert len(json.loads(ok("export", "mentions", "-f", "json"))) == 5
 

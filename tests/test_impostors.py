@@ -16,7 +16,7 @@ from rich.console import Console
 from sqlalchemy import select
 
 from harken.authors.impostors import impostor_of, skeleton
-from harken.config import Config, load_config
+from harken.config import Config, Priority, load_config
 from harken.notify.outbox import deliver_pending
 from harken.notify.registry import build_sinks
 from harken.pipeline.ingest import ingest
@@ -159,6 +159,11 @@ NOT_SCAMS = {
     "an offer without a link": "Acme says to claim your $50 credit in the app",
     "a link without an offer": "Acme outage write-up https://blog.example/post",
     "money offered in no brand's name": "claim your $50 credit now http://evil.example",
+    "a Japanese customer who applied for a refund": "アクメで二重請求、返金を申請したけど音沙汰なし https://x.example/a",
+    "a Japanese customer who gets no refund": "アクメ、返金がもらえない https://x.example/a",
+    "a customer relaying a broken offer": (
+        "Acme says claim your $50 credit here https://status.acme.example/x but the form is broken!"
+    ),
 }
 
 
@@ -174,6 +179,32 @@ def test_money_offered_in_the_brands_name_with_a_link_is_a_scam(kind: str) -> No
 @pytest.mark.parametrize("kind", list(NOT_SCAMS))
 def test_customers_asking_for_their_money_are_no_scam(kind: str) -> None:
     assert impostor_of(config(), author("kenji_t", "Kenji"), NOT_SCAMS[kind]) is None, kind
+
+
+def test_a_scam_keeps_the_rules_decisions_beside_its_item() -> None:
+    from harken.routing.impersonation import decide
+    from harken.routing.rules import Decision
+
+    cfg = config()
+    scam = impostor_of(cfg, author("promo_deals_24"), SCAMS["redeem an amount"])
+    lookalike = impostor_of(cfg, *IMPOSTORS["digits for letters in the support handle"])
+    assert scam is not None and lookalike is not None
+    billing = Decision("billing", Priority.normal, "billing", "rule 'billing': keyword 'refund'")
+    quiet = Decision("support", Priority.normal, None, "not queued: ...", quiet=True)
+    flagged = impostor_department(cfg)
+    assert flagged != "billing"
+    assert [d.department for d in decide(cfg, [billing], scam)] == [flagged, "billing"]
+    assert [d.department for d in decide(cfg, [quiet], scam)] == [flagged]
+    assert [d.department for d in decide(cfg, [billing], lookalike)] == [flagged]
+
+
+def test_a_scam_offer_padded_with_spaces_is_read_in_bounded_time() -> None:
+    import time
+
+    began = time.monotonic()
+    impostor_of(config(), author("x"), "acme claim" + " " * 40_000 + "http://x.example")
+    impostor_of(config(), author("x"), "acme " + "claim your " * 4_000 + "http://x.example")
+    assert time.monotonic() - began < 1
 
 
 def test_a_hostile_long_name_is_read_in_bounded_time() -> None:

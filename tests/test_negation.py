@@ -323,7 +323,11 @@ SOLVED = [
     ("Acme found my lost bag and delivered it to my hotel. Great recovery.", "lost bag", True),
     ("アクメのアプリの不具合、アップデートで直ってた。ありがとう", "不具合", True),
     ("アクメの二重決済、問い合わせたらすぐ返金された", "二重決済", True),
-    ("アクメのログインできない問題、サポートに連絡したら30分で解決した", "ログインできない", True),
+    (
+        "アクメのログインできない問題、サポートに連絡したら30分で解決した。対応早い",
+        "ログインできない",
+        True,
+    ),
     # still a problem
     ("They said the login problem was fixed. It is still broken.", "login problem", False),
     ("When will the login problem be fixed", "login problem", False),
@@ -337,6 +341,19 @@ SOLVED = [
     ("is the login problem fixed?", "login problem", False),
     ("返金されたと思ったらまた二重請求", "二重請求", False),
     ("アプリの不具合、まだ直らない", "不具合", False),
+    # review of 2026-12-06: real complaints that named a fix
+    ("Acme is down again. The outage is back, thanks", "outage", False),
+    ("Acme fixed my login. Now the app won't open at all, thanks", "login", False),
+    ("Acme refunded the wrong amount, I was charged twice. Thanks", "charged twice", False),
+    ("Login fixed, thanks Acme. My invoice is wrong though", "invoice", False),
+    ("fixed-rate plan doubled my bill, thanks acme", "bill", False),
+    ("marked my ticket as resolved without fixing anything, great", "ticket", False),
+    ("restored my account but all my photos are gone, thanks", "photos", False),
+    ("Thanks for fixing the bug by deleting my files", "bug", False),
+    ("Acme fixed the sync bug", "sync bug", False),  # a fix nobody thanks for
+    ("アクメのサポート、全然対応してくれない。ありがとう", "サポート", False),
+    ("返金してもらえず困ってます、ありがとう", "返金", False),
+    ("アクメの不具合、直していただきたいです。助かります", "不具合", False),
 ]
 
 
@@ -391,6 +408,11 @@ DEBUNKED = [
     ("the breach wasn't just a rumor after all", "breach", False),
     ("アクメの情報漏洩、デマじゃなかった", "情報漏洩", False),
     ("Acme calls the outage a hoax? I lost a day of work", "outage", False),
+    ("アクメから流出したっていう顧客リスト、偽物でした", "流出", True),
+    # complaints about the brand, not claims called false (review of 2026-12-06)
+    ("acme's unlimited storage is just a scam", "unlimited storage", False),
+    ("the acme support line is just a joke", "support line", False),
+    ("アクメで買った商品、届いたら偽物でした", "商品", False),
 ]
 
 

@@ -93,7 +93,9 @@ def tiny_data(root: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_refit_replaces_one_head_and_keeps_the_rest(tmp_path: Path) -> None:
+def test_refit_replaces_one_head_and_keeps_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "minilm"
     shutil.copytree(bundled_heads_dir("minilm"), out)
     adapter_before = (out / "adapter.npz").read_bytes()
@@ -116,8 +118,18 @@ def test_refit_replaces_one_head_and_keeps_the_rest(tmp_path: Path) -> None:
     assert new.meta["adapter"] == old.meta["adapter"]
     assert new.meta["trained"] == old.meta["trained"]
     assert "val_contrast" in new.meta["validation"]["complaint"]
-    # A second run reads every embedding from the cache and gives the same head.
-    assert refit.main([*argv, "--no-save"]) == 0
+    # A second run reads every embedding from the cache (no encoder is loaded) and fits the
+    # same head.
+    import harken.classify.encoder as encoder
+
+    def no_encoder(*_: object, **__: object) -> None:
+        raise AssertionError("the cache should have every embedding")
+
+    fitted = new["complaint"].weights.copy()
+    with monkeypatch.context() as patched:
+        patched.setattr(encoder, "load_encoder", no_encoder)
+        assert refit.main(argv) == 0
+    assert np.allclose(load_heads(out)["complaint"].weights, fitted, atol=1e-6)
 
     from harken.classify.classifier import Classifier
 

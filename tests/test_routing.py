@@ -51,15 +51,15 @@ def test_the_default_department_takes_only_posts_that_need_an_answer() -> None:
     (praise,) = route(r, text="Acme's dark mode looks great", sentiment="positive")
     assert praise.quiet and praise.department == "support"
     assert praise.reason == (
-        "not queued: no rule matched and it needs no answer (complaint 0.10, positive, no "
-        "question); routing.default_takes: all would queue it for support"
+        "not queued: no rule matched and it needs no answer (routing.default_takes: all would "
+        "queue it for support): complaint 0.10, positive, no question"
     )
     why = {
         "negative sentiment": {"sentiment": "negative"},
         "complaint 0.50": {"complaint": 0.5},
         "risk 0.70": {"risk": 0.7},
         "a question": {"text": "Does Acme work offline?"},
-        "the classifier does not read language 'ko'": {"language": "ko", "understood": False},
+        "no meaning read for it (language 'ko')": {"language": "ko", "understood": False},
     }
     for reason, changes in why.items():
         (decision,) = route(r, **changes)

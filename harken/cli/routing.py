@@ -208,8 +208,9 @@ def rules_test(
     for move in replay.moves[:limit]:
         out.print(
             Text(
-                f"mention {move.mention_id} ({move.platform}): {', '.join(move.before) or '-'}"
-                f" → {', '.join(move.after)} · “{one_line(move.text, 70)}”"
+                f"mention {move.mention_id} ({move.platform}): "
+                f"{', '.join(move.before) or 'nowhere'} → {', '.join(move.after) or 'nowhere'}"
+                f" · “{one_line(move.text, 70)}”"
             )
         )
         for department, reason in move.reasons.items():

@@ -80,9 +80,16 @@ def explain_mention(store: Store, config: Config, mention_id: int) -> Explanatio
         subject = subject_of(mention, author, c, config)
         traces = router.explain(subject)
         impostor = impostor_of(config, author, mention.text)
-        decided = [
-            decision_json(d) for d in impersonation.decide(config, router.route(subject), impostor)
-        ] or [not_queued_json(router.set_apart(subject) or "not queued")]
+        decisions = impersonation.decide(config, router.route(subject), impostor)
+        joined = [d for d in mention.routing or [] if d.get("joined")]
+        if decisions and all(d.rule is None for d in decisions) and joined:
+            # Only the default would take it, and it joined its incident's open items: routing
+            # does the same again (as rules test compares).
+            decided = joined
+        else:
+            decided = [decision_json(d) for d in decisions] or [
+                not_queued_json(router.set_apart(subject) or "not queued")
+            ]
         return Explanation(
             mention={
                 "id": mention.id,
@@ -261,7 +268,11 @@ def _compare(
             mention.text,
             before,
             after,
-            {d.department: d.reason for d in decisions if d.department not in before},
+            {
+                ("nowhere" if d.quiet else d.department): d.reason
+                for d in decisions
+                if d.quiet or d.department not in before
+            },
         )
     )
 

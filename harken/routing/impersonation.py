@@ -56,8 +56,16 @@ def known_impostor(config: Config, mention: Mention, author: Author) -> Imperson
 def decide(
     config: Config, decisions: list[Decision], found: Impersonation | None
 ) -> list[Decision]:
-    """The decisions for a post: the rules' own, or the impostor's one item."""
-    return decisions if found is None else [impostor_decision(config, found)]
+    """The decisions for a post: the rules' own, or the impostor's one item. A possible scam
+    with no imitating name keeps the rules' decisions beside it: if the post is a customer's
+    after all, their department still has it."""
+    if found is None:
+        return decisions
+    flagged = impostor_decision(config, found)
+    if not found.scam:
+        return [flagged]
+    rest = [d for d in decisions if not d.quiet and d.department != flagged.department]
+    return [flagged, *rest]
 
 
 def flagged(flags: list[str] | None, found: Impersonation | None) -> list[str]:

@@ -94,18 +94,19 @@ class Decision:
 ANSWER_COMPLAINT = 0.5
 ANSWER_RISK = 0.6
 # A question: a question mark, or a polite Japanese question ending without one.
+_LINK = regex.compile(r"(?:https?://|www\.)\S+")
 _QUESTION = regex.compile(r"[?？]|(?:ですか|ますか|でしょうか|ませんか)(?=[\s。．.！!…]|$)")
 
 
 def answer_needed(subject: Subject, denied: str | None = None) -> str | None:
     """Why a post that no rule took may need an answer from the default department, in
     words; None for praise, thanks and chatter."""
-    if not subject.understood:
-        return f"the classifier does not read language {subject.language!r}"
+    if not subject.understood:  # or a row stored before harken kept meanings
+        return f"no meaning read for it (language {subject.language!r})"
     complaining = subject.role not in NOT_COMPLAINING
     if subject.risk >= ANSWER_RISK:
         return f"risk {subject.risk:.2f}"
-    if _QUESTION.search(visible_text(subject.text)):
+    if _QUESTION.search(_LINK.sub(" ", visible_text(subject.text))):  # not a link's "?"
         return "a question"
     if solved_statement(normalize(visible_text(subject.text))) is not None:
         return None  # thanks for a fix, however its words score
@@ -187,9 +188,9 @@ class Router:
         if not decisions and subject.role in SET_APART:
             return []
         if not decisions:
-            decisions[self.config.default] = self._default_decision(
-                subject, denied[0] if denied else None
-            )
+            default = self._default_decision(subject, denied[0] if denied else None)
+            # A rule that ran out of time decided nothing: a person looks at the post.
+            decisions[self.config.default] = replace(default, quiet=False) if gave_up else default
         if gave_up:
             note = "; ".join(gave_up)
             decisions = {
@@ -220,9 +221,8 @@ class Router:
             default,
             priority,
             None,
-            f"not queued: no rule matched and it needs no answer "
-            f"({no_answer_reason(subject, denied)}); "
-            f"routing.default_takes: all would queue it for {default}",
+            f"not queued: no rule matched and it needs no answer (routing.default_takes: all "
+            f"would queue it for {default}): {no_answer_reason(subject, denied)}",
             quiet=True,
         )
 

@@ -420,7 +420,7 @@ def sentiment_rows(
     return tidy(pd.concat(parts, ignore_index=True))
 
 
-def complaint_rows(data: Path, seed: int, thanks: bool = True) -> pd.DataFrame:
+def complaint_rows(data: Path, seed: int, thanks: bool = False) -> pd.DataFrame:
     """The complaint head's rows; ``thanks``: with SMILE's thanks and the developers'
     contrastive pairs (measured for MiniLM; they made e5's head worse on Japanese complaints:
     harken/data/models/e5/MODEL_CARD.md)."""

@@ -345,14 +345,17 @@ _EN_TAKEN_BACK = re.compile(
     r"\b(?:still|again|yet|but|though|however|except|now\s+(?:the|it|my)|worse|broke|broken"
     r"|anymore|any\s+more|no\s+longer|only\s+half|partially|partly|half\s+of|without|nothing"
     r"|error|fail(?:s|ed|ing)?|won['’]?t|can['’]?t|cannot|doesn['’]?t|isn['’]?t|didn['’]?t|not"
-    r"|never|by\s+\w+ing)\b"
+    r"|never|by\s+\w+ing|introduced|no\s+(?:reply|response|answer))\b"
 )
 # Problem words are the fix's object right after it ("found my lost bag", "fixed my wrong
 # order"); further on they are a new problem ("refunded it, then charged me twice").
-_EN_STILL_WRONG = re.compile(r"\b(?:wrong|missing|lost|gone|charged)\b")
-_OBJECT = re.compile(r"(?:\W*[\w'’]+){0,3}")
+_EN_STILL_WRONG = re.compile(
+    r"\b(?:wrong|missing|lost|gone|charged|crash\w*|delet\w*|damaged|down|locked|hack\w*|stolen"
+    r"|twice|double|owe)\b"
+)
+_OBJECT = re.compile(r"(?:[^\S\n]*[\w'’$]+){0,3}")  # up to three words, never past a comma
 _EN_HEARSAY = re.compile(
-    r"\b(?:supposedly|apparently|allegedly|they\s+said|thanks\s+for\s+nothing)\b"
+    r"\b(?:supposedly|apparently|allegedly|they\s+said|says|thanks\s+for\s+nothing)\b"
 )
 # A fix is thanked for, or praised: without it, a post naming a fix may still complain.
 _EN_THANKS = re.compile(
@@ -362,7 +365,10 @@ _EN_THANKS = re.compile(
 )
 # Japanese: a te-form of help ("直してくれ") counts only when it is not negated, wished or asked
 # for (直してくれない, 返金してもらえず, 直していただきたい, 対応していただけると助かります).
-_JA_GIVEN = r"(?:くれ|もらえ|もらっ|いただ)(?!な[いかく]|ず|ませ|たい|ると|れば|けれ|ける|けま)"
+_JA_GIVEN = (
+    r"(?:くれ|もらえ|もらっ|いただ|くださっ|くださり)"
+    r"(?!な[いかく]|ず|ませ|たい|ると|れば|けれ|ける|けま)"
+)
 _JA_SOLVED_STRONG = (
     rf"直っ(?:た|てた|てる|ていた|ていました)|直して{_JA_GIVEN}|直りました|治った"
     rf"|解決(?:した|しました|済み|して{_JA_GIVEN}|してた)"
@@ -376,11 +382,15 @@ _JA_SOLVED_WEAK = (
 )
 _JA_SOLVED = re.compile(rf"{_JA_SOLVED_STRONG}|{_JA_SOLVED_WEAK}")
 _JA_TAKEN_BACK = re.compile(
-    r"まだ|また|再発|相変わらず|のに|けど|と思ったら|でも|なのに|はず|(?<!問題)(?<!しか)ない|ず[、。]|ません|違う|間違"
+    r"まだ|また|再発|相変わらず|のに|けど|と思ったら|でも|なのに|はず|(?<!問題)(?<!しか)ない|ず[、。]"
+    r"|(?<!すみ)(?<!問題あり)ません|違う|間違|今度は|ただ|一方|ところで|代わりに|なく|止ま|消え|壊れ"
+    r"|違っ|おかし|二重|ほしい|ください|と言って|らしい"
 )
 _JA_THANKS = re.compile(
-    r"ありがと|有難|感謝|助か(?:った|りました)|ありがた|対応(?:が)?早|すぐ|神|最高|うれし|嬉し|素晴らし|🙏"
+    r"ありがと|有難|感謝|助か(?:った|りました|る)|ありがた|対応(?:が)?早|神|最高|うれし|嬉し|素晴らし|🙏"
+    r"|すぐ(?:に)?(?:直|解決|返金|対応|見つけ|届|交換|振り替え)"
 )
+_LINKS = re.compile(r"(?:https?://|www\.)\S+")
 _QUOTED = re.compile(r"""['"‘“「]\s*$""")
 _SOLVED_READ = 600  # characters of the post read for take-backs and thanks (posts are short)
 
@@ -393,13 +403,17 @@ def _solved_in(
     cue = _solved_cue(text, sentence_start, sentence_end)
     if cue is None:
         return None
+    if not _JAPANESE.search(text, sentence_start, sentence_end):
+        past_object = _OBJECT.match(text, cue.end())
+        if start >= (past_object.end() if past_object else cue.end()):
+            return None  # named after the fix and its object: a new problem ("..., crashes")
     low, high = min(start, cue.start()), max(end, cue.end())
     return Solved(text[low:high].strip())
 
 
 def _solved_cue(text: str, sentence_start: int, sentence_end: int) -> re.Match[str] | None:
     window = text[max(0, sentence_start - _SOLVED_READ) : sentence_end + _SOLVED_READ]
-    if "?" in window or "？" in window:
+    if "?" in _LINKS.sub(" ", window) or "？" in window:  # a question; not a link's "?"
         return None
     japanese = _JAPANESE.search(text, sentence_start, sentence_end) is not None
     if not japanese and _EN_HEARSAY.search(window):
@@ -426,14 +440,24 @@ def _solved_cue(text: str, sentence_start: int, sentence_end: int) -> re.Match[s
 
 
 def solved_statement(text: str) -> str | None:
-    """The sentence of a post that says a problem is solved (for thanks, not for action), or
-    None. ``text`` folded as for matching."""
+    """The sentence of a post that says a problem is solved, when the post does nothing else
+    but thank (any other sentence with words must thank too: "Charged twice and nobody
+    answers. At least my login got fixed, thanks." still complains), or None. ``text`` folded
+    as for matching."""
     head = text[: _SOLVED_READ * 2]
-    start = 0
+    spans, start = [], 0
     for end in [m.start() for m in _SENTENCE_END.finditer(head)] + [len(head)]:
-        if head[start:end].strip() and _solved_cue(text, start, end) is not None:
-            return head[start:end].strip()
+        if _WORD.search(head, start, end):
+            spans.append((start, end))
         start = end + 1
+    for start, end in spans:
+        if _solved_cue(text, start, end) is None:
+            continue
+        thanks = _JA_THANKS if _JAPANESE.search(head, start, end) else _EN_THANKS
+        others = [(a, b) for a, b in spans if (a, b) != (start, end)]
+        if all(thanks.search(head, a, b) for a, b in others):
+            return head[start:end].strip()
+        return None
     return None
 
 

@@ -79,9 +79,11 @@ WEAK_SERVICE_WORDS = (
 )  # fmt: skip
 SERVICE_WORDS = STRONG_SERVICE_WORDS + WEAK_SERVICE_WORDS
 LINK_LURE = "has a link"
+# A domain starts where no word, dot or dash precedes it: with a plain word boundary the
+# pattern retried every position of "a.a.a.a..." (35 s on 40,000 characters).
 _LINK = re.compile(
     r"https?://[^\s/?#]+|\bwww\.[^\s/?#]+|"
-    r"\b(?:[\w-]+\.)+(?:com|net|org|io|co|ly|me|info|xyz|site|app|jp|example)\b",
+    r"(?<![\w.-])(?:[\w-]+\.)+(?:com|net|org|io|co|ly|me|info|xyz|site|app|jp|example)\b",
     re.IGNORECASE,
 )
 _SCHEME = re.compile(r"^(?:https?://)?(?:www\.)?")
@@ -171,15 +173,16 @@ _AMOUNT = r"(?:[$€£¥] ?\d[\d,.]*|\d[\d,.]* ?(?:usd|dollars?|yen|円)) ?"
 # a post of 40,000 spaces costs a linear scan.
 _OFFER = re.compile(
     rf"\b(?:claim|collect|redeem|receive|grab) (?:(?:your|free) (?:{_AMOUNT})?|(?:(?:a|the) )?"
-    rf"{_AMOUNT})(?:free )?(?:{_MONEY})\b"
+    rf"{_AMOUNT})(?:free )?(?:[\w-]+ )?(?:{_MONEY})\b(?![^.!\n]*\?)"
     r"|(?:補償金?|返金|賠償金?|ギフト(?:券|カード)?|ポイント|賞金|お詫び(?:金|の品)?)"
-    r"(?:を|が|は)?(?:こちら(?:から|で))?(?:受け取|受取)(?:れ|り|っ|る)",
+    r"(?:を|が|は)?(?:こちら(?:から|で))?(?:受け取|受取|申請)(?:れ|り|る|って(?:ください|下さい)|でき|は)",
     re.IGNORECASE,
 )
-# A customer writes about their own money or trouble; a scam addresses the reader.
+# A customer writes about their own money or trouble; a scam addresses the reader (and may say
+# "we" and "us", as the brand would).
 _CUSTOMER = re.compile(
-    r"\b(?:i|i['’]m|i['’]ve|my|me|we|our|us)\b|\b(?:but|broken|doesn['’]?t|won['’]?t|error)\b"
-    r"|私|僕|俺|うち|けど|のに|できない|届かない|ません",
+    r"\b(?:i|i['’]m|i['’]ve|my|me)\b|\b(?:but|broken|doesn['’]?t)\b"
+    r"|私|僕|俺|うち|けど|のに|できない|届かない|(?:でき|届き|もらえ)ません",
     re.IGNORECASE,
 )
 _SPACES = re.compile(r"\s+")

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import re
 
+from harken.text import without_links
+
 # Sentences end at . ! ? ; : (followed by a space or the end: not "acme.com", "2.5") or a
 # newline; Japanese at 。！？.
 _SENTENCE_END = re.compile(r"[.!?;:](?=\s|$)|[\n。！？]|[!?](?=\S)")
@@ -390,7 +392,6 @@ _JA_THANKS = re.compile(
     r"ありがと|有難|感謝|助か(?:った|りました|る)|ありがた|対応(?:が)?早|神|最高|うれし|嬉し|素晴らし|🙏"
     r"|すぐ(?:に)?(?:直|解決|返金|対応|見つけ|届|交換|振り替え)"
 )
-_LINKS = re.compile(r"(?:https?://|www\.)\S+")
 _QUOTED = re.compile(r"""['"‘“「]\s*$""")
 _SOLVED_READ = 600  # characters of the post read for take-backs and thanks (posts are short)
 
@@ -413,7 +414,7 @@ def _solved_in(
 
 def _solved_cue(text: str, sentence_start: int, sentence_end: int) -> re.Match[str] | None:
     window = text[max(0, sentence_start - _SOLVED_READ) : sentence_end + _SOLVED_READ]
-    if "?" in _LINKS.sub(" ", window) or "？" in window:  # a question; not a link's "?"
+    if "?" in without_links(window) or "？" in window:  # a question
         return None
     japanese = _JAPANESE.search(text, sentence_start, sentence_end) is not None
     if not japanese and _EN_HEARSAY.search(window):

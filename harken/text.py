@@ -250,3 +250,12 @@ def _formula_shown(text: str) -> str:
     call = stripped[:end]
     shown = [s.replace('""', '"') for s in _STRING.findall(call) if not _URLISH.match(s)]
     return " ".join([*shown, stripped[end:].strip()]).strip()
+
+
+_BARE_LINK = re.compile(r"(?:https?://|www\.)\S+")
+
+
+def without_links(text: str) -> str:
+    """The text with its bare links blanked out: a link's "?" or "!" says nothing about the
+    words around it."""
+    return _BARE_LINK.sub(" ", text)

@@ -27,7 +27,7 @@ from harken.config import Priority, RoutingConfig, RoutingRule, RuleCondition
 from harken.config.schema import PRESS_RULE
 from harken.matching import Phrase, TopicExamples, compile_phrases, compile_topic, first_affirmed
 from harken.negation import Solved, denial_note, solved_statement
-from harken.text import normalize, visible_text
+from harken.text import normalize, visible_text, without_links
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,6 @@ class Decision:
 ANSWER_COMPLAINT = 0.5
 ANSWER_RISK = 0.6
 # A question: a question mark, or a polite Japanese question ending without one.
-_LINK = regex.compile(r"(?:https?://|www\.)\S+")
 _QUESTION = regex.compile(r"[?？]|(?:ですか|ますか|でしょうか|ませんか)(?=[\s。．.！!…]|$)")
 
 
@@ -106,7 +105,7 @@ def answer_needed(subject: Subject, denied: str | None = None) -> str | None:
     complaining = subject.role not in NOT_COMPLAINING
     if subject.risk >= ANSWER_RISK:
         return f"risk {subject.risk:.2f}"
-    if _QUESTION.search(_LINK.sub(" ", visible_text(subject.text))):  # not a link's "?"
+    if _QUESTION.search(without_links(visible_text(subject.text))):
         return "a question"
     if solved_statement(normalize(visible_text(subject.text))) is not None:
         return None  # thanks for a fix, however its words score

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import payloads as p
-from tests.cli import invoke, ok
+from tests.cli import import_tweets, ok
 
 CONFIG = """\
 database: {{url: "sqlite:///{db}"}}
@@ -40,11 +39,7 @@ POSTS = {
 
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, takes: str = "") -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "config.yaml").write_text(
-        CONFIG.format(db=tmp_path / "h.db", takes=takes), encoding="utf-8"
-    )
-    p.write_jsonl(tmp_path / "x.jsonl", p.x_page(*(p.tweet(k, v) for k, v in POSTS.items())))
-    assert invoke("import", "x.jsonl", "--platform", "x").exit_code == 0
+    import_tweets(tmp_path, CONFIG.format(db=tmp_path / "h.db", takes=takes), POSTS)
 
 
 def queued() -> dict[str, list[str]]:

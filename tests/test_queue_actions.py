@@ -21,8 +21,7 @@ from harken.queue.escalation import escalate_overdue
 from harken.queue.replies import plan_reply
 from harken.store import Store
 from harken.store.tables import Alert, QueueEvent, QueueItem, QueueTag, Reply
-from tests import payloads as p
-from tests.cli import fails, invoke, item_id, ok
+from tests.cli import fails, import_tweets, invoke, item_id, ok, project_store
 from tests.fakes import x as xfake
 from tests.fakes.x import FakeX
 
@@ -68,26 +67,18 @@ def fake_x() -> Iterator[FakeX]:
 def project(tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Path:
     for name, value in xfake.ENV.items():
         monkeypatch.setenv(name, value)
-    (tmp_path / "config.yaml").write_text(
-        CONFIG.format(url=fake_x.api.url, db=db_url), encoding="utf-8"
-    )
-    p.write_jsonl(
-        tmp_path / "x.jsonl",
-        p.x_page(
-            p.tweet("1001", "acme, where is my refund?"),  # support and pr
-            p.tweet("1002", "I am calling my lawyer about acme"),  # legal
-            p.tweet("1003", "just bought acme cloud, is there a family plan?"),  # support
-        ),
-    )
-    assert invoke("import", "x.jsonl", "--platform", "x").exit_code == 0
-    return tmp_path
+    posts = {
+        "1001": "acme, where is my refund?",  # support and pr
+        "1002": "I am calling my lawyer about acme",  # legal
+        "1003": "just bought acme cloud, is there a family plan?",  # support
+    }
+    return import_tweets(tmp_path, CONFIG.format(url=fake_x.api.url, db=db_url), posts)
 
 
 @pytest.fixture
 def store(project: Path) -> Iterator[Store]:
-    opened = Store(load_config(project / "config.yaml").database.url)
-    yield opened
-    opened.close()
+    with project_store(project) as opened:
+        yield opened
 
 
 def shown(item: int) -> dict[str, Any]:

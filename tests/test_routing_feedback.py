@@ -15,14 +15,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from harken.config import load_config
 from harken.errors import QueueError
 from harken.queue.actions import DISMISS_REASONS, dismiss
 from harken.queue.actors import Actor, QueuePermissionError, set_permission
 from harken.store import Store
 from harken.store.tables import QueueEvent, QueueItem, RoutingLabel
-from tests import payloads as p
-from tests.cli import fails, invoke, item_id, ok
+from tests.cli import fails, import_tweets, invoke, item_id, ok, project_store
 
 # The legal rule's name is hostile: it must stay text in tables and CSV.
 LEGAL = "=[b]legal[/b] \x1b[31mthreats"
@@ -56,19 +54,13 @@ POSTS = {
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Path:
-    (tmp_path / "config.yaml").write_text(
-        CONFIG.format(db=db_url, legal=json.dumps(LEGAL)), encoding="utf-8"
-    )
-    p.write_jsonl(tmp_path / "x.jsonl", p.x_page(*(p.tweet(k, v) for k, v in POSTS.items())))
-    assert invoke("import", "x.jsonl", "--platform", "x").exit_code == 0
-    return tmp_path
+    return import_tweets(tmp_path, CONFIG.format(db=db_url, legal=json.dumps(LEGAL)), POSTS)
 
 
 @pytest.fixture
 def store(project: Path) -> Iterator[Store]:
-    opened = Store(load_config(project / "config.yaml").database.url)
-    yield opened
-    opened.close()
+    with project_store(project) as opened:
+        yield opened
 
 
 def labels(store: Store) -> list[tuple[Any, ...]]:

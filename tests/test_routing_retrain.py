@@ -17,8 +17,7 @@ from harken.queue.actions import claim, dismiss, resolve, transfer
 from harken.queue.actors import Actor
 from harken.store import Store
 from harken.text import one_line
-from tests import payloads as p
-from tests.cli import fails, invoke, item_id, ok
+from tests.cli import fails, import_tweets, invoke, item_id, ok, project_store
 
 # The legal rule's name is hostile: `harken label N` must print it as text.
 LEGAL = "=[b]legal[/b] \x1b[31mthreats"
@@ -48,19 +47,13 @@ POSTS = {
 
 @pytest.fixture
 def project(tmp_path: Path, db_url: str) -> Path:
-    (tmp_path / "config.yaml").write_text(
-        CONFIG.format(db=db_url, legal=json.dumps(LEGAL)), encoding="utf-8"
-    )
-    p.write_jsonl(tmp_path / "x.jsonl", p.x_page(*(p.tweet(k, v) for k, v in POSTS.items())))
-    assert invoke("import", "x.jsonl", "--platform", "x").exit_code == 0
-    return tmp_path
+    return import_tweets(tmp_path, CONFIG.format(db=db_url, legal=json.dumps(LEGAL)), POSTS)
 
 
 @pytest.fixture
 def store(project: Path) -> Iterator[Store]:
-    opened = Store(load_config(project / "config.yaml").database.url)
-    yield opened
-    opened.close()
+    with project_store(project) as opened:
+        yield opened
 
 
 def mention_of(item: int) -> int:

@@ -19,7 +19,7 @@ from harken.config import Config
 from harken.errors import HarkenError
 from harken.routing import impersonation
 from harken.routing.items import decision_json, not_queued_json, subject_of
-from harken.routing.rules import Router, RuleTrace
+from harken.routing.rules import Decision, Router, RuleTrace
 from harken.store import Store
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem
 
@@ -81,10 +81,8 @@ def explain_mention(store: Store, config: Config, mention_id: int) -> Explanatio
         traces = router.explain(subject)
         impostor = impostor_of(config, author, mention.text)
         decisions = impersonation.decide(config, router.route(subject), impostor)
-        joined = [d for d in mention.routing or [] if d.get("joined")]
-        if decisions and all(d.rule is None for d in decisions) and joined:
-            # Only the default would take it, and it joined its incident's open items: routing
-            # does the same again (as rules test compares).
+        joined = joined_again(decisions, mention)
+        if joined:
             decided = joined
         else:
             decided = [decision_json(d) for d in decisions] or [
@@ -228,6 +226,15 @@ def _rescored(rows: Any, scorer: TopicScorer | None) -> list[dict[str, float] | 
     return list(scorer([m for m, _, _ in rows], [c for _, _, c in rows]))
 
 
+def joined_again(decisions: list[Decision], mention: Mention) -> list[dict[str, Any]]:
+    """The incident items a mention joined, when routing it again would join them again: only
+    the default would take it, so it folds into its incident's open items, wherever they are
+    (``routing.items.apply_decisions``). Empty otherwise."""
+    if not decisions or any(d.rule is not None for d in decisions):
+        return []
+    return [d for d in mention.routing or [] if d.get("joined")]
+
+
 def _compare(
     replay: RulesReplay,
     config: Config,
@@ -246,13 +253,7 @@ def _compare(
     subject = subject_of(mention, author, c, config)
     decisions = impersonation.decide(config, router.route(subject), impostor)
     after = sorted({d.department for d in decisions if not d.quiet})
-    if (
-        decisions
-        and all(d.rule is None for d in decisions)
-        and any(d.get("joined") for d in mention.routing or [])
-    ):
-        # Only the default takes it, so it still joins its incident's open items (routing
-        # does the same), wherever they are.
+    if joined_again(decisions, mention):
         after = before
     replay.replayed += 1
     replay.before.update(before)

@@ -97,17 +97,20 @@ ANSWER_RISK = 0.6
 _QUESTION = regex.compile(r"[?？]|(?:ですか|ますか|でしょうか|ませんか)(?=[\s。．.！!…]|$)")
 
 
-def answer_needed(subject: Subject, denied: str | None = None) -> str | None:
+def answer_needed(
+    subject: Subject, folded: str, solved: str | None, denied: str | None = None
+) -> str | None:
     """Why a post that no rule took may need an answer from the default department, in
-    words; None for praise, thanks and chatter."""
+    words; None for praise, thanks and chatter. ``folded``: its visible words, normalized;
+    ``solved``: its ``solved_statement``; ``denied``: what a rule found only denied."""
     if not subject.understood:  # or a row stored before harken kept meanings
         return f"no meaning read for it (language {subject.language!r})"
     complaining = subject.role not in NOT_COMPLAINING
     if subject.risk >= ANSWER_RISK:
         return f"risk {subject.risk:.2f}"
-    if _QUESTION.search(without_links(visible_text(subject.text))):
+    if _QUESTION.search(without_links(folded)):
         return "a question"
-    if solved_statement(normalize(visible_text(subject.text))) is not None:
+    if solved is not None:
         return None  # thanks for a fix, however its words score
     if complaining and subject.complaint >= ANSWER_COMPLAINT:
         return f"complaint {subject.complaint:.2f}"
@@ -118,9 +121,8 @@ def answer_needed(subject: Subject, denied: str | None = None) -> str | None:
     return None
 
 
-def no_answer_reason(subject: Subject, denied: str | None = None) -> str:
+def no_answer_reason(subject: Subject, solved: str | None, denied: str | None = None) -> str:
     """Why a post no rule took needs no answer, in words (``answer_needed`` said None)."""
-    solved = solved_statement(normalize(visible_text(subject.text)))
     if solved is not None:
         return f"it says the problem is solved: {solved!r}"
     if denied is not None and subject.sentiment == "negative":
@@ -187,7 +189,7 @@ class Router:
         if not decisions and subject.role in SET_APART:
             return []
         if not decisions:
-            default = self._default_decision(subject, denied[0] if denied else None)
+            default = self._default_decision(subject, folded, denied[0] if denied else None)
             # A rule that ran out of time decided nothing: a person looks at the post.
             decisions[self.config.default] = replace(default, quiet=False) if gave_up else default
         if gave_up:
@@ -209,11 +211,12 @@ class Router:
             for rule, checks in self._rules
         ]
 
-    def _default_decision(self, subject: Subject, denied: str | None) -> Decision:
+    def _default_decision(self, subject: Subject, folded: str, denied: str | None) -> Decision:
         default, priority = self.config.default, self.config.default_priority
         if self.config.default_takes == "all":
             return Decision(default, priority, None, "no rule matched: default department")
-        why = answer_needed(subject, denied)
+        solved = solved_statement(folded)
+        why = answer_needed(subject, folded, solved, denied)
         if why is not None:
             return Decision(default, priority, None, f"no rule matched: default department ({why})")
         return Decision(
@@ -221,7 +224,7 @@ class Router:
             priority,
             None,
             f"not queued: no rule matched and it needs no answer (routing.default_takes: all "
-            f"would queue it for {default}): {no_answer_reason(subject, denied)}",
+            f"would queue it for {default}): {no_answer_reason(subject, solved, denied)}",
             quiet=True,
         )
 

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
 
-.PHONY: install demo test test-fast lint heads heads-e5 heads-complaint demo-data bench clean
+.PHONY: install demo web test test-fast lint heads heads-e5 heads-complaint demo-data bench clean
 
 # CPU PyTorch goes in first, from the pinned wheel, so that installing the project does not
 # pull a multi-GB CUDA build.
@@ -19,6 +19,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/harken demo
+
+# The web workspace over the demo's database (run `make demo` first; it prints the sign-in).
+web: $(STAMP)
+	$(BIN)/harken --config harken-demo/config.yaml web
 
 # One pytest worker per core (pytest-xdist): most tests wait on subprocesses, sockets and
 # databases, so two workers on two cores take about half the time. Each worker starts its own

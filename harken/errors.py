@@ -10,9 +10,13 @@ HarkenError
  ├── PayloadError       one payload cannot be parsed (the batch goes on without it)
  ├── ClassifierError    the model or its heads cannot be loaded
  ├── NotifyError        an alert sink failed to deliver
- └── SourceError        a live source failed for good (bad credentials, bad query, 4xx)
-      ├── TransientSourceError  5xx, timeout, dropped connection, garbled page: worth a retry
-      └── RateLimited           429 or quota spent; ``reset_at`` says when to come back
+ ├── SourceError        a live source failed for good (bad credentials, bad query, 4xx)
+ │    ├── TransientSourceError  5xx, timeout, dropped connection, garbled page: worth a retry
+ │    └── RateLimited           429 or quota spent; ``reset_at`` says when to come back
+ ├── QueueError         a queue action cannot be done (the state does not allow it)
+ │    ├── ItemNotFound          no such queue item
+ │    └── QueueInputError       what was asked is wrong (an unknown department, a bad tag)
+ └── AccountError       a user cannot be added, signed in or found (``harken users``, the web)
 """
 
 from __future__ import annotations
@@ -74,6 +78,19 @@ class RateLimited(SourceError):
 
 class QueueError(HarkenError):
     """A queue action that cannot be done (unknown item, wrong status)."""
+
+
+class ItemNotFound(QueueError):
+    """No queue item has this id (the web API answers 404)."""
+
+
+class QueueInputError(QueueError):
+    """The action is possible but what was asked is not (an unknown department, a bad tag or
+    dismissal reason): the web API answers 422, not 409."""
+
+
+class AccountError(HarkenError):
+    """A user cannot be added or changed, or a sign-in or token is refused."""
 
 
 class ReplyError(HarkenError):

@@ -67,6 +67,19 @@ _pg_bindir = pytest.StashKey[Path | PostgresNotFound]()
 _pg_deselected = pytest.StashKey[tuple[int, str]]()
 
 
+# Browser tests (marked `browser`) drive the system Chromium (Debian's `chromium` package) with
+# Playwright; none can be downloaded here. Without it they are deselected with one line in the
+# summary; HARKEN_TEST_BROWSER=require (.ci/run, which installs the package) makes that an error.
+BROWSER_MODE_ENV = "HARKEN_TEST_BROWSER"
+_browser_deselected = pytest.StashKey[int]()
+
+
+def chromium_path() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Read here, before the autouse fixture `isolated` clears HARKEN_* for each test.
     try:
@@ -82,6 +95,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.hookimpl(trylast=True)  # after -k and -m, so that the count is of tests that would run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _browser_tests(config, items)
     found = config.stash[_pg_bindir]
     mode = os.environ.get(PG_MODE_ENV) or "auto"
     if mode not in PG_MODES:
@@ -98,6 +112,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[_pg_deselected] = (len(needing), found.reason)
 
 
+def _browser_tests(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mode = os.environ.get(BROWSER_MODE_ENV) or "auto"
+    if mode not in PG_MODES:
+        raise pytest.UsageError(f"{BROWSER_MODE_ENV}={mode}: expected one of auto, require")
+    needing = [item for item in items if item.get_closest_marker("browser")]
+    if not needing or chromium_path():
+        return
+    if mode == "require":
+        raise pytest.UsageError(f"{BROWSER_MODE_ENV}=require, but no chromium is on PATH")
+    config.hook.pytest_deselected(items=needing)
+    items[:] = [item for item in items if not item.get_closest_marker("browser")]
+    config.stash[_browser_deselected] = len(needing)
+
+
 def needs_postgres(item: pytest.Item) -> bool:
     """A test that starts the cluster, or one parametrized with the postgresql backend (its
     fixture asks for the cluster only when it runs, with request.getfixturevalue)."""
@@ -109,6 +137,11 @@ def needs_postgres(item: pytest.Item) -> bool:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _browser_deselected in config.stash:
+        terminalreporter.write_line(
+            f"Browser: no chromium on PATH: {config.stash[_browser_deselected]} browser tests"
+            " not run (apt-get install chromium, or run .ci/run)"
+        )
     if _pg_deselected in config.stash:
         count, reason = config.stash[_pg_deselected]
         terminalreporter.write_line(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from harken import __version__
 from harken.cli import app
+from harken.config import load_config
 from tests import payloads as p
 from tests.conftest import BACKENDS
 
@@ -285,6 +287,10 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert f"Database: {tmp_path / 'demo' / 'harken.db'}" in out
     assert "harken --config demo/config.yaml queue list" in out
     assert "\x1b[31m" not in out and "\x07" not in out
+    # the demo's admin signs in to the web workspace with the password it printed
+    login = re.search(r"open (http://\S+) and sign in as (\S+) / (\S+)", out)
+    assert login and login[1] == "http://127.0.0.1:8080/" and login[2] == "demo"
+    _web_sign_in(tmp_path / "demo" / "config.yaml", login[2], login[3])
     # the demo's config works afterwards, from another directory too
     listed = invoke(
         "--config", "demo/config.yaml", "queue", "list", "--format", "json", "--limit", "500"
@@ -312,3 +318,23 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         ).stdout
     )
     assert again["mentions"] == 203  # 217 bundled, less 5 off-brand and 9 by Acme's own accounts
+
+
+def _web_sign_in(config_path: Path, name: str, password: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from harken.store import Store
+    from harken.web.app import create_app
+
+    config = load_config(config_path)
+    store = Store(config.database.url)
+    try:
+        client = TestClient(create_app(config, store))
+        form = client.get("/login").text
+        token = re.search(r'name="login_token" value="([^"]+)"', form)[1]  # type: ignore[index]
+        answer = client.post(
+            "/login", data={"name": name, "password": password, "login_token": token}
+        )
+        assert answer.status_code == 200 and "Apply to selected" in answer.text
+    finally:
+        store.close()

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1] / "harken"
 LAYERS: dict[str, int] = {
     "harken.cli": 9,
     "harken.slackapp": 9,
+    "harken.web": 9,
     "harken.pipeline": 8,
     "harken.digest": 7,
     "harken.reports": 6,

@@ -436,6 +436,7 @@ DRIVEN_APART = {
     "classify",
     "eval",
     "retrain",
+    "web",  # serves until stopped (tests/test_web.py drives it)
 }
 
 

@@ -188,12 +188,27 @@ def run(
     )
     daemon = Daemon(store, config, sources, build_sinks(config, out), stop, _say)
     beside = slack(config, store, stop, _say) if slack else None
+    web = _web_workspace(config, store, stop)
     try:
         daemon.run(scheduler_only=scheduler_only, on_lock=beside.start if beside else None)
     finally:
-        stop.set()  # the scheduler stopped (or never got the lock): so does the app
+        stop.set()  # the scheduler stopped (or never got the lock): so do the app and the web
         if beside:
             beside.join()
+        if web:
+            web.join()
+
+
+def _web_workspace(config: Config, store: Any, stop: Any) -> Any:
+    """With ``web.enabled``: the workspace served beside the scheduler, started now (it reads
+    and acts through the store, so a standby scheduler serves it too)."""
+    if not config.web.enabled:
+        return None
+    from harken.web.beside import WebBeside
+
+    web = WebBeside(config, store, stop, _say)
+    web.start()
+    return web
 
 
 def _slack_app(config: Config) -> type[SlackBeside] | None:

@@ -19,7 +19,6 @@ from harken.cli.common import (
     MAX_ID,
     Format,
     HarkenGroup,
-    check_department,
     err,
     open_store,
     out,
@@ -65,25 +64,56 @@ def _said(change: Change) -> None:
 @queue_app.command("list")
 def queue_list(
     ctx: typer.Context,
-    department: Annotated[str | None, typer.Option("--department", "-d")] = None,
+    department: Annotated[
+        list[str] | None, typer.Option("--department", "-d", help="Repeatable.")
+    ] = None,
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", "-s", help="Repeatable; default: new, claimed, responded."),
+        typer.Option("--status", "-s", help="Repeatable; default: new, claimed, responded; all."),
     ] = None,
+    priority: Annotated[
+        list[str] | None, typer.Option("--priority", help="Repeatable: urgent, high, ...")
+    ] = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only items past due with no first response.")
+    ] = False,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="Who holds it; '-' for nobody.")
+    ] = None,
+    platform: Annotated[list[str] | None, typer.Option("--platform", help="Repeatable.")] = None,
+    brand: Annotated[list[str] | None, typer.Option("--brand", help="Repeatable.")] = None,
+    topic: Annotated[str | None, typer.Option("--topic", help="A topics: name.")] = None,
+    language: Annotated[str | None, typer.Option("--language", help="e.g. en, ja.")] = None,
+    risk_gte: Annotated[
+        float | None, typer.Option("--risk-gte", min=0.0, max=1.0, help="Risk at least this.")
+    ] = None,
+    tag: Annotated[str | None, typer.Option("--tag")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_ID)] = 50,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
-    """Queue items: escalated first, then most urgent, then soonest due."""
-    from harken.queue.items import STATUSES
+    """Queue items: escalated first, then most urgent, then soonest due. The filters are
+    those of the web inbox and of GET /api/v1/items."""
+    from harken.queue.filters import item_filter
     from harken.queue.views import list_items
-    from harken.store.repo import OPEN_STATUSES
 
     config = root_state(ctx).config()
-    check_department(config, department)
-    unknown = [s for s in status or [] if s not in STATUSES]
-    if unknown:
-        raise typer.BadParameter(f"unknown status {unknown[0]!r} (one of {', '.join(STATUSES)})")
-    items = list_items(open_store(config), department, status or list(OPEN_STATUSES), limit)
+    store = open_store(config)
+    where = item_filter(
+        config,
+        store,
+        departments=department or (),
+        statuses=status or (),
+        priorities=priority or (),
+        overdue=overdue,
+        assignee=assignee,
+        platforms=platform or (),
+        brands=brand or (),
+        topic=topic,
+        language=language,
+        risk_gte=risk_gte,
+        tag=tag,
+    )
+    items = list_items(store, None, None, limit, where=where)
     if format is Format.json:
         print_json(items)
         return

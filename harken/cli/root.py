@@ -26,6 +26,7 @@ from harken.cli import (
     setup,
     slack,
     spikes,
+    web,
 )
 from harken.cli.common import HarkenGroup, State, out
 from harken.logs import configure_logging
@@ -88,6 +89,7 @@ notify.register(app)  # digest; the alerts group
 routing.register(app)  # route; the rules group
 spikes.register(app)  # spikes
 slack.register(app)  # the slack group (the Slack app)
+web.register(app)  # web; the users group
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -72,6 +72,13 @@ def demo(
     out.print(f"Config:   {cfg}")
     if result.digest_path is not None:
         out.print(f"Digest:   {result.digest_path} (PR's digest of {result.digest_day}, so far)")
+    if result.web_login is not None:
+        name, password = result.web_login
+        web = result.config.web
+        out.print(
+            f"Web:      harken --config {cfg} web, then open http://{web.host}:{web.port}/"
+            f" and sign in as {name} / {password}"
+        )
     out.print("Next:")
     for command in (
         f"harken --config {cfg} queue list",

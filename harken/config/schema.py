@@ -155,7 +155,8 @@ class UserConfig(Strict):
     name: str
     slack_id: str | None = None
     departments: StrList = []
-    role: Literal["member", "social", "admin"] = "member"
+    # "department" is "member" by its web name; a "viewer" reads and never acts.
+    role: Literal["member", "department", "social", "admin", "viewer"] = "member"
 
     @field_validator("name")
     @classmethod
@@ -535,6 +536,18 @@ class DigestConfig(Strict):
     email: EmailConfig | None = None
 
 
+class WebConfig(Strict):
+    """The web workspace (``harken web``; ``harken run`` serves it too when ``enabled``)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    # Where people open it (https://harken.example.com): the digest links its incidents there.
+    public_url: str | None = None
+    # The zone dates are shown in for people who have not chosen one (default: the digest's).
+    timezone: TimeZone | None = None
+
+
 class Config(Strict):
     database: DatabaseConfig = DatabaseConfig()
     brands: list[BrandConfig] = []
@@ -554,6 +567,7 @@ class Config(Strict):
     digest: DigestConfig = DigestConfig()
     users: list[UserConfig] = []
     accounts: list[AccountConfig] = []
+    web: WebConfig = WebConfig()
 
     # Where the file layer came from (None: built-in defaults only) and which ${VAR}s it used.
     _path: Path | None = PrivateAttr(default=None)

@@ -20,6 +20,7 @@ from harken.pipeline.progress import Progress
 from harken.pipeline.stages import PassResult
 from harken.platforms.registry import platform_names
 from harken.platforms.replay import LineRejection, read_jsonl
+from harken.queue.accounts import add_user, new_password
 from harken.records import MentionRecord
 from harken.reports.output import output_target, write_output
 from harken.spikes.detection import SpikeFinding, check_due
@@ -46,6 +47,10 @@ class DemoResult:
     incidents: int = 0
     largest_incident: tuple[int, int] | None = None  # (id, posts)
     spikes: list[SpikeFinding] = field(default_factory=list)  # detected over the demo's span
+    web_login: tuple[str, str] | None = None  # the demo admin's (name, password) for harken web
+
+
+DEMO_ADMIN = "demo"
 
 
 def demo_file(platform: str) -> Path:
@@ -126,7 +131,16 @@ def run_demo(
     stored = check_due(store, config.spikes, now, keywords=brand_keywords(config), hours=hours)
     result.spikes = [SpikeFinding.of(spike) for spike in stored]
     write_next_digest(result, now)
+    result.web_login = add_demo_admin(store, config)
     return result
+
+
+def add_demo_admin(store: Store, config: Config) -> tuple[str, str]:
+    """An admin for the web workspace, with a new random password (the demo's database is
+    new each time, and only on this machine)."""
+    password = new_password()
+    add_user(store, config, DEMO_ADMIN, "admin", (), password)
+    return DEMO_ADMIN, password
 
 
 def write_next_digest(result: DemoResult, now: datetime) -> None:

@@ -48,7 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from harken.config import Config
-from harken.errors import QueueError, ReplyError
+from harken.errors import QueueError, QueueInputError, ReplyError
 from harken.notify.registry import alert_sinks
 from harken.platforms.replies import send_reply
 from harken.queue.actors import (
@@ -289,7 +289,7 @@ def dismiss_reason(reason: str | None) -> str | None:
         return None
     wanted = " ".join(reason.split()).lower()
     if wanted not in DISMISS_REASONS:
-        raise QueueError(
+        raise QueueInputError(
             f"unknown dismiss reason {reason!r}", hint="one of: " + ", ".join(DISMISS_REASONS)
         )
     return wanted
@@ -356,7 +356,7 @@ def add_note(
     """Add a note to the item's history (open or closed); its status stays."""
     who = as_actor(actor)
     if not text.strip():
-        raise QueueError("the note is empty")
+        raise QueueInputError("the note is empty")
     with store.session() as session:
         item = _acting(session, item_id, who, "note", may)
         return record(session, item, who, "noted", text, f"#{item_id} note by {who.name}: {text}")
@@ -426,10 +426,10 @@ def _tags(tags: Sequence[str]) -> list[str]:
     """Tags as given, trimmed, each once, in order."""
     cleaned = list(dict.fromkeys(t.strip() for t in tags))
     if not cleaned or "" in cleaned:
-        raise QueueError("a tag is empty")
+        raise QueueInputError("a tag is empty")
     for t in cleaned:
         if len(t) > MAX_TAG:
-            raise QueueError(f"a tag is longer than {MAX_TAG} characters")
+            raise QueueInputError(f"a tag is longer than {MAX_TAG} characters")
     return cleaned
 
 

@@ -25,10 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from harken.errors import QueueError
+from harken.errors import ItemNotFound, QueueError
 from harken.queue.actors import Actor
 from harken.store import Store
-from harken.store.repo import QueueRow
+from harken.store.repo import WAITING, QueueRow
 from harken.store.tables import (
     Author,
     Classification,
@@ -40,7 +40,6 @@ from harken.store.tables import (
 )
 
 STATUSES = ("new", "claimed", "responded", "resolved", "dismissed")
-WAITING = ("new", "claimed")  # no first response yet: the SLA clock runs
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def load_item(session: Session, item_id: int) -> QueueItem:
     second sees what the first did."""
     item = session.get(QueueItem, item_id, with_for_update=True)
     if item is None:
-        raise QueueError(
+        raise ItemNotFound(
             f"no queue item #{item_id}", hint="`harken queue list` shows the open ones"
         )
     return item
@@ -79,7 +78,7 @@ def load_row(session: Session, item_id: int) -> QueueRow:
         .where(QueueItem.id == item_id)
     ).first()
     if found is None:
-        raise QueueError(
+        raise ItemNotFound(
             f"no queue item #{item_id}", hint="`harken queue list` shows the open ones"
         )
     return QueueRow(*found)

@@ -58,10 +58,11 @@ def person_of(config: Config, store: Store, actor: Actor) -> Person | None:
     entry = configured(config, actor)
     if entry is not None:
         return Person(entry.name, entry.role, tuple(entry.departments))
-    if actor.via != "slack" or not actor.ref:
-        return None
     with store.session() as session:
-        row = _by_slack_id(session, actor.ref)
+        if actor.via == "slack":
+            row = _by_slack_id(session, actor.ref) if actor.ref else None
+        else:  # the web and its API sign people in by their harken name (harken users)
+            row = session.execute(select(User).where(User.name == actor.name)).scalar_one_or_none()
         return Person(row.name, row.role, tuple(row.departments)) if row else None
 
 
@@ -124,6 +125,11 @@ def department_permission(config: Config, store: Store) -> Permission:
     def may(actor: Actor, action: str, item: QueueItem) -> None:
         allowed = _may_act(config, item.department)
         person = person_of(config, store, actor) or Person(actor.name)
+        if person.role == "viewer":
+            raise QueuePermissionError(
+                f"not allowed: {actor.name} is a viewer (read-only)",
+                hint="an admin can give them another role",
+            )
         member = item.department in person.departments
         if (
             ("members" in allowed and member)

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from harken.queue.items import WAITING, first_response_seconds, load_row, replies_of
 from harken.store import Store
-from harken.store.repo import QueueRow, queue_rows, tags_of
+from harken.store.repo import ItemFilter, QueueRow, count_queue_rows, queue_rows, tags_of
 from harken.store.tables import (
     Author,
     Classification,
@@ -27,17 +27,30 @@ from harken.store.tables import (
 
 
 def list_items(
-    store: Store, department: str | None, statuses: Sequence[str] | None, limit: int | None
+    store: Store,
+    department: str | None,
+    statuses: Sequence[str] | None,
+    limit: int | None,
+    *,
+    where: ItemFilter | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
+    """Items as ``queue list --format json`` prints them; ``where`` (``harken.queue.filters``)
+    narrows them as every face's filters do."""
+    now = utcnow()
     with store.session() as session:
-        rows = queue_rows(session, department, statuses, limit)
+        rows = queue_rows(session, department, statuses, limit, where=where, offset=offset, now=now)
         incidents = _incidents(session, [r.item.incident_id for r in rows])
         tags = tags_of(session, [r.item.id for r in rows])
-    now = utcnow()
     return [
         item_json(row, incidents.get(row.item.incident_id or -1), now, tags.get(row.item.id or -1))
         for row in rows
     ]
+
+
+def count_items(store: Store, where: ItemFilter) -> int:
+    with store.session() as session:
+        return count_queue_rows(session, where)
 
 
 def item_json(

@@ -162,6 +162,7 @@ def count_pending(session: Session) -> dict[str, int]:
 
 
 OPEN_STATUSES = ("new", "claimed", "responded")
+WAITING = ("new", "claimed")  # no first response yet: the SLA clock runs
 
 
 def incident_recent(
@@ -396,11 +397,37 @@ class QueueRow:
     classification: Classification | None
 
 
+@dataclass(frozen=True)
+class ItemFilter:
+    """Which queue items a face lists. Each field narrows the list; an empty one says
+    nothing. ``harken queue list``'s options, the web inbox's filters and the query
+    parameters of ``GET /api/v1/items`` are all this one object (checked against the config
+    by ``harken.queue.filters``)."""
+
+    departments: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = OPEN_STATUSES
+    priorities: tuple[str, ...] = ()
+    overdue: bool = False  # still waiting for a first response, past its due time
+    assignee: str | None = None
+    unassigned: bool = False
+    platforms: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    topic: str | None = None
+    language: str | None = None
+    risk_gte: float | None = None
+    tag: str | None = None
+    incident_id: int | None = None
+
+
 def queue_rows(
     session: Session,
     department: str | None = None,
     statuses: Sequence[str] | None = None,
     limit: int | None = None,
+    *,
+    where: ItemFilter | None = None,
+    offset: int = 0,
+    now: datetime | None = None,
 ) -> list[QueueRow]:
     statement = (
         select(QueueItem, Mention, Author, Classification)
@@ -412,6 +439,8 @@ def queue_rows(
         statement = statement.where(QueueItem.department == department)
     if statuses:
         statement = statement.where(QueueItem.status.in_(statuses))  # type: ignore[attr-defined]
+    if where is not None:
+        statement = _narrowed(session, statement, where, now or utcnow())
     # Escalated (overdue) first, then most urgent, then the one due soonest; ties by id keep
     # output stable.
     rank = case(PRIORITY_ORDER, value=QueueItem.priority, else_=len(PRIORITY_ORDER))
@@ -421,9 +450,69 @@ def queue_rows(
         QueueItem.due_at,
         QueueItem.id,
     )
+    if offset:
+        statement = statement.offset(offset)
     if limit:
         statement = statement.limit(limit)
     return [QueueRow(*row) for row in session.execute(statement).all()]
+
+
+def count_queue_rows(session: Session, where: ItemFilter, now: datetime | None = None) -> int:
+    """How many items ``where`` lists (a page of ``queue_rows`` shows some of them)."""
+    statement = (
+        select(func.count(QueueItem.id))
+        .join(Mention, Mention.id == QueueItem.mention_id)
+        .join(Author, Author.id == Mention.author_id)
+        .outerjoin(Classification, Classification.mention_id == Mention.id)
+    )
+    return int(session.execute(_narrowed(session, statement, where, now or utcnow())).scalar_one())
+
+
+def _narrowed(session: Session, statement: Any, where: ItemFilter, now: datetime) -> Any:
+    conditions: list[Any] = []
+    if where.departments:
+        conditions.append(QueueItem.department.in_(where.departments))  # type: ignore[attr-defined]
+    if where.statuses:
+        conditions.append(QueueItem.status.in_(where.statuses))  # type: ignore[attr-defined]
+    if where.priorities:
+        conditions.append(QueueItem.priority.in_(where.priorities))  # type: ignore[attr-defined]
+    if where.overdue:
+        conditions.append(QueueItem.status.in_(WAITING))  # type: ignore[attr-defined]
+        conditions.append(QueueItem.due_at < now)
+    if where.assignee is not None:
+        conditions.append(QueueItem.assignee == where.assignee)
+    if where.unassigned:
+        conditions.append(QueueItem.assignee.is_(None))  # type: ignore[union-attr]
+    if where.platforms:
+        conditions.append(Mention.platform.in_(where.platforms))  # type: ignore[attr-defined]
+    if where.brands:
+        conditions.append(Mention.brand.in_(where.brands))  # type: ignore[attr-defined]
+    if where.language:
+        language = func.coalesce(Classification.language, Mention.language)
+        conditions.append(language == where.language)
+    if where.risk_gte is not None:
+        conditions.append(Classification.risk >= where.risk_gte)
+    if where.topic:
+        conditions.append(_has_topic(session, where.topic))
+    if where.tag:
+        conditions.append(
+            select(QueueTag.id)
+            .where(QueueTag.queue_item_id == QueueItem.id, QueueTag.tag == where.tag)
+            .exists()
+        )
+    if where.incident_id is not None:
+        conditions.append(QueueItem.incident_id == where.incident_id)
+    return statement.where(*conditions) if conditions else statement
+
+
+def _has_topic(session: Session, topic: str) -> Any:
+    """The post's topics list holds ``topic`` (JSONB containment on PostgreSQL, json_each on
+    SQLite: a text search would miss names that the JSON escapes differently)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        return Classification.topics.cast(postgresql.JSONB).contains([topic])  # type: ignore[attr-defined]
+    each = func.json_each(Classification.topics).table_valued("value")
+    return select(1).select_from(each).where(each.c.value == topic).exists()
 
 
 def department_has_items(session: Session, department: str) -> bool:

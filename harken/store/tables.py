@@ -267,6 +267,34 @@ class User(SQLModel, table=True):
     role: str = Field(default="member", max_length=16)
     departments: list[str] = Field(default_factory=list, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The web workspace (``harken users``): an argon2 hash, never the password; the SHA-256 of
+    # the API token, never the token; failed sign-ins since the last good one, and the lockout.
+    password_hash: str | None = Field(default=None, max_length=255)
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    token_created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What the workspace shows them in: "en" or "ja", and an IANA zone; None: the browser's
+    # language and the config's digest.timezone.
+    language: str | None = Field(default=None, max_length=8)
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the SHA-256 of its cookie (the cookie itself is never stored), its
+    user, the CSRF token its forms carry, and when it ends. Signing in always makes a new row
+    (a session id planted before sign-in is worthless); signing out deletes it."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="users.id")
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class QueueTag(SQLModel, table=True):

@@ -1,0 +1,61 @@
+// harken web workspace: keyboard shortcuts and "select all". Everything works without it.
+(function () {
+  "use strict";
+  function typing(event) {
+    var t = event.target;
+    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var all = document.getElementById("select-all");
+    if (all) {
+      all.addEventListener("change", function () {
+        document.querySelectorAll("input[name=ids]").forEach(function (box) { box.checked = all.checked; });
+      });
+    }
+    // Empty filters stay out of the address (a link to a view is then short to share).
+    var filters = document.getElementById("filters");
+    if (filters) {
+      filters.addEventListener("submit", function () {
+        filters.querySelectorAll("input, select").forEach(function (field) {
+          if (field.value === "" && field.type !== "checkbox") { field.disabled = true; }
+        });
+      });
+    }
+    var rows = Array.prototype.slice.call(document.querySelectorAll("tr.item"));
+    var current = -1;
+    function focusRow(i) {
+      if (!rows.length) { return; }
+      if (current >= 0) { rows[current].classList.remove("current"); }
+      current = Math.max(0, Math.min(rows.length - 1, i));
+      rows[current].classList.add("current");
+      rows[current].scrollIntoView({ block: "nearest" });
+    }
+    document.addEventListener("keydown", function (event) {
+      if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) { return; }
+      var key = event.key;
+      if (rows.length) {
+        if (key === "j") { focusRow(current + 1); return; }
+        if (key === "k") { focusRow(current - 1); return; }
+        if ((key === "o" || key === "Enter") && current >= 0) { window.location = rows[current].dataset.href; return; }
+        if (key === "x" && current >= 0) {
+          var box = rows[current].querySelector("input[name=ids]");
+          if (box) { box.checked = !box.checked; }
+          return;
+        }
+      }
+      if (key === "/") {
+        var first = document.querySelector("#filters select, #filters input");
+        if (first) { event.preventDefault(); first.focus(); }
+        return;
+      }
+      if (key === "u" && !rows.length) { window.location = "/inbox"; return; }
+      if (key === "n") {
+        var note = document.querySelector("form[data-action=note] textarea");
+        if (note) { event.preventDefault(); note.focus(); }
+        return;
+      }
+      var button = document.querySelector("button[data-key='" + key + "']");
+      if (button && (key === "c" || key === "r" || key === "d")) { button.form.requestSubmit(button); }
+    });
+  });
+})();

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
 
-.PHONY: install demo web test test-fast lint heads heads-e5 heads-complaint demo-data bench clean
+.PHONY: install demo web messages test test-fast lint heads heads-e5 heads-complaint demo-data bench clean
 
 # CPU PyTorch goes in first, from the pinned wheel, so that installing the project does not
 # pull a multi-GB CUDA build.
@@ -23,6 +23,13 @@ demo: $(STAMP)
 # The web workspace over the demo's database (run `make demo` first; it prints the sign-in).
 web: $(STAMP)
 	$(BIN)/harken --config harken-demo/config.yaml web
+
+# The web workspace's labels: extract them from the templates, merge them into each language's
+# catalog (harken/web/locale/LANG/LC_MESSAGES/messages.po: translate the new ones there), compile.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o harken/web/locale/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i harken/web/locale/messages.pot -d harken/web/locale --no-location
+	$(BIN)/pybabel compile -d harken/web/locale
 
 # One pytest worker per core (pytest-xdist): most tests wait on subprocesses, sockets and
 # databases, so two workers on two cores take about half the time. Each worker starts its own

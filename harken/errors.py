@@ -13,9 +13,10 @@ HarkenError
  ├── SourceError        a live source failed for good (bad credentials, bad query, 4xx)
  │    ├── TransientSourceError  5xx, timeout, dropped connection, garbled page: worth a retry
  │    └── RateLimited           429 or quota spent; ``reset_at`` says when to come back
+ ├── InputError         a value a person gave is wrong (an unknown brand or platform in a filter)
  ├── QueueError         a queue action cannot be done (the state does not allow it)
  │    ├── ItemNotFound          no such queue item
- │    └── QueueInputError       what was asked is wrong (an unknown department, a bad tag)
+ │    └── QueueInputError       a wrong value (an unknown department, a bad tag); an InputError
  └── AccountError       a user cannot be added, signed in or found (``harken users``, the web)
 """
 
@@ -76,6 +77,11 @@ class RateLimited(SourceError):
         self.reset_at = reset_at
 
 
+class InputError(HarkenError):
+    """A value a person gave (an option, a filter, a query parameter) is not one harken knows:
+    the web answers 422."""
+
+
 class QueueError(HarkenError):
     """A queue action that cannot be done (unknown item, wrong status)."""
 
@@ -84,7 +90,7 @@ class ItemNotFound(QueueError):
     """No queue item has this id (the web API answers 404)."""
 
 
-class QueueInputError(QueueError):
+class QueueInputError(QueueError, InputError):
     """The action is possible but what was asked is not (an unknown department, a bad tag or
     dismissal reason): the web API answers 422, not 409."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -110,6 +111,24 @@ def test_a_department_user_works_the_inbox_in_a_browser(served: str) -> None:
         page.click("text=Apply to selected")
         expect(page.locator("h1")).to_contain_text("dismiss: 1 done, 1 not done")
         expect(page.locator("li.error")).to_contain_text("not a member of legal")
+
+        # Live: another face claims an item; the open inbox shows it without a reload.
+        page.goto(served + "/inbox?department=support")
+        expect(page.locator("#live")).to_be_visible()
+        first = page.locator("tr.item").first
+        item = first.get_attribute("data-id")
+        assert item and "new" in first.inner_text()
+        ok("queue", "claim", item, "--as", "admin")
+        row = page.locator(f"tr[data-id='{item}']")
+        expect(row).to_contain_text("claimed · admin", timeout=10_000)
+        expect(row).to_have_class(re.compile("fresh"))
+
+        # The Japanese UI, from the header's switch; the filters stay.
+        page.click("a.lang")
+        expect(page).to_have_url(served + "/inbox?department=support&lang=ja")
+        expect(page.locator("header nav")).to_contain_text("受信箱")
+        expect(page.locator("form#filters button[type=submit]")).to_have_text("絞り込む")
+        shot(page, "inbox-ja")
         browser.close()
 
     assert problems == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harken.config import MAX_DURATION, Config, load_config, looks_like_duration, parse_duration
+from harken.config import Config, load_config
 from harken.errors import HarkenError
 from harken.logs import redact, register_secrets
 from harken.text import strip_controls, to_json
@@ -152,25 +152,13 @@ class SentimentChoice(StrEnum):
     positive = "positive"
 
 
-# Older than any post; far enough from year 1 that windows around it stay on the calendar.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def parse_since(value: str) -> datetime:
-    now = datetime.now(UTC)
-    if looks_like_duration(value):
-        try:
-            return now - parse_duration(value)
-        except ValueError as error:
-            raise typer.BadParameter(str(error)) from None
+    from harken.reports.scope import parse_when
+
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter("use a duration (24h, 7d) or a date (2026-11-01)") from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if not EARLIEST <= parsed <= now + MAX_DURATION:
-        raise typer.BadParameter(f"use a date from {EARLIEST:%Y-%m-%d} to 100 years from now")
-    return parsed
+        return parse_when(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def print_json(data: Any) -> None:
@@ -186,17 +174,12 @@ def scope_of(
     config: Config, since: str, until: str | None, brand: str | None, platforms: list[str] | None
 ) -> Any:
     """The window, brand and platforms of a report or an export (``-p x,reddit`` splits)."""
-    from harken.reports.scope import Scope
+    from harken.reports.scope import scope_for
 
-    start = parse_since(since)
-    end = parse_since(until) if until else datetime.now(UTC)
-    if end <= start:
-        raise typer.BadParameter("--until must be after --since")
-    if brand is not None and brand not in {b.name for b in config.brands}:
-        known = ", ".join(b.name for b in config.brands) or "none configured"
-        raise HarkenError(f"unknown brand {brand!r}", hint=f"brands: {known}")
-    chosen = sorted({p.strip().lower() for v in platforms or [] for p in v.split(",") if p.strip()})
-    return Scope(start, end, brand, tuple(chosen))
+    try:
+        return scope_for(config, since, until, brand, platforms)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def check_department(config: Config, department: str | None, store: Store | None = None) -> None:

@@ -79,6 +79,13 @@ def users_add(
         bool,
         typer.Option("--password-stdin", help="Read the password from standard input."),
     ] = False,
+    language: Annotated[
+        str | None, typer.Option("--language", help="en or ja (default: their browser's).")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="e.g. Asia/Tokyo (default: web.timezone, digest's)."),
+    ] = None,
 ) -> None:
     """Add a user who signs in with a password (without --password-stdin, harken makes one
     and prints it once)."""
@@ -86,7 +93,9 @@ def users_add(
 
     config = root_state(ctx).config()
     password = _stdin_password() if password_stdin else new_password()
-    account = add_user(open_store(config), config, name, role, department or (), password)
+    account = add_user(
+        open_store(config), config, name, role, department or (), password, language, timezone
+    )
     where = f" ({', '.join(account.departments)})" if account.departments else ""
     out.print(Text(f"added {account.name}: {account.role}{where}"))
     if not password_stdin:
@@ -138,6 +147,8 @@ def users_list(
                     "password": a.has_password,
                     "token": a.has_token,
                     "locked_until": a.locked_until.isoformat() if a.locked_until else None,
+                    "language": a.language,
+                    "timezone": a.timezone,
                     "created_at": a.created_at.isoformat(),
                 }
                 for a in accounts

@@ -11,6 +11,7 @@ from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import regex
 from pydantic import (
@@ -546,6 +547,16 @@ class WebConfig(Strict):
     public_url: str | None = None
     # The zone dates are shown in for people who have not chosen one (default: the digest's).
     timezone: TimeZone | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("expected the workspace's address, like https://harken.example.com")
+        return value.strip().rstrip("/")
 
 
 class Config(Strict):

@@ -124,6 +124,7 @@ def build_digest(
         voice=_share_of_voice(session, config, start, end),
         held=held[:HELD_LIMIT],
         held_total=len(held),
+        workspace=config.web.public_url.rstrip("/") if config.web.public_url else None,
     )
 
 

@@ -221,6 +221,9 @@ class Digest:
     voice: tuple[VoiceGroup, ...]
     held: tuple[HeldAlert, ...]  # the first HELD_LIMIT
     held_total: int
+    # The web workspace's address (web.public_url): incidents and items link into it. "" for
+    # links relative to the workspace itself (its digest archive); None: no links.
+    workspace: str | None = None
 
     def changes(self) -> list[Change]:
         now, before = self.headline, self.previous

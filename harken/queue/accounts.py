@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -37,6 +38,7 @@ from harken.store import Store
 from harken.store.tables import User, WebSession, utcnow
 
 ROLES = ("admin", "social", "department", "viewer")
+LANGUAGES = ("en", "ja")  # the workspace's (harken/web/locale)
 # The config's ``users:`` says "member" where this says "department": the same thing.
 SAME_ROLE = {"member": "department"}
 MIN_PASSWORD = 10
@@ -117,10 +119,15 @@ def add_user(
     role: str,
     departments: Sequence[str] = (),
     password: str | None = None,
+    language: str | None = None,
+    timezone: str | None = None,
 ) -> Account:
     """A new user who may sign in with ``password``. A person harken made from their Slack
-    profile (no password yet) gets the role, departments and password instead."""
+    profile (no password yet) gets the role, departments and password instead. ``language``
+    (en, ja) and ``timezone`` are what the workspace shows them (default: their browser's
+    language, the config's zone)."""
     name = check_name(name)
+    _check_preferences(language, timezone)
     role, wanted = _check_role(config, role, departments)
     _agrees_with_config(config, name, role, wanted)
     hashed = _hasher.hash(check_password(password)) if password is not None else None
@@ -134,12 +141,25 @@ def add_user(
         if row is None:
             row = User(name=name)
         row.role, row.departments, row.password_hash = role, list(wanted), hashed
+        row.language, row.timezone = language, timezone
         session.add(row)
         try:
             session.flush()
         except IntegrityError as err:  # added by someone else at the same moment
             raise AccountError(f"user {name!r} already exists") from err
         return _account(row)
+
+
+def _check_preferences(language: str | None, timezone: str | None) -> None:
+    if language is not None and language not in LANGUAGES:
+        raise AccountError(f"unknown language {language!r}", hint="en or ja")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise AccountError(
+                f"unknown time zone {timezone[:60]!r}", hint="e.g. Asia/Tokyo, Europe/London, UTC"
+            ) from None
 
 
 def check_name(name: str) -> str:

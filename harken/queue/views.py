@@ -275,3 +275,38 @@ def _outcomes(session: Session, mention_ids: list[int | None]) -> dict[int, list
             text += f": {item.note}"
         out.setdefault(item.mention_id, []).append(text)
     return out
+
+
+# -- what changed (the web's live updates) ----------------------------------------------------
+
+
+def last_event_id(store: Store) -> int:
+    with store.session() as session:
+        return int(session.execute(select(func.max(QueueEvent.id))).scalar_one() or 0)
+
+
+def events_after(store: Store, after_id: int, limit: int = 100) -> list[dict[str, Any]]:
+    """Queue events with an id above ``after_id`` (new items are their ``created`` events),
+    oldest first, with each item's department and status now."""
+    with store.session() as session:
+        rows = session.execute(
+            select(QueueEvent, QueueItem.department, QueueItem.status)
+            .join(QueueItem, QueueItem.id == QueueEvent.queue_item_id)
+            .where(QueueEvent.id > after_id)
+            .order_by(QueueEvent.id)
+            .limit(limit)
+        ).all()
+    return [
+        {
+            "id": e.id,
+            "item_id": e.queue_item_id,
+            "action": e.action,
+            "actor": e.actor,
+            "via": e.via,
+            "to": e.to_status,
+            "department": department,
+            "status": status,
+            "at": e.at.isoformat(),
+        }
+        for e, department, status in rows
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -19,10 +19,15 @@ from sqlalchemy import ColumnElement, Select, type_coerce
 from sqlalchemy.types import NullType
 from sqlmodel import col
 
+from harken.config import MAX_DURATION, Config, looks_like_duration, parse_duration
+from harken.config.schema import PLATFORM_NAMES
+from harken.errors import InputError
 from harken.store import Store
 from harken.store.tables import Mention
 
 CHUNK_ROWS = 50_000  # rows fetched at a time by ``iter_frames`` (exports stream in chunks)
+# Older than any post; far enough from year 1 that windows around it stay on the calendar.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,49 @@ class Scope:
         if self.platforms:
             text += f" · {', '.join(self.platforms)}"
         return text
+
+
+def parse_when(value: str, now: datetime | None = None) -> datetime:
+    """A duration back from ``now`` (24h, 7d) or an ISO date; ValueError saying what works."""
+    now = now or datetime.now(UTC)
+    if looks_like_duration(value):
+        return now - parse_duration(value)  # ValueError with the reason
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("use a duration (24h, 7d) or a date (2026-11-01)") from None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not EARLIEST <= parsed <= now + MAX_DURATION:
+        raise ValueError(f"use a date from {EARLIEST:%Y-%m-%d} to 100 years from now")
+    return parsed
+
+
+def scope_for(
+    config: Config,
+    since: str,
+    until: str | None,
+    brand: str | None,
+    platforms: Sequence[str] | None,
+    now: datetime | None = None,
+) -> Scope:
+    """The scope every face builds from what a person typed (``--since 7d -p x,reddit``, a
+    dashboard's query string). ValueError for a window that does not parse or is empty;
+    InputError for a brand or platform that is not known (never an empty report)."""
+    now = now or datetime.now(UTC)
+    start = parse_when(since, now)
+    end = parse_when(until, now) if until else now
+    if end <= start:
+        raise ValueError("--until must be after --since")
+    if brand is not None and brand not in {b.name for b in config.brands}:
+        known = ", ".join(b.name for b in config.brands) or "none configured"
+        raise InputError(f"unknown brand {brand!r}", hint=f"brands: {known}")
+    chosen = sorted({p.strip().lower() for v in platforms or [] for p in v.split(",") if p.strip()})
+    for platform in chosen:
+        if platform not in PLATFORM_NAMES:
+            raise InputError(
+                f"unknown platform {platform[:40]!r}", hint="one of: " + ", ".join(PLATFORM_NAMES)
+            )
+    return Scope(start, end, brand, tuple(chosen))
 
 
 def raw(column: Any, name: str | None = None) -> Any:

@@ -183,15 +183,29 @@ def _table(section: Section, timezone: str) -> RenderableType:
     return table
 
 
-def _cell(row: dict[str, Any], column: Column, timezone: str) -> Text:
+def shown_rows(section: Section, timezone: str) -> list[list[str]]:
+    """Each row's cells as the terminal table shows them (the web's tables show the same)."""
+    return [
+        [cell_text(row, c, timezone) for c in section.columns]
+        for row in section.frame.to_dict(orient="records")
+    ]
+
+
+def cell_text(row: dict[str, Any], column: Column, timezone: str) -> str:
     value = row.get(column.name)
     if column.show is not None:
-        text = " ".join(strip_controls(column.show(row)).split())
-    elif column.kind in TIME_FORMATS:
-        text = _time(value, timezone, column.kind)
-    else:
-        text = _show(value, column.kind)
-    cell = Text(text)  # a Text is never parsed as markup
+        return " ".join(strip_controls(column.show(row)).split())
+    if column.kind in TIME_FORMATS:
+        return _time(value, timezone, column.kind)
+    return _show(value, column.kind)
+
+
+def total_text(key: str, value: Any, timezone: str) -> str:
+    return _total(key, value, timezone)
+
+
+def _cell(row: dict[str, Any], column: Column, timezone: str) -> Text:
+    cell = Text(cell_text(row, column, timezone))  # a Text is never parsed as markup
     if column.width:
         cell.truncate(column.width, overflow="ellipsis")  # by terminal cells: CJK is double
     return cell

@@ -280,6 +280,21 @@ class User(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=64)
 
 
+class SavedView(SQLModel, table=True):
+    """An inbox filter someone named ("billing overdue"): the query string of the inbox's
+    filters, their own or shared with everyone."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_views_user_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    name: str = Field(max_length=80)
+    query: str = Field(max_length=2000)
+    shared: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class WebSession(SQLModel, table=True):
     """A signed-in browser: the SHA-256 of its cookie (the cookie itself is never stored), its
     user, the CSRF token its forms carry, and when it ends. Signing in always makes a new row

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from harken.config import Config
 from harken.errors import HarkenError
 from harken.store import Store
-from harken.web import api, pages
+from harken.web import api, boards, live, pages, replying
 from harken.web.render import STATIC, page
 from harken.web.security import SecurityHeaders, SignInLimit
 from harken.web.session import NoToken, SignInNeeded, status_of
@@ -27,7 +27,10 @@ def create_app(config: Config, store: Store) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(replying.router)  # before pages: /items/{id}/reply is not an action
     app.include_router(pages.router)
+    app.include_router(boards.router)
+    app.include_router(live.router)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def _favicon() -> Response:

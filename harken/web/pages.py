@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import QueryParams
 
 from harken.config import Config
 from harken.config.schema import PLATFORM_NAMES
@@ -21,6 +22,7 @@ from harken.errors import AccountError, HarkenError
 from harken.queue.accounts import SignedIn, end_session, sign_in, start_session
 from harken.queue.actions import DISMISS_REASONS
 from harken.queue.items import STATUSES
+from harken.queue.saved_views import delete_view, save_view, views_for
 from harken.queue.views import count_items, list_items, show_item
 from harken.store import Store
 from harken.store.repo import PRIORITY_ORDER
@@ -52,7 +54,7 @@ def _store(request: Request) -> Store:
     return store
 
 
-async def _form(request: Request, session: SignedIn) -> Any:
+async def checked_form(request: Request, session: SignedIn) -> Any:
     """The posted form, once its CSRF token is the session's; else 403."""
     form = await request.form()
     if not same_token(str(form.get("csrf_token", "")), session.csrf_token):
@@ -117,7 +119,7 @@ def _local(target: str) -> str:
 
 @router.post("/logout")
 async def logout(request: Request, session: Session) -> Response:
-    await _form(request, session)
+    await checked_form(request, session)
     end_session(_store(request), request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
@@ -178,13 +180,41 @@ def _inbox_page(
         bulk=BULK,
         reasons=DISMISS_REASONS,
         here=str(request.url.path) + ("?" + str(params) if params else ""),
+        views=views_for(_store(request), request.state.signed_in.account),
+        view_query=query_without(params, "offset", "lang"),
     )
+
+
+@router.post("/views")
+async def save(request: Request, session: Session) -> Response:
+    """Name the inbox's current filters (checked as the inbox checks them)."""
+    form = await checked_form(request, session)
+    query = str(form.get("query", ""))
+    try:
+        page_of(_config(request), _store(request), QueryParams(query))
+        save_view(
+            _store(request), session.account, str(form.get("name", "")), query,
+            shared=form.get("shared") == "1",
+        )  # fmt: skip
+    except HarkenError as err:
+        return page(request, "error.html", status_of(err), error=str(err))
+    return RedirectResponse("/inbox" + (f"?{query}" if query else ""), status_code=303)
+
+
+@router.post("/views/{view_id}/delete")
+async def unsave(request: Request, view_id: int, session: Session) -> Response:
+    await checked_form(request, session)
+    try:
+        delete_view(_store(request), session.account, view_id)
+    except HarkenError as err:
+        return page(request, "error.html", status_of(err), error=str(err))
+    return RedirectResponse("/inbox", status_code=303)
 
 
 @router.post("/items/bulk")
 async def bulk(request: Request, session: Session) -> Response:
     """One action on every selected item; each is done or refused on its own."""
-    form = await _form(request, session)
+    form = await checked_form(request, session)
     action = str(form.get("action", ""))
     ids = [int(i) for i in form.getlist("ids") if str(i).isdigit()][:MAX_BULK]
     given = {"reason": form.get("reason"), "note": form.get("note")}
@@ -237,7 +267,7 @@ def _item_page(
 
 @router.post("/items/{item_id}/{action}")
 async def item_action(request: Request, item_id: int, action: str, session: Session) -> Response:
-    form = await _form(request, session)
+    form = await checked_form(request, session)
     if action not in ACTIONS:
         return _item_page(request, session, item_id, f"unknown action {action[:40]!r}", 404)
     given = {name: form.get(name) for name, _ in ACTIONS[action]}

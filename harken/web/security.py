@@ -30,6 +30,12 @@ HEADERS = {
     b"permissions-policy": b"camera=(), microphone=(), geolocation=()",
 }
 HSTS = b"max-age=31536000"
+CSP_KEY = (b"content-security-policy",)
+# The digest pages are made for e-mail: inline CSS and data: images, and nothing else at all.
+DIGEST_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
 
 
 class SecurityHeaders:
@@ -48,10 +54,12 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() not in HEADERS
-                ]
-                headers += list(HEADERS.items())
+                given = message.get("headers", [])
+                # A page may set a CSP of its own (the digest archive's pages): it is kept.
+                own = [(k, v) for k, v in given if k.lower() == b"content-security-policy"]
+                headers = [(k, v) for k, v in given if k.lower() not in HEADERS]
+                headers += [(k, v) for k, v in HEADERS.items() if not (own and k in CSP_KEY)]
+                headers += own
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 if tls:

@@ -16,9 +16,10 @@ from harken.errors import (
     AccountError,
     ConfigError,
     HarkenError,
+    InputError,
     ItemNotFound,
     QueueError,
-    QueueInputError,
+    ReplyError,
 )
 from harken.queue.accounts import (
     SESSION_FOR,
@@ -78,15 +79,18 @@ def api_actor(account: Account) -> Actor:
 
 
 def status_of(err: HarkenError) -> int:
-    """403 refused, 404 no such item, 422 a wrong value, 409 the item's state says no."""
+    """403 refused, 404 no such item, 422 a wrong value, 409 the item's state says no, 502 the
+    platform would not take a reply."""
     if isinstance(err, QueuePermissionError | AccountError):
         return 403
     if isinstance(err, ItemNotFound):
         return 404
-    if isinstance(err, QueueInputError | ConfigError):
+    if isinstance(err, InputError | ConfigError):
         return 422
     if isinstance(err, QueueError):
         return 409
+    if isinstance(err, ReplyError):  # the platform refused or did not answer
+        return 502
     return 500
 
 

@@ -23,6 +23,10 @@
     }
     var rows = Array.prototype.slice.call(document.querySelectorAll("tr.item"));
     var current = -1;
+    document.addEventListener("harken:refreshed", function () {  // live updates swapped rows
+      rows = Array.prototype.slice.call(document.querySelectorAll("tr.item"));
+      current = -1;
+    });
     function focusRow(i) {
       if (!rows.length) { return; }
       if (current >= 0) { rows[current].classList.remove("current"); }
@@ -56,6 +60,52 @@
       }
       var button = document.querySelector("button[data-key='" + key + "']");
       if (button && (key === "c" || key === "r" || key === "d")) { button.form.requestSubmit(button); }
+    });
+  });
+
+  // Live updates: the server says what changed (GET /events); the parts of this page that
+  // show it are fetched again and swapped in, keeping what the person selected or typed.
+  function swap(ids, html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html");
+    ids.forEach(function (id) {
+      var here = document.getElementById(id), there = fresh.getElementById(id);
+      if (here && there) { here.replaceWith(there); }
+    });
+  }
+  function refreshInbox(changed) {
+    var checked = {};
+    document.querySelectorAll("input[name=ids]:checked").forEach(function (box) { checked[box.value] = true; });
+    return fetch(window.location.href, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+      if (!html) { return; }
+      swap(["rows", "count"], html);
+      document.querySelectorAll("tr.item").forEach(function (row) {
+        var box = row.querySelector("input[name=ids]");
+        if (box && checked[box.value]) { box.checked = true; }
+        if (changed[row.dataset.id]) { row.classList.add("fresh"); }
+      });
+      document.dispatchEvent(new CustomEvent("harken:refreshed"));
+    });
+  }
+  function refreshItem() {
+    return fetch(window.location.href, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+      if (html) { swap(["title", "history"], html); document.dispatchEvent(new CustomEvent("harken:refreshed")); }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var inbox = document.getElementById("rows"), item = document.querySelector("[data-item]");
+    if (!window.EventSource || (!inbox && !item)) { return; }
+    var source = new EventSource("/events"), pending = null, changed = {};
+    var live = document.getElementById("live");
+    source.onopen = function () { if (live) { live.hidden = false; } };
+    source.onerror = function () { if (live) { live.hidden = true; } };
+    source.addEventListener("queue", function (message) {
+      JSON.parse(message.data).forEach(function (e) { changed[e.item_id] = true; });
+      if (item && !changed[item.dataset.item]) { return; }
+      clearTimeout(pending);
+      pending = setTimeout(function () {
+        var these = changed; changed = {};
+        (inbox ? refreshInbox(these) : refreshItem());
+      }, 300);
     });
   });
 })();

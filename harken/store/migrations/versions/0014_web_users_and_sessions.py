@@ -2,7 +2,8 @@
 
 ``users`` gains an argon2 password hash, the SHA-256 of an API token, a count of failed
 sign-ins, a lockout time, and the language and time zone the workspace shows them
-(``harken users``); ``web_sessions`` keeps the SHA-256 of each
+(``harken users``); ``saved_views`` keeps the inbox filters people named;
+``web_sessions`` keeps the SHA-256 of each
 signed-in browser's cookie, its CSRF token and its expiry (``harken web``).
 
 Revision ID: 0014
@@ -65,9 +66,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.create_index("ix_web_sessions_user", ["user_id"], unique=False)
+    op.create_table(
+        "saved_views",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("query", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("shared", sa.Boolean(), nullable=False),
+        sa.Column("created_at", harken.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("user_id", "name", name="uq_saved_views_user_name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("saved_views")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index("ix_web_sessions_user")
     op.drop_table("web_sessions")

@@ -497,10 +497,17 @@ def test_the_dashboard_shows_the_reports_numbers_and_charts(project: Path) -> No
         sign_in(client, "vera")  # viewers read everything
         page = client.get("/dashboard?since=30d")
         assert page.status_code == 200
+        panels = ""
         for name in ("trend", "departments", "share-of-voice", "authors", "topics"):
-            assert f'src="/charts/{name}.png?since=30d"' in page.text
+            assert f'data-panel="/dashboard/panels/{name}?since=30d"' in page.text
+            panel = client.get(f"/dashboard/panels/{name}?since=30d")
+            assert panel.status_code == 200 and f'src="/charts/{name}.png?since=30d"' in panel.text
+            panels += panel.text
             chart = client.get(f"/charts/{name}.png?since=30d")
             assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+        whole = client.get("/dashboard?since=30d&all=1").text  # every panel in the page
+        assert whole.count('<img class="chart"') == 5 and "data-panel" not in whole
+        page = client.get("/dashboard?since=30d&all=1")
         # The departments table is `harken report departments`' table, cell for cell.
         report = json.loads(ok("report", "departments", "--since", "30d", "-f", "json"))
         for row in report["departments"]:
@@ -509,6 +516,8 @@ def test_the_dashboard_shows_the_reports_numbers_and_charts(project: Path) -> No
         assert client.get("/dashboard?platform=myspace").status_code == 422
         assert client.get("/dashboard?since=soon").status_code == 422
         assert client.get("/charts/secrets.png").status_code == 404
+        assert client.get("/dashboard/panels/secrets").status_code == 404
+        assert panels.count("<section") == 5
 
 
 def test_an_incident_page_shows_its_hours_posts_and_every_departments_item(project: Path) -> None:

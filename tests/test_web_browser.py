@@ -15,7 +15,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -25,18 +27,21 @@ from harken.store import Store
 from harken.web.app import create_app
 from tests.cli import import_tweets, ok
 from tests.conftest import chromium_path
-from tests.web import CONFIG, PASSWORD, POSTS, add_users
+from tests.web import CONFIG, PASSWORD, POSTS, add_users, cli
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("HARKEN_SCREENSHOTS")  # read at import: tests run without HARKEN_*
+# Read (and made absolute) at import: tests run without HARKEN_*, in a temporary directory.
+SHOTS = (
+    Path(os.environ["HARKEN_SCREENSHOTS"]).resolve()
+    if os.environ.get("HARKEN_SCREENSHOTS")
+    else None
+)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    """The workspace of a fresh project, served by uvicorn on a free local port."""
-    import_tweets(tmp_path, CONFIG.format(db=f"sqlite:///{tmp_path / 'h.db'}"), POSTS)
-    add_users()
-    config = load_config(tmp_path / "config.yaml")
+@contextmanager
+def serving(config_path: Path) -> Iterator[str]:
+    """The workspace of ``config_path``, served by uvicorn on a free local port."""
+    config = load_config(config_path)
     store = Store(config.database.url)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -58,19 +63,39 @@ def served(tmp_path: Path) -> Iterator[str]:
         store.close()
 
 
-def shot(page: object, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """A fresh project's workspace (five posts, the users of tests/web.py)."""
+    import_tweets(tmp_path, CONFIG.format(db=f"sqlite:///{tmp_path / 'h.db'}"), POSTS)
+    add_users()
+    with serving(tmp_path / "config.yaml") as url:
+        yield url
 
 
-def test_a_department_user_works_the_inbox_in_a_browser(served: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+@contextmanager
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu"]
         )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def shot(page: Any, name: str, full: bool = True) -> None:
+    if SHOTS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+
+
+def test_a_department_user_works_the_inbox_in_a_browser(served: str) -> None:
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -88,7 +113,6 @@ def test_a_department_user_works_the_inbox_in_a_browser(served: str) -> None:
         expect(page).to_have_url(served + "/inbox?department=billing")
         rows = page.locator("tr.item")
         expect(rows).to_have_count(2)
-        shot(page, "inbox")
 
         # The keyboard: j to the first row, o to open it, c to claim.
         page.keyboard.press("j")
@@ -101,7 +125,6 @@ def test_a_department_user_works_the_inbox_in_a_browser(served: str) -> None:
         page.click("form[data-action=resolve] button")
         expect(page.locator("h1")).to_contain_text("resolved")
         expect(page.locator("section.history")).to_contain_text("refunded the double charge")
-        shot(page, "item")
 
         # Bulk: select everything open in billing and legal, dismiss; legal's is refused.
         page.goto(served + "/inbox?department=billing&department=legal")
@@ -129,7 +152,6 @@ def test_a_department_user_works_the_inbox_in_a_browser(served: str) -> None:
         expect(page.locator("header nav")).to_contain_text("受信箱")
         expect(page.locator("form#filters button[type=submit]")).to_have_text("絞り込む")
         shot(page, "inbox-ja")
-        browser.close()
 
     assert problems == []
     statuses = sorted(
@@ -142,3 +164,45 @@ def test_a_department_user_works_the_inbox_in_a_browser(served: str) -> None:
         ("billing", "resolved", "bob"),
         ("legal", "new", None),
     ]
+
+
+def test_the_demo_in_a_browser_inbox_incident_and_dashboard(tmp_path: Path) -> None:
+    """What a newcomer sees after `make demo`: the printed sign-in works, the outage is one
+    incident, the impostor is flagged, the dashboard's charts load. The README's screenshots
+    are these pages (HARKEN_SCREENSHOTS=docs/images)."""
+    from playwright.sync_api import expect
+
+    demo = cli("demo", "--dir", "demo")
+    assert demo.exit_code == 0, demo.output
+    login = re.search(r"sign in as (\S+) / (\S+)", demo.stdout)
+    assert login
+    with serving(tmp_path / "demo" / "config.yaml") as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url + "/inbox")
+        page.fill("input[name=name]", login[1])
+        page.fill("input[name=password]", login[2])
+        page.click("button[type=submit]")
+        expect(page.locator("tr.item").first).to_be_visible()
+        expect(page.locator("table.inbox")).to_contain_text("possible impostor")
+        shot(page, "web-inbox", full=False)
+
+        page.goto(url + "/incidents?since=3d")
+        largest = page.locator("table.report").first.locator("tbody tr").first
+        posts = int(largest.locator("td").nth(2).inner_text())
+        assert posts >= 50  # the outage, reported by dozens of people in their own words
+        largest.locator("a").first.click()
+        expect(page.locator("h1")).to_contain_text(f"{posts} posts")
+        expect(page.locator("progress").first).to_be_visible()
+        expect(page.locator("section", has_text="Departments")).to_contain_text("engineering")
+        shot(page, "web-incident", full=False)
+
+        page.goto(url + "/dashboard?since=3d")
+        charts = page.locator("img.chart")
+        expect(charts).to_have_count(5)
+        for i in range(5):
+            charts.nth(i).scroll_into_view_if_needed()
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=charts.nth(i).element_handle()
+            )
+        page.evaluate("window.scrollTo(0, 0)")
+        shot(page, "web-dashboard", full=False)

@@ -9,6 +9,7 @@ DejaVu Sans as the fallback for everything else.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,9 +50,15 @@ def font_family() -> tuple[str, ...]:
     return (cjk, "DejaVu Sans") if cjk else ("DejaVu Sans",)
 
 
+# rc_context and catch_warnings change process-wide state: one chart is drawn at a time (the
+# web workspace asks for a dashboard's five charts at once, from five threads).
+_drawing = threading.RLock()
+
+
 @contextmanager
 def chart_style() -> Iterator[None]:
-    """Fonts, sizes and spines of every harken chart, for the drawing only (rc_context)."""
+    """Fonts, sizes and spines of every harken chart, for the drawing only (rc_context); one
+    drawing at a time."""
     settings: Any = {
         "font.family": list(font_family()),
         "font.size": 9,
@@ -62,7 +69,7 @@ def chart_style() -> Iterator[None]:
         "axes.titlelocation": "left",
         "svg.fonttype": "none",
     }
-    with rc_context(settings), warnings.catch_warnings():
+    with _drawing, rc_context(settings), warnings.catch_warnings():
         # A glyph no installed font has (an emoji in a brand name) is drawn as a box; the
         # warning about it must not reach callers that treat warnings as errors.
         warnings.filterwarnings("ignore", message=r".*[Gg]lyph .* missing from")

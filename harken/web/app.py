@@ -24,6 +24,7 @@ def create_app(config: Config, store: Store) -> FastAPI:
     app = FastAPI(title="harken", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config, app.state.store = config, store
     app.state.sign_in_limit = SignInLimit()
+    app.state.report_cache = boards.ReportCache()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)

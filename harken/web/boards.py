@@ -9,6 +9,9 @@ CLI's options.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -39,7 +42,50 @@ DEFAULT_SINCE = {"dashboard": "7d", "incidents": "24h"}
 ARCHIVE_DAYS = 30
 
 
+class ReportCache:
+    """Reports kept for ``ttl`` seconds by what they cover: a dashboard's page and the five
+    chart requests its <img> tags make right after share one computation (each is seconds on
+    a big store). Two requests for the same report at once compute it once."""
+
+    def __init__(self, ttl: float = 60.0, size: int = 64) -> None:
+        self.ttl, self.size = ttl, size
+        self._done: dict[tuple[Any, ...], tuple[float, Report]] = {}
+        self._making: dict[tuple[Any, ...], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], Report]) -> Report:
+        if (found := self._fresh(key)) is not None:
+            return found
+        with self._lock:
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            if (found := self._fresh(key)) is not None:
+                return found
+            report = make()
+            with self._lock:
+                self._done[key] = (time.monotonic() + self.ttl, report)
+                self._making.pop(key, None)
+                while len(self._done) > self.size:
+                    del self._done[min(self._done, key=lambda k: self._done[k][0])]
+            return report
+
+    def _fresh(self, key: tuple[Any, ...]) -> Report | None:
+        with self._lock:
+            found = self._done.get(key)
+        return found[1] if found and found[0] > time.monotonic() else None
+
+
+def _report(request: Request, name: str, scope: Scope, zone: str) -> Report:
+    config, store = request.app.state.config, request.app.state.store
+    cache: ReportCache = request.app.state.report_cache
+    key = (name, scope.since, scope.until, scope.brand, scope.platforms, zone)
+    return cache.get(key, lambda: board_report(name, store, config, scope, zone, scope.until))
+
+
 def _scope(config: Config, params: QueryParams, default_since: str) -> Scope:
+    # "7d" ends at this minute, not this microsecond: the page and its charts, asked for a
+    # moment apart, cover the same window (and share the cached reports).
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     try:
         return scope_for(
             config,
@@ -47,6 +93,7 @@ def _scope(config: Config, params: QueryParams, default_since: str) -> Scope:
             params.get("until") or None,
             params.get("brand") or None,
             params.getlist("platform"),
+            now=now,
         )
     except ValueError as err:
         raise QueueInputError(str(err).replace("--until", "until")) from None
@@ -88,15 +135,22 @@ def dashboard(request: Request, session: Session) -> Response:
         config, scope, zone, query = _window(request, "dashboard")
     except HarkenError as err:
         return page(request, "error.html", status_of(err), error=str(err))
-    store, now = request.app.state.store, datetime.now(UTC)
-    reports = [
-        _shown(board_report(name, store, config, scope, zone, now), zone) for name in DASHBOARD
-    ]
+    store = request.app.state.store
+    # Each report is a second or more on a big store: the page comes at once with the spikes,
+    # and the script fills each panel from /dashboard/panels/NAME ("all=1", or no script:
+    # every panel now, in this page).
+    everything = request.query_params.get("all") == "1"
+    reports = (
+        [_shown(_report(request, name, scope, zone), zone) for name in DASHBOARD]
+        if everything
+        else []
+    )
     spikes = [s for s in recent_spikes(store, scope.since) if s.hour_start < scope.until]
     return page(
         request,
         "dashboard.html",
         reports=reports,
+        panels=DASHBOARD,
         spikes=spikes,
         scope=scope,
         query=query,
@@ -105,15 +159,26 @@ def dashboard(request: Request, session: Session) -> Response:
     )
 
 
+@router.get("/dashboard/panels/{name}")
+def dashboard_panel(request: Request, name: str, session: Session) -> Response:
+    """One panel of the dashboard (its report's tables and chart), as an HTML fragment."""
+    if name not in DASHBOARD:
+        return page(request, "error.html", 404, error=f"no panel {name[:40]!r}")
+    try:
+        _config, scope, zone, query = _window(request, "dashboard")
+    except HarkenError as err:
+        return page(request, "error.html", status_of(err), error=str(err))
+    report = _shown(_report(request, name, scope, zone), zone)
+    return page(request, "panel.html", report=report, query=query)
+
+
 @router.get("/incidents")
 def incidents_page(request: Request, session: Session) -> Response:
     try:
-        config, scope, zone, query = _window(request, "incidents")
+        _config, scope, zone, query = _window(request, "incidents")
     except HarkenError as err:
         return page(request, "error.html", status_of(err), error=str(err))
-    report = board_report(
-        "incidents", request.app.state.store, config, scope, zone, datetime.now(UTC)
-    )
+    report = _report(request, "incidents", scope, zone)
     return page(
         request,
         "incidents.html",
@@ -139,13 +204,12 @@ def chart(request: Request, name: str, session: Session) -> Response:
     if name not in BOARD:
         return page(request, "error.html", 404, error=f"no chart {name[:40]!r}")
     try:
-        config, scope, zone, _query = _window(
+        _config, scope, zone, _query = _window(
             request, "incidents" if name == "incidents" else "dashboard"
         )
     except HarkenError as err:
         return page(request, "error.html", status_of(err), error=str(err))
-    report = board_report(name, request.app.state.store, config, scope, zone, datetime.now(UTC))
-    return Response(board_chart(report), media_type="image/png")
+    return Response(board_chart(_report(request, name, scope, zone)), media_type="image/png")
 
 
 @router.get("/api/v1/incidents/{incident_id}")

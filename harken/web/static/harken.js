@@ -108,4 +108,20 @@
       }, 300);
     });
   });
+
+  // The dashboard's panels, one after another (each is a report; the server counts one at a
+  // time best), each swapped in as it comes.
+  document.addEventListener("DOMContentLoaded", function () {
+    var pending = Array.prototype.slice.call(document.querySelectorAll("[data-panel]"));
+    function next() {
+      var slot = pending.shift();
+      if (!slot) { document.dispatchEvent(new CustomEvent("harken:panels")); return; }
+      fetch(slot.dataset.panel, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+        var made = new DOMParser().parseFromString(html, "text/html").querySelector("section.board");
+        if (made) { slot.replaceWith(made); }
+        next();
+      }, next);
+    }
+    next();
+  });
 })();

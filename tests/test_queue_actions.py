@@ -407,11 +407,15 @@ def test_notes_and_tags_stay_text_on_the_terminal(project: Path) -> None:
     outputs = [
         ok("queue", "note", str(item), HOSTILE),
         ok("queue", "tag", str(item), HOSTILE),
-        ok("queue", "assign", str(item), "--to", HOSTILE),
+        ok("queue", "assign", str(item), "--to", "[bold red]HK-7[/bold red]"),
         ok("queue", "transfer", str(item), "--to", "legal", "--note", HOSTILE),
         ok("queue", "show", str(item)),
         ok("queue", "tag", str(item), "--remove", HOSTILE),
     ]
+    # A name never carries control characters: refused, not cleaned (it is someone's name).
+    assert "the assignee has control characters" in fails(
+        "queue", "assign", str(item), "--to", HOSTILE
+    )
     for output in outputs:
         assert "\x1b" not in output and "\x07" not in output
         assert "[bold red]HK-7[/bold red]" in output  # shown as text, not as markup

@@ -86,6 +86,10 @@ def users_add(
         str | None,
         typer.Option("--timezone", help="e.g. Asia/Tokyo (default: web.timezone, digest's)."),
     ] = None,
+    slack_id: Annotated[
+        str | None,
+        typer.Option("--slack-id", help="Their Slack member id: the same person in Slack."),
+    ] = None,
 ) -> None:
     """Add a user who signs in with a password (without --password-stdin, harken makes one
     and prints it once)."""
@@ -94,7 +98,15 @@ def users_add(
     config = root_state(ctx).config()
     password = _stdin_password() if password_stdin else new_password()
     account = add_user(
-        open_store(config), config, name, role, department or (), password, language, timezone
+        open_store(config),
+        config,
+        name,
+        role,
+        department or (),
+        password,
+        language,
+        timezone,
+        slack_id,
     )
     where = f" ({', '.join(account.departments)})" if account.departments else ""
     out.print(Text(f"added {account.name}: {account.role}{where}"))

@@ -537,6 +537,31 @@ class DigestConfig(Strict):
     email: EmailConfig | None = None
 
 
+class SsoConfig(Strict):
+    """Single sign-on with OpenID Connect (harken.web.sso): the provider's issuer, this app's
+    client at the provider, who may come in, and which of their groups make which role."""
+
+    issuer: str  # https://accounts.google.com, https://login.microsoftonline.com/<tenant>/v2.0
+    client_id: str
+    client_secret: str  # "${OIDC_CLIENT_SECRET}": from the environment
+    label: str = "single sign-on"  # the sign-in button says "Sign in with <label>"
+    allowed_domains: StrList = []  # e-mail domains let in (empty: every domain)
+    groups_claim: str = "groups"  # the ID token's claim that lists the person's groups
+    admins: StrList = []  # groups whose members are admins
+    social: StrList = []  # ... the social team
+    viewers: StrList = []  # ... viewers (PR, executives)
+    departments: dict[str, StrList] = {}  # department -> groups whose members work its items
+    default_role: Literal["none", "viewer"] = "none"  # for someone in none of those groups
+
+    @field_validator("issuer")
+    @classmethod
+    def _an_issuer(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("expected the provider's issuer URL, like https://accounts.google.com")
+        return value.strip().rstrip("/")
+
+
 class WebConfig(Strict):
     """The web workspace (``harken web``; ``harken run`` serves it too when ``enabled``)."""
 
@@ -547,6 +572,7 @@ class WebConfig(Strict):
     public_url: str | None = None
     # The zone dates are shown in for people who have not chosen one (default: the digest's).
     timezone: TimeZone | None = None
+    sso: SsoConfig | None = None
 
     @field_validator("public_url")
     @classmethod
@@ -661,6 +687,13 @@ class Config(Strict):
                 raise ValueError(f"users[{i}].slack_id: {user.slack_id!r} is given to two users")
             names.add(user.name)
             slack_ids.add(user.slack_id or "")
+        sso = self.web.sso
+        for name in sso.departments if sso else ():
+            if name not in known:
+                raise ValueError(
+                    f"web.sso.departments names department {name!r}, which is not in "
+                    f"departments (known: {', '.join(sorted(known)) or 'none'})"
+                )
         return self
 
     @model_validator(mode="after")

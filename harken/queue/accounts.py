@@ -20,18 +20,21 @@ departments (as it is for Slack): ``add_user`` refuses a role or departments tha
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from harken.config import Config
+from harken.config.schema import SsoConfig
 from harken.errors import AccountError
 from harken.queue.actors import MAX_ACTOR
 from harken.store import Store
@@ -121,12 +124,17 @@ def add_user(
     password: str | None = None,
     language: str | None = None,
     timezone: str | None = None,
+    slack_id: str | None = None,
 ) -> Account:
-    """A new user who may sign in with ``password``. A person harken made from their Slack
-    profile (no password yet) gets the role, departments and password instead. ``language``
-    (en, ja) and ``timezone`` are what the workspace shows them (default: their browser's
-    language, the config's zone)."""
+    """A new user who may sign in with ``password``. ``language`` (en, ja) and ``timezone``
+    are what the workspace shows them (default: their browser's language, the config's zone).
+
+    ``slack_id`` makes them the same person as that Slack user: a user harken made from that
+    Slack profile (no password yet) gets the role, departments and password. A name harken
+    gave a Slack user is never taken over without their id: anyone can call themselves
+    "carol" on Slack, and would get carol's rights there."""
     name = check_name(name)
+    slack_id = _check_slack_id(slack_id)
     _check_preferences(language, timezone)
     role, wanted = _check_role(config, role, departments)
     _agrees_with_config(config, name, role, wanted)
@@ -138,16 +146,36 @@ def add_user(
                 f"user {name!r} already exists",
                 hint=f"`harken users password {name} --password-stdin` changes the password",
             )
+        if row is not None and row.slack_id and row.slack_id != slack_id:
+            raise AccountError(
+                f"{name!r} is the name harken gave the Slack user {row.slack_id} from their "
+                "Slack profile, which anyone can set",
+                hint=f"if it is them, add --slack-id {row.slack_id}; else choose another name",
+            )
         if row is None:
-            row = User(name=name)
+            row = User(name=name, slack_id=slack_id)
         row.role, row.departments, row.password_hash = role, list(wanted), hashed
         row.language, row.timezone = language, timezone
         session.add(row)
         try:
             session.flush()
-        except IntegrityError as err:  # added by someone else at the same moment
-            raise AccountError(f"user {name!r} already exists") from err
+        except IntegrityError as err:  # the name or the Slack id, taken at the same moment
+            raise AccountError(
+                f"user {name!r} already exists"
+                + (f", or another user has Slack id {slack_id}" if slack_id else "")
+            ) from err
         return _account(row)
+
+
+def _check_slack_id(slack_id: str | None) -> str | None:
+    if slack_id is None:
+        return None
+    if not re.fullmatch(r"[A-Z0-9]{2,64}", slack_id.strip()):
+        raise AccountError(
+            f"{slack_id[:70]!r} is not a Slack member id",
+            hint="like U0123ABC (their Slack profile → ⋮ → Copy member ID)",
+        )
+    return slack_id.strip()
 
 
 def _check_preferences(language: str | None, timezone: str | None) -> None:
@@ -245,6 +273,71 @@ def _row(session, name: str) -> User:  # type: ignore[no-untyped-def]
     return row
 
 
+# -- single sign-on (web.sso) ------------------------------------------------------------------
+
+
+def sso_account(store: Store, config: Config, sso: SsoConfig, claims: dict[str, Any]) -> Account:
+    """The harken user an ID token's verified claims name (harken.web.sso checked them):
+    found by issuer and subject, else by their e-mail as a harken name (then linked), else
+    made; their role and departments from their groups, at every sign-in."""
+    email = claims.get("email") if isinstance(claims.get("email"), str) else None
+    if email is not None and claims.get("email_verified") is False:
+        raise AccountError("the sign-in provider has not verified this e-mail address")
+    if sso.allowed_domains:
+        domain = (email or "").rpartition("@")[2].lower()
+        allowed = {d.lower() for d in sso.allowed_domains}
+        if domain not in allowed and str(claims.get("hd", "")).lower() not in allowed:
+            raise AccountError(
+                "not allowed: single sign-on is for " + ", ".join(sorted(allowed)) + " only"
+            )
+    wanted = email or claims.get("preferred_username") or claims.get("sub")
+    name = check_name(str(wanted))
+    role, departments = _sso_role(config, sso, name, claims)
+    subject = f"{claims['iss']}|{claims['sub']}"[:512]
+    with store.session() as session:
+        row = (
+            session.execute(select(User).where(User.sso_subject == subject)).scalar_one_or_none()
+            or session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+        )
+        if row is None:
+            row = User(name=name)
+        elif row.sso_subject not in (None, subject):
+            raise AccountError(
+                f"{name!r} signs in as another person of the provider",
+                hint="an admin renames one of them",
+            )
+        row.sso_subject, row.role, row.departments = subject, role, departments
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError as err:  # the same person's first sign-in, twice at once
+            raise AccountError("signing in at the same moment twice: try again") from err
+        return _account(row)
+
+
+def _sso_role(
+    config: Config, sso: SsoConfig, name: str, claims: dict[str, Any]
+) -> tuple[str, list[str]]:
+    listed = next((u for u in config.users if u.name == name), None)
+    if listed is not None:  # the config is the record, as for passwords
+        return SAME_ROLE.get(listed.role, listed.role), list(listed.departments)
+    found = claims.get(sso.groups_claim)
+    groups = {str(g) for g in found} if isinstance(found, list) else set()
+    if groups & set(sso.admins):
+        return "admin", []
+    if groups & set(sso.social):
+        return "social", []
+    departments = [d for d, members in sso.departments.items() if groups & set(members)]
+    if departments:
+        return "department", departments
+    if groups & set(sso.viewers) or sso.default_role == "viewer":
+        return "viewer", []
+    raise AccountError(
+        f"{name} is in no harken role's group ({', '.join(sorted(groups)) or 'no groups'})",
+        hint="an admin maps the groups under web.sso in the config",
+    )
+
+
 def new_password() -> str:
     """A password for someone who did not choose one: 16 random URL-safe characters."""
     return secrets.token_urlsafe(12)
@@ -276,37 +369,52 @@ def account_for_token(store: Store, token: str) -> Account | None:
 # -- signing in -----------------------------------------------------------------------------
 
 
+WRONG = "wrong name or password"
+WRONG_HINT = "five wrong in a row lock an account for 15 minutes"
+
+
 def sign_in(store: Store, name: str, password: str, now: datetime | None = None) -> Account:
     """The account, if ``password`` is theirs and they are not locked out; else AccountError
-    saying only "wrong name or password" (or that the account is locked for a while)."""
+    saying "wrong name or password", the same words and the same time (argon2 runs whatever
+    happens) for an unknown name, a wrong password and a locked account: the answer never
+    tells a stranger which names exist."""
     now = now or utcnow()
-    wrong = AccountError("wrong name or password")
-    if len(password) > MAX_PASSWORD or len(name) > MAX_ACTOR:
+    wrong = AccountError(WRONG, hint=WRONG_HINT)
+    name = name.strip()
+    if len(password) > MAX_PASSWORD or not 0 < len(name) <= MAX_ACTOR or not name.isprintable():
+        _verify(_DUMMY_HASH, password)
         raise wrong
     with store.session() as session:
-        # Locked: two wrong passwords at once both count.
-        row = session.execute(
-            select(User).where(User.name == name.strip()).with_for_update()
-        ).scalar_one_or_none()
+        row = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+        good = _verify(row.password_hash if row and row.password_hash else _DUMMY_HASH, password)
         if row is None or not row.password_hash:
-            _verify(_DUMMY_HASH, password)
             raise wrong
-        if row.locked_until and row.locked_until > now:
-            minutes = max(1, round((row.locked_until - now).total_seconds() / 60))
-            raise AccountError(
-                f"too many failed sign-ins: try again in {minutes} minute(s)",
-                hint="or an admin sets a new password with `harken users password`",
-            )
-        if not _verify(row.password_hash, password):
-            row.failed_logins += 1
-            if row.failed_logins >= LOCK_AFTER:
-                row.locked_until, row.failed_logins = now + LOCK_FOR, 0
+        locked = row.locked_until is not None and row.locked_until > now
+        if locked or not good:
+            if not locked:
+                _count_failure(session, row.id, now)
             session.commit()
             raise wrong
         row.failed_logins, row.locked_until = 0, None
         if _hasher.check_needs_rehash(row.password_hash):
             row.password_hash = _hasher.hash(password)
         return _account(row)
+
+
+def _count_failure(session: Any, user_id: int | None, now: datetime) -> None:
+    """One more failed sign-in, counted by the database (guesses at once all count)."""
+    count = session.execute(
+        update(User)
+        .where(User.id == user_id)  # type: ignore[arg-type]
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    ).scalar_one()
+    if count >= LOCK_AFTER:
+        session.execute(
+            update(User)
+            .where(User.id == user_id)  # type: ignore[arg-type]
+            .values(locked_until=now + LOCK_FOR, failed_logins=0)
+        )
 
 
 def _verify(hashed: str, password: str) -> bool:
@@ -351,7 +459,7 @@ def session_for(store: Store, key: str, now: datetime | None = None) -> SignedIn
         if found is None:
             return None
         web, user = found
-        if web.expires_at <= now or not user.password_hash:
+        if web.expires_at <= now or not (user.password_hash or user.sso_subject):
             return None
         if now - web.seen_at > SEEN_EVERY:
             web.seen_at = now

@@ -151,9 +151,10 @@ def assign(
     store: Store, item_id: int, actor: Actor | str, to: str, *, may: Permission | None = None
 ) -> Change:
     """Give an open item to someone (a new item becomes claimed); it may be held already."""
-    who, assignee = as_actor(actor), fits(to.strip(), "the assignee")
+    who = as_actor(actor)
     with store.session() as session:
         item = _acting(session, item_id, who, "assign", may)
+        assignee = fits(to.strip(), "the assignee")
         _open(item, "assigned")
         if item.assignee == assignee:
             raise QueueError(f"item #{item_id} is already assigned to {assignee}")
@@ -499,10 +500,10 @@ def approve_reply(
     Whoever sends that text later names the approvers in the reply's event, and a face that
     requires approval (``send_planned_reply(require_approval=True)``) sends only such text."""
     who = as_actor(actor)
-    if plan.problems:
-        raise QueueError("cannot approve: " + "; ".join(plan.problems))
     with store.session() as session:
-        item = _acting(session, plan.item_id, who, "approve", may)
+        item = _acting(session, plan.item_id, who, "approve", may)  # refused before anything
+        if plan.problems:
+            raise QueueError("cannot approve: " + "; ".join(plan.problems))
         if (earlier := earlier_change(session, request_key)) is not None:
             return earlier
         _open(item, "replied to")
@@ -544,11 +545,11 @@ def send_planned_reply(
     ``request_key`` of a reply sent already returns that reply's outcome, nothing posted
     (while it is being sent, the attempt in flight refuses the second)."""
     who = as_actor(actor)
-    if plan.problems:
-        raise QueueError("cannot send: " + "; ".join(plan.problems))
     with store.session() as session:
         row = load_row(session, plan.item_id)
-        check_permission(may, who, "reply", row.item)
+        check_permission(may, who, "reply", row.item)  # refused before anything else
+        if plan.problems:
+            raise QueueError("cannot send: " + "; ".join(plan.problems))
         approved = approvers(session, plan.item_id, plan.text)
         if earlier_event(session, request_key) is not None:
             return _sent_before(session, plan, approved)

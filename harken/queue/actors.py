@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from harken.config.schema import PLATFORM_NAMES
-from harken.errors import QueueError
+from harken.errors import QueueError, QueueInputError
 from harken.store.tables import QueueItem
 
 MAX_ACTOR = 255  # queue_events.actor, queue_items.assignee / closed_by, replies.actor
@@ -79,12 +79,15 @@ def actor_name(explicit: str | None = None) -> str:
 
 
 def fits(name: str, source: str) -> str:
-    """``name`` if it is a name the store can keep; ``source`` says where it came from."""
+    """``name`` if it is a name the store can keep and people can read; ``source`` says
+    where it came from."""
     if not name.strip():
-        raise QueueError(f"{source} is empty")
+        raise QueueInputError(f"{source} is empty")
     # PostgreSQL refuses a longer value (SQLite would keep it): say so before any change.
     if len(name) > MAX_ACTOR:
-        raise QueueError(f"{source} is longer than {MAX_ACTOR} characters")
+        raise QueueInputError(f"{source} is longer than {MAX_ACTOR} characters")
+    if not name.isprintable():  # NUL, escapes, direction overrides: never in a name
+        raise QueueInputError(f"{source} has control characters")
     return name
 
 

@@ -19,6 +19,7 @@ from harken.store.repo import OPEN_STATUSES, PRIORITY_ORDER, ItemFilter, departm
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 MAX_FILTER_VALUE = 255
+MAX_VALUES = 50
 
 
 def item_filter(
@@ -82,19 +83,24 @@ def item_filter(
 
 
 def _given(values: Iterable[str]) -> list[str]:
-    """Each value once, trimmed; "a,b" counts as two (a query string's habit)."""
-    found: list[str] = []
+    """Each value once, trimmed; "a,b" counts as two (a query string's habit). At most
+    ``MAX_VALUES`` of them, each printable: a filter is a handful of names."""
+    found: dict[str, None] = {}
     for value in values:
         for part in str(value).split(","):
-            part = part.strip()
-            if part and part not in found:
-                found.append(part[:MAX_FILTER_VALUE])
-    return found
+            part = _one(part)
+            if part is not None:
+                found[part] = None
+            if len(found) > MAX_VALUES:
+                raise QueueInputError(f"a filter takes at most {MAX_VALUES} values")
+    return list(found)
 
 
 def _one(value: str | None) -> str | None:
     value = (value or "").strip()
-    return value[:MAX_FILTER_VALUE] or None
+    if len(value) > MAX_FILTER_VALUE or not value.isprintable():
+        raise QueueInputError(f"a filter value is at most {MAX_FILTER_VALUE} printable characters")
+    return value or None
 
 
 def _known(what: str, given: list[str], known: Iterable[str]) -> None:

@@ -123,23 +123,33 @@ def department_permission(config: Config, store: Store) -> Permission:
     and admins, as far as the department lets each of them; anyone else is refused."""
 
     def may(actor: Actor, action: str, item: QueueItem) -> None:
-        allowed = _may_act(config, item.department)
-        person = person_of(config, store, actor) or Person(actor.name)
-        if person.role == "viewer":
-            raise QueuePermissionError(
-                f"not allowed: {actor.name} is a viewer (read-only)",
-                hint="an admin can give them another role",
-            )
-        member = item.department in person.departments
-        if (
-            ("members" in allowed and member)
-            or ("social" in allowed and person.role == "social")
-            or ("admins" in allowed and person.role == "admin")
-        ):
-            return
-        raise _refusal(actor, item.department, allowed, member)
+        refused = refusal(config, store, actor, item.department)
+        if refused is not None:
+            raise refused
 
     return may
+
+
+def refusal(
+    config: Config, store: Store, actor: Actor, department: str
+) -> QueuePermissionError | None:
+    """Why ``actor`` may not act on ``department``'s items (the hook's rule; a face asks it to
+    show only the actions a person may take), or None when they may."""
+    allowed = _may_act(config, department)
+    person = person_of(config, store, actor) or Person(actor.name)
+    if person.role == "viewer":
+        return QueuePermissionError(
+            f"not allowed: {actor.name} is a viewer (read-only)",
+            hint="an admin can give them another role",
+        )
+    member = department in person.departments
+    if (
+        ("members" in allowed and member)
+        or ("social" in allowed and person.role == "social")
+        or ("admins" in allowed and person.role == "admin")
+    ):
+        return None
+    return _refusal(actor, department, allowed, member)
 
 
 def _may_act(config: Config, department: str) -> tuple[str, ...]:

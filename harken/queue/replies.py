@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from harken.config import Config
-from harken.errors import QueueError
+from harken.errors import QueueError, QueueInputError
 from harken.platforms.replies import reply_problems
 from harken.platforms.reply import ReplyTarget
 from harken.queue.actors import Actor, Permission, check_permission
@@ -97,13 +97,13 @@ def plan_in(
     if text is None:
         chosen = template or _template_for(config, row)
         if chosen is None:
-            raise QueueError(
+            raise QueueInputError(
                 "no reply text and no template for this item",
                 hint="give --text, or add replies.templates (per topic or 'default')",
             )
         if chosen not in config.replies.templates:
             known = ", ".join(config.replies.templates) or "none"
-            raise QueueError(f"no reply template {chosen!r}", hint=f"templates: {known}")
+            raise QueueInputError(f"no reply template {chosen!r}", hint=f"templates: {known}")
         text = fill_template(config.replies.templates[chosen], row)
     target = reply_target(row.mention, row.author)
     problems = reply_problems(config, target, text)

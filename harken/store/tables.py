@@ -278,6 +278,8 @@ class User(SQLModel, table=True):
     # language and the config's digest.timezone.
     language: str | None = Field(default=None, max_length=8)
     timezone: str | None = Field(default=None, max_length=64)
+    # Who single sign-on says they are: the ID token's issuer and subject (web.sso).
+    sso_subject: str | None = Field(default=None, max_length=512, unique=True)
 
 
 class SavedView(SQLModel, table=True):

@@ -6,6 +6,7 @@ department user on another department's item, is refused by the library, not by 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ ACTIONS: dict[str, tuple[tuple[str, bool], ...]] = {
 }
 BULK = ("claim", "resolve", "dismiss", "reopen")
 MAX_FIELD = 4000
+MULTILINE = ("note", "text")
 
 
 def perform(
@@ -81,11 +83,24 @@ def _fields(action: str, given: Mapping[str, Any]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name, required in ACTIONS[action]:
         value = given.get(name)
-        if isinstance(value, list):  # JSON may send tags as a list
-            value = ",".join(str(v) for v in value)
-        text = str(value).strip() if value is not None else ""
+        if isinstance(value, list) and name == "tags":  # JSON may send tags as a list
+            if not all(isinstance(v, str) for v in value):
+                raise QueueInputError("tags must be text")
+            value = ",".join(value)
+        if value is not None and not isinstance(value, str):
+            raise QueueInputError(f"{name} must be text, not {type(value).__name__}")
+        text = (value or "").strip()
         if len(text) > MAX_FIELD:
             raise QueueInputError(f"{name} is longer than {MAX_FIELD} characters")
+        # A note may have lines; nothing may carry NUL or other control characters (the
+        # terminal, Slack and PostgreSQL all take them badly).
+        text = text.replace("\r\n", "\n")
+        if name in MULTILINE:
+            bad = any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text)
+        else:  # one line, shown beside names: no direction overrides either
+            bad = not text.isprintable()
+        if bad:
+            raise QueueInputError(f"{name} has control characters")
         if required and not text:
             raise QueueInputError(f"{action} needs {name}")
         if text:

@@ -21,13 +21,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from harken.errors import HarkenError, QueueInputError
-from harken.queue.accounts import digest
+from harken.queue.accounts import Account, digest
 from harken.queue.views import count_items, list_items, show_item
-from harken.web.actions import perform
+from harken.web.actions import ACTIONS, perform
 from harken.web.query import page_of
-from harken.web.session import Caller, api_actor, status_of
+from harken.web.session import Caller, Id, api_actor, status_of
 
 router = APIRouter(prefix="/api/v1")
 MAX_BODY = 64 * 1024
@@ -52,7 +53,7 @@ def items(request: Request, caller: Caller) -> JSONResponse:
 
 
 @router.get("/items/{item_id}")
-def item(request: Request, item_id: int, caller: Caller) -> JSONResponse:
+def item(request: Request, item_id: Id, caller: Caller) -> JSONResponse:
     try:
         return JSONResponse(show_item(request.app.state.store, item_id))
     except HarkenError as err:
@@ -60,17 +61,31 @@ def item(request: Request, item_id: int, caller: Caller) -> JSONResponse:
 
 
 @router.post("/items/{item_id}/{action}")
-async def act(request: Request, item_id: int, action: str, caller: Caller) -> JSONResponse:
+async def act(request: Request, item_id: Id, action: str, caller: Caller) -> JSONResponse:
+    if action not in ACTIONS:
+        return JSONResponse(
+            {"error": f"no action {action[:40]!r}", "hint": "one of: " + ", ".join(ACTIONS)},
+            status_code=404,
+        )
+    try:
+        body = await _body(request)
+    except HarkenError as err:
+        return error(err)
+    return await run_in_threadpool(_act, request, item_id, action, caller, body)
+
+
+def _act(
+    request: Request, item_id: int, action: str, caller: Account, body: dict[str, Any]
+) -> JSONResponse:
     config, store = request.app.state.config, request.app.state.store
     key = request.headers.get("idempotency-key")
     try:
-        body = await _body(request)
         if key is not None and not 0 < len(key) <= MAX_KEY:
             raise QueueInputError(f"Idempotency-Key must be 1 to {MAX_KEY} characters")
-        change = perform(
-            config, store, api_actor(caller), item_id, action, body,
-            "api:" + digest(f"{caller.id}:{key}")[:60] if key else None,
-        )  # fmt: skip
+        # The key stands for this caller's this action on this item: the same key sent with
+        # another request is another request.
+        request_key = "api:" + digest(f"{caller.id}:{item_id}:{action}:{key}")[:60] if key else None
+        change = perform(config, store, api_actor(caller), item_id, action, body, request_key)
         return JSONResponse(
             {
                 "ok": True,

@@ -13,9 +13,9 @@ from starlette.exceptions import HTTPException
 from harken.config import Config
 from harken.errors import HarkenError
 from harken.store import Store
-from harken.web import api, boards, live, pages, replying
+from harken.web import api, boards, live, pages, replying, sso
 from harken.web.render import STATIC, page
-from harken.web.security import SecurityHeaders, SignInLimit
+from harken.web.security import CatchAll, SecurityHeaders, SignInLimit
 from harken.web.session import NoToken, SignInNeeded, status_of
 
 
@@ -25,10 +25,13 @@ def create_app(config: Config, store: Store) -> FastAPI:
     app.state.config, app.state.store = config, store
     app.state.sign_in_limit = SignInLimit()
     app.state.report_cache = boards.ReportCache()
+    app.state.sso = sso.Discovery(config.web.sso) if config.web.sso else None
+    app.add_middleware(CatchAll)  # inside: a crash becomes a 500 that still gets the headers
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(replying.router)  # before pages: /items/{id}/reply is not an action
+    app.include_router(sso.router)
     app.include_router(pages.router)
     app.include_router(boards.router)
     app.include_router(live.router)

@@ -34,12 +34,13 @@ from harken.web.api import error
 from harken.web.query import query_without
 from harken.web.render import page, zone_of
 from harken.web.security import DIGEST_CSP
-from harken.web.session import Caller, Session, status_of
+from harken.web.session import Caller, Id, Session, status_of
 
 router = APIRouter()
 DASHBOARD = ("trend", "departments", "share-of-voice", "authors", "topics")
 DEFAULT_SINCE = {"dashboard": "7d", "incidents": "24h"}
 ARCHIVE_DAYS = 30
+FIRST_DIGEST_YEAR = 1971  # the store has nothing older (harken.platforms.base.EARLIEST)
 
 
 class ReportCache:
@@ -190,7 +191,7 @@ def incidents_page(request: Request, session: Session) -> Response:
 
 
 @router.get("/incidents/{incident_id}")
-def incident_page(request: Request, incident_id: int, session: Session) -> Response:
+def incident_page(request: Request, incident_id: Id, session: Session) -> Response:
     try:
         found = incident_detail(request.app.state.store, incident_id)
     except HarkenError as err:
@@ -213,7 +214,7 @@ def chart(request: Request, name: str, session: Session) -> Response:
 
 
 @router.get("/api/v1/incidents/{incident_id}")
-def incident_api(request: Request, incident_id: int, caller: Caller) -> Response:
+def incident_api(request: Request, incident_id: Id, caller: Caller) -> Response:
     """The incident page's data (``harken.queue.incident_view``) for programs."""
     try:
         return JSONResponse(incident_detail(request.app.state.store, incident_id))
@@ -243,6 +244,8 @@ def digest_page(request: Request, day: str, session: Session) -> Response:
         wanted = date.fromisoformat(day)
     except ValueError:
         return page(request, "error.html", 422, error=f"{day[:20]!r} is not a date (YYYY-MM-DD)")
+    if wanted.year < FIRST_DIGEST_YEAR:
+        return page(request, "error.html", 404, error=f"no digest for {wanted}")
     if wanted > now.astimezone(ZoneInfo(config.digest.timezone)).date():
         return page(request, "error.html", 404, error=f"the digest of {wanted} is not due yet")
     built = make_digest(request.app.state.store, config, wanted, now)

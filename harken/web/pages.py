@@ -14,15 +14,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 
 from harken.config import Config
 from harken.config.schema import PLATFORM_NAMES
-from harken.errors import AccountError, HarkenError
+from harken.errors import AccountError, HarkenError, InputError
 from harken.queue.accounts import SignedIn, end_session, sign_in, start_session
 from harken.queue.actions import DISMISS_REASONS
 from harken.queue.items import STATUSES
-from harken.queue.saved_views import delete_view, save_view, views_for
+from harken.queue.people import refusal
+from harken.queue.saved_views import MAX_QUERY, delete_view, save_view, views_for
 from harken.queue.views import count_items, list_items, show_item
 from harken.store import Store
 from harken.store.repo import PRIORITY_ORDER
@@ -33,8 +35,10 @@ from harken.web.security import same_token
 from harken.web.session import (
     COOKIE,
     LOGIN_COOKIE,
+    Id,
     Session,
     cookie_options,
+    local_path,
     status_of,
     web_actor,
 )
@@ -68,7 +72,14 @@ async def checked_form(request: Request, session: SignedIn) -> Any:
 @router.get("/login")
 def login_form(request: Request, next: str = "/inbox") -> Response:
     token = secrets.token_urlsafe(32)
-    response = page(request, "login.html", login_token=token, next=_local(next), error=None)
+    response = page(
+        request,
+        "login.html",
+        login_token=token,
+        next=local_path(next),
+        error=None,
+        sso=_config(request).web.sso,
+    )
     response.set_cookie(LOGIN_COOKIE, token, **{**cookie_options(request), "max_age": 3600})
     return response
 
@@ -76,8 +87,13 @@ def login_form(request: Request, next: str = "/inbox") -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await request.form()
+    # argon2 and the store take time: off the event loop, so one sign-in never stalls others.
+    return await run_in_threadpool(_login, request, form)
+
+
+def _login(request: Request, form: Any) -> Response:
     name, password = str(form.get("name", "")), str(form.get("password", ""))
-    wanted = _local(str(form.get("next", "/inbox")))
+    wanted = local_path(str(form.get("next", "/inbox")))
     client = request.client.host if request.client else "unknown"
     limit = request.app.state.sign_in_limit
     if not same_token(str(form.get("login_token", "")), request.cookies.get(LOGIN_COOKIE, "")):
@@ -90,7 +106,8 @@ async def login(request: Request) -> Response:
         account = sign_in(_store(request), name, password)
     except AccountError as err:
         limit.failed(client)
-        log.info("web sign-in refused for %r from %s", name[:80], client)
+        # Not the name typed: people type their password there by mistake.
+        log.info("web sign-in refused from %s", client)
         return _login_again(request, str(err), 401, wanted)
     # A new session every time: whatever key the browser held before is ended, never reused.
     if old := request.cookies.get(COOKIE):
@@ -105,22 +122,23 @@ async def login(request: Request) -> Response:
 
 def _login_again(request: Request, error: str, status: int, wanted: str) -> Response:
     token = secrets.token_urlsafe(32)
-    response = page(request, "login.html", status, login_token=token, next=wanted, error=error)
+    response = page(
+        request,
+        "login.html",
+        status,
+        login_token=token,
+        next=wanted,
+        error=error,
+        sso=_config(request).web.sso,
+    )
     response.set_cookie(LOGIN_COOKIE, token, **{**cookie_options(request), "max_age": 3600})
     return response
-
-
-def _local(target: str) -> str:
-    """Only a path of this site to go to after signing in (never //evil.example)."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/inbox"
-    return target[:2000]
 
 
 @router.post("/logout")
 async def logout(request: Request, session: Session) -> Response:
     await checked_form(request, session)
-    end_session(_store(request), request.cookies.get(COOKIE, ""))
+    await run_in_threadpool(end_session, _store(request), request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -189,8 +207,14 @@ def _inbox_page(
 async def save(request: Request, session: Session) -> Response:
     """Name the inbox's current filters (checked as the inbox checks them)."""
     form = await checked_form(request, session)
+    return await run_in_threadpool(_save, request, session, form)
+
+
+def _save(request: Request, session: SignedIn, form: Any) -> Response:
     query = str(form.get("query", ""))
     try:
+        if len(query) > MAX_QUERY or not query.isprintable():
+            raise InputError(f"a view's filters are at most {MAX_QUERY} printable characters")
         page_of(_config(request), _store(request), QueryParams(query))
         save_view(
             _store(request), session.account, str(form.get("name", "")), query,
@@ -202,10 +226,10 @@ async def save(request: Request, session: Session) -> Response:
 
 
 @router.post("/views/{view_id}/delete")
-async def unsave(request: Request, view_id: int, session: Session) -> Response:
+async def unsave(request: Request, view_id: Id, session: Session) -> Response:
     await checked_form(request, session)
     try:
-        delete_view(_store(request), session.account, view_id)
+        await run_in_threadpool(delete_view, _store(request), session.account, view_id)
     except HarkenError as err:
         return page(request, "error.html", status_of(err), error=str(err))
     return RedirectResponse("/inbox", status_code=303)
@@ -215,24 +239,33 @@ async def unsave(request: Request, view_id: int, session: Session) -> Response:
 async def bulk(request: Request, session: Session) -> Response:
     """One action on every selected item; each is done or refused on its own."""
     form = await checked_form(request, session)
+    return await run_in_threadpool(_bulk, request, session, form)
+
+
+def _bulk(request: Request, session: SignedIn, form: Any) -> Response:
     action = str(form.get("action", ""))
-    ids = [int(i) for i in form.getlist("ids") if str(i).isdigit()][:MAX_BULK]
-    given = {"reason": form.get("reason"), "note": form.get("note")}
+    given = [str(i) for i in form.getlist("ids")]
+    ids = list(dict.fromkeys(int(i) for i in given if i.isascii() and i.isdigit() and len(i) < 19))
+    given_note = {"reason": form.get("reason"), "note": form.get("note")}
     outcomes: list[tuple[int, str, bool]] = []
     if action not in BULK:
         outcomes.append((0, f"unknown bulk action {action[:40]!r}", False))
-    for item_id in ids if action in BULK else []:
+    for item_id in ids[:MAX_BULK] if action in BULK else []:
         try:
             change = perform(
                 _config(request), _store(request), web_actor(session.account), item_id,
-                action, given,
+                action, given_note,
             )  # fmt: skip
             outcomes.append((item_id, change.message, True))
         except HarkenError as err:
             outcomes.append((item_id, str(err), False))
+    if len(ids) > MAX_BULK:
+        outcomes += [
+            (i, f"not done: at most {MAX_BULK} items at once", False) for i in ids[MAX_BULK:]
+        ]
     if not ids:
         outcomes.append((0, "no items were selected", False))
-    back = _local(str(form.get("back", "/inbox")))
+    back = local_path(str(form.get("back", "/inbox")))
     return page(request, "bulk.html", outcomes=outcomes, action=action, back=back)
 
 
@@ -240,7 +273,7 @@ async def bulk(request: Request, session: Session) -> Response:
 
 
 @router.get("/items/{item_id}")
-def item_page(request: Request, item_id: int, session: Session) -> Response:
+def item_page(request: Request, item_id: Id, session: Session) -> Response:
     return _item_page(request, session, item_id, None, 200)
 
 
@@ -252,22 +285,30 @@ def _item_page(
         item = show_item(_store(request), item_id)
     except HarkenError as err:
         return page(request, "error.html", status_of(err), error=str(err))
-    account = session.account
+    actor = web_actor(session.account)
     return page(
         request,
         "item.html",
         status,
         item=item,
         error=error,
-        may_act=account.may_act and account.in_department(item["department"]),
+        # The permission hook's own rule (roles, departments[].may_act): the buttons shown
+        # are the actions that will work.
+        may_act=refusal(config, _store(request), actor, item["department"]) is None,
         departments=[d.name for d in config.departments if d.name != item["department"]],
         reasons=DISMISS_REASONS,
     )
 
 
 @router.post("/items/{item_id}/{action}")
-async def item_action(request: Request, item_id: int, action: str, session: Session) -> Response:
+async def item_action(request: Request, item_id: Id, action: str, session: Session) -> Response:
     form = await checked_form(request, session)
+    return await run_in_threadpool(_item_action, request, session, item_id, action, form)
+
+
+def _item_action(
+    request: Request, session: SignedIn, item_id: int, action: str, form: Any
+) -> Response:
     if action not in ACTIONS:
         return _item_page(request, session, item_id, f"unknown action {action[:40]!r}", 404)
     given = {name: form.get(name) for name, _ in ACTIONS[action]}

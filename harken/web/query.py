@@ -13,6 +13,7 @@ the inbox's filter form and ``GET /api/v1/items`` take the same parameters, name
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from harken.errors import QueueInputError
 from harken.queue.filters import item_filter
 from harken.store import Store
 from harken.store.repo import ItemFilter
+
+MAX_ID = 2**63 - 1  # what the databases hold
 
 REPEATABLE = ("department", "status", "priority", "platform", "brand")
 SINGLE = ("assignee", "topic", "language", "tag", "risk_gte", "incident", "overdue")
@@ -66,11 +69,13 @@ def _number(value: str | None, name: str, kind: type) -> Any:
     if value is None or not value.strip():
         return None
     try:
-        number = kind(value.strip())
+        number = kind(value.strip()[:40])
     except ValueError:
         raise QueueInputError(f"{name} must be a number, not {value[:20]!r}") from None
-    if kind is float and number != number:  # NaN
+    if kind is float and not math.isfinite(number):
         raise QueueInputError(f"{name} must be a number, not {value[:20]!r}")
+    if kind is int and not 0 <= number <= MAX_ID:
+        raise QueueInputError(f"{name} must be from 0 to {MAX_ID}")
     return number
 
 

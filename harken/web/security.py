@@ -9,12 +9,15 @@ lockout in the store (``harken.queue.accounts``), so that guessing across many n
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
 from collections import deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -74,12 +77,17 @@ def same_token(given: str | None, expected: str) -> bool:
     return bool(given) and secrets.compare_digest(str(given).encode(), expected.encode())
 
 
+PRUNE_EVERY = 1000  # failures between two sweeps of the addresses kept
+
+
 class SignInLimit:
-    """At most ``failures`` failed sign-ins per client address in ``window`` seconds."""
+    """At most ``failures`` failed sign-ins per client address in ``window`` seconds (per
+    process: each replica counts its own; the per-account lockout is in the store)."""
 
     def __init__(self, failures: int = 20, window: float = 600.0) -> None:
         self.failures, self.window = failures, window
         self._seen: dict[str, deque[float]] = {}
+        self._failures = 0
         self._lock = threading.Lock()
 
     def retry_after(self, client: str) -> int:
@@ -93,8 +101,10 @@ class SignInLimit:
     def failed(self, client: str) -> None:
         with self._lock:
             self._recent(client).append(time.monotonic())
-            if len(self._seen) > 10_000:  # many addresses: forget those with nothing recent
-                for key in [k for k, v in self._seen.items() if not v]:
+            self._failures += 1
+            if self._failures % PRUNE_EVERY == 0:  # forget addresses with nothing recent
+                stale = time.monotonic() - self.window
+                for key in [k for k, v in self._seen.items() if not v or v[-1] < stale]:
                     del self._seen[key]
 
     def _recent(self, client: str) -> deque[float]:
@@ -102,3 +112,38 @@ class SignInLimit:
         while times and times[0] < time.monotonic() - self.window:
             times.popleft()
         return times
+
+
+class CatchAll:
+    """A crash answers a plain 500 page from inside ``SecurityHeaders`` (Starlette's own error
+    page comes from outside it, without the headers); the error is logged, never shown."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("web: %s %s failed", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            body = b"harken: something went wrong on the server (it is in the log)\n"
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

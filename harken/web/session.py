@@ -9,8 +9,9 @@ becomes a signed-in one (session fixation).
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from harken.errors import (
     AccountError,
@@ -29,6 +30,7 @@ from harken.queue.accounts import (
     session_for,
 )
 from harken.queue.actors import Actor, QueuePermissionError
+from harken.web.query import MAX_ID
 
 COOKIE = "harken_session"
 LOGIN_COOKIE = "harken_login"  # the sign-in form's CSRF token, before there is a session
@@ -68,6 +70,26 @@ def api_caller(request: Request) -> Account:
 # What a route declares to need a session or a token (FastAPI's dependencies).
 Session = Annotated[SignedIn, Depends(signed_in)]
 Caller = Annotated[Account, Depends(api_caller)]
+# A row id in a path: what the databases can hold (a bigger one is 422, never a crash).
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def local_path(target: str) -> str:
+    """Only a path of this site to go to (after signing in, back to the inbox): never
+    //evil.example, a scheme, a backslash or a control character a browser would drop."""
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "[" in what would be a host
+        return "/inbox"
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or parts.scheme
+        or parts.netloc
+        or any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in target)
+    ):
+        return "/inbox"
+    return target[:2000]
 
 
 def web_actor(account: Account) -> Actor:

@@ -1,10 +1,10 @@
-"""web workspace: passwords, API tokens and lockout on users; browser sessions
+"""web workspace: passwords, API tokens, lockout and SSO on users; saved views; sessions
 
 ``users`` gains an argon2 password hash, the SHA-256 of an API token, a count of failed
-sign-ins, a lockout time, and the language and time zone the workspace shows them
-(``harken users``); ``saved_views`` keeps the inbox filters people named;
-``web_sessions`` keeps the SHA-256 of each
-signed-in browser's cookie, its CSRF token and its expiry (``harken web``).
+sign-ins, a lockout time, the language and time zone the workspace shows them, and who
+single sign-on says they are (``harken users``, ``web.sso``); ``saved_views`` keeps the
+inbox filters people named; ``web_sessions`` keeps the SHA-256 of each signed-in browser's
+cookie, its CSRF token and its expiry (``harken web``).
 
 Revision ID: 0014
 Revises: 0013
@@ -50,7 +50,11 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("timezone", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
         )
+        batch_op.add_column(
+            sa.Column("sso_subject", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=True)
+        )
         batch_op.create_unique_constraint("uq_users_token_hash", ["token_hash"])
+        batch_op.create_unique_constraint("uq_users_sso_subject", ["sso_subject"])
     op.create_table(
         "web_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -86,7 +90,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_web_sessions_user")
     op.drop_table("web_sessions")
     with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_users_sso_subject", type_="unique")
         batch_op.drop_constraint("uq_users_token_hash", type_="unique")
+        batch_op.drop_column("sso_subject")
         batch_op.drop_column("timezone")
         batch_op.drop_column("language")
         batch_op.drop_column("locked_until")

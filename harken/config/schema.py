@@ -11,7 +11,6 @@ from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import regex
 from pydantic import (
@@ -30,12 +29,14 @@ from harken.config.values import (
     Duration,
     Priority,
     SentimentList,
+    Strict,
     StrList,
     Timeout,
     TimeZone,
     Weight,
     as_list,
 )
+from harken.config.web import WebConfig
 from harken.errors import ConfigError
 from harken.matching import backtracking_shape
 from harken.text import strip_controls
@@ -53,12 +54,6 @@ def _some_of(value: list[str]) -> list[str]:
 
 
 MayActList = Annotated[list[MayAct], BeforeValidator(as_list), AfterValidator(_some_of)]
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently disable a rule."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class DatabaseConfig(Strict):
@@ -535,54 +530,6 @@ class DigestConfig(Strict):
     link: str | None = None  # the page's published address, "{date}" filled in
     upload: bool = False  # attach the HTML file to the Slack post (bot token, files:write)
     email: EmailConfig | None = None
-
-
-class SsoConfig(Strict):
-    """Single sign-on with OpenID Connect (harken.web.sso): the provider's issuer, this app's
-    client at the provider, who may come in, and which of their groups make which role."""
-
-    issuer: str  # https://accounts.google.com, https://login.microsoftonline.com/<tenant>/v2.0
-    client_id: str
-    client_secret: str  # "${OIDC_CLIENT_SECRET}": from the environment
-    label: str = "single sign-on"  # the sign-in button says "Sign in with <label>"
-    allowed_domains: StrList = []  # e-mail domains let in (empty: every domain)
-    groups_claim: str = "groups"  # the ID token's claim that lists the person's groups
-    admins: StrList = []  # groups whose members are admins
-    social: StrList = []  # ... the social team
-    viewers: StrList = []  # ... viewers (PR, executives)
-    departments: dict[str, StrList] = {}  # department -> groups whose members work its items
-    default_role: Literal["none", "viewer"] = "none"  # for someone in none of those groups
-
-    @field_validator("issuer")
-    @classmethod
-    def _an_issuer(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("expected the provider's issuer URL, like https://accounts.google.com")
-        return value.strip().rstrip("/")
-
-
-class WebConfig(Strict):
-    """The web workspace (``harken web``; ``harken run`` serves it too when ``enabled``)."""
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
-    # Where people open it (https://harken.example.com): the digest links its incidents there.
-    public_url: str | None = None
-    # The zone dates are shown in for people who have not chosen one (default: the digest's).
-    timezone: TimeZone | None = None
-    sso: SsoConfig | None = None
-
-    @field_validator("public_url")
-    @classmethod
-    def _an_address(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("expected the workspace's address, like https://harken.example.com")
-        return value.strip().rstrip("/")
 
 
 class Config(Strict):

@@ -34,7 +34,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from harken.config import Config
-from harken.config.schema import SsoConfig
+from harken.config.web import SsoConfig
 from harken.errors import AccountError
 from harken.queue.actors import MAX_ACTOR
 from harken.store import Store

@@ -32,7 +32,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from harken.config.schema import SsoConfig
+from harken.config.web import SsoConfig
 from harken.errors import AccountError, HarkenError
 from harken.queue.accounts import sso_account, start_session
 from harken.web.render import page

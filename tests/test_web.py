@@ -375,12 +375,28 @@ def test_wrong_passwords_lock_the_account_and_one_address_is_slowed(project: Pat
 
 def test_hostile_post_text_is_inert_in_every_page(project: Path) -> None:
     item = item_of("102", "legal")
+    incident = json.loads(ok("queue", "show", str(item), "-f", "json"))["incident_id"]
     with workspace(project) as (client, _store):
         sign_in(client, "admin")
-        for path in ("/inbox?status=all", f"/items/{item}", "/inbox?department=legal"):
+        for path in (
+            "/inbox?status=all",
+            f"/items/{item}",
+            "/inbox?department=legal",
+            f"/items/{item}/reply",
+            "/incidents?since=30d",
+            f"/incidents/{incident}",
+            "/dashboard?since=30d&all=1",
+            "/dashboard?since=30d&lang=ja&all=1",
+        ):
             page = client.get(path).text
-            assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;pwned&#39;)" in page
-            assert "\u202egnp.exe" in page and "<bdi" in page  # shown, but isolated
+            assert "<script>alert" not in page, path
+            shows_posts = not path.startswith(("/dashboard", f"/items/{item}/reply"))
+            assert "&lt;script&gt;alert(&#39;pwned&#39;)" in page or not shows_posts
+            assert "<!channel>" not in page
+        page = client.get(f"/items/{item}").text
+        assert "\u202egnp.exe" in page and "<bdi" in page  # shown, but isolated
+        digest = client.get("/digests/2026-11-23").text
+        assert "<script>alert" not in digest and "&lt;script&gt;" in digest
     assert safe_url("javascript:alert(1)") is None and safe_url("data:text/html,x") is None
     assert safe_url("https://x.com/a/status/1") == "https://x.com/a/status/1"
     assert HOSTILE.startswith("<script>")

@@ -112,7 +112,7 @@ def test_a_department_user_works_the_inbox_in_a_browser(served: str) -> None:
         page.click("form#filters button[type=submit]")
         expect(page).to_have_url(served + "/inbox?department=billing")
         rows = page.locator("tr.item")
-        expect(rows).to_have_count(2)
+        expect(rows).to_have_count(3)
 
         # The keyboard: j to the first row, o to open it, c to claim.
         page.keyboard.press("j")
@@ -121,10 +121,30 @@ def test_a_department_user_works_the_inbox_in_a_browser(served: str) -> None:
         expect(page.locator("h1")).to_contain_text("billing")
         page.keyboard.press("c")
         expect(page.locator("h1")).to_contain_text("claimed")
+
+        # A reply, checked but not sent (a dry run): the template filled in, then edited.
+        page.click("text=Reply on x")
+        reply = page.locator("textarea[name=text]")
+        expect(reply).to_have_value(re.compile("sorry about this: we will DM you"))
+        reply.fill("Hi, the double charge is refunded today.")
+        page.click("button[value=check]")
+        expect(page.locator("textarea[name=text]")).to_have_value(
+            "Hi, the double charge is refunded today."
+        )
+        page.locator("h1 a").click()
+
         page.fill("form[data-action=resolve] input[name=note]", "refunded the double charge")
         page.click("form[data-action=resolve] button")
         expect(page.locator("h1")).to_contain_text("resolved")
         expect(page.locator("section.history")).to_contain_text("refunded the double charge")
+
+        # A transfer: Globex's refund is support's.
+        page.goto(served + "/inbox?department=billing")
+        page.locator("tr.item", has_text="globex").locator("a").first.click()
+        page.select_option("form[data-action=transfer] select[name=department]", "support")
+        page.click("form[data-action=transfer] button")
+        expect(page.locator("h1")).to_contain_text("support")
+        expect(page.locator("p.readonly")).to_be_visible()  # not billing's any more
 
         # Bulk: select everything open in billing and legal, dismiss; legal's is refused.
         page.goto(served + "/inbox?department=billing&department=legal")

@@ -35,6 +35,9 @@ routing:
   rules:
     - {{name: money, when: {{keywords: [refund, charged]}}, to: [billing], priority: high}}
     - {{name: legal threats, when: {{keywords: [lawyer]}}, to: [legal], priority: urgent}}
+replies:
+  templates:
+    default: "Hi {{author}}, sorry about this: we will DM you."
 web: {{timezone: Asia/Tokyo}}
 """
 HOSTILE = "<script>alert('pwned')</script> acme I am calling my lawyer \u202egnp.exe <!channel>"
@@ -44,6 +47,7 @@ POSTS = {
     "103": "acme app crashes when I log in, any fix?",
     "104": "globex, where is my refund?",
     "105": "acme support never answers my emails",
+    "106": "is the acme refund policy 30 days for annual plans?",
 }
 runner = CliRunner()
 

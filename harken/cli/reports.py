@@ -308,7 +308,7 @@ def report_incidents(
     format: FormatOption = ReportFormat.table,
     chart: ChartOption = None,
 ) -> None:
-    """The largest and the fastest-growing incidents, with status and where they are queued."""
+    """The largest, the fastest-growing and the riskiest incidents, with status and where."""
     from harken.reports.incidents import incidents
     from harken.reports.report_charts import CHARTS
 

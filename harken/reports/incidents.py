@@ -1,4 +1,5 @@
-"""``harken report incidents``: the largest incidents of the window and the fastest-growing.
+"""``harken report incidents``: the largest incidents of the window, the fastest-growing and
+the riskiest.
 
 ``posts`` counts an incident's posts inside the window (``size`` is its all-time size);
 ``recent`` counts those in the window's last ``recent`` hours (6 by default), and growth is
@@ -53,8 +54,12 @@ def incidents(store: Store, scope: Scope, top: int = TOP, recent: timedelta = RE
     growing = stats[stats["recent"] >= MIN_GROWTH].sort_values(
         ["recent", "posts", "incident_id"], ascending=[False, True, True]
     )
-    largest, growing = largest.head(top), growing.head(top)
-    details = _details(store, sorted(set(largest["incident_id"]) | set(growing["incident_id"])))
+    riskiest = stats.sort_values(
+        ["max_risk", "recent", "incident_id"], ascending=[False, False, True]
+    )
+    largest, growing, riskiest = largest.head(top), growing.head(top), riskiest.head(top)
+    shown = set(largest["incident_id"]) | set(growing["incident_id"]) | set(riskiest["incident_id"])
+    details = _details(store, sorted(shown))
     recent_label = f"last {_hours(recent)}"
     return Report(
         name="incidents",
@@ -68,6 +73,8 @@ def incidents(store: Store, scope: Scope, top: int = TOP, recent: timedelta = RE
                 COLUMNS,
                 empty=f"no incident grew in the {recent_label}",
             ),
+            # Added with the web workspace's incidents page (issue 22): ranked by risk.
+            Section("riskiest", "Riskiest incidents", _shape(riskiest, details), COLUMNS),
         ),
         totals={
             "incidents": len(stats),

@@ -33,7 +33,17 @@ from tests.web import (
 
 
 @pytest.fixture
-def project(tmp_path: Path, db_url: str) -> Path:
+def project(tmp_path: Path) -> Path:
+    """The project on SQLite: what the pages and the API do is the same on both backends."""
+    directory = import_tweets(tmp_path, CONFIG.format(db=f"sqlite:///{tmp_path / 'h.db'}"), POSTS)
+    add_users()
+    return directory
+
+
+@pytest.fixture
+def on_both(tmp_path: Path, db_url: str) -> Path:
+    """The project on SQLite and on PostgreSQL: for what the store does (filters over JSON,
+    sessions, atomic counts, NUL characters, reports, the event stream)."""
     directory = import_tweets(tmp_path, CONFIG.format(db=db_url), POSTS)
     add_users()
     return directory
@@ -135,7 +145,8 @@ def test_sign_in_then_inbox_with_safe_cookies_and_headers(project: Path) -> None
         assert "strict-transport-security" in answer.headers
 
 
-def test_inbox_filters_match_queue_list_and_the_api(project: Path) -> None:
+def test_inbox_filters_match_queue_list_and_the_api(on_both: Path) -> None:
+    project = on_both
     claimed = item_of("103", "support")
     ok("queue", "claim", str(claimed), "--as", "admin")
     queries = [
@@ -191,7 +202,8 @@ def test_unknown_filter_values_are_errors_not_empty_lists(project: Path) -> None
 # -- acting ---------------------------------------------------------------------------------
 
 
-def test_an_item_worked_end_to_end_from_the_pages(project: Path) -> None:
+def test_an_item_worked_end_to_end_from_the_pages(on_both: Path) -> None:
+    project = on_both
     item = item_of("101", "billing")
     with workspace(project) as (client, _store):
         csrf = sign_in(client, "bob")
@@ -226,7 +238,8 @@ def test_an_item_worked_end_to_end_from_the_pages(project: Path) -> None:
     ]
 
 
-def test_a_refused_action_says_why_with_its_status_and_changes_nothing(project: Path) -> None:
+def test_a_refused_action_says_why_with_its_status_and_changes_nothing(on_both: Path) -> None:
+    project = on_both
     support_item, billing_item = item_of("103", "support"), item_of("101", "billing")
     with workspace(project) as (client, store):
         csrf = sign_in(client, "bob")
@@ -317,7 +330,8 @@ def test_forms_without_the_sessions_csrf_token_are_refused(project: Path) -> Non
     assert listed("-d", "billing")[0]["status"] == "new"
 
 
-def test_a_session_key_planted_before_sign_in_is_never_signed_in(project: Path) -> None:
+def test_a_session_key_planted_before_sign_in_is_never_signed_in(on_both: Path) -> None:
+    project = on_both
     with workspace(project) as (client, store):
         # Planted for this site (a sibling subdomain or a shared computer can do that).
         client.cookies.set("harken_session", "planted-by-an-attacker", "testserver.local", "/")
@@ -402,7 +416,8 @@ def test_hostile_post_text_is_inert_in_every_page(project: Path) -> None:
     assert HOSTILE.startswith("<script>")
 
 
-def test_the_api_answers_with_the_contracts_fields_and_statuses(project: Path) -> None:
+def test_the_api_answers_with_the_contracts_fields_and_statuses(on_both: Path) -> None:
+    project = on_both
     item, closed = item_of("105", "support"), item_of("101", "billing")
     ok("queue", "resolve", str(closed), "--as", "admin")
     with workspace(project) as (client, store):
@@ -517,7 +532,8 @@ def test_harken_run_serves_the_workspace_beside_the_scheduler(tmp_path: Path) ->
 # -- dashboards, incidents, digests ------------------------------------------------------------
 
 
-def test_the_dashboard_shows_the_reports_numbers_and_charts(project: Path) -> None:
+def test_the_dashboard_shows_the_reports_numbers_and_charts(on_both: Path) -> None:
+    project = on_both
     with workspace(project) as (client, _store):
         sign_in(client, "vera")  # viewers read everything
         page = client.get("/dashboard?since=30d")
@@ -545,7 +561,8 @@ def test_the_dashboard_shows_the_reports_numbers_and_charts(project: Path) -> No
         assert panels.count("<section") == 5
 
 
-def test_an_incident_page_shows_its_hours_posts_and_every_departments_item(project: Path) -> None:
+def test_an_incident_page_shows_its_hours_posts_and_every_departments_item(on_both: Path) -> None:
+    project = on_both
     item = json.loads(ok("queue", "show", str(item_of("101", "billing")), "-f", "json"))
     incident = item["incident_id"]
     with workspace(project) as (client, store):
@@ -582,7 +599,8 @@ def test_the_digest_archive_links_incidents_into_the_workspace(project: Path) ->
         assert client.get("/digests/2999-01-01").status_code == 404
 
 
-def test_the_event_stream_says_what_changed(project: Path) -> None:
+def test_the_event_stream_says_what_changed(on_both: Path) -> None:
+    project = on_both
     item = item_of("101", "billing")
     with workspace(project) as (client, _store):
         sign_in(client, "admin")
@@ -658,7 +676,8 @@ def test_every_label_of_every_template_has_a_japanese_translation() -> None:
     assert {m.id: m.string for m in written if m.id} == {m.id: m.string for m in compiled if m.id}
 
 
-def test_saved_views_are_checked_kept_shared_and_deleted(project: Path) -> None:
+def test_saved_views_are_checked_kept_shared_and_deleted(on_both: Path) -> None:
+    project = on_both
     with workspace(project) as (client, _store):
         csrf = sign_in(client, "bob")
         query = "department=billing&priority=high"
@@ -700,7 +719,8 @@ def test_saved_views_are_checked_kept_shared_and_deleted(project: Path) -> None:
 # -- what a hostile or careless client sends ---------------------------------------------------
 
 
-def test_guesses_at_once_all_count_toward_the_lockout(project: Path) -> None:
+def test_guesses_at_once_all_count_toward_the_lockout(on_both: Path) -> None:
+    project = on_both
     import threading
 
     with workspace(project) as (_client, store):
@@ -737,7 +757,8 @@ def test_a_slack_profile_name_never_takes_over_a_users_rights(project: Path) -> 
     assert cli("users", "add", "dora", "--role", "viewer", "--slack-id", "u-1").exit_code == 1
 
 
-def test_odd_input_is_a_clear_refusal_never_a_crash(project: Path) -> None:
+def test_odd_input_is_a_clear_refusal_never_a_crash(on_both: Path) -> None:
+    project = on_both
     item = item_of("101", "billing")
     huge = str(2**64)
     with workspace(project) as (client, store):

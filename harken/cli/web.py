@@ -18,6 +18,8 @@ users_app = typer.Typer(
     help="People who sign in to the web workspace or call its API.",
 )
 
+GRACE_S = 5  # seconds a stopping server waits for open requests (live streams) to end
+
 RoleOption = Annotated[str, typer.Option("--role", help="admin, social, department or viewer.")]
 
 
@@ -43,7 +45,13 @@ def web(
     out.print(f"harken web: http://{host}:{port}/ (Ctrl-C stops)")
     # proxy_headers: behind a TLS proxy on this host, cookies are Secure and links https.
     uvicorn.run(
-        create_app(config, store), host=host, port=port, proxy_headers=True, log_level="info"
+        create_app(config, store),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_level="info",
+        # Open live-update streams would otherwise hold Ctrl-C for up to their 5 minutes.
+        timeout_graceful_shutdown=GRACE_S,
     )
 
 

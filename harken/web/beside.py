@@ -19,6 +19,7 @@ from harken.web.app import create_app
 
 log = logging.getLogger(__name__)
 JOIN_S = 10.0
+GRACE_S = 5
 
 
 class WebBeside:
@@ -37,6 +38,7 @@ class WebBeside:
                 port=web.port,
                 proxy_headers=True,
                 log_level="warning",
+                timeout_graceful_shutdown=GRACE_S,  # open live streams end with the daemon
             )
         )
         self.thread = threading.Thread(target=self._serve, name="harken-web", daemon=True)

@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -53,8 +54,14 @@ SEEN_EVERY = timedelta(minutes=1)  # how often a session's seen_at is written
 TOKEN_PREFIX = "hk_"  # says what a leaked string is, in a log or a scanner's report
 
 _hasher = PasswordHasher()
-# Verified when the name is unknown, so that a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the name is unknown, so that a wrong name takes as long as a wrong
+    password (made on first use: hashing at import would slow every command that imports
+    this module)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -77,9 +84,6 @@ class Account:
     def may_act(self) -> bool:
         """Whether this person may change anything at all (viewers may not)."""
         return self.role != "viewer"
-
-    def in_department(self, department: str) -> bool:
-        return self.role in ("admin", "social") or department in self.departments
 
 
 @dataclass(frozen=True)
@@ -382,11 +386,11 @@ def sign_in(store: Store, name: str, password: str, now: datetime | None = None)
     wrong = AccountError(WRONG, hint=WRONG_HINT)
     name = name.strip()
     if len(password) > MAX_PASSWORD or not 0 < len(name) <= MAX_ACTOR or not name.isprintable():
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         raise wrong
     with store.session() as session:
         row = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
-        good = _verify(row.password_hash if row and row.password_hash else _DUMMY_HASH, password)
+        good = _verify(row.password_hash if row and row.password_hash else _dummy_hash(), password)
         if row is None or not row.password_hash:
             raise wrong
         locked = row.locked_until is not None and row.locked_until > now

@@ -136,7 +136,7 @@ def report_table(report: Report) -> RenderableType:
     title = report.name.replace("-", " ").capitalize()
     header = Text(f"{title} · {report.scope.describe()}", style="bold")
     if report.totals:
-        totals = " · ".join(_total(k, v, report.timezone) for k, v in report.totals.items())
+        totals = " · ".join(total_text(k, v, report.timezone) for k, v in report.totals.items())
         header.append("\n" + totals, style="")
     parts: list[RenderableType] = [header]
     parts += [_table(section, report.timezone) for section in report.sections]
@@ -144,7 +144,8 @@ def report_table(report: Report) -> RenderableType:
     return Group(*parts)
 
 
-def _total(key: str, value: Any, timezone: str) -> str:
+def total_text(key: str, value: Any, timezone: str) -> str:
+    """A headline number as the table's header shows it (the web's too)."""
     if isinstance(value, pd.Timestamp | datetime):
         shown = _time(value, timezone, "stamp")
     elif isinstance(value, float) and value.is_integer():
@@ -198,10 +199,6 @@ def cell_text(row: dict[str, Any], column: Column, timezone: str) -> str:
     if column.kind in TIME_FORMATS:
         return _time(value, timezone, column.kind)
     return _show(value, column.kind)
-
-
-def total_text(key: str, value: Any, timezone: str) -> str:
-    return _total(key, value, timezone)
 
 
 def _cell(row: dict[str, Any], column: Column, timezone: str) -> Text:

@@ -171,7 +171,6 @@ def _inbox_page(
     chosen: Any,
     error: str | None,
     status: int,
-    outcomes: list[tuple[int, str, bool]] | None = None,
 ) -> Response:
     config = _config(request)
     params = request.query_params
@@ -184,7 +183,6 @@ def _inbox_page(
         total=total,
         chosen=chosen,
         error=error,
-        outcomes=outcomes or [],
         params=params,
         pager=("?" + pager + "&") if pager else "?",
         choices={

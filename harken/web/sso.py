@@ -34,7 +34,7 @@ from joserfc.jwk import KeySet
 
 from harken.config.web import SsoConfig
 from harken.errors import AccountError, HarkenError
-from harken.queue.accounts import sso_account, start_session
+from harken.queue.accounts import end_session, sso_account, start_session
 from harken.web.render import page
 from harken.web.session import COOKIE, cookie_options, local_path
 
@@ -188,8 +188,6 @@ def finish(request: Request, code: str = "", state: str = "", error: str = "") -
         response.delete_cookie(FLOW_COOKIE, path="/login/sso")
         return response
     if old := request.cookies.get(COOKIE):  # a new session, as for a password
-        from harken.queue.accounts import end_session
-
         end_session(request.app.state.store, old)
     key, _csrf = start_session(request.app.state.store, account)
     response = RedirectResponse(flow.get("next", "/inbox"), status_code=303)

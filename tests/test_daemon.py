@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -344,3 +345,36 @@ def test_a_poll_running_over_its_interval_is_not_a_warning_every_interval(
     finally:
         daemon.scheduler.shutdown(wait=True)
     store.close()
+
+
+@pytest.mark.parametrize("command", ["listen", "slack serve"])
+def test_a_stop_signal_landing_inside_stop_wait_still_stops(command: str) -> None:
+    """CI once saw `harken slack serve` ignore SIGTERM for a minute: the signal landed while
+    the main thread was inside ``stop.wait()``, holding the event's lock, and the handler's
+    ``stop.set()`` waited for that lock forever. Here the handler runs while the lock is held
+    (by another thread: the lock has no owner, so the effect is the same)."""
+    from harken.cli.listening import _stop_on_signals
+    from harken.cli.slack import _stop_on_sigterm
+
+    stop = threading.Event()
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if command == "listen":
+            _stop_on_signals(stop, lambda line: None)
+        else:
+            _stop_on_sigterm(stop)
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler)
+
+        def signal_inside_wait() -> None:
+            with stop._cond:  # type: ignore[attr-defined]  # what Event.wait holds
+                handler(signal.SIGTERM, None)
+
+        landing = threading.Thread(target=signal_inside_wait, daemon=True)
+        landing.start()
+        landing.join(10)
+        assert not landing.is_alive(), "the handler waited for the lock stop.wait() holds"
+        assert stop.wait(10)
+    finally:
+        for number, previous in saved.items():
+            signal.signal(number, previous)

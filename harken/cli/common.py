@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -67,6 +68,14 @@ class HarkenGroup(typer.core.TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise SystemExit(1) from None
+
+
+def from_signal_handler(work: Any) -> None:
+    """Runs ``work`` (say, ``stop.set``) soon, on its own thread, for a signal handler. The
+    handler runs in the main thread between two bytecodes, maybe while that thread holds a
+    lock ``work`` needs: inside ``stop.wait()`` it holds the event's own lock, and
+    ``stop.set()`` right there would wait for it forever (a stop signal that hangs the process)."""
+    threading.Thread(target=work, name="harken-stop", daemon=True).start()
 
 
 def escaped(arg: str) -> str:

@@ -20,6 +20,7 @@ from harken.cli.common import (
     Format,
     describe_notify,
     err,
+    from_signal_handler,
     open_store,
     out,
     print_json,
@@ -241,15 +242,22 @@ def _stop_on_signals(stop: Any, say: Any) -> None:
 
     from harken.net.deadline import abort_all
 
+    signals: list[int] = []  # received so far (no lock: the handler may interrupt itself)
+
     def request_stop(signum: int, _frame: Any) -> None:
-        if stop.is_set():  # a second signal: do not wait for a slow request to finish
+        if signals:  # a second signal: do not wait for a slow request to finish
             say("second signal: exiting now (committed work is safe)")
             os._exit(130)
-        say(f"received {signal.Signals(signum).name}; again to exit at once")
-        stop.set()
-        cutter = threading.Timer(STOP_GRACE_S, abort_all)
-        cutter.daemon = True
-        cutter.start()
+        signals.append(signum)
+
+        def begin_stop() -> None:
+            say(f"received {signal.Signals(signum).name}; again to exit at once")
+            stop.set()
+            cutter = threading.Timer(STOP_GRACE_S, abort_all)
+            cutter.daemon = True
+            cutter.start()
+
+        from_signal_handler(begin_stop)
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)

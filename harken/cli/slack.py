@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from harken.cli.common import HarkenGroup, err, open_store, root_state
+from harken.cli.common import HarkenGroup, err, from_signal_handler, open_store, root_state
 
 if TYPE_CHECKING:  # imported when the command runs: the CLI starts without slack_bolt
     from slack_bolt import App
@@ -76,7 +76,7 @@ def _ready(where: str, app: App, store: Store, config: Config) -> None:
 
 def _stop_on_sigterm(stop: threading.Event) -> Any:
     def handle(signum: int, frame: Any) -> None:
-        stop.set()
+        from_signal_handler(stop.set)
 
     return signal.signal(signal.SIGTERM, handle)
 

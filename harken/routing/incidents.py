@@ -265,7 +265,7 @@ def _incident_for(session: Session, brand: str, key: str, mention: Mention) -> I
         select(Incident).where(Incident.brand == brand, Incident.key == key)
     ).scalar_one_or_none()
     if existing is not None:
-        return existing
+        return _kept(session, existing)
     incident = Incident(
         brand=brand,
         key=key,
@@ -276,12 +276,20 @@ def _incident_for(session: Session, brand: str, key: str, mention: Mention) -> I
     )
     session.add(incident)
     session.flush()
-    return incident
+    return _kept(session, incident)
 
 
 def _get(session: Session, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     assert incident is not None
+    return _kept(session, incident)
+
+
+def _kept(session: Session, incident: Incident) -> Incident:
+    """The session's identity map holds objects weakly: once flushed, an incident nobody
+    references is dropped, and the batch's next post of it would read it again. Only the
+    router (one at a time) writes incidents, so a batch keeps those it has met."""
+    session.info.setdefault("incidents", {})[incident.id] = incident
     return incident
 
 

@@ -129,15 +129,20 @@ def apply_decisions(
             _fold(session, config, item, mention, None, now)
             result.alerts += _thread_updates(session, sinks, item, mention)
         decisions = []
+    # The incident's oldest open item of each department (read once, not once per decision).
+    open_in: dict[str, QueueItem] = {}
+    for item in reversed(owned):
+        open_in[item.department] = item
     for decision in decisions:
         if decision.quiet:
             continue
-        item = None if new_incident else repo.open_item(session, incident_id, decision)
+        item = open_in.get(decision.department)
         if item is not None:
             _fold(session, config, item, mention, decision, now)
             result.alerts += _thread_updates(session, sinks, item, mention)
         else:
             item = _new_item(session, config, mention, incident_id, decision, now)
+            open_in[item.department] = item
             result.queue_items += 1
         if sinks.worthy(item, decision, risk):
             result.alerts += queue_alerts(session, sinks.alerts.get(item.department, []), item)

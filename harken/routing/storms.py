@@ -260,12 +260,17 @@ def remember(
     """Fold a complaint into its incident's centroid for its encoder (a running mean)."""
     if not config.enabled or vector is None or not c.vector_model or not complaint_like(c, config):
         return
-    row = session.execute(
-        select(IncidentCentroid).where(
-            col(IncidentCentroid.incident_id) == incident.id,
-            col(IncidentCentroid.model) == c.vector_model,
-        )
-    ).scalar_one_or_none()
+    # Kept for the batch, like its incidents (routing.incidents._kept): only the router
+    # writes centroids, and a storm's posts fold into the same few.
+    kept = session.info.setdefault("centroids", {})
+    row = kept.get((incident.id, c.vector_model))
+    if row is None:
+        row = session.execute(
+            select(IncidentCentroid).where(
+                col(IncidentCentroid.incident_id) == incident.id,
+                col(IncidentCentroid.model) == c.vector_model,
+            )
+        ).scalar_one_or_none()
     if row is None:
         row = IncidentCentroid(
             incident_id=incident.id,  # type: ignore[arg-type]
@@ -288,6 +293,7 @@ def remember(
         topics[name] = topics.get(name, 0) + 1
     row.topics = topics  # a new dict: the JSON column sees the change
     session.add(row)
+    kept[(incident.id, c.vector_model)] = row
 
 
 @cache

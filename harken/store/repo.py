@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -166,17 +166,22 @@ WAITING = ("new", "claimed")  # no first response yet: the SLA clock runs
 
 
 def incident_recent(
-    session: Session, incident_id: int, since: datetime, exclude_mention: int | None
+    session: Session, incident_id: int, since: datetime, exclude_mention: int
 ) -> int:
     """Other posts of this incident that were posted since ``since``."""
-    return int(
-        session.execute(
-            select(func.count(Mention.id)).where(
-                Mention.incident_id == incident_id,
-                Mention.created_at >= since,
-                Mention.id != exclude_mention,
-            )
-        ).scalar_one()
+    params = {"incident": incident_id, "since": since, "mention": exclude_mention}
+    return int(session.connection().execute(_recent_statement(), params).scalar_one())
+
+
+@cache
+def _recent_statement() -> Any:
+    # Built once, run on the connection: the route stage asks this for every post, and the
+    # ORM's per-statement work was most of its cost.
+    t = Mention.__table__  # type: ignore[attr-defined]
+    return select(func.count(t.c.id)).where(
+        t.c.incident_id == bindparam("incident"),
+        t.c.created_at >= bindparam("since"),
+        t.c.id != bindparam("mention"),
     )
 
 
@@ -193,22 +198,6 @@ def open_items(session: Session, incident_id: int | None) -> list[QueueItem]:
             .order_by(QueueItem.id)
         ).scalars()
     )
-
-
-def open_item(session: Session, incident_id: int | None, decision: Any) -> QueueItem | None:
-    """The incident's item still open in the decision's department, if any."""
-    if incident_id is None:
-        return None
-    return session.execute(
-        select(QueueItem)
-        .where(
-            QueueItem.incident_id == incident_id,
-            QueueItem.department == decision.department,
-            QueueItem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
-        )
-        .order_by(QueueItem.id)
-        .limit(1)
-    ).scalar_one_or_none()
 
 
 def mention_by_id(session: Session, mention_id: int) -> Mention | None:

@@ -1,15 +1,18 @@
 """Run the pipeline benchmarks and print one table: benchmark, backend, configuration, figure, unit.
 
     make bench                       # = .venv/bin/python bench/run_all.py (modest defaults)
-    .venv/bin/python bench/run_all.py [--only latency,e2e,store] [--full]
+    .venv/bin/python bench/run_all.py [--only speed,latency,e2e,store] [--full]
         [--posts 30] [--every 5] [--interval 15s] [--latency-backends sqlite]
         [--e2e-mentions 1000] [--workers 1,2,4] [--modes concurrency]
         [--ingest-mentions 20000] [--report-mentions N] [--pg-1m] [--pg-durable] [--json FILE]
 
-Each script runs in its own process (bench/latency.py, bench/e2e.py, bench/store.py: see
-their docstrings), prints its own progress and table, and hands its rows back as JSON; the
-combined table comes last. The defaults take about 10-15 minutes on 2 cores:
+Each script runs in its own process (bench/speed.py, bench/latency.py, bench/e2e.py,
+bench/store.py: see their docstrings), prints its own progress and table, and hands its rows
+back as JSON; the combined table comes last. The defaults take about 15-20 minutes on 2 cores:
 
+* speed: ``harken classify --input`` on 4,000 real tweets (15% Japanese) against the plain
+  transformers loop, the route stage on 3,000 mentions, peak memory with both encoders, and
+  TweetEval sentiment per encoder backend (about 4 minutes; real data from ../shared/data);
 * latency: 30 posts, one every 5 s, X polled every 15 s, SQLite (about 3 minutes);
 * e2e: 1,000 mentions on SQLite and PostgreSQL, ``harken process`` and 1, 2 and 4 workers
   (``--concurrency N``);
@@ -57,12 +60,12 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     if args.pg_durable:
         for extra in (latency, e2e, store):
             extra.append("--pg-durable")
-    return {"latency": latency, "e2e": e2e, "store": store}
+    return {"speed": [], "latency": latency, "e2e": e2e, "store": store}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="latency,e2e,store")
+    parser.add_argument("--only", default="speed,latency,e2e,store")
     parser.add_argument("--full", action="store_true", help="the issue's full set (see above)")
     parser.add_argument("--posts", type=int, default=30)
     parser.add_argument("--every", type=float, default=5.0)
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     planned = commands(args)
     unknown = [name for name in chosen if name not in planned]
     if unknown:
-        parser.error(f"unknown benchmark {unknown[0]!r} (latency, e2e, store)")
+        parser.error(f"unknown benchmark {unknown[0]!r} (speed, latency, e2e, store)")
     print(f"# bench/run_all.py: {machine()}", flush=True)
     rows: list[Row] = []
     failed: list[str] = []

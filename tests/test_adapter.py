@@ -93,7 +93,7 @@ def adapted_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_harkens_bert_forward_matches_transformers() -> None:
-    base = Encoder(cache_size=0).embed(TEXTS)
+    base = Encoder(backend="torch", cache_size=0).embed(TEXTS)
     assert np.allclose(base, reference(TEXTS, {}, 1.0), atol=1e-5)
 
 
@@ -102,10 +102,11 @@ def test_an_adapter_gives_two_views_semantic_is_the_base_and_features_the_merged
 ) -> None:
     adapter = load_adapter(adapted_dir, load_heads(adapted_dir).meta)
     assert adapter is not None and adapter.first_layer == FIRST_LAYER and adapter.layers == 2
-    encoder = Encoder(cache_size=0, adapter=adapter)
+    encoder = Encoder(backend="torch", cache_size=0, adapter=adapter)
     views = encoder.encode(TEXTS, batch_size=3)
     expected = reference(TEXTS, random_factors(), scale=2.0)
-    assert np.allclose(views.semantic, Encoder(cache_size=0).embed(TEXTS), atol=1e-5)
+    base = Encoder(backend="torch", cache_size=0)
+    assert np.allclose(views.semantic, base.embed(TEXTS), atol=1e-5)
     assert np.allclose(views.features, expected, atol=1e-5)
     assert not np.allclose(views.features, views.semantic, atol=1e-2)  # the update matters
     assert np.array_equal(encoder.embed(TEXTS), views.features)  # heads read the features
@@ -131,7 +132,7 @@ def test_onnx_runs_the_two_view_graph_with_the_same_numbers(
     adapted_dir: Path, tmp_path: Path
 ) -> None:
     adapter = load_adapter(adapted_dir, load_heads(adapted_dir).meta)
-    torch_views = Encoder(cache_size=0, adapter=adapter).encode(TEXTS)
+    torch_views = Encoder(backend="torch", cache_size=0, adapter=adapter).encode(TEXTS)
     onnx = Encoder(backend="onnx", cache_size=0, adapter=adapter, cache_dir=tmp_path)
     views = onnx.encode(TEXTS)
     assert np.allclose(views.semantic, torch_views.semantic, atol=1e-4)
@@ -156,7 +157,7 @@ def test_an_adapter_for_other_layers_is_refused(tmp_path: Path) -> None:
     directory = write_adapter(tmp_path / "h", factors)
     adapter = load_adapter(directory, load_heads(directory).meta)
     with pytest.raises(ClassifierError, match=r"adapts layers 4\.\.6"):
-        Encoder(cache_size=0, adapter=adapter)
+        Encoder(backend="torch", cache_size=0, adapter=adapter)
 
 
 def test_training_from_cached_lower_layers_matches_the_full_forward() -> None:
@@ -172,7 +173,8 @@ def test_training_from_cached_lower_layers_matches_the_full_forward() -> None:
     adapted = finetune.top_embeddings(top, states, np.arange(len(TEXTS)))
     # float16 storage of the cached states costs a little precision, nothing more
     assert np.allclose(adapted, reference(TEXTS, random_factors(), 2.0), atol=2e-3)
-    assert np.allclose(states.baseline, Encoder(cache_size=0).embed(TEXTS), atol=1e-5)
+    base = Encoder(backend="torch", cache_size=0)
+    assert np.allclose(states.baseline, base.embed(TEXTS), atol=1e-5)
 
 
 def test_the_training_forward_and_the_merged_runtime_layers_agree() -> None:

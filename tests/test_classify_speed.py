@@ -153,3 +153,16 @@ def test_onnx_runtime_matches_torch(torch_encoder: Encoder, tmp_path: Path) -> N
     assert (export.parent / "model.int8.onnx").is_file()
     cos = (int8.embed(TEXTS, 8) * torch_encoder.embed(TEXTS, 8)).sum(axis=1)
     assert cos.min() > 0.9
+
+
+def test_by_default_onnx_runtime_scores_a_post_the_same_in_any_batch(
+    torch_encoder: Encoder,
+) -> None:
+    """ONNX Runtime (fp32) is the default: torch's embeddings, whatever else is in the batch.
+    int8 stays opt-in: its activations are scaled per batch, so a post's scores would depend
+    on the posts it arrived with."""
+    encoder = Encoder(cache_size=0)  # nothing named: the default, exported once per machine
+    assert (encoder.backend, encoder.quantized) == ("onnx", False)
+    alone = np.stack([encoder.embed([text])[0] for text in TEXTS])
+    assert np.allclose(encoder.embed(TEXTS, 8), alone, atol=1e-5)
+    assert np.allclose(alone, torch_encoder.embed(TEXTS), atol=1e-5)

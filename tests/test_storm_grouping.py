@@ -13,12 +13,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sql
 from typer.testing import CliRunner
 
 from harken.cli import app
 from harken.config import Config, load_config
+from harken.pipeline.classify import classify_pending
+from harken.pipeline.ingest import ingest
+from harken.pipeline.route import route_pending
+from harken.platforms.replay import read_jsonl
 from harken.store import Store
 from harken.store.tables import Incident, Mention, QueueItem
+from tests import payloads as p
 from tests.conftest import TEST_TOPICS
 from tests.test_incidents import process, tweet
 
@@ -394,3 +400,43 @@ def test_a_lone_japanese_complaint_does_not_join_an_english_incident_on_its_topi
     found = {external_id: (incident, reason) for external_id, incident, reason in rows}
     assert found["5002"][0] not in {found["5000"][0], found["5001"][0]}, found
     assert not (found["5002"][1] or "").startswith("same problem"), found
+
+
+def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
+    tmp_path: Path, remembered: Remembered
+) -> None:
+    """The route stage writes most of a batch's changes at the end (issue 23): incidents,
+    risks (the incident's recent posts), items, alerts and storm centroids must come out as
+    when every post is routed in a batch of its own."""
+    users = [{"id": str(i), "name": f"U{i}", "username": f"user{i}"} for i in range(100, 200)]
+    page = p.x_page(*[post for _, _, post in storm()], users=users)
+    outcomes = []
+    for batch_size in (200, 1):
+        config = make_config(f"sqlite:///{tmp_path / f'batch-{batch_size}.db'}")
+        store = Store(config.database.url)
+        posts = p.write_jsonl(tmp_path / f"posts-{batch_size}.jsonl", page)
+        ingest(store, config, read_jsonl(posts, "x"), source="t")
+        classify_pending(store, remembered)
+        route_pending(store, config, batch_size=batch_size)
+        with store.session() as session:
+            outcomes.append(
+                {
+                    name: session.execute(sql(query)).all()
+                    for name, query in {
+                        "mentions": "SELECT id, incident_id, incident_reason, routing, flags"
+                        " FROM mentions ORDER BY id",
+                        "risks": "SELECT mention_id, risk, risk_factors FROM classifications"
+                        " ORDER BY mention_id",
+                        "incidents": "SELECT id, key, first_seen, last_seen, size,"
+                        " top_mention_id, top_risk FROM incidents ORDER BY id",
+                        "centroids": "SELECT incident_id, model, vector, members, topics"
+                        " FROM incident_centroids ORDER BY incident_id, model",
+                        "items": "SELECT id, incident_id, department, priority, rule, mentions"
+                        " FROM queue_items ORDER BY id",
+                        "alerts": "SELECT idempotency_key, kind FROM alerts ORDER BY id",
+                    }.items()
+                }
+            )
+        store.close()
+    assert len(outcomes[0]["mentions"]) == 80
+    assert outcomes[0] == outcomes[1]

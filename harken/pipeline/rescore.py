@@ -18,6 +18,8 @@ from harken.store import repo
 from harken.store import sources as source_repo
 from harken.store.tables import Author, Classification, Mention
 
+RECENT = timedelta(hours=1)  # an incident's growth: its other posts within this of the post
+
 
 def rescore_mention(session: Session, config: Config, mention_id: int) -> bool:
     """Rescore one stored, classified mention (after new engagement snapshots)."""
@@ -39,17 +41,22 @@ def rescore(
     incident_id: int | None,
     alone: bool = False,
     snapshotted: bool = True,
+    *,
+    recent: int | None = None,
 ) -> bool:
     """Recompute a classification's risk with what is known now: incident growth, velocity.
 
     The text scores stay; only the audience terms change. Returns True when the risk moved.
     ``alone`` (the mention's incident is new) and ``snapshotted=False`` (no engagement
-    snapshots) skip queries whose answer is already known.
+    snapshots) skip queries whose answer is already known; ``recent``, the incident's other
+    posts in the last hour, is given by the route stage (which writes its posts' incidents at
+    the end of a batch) and counted here otherwise.
     """
-    recent = 0
-    if incident_id is not None and not alone:
-        since = mention.created_at - timedelta(hours=1)
-        recent = repo.incident_recent(session, incident_id, since, mention.id)
+    if recent is None:
+        recent = 0
+        if incident_id is not None and not alone:
+            since = mention.created_at - RECENT
+            recent = repo.incident_recent(session, incident_id, since, [mention.id])  # type: ignore[list-item]
     snapshots = source_repo.snapshots_of(session, mention.id) if snapshotted else []  # type: ignore[arg-type]
     rates = source_repo.velocity(snapshots)
     per_hour = sum(rates.values()) if rates else None

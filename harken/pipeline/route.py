@@ -5,11 +5,12 @@ time per database.
 
 from __future__ import annotations
 
+from sqlalchemy import inspect
 from sqlmodel import Session
 
 from harken.config import Config
 from harken.pipeline.progress import Progress, no_progress
-from harken.pipeline.rescore import rescore
+from harken.pipeline.rescore import RECENT, rescore
 from harken.queue.actions import staff_replied
 from harken.routing import impersonation, incidents
 from harken.routing.items import (
@@ -67,21 +68,47 @@ def route_batch(
     twice. Only one brand's posts share incidents, but routers of two brands at once would
     still commit their alerts out of id order, and a department's channel takes the alerts of
     every brand in id order: a sender could then pass an alert that is not committed yet."""
-    with serial_session(store, "route") as session:
+    with serial_session(store, "route") as session, session.no_autoflush:
         # Read after the lock: what the router before us committed is not routed twice.
         rows = repo.unrouted(session, batch_size)
         snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
+        joined = BatchJoins()
         for mention, author, classification in rows:
-            # One flush per post, after it: autoflush wrote its changes before each of its
-            # queries (4-5 flushes a post, most of the stage's time). A post's queries do not
-            # read its own pending changes; the next post's see them all.
-            with session.no_autoflush:
-                _route_one(
-                    session, config, router, sinks, mention, author, classification, result,
-                    mention.id in snapshotted,
-                )  # fmt: skip
-            session.flush()
+            _route_one(
+                session, config, router, sinks, mention, author, classification, result,
+                mention.id in snapshotted, joined,
+            )  # fmt: skip
+        # No autoflush in a batch: it wrote every pending change before each query, a few
+        # flushes a post, most of the stage's time. The session flushes when a post opens an
+        # incident, an item or an alert (their ids) and at the commit; what a later post must
+        # see before that is written by its own statement (incident keys, storm centroids) or
+        # counted in memory (its incident's recent posts: ``joined``).
     return len(rows)
+
+
+class BatchJoins:
+    """The posts this batch has joined to each incident. Their rows are written when the
+    session next flushes (a new incident, item or alert; the commit), so an incident's posts
+    in the last hour are the stored ones plus the joins not written yet."""
+
+    def __init__(self) -> None:
+        self._joins: dict[int, list[Mention]] = {}
+
+    def add(self, incident_id: int, mention: Mention) -> None:
+        self._joins.setdefault(incident_id, []).append(mention)
+
+    def recent(self, session: Session, incident_id: int, mention: Mention) -> int:
+        since = mention.created_at - RECENT
+        assert mention.id is not None
+        stored = repo.incident_recent(session, incident_id, since, [mention.id])
+        unwritten = sum(
+            1
+            for other in self._joins.get(incident_id, [])
+            if other.id != mention.id
+            and other.created_at >= since
+            and inspect(other).attrs.incident_id.history.has_changes()
+        )
+        return stored + unwritten
 
 
 def _route_one(
@@ -94,14 +121,19 @@ def _route_one(
     c: Classification,
     result: RouteResult,
     snapshotted: bool,
+    joined: BatchJoins,
 ) -> None:
     impostor = impersonation.mark(config, mention, author, c)
     # An impostor's post is not one more report of the customers' problem: it never joins
     # their storm (it would fold into their items); copies and shared links still group it.
     assignment = incidents.assign(session, mention, c, config.incidents, storms=impostor is None)
     incident = assignment.incident
+    assert incident.id is not None
     # Now that the mention has an incident, its growth is part of the risk.
-    rescore(session, config, mention, author, c, incident.id, assignment.created, snapshotted)
+    recent = 0 if assignment.created else joined.recent(session, incident.id, mention)
+    joined.add(incident.id, mention)
+    rescore(session, config, mention, author, c, incident.id, assignment.created, snapshotted,
+            recent=recent)  # fmt: skip
     incidents.raise_top(incident, mention, c.risk)  # the risk as rescored (and floored)
     now = utcnow()
     subject = subject_of(mention, author, c, config)

@@ -275,7 +275,7 @@ def _incident_for(session: Session, brand: str, key: str, mention: Mention) -> I
         top_mention_id=mention.id,
     )
     session.add(incident)
-    session.flush()
+    session.flush()  # its id, now
     return _kept(session, incident)
 
 
@@ -332,7 +332,12 @@ def _record_keys(
         }
         for key in dict.fromkeys(wanted)
     ]
-    session.connection().execute(insert(IncidentKey), rows)
+    session.connection().execute(_insert_keys(), rows)
+
+
+@cache
+def _insert_keys() -> Any:
+    return insert(IncidentKey)
 
 
 def shared_links(mention: Mention) -> list[str]:

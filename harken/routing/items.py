@@ -121,7 +121,7 @@ def apply_decisions(
 ) -> None:
     """Open or join the queue items the decisions ask for, queue their alerts and thread
     updates, and record on the mention what was decided. The caller commits."""
-    owned = [] if new_incident else repo.open_items(session, incident_id)
+    owned = [] if new_incident else _open_items(session, incident_id)
     if owned and all(d.rule is None for d in decisions):
         # Only the default caught it, but its incident already has owners: it joins their
         # items ("same here" quoting an outage report belongs to engineering, not support).
@@ -143,6 +143,7 @@ def apply_decisions(
         else:
             item = _new_item(session, config, mention, incident_id, decision, now)
             open_in[item.department] = item
+            session.info.setdefault("open_items", {}).get(incident_id, []).append(item)
             result.queue_items += 1
         if sinks.worthy(item, decision, risk):
             result.alerts += queue_alerts(session, sinks.alerts.get(item.department, []), item)
@@ -156,6 +157,17 @@ def apply_decisions(
         }
         for i in owned
     ]
+
+
+def _open_items(session: Session, incident_id: int | None) -> list[QueueItem]:
+    """The incident's open items, read once per batch: a storm's posts of one batch fold into
+    the same items. Items the batch opens are added (above); people close items in their own
+    transactions, so an item closed during the batch may take this batch's later posts of its
+    incident, as it would had they been read just before it closed."""
+    kept: dict[int | None, list[QueueItem]] = session.info.setdefault("open_items", {})
+    if incident_id not in kept:
+        kept[incident_id] = repo.open_items(session, incident_id)
+    return kept[incident_id]
 
 
 def _new_item(
@@ -179,7 +191,7 @@ def _new_item(
         updated_at=now,
     )
     session.add(item)
-    session.flush()
+    session.flush()  # its id, now
     session.add(
         QueueEvent(queue_item_id=item.id, at=now, actor="harken", action="created", to_status="new")  # type: ignore[arg-type]
     )

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import bindparam, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from harken import vectors
 from harken.config.schema import StormsConfig
@@ -257,43 +257,69 @@ def remember(
     vector: np.ndarray | None,
     config: StormsConfig,
 ) -> None:
-    """Fold a complaint into its incident's centroid for its encoder (a running mean)."""
+    """Fold a complaint into its incident's centroid for its encoder (a running mean).
+
+    Written at once, by its own statement: the route stage writes its ORM objects only at the
+    end of a batch, and the batch's next post looks for its storm in the stored centroids. A
+    batch keeps the centroids it has met (only the router writes them)."""
     if not config.enabled or vector is None or not c.vector_model or not complaint_like(c, config):
         return
-    # Kept for the batch, like its incidents (routing.incidents._kept): only the router
-    # writes centroids, and a storm's posts fold into the same few.
-    kept = session.info.setdefault("centroids", {})
-    row = kept.get((incident.id, c.vector_model))
+    assert incident.id is not None
+    kept: dict[tuple[int, str], _Centroid] = session.info.setdefault("centroids", {})
+    key = (incident.id, c.vector_model)
+    row = kept.get(key) or _stored(session, *key)
+    connection = session.connection()
+    t = IncidentCentroid.__table__  # type: ignore[attr-defined]
     if row is None:
-        row = session.execute(
-            select(IncidentCentroid).where(
-                col(IncidentCentroid.incident_id) == incident.id,
-                col(IncidentCentroid.model) == c.vector_model,
-            )
-        ).scalar_one_or_none()
-    if row is None:
-        row = IncidentCentroid(
-            incident_id=incident.id,  # type: ignore[arg-type]
-            brand=brand,
-            model=c.vector_model,
-            vector=vectors.pack(vector),
-            members=0,
-            topics={},
-            first_at=at,
-            last_at=at,
-        )
+        row = _Centroid(0, vectors.pack(vector), 0, {}, at, at)
     else:
         mean = vectors.unpack(row.vector)
         if mean is not None and mean.shape == vector.shape:
             row.vector = vectors.pack(mean + (vector - mean) / (row.members + 1))
         row.first_at, row.last_at = min(row.first_at, at), max(row.last_at, at)
     row.members += 1
-    topics = dict(row.topics)
+    row.topics = dict(row.topics)
     for name in c.topics or _best_topic(c.topic_scores or {}, config):
-        topics[name] = topics.get(name, 0) + 1
-    row.topics = topics  # a new dict: the JSON column sees the change
-    session.add(row)
-    kept[(incident.id, c.vector_model)] = row
+        row.topics[name] = row.topics.get(name, 0) + 1
+    values = {
+        "vector": row.vector,
+        "members": row.members,
+        "topics": row.topics,
+        "first_at": row.first_at,
+        "last_at": row.last_at,
+    }
+    if not row.id:
+        added = connection.execute(
+            t.insert(), {"incident_id": incident.id, "brand": brand, "model": key[1], **values}
+        )
+        row.id = added.inserted_primary_key[0]
+    else:
+        connection.execute(t.update().where(t.c.id == bindparam("row")), {"row": row.id, **values})
+    kept[key] = row
+
+
+@dataclass
+class _Centroid:
+    id: int  # 0: not stored yet
+    vector: bytes
+    members: int
+    topics: dict[str, int]
+    first_at: datetime
+    last_at: datetime
+
+
+def _stored(session: Session, incident_id: int, model: str) -> _Centroid | None:
+    t = IncidentCentroid.__table__  # type: ignore[attr-defined]
+    found = (
+        session.connection()
+        .execute(
+            select(t.c.id, t.c.vector, t.c.members, t.c.topics, t.c.first_at, t.c.last_at).where(
+                t.c.incident_id == incident_id, t.c.model == model
+            )
+        )
+        .first()
+    )
+    return None if found is None else _Centroid(*found)
 
 
 @cache

@@ -166,10 +166,10 @@ WAITING = ("new", "claimed")  # no first response yet: the SLA clock runs
 
 
 def incident_recent(
-    session: Session, incident_id: int, since: datetime, exclude_mention: int
+    session: Session, incident_id: int, since: datetime, exclude: Sequence[int]
 ) -> int:
-    """Other posts of this incident that were posted since ``since``."""
-    params = {"incident": incident_id, "since": since, "mention": exclude_mention}
+    """Stored posts of this incident posted since ``since``, those in ``exclude`` aside."""
+    params = {"incident": incident_id, "since": since, "exclude": list(exclude) or [0]}
     return int(session.connection().execute(_recent_statement(), params).scalar_one())
 
 
@@ -181,7 +181,7 @@ def _recent_statement() -> Any:
     return select(func.count(t.c.id)).where(
         t.c.incident_id == bindparam("incident"),
         t.c.created_at >= bindparam("since"),
-        t.c.id != bindparam("mention"),
+        t.c.id.not_in(bindparam("exclude", expanding=True)),
     )
 
 

@@ -26,13 +26,20 @@ _MOST_DENIALS = 50
 class Phrase:
     text: str  # as configured, for explanations
     pattern: re.Pattern[str]
+    # The pattern's literal: a text without it cannot match, and a substring check says so
+    # many times faster than the pattern (most phrases are absent from most posts).
+    folded: str = ""
 
     def found_in(self, normalized_text: str) -> bool:
+        if self.folded not in normalized_text:
+            return False
         return self.pattern.search(normalized_text) is not None
 
     def affirmed_in(self, normalized_text: str) -> tuple[bool, list[str]]:
         """Whether one occurrence stands (is not denied), and the denials seen before it."""
         denials: list[str] = []
+        if self.folded not in normalized_text:
+            return False, denials
         for n, found in enumerate(self.pattern.finditer(normalized_text)):
             if n == _MOST_DENIALS:
                 return True, denials  # a post that repeats a denial this often is not believed
@@ -48,7 +55,7 @@ def compile_phrase(phrase: str) -> Phrase:
     escaped = re.escape(folded)
     if _WORDISH.match(folded):
         escaped = rf"(?<![a-z0-9_]){escaped}(?![a-z0-9_])"
-    return Phrase(phrase, re.compile(escaped))
+    return Phrase(phrase, re.compile(escaped), folded)
 
 
 def compile_phrases(phrases: list[str]) -> list[Phrase]:

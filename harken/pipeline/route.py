@@ -5,7 +5,9 @@ time per database.
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from datetime import datetime
+
+from sqlalchemy import event
 from sqlmodel import Session
 
 from harken.config import Config
@@ -72,7 +74,7 @@ def route_batch(
         # Read after the lock: what the router before us committed is not routed twice.
         rows = repo.unrouted(session, batch_size)
         snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
-        joined = BatchJoins()
+        joined = BatchJoins(session)
         for mention, author, classification in rows:
             _route_one(
                 session, config, router, sinks, mention, author, classification, result,
@@ -87,28 +89,24 @@ def route_batch(
 
 
 class BatchJoins:
-    """The posts this batch has joined to each incident. Their rows are written when the
-    session next flushes (a new incident, item or alert; the commit), so an incident's posts
-    in the last hour are the stored ones plus the joins not written yet."""
+    """The posts this batch has joined to each incident and not written yet (the session
+    writes them when it next flushes: a new incident, item or alert; the commit), so that an
+    incident's posts in the last hour are the stored ones plus these."""
 
-    def __init__(self) -> None:
-        self._joins: dict[int, list[Mention]] = {}
+    def __init__(self, session: Session) -> None:
+        self._unwritten: dict[int, list[tuple[datetime, int]]] = {}
+        event.listen(session, "after_flush", lambda *_: self._unwritten.clear())
 
     def add(self, incident_id: int, mention: Mention) -> None:
-        self._joins.setdefault(incident_id, []).append(mention)
+        assert mention.id is not None
+        self._unwritten.setdefault(incident_id, []).append((mention.created_at, mention.id))
 
     def recent(self, session: Session, incident_id: int, mention: Mention) -> int:
         since = mention.created_at - RECENT
         assert mention.id is not None
         stored = repo.incident_recent(session, incident_id, since, [mention.id])
-        unwritten = sum(
-            1
-            for other in self._joins.get(incident_id, [])
-            if other.id != mention.id
-            and other.created_at >= since
-            and inspect(other).attrs.incident_id.history.has_changes()
-        )
-        return stored + unwritten
+        unwritten = self._unwritten.get(incident_id, [])
+        return stored + sum(1 for at, other in unwritten if at >= since and other != mention.id)
 
 
 def _route_one(
@@ -129,9 +127,9 @@ def _route_one(
     assignment = incidents.assign(session, mention, c, config.incidents, storms=impostor is None)
     incident = assignment.incident
     assert incident.id is not None
+    joined.add(incident.id, mention)  # before anything can flush it
     # Now that the mention has an incident, its growth is part of the risk.
     recent = 0 if assignment.created else joined.recent(session, incident.id, mention)
-    joined.add(incident.id, mention)
     rescore(session, config, mention, author, c, incident.id, assignment.created, snapshotted,
             recent=recent)  # fmt: skip
     incidents.raise_top(incident, mention, c.risk)  # the risk as rescored (and floored)

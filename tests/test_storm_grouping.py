@@ -407,17 +407,27 @@ def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
 ) -> None:
     """The route stage writes most of a batch's changes at the end (issue 23): incidents,
     risks (the incident's recent posts), items, alerts and storm centroids must come out as
-    when every post is routed in a batch of its own."""
+    when every post is routed in a batch of its own, also when posts are routed again."""
     users = [{"id": str(i), "name": f"U{i}", "username": f"user{i}"} for i in range(100, 200)]
     page = p.x_page(*[post for _, _, post in storm()], users=users)
     outcomes = []
-    for batch_size in (200, 1):
-        config = make_config(f"sqlite:///{tmp_path / f'batch-{batch_size}.db'}")
+    for batch_size, again in ((200, False), (1, False), (200, True), (1, True)):
+        config = make_config(f"sqlite:///{tmp_path / f'batch-{batch_size}-{again}.db'}")
         store = Store(config.database.url)
-        posts = p.write_jsonl(tmp_path / f"posts-{batch_size}.jsonl", page)
+        posts = p.write_jsonl(tmp_path / f"posts-{batch_size}-{again}.jsonl", page)
         ingest(store, config, read_jsonl(posts, "x"), source="t")
         classify_pending(store, remembered)
         route_pending(store, config, batch_size=batch_size)
+        if again:  # routed again (a replay, a reset bookmark): stored rows name incidents
+            with store.session() as session:
+                session.execute(
+                    sql(
+                        "UPDATE mentions SET routed_at = NULL"
+                        " WHERE id NOT IN (SELECT mention_id FROM queue_items)"
+                    )
+                )
+                session.commit()
+            route_pending(store, config, batch_size=batch_size)
         with store.session() as session:
             outcomes.append(
                 {
@@ -440,3 +450,4 @@ def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
         store.close()
     assert len(outcomes[0]["mentions"]) == 80
     assert outcomes[0] == outcomes[1]
+    assert outcomes[2] == outcomes[3]

@@ -128,7 +128,8 @@ class Encoder:
         if backend not in BACKENDS:
             raise ClassifierError(f"encoder backend must be one of {BACKENDS}, not {backend!r}")
         if quantize is None:
-            quantize = os.environ.get("HARKEN_ENCODER_INT8", "0") not in ("", "0")
+            setting = os.environ.get("HARKEN_ENCODER_INT8", "").strip().lower()
+            quantize = setting not in ("", "0", "false", "no", "off")
         self.name = model
         self.max_tokens = max_tokens
         self.quantized = bool(quantize)

@@ -245,7 +245,9 @@ def _stop_on_signals(stop: Any, say: Any) -> None:
     signals: list[int] = []  # received so far (no lock: the handler may interrupt itself)
 
     def request_stop(signum: int, _frame: Any) -> None:
-        if signals:  # a second signal: do not wait for a slow request to finish
+        # A second signal, or one while the run is stopping anyway: do not wait for a slow
+        # request to finish (is_set takes no lock).
+        if signals or stop.is_set():
             say("second signal: exiting now (committed work is safe)")
             os._exit(130)
         signals.append(signum)

@@ -89,22 +89,29 @@ def route_batch(
 
 
 class BatchJoins:
-    """The posts this batch has joined to each incident and not written yet (the session
-    writes them when it next flushes: a new incident, item or alert; the commit), so that an
-    incident's posts in the last hour are the stored ones plus these."""
+    """The posts this batch has joined to incidents and not written yet (the session writes
+    them when it next flushes: a new incident, item or alert; the commit). An incident's posts
+    in the last hour are the stored ones, these aside (their stored rows may name no incident,
+    or another one when a post is routed again), plus these."""
 
     def __init__(self, session: Session) -> None:
         self._unwritten: dict[int, list[tuple[datetime, int]]] = {}
-        event.listen(session, "after_flush", lambda *_: self._unwritten.clear())
+        self._ids: list[int] = []
+        event.listen(session, "after_flush", lambda *_: self._written())
+
+    def _written(self) -> None:
+        self._unwritten.clear()
+        self._ids.clear()
 
     def add(self, incident_id: int, mention: Mention) -> None:
         assert mention.id is not None
         self._unwritten.setdefault(incident_id, []).append((mention.created_at, mention.id))
+        self._ids.append(mention.id)
 
     def recent(self, session: Session, incident_id: int, mention: Mention) -> int:
         since = mention.created_at - RECENT
         assert mention.id is not None
-        stored = repo.incident_recent(session, incident_id, since, [mention.id])
+        stored = repo.incident_recent(session, incident_id, since, [mention.id, *self._ids])
         unwritten = self._unwritten.get(incident_id, [])
         return stored + sum(1 for at, other in unwritten if at >= since and other != mention.id)
 

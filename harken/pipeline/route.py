@@ -74,44 +74,47 @@ def route_batch(
         # Read after the lock: what the router before us committed is not routed twice.
         rows = repo.unrouted(session, batch_size)
         snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
-        joined = BatchJoins(session)
+        before = {m.id for m, _, _ in rows if m.incident_id is not None}  # routed again
+        joined = BatchJoins(session, before)  # type: ignore[arg-type]
         for mention, author, classification in rows:
             _route_one(
                 session, config, router, sinks, mention, author, classification, result,
                 mention.id in snapshotted, joined,
             )  # fmt: skip
         # No autoflush in a batch: it wrote every pending change before each query, a few
-        # flushes a post, most of the stage's time. The session flushes when a post opens an
-        # incident, an item or an alert (their ids) and at the commit; what a later post must
-        # see before that is written by its own statement (incident keys, storm centroids) or
-        # counted in memory (its incident's recent posts: ``joined``).
+        # flushes a post, most of the stage's time. The batch's changes are written at the
+        # commit; what a later post must see before that is written by its own statement
+        # (new incidents, items and alerts, incident keys, storm centroids) or counted in
+        # memory (its incident's recent posts: ``joined``).
     return len(rows)
 
 
 class BatchJoins:
     """The posts this batch has joined to incidents and not written yet (the session writes
-    them when it next flushes: a new incident, item or alert; the commit). An incident's posts
-    in the last hour are the stored ones, these aside (their stored rows may name no incident,
-    or another one when a post is routed again), plus these."""
+    them at the commit, or when something flushes it). An incident's posts in the last hour
+    are its stored ones plus these; ``routed_before`` (posts routed again) are left out of the
+    stored count until written, since their stored rows still name their old incident."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, routed_before: set[int]) -> None:
         self._unwritten: dict[int, list[tuple[datetime, int]]] = {}
-        self._ids: list[int] = []
+        self._stale: list[int] = []
+        self._routed_before = routed_before
         event.listen(session, "after_flush", lambda *_: self._written())
 
     def _written(self) -> None:
         self._unwritten.clear()
-        self._ids.clear()
+        self._stale.clear()
 
     def add(self, incident_id: int, mention: Mention) -> None:
         assert mention.id is not None
         self._unwritten.setdefault(incident_id, []).append((mention.created_at, mention.id))
-        self._ids.append(mention.id)
+        if mention.id in self._routed_before:
+            self._stale.append(mention.id)
 
     def recent(self, session: Session, incident_id: int, mention: Mention) -> int:
         since = mention.created_at - RECENT
         assert mention.id is not None
-        stored = repo.incident_recent(session, incident_id, since, [mention.id, *self._ids])
+        stored = repo.incident_recent(session, incident_id, since, [mention.id, *self._stale])
         unwritten = self._unwritten.get(incident_id, [])
         return stored + sum(1 for at, other in unwritten if at >= since and other != mention.id)
 

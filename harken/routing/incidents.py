@@ -38,6 +38,7 @@ from sqlmodel import Session
 from harken import vectors
 from harken.config import IncidentsConfig
 from harken.routing import storms as storm_lookup
+from harken.store.repo import insert_now
 from harken.store.tables import Classification, Incident, IncidentKey, Mention
 from harken.text import normalize
 
@@ -274,9 +275,7 @@ def _incident_for(session: Session, brand: str, key: str, mention: Mention) -> I
         size=0,
         top_mention_id=mention.id,
     )
-    session.add(incident)
-    session.flush()  # its id, now
-    return _kept(session, incident)
+    return _get(session, insert_now(session, incident))  # its id now, nothing else flushed
 
 
 def _get(session: Session, incident_id: int) -> Incident:

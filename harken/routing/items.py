@@ -190,12 +190,17 @@ def _new_item(
         created_at=now,
         updated_at=now,
     )
-    session.add(item)
-    session.flush()  # its id, now
-    session.add(
-        QueueEvent(queue_item_id=item.id, at=now, actor="harken", action="created", to_status="new")  # type: ignore[arg-type]
+    stored = session.get(QueueItem, repo.insert_now(session, item))  # nothing else flushed
+    assert stored is not None
+    created = QueueEvent(
+        queue_item_id=stored.id,  # type: ignore[arg-type]
+        at=now,
+        actor="harken",
+        action="created",
+        to_status="new",
     )
-    return item
+    session.add(created)
+    return stored
 
 
 def _fold(

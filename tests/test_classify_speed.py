@@ -136,6 +136,8 @@ def test_backend_and_quantization_come_from_the_environment(
     exact = Encoder(backend="torch", quantize=False, cache_size=0)
     cos = (encoder.embed(TEXTS[:3]) * exact.embed(TEXTS[:3])).sum(axis=1)
     assert cos.min() > 0.85
+    monkeypatch.setenv("HARKEN_ENCODER_INT8", "false")  # a word that means off is off
+    assert not Encoder(cache_size=0).quantized
 
 
 def test_onnx_runtime_matches_torch(torch_encoder: Encoder, tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ from sqlmodel import Session
 
 from harken import vectors
 from harken.config.schema import StormsConfig
+from harken.store.repo import insert_now
 from harken.store.tables import Classification, Incident, IncidentCentroid
 
 # The score (MiniLM's scale, e5's mapped onto it) a post's topic needs to meet an incident of
@@ -268,8 +269,6 @@ def remember(
     kept: dict[tuple[int, str], _Centroid] = session.info.setdefault("centroids", {})
     key = (incident.id, c.vector_model)
     row = kept.get(key) or _stored(session, *key)
-    connection = session.connection()
-    t = IncidentCentroid.__table__  # type: ignore[attr-defined]
     if row is None:
         row = _Centroid(0, vectors.pack(vector), 0, {}, at, at)
     else:
@@ -289,12 +288,12 @@ def remember(
         "last_at": row.last_at,
     }
     if not row.id:
-        added = connection.execute(
-            t.insert(), {"incident_id": incident.id, "brand": brand, "model": key[1], **values}
-        )
-        row.id = added.inserted_primary_key[0]
+        new = IncidentCentroid(incident_id=incident.id, brand=brand, model=key[1], **values)
+        row.id = insert_now(session, new)
     else:
-        connection.execute(t.update().where(t.c.id == bindparam("row")), {"row": row.id, **values})
+        t = IncidentCentroid.__table__  # type: ignore[attr-defined]
+        update = t.update().where(t.c.id == bindparam("row"))
+        session.connection().execute(update, {"row": row.id, **values})
     kept[key] = row
 
 

@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 from datetime import timedelta
+from urllib.parse import quote, urlsplit
 
 from rich.markup import escape as _rich_escape
 
@@ -46,6 +47,22 @@ def normalize(text: str) -> str:
 def strip_controls(text: str) -> str:
     """Remove ANSI escape sequences and control characters (keeps newlines and tabs)."""
     return _CONTROL.sub("", _ANSI.sub("", text))
+
+
+def safe_link(url: str | None, limit: int = 3000) -> str | None:
+    """A stranger's URL fit to be a link: http(s) with a host, percent-encoded, at most
+    ``limit`` characters; None otherwise (then it is never shown as a link)."""
+    if not url:
+        return None
+    candidate = strip_controls(url).strip()
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    encoded = quote(candidate, safe="!#$%&'()*+,-./:;=?@[]_~")
+    return encoded if len(encoded) <= limit else None
 
 
 def one_line(text: str, limit: int | None = None) -> str:

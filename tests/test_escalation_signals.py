@@ -134,6 +134,7 @@ CONFIG = {
 class Recording:
     name = "console"
     verifiable = False
+    budgeted = True
 
     def __init__(self) -> None:
         self.delivered: list[AlertView] = []

@@ -62,6 +62,7 @@ class RecordingSink:
 
     name = "console"
     verifiable = False
+    budgeted = True
 
     def __init__(self, failures: int = 0, permanent: bool = False) -> None:
         self.delivered: list[AlertView] = []

@@ -12,12 +12,12 @@ from rich.console import Console
 from harken.config import Config, DepartmentConfig
 from harken.digest.job import FORMS
 from harken.notify.registry import (
-    SINKS,
     active_sink_names,
     alert_sinks,
     build_sinks,
     digest_plugins,
     digest_sinks,
+    plugins,
     thread_sinks,
 )
 
@@ -126,5 +126,5 @@ def test_the_registry_chooses_the_sinks_the_old_rules_chose(config: Config) -> N
 
 def test_every_digest_form_a_sink_asks_for_can_be_rendered() -> None:
     for config in configs()[:: len(DEPARTMENTS)]:
-        for plugin in SINKS:
+        for plugin in plugins(config):
             assert set(plugin.digest_forms(config)) <= set(FORMS), plugin.name

@@ -8,6 +8,7 @@ printed as rich ``Text`` after ``flat`` strips control and escape sequences.
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -81,7 +82,7 @@ def _list(
     format: Format,
 ) -> None:
     from harken.notify.outbox import sink_holds
-    from harken.store.repo import alert_counts, list_alerts
+    from harken.store.repo import alert_counts, list_alerts, sink_health
 
     unknown = [s for s in status or [] if s not in STATUSES]
     if unknown:
@@ -92,18 +93,23 @@ def _list(
     with store.session() as session:
         views = list_alerts(session, status, start, department, limit)
         counts = alert_counts(session, start)
+        health = sink_health(session, start)
     holds = [h for h in sink_holds(store) if h.until > datetime.now(UTC)]
     rows = [_row(v) for v in views]
     if format is Format.json:
         data = {
             "counts": counts,
             "holds": [{"sink": h.sink, "until": h.until.isoformat()} for h in holds],
+            # Added with webhooks, Teams and PagerDuty (issue 24): each sink's health.
+            "sinks": [asdict(h) for h in health],
             "alerts": rows,
         }
         sys.stdout.write(to_json(data, indent=2, default=str) + "\n")
         return
     summary = " · ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s))
     out.print(Text(f"alerts: {summary or 'none yet'}"))
+    for h in health:
+        out.print(Text(_health_line(h)))
     for hold in holds:
         why = one_line(hold.reason, 80)
         out.print(Text(f"{hold.sink}: asked to wait until {hold.until:%H:%M:%S} UTC ({why})"))
@@ -121,6 +127,18 @@ def _list(
             out.print(Text(f"    {one_line(row['note'], 150)}", style="dim"))
 
 
+def _health_line(h: Any) -> str:
+    """ "webhook:ops: 12 sent, 1 pending · last sent 12-07 10:42 UTC · retrying at 10:50:
+    HTTP 503" (errors quote receivers' answers: flattened)."""
+    counts = ", ".join(f"{h.counts[s]} {s}" for s in STATUSES if h.counts.get(s))
+    line = f"  {h.sink}: {counts}"
+    line += f" · last sent {h.last_sent_at:%m-%d %H:%M} UTC" if h.last_sent_at else " · never sent"
+    if h.last_error:
+        when = f"retrying at {h.retry_at:%H:%M:%S} UTC" if h.retry_at else "failed"
+        line += f" · {when}: {one_line(h.last_error, 120)}"
+    return line
+
+
 def _row(view: Any) -> dict[str, Any]:
     alert = view.alert
     about = ""
@@ -130,6 +148,8 @@ def _row(view: Any) -> dict[str, Any]:
         about = f"spike #{view.spike.id}"
     elif alert.kind == "digest":
         about = f"digest {alert.payload.get('date', '')}"
+    if alert.kind == "closed":
+        about += f" {alert.payload.get('status', 'closed')}"
     if view.incident is not None:
         about += f" · incident #{view.incident.id}"
     note = alert.last_error if alert.status in ("failed", "pending") else alert.note

@@ -305,7 +305,8 @@ def queue_resolve(
     """Close an item as handled."""
     from harken.queue.actions import resolve
 
-    change = resolve(open_store(root_state(ctx).config()), item_id, _actor(actor), note)
+    config = root_state(ctx).config()
+    change = resolve(open_store(config), item_id, _actor(actor), note, config=config)
     _said(change)
 
 
@@ -329,7 +330,7 @@ def queue_dismiss(
 
     note, reason = _dismiss_words(note, reason)
     config = root_state(ctx).config()
-    _said(dismiss(open_store(config), item_id, _actor(actor), note, reason=reason))
+    _said(dismiss(open_store(config), item_id, _actor(actor), note, reason=reason, config=config))
 
 
 def _dismiss_words(note: str | None, reason: str | None) -> tuple[str | None, str | None]:

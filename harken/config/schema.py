@@ -24,6 +24,13 @@ from pydantic import (
     model_validator,
 )
 
+from harken.config.sinks import (
+    PagerDutyConfig,
+    TeamsConfig,
+    WebhookConfig,
+    sink_departments,
+    unique_webhook_names,
+)
 from harken.config.values import (
     ClockTime,
     Duration,
@@ -459,6 +466,10 @@ class AlertsConfig(Strict):
     critical: CriticalConfig = CriticalConfig()
     # Transient failures (5xx, timeouts, Slack down) are retried with backoff this long.
     give_up_after: Duration = timedelta(hours=24)
+    # Hand-offs (harken/config/sinks.py): signed JSON events, Teams cards, PagerDuty pages.
+    webhooks: Annotated[list[WebhookConfig], AfterValidator(unique_webhook_names)] = []
+    teams: TeamsConfig | None = None
+    pagerduty: PagerDutyConfig | None = None
 
 
 class RiskSignalsConfig(Strict):
@@ -591,6 +602,8 @@ class Config(Strict):
             targets.append(("routing.press", self.routing.press))
         if "department" in self.digest.model_fields_set:
             targets.append(("digest.department", self.digest.department))
+        alerts = self.alerts
+        targets += sink_departments(alerts.webhooks, alerts.teams, alerts.pagerduty)
         for where, name in targets:
             if name not in known:
                 raise ValueError(

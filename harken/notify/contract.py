@@ -11,7 +11,7 @@ Two halves, so that a slow client library is imported only when its sink is used
 
 Post text is untrusted: each sink escapes it for its own medium. The outbox (outbox.py) decides
 when and in what order; sinks only deliver. Each sink lives in its own folder (console/,
-slack/, email/) with a ``plugin.py``.
+slack/, email/, webhook/, teams/, pagerduty/) with a ``plugin.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from rich.console import Console
 
-from harken.config import Config, DepartmentConfig
+from harken.config import Config, DepartmentConfig, Priority
 from harken.errors import NotifyError
 from harken.store import Store
 from harken.store.repo import AlertView
@@ -84,6 +84,9 @@ class DeliveryError(NotifyError):
 class Sink(Protocol):
     name: str
     verifiable: bool  # can tell whether an interrupted delivery arrived (verify)
+    # Its pings are held by the noise budget (budget.py): people read it. A machine that
+    # receives events (a webhook, PagerDuty) gets each one when it happens.
+    budgeted: bool
 
     def lane(self, alert: Alert) -> str:
         """Alerts of one lane are delivered in order, one after the other."""
@@ -110,6 +113,21 @@ class ReadsStore(Protocol):
 Switch = bool | Literal["auto"]
 
 
+@dataclass(frozen=True)
+class Gate:
+    """A sink's own threshold for item alerts, in place of the department's (``alerts:``
+    min_priority and min_risk, and rules' ``alert:``): PagerDuty pages critical items only,
+    a webhook hears of every item."""
+
+    min_priority: Priority
+    min_risk: float
+
+    def passes(self, priority: str, risk: float | None) -> bool:
+        if Priority(priority).rank >= self.min_priority.rank:
+            return True
+        return risk is not None and risk >= self.min_risk
+
+
 class SinkPlugin(Protocol):
     """A kind of sink, as registry.py lists it."""
 
@@ -131,6 +149,15 @@ class SinkPlugin(Protocol):
         ``digest.department``)."""
         ...
 
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
+        """Whether an item this sink was alerted of tells it when it is resolved or dismissed
+        (kind "closed": a webhook's item.resolved, PagerDuty's resolve)."""
+        ...
+
+    def gate(self, config: Config) -> Gate | None:
+        """Its own threshold for item alerts; None: the department's."""
+        ...
+
     def digest_forms(self, config: Config) -> tuple[str, ...]:
         """The renderings of the digest its payload carries, besides ``date`` and the plain
         ``summary`` every digest payload has: names from harken.digest.job FORMS, which
@@ -139,3 +166,11 @@ class SinkPlugin(Protocol):
         ...
 
     def build(self, config: Config, console: Console) -> Sink: ...
+
+
+@runtime_checkable
+class PluginFamily(Protocol):
+    """Sinks of one kind that the config lists (a webhook per receiver): each is a plug-in of
+    its own, named after its entry ("webhook:ops"), with its own outbox lane and health."""
+
+    def plugins(self, config: Config) -> list[SinkPlugin]: ...

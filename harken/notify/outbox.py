@@ -220,7 +220,7 @@ class Outbox:
         "sink" (stop the sink this run) or "again" (retry it after a short hold)."""
         alert = view.alert
         assert alert.id is not None
-        if alert.kind in PINGS:
+        if alert.kind in PINGS and sink.budgeted:  # people's channels, not machines
             with self.store.session() as session:
                 reason = hold_reason(session, view, budget_for(self.config, alert.channel), now)
             if reason is not None:

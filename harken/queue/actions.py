@@ -66,7 +66,6 @@ from harken.queue.items import (
     earlier_change,
     earlier_event,
     event,
-    first_response_seconds,
     load_item,
     load_row,
     mark_responded,
@@ -76,11 +75,12 @@ from harken.queue.items import (
     written_once,
 )
 from harken.queue.replies import Draft, ReplyOutcome, ReplyPlan, reply_target
-from harken.routing.items import queue_alerts
+from harken.routing.items import queue_alerts, queue_closure_alerts
 from harken.store import Store
 from harken.store.lock import serial_session
-from harken.store.repo import OPEN_STATUSES, open_items, queue_item_for, tags_of
+from harken.store.repo import OPEN_STATUSES, open_items, queue_item_for, risk_of, tags_of
 from harken.store.tables import Mention, QueueEvent, QueueItem, QueueTag, Reply, utcnow
+from harken.store.views import first_response_seconds
 
 MAX_TAG = 64  # queue_tags.tag
 
@@ -210,8 +210,10 @@ def transfer(
         if change.repeated:
             return change
         # A person handed it over: the department that now owns it is told, whatever its
-        # alert thresholds (once per item and department, in this same transaction).
-        queue_alerts(session, alert_sinks(config, to), item)
+        # alert thresholds (once per item and department, in this same transaction); a
+        # sink with a threshold of its own (PagerDuty: critical items) keeps it.
+        sinks = alert_sinks(config, to, item.priority, risk_of(session, item))
+        queue_alerts(session, sinks, item, {"transferred_from": origin})
         return change
 
 
@@ -244,14 +246,17 @@ def resolve(
     *,
     may: Permission | None = None,
     request_key: str | None = None,
+    config: Config | None = None,
 ) -> Change:
-    """Close an item as handled."""
+    """Close an item as handled. With ``config``, the sinks that follow closures hear of it
+    (every face passes it: a webhook's item.resolved, PagerDuty's resolve)."""
     who = as_actor(actor)
     with store.session() as session:
         item = _acting(session, item_id, who, "resolve", may)
         if (earlier := earlier_change(session, request_key)) is not None:
             return earlier
-        change = _close(session, _closable(item, "resolved"), "resolved", who, note, request_key)
+        closable = _closable(item, "resolved")
+        change = _close(session, closable, "resolved", who, note, request_key, config)
         return written_once(session, change, request_key)
 
 
@@ -264,6 +269,7 @@ def dismiss(
     reason: str | None = None,
     may: Permission | None = None,
     request_key: str | None = None,
+    config: Config | None = None,
 ) -> Change:
     """Close an item that needs nothing: ``reason`` is one of ``DISMISS_REASONS`` (none given:
     "not actionable"), kept as a routing label; ``note`` says more. A reason given starts the
@@ -276,10 +282,10 @@ def dismiss(
         _closable(item, "dismissed")
         label(session, item, who, why or DEFAULT_DISMISS_REASON)
         if why is None:  # as before reasons existed: the note alone
-            change = _close(session, item, "dismissed", who, note, request_key)
+            change = _close(session, item, "dismissed", who, note, request_key, config)
             return written_once(session, change, request_key)
         said = why + (f": {note}" if note else "")
-        change = _close(session, item, "dismissed", who, said, request_key)
+        change = _close(session, item, "dismissed", who, said, request_key, config)
         message = f"#{item_id} dismissed by {who.name} as {why}" + (f": {note}" if note else "")
         return written_once(session, replace(change, message=message), request_key)
 
@@ -309,11 +315,15 @@ def _close(
     actor: Actor,
     note: str | None,
     request_key: str | None = None,
+    config: Config | None = None,
 ) -> Change:
     item.closed_at, item.closed_by = utcnow(), actor.name
     item.note = note or item.note
     message = f"#{item.id} {to} by {actor.name}" + (f": {note}" if note else "")
-    return move(session, item, to, actor, to, note, message, request_key)
+    change = move(session, item, to, actor, to, note, message, request_key)
+    if config is not None:
+        queue_closure_alerts(session, config, item)
+    return change
 
 
 def reopen(

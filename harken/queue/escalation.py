@@ -62,13 +62,14 @@ def escalate_overdue(store: Store, config: Config, now: datetime | None = None) 
             )  # type: ignore[arg-type]
             result.escalated += level == 1
             result.sent_up += level == 2
-            for sink in alert_sinks(config, to):
+            for sink in alert_sinks(config, to, item.priority, repo.risk_of(session, item)):
                 result.alerts += repo.add_alert(
                     session,
                     # Once per level and department: an item transferred after it escalated
                     # escalates again in its new department (its level starts over there).
                     f"{sink}:escalation-{level}:{item.department}:item-{item.id}",
                     kind="escalation",
+                    payload={"level": level},
                     queue_item_id=item.id,
                     mention_id=item.mention_id,
                     incident_id=item.incident_id,

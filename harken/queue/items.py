@@ -92,12 +92,6 @@ def replies_of(session: Session, item_id: int) -> list[Reply]:
     )
 
 
-def first_response_seconds(item: QueueItem) -> float | None:
-    if item.responded_at is None:
-        return None
-    return round((item.responded_at - item.created_at).total_seconds(), 1)
-
-
 def move(
     session: Session,
     item: QueueItem,

@@ -6,15 +6,15 @@ changes are ``harken.queue.actions``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from harken.queue.items import WAITING, first_response_seconds, load_row, replies_of
+from harken.queue.items import load_row, replies_of
 from harken.store import Store
-from harken.store.repo import ItemFilter, QueueRow, count_queue_rows, queue_rows, tags_of
+from harken.store.repo import ItemFilter, count_queue_rows, queue_rows, tags_of
 from harken.store.tables import (
     Author,
     Classification,
@@ -24,6 +24,8 @@ from harken.store.tables import (
     QueueItem,
     utcnow,
 )
+from harken.store.views import iso as _iso
+from harken.store.views import item_json
 
 
 def list_items(
@@ -51,70 +53,6 @@ def list_items(
 def count_items(store: Store, where: ItemFilter) -> int:
     with store.session() as session:
         return count_queue_rows(session, where)
-
-
-def item_json(
-    row: QueueRow,
-    incident: Incident | None = None,
-    now: datetime | None = None,
-    tags: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    item, mention, author, c = row.item, row.mention, row.author, row.classification
-    now = now or utcnow()
-    return {
-        "id": item.id,
-        "department": item.department,
-        "status": item.status,
-        "priority": item.priority,
-        "rule": item.rule,
-        "reason": item.reason,
-        "due_at": item.due_at.isoformat(),
-        "created_at": item.created_at.isoformat(),
-        "incident_id": item.incident_id,
-        "sentiment": c.sentiment if c else None,
-        "complaint": c.complaint if c else None,
-        "risk": c.risk if c else None,
-        "risk_factors": list(c.risk_factors) if c else [],
-        "topics": list(c.topics) if c else [],
-        "mention": {
-            "id": mention.id,
-            "platform": mention.platform,
-            "external_id": mention.external_id,
-            "url": mention.url,
-            "text": mention.text,
-            "language": c.language if c else mention.language,
-            "created_at": mention.created_at.isoformat(),
-            "brand": mention.brand,
-            "author": {
-                "handle": author.handle,
-                "name": author.name,
-                "followers": author.followers,
-                "verified": author.verified,
-                "url": author.url,
-            },
-            # Added with impostor detection (issue 21): ["impersonation"], or [].
-            "flags": list(mention.flags or []),
-        },
-        # Added with the queue lifecycle (issue 5); the keys above are the contract.
-        "mentions": item.mentions,
-        "incident_size": incident.size if incident else None,
-        "assignee": item.assignee,
-        "claimed_at": _iso(item.claimed_at),
-        "responded_at": _iso(item.responded_at),
-        "first_response_seconds": first_response_seconds(item),
-        "closed_at": _iso(item.closed_at),
-        "closed_by": item.closed_by,
-        "note": item.note,
-        "overdue": item.status in WAITING and item.due_at < now,
-        "escalation_level": item.escalation_level,
-        "escalated_at": _iso(item.escalated_at),
-        # Added with queue actions (issue 19): `harken queue tag`.
-        "tags": list(tags or []),
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _incidents(session: Session, ids: Sequence[int | None]) -> dict[int, Incident]:

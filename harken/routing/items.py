@@ -10,14 +10,15 @@ The decisions are recorded on the mention (``decision_json``) for ``harken route
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session
 
 from harken.authors import author_role
 from harken.config import Config, Priority
-from harken.notify.registry import alert_sinks, thread_sinks
+from harken.notify.contract import Gate
+from harken.notify.registry import alert_sinks, closure_sinks, sink_gates, thread_sinks
 from harken.routing.rules import Decision, Subject
 from harken.store import repo
 from harken.store.tables import Author, Classification, Mention, QueueEvent, QueueItem
@@ -81,12 +82,15 @@ def not_queued_json(reason: str) -> dict[str, str | None]:
 @dataclass(frozen=True)
 class AlertPlan:
     """Which sinks alert each department, which keep incident threads, and each
-    department's threshold (a rule's ``alert: true/false`` overrides it)."""
+    department's threshold (a rule's ``alert: true/false`` overrides it); a sink with a
+    threshold of its own (``gates``: PagerDuty's critical items, a webhook's every item)
+    follows that instead."""
 
     config: Config
     alerts: dict[str, list[str]]
     threads: dict[str, list[str]]
     rule_flags: dict[str, bool]
+    gates: dict[str, Gate] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: Config) -> AlertPlan:
@@ -96,7 +100,24 @@ class AlertPlan:
             alerts={n: alert_sinks(config, n) for n in names},
             threads={n: thread_sinks(config, n) for n in names},
             rule_flags={r.name: r.alert for r in config.routing.rules if r.alert is not None},
+            gates=sink_gates(config),
         )
+
+    def alerted(self, item: QueueItem, decision: Decision, risk: float) -> list[str]:
+        """The sinks a new or raised item alerts."""
+        worthy: bool | None = None
+        chosen = []
+        for sink in self.alerts.get(item.department, []):
+            gate = self.gates.get(sink)
+            if gate is not None:
+                if gate.passes(item.priority, risk):
+                    chosen.append(sink)
+                continue
+            if worthy is None:
+                worthy = self.worthy(item, decision, risk)
+            if worthy:
+                chosen.append(sink)
+        return chosen
 
     def worthy(self, item: QueueItem, decision: Decision, risk: float) -> bool:
         if decision.rule in self.rule_flags:
@@ -145,8 +166,7 @@ def apply_decisions(
             open_in[item.department] = item
             session.info.setdefault("open_items", {}).get(incident_id, []).append(item)
             result.queue_items += 1
-        if sinks.worthy(item, decision, risk):
-            result.alerts += queue_alerts(session, sinks.alerts.get(item.department, []), item)
+        result.alerts += queue_alerts(session, sinks.alerted(item, decision, risk), item)
     mention.routing = [decision_json(d) for d in decisions] or [
         {
             "department": i.department,
@@ -227,10 +247,13 @@ def _fold(
     session.add(item)
 
 
-def queue_alerts(session: Session, sinks: list[str], item: QueueItem) -> int:
+def queue_alerts(
+    session: Session, sinks: list[str], item: QueueItem, payload: dict[str, str] | None = None
+) -> int:
     """One alert per item, department and sink. Later posts of an incident join its open item,
     so a retweet storm pings once; an item opened after the last one was closed alerts again,
-    and so does an item transferred to a department that was never alerted of it."""
+    and so does an item transferred to a department that was never alerted of it (``payload``
+    {"transferred_from": ...})."""
     return sum(
         repo.add_alert(
             session,
@@ -238,11 +261,37 @@ def queue_alerts(session: Session, sinks: list[str], item: QueueItem) -> int:
             queue_item_id=item.id,
             mention_id=item.mention_id,
             incident_id=item.incident_id,
+            payload=dict(payload or {}),
             sink=sink,
             channel=item.department,
         )
         for sink in sinks
     )
+
+
+def queue_closure_alerts(session: Session, config: Config, item: QueueItem) -> int:
+    """An item was resolved or dismissed: the sinks that follow closures (a webhook's
+    item.resolved, PagerDuty's resolve) hear of it, once per department they were alerted of
+    it in (a page on each service it reached is resolved). The caller commits."""
+    assert item.id is not None and item.closed_at is not None
+    added = 0
+    stamp = f"{item.closed_at:%Y%m%dT%H%M%S.%f}"  # an item may close, reopen and close again
+    for department in {d.name for d in config.departments}:
+        for sink in closure_sinks(config, department):
+            if not repo.item_alert_written(session, sink, item.id, department):
+                continue
+            added += repo.add_alert(
+                session,
+                f"{sink}:closed-{stamp}:{department}:item-{item.id}",
+                kind="closed",
+                queue_item_id=item.id,
+                mention_id=item.mention_id,
+                incident_id=item.incident_id,
+                payload={"status": item.status, "by": item.closed_by},
+                sink=sink,
+                channel=department,
+            )
+    return added
 
 
 def _thread_updates(session: Session, sinks: AlertPlan, item: QueueItem, mention: Mention) -> int:

@@ -122,10 +122,16 @@ class ClickHandler:
         if click.action_id == "harken:claim":
             return actions.claim(store, item, actor, may=may, request_key=key)
         if click.action_id == "harken:resolve":
-            return actions.resolve(store, item, actor, may=may, request_key=key)
+            return actions.resolve(store, item, actor, may=may, request_key=key, config=self.config)
         if click.action_id == "harken:dismiss":
             return actions.dismiss(
-                store, item, actor, reason=click.choice, may=may, request_key=key
+                store,
+                item,
+                actor,
+                reason=click.choice,
+                may=may,
+                request_key=key,
+                config=self.config,
             )
         if click.action_id == "harken:reopen":
             return actions.reopen(store, item, actor, may=may, request_key=key)

@@ -275,6 +275,51 @@ def alert_counts(session: Session, since: datetime | None = None) -> dict[str, i
     return {status: count for status, count in session.execute(statement).all()}
 
 
+@dataclass(frozen=True)
+class SinkHealth:
+    """How one sink (a webhook receiver, Slack, PagerDuty...) is doing."""
+
+    sink: str
+    counts: dict[str, int]  # by status
+    last_sent_at: datetime | None
+    last_error: str | None  # of its newest alert that is waiting to retry or failed
+    retry_at: datetime | None  # when that alert is tried again (None: it failed for good)
+
+
+def sink_health(session: Session, since: datetime | None = None) -> list[SinkHealth]:
+    """Per sink: its alerts by status, its last delivery and its latest error, by name."""
+    counted = select(Alert.sink, Alert.status, func.count()).group_by(Alert.sink, Alert.status)
+    sent = select(Alert.sink, func.max(Alert.sent_at)).group_by(Alert.sink)
+    if since is not None:
+        counted = counted.where(Alert.created_at >= since)  # type: ignore[operator]
+    counts: dict[str, dict[str, int]] = {}
+    for sink, status, count in session.execute(counted).all():
+        counts.setdefault(sink, {})[status] = count
+    last_sent = {sink: at for sink, at in session.execute(sent).all()}
+    health = []
+    for sink in sorted(counts):
+        erred = session.execute(
+            select(Alert.last_error, Alert.status, Alert.next_attempt_at)
+            .where(
+                Alert.sink == sink,
+                Alert.status.in_(("pending", "failed")),  # type: ignore[attr-defined]
+                Alert.last_error.is_not(None),  # type: ignore[union-attr]
+            )
+            .order_by(Alert.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        ).first()
+        health.append(
+            SinkHealth(
+                sink,
+                counts[sink],
+                last_sent.get(sink),
+                erred[0] if erred else None,
+                erred[2] if erred and erred[1] == "pending" else None,
+            )
+        )
+    return health
+
+
 def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
     """The item's thread reply still waiting to go out, locked (PostgreSQL) so that a sender
     cannot claim it while a router folds another post into it; a reply claimed first is
@@ -291,6 +336,13 @@ def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
     ).scalar()
 
 
+def risk_of(session: Session, item: QueueItem) -> float | None:
+    """The risk of the item's post, as classified."""
+    return session.execute(
+        select(Classification.risk).where(Classification.mention_id == item.mention_id)
+    ).scalar()
+
+
 def item_alerted(session: Session, sink: str, item_id: int) -> bool:
     """The item's own alert is out, or on its way (so its thread will exist)."""
     found = session.execute(
@@ -300,6 +352,23 @@ def item_alerted(session: Session, sink: str, item_id: int) -> bool:
             Alert.kind == "item",
             Alert.status.in_(("pending", "sending", "sent")),  # type: ignore[attr-defined]
         )
+    ).first()
+    return found is not None
+
+
+def item_alert_written(session: Session, sink: str, item_id: int, channel: str) -> bool:
+    """An alert of the item (its own, or an escalation) was written for this sink in this
+    department's channel, whatever became of it (a webhook skips what it does not subscribe
+    to, and still hears the item's closure)."""
+    found = session.execute(
+        select(Alert.id)
+        .where(
+            Alert.sink == sink,
+            Alert.queue_item_id == item_id,
+            Alert.channel == channel,
+            Alert.kind.in_(("item", "escalation")),  # type: ignore[attr-defined]
+        )
+        .limit(1)
     ).first()
     return found is not None
 

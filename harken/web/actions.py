@@ -63,12 +63,13 @@ def perform(
             )  # fmt: skip
         case "resolve":
             return queue.resolve(
-                store, item_id, actor, fields.get("note"), may=may, request_key=key
-            )
+                store, item_id, actor, fields.get("note"), may=may, request_key=key,
+                config=config,
+            )  # fmt: skip
         case "dismiss":
             return queue.dismiss(
                 store, item_id, actor, fields.get("note"), reason=fields.get("reason"),
-                may=may, request_key=key,
+                may=may, request_key=key, config=config,
             )  # fmt: skip
         case "reopen":
             return queue.reopen(store, item_id, actor, fields.get("note"), may=may, request_key=key)

@@ -7,7 +7,7 @@ from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
 from harken.notify.console.sink import ConsoleSink
-from harken.notify.contract import Sink, Switch
+from harken.notify.contract import Gate, Sink, Switch
 
 
 class ConsolePlugin:
@@ -21,6 +21,12 @@ class ConsolePlugin:
 
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return config.alerts.console
+
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
+        return False
+
+    def gate(self, config: Config) -> Gate | None:
+        return None  # the department's alert threshold
 
     def digest_forms(self, config: Config) -> tuple[str, ...]:
         return ()  # it prints the plain summary every digest payload carries

@@ -17,6 +17,7 @@ class ConsoleSink:
 
     name = "console"
     verifiable = False
+    budgeted = True
 
     def __init__(self, console: Console) -> None:
         self.console = console

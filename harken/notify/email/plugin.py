@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Sink, Switch
+from harken.notify.contract import Gate, Sink, Switch
 from harken.notify.email.sink import EmailSink
 
 
@@ -20,6 +20,12 @@ class EmailPlugin:
 
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return config.digest.email is not None
+
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
+        return False
+
+    def gate(self, config: Config) -> Gate | None:
+        return None  # the department's alert threshold
 
     def digest_forms(self, config: Config) -> tuple[str, ...]:
         return ("email",)  # the whole message, with its Message-ID: sent again, it is the same

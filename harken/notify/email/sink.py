@@ -16,6 +16,7 @@ from harken.store.tables import Alert
 class EmailSink:
     name = "email"
     verifiable = False  # SMTP cannot tell; an interrupted send is sent again (same Message-ID)
+    budgeted = True
 
     def __init__(self, config: Config) -> None:
         self.config = config

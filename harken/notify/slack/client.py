@@ -65,6 +65,7 @@ PERMANENT = {
 
 class SlackSink:
     name = "slack"
+    budgeted = True
 
     def __init__(self, config: Config) -> None:
         slack = config.alerts.slack

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from harken.config import Config
@@ -33,7 +33,7 @@ from harken.notify.slack.message import SlackMessage
 from harken.notify.slack.rendered import SECTION_KEY
 from harken.store.repo import OPEN_STATUSES, AlertView
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem, Spike
-from harken.text import for_slack, human_duration, strip_controls
+from harken.text import for_slack, human_duration, safe_link, strip_controls
 
 Block = dict[str, Any]
 T = TypeVar("T")
@@ -65,7 +65,6 @@ _PRIORITY_ICON = {
 }
 # RFC 3986 reserved and unreserved punctuation, and "%" so existing escapes survive:
 # everything else (space, < > | " ` { } ^ \, controls, non-ASCII) is percent-encoded.
-_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
 
 
 # -- public ---------------------------------------------------------------------------------
@@ -452,7 +451,7 @@ def _quote(escaped: str) -> str:
 
 def _link(mention: Mention) -> list[Block]:
     """A button to the post, when it has a web address (http or https only)."""
-    url = _safe_url(mention.url)
+    url = safe_link(mention.url)
     if url is None:
         return []
     host = urlsplit(url).hostname or "the web"
@@ -464,21 +463,6 @@ def _link(mention: Mention) -> list[Block]:
         "url": url,
     }
     return [{"type": "actions", "elements": [button]}]
-
-
-def _safe_url(url: str | None) -> str | None:
-    """The URL if it is http(s) with a host, percent-encoded; None otherwise (never shown)."""
-    if not url:
-        return None
-    candidate = strip_controls(url).strip()
-    try:
-        parts = urlsplit(candidate)
-    except ValueError:  # e.g. an unbalanced "[" in the host
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    encoded = quote(candidate, safe=_URL_SAFE)
-    return encoded if len(encoded) <= URL_MAX else None
 
 
 def _message(fallback: str, blocks: list[Block]) -> SlackMessage:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Sink, Switch
+from harken.notify.contract import Gate, Sink, Switch
 from harken.notify.slack.mode import slack_mode
 
 
@@ -21,6 +21,12 @@ class SlackPlugin:
 
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return slack_mode(config, department) is not None
+
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
+        return False
+
+    def gate(self, config: Config) -> Gate | None:
+        return None  # the department's alert threshold
 
     def digest_forms(self, config: Config) -> tuple[str, ...]:
         # "html": the page, attached to the post (digest.upload).

@@ -1,0 +1,140 @@
+"""Settings of the hand-off sinks under ``alerts:``: outgoing webhooks, Microsoft Teams and
+PagerDuty. Their secrets (a webhook's signing secret, a Teams Workflows URL, which carries
+its own signature, a PagerDuty routing key) belong in the environment: ``${VAR}``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import timedelta
+from typing import Annotated, Literal, get_args
+
+from pydantic import AfterValidator, Field, field_validator
+
+from harken.config.values import Strict, StrList, Timeout
+
+# What a webhook may subscribe to (docs/alerts.md, "Webhooks"): the event types of its JSON.
+WebhookEvent = Literal[
+    "item.created",
+    "item.transferred",
+    "item.escalated",
+    "item.resolved",
+    "item.dismissed",
+    "incident.grown",
+    "impostor",
+    "spike",
+    "digest",
+]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = get_args(WebhookEvent)
+
+# A webhook's sink is "webhook:<name>" (the alerts' sink column holds 32 characters).
+_WEBHOOK_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
+
+
+def http_url(value: str) -> str:
+    """An absolute http(s) URL: anything else would fail at every delivery."""
+    text = value.strip()
+    if not re.match(r"https?://[^\s/?#]+", text, re.IGNORECASE):
+        raise ValueError("expected an http:// or https:// URL")
+    return text
+
+
+HttpUrl = Annotated[str, AfterValidator(http_url)]
+
+
+class WebhookConfig(Strict):
+    """One receiver of harken's events as signed JSON (Standard Webhooks headers)."""
+
+    name: str
+    url: HttpUrl
+    # HMAC-SHA256 key: "whsec_" + base64 (as Standard Webhooks libraries generate), or any
+    # other string, used as its UTF-8 bytes.
+    secret: str = Field(min_length=16)
+    events: list[WebhookEvent] = list(WEBHOOK_EVENTS)
+    departments: StrList = []  # whose events it gets (none given: every department's)
+    enabled: bool = True
+    timeout: Timeout = timedelta(seconds=10)  # per read; a delivery gets three times this
+
+    @field_validator("name")
+    @classmethod
+    def _short_name(cls, value: str) -> str:
+        if not _WEBHOOK_NAME.fullmatch(value):
+            raise ValueError(
+                "expected 1-24 lower-case letters, digits, '-' or '_' (it names the sink "
+                "webhook:NAME in `harken alerts`)"
+            )
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _decodable(cls, value: str) -> str:
+        if value.startswith("whsec_"):
+            try:
+                base64.b64decode(value.removeprefix("whsec_"), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(
+                    "a secret starting with whsec_ must be base64 after it (receivers' "
+                    "Standard Webhooks libraries decode it)"
+                ) from None
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _some_events(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(f"subscribe to at least one event ({', '.join(WEBHOOK_EVENTS)})")
+        return value
+
+
+class TeamsConfig(Strict):
+    """Adaptive Cards through Teams Workflows webhooks ("When a Teams webhook request is
+    received"): one URL per department, ``webhook_url`` for the others."""
+
+    webhook_url: HttpUrl | None = None
+    departments: dict[str, HttpUrl] = {}
+    digest: bool = True  # the digest's summary, to digest.department's URL
+    timeout: Timeout = timedelta(seconds=10)
+
+
+class PagerDutyConfig(Strict):
+    """Events API v2: critical items, impostors and spikes trigger an alert on the service
+    of the department's routing key; resolving the item resolves it."""
+
+    routing_keys: dict[str, str] = {}  # department -> integration (routing) key
+    api_base_url: HttpUrl = "https://events.pagerduty.com"
+    timeout: Timeout = timedelta(seconds=10)
+
+    @field_validator("routing_keys")
+    @classmethod
+    def _keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for department, key in value.items():
+            if not key.strip():
+                raise ValueError(f"the routing key for {department!r} is empty")
+        return value
+
+
+def sink_departments(
+    webhooks: list[WebhookConfig], teams: TeamsConfig | None, pagerduty: PagerDutyConfig | None
+) -> list[tuple[str, str]]:
+    """(key path, department) for each department the sinks name: checked against
+    ``departments`` when the config loads."""
+    named = [
+        (f"alerts.webhooks[{i}].departments", d)
+        for i, hook in enumerate(webhooks)
+        for d in hook.departments
+    ]
+    if teams is not None:
+        named += [("alerts.teams.departments", d) for d in teams.departments]
+    if pagerduty is not None:
+        named += [("alerts.pagerduty.routing_keys", d) for d in pagerduty.routing_keys]
+    return named
+
+
+def unique_webhook_names(webhooks: list[WebhookConfig]) -> list[WebhookConfig]:
+    seen: set[str] = set()
+    for hook in webhooks:
+        if hook.name in seen:
+            raise ValueError(f"two webhooks are named {hook.name!r}: names must be unique")
+        seen.add(hook.name)
+    return webhooks

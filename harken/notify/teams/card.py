@@ -1,0 +1,137 @@
+"""An alert as an Adaptive Card (version 1.4, which Teams renders) in the message a Teams
+Workflows webhook takes.
+
+Strangers' text (the post, its author, the reason and risk factors that quote it) goes in
+``TextRun``s of a ``RichTextBlock``: Teams reads Markdown in a ``TextBlock`` and in facts
+(``[pay here](https://evil)``, ``**``) and no escaping works alike on every Teams client,
+but a ``TextRun`` is shown as it is. ``TextBlock``s carry only harken's own words and the
+config's names. Links are http(s) only, percent-encoded (harken.text.safe_link).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from harken.config import Config
+from harken.store.repo import AlertView
+from harken.text import safe_link, strip_controls
+
+POST_MAX = 1500  # characters of a post shown (the whole message must stay under 28 KB)
+LINE_MAX = 300
+
+Element = dict[str, Any]
+
+
+def teams_message(view: AlertView, config: Config) -> dict[str, Any]:
+    """The webhook's body: one Adaptive Card attachment."""
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "msteams": {"width": "Full"},
+        **_card(view, config),
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": card,
+            }
+        ],
+    }
+
+
+def _card(view: AlertView, config: Config) -> dict[str, Any]:
+    alert = view.alert
+    if alert.kind == "digest":
+        date = strip_controls(str(alert.payload.get("date", "")))[:32]
+        summary = [
+            _heading(f"Daily escalation digest {date}"),
+            _text(alert.payload.get("summary", ""), 6000),
+        ]
+        link = safe_link(config.digest.link.replace("{date}", date)) if config.digest.link else None
+        return {"body": summary, **_open(link, "Open the digest")}
+    if alert.kind == "spike" and view.spike is not None:
+        spike = view.spike
+        heading = (
+            f"Volume spike · {spike.count} posts in the hour from {_utc(spike.hour_start)}, "
+            f"{spike.ratio:.1f}× the usual {spike.baseline:.1f}"
+        )
+        about = f"{spike.brand or 'all brands'} · {spike.series}"
+        terms = ", ".join(spike.terms[:6]) or "no single term"
+        incidents = ", ".join(f"#{i}" for i in spike.top_incidents[:5]) or "none"
+        return {
+            "body": [
+                _heading(heading),
+                _text(f"{about} · terms: {terms} · incidents {incidents}", LINE_MAX),
+            ]
+        }
+    item, mention, author, c = view.item, view.mention, view.author, view.classification
+    if item is None or mention is None:
+        return {"body": [_heading(f"harken alert #{alert.id}")]}
+    if item.rule == "impersonation":  # harken.routing.impersonation.RULE
+        title = (
+            f"⚠️ Possible impostor · {item.priority.upper()} · {item.department} · item #{item.id}"
+        )
+    elif alert.kind == "escalation":
+        title = f"⏰ Overdue · {item.department} · item #{item.id} was due {_utc(item.due_at)}"
+    else:
+        title = f"{item.priority.upper()} · {item.department} · item #{item.id}"
+    who = author.handle if author else "unknown author"
+    if author and author.name and author.name != author.handle:
+        who += f" ({author.name})"
+    reach = f"{author.followers:,} followers" if author and author.followers is not None else ""
+    body: list[Element] = [
+        _heading(title),
+        _runs((f"{who} on {mention.platform}", True), (f"  {reach}" if reach else "", False)),
+        _text(mention.text or "(no text)", POST_MAX),
+    ]
+    if c is not None:
+        scores = f"{c.sentiment} · complaint {c.complaint:.2f} · risk {c.risk:.2f}"
+        factors = "; ".join(c.risk_factors[:6])
+        body.append(_text(scores + (f" · {factors}" if factors else ""), LINE_MAX * 2, subtle=True))
+    body.append(_text(f"Why here: {item.reason}", LINE_MAX, subtle=True))
+    body.append(_subtle(f"Respond by {_utc(item.due_at)} · `harken queue show {item.id}`"))
+    return {"body": body, **_open(safe_link(mention.url), "Open the post")}
+
+
+def _heading(text: str) -> Element:
+    # harken's words and the config's names only (never a stranger's): may be Markdown.
+    return {"type": "TextBlock", "text": text, "weight": "Bolder", "size": "Medium", "wrap": True}
+
+
+def _subtle(text: str) -> Element:
+    return {"type": "TextBlock", "text": text, "isSubtle": True, "size": "Small", "wrap": True}
+
+
+def _text(text: str, limit: int, subtle: bool = False) -> Element:
+    """A stranger's text, shown as written (a TextRun reads no Markdown)."""
+    run: Element = {"type": "TextRun", "text": _clip(text, limit)}
+    if subtle:
+        run |= {"isSubtle": True, "size": "Small"}
+    return {"type": "RichTextBlock", "inlines": [run]}
+
+
+def _runs(*parts: tuple[str, bool]) -> Element:
+    inlines = [
+        {"type": "TextRun", "text": _clip(text, LINE_MAX), **({"weight": "Bolder"} if bold else {})}
+        for text, bold in parts
+        if text
+    ]
+    return {"type": "RichTextBlock", "inlines": inlines}
+
+
+def _open(url: str | None, title: str) -> dict[str, Any]:
+    return {"actions": [{"type": "Action.OpenUrl", "title": title, "url": url}]} if url else {}
+
+
+def _clip(text: str, limit: int) -> str:
+    clean = strip_controls(str(text))
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"

@@ -5,12 +5,11 @@ its own signature, a PagerDuty routing key) belong in the environment: ``${VAR}`
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from datetime import timedelta
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, field_validator
 
 from harken.config.values import Strict, StrList, Timeout
 
@@ -32,6 +31,27 @@ WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = get_args(WebhookEvent)
 _WEBHOOK_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+NEW_SECRET = (
+    'python -c "import base64, secrets; '
+    "print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\""
+)
+
+
+def webhook_key(secret: str) -> bytes:
+    """The signing key a webhook secret stands for, decoded as the Standard Webhooks
+    libraries decode it (so that a receiver using one verifies what harken signs)."""
+    raw = secret.strip().removeprefix("whsec_")
+    if not _BASE64.fullmatch(raw):
+        raise ValueError(f"expected whsec_ and base64 (make one: {NEW_SECRET})")
+    key = base64.b64decode(raw + "==")  # their libraries pad: unpadded base64 is fine
+    if not 24 <= len(key) <= 64:
+        raise ValueError(
+            f"expected a key of 24 to 64 bytes, got {len(key)} (make one: {NEW_SECRET})"
+        )
+    return key
+
+
 def http_url(value: str) -> str:
     """An absolute http(s) URL: anything else would fail at every delivery."""
     text = value.strip()
@@ -48,9 +68,9 @@ class WebhookConfig(Strict):
 
     name: str
     url: HttpUrl
-    # HMAC-SHA256 key: "whsec_" + base64 (as Standard Webhooks libraries generate), or any
-    # other string, used as its UTF-8 bytes.
-    secret: str = Field(min_length=16)
+    # The HMAC-SHA256 key as Standard Webhooks writes it: "whsec_" + base64 of 24-64 random
+    # bytes (the prefix is optional, as in their libraries).
+    secret: str
     events: list[WebhookEvent] = list(WEBHOOK_EVENTS)
     departments: StrList = []  # whose events it gets (none given: every department's)
     enabled: bool = True
@@ -68,15 +88,8 @@ class WebhookConfig(Strict):
 
     @field_validator("secret")
     @classmethod
-    def _decodable(cls, value: str) -> str:
-        if value.startswith("whsec_"):
-            try:
-                base64.b64decode(value.removeprefix("whsec_"), validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError(
-                    "a secret starting with whsec_ must be base64 after it (receivers' "
-                    "Standard Webhooks libraries decode it)"
-                ) from None
+    def _usable_key(cls, value: str) -> str:
+        webhook_key(value)
         return value
 
     @field_validator("events")

@@ -6,9 +6,9 @@ verifies it:
     webhook-timestamp: 1765065600  seconds; refuse old ones (5 minutes) against replays
     webhook-signature: v1,<base64 of HMAC-SHA256(key, "{id}.{timestamp}.{body}")>
 
-The key is the secret after "whsec_", base64-decoded; a secret without that prefix is used
-as its UTF-8 bytes. A receiver cannot be asked whether an interrupted delivery arrived, so
-one is sent again (same id): each receiver must dedupe, and can.
+The key is the secret after "whsec_", base64-decoded (harken.config.sinks.webhook_key), as
+the Standard Webhooks libraries decode it. A receiver cannot be asked whether an interrupted
+delivery arrived, so one is sent again (same id): each receiver must dedupe, and can.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Callable
 
-from harken.config.sinks import WebhookConfig
+from harken.config.sinks import WebhookConfig, webhook_key
 from harken.notify.contract import Delivered, Skip, Thread
 from harken.notify.events import event_json
 from harken.notify.http import JsonPoster
@@ -36,7 +36,7 @@ class WebhookSink:
         self, name: str, settings: WebhookConfig, clock: Callable[[], float] = time.time
     ) -> None:
         self.name, self.settings, self.clock = name, settings, clock
-        self.key = signing_key(settings.secret)
+        self.key = webhook_key(settings.secret)
         self.poster = JsonPoster(f"webhook {settings.name}", settings.timeout.total_seconds())
 
     def lane(self, alert: Alert) -> str:
@@ -58,14 +58,6 @@ class WebhookSink:
         }
         answer = self.poster.post(self.settings.url, body, headers)
         return Delivered(note=f"{event['type']} {event['id']}: HTTP {answer.status}")
-
-
-def signing_key(secret: str) -> bytes:
-    """The HMAC key: base64 after "whsec_" (the config checked it decodes), else the
-    secret's UTF-8 bytes."""
-    if secret.startswith("whsec_"):
-        return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-    return secret.encode()
 
 
 def sign(key: bytes, event_id: str, timestamp: str, body: bytes) -> str:

@@ -29,10 +29,10 @@ from typer.testing import CliRunner
 
 from harken.cli import app
 from harken.config import Config, load_config
+from harken.config.sinks import webhook_key
 from harken.errors import ConfigError
 from harken.notify.outbox import deliver_pending
 from harken.notify.registry import alert_sinks, build_sinks, closure_sinks
-from harken.config.sinks import webhook_key
 from harken.notify.webhook.sink import sign
 from harken.pipeline.ingest import ingest
 from harken.pipeline.process import run_pass

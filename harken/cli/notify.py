@@ -150,6 +150,8 @@ def _row(view: Any) -> dict[str, Any]:
         about = f"digest {alert.payload.get('date', '')}"
     if alert.kind == "closed":
         about += f" {alert.payload.get('status', 'closed')}"
+    if alert.kind == "ticket" and alert.remote_channel:
+        about += f" → {alert.remote_channel}"  # the ticket's key
     if view.incident is not None:
         about += f" · incident #{view.incident.id}"
     note = alert.last_error if alert.status in ("failed", "pending") else alert.note

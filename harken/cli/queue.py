@@ -198,6 +198,12 @@ def queue_show(
                 f"“{one_line(reply['text'], 80)}” {one_line(where, 80)}"
             )
         )
+    for ticket in data["tickets"]:
+        state = ticket["remote_status"] or ticket["status"]
+        key = ticket["key"] or "being created"
+        out.print(
+            Text(f"  {ticket['system']} ticket {key} ({one_line(state, 30)}) {ticket['url'] or ''}")
+        )
     _print_author_history(data["author_history"])
 
 
@@ -290,6 +296,54 @@ def queue_transfer(
 
     config = root_state(ctx).config()
     _said(transfer(open_store(config), config, item_id, _actor(actor), to, note))
+
+
+@queue_app.command("ticket")
+def queue_ticket(
+    ctx: typer.Context,
+    item_id: ItemId,
+    to: Annotated[str, typer.Option("--to", help="jira or zendesk (as set up in tickets:).")],
+    actor: ActorOption = None,
+) -> None:
+    """Hand an item to Jira or Zendesk: a ticket with the post, author, scores, reason and a
+    link back. Its key is kept on the item; when the ticket is done, the item is resolved."""
+    from harken.notify.outbox import deliver_pending
+    from harken.notify.registry import build_sinks
+    from harken.queue.tickets import open_ticket
+    from harken.store.repo import ticket_of
+
+    config = root_state(ctx).config()
+    store = open_store(config)
+    _said(open_ticket(store, config, item_id, _actor(actor), to))
+    result = deliver_pending(store, config, build_sinks(config, out))  # create it now
+    with store.session() as session:
+        ticket = ticket_of(session, item_id, to)
+    if ticket is not None and ticket.key:
+        out.print(Text(f"{to} {ticket.key}: {ticket.url or ''}".rstrip(": ")))
+        return
+    problem = "; ".join(one_line(e, 300) for e in result.errors) or "not created yet"
+    raise HarkenError(
+        f"the {to} ticket is asked for but not created: {problem}",
+        hint="the outbox retries it (`harken alerts` shows it; `harken alerts flush` tries now)",
+    )
+
+
+@queue_app.command("sync-tickets")
+def queue_sync_tickets(ctx: typer.Context) -> None:
+    """Resolve the items whose Jira or Zendesk ticket is done (`harken run` does this every
+    tickets.sync_interval)."""
+    from harken.queue.tickets import sync_tickets
+
+    config = root_state(ctx).config()
+    result = sync_tickets(open_store(config), config)
+    out.print(
+        f"tickets: {result.checked} checked, {result.done} done, {result.resolved} item(s) "
+        f"resolved, {result.missing} not found"
+    )
+    for problem in result.errors:
+        err.print(Text(f"not synced: {one_line(problem, 300)}"))
+    if result.errors:
+        raise HarkenError("a ticket system could not be read", hint="it is asked again next time")
 
 
 # -- closing and reopening ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """harken's configuration: the typed schema (``schema``), its value types (``values``) and the
 loader with its precedence and safety limits (``loading``). Import from here."""
 
+from harken.config.digest import DigestConfig, EmailConfig
 from harken.config.loading import (
     ENV_OVERRIDES,
     example_config_text,
@@ -19,8 +20,6 @@ from harken.config.schema import (
     DatabaseConfig,
     DepartmentAlerts,
     DepartmentConfig,
-    DigestConfig,
-    EmailConfig,
     IncidentsConfig,
     QuietHours,
     RefreshConfig,

@@ -24,9 +24,12 @@ from pydantic import (
     model_validator,
 )
 
+from harken.config.digest import DigestConfig
 from harken.config.sinks import (
     PagerDutyConfig,
     TeamsConfig,
+    TicketsConfig,
+    TicketSystem,
     WebhookConfig,
     sink_departments,
     unique_webhook_names,
@@ -272,6 +275,7 @@ class RoutingRule(Strict):
     # true: its items always alert; false: never (they still queue); unset: the department's
     # threshold decides.
     alert: bool | None = None
+    ticket: TicketSystem | None = None  # its new items also become tickets there (tickets:)
 
     @field_validator("to")
     @classmethod
@@ -507,42 +511,6 @@ class RefreshConfig(Strict):
     limit: int = Field(default=100, ge=1, le=10000)  # per source and run, riskiest first
 
 
-class EmailConfig(Strict):
-    """SMTP delivery of the digest. Credentials from the environment (${SMTP_PASSWORD})."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
-    password: str | None = None
-    sender: str = Field(alias="from")
-    to: StrList
-    timeout: Timeout = timedelta(seconds=30)  # per read; a delivery gets three times this
-
-    @field_validator("to")
-    @classmethod
-    def _needs_recipient(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("the digest e-mail needs at least one address in 'to'")
-        return value
-
-
-class DigestConfig(Strict):
-    """The daily escalation digest: the 24 hours up to ``time`` (local to ``timezone``)."""
-
-    enabled: bool = True  # scheduled by `harken run`; `harken digest` works either way
-    time: ClockTime = "08:00"
-    timezone: TimeZone = "UTC"
-    department: str = "pr"  # whose Slack channel gets it
-    top: int = Field(default=15, ge=1, le=200)  # incidents listed
-    out_dir: str | None = None  # where `harken run` writes digest-DATE.html (default: none)
-    link: str | None = None  # the page's published address, "{date}" filled in
-    upload: bool = False  # attach the HTML file to the Slack post (bot token, files:write)
-    email: EmailConfig | None = None
-
-
 class Config(Strict):
     database: DatabaseConfig = DatabaseConfig()
     brands: list[BrandConfig] = []
@@ -563,6 +531,7 @@ class Config(Strict):
     users: list[UserConfig] = []
     accounts: list[AccountConfig] = []
     web: WebConfig = WebConfig()
+    tickets: TicketsConfig = TicketsConfig()
 
     # Where the file layer came from (None: built-in defaults only) and which ${VAR}s it used.
     _path: Path | None = PrivateAttr(default=None)
@@ -604,6 +573,11 @@ class Config(Strict):
             targets.append(("digest.department", self.digest.department))
         alerts = self.alerts
         targets += sink_departments(alerts.webhooks, alerts.teams, alerts.pagerduty)
+        for i, rule in enumerate(self.routing.rules):
+            if rule.ticket and rule.ticket not in self.tickets.systems():
+                raise ValueError(
+                    f"routing.rules[{i}].ticket: {rule.ticket} is not set up in tickets:"
+                )
         for where, name in targets:
             if name not in known:
                 raise ValueError(

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, field_validator
 
-from harken.config.values import Strict, StrList, Timeout
+from harken.config.values import Duration, Strict, StrList, Timeout
 
 # What a webhook may subscribe to (docs/alerts.md, "Webhooks"): the event types of its JSON.
 WebhookEvent = Literal[
@@ -151,3 +151,38 @@ def unique_webhook_names(webhooks: list[WebhookConfig]) -> list[WebhookConfig]:
             raise ValueError(f"two webhooks are named {hook.name!r}: names must be unique")
         seen.add(hook.name)
     return webhooks
+
+
+class JiraConfig(Strict):
+    """Jira Cloud (REST API v3): issues in ``project``, as the API token's user."""
+
+    url: HttpUrl  # https://example.atlassian.net
+    email: str
+    api_token: str
+    project: str  # the project key: OPS
+    issue_type: str = "Task"
+    timeout: Timeout = timedelta(seconds=10)
+
+
+class ZendeskConfig(Strict):
+    """Zendesk Support (API v2): tickets as the API token's agent."""
+
+    url: HttpUrl  # https://example.zendesk.com
+    email: str
+    api_token: str
+    timeout: Timeout = timedelta(seconds=10)
+
+
+TicketSystem = Literal["jira", "zendesk"]
+
+
+class TicketsConfig(Strict):
+    """Where `harken queue ticket ID --to SYSTEM` and rules' ``ticket:`` open tickets; the
+    ticket sync resolves an item once its ticket is done."""
+
+    jira: JiraConfig | None = None
+    zendesk: ZendeskConfig | None = None
+    sync_interval: Duration = timedelta(minutes=5)
+
+    def systems(self) -> list[str]:
+        return [name for name in ("jira", "zendesk") if getattr(self, name) is not None]

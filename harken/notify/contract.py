@@ -154,6 +154,10 @@ class SinkPlugin(Protocol):
         (kind "closed": a webhook's item.resolved, PagerDuty's resolve)."""
         ...
 
+    def serves_tickets(self, config: Config) -> bool:
+        """Whether it opens tickets (kind "ticket": `harken queue ticket`, rules' ticket:)."""
+        ...
+
     def gate(self, config: Config) -> Gate | None:
         """Its own threshold for item alerts; None: the department's."""
         ...

@@ -16,8 +16,10 @@ signature in its query, and a webhook's path may hold a token.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,7 +30,7 @@ from harken.net.deadline import DEADLINE_FACTOR, DeadlineExceeded, deadline
 from harken.notify.contract import DeliveryError
 from harken.text import one_line
 
-MAX_ANSWER_BYTES = 64 * 1024  # of an answer kept to read: receivers say little
+MAX_ANSWER_BYTES = 1024 * 1024  # of an answer read: receivers say little, a page of tickets more
 RATE_LIMIT_WAIT = 60.0  # seconds, when a 429 names no Retry-After (PagerDuty's advice)
 
 
@@ -36,6 +38,14 @@ RATE_LIMIT_WAIT = 60.0  # seconds, when a 429 names no Retry-After (PagerDuty's 
 class Answer:
     status: int
     text: str  # the start of the body, decoded
+
+    def json(self) -> Any:
+        """The body as JSON; a DeliveryError (worth a retry) when it is not."""
+        try:
+            return json.loads(self.text)
+        except ValueError as err:
+            said = one_line(redact(self.text), 120)
+            raise DeliveryError(f"the answer is not JSON: {said!r}", transient=True) from err
 
 
 def endpoint(url: str) -> str:
@@ -63,16 +73,26 @@ class JsonPoster:
 
     def post(self, url: str, body: bytes, headers: dict[str, str] | None = None) -> Answer:
         """POST ``body`` (JSON); return the 2xx answer, or raise DeliveryError."""
+        return self.request("POST", url, body, headers)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        accept: tuple[int, ...] = (),
+    ) -> Answer:
+        """Send a request (a JSON body, if any); return the 2xx answer (or one whose status is
+        in ``accept``: a 404 the caller expects), or raise DeliveryError."""
         where = f"{self.what} ({endpoint(url)})"
+        sent = {"Accept": "application/json", **(headers or {})}
+        if body is not None:
+            sent["Content-Type"] = "application/json"
         try:
             with (
                 deadline(self.deadline, where),
-                self.client.stream(
-                    "POST",
-                    url,
-                    content=body,
-                    headers={"Content-Type": "application/json", **(headers or {})},
-                ) as response,
+                self.client.stream(method, url, content=body, headers=sent) as response,
             ):
                 answer = Answer(response.status_code, _read_some(response))
                 retry_after = response.headers.get("Retry-After")
@@ -86,7 +106,7 @@ class JsonPoster:
             ) from err
         except httpx.HTTPError as err:  # timeouts, resets, protocol errors: it may have arrived
             raise DeliveryError(f"{where}: {_why(err)}", transient=True, in_doubt=True) from err
-        if 200 <= answer.status < 300:
+        if 200 <= answer.status < 300 or answer.status in accept:
             return answer
         raise status_error(where, answer, retry_after)
 

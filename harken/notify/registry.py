@@ -17,6 +17,7 @@ from harken.notify.email.plugin import EmailPlugin
 from harken.notify.pagerduty.plugin import PagerDutyPlugin
 from harken.notify.slack.plugin import SlackPlugin
 from harken.notify.teams.plugin import TeamsPlugin
+from harken.notify.tickets import TicketPlugin
 from harken.notify.webhook.plugin import Webhooks
 
 SINKS: tuple[SinkPlugin | PluginFamily, ...] = (
@@ -26,6 +27,8 @@ SINKS: tuple[SinkPlugin | PluginFamily, ...] = (
     TeamsPlugin(),
     PagerDutyPlugin(),
     Webhooks(),
+    TicketPlugin("jira"),
+    TicketPlugin("zendesk"),
 )
 
 
@@ -72,6 +75,11 @@ def closure_sinks(config: Config, department: str) -> list[str]:
     return [p.name for p in plugins(config) if p.serves_closures(config, found)]
 
 
+def ticket_sinks(config: Config) -> list[str]:
+    """The ticket systems set up (tickets:): `harken queue ticket --to` names one."""
+    return [p.name for p in plugins(config) if p.serves_tickets(config)]
+
+
 def digest_plugins(config: Config) -> list[SinkPlugin]:
     """The plug-ins of the sinks the daily digest is written for."""
     found = config.find_department(config.digest.department)
@@ -89,6 +97,7 @@ def active_sink_names(config: Config) -> list[str]:
         p.name
         for p in plugins(config)
         if p.name in digests
+        or p.serves_tickets(config)
         or any(_on(config, p, p.serves_alerts(config, d)) for d in config.departments)
     ]
 

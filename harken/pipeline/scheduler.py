@@ -147,6 +147,9 @@ class Daemon:
             specs.append(JobSpec("spikes", self.check_spikes, hour, next_hour + 5 * minute))
         if self.config.digest.enabled:
             specs.append(JobSpec("digest", self.daily_digest, 5 * minute, now + minute))
+        if self.config.tickets.systems():
+            every = self.config.tickets.sync_interval
+            specs.append(JobSpec("tickets", self.sync_tickets, every, now + every))
         for hook in JOB_HOOKS:
             specs += hook(self)
         return specs
@@ -232,6 +235,14 @@ class Daemon:
         if self.scheduler_only:
             return NotifyResult()  # the workers' notify stage delivers it
         return deliver_pending(self.store, self.config, self.sinks)
+
+    def sync_tickets(self) -> None:
+        from harken.queue.tickets import sync_tickets
+
+        result = sync_tickets(self.store, self.config)
+        if result.done or result.errors:
+            problems = "".join(f"; {e}" for e in result.errors)
+            self.say(f"tickets: {result.done} done, {result.resolved} item(s) resolved{problems}")
 
     def refresh(self) -> None:
         for source in self.sources:

@@ -41,6 +41,7 @@ ACTIONS = (
     "untag",
     "approve",  # a reply's text, before it is sent
     "reply",  # post a reply on the mention's platform
+    "ticket",  # hand it to Jira or Zendesk
 )
 
 

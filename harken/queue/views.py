@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from harken.queue.items import load_row, replies_of
 from harken.store import Store
-from harken.store.repo import ItemFilter, count_queue_rows, queue_rows, tags_of
+from harken.store.repo import ItemFilter, count_queue_rows, queue_rows, tags_of, tickets_of
 from harken.store.tables import (
     Author,
     Classification,
@@ -105,6 +105,12 @@ def show_item(store: Store, item_id: int, history_limit: int = 10) -> dict[str, 
             }
             for r in replies_of(session, item_id)
         ]
+        # Added with tickets (issue 24): the Jira or Zendesk tickets made for it.
+        data["tickets"] = [
+            {"system": t.system, "key": t.key, "url": t.url, "status": t.status,
+             "remote_status": t.remote_status}
+            for t in tickets_of(session, item_id)
+        ]  # fmt: skip
         data["author_history"] = author_history(session, row.author, row.mention, history_limit)
     return data
 

@@ -21,7 +21,7 @@ from harken.notify.contract import Gate
 from harken.notify.registry import alert_sinks, closure_sinks, sink_gates, thread_sinks
 from harken.routing.rules import Decision, Subject
 from harken.store import repo
-from harken.store.tables import Author, Classification, Mention, QueueEvent, QueueItem
+from harken.store.tables import Author, Classification, Mention, QueueEvent, QueueItem, Ticket
 
 
 @dataclass
@@ -91,6 +91,7 @@ class AlertPlan:
     threads: dict[str, list[str]]
     rule_flags: dict[str, bool]
     gates: dict[str, Gate] = field(default_factory=dict)
+    rule_tickets: dict[str, str] = field(default_factory=dict)  # rule -> ticket system
 
     @classmethod
     def of(cls, config: Config) -> AlertPlan:
@@ -101,6 +102,7 @@ class AlertPlan:
             threads={n: thread_sinks(config, n) for n in names},
             rule_flags={r.name: r.alert for r in config.routing.rules if r.alert is not None},
             gates=sink_gates(config),
+            rule_tickets={r.name: r.ticket for r in config.routing.rules if r.ticket},
         )
 
     def alerted(self, item: QueueItem, decision: Decision, risk: float) -> list[str]:
@@ -164,6 +166,8 @@ def apply_decisions(
         else:
             item = _new_item(session, config, mention, incident_id, decision, now)
             open_in[item.department] = item
+            if (system := sinks.rule_tickets.get(decision.rule or "")) is not None:
+                queue_ticket(session, item, system, "harken", now)
             session.info.setdefault("open_items", {}).get(incident_id, []).append(item)
             result.queue_items += 1
         result.alerts += queue_alerts(session, sinks.alerted(item, decision, risk), item)
@@ -267,6 +271,32 @@ def queue_alerts(
         )
         for sink in sinks
     )
+
+
+def queue_ticket(
+    session: Session, item: QueueItem, system: str, by: str, now: datetime, event: bool = True
+) -> bool:
+    """Ask for a ticket in ``system`` (jira, zendesk) for the item: its ``tickets`` row and an
+    outbox alert that creates it (harken.notify.tickets), once per item and system. False if
+    it has one there already. The caller commits."""
+    assert item.id is not None
+    if repo.ticket_of(session, item.id, system) is not None:
+        return False
+    repo.insert_now(session, Ticket(queue_item_id=item.id, system=system, requested_by=by))
+    repo.add_alert(
+        session,
+        f"{system}:ticket:item-{item.id}",
+        kind="ticket",
+        queue_item_id=item.id,
+        mention_id=item.mention_id,
+        incident_id=item.incident_id,
+        sink=system,
+        channel=item.department,
+    )
+    if event:  # a person's request records its own (harken.queue.tickets)
+        note = f"{system} ticket asked for"
+        session.add(QueueEvent(queue_item_id=item.id, at=now, actor=by, action="ticket", note=note))
+    return True
 
 
 def queue_closure_alerts(session: Session, config: Config, item: QueueItem) -> int:

@@ -23,6 +23,7 @@ from harken.store.tables import (
     QueueItem,
     QueueTag,
     Spike,
+    Ticket,
     utcnow,
 )
 
@@ -334,6 +335,37 @@ def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
         )
         .with_for_update()  # SQLite: no-op (one writer at a time already)
     ).scalar()
+
+
+def record_ticket(session: Session, item_id: int, system: str, key: str, url: str | None) -> Ticket:
+    """The ticket the system created for the item: its key and address, on the item's row
+    (written when the ticket was asked for; made here if it was not)."""
+    ticket = ticket_of(session, item_id, system) or Ticket(queue_item_id=item_id, system=system)
+    ticket.key, ticket.url = key, url
+    session.add(ticket)
+    return ticket
+
+
+def ticket_of(session: Session, item_id: int, system: str) -> Ticket | None:
+    return session.execute(
+        select(Ticket).where(Ticket.queue_item_id == item_id, Ticket.system == system)
+    ).scalar()
+
+
+def tickets_of(session: Session, item_id: int) -> list[Ticket]:
+    statement = select(Ticket).where(Ticket.queue_item_id == item_id).order_by(Ticket.id)  # type: ignore[arg-type]
+    return list(session.execute(statement).scalars())
+
+
+def open_tickets(session: Session, system: str) -> list[Ticket]:
+    """Created tickets of this system that are not done yet, oldest first."""
+    return list(
+        session.execute(
+            select(Ticket)
+            .where(Ticket.system == system, Ticket.status == "open", Ticket.key.is_not(None))  # type: ignore[union-attr]
+            .order_by(Ticket.id)  # type: ignore[arg-type]
+        ).scalars()
+    )
 
 
 def risk_of(session: Session, item: QueueItem) -> float | None:

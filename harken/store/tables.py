@@ -327,6 +327,31 @@ class QueueTag(SQLModel, table=True):
     tag: str = Field(max_length=64)
 
 
+class Ticket(SQLModel, table=True):
+    """A queue item handed to a ticket system (``harken queue ticket``, or a rule's
+    ``ticket:``): one per item and system. Written when asked for (no ``key`` yet); the
+    outbox creates the ticket and records its key; the ticket sync marks it ``done`` (and
+    resolves the item) when the system says it is done."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("queue_item_id", "system", name="uq_tickets_item_system"),
+        Index("ix_tickets_open", "status", "system"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    queue_item_id: int = Field(foreign_key="queue_items.id")
+    system: str = Field(max_length=16)  # jira | zendesk
+    key: str | None = Field(default=None, max_length=64)  # "OPS-123", "4711"
+    url: str | None = Field(default=None, max_length=2048)
+    status: str = Field(default="open", max_length=16)  # open | done
+    remote_status: str | None = Field(default=None, max_length=64)  # as the system names it
+    requested_by: str = Field(default="harken", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class Reply(SQLModel, table=True):
     """A reply posted (or being posted) on the mention's platform from ``harken queue reply``.
 

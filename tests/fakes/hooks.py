@@ -7,10 +7,13 @@ does and checks what it is sent.
   Adaptive Card, 400 otherwise.
 * ``FakePagerDuty``: Events API v2 ``/v2/enqueue``: 202 {"status": "success", ...}, 400
   {"status": "invalid event", "errors": [...]} as PagerDuty answers, alerts kept by dedup key.
+* ``FakeJira``, ``FakeZendesk``: issues and tickets created, searched, read and moved to done
+  as their REST APIs do (basic auth checked).
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,3 +127,103 @@ def _invalid(event: Any) -> list[str]:
     elif not event.get("dedup_key"):
         errors.append("'dedup_key' is required for resolve and acknowledge")
     return errors
+
+
+def _basic(request: Request) -> str:
+    """The user part a Basic Authorization header carries ("" if none)."""
+    value = request.headers.get("authorization", "")
+    if not value.startswith("Basic "):
+        return ""
+    return base64.b64decode(value[6:]).decode()
+
+
+class FakeJira(FakeAPI):
+    """Jira Cloud REST v3: create issues (201 {id, key, self}), search them by label (POST
+    /rest/api/3/search/jql), read one (GET /rest/api/3/issue/KEY; 404 once deleted)."""
+
+    def __init__(self, login: str, project: str = "OPS") -> None:
+        super().__init__()
+        self.login, self.project = login, project
+        self.issues: dict[str, dict[str, Any]] = {}
+        self.route("POST", "/rest/api/3/issue")(self._create)
+        self.route("POST", "/rest/api/3/search/jql")(self._search)
+
+    def _create(self, request: Request) -> Reply:
+        if _basic(request) != self.login:
+            return Reply(401, json={"errorMessages": ["You are not authenticated."]})
+        fields = (request.json() or {}).get("fields") or {}
+        errors = {}
+        if (fields.get("project") or {}).get("key") != self.project:
+            errors["project"] = "valid project is required"
+        if not fields.get("summary") or len(fields["summary"]) > 255:
+            errors["summary"] = "Summary must be less than 255 characters."
+        document = fields.get("description") or {}
+        nodes = [n for p in document.get("content", []) for n in p.get("content", [])]
+        if document.get("type") != "doc" or any(not n.get("text") for n in nodes):
+            errors["description"] = "Operation value must be an Atlassian Document."
+        if errors:
+            return Reply(400, json={"errorMessages": [], "errors": errors})
+        key = f"{self.project}-{len(self.issues) + 1}"
+        self.issues[key] = {"key": key, "fields": fields, "status": ("To Do", "new")}
+        self.route("GET", f"/rest/api/3/issue/{key}")(lambda r, key=key: self._read(key))
+        return Reply(201, json={"id": str(10000 + len(self.issues)), "key": key,
+                                "self": f"{self.url}/rest/api/3/issue/{key}"})  # fmt: skip
+
+    def _view(self, key: str) -> dict[str, Any]:
+        name, category = self.issues[key]["status"]
+        return {
+            "key": key,
+            "fields": {"status": {"name": name, "statusCategory": {"key": category}}},
+        }
+
+    def _read(self, key: str) -> Reply:
+        if key not in self.issues:
+            return Reply(404, json={"errorMessages": ["Issue does not exist."]})
+        return Reply(json=self._view(key))
+
+    def _search(self, request: Request) -> Reply:
+        jql = (request.json() or {}).get("jql", "")
+        label = jql.split('"')[1] if jql.startswith("labels = ") else None
+        found = [self._view(k) for k, i in self.issues.items() if label in i["fields"]["labels"]]
+        return Reply(json={"issues": found, "isLast": True})
+
+    def done(self, key: str) -> None:
+        self.issues[key]["status"] = ("Done", "done")
+
+    def delete(self, key: str) -> None:
+        del self.issues[key]
+
+
+class FakeZendesk(FakeAPI):
+    """Zendesk API v2: create tickets (201 {ticket}), list them by external_id, show_many."""
+
+    def __init__(self, login: str) -> None:
+        super().__init__()
+        self.login = login
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.route("POST", "/api/v2/tickets.json")(self._create)
+        self.route("GET", "/api/v2/tickets.json")(self._by_external_id)
+        self.route("GET", "/api/v2/tickets/show_many.json")(self._show_many)
+
+    def _create(self, request: Request) -> Reply:
+        if _basic(request) != self.login:
+            return Reply(401, json={"error": "Couldn't authenticate you"})
+        ticket = (request.json() or {}).get("ticket") or {}
+        if not (ticket.get("comment") or {}).get("body"):
+            blank = {"base": [{"description": "Comment: cannot be blank"}]}
+            return Reply(422, json={"error": "RecordInvalid", "details": blank})
+        ticket_id = 35436 + len(self.tickets)
+        self.tickets[ticket_id] = {**ticket, "id": ticket_id, "status": "new"}
+        return Reply(201, json={"ticket": self.tickets[ticket_id]})
+
+    def _by_external_id(self, request: Request) -> Reply:
+        wanted = request.query.get("external_id")
+        return Reply(json={"tickets": [t for t in self.tickets.values()
+                                       if t.get("external_id") == wanted]})  # fmt: skip
+
+    def _show_many(self, request: Request) -> Reply:
+        ids = [int(i) for i in request.query.get("ids", "").split(",") if i.isdigit()]
+        return Reply(json={"tickets": [self.tickets[i] for i in ids if i in self.tickets]})
+
+    def solve(self, ticket_id: int) -> None:
+        self.tickets[ticket_id]["status"] = "solved"

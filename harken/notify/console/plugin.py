@@ -25,6 +25,9 @@ class ConsolePlugin:
     def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
         return False
 
+    def serves_tickets(self, config: Config) -> bool:
+        return False
+
     def gate(self, config: Config) -> Gate | None:
         return None  # the department's alert threshold
 

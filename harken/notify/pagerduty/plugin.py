@@ -30,6 +30,9 @@ class PagerDutyPlugin:
     def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
         return self.serves_alerts(config, department) is True
 
+    def serves_tickets(self, config: Config) -> bool:
+        return False
+
     def gate(self, config: Config) -> Gate | None:
         critical = config.alerts.critical
         return Gate(critical.priority, critical.risk)

@@ -33,6 +33,9 @@ class TeamsPlugin:
     def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
         return False
 
+    def serves_tickets(self, config: Config) -> bool:
+        return False
+
     def gate(self, config: Config) -> Gate | None:
         return None  # people read it: the department's alert threshold and noise budget
 

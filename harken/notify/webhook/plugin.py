@@ -55,6 +55,9 @@ class WebhookPlugin:
             config, "item.resolved", "item.dismissed"
         )
 
+    def serves_tickets(self, config: Config) -> bool:
+        return False
+
     def gate(self, config: Config) -> Gate | None:
         return EVERY_ITEM
 

@@ -1,0 +1,1 @@
+"""Jira Cloud: queue items as issues (REST API v3)."""

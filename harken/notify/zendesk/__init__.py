@@ -1,0 +1,1 @@
+"""Zendesk Support: queue items as tickets (API v2)."""

@@ -160,3 +160,33 @@ def test_a_rule_naming_a_ticket_system_that_is_not_set_up_is_refused(tmp_path: P
     data["routing"]["rules"][0]["ticket"] = "jira"
     with pytest.raises(ConfigError, match=r"routing.rules\[0\].ticket: jira is not set up"):
         load_config(overrides=data, environ={})
+
+
+def test_the_web_api_asks_for_a_ticket_through_the_same_action(
+    tmp_path: Path, jira: FakeJira, classifier: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from harken.queue import accounts
+    from harken.web.app import create_app
+
+    config, path = with_tickets(tmp_path, {"jira": jira_settings(jira)})
+    store = route(tmp_path, config, classifier, HOSTILE)
+    item = item_in(store, "legal")
+    added = CliRunner().invoke(
+        app,
+        ["--config", str(path), "users", "add", "mina", "--role", "social", "--password-stdin"],
+        input="correct horse battery\n",
+        env=ENV,
+    )
+    assert added.exit_code == 0, added.output
+    with TestClient(create_app(config, store), base_url="http://testserver") as client:
+        headers = {"authorization": "Bearer " + accounts.issue_token(store, "mina")}
+        url = f"/api/v1/items/{item['id']}/ticket"
+        unknown = client.post(url, json={"system": "trello"}, headers=headers)
+        assert unknown.status_code == 409 and "no ticket system 'trello'" in unknown.text
+        asked = client.post(url, json={"system": "jira"}, headers=headers)
+        assert asked.status_code == 200 and asked.json()["ok"], asked.text
+    assert deliver(store, config).sent == 1 and list(jira.issues) == ["OPS-1"]
+    (ticket,) = show(path, item["id"])["tickets"]
+    assert ticket["key"] == "OPS-1"

@@ -16,6 +16,7 @@ from harken.queue import actions as queue
 from harken.queue.actors import Actor
 from harken.queue.items import Change
 from harken.queue.people import department_permission
+from harken.queue.tickets import open_ticket
 from harken.store import Store
 
 # What each takes from the form or JSON body besides the item: (field, required).
@@ -28,6 +29,7 @@ ACTIONS: dict[str, tuple[tuple[str, bool], ...]] = {
     "reopen": (("note", False),),
     "note": (("text", True),),
     "tag": (("tags", True),),
+    "ticket": (("system", True),),  # jira or zendesk, as set up in tickets:
 }
 BULK = ("claim", "resolve", "dismiss", "reopen")
 MAX_FIELD = 4000
@@ -75,6 +77,8 @@ def perform(
             return queue.reopen(store, item_id, actor, fields.get("note"), may=may, request_key=key)
         case "note":
             return queue.add_note(store, item_id, actor, fields["text"], may=may)
+        case "ticket":  # created by the outbox (the daemon's, or `harken alerts flush`)
+            return open_ticket(store, config, item_id, actor, fields["system"], may=may)
         case _:  # tag
             tags = [t for t in fields["tags"].split(",") if t.strip()]
             return queue.tag(store, item_id, actor, tags, may=may)

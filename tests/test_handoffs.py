@@ -54,6 +54,7 @@ HOSTILE = (
     '<!channel> [claim here](https://evil.example) **acme** my lawyer will sue =HYPERLINK("x")'
 )
 QUESTION = "acme where do I change my avatar?"
+ANGRY_EMOJI = "acme " + "😡" * 7000 + " my lawyer will hear of this"
 
 
 def tree(tmp_path: Path, **alerts: Any) -> dict[str, Any]:
@@ -226,9 +227,8 @@ def test_a_receiver_hears_only_what_it_subscribes_to(
 ) -> None:
     hook = webhook(receiver, events=["item.resolved"], departments=["legal"])
     config, path = configured(tmp_path, webhooks=[hook])
-    assert alert_sinks(config, "support") == [] and closure_sinks(config, "legal") == [
-        "webhook:ops"
-    ]
+    assert alert_sinks(config, "support") == []
+    assert closure_sinks(config, "legal") == {"webhook:ops": "item"}
     store = route(tmp_path, config, classifier, HOSTILE, QUESTION)
     result = deliver(store, config)
     # legal's item.created is written (to know the item later) and skipped, never sent
@@ -260,6 +260,55 @@ def test_a_receiver_hears_of_transfers_escalations_and_posts_joining_an_incident
     assert escalated["data"]["level"] == escalated["data"]["item"]["escalation_level"] == 2
     assert grown["data"]["item"]["id"] == question["id"] and grown["data"]["joined"] == 1
     assert grown["data"]["post"]["external_id"] == "7100"
+    # heard of in support and in engineering: resolved once, as of where it is now
+    cli(path, "queue", "tag", str(question["id"]), "app")
+    cli(path, "queue", "resolve", str(question["id"]))
+    assert deliver(store, config).sent == 1
+    (resolved,) = receiver.of_type("item.resolved")
+    assert resolved["department"] == "engineering" and resolved["data"]["item"]["tags"] == ["app"]
+
+
+def test_a_token_in_a_webhooks_path_never_shows_even_when_the_receiver_echoes_it(
+    tmp_path: Path, receiver: FakeReceiver, classifier: Any
+) -> None:
+    hook = webhook(receiver) | {"url": receiver.url + HOOK_PATH + "/T0KEN-s3cr3t-42"}
+    config, path = configured(tmp_path, webhooks=[hook])
+    store = route(tmp_path, config, classifier, QUESTION)
+    assert deliver(store, config).failed == 1  # the fake's 404 quotes the path it was sent
+    (failed,) = alerts(store)
+    shown = cli(path, "alerts").output + cli(path, "alerts", "--format", "json").output
+    assert "HTTP 404" in shown and "T0KEN-s3cr3t-42" not in shown + (failed.last_error or "")
+
+
+def test_posts_that_join_after_a_grown_event_was_tried_make_an_event_of_their_own(
+    tmp_path: Path, receiver: FakeReceiver, classifier: Any
+) -> None:
+    config, _ = configured(tmp_path, webhooks=[webhook(receiver)])
+    store = route(tmp_path, config, classifier, QUESTION)
+    assert deliver(store, config).sent == 1
+
+    def retweets(*ids: str) -> None:
+        tweets = []
+        for tweet_id in ids:
+            retweet = p.tweet(tweet_id, "RT @kenji_t: " + QUESTION, author="200")
+            retweet["referenced_tweets"] = [{"type": "retweeted", "id": "7000"}]
+            tweets.append(retweet)
+        jsonl = p.write_jsonl(tmp_path / f"rt-{ids[0]}.jsonl", p.x_page(*tweets))
+        ingest(store, config, list(read_jsonl(jsonl, "x")), source="t")
+        run_pass(store, config, {}, classifier)
+
+    retweets("7100")
+
+    def take_then_fail(request: Any) -> Reply:
+        receiver._receive(request)  # the receiver has it; its answer is lost
+        return Reply(503)
+
+    receiver.fail_next(take_then_fail)
+    assert deliver(store, config).retry_later == 1
+    retweets("7101")  # joins after the first grown event was tried: not folded into it
+    assert deliver(store, config, force=True).sent == 2
+    grown = receiver.of_type("incident.grown")
+    assert [g["data"]["post"]["external_id"] for g in grown] == ["7100", "7101"]
 
 
 @pytest.mark.parametrize(
@@ -268,6 +317,7 @@ def test_a_receiver_hears_of_transfers_escalations_and_posts_joining_an_incident
         ({"secret": "whsec_not base64!!"}, "expected whsec_ and base64 (make one: python -c"),
         ({"secret": "whsec_c2hvcnQ="}, "expected a key of 24 to 64 bytes, got 5"),
         ({"url": "ftp://example.com/hook"}, "http:// or https://"),
+        ({"url": "https://hooks.example:80a/h"}, "this one cannot be read"),
         ({"name": "Ops Team"}, "lower-case letters"),
         ({"events": ["item.deleted"]}, "item.created"),
         ({"departments": ["nobody"]}, "alerts.webhooks[0].departments names department 'nobody'"),
@@ -319,11 +369,14 @@ def test_teams_channels_get_cards_where_strangers_text_is_never_markdown(
             "departments": {"legal": teams.url + "/workflows/legal?sig=SECRETSIG"},
         }
         config, path = configured(tmp_path, teams=settings)
-        store = route(tmp_path, config, classifier, OUTAGE, HOSTILE, QUESTION)
+        store = route(tmp_path, config, classifier, OUTAGE, HOSTILE, QUESTION, ANGRY_EMOJI)
         result = deliver(store, config)
-        assert result.sent == 2  # legal (urgent) and engineering (high); the question is not
-        (legal,) = teams.cards["/workflows/legal"]
+        assert result.sent == 3  # legal's two (urgent), engineering (high); not the question
+        legal, emoji = teams.cards["/workflows/legal"]  # the fake refuses over 28 KB
         (engineering,) = teams.cards["/workflows/all"]
+    # 4 bytes a character: the post is shortened until the message fits
+    (shown,) = [t for t in texts_of(emoji, "TextRun") if t.startswith("acme ")]
+    assert 200 < len(shown) < len(ANGRY_EMOJI) and shown.endswith("…")
     assert legal["type"] == "AdaptiveCard" and legal["version"] == "1.4"
     assert HOSTILE in texts_of(legal, "TextRun")  # shown as written
     markdown = " ".join(texts_of(legal, "TextBlock"))  # what Teams reads as Markdown
@@ -374,6 +427,41 @@ def test_pagerduty_is_paged_for_critical_items_and_resolved_with_them(
         cli(path, "queue", "dismiss", str(item["id"]), "--reason", "not ours")
         assert deliver(store, config).sent == 1
         assert paged.status == "resolved"
+
+
+def test_resolving_an_item_leaves_the_page_open_while_another_item_is_on_it(
+    tmp_path: Path, classifier: Any
+) -> None:
+    with FakePagerDuty() as pagerduty:
+        settings = {"api_base_url": pagerduty.url, "routing_keys": {"legal": PD_KEY}}
+        config, path = configured(tmp_path, pagerduty=settings)
+        store = route(tmp_path, config, classifier, HOSTILE)
+        first = item_in(store, "legal")
+        cli(path, "queue", "transfer", str(first["id"]), "--to", "support")
+        # a retweet joins the incident; legal has no open item of it now: a second one
+        retweet = p.tweet("7100", "RT @kenji_t: " + HOSTILE, author="200")
+        retweet["referenced_tweets"] = [{"type": "retweeted", "id": "7000"}]
+        jsonl = p.write_jsonl(tmp_path / "rt.jsonl", p.x_page(retweet))
+        ingest(store, config, list(read_jsonl(jsonl, "x")), source="t")
+        run_pass(store, config, {}, classifier)
+        second = item_in(store, "legal")
+        assert second["incident_id"] == first["incident_id"] != None  # noqa: E711
+        deliver(store, config)
+        (paged,) = pagerduty.alerts.values()
+        assert len(paged.triggers) == 2  # one PagerDuty alert for the incident
+        cli(path, "queue", "resolve", str(first["id"]))
+        result = deliver(store, config)
+        assert result.skipped == 1 and paged.status == "triggered"  # the second is still open
+        cli(path, "queue", "resolve", str(second["id"]))
+        assert deliver(store, config).sent == 1 and paged.status == "resolved"
+        # a trigger retried after its item closed is not sent
+        with store.session() as session:
+            trigger = session.get(Alert, alerts(store, "pagerduty")[0].id)
+            assert trigger is not None
+            trigger.status = "pending"
+            session.add(trigger)
+            session.commit()
+        assert deliver(store, config).skipped == 1 and paged.status == "resolved"
 
 
 def test_pagerduty_refusing_an_event_fails_it_with_pagerdutys_words(

@@ -134,7 +134,9 @@ def _health_line(h: Any) -> str:
     line = f"  {h.sink}: {counts}"
     line += f" · last sent {h.last_sent_at:%m-%d %H:%M} UTC" if h.last_sent_at else " · never sent"
     if h.last_error:
-        when = f"retrying at {h.retry_at:%H:%M:%S} UTC" if h.retry_at else "failed"
+        when = "failed"
+        if h.error_status == "pending":
+            when = f"retrying at {h.retry_at:%H:%M:%S} UTC" if h.retry_at else "to retry"
         line += f" · {when}: {one_line(h.last_error, 120)}"
     return line
 

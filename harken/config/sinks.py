@@ -8,6 +8,7 @@ import base64
 import re
 from datetime import timedelta
 from typing import Annotated, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, field_validator
 
@@ -53,10 +54,21 @@ def webhook_key(secret: str) -> bytes:
 
 
 def http_url(value: str) -> str:
-    """An absolute http(s) URL: anything else would fail at every delivery."""
+    """An absolute http(s) URL that a client can send to: anything else would fail at every
+    delivery."""
+    import httpx  # slow to import: only when a config has such a URL
+
     text = value.strip()
-    if not re.match(r"https?://[^\s/?#]+", text, re.IGNORECASE):
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        httpx.URL(text)
+    except (ValueError, httpx.InvalidURL):
+        raise ValueError("expected an http:// or https:// URL (this one cannot be read)") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError("expected an http:// or https:// URL")
+    if any(c.isspace() for c in text):
+        raise ValueError("expected an http:// or https:// URL (it has a space in it)")
     return text
 
 

@@ -112,6 +112,9 @@ class ReadsStore(Protocol):
 # somewhere). The registry resolves "auto".
 Switch = bool | Literal["auto"]
 
+# How a sink hears of an item's closing (SinkPlugin.serves_closures).
+Closures = Literal["item", "department"] | None
+
 
 @dataclass(frozen=True)
 class Gate:
@@ -149,9 +152,11 @@ class SinkPlugin(Protocol):
         ``digest.department``)."""
         ...
 
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
         """Whether an item this sink was alerted of tells it when it is resolved or dismissed
-        (kind "closed": a webhook's item.resolved, PagerDuty's resolve)."""
+        (kind "closed"), and how often: once per item ("item": a webhook's item.resolved) or
+        once per department it was alerted in ("department": PagerDuty resolves the page on
+        each service it reached); None: never."""
         ...
 
     def serves_tickets(self, config: Config) -> bool:

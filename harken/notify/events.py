@@ -5,6 +5,7 @@ webhooks receive it (docs/alerts.md, "Webhooks"). The JSON of an item and its po
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from harken.store.repo import AlertView, QueueRow
@@ -42,18 +43,19 @@ def event_id(view: AlertView) -> str:
     return f"msg_{digest[:32]}"
 
 
-def event_json(view: AlertView) -> dict[str, Any]:
+def event_json(view: AlertView, tags: Sequence[str] | None = None) -> dict[str, Any]:
+    """``tags``: the item's (``queue tag``), as ``queue list`` shows them."""
     alert = view.alert
     return {
         "id": event_id(view),
         "type": event_type(view),
         "timestamp": alert.created_at.isoformat(),  # when it happened, not when it was sent
         "department": alert.channel or None,
-        "data": _data(view),
+        "data": _data(view, tags),
     }
 
 
-def _data(view: AlertView) -> dict[str, Any]:
+def _data(view: AlertView, tags: Sequence[str] | None) -> dict[str, Any]:
     alert, item, mention, author = view.alert, view.item, view.mention, view.author
     if alert.kind == "spike" and view.spike is not None:
         spike = view.spike
@@ -89,7 +91,9 @@ def _data(view: AlertView) -> dict[str, Any]:
             "joined": alert.payload.get("joined", 1),  # posts folded into this event
         }
     data: dict[str, Any] = {
-        "item": item_json(QueueRow(item, mention, author, view.classification), view.incident)
+        "item": item_json(
+            QueueRow(item, mention, author, view.classification), view.incident, tags=tags
+        )
     }
     if alert.kind == "item" and alert.payload.get("transferred_from"):
         data["from"] = alert.payload["transferred_from"]

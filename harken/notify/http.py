@@ -50,10 +50,30 @@ class Answer:
 
 def endpoint(url: str) -> str:
     """``https://prod-12.westus.logic.azure.com``: where a URL goes, without its secrets."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an unreadable URL"
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}"
+
+
+def _secret_parts(url: str) -> list[str]:
+    """What of a URL may be a secret (a path token, a query's signature): masked wherever a
+    receiver's answer or an error quotes it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url]
+    found = [parts.path, parts.query, *parts.path.split("/"), *parts.query.split("&")]
+    found += [pair.partition("=")[2] for pair in parts.query.split("&")]
+    return sorted({p for p in found if len(p) >= 6}, key=len, reverse=True)
+
+
+def _masked(text: str, url: str) -> str:
+    for part in _secret_parts(url):
+        text = text.replace(part, "…")
+    return redact(text)
 
 
 class JsonPoster:
@@ -99,16 +119,20 @@ class JsonPoster:
         except DeadlineExceeded as err:
             raise DeliveryError(str(err), transient=True, in_doubt=True) from err
         except httpx.ConnectError as err:
-            raise DeliveryError(f"{where}: cannot connect ({_why(err)})", transient=True) from err
-        except httpx.UnsupportedProtocol as err:
+            why = _masked(_why(err), url)
+            raise DeliveryError(f"{where}: cannot connect ({why})", transient=True) from err
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL, ValueError) as err:
             raise DeliveryError(
-                f"{where}: not an http(s) address", transient=False, hint="fix the URL"
+                f"{where}: not a usable http(s) address ({_masked(_why(err), url)})",
+                transient=False,
+                hint="fix the URL in the config",
             ) from err
         except httpx.HTTPError as err:  # timeouts, resets, protocol errors: it may have arrived
-            raise DeliveryError(f"{where}: {_why(err)}", transient=True, in_doubt=True) from err
+            why = _masked(_why(err), url)
+            raise DeliveryError(f"{where}: {why}", transient=True, in_doubt=True) from err
         if 200 <= answer.status < 300 or answer.status in accept:
             return answer
-        raise status_error(where, answer, retry_after)
+        raise status_error(where, Answer(answer.status, _masked(answer.text, url)), retry_after)
 
 
 def status_error(where: str, answer: Answer, retry_after: str | None = None) -> DeliveryError:

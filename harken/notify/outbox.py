@@ -220,7 +220,8 @@ class Outbox:
         "sink" (stop the sink this run) or "again" (retry it after a short hold)."""
         alert = view.alert
         assert alert.id is not None
-        if alert.kind in PINGS and sink.budgeted:  # people's channels, not machines
+        # People's channels, not machines' (a sink from before budgeted existed: people's).
+        if alert.kind in PINGS and getattr(sink, "budgeted", True):
             with self.store.session() as session:
                 reason = hold_reason(session, view, budget_for(self.config, alert.channel), now)
             if reason is not None:

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from harken.config import Config
 from harken.notify.console.plugin import ConsolePlugin
-from harken.notify.contract import Gate, PluginFamily, Sink, SinkPlugin, Switch
+from harken.notify.contract import Closures, Gate, PluginFamily, Sink, SinkPlugin, Switch
 from harken.notify.email.plugin import EmailPlugin
 from harken.notify.pagerduty.plugin import PagerDutyPlugin
 from harken.notify.slack.plugin import SlackPlugin
@@ -69,10 +69,15 @@ def thread_sinks(config: Config, department: str) -> list[str]:
     return [p.name for p in plugins(config) if p.serves_threads(config, found)]
 
 
-def closure_sinks(config: Config, department: str) -> list[str]:
-    """Sinks told when an item they were alerted of is resolved or dismissed."""
+def closure_sinks(config: Config, department: str) -> dict[str, Closures]:
+    """Sinks told when an item they were alerted of in this department is resolved or
+    dismissed, each with how often (once per item, or per department it was alerted in)."""
     found = config.find_department(department)
-    return [p.name for p in plugins(config) if p.serves_closures(config, found)]
+    return {
+        p.name: scope
+        for p in plugins(config)
+        if (scope := p.serves_closures(config, found)) is not None
+    }
 
 
 def ticket_sinks(config: Config) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Protocol
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Delivered, Gate, Sink, Skip, Switch, Thread
+from harken.notify.contract import Closures, Delivered, Gate, Sink, Skip, Switch, Thread
 from harken.store import Store
 from harken.store.repo import AlertView, record_ticket
 from harken.store.tables import Alert
@@ -138,8 +138,8 @@ class TicketPlugin:
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return False
 
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
-        return False
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
+        return None
 
     def serves_tickets(self, config: Config) -> bool:
         return self.name in config.tickets.systems()

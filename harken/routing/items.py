@@ -300,16 +300,26 @@ def queue_ticket(
 
 
 def queue_closure_alerts(session: Session, config: Config, item: QueueItem) -> int:
-    """An item was resolved or dismissed: the sinks that follow closures (a webhook's
-    item.resolved, PagerDuty's resolve) hear of it, once per department they were alerted of
-    it in (a page on each service it reached is resolved). The caller commits."""
+    """An item was resolved or dismissed: the sinks that follow closures hear of it, if they
+    were alerted of it: a webhook once (as of the item's department if it heard of the item
+    there, else of the first it did), PagerDuty once per department it paged (a page on each
+    service it reached).
+    The caller commits."""
     assert item.id is not None and item.closed_at is not None
-    added = 0
     stamp = f"{item.closed_at:%Y%m%dT%H%M%S.%f}"  # an item may close, reopen and close again
-    for department in {d.name for d in config.departments}:
-        for sink in closure_sinks(config, department):
-            if not repo.item_alert_written(session, sink, item.id, department):
-                continue
+    channels: dict[str, list[str]] = {}  # sink -> departments it heard of the item in
+    scopes: dict[str, str] = {}
+    for department in [item.department, *(d.name for d in config.departments)]:
+        for sink, scope in closure_sinks(config, department).items():
+            heard = channels.setdefault(sink, [])
+            if department not in heard and repo.item_alert_written(
+                session, sink, item.id, department
+            ):
+                heard.append(department)
+                scopes[sink] = scope or "item"
+    added = 0
+    for sink, heard in channels.items():
+        for department in heard[:1] if scopes.get(sink) == "item" else heard:
             added += repo.add_alert(
                 session,
                 f"{sink}:closed-{stamp}:{department}:item-{item.id}",

@@ -284,7 +284,8 @@ class SinkHealth:
     counts: dict[str, int]  # by status
     last_sent_at: datetime | None
     last_error: str | None  # of its newest alert that is waiting to retry or failed
-    retry_at: datetime | None  # when that alert is tried again (None: it failed for good)
+    error_status: str | None  # that alert's: pending (to be retried) or failed
+    retry_at: datetime | None  # when a pending one is tried again (None: at the next run)
 
 
 def sink_health(session: Session, since: datetime | None = None) -> list[SinkHealth]:
@@ -299,22 +300,21 @@ def sink_health(session: Session, since: datetime | None = None) -> list[SinkHea
     last_sent = {sink: at for sink, at in session.execute(sent).all()}
     health = []
     for sink in sorted(counts):
-        erred = session.execute(
-            select(Alert.last_error, Alert.status, Alert.next_attempt_at)
-            .where(
-                Alert.sink == sink,
-                Alert.status.in_(("pending", "failed")),  # type: ignore[attr-defined]
-                Alert.last_error.is_not(None),  # type: ignore[union-attr]
-            )
-            .order_by(Alert.id.desc())  # type: ignore[union-attr]
-            .limit(1)
-        ).first()
+        erring = select(Alert.last_error, Alert.status, Alert.next_attempt_at).where(
+            Alert.sink == sink,
+            Alert.status.in_(("pending", "failed")),  # type: ignore[attr-defined]
+            Alert.last_error.is_not(None),  # type: ignore[union-attr]
+        )
+        if since is not None:
+            erring = erring.where(Alert.created_at >= since)  # type: ignore[operator]
+        erred = session.execute(erring.order_by(Alert.id.desc()).limit(1)).first()  # type: ignore[union-attr]
         health.append(
             SinkHealth(
                 sink,
                 counts[sink],
                 last_sent.get(sink),
                 erred[0] if erred else None,
+                erred[1] if erred else None,
                 erred[2] if erred and erred[1] == "pending" else None,
             )
         )
@@ -324,7 +324,9 @@ def sink_health(session: Session, since: datetime | None = None) -> list[SinkHea
 def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
     """The item's thread reply still waiting to go out, locked (PostgreSQL) so that a sender
     cannot claim it while a router folds another post into it; a reply claimed first is
-    no longer pending, and the router queues a new one."""
+    no longer pending, and the router queues a new one. So is one that was tried already:
+    it may have arrived as it was (a webhook's receiver keeps the first of each event id),
+    so what joins after must be news of its own."""
     return session.execute(
         select(Alert)
         .where(
@@ -332,6 +334,8 @@ def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
             Alert.queue_item_id == item_id,
             Alert.kind == "update",
             Alert.status == "pending",
+            Alert.attempts == 0,
+            Alert.sending_at.is_(None),  # type: ignore[union-attr]
         )
         .with_for_update()  # SQLite: no-op (one writer at a time already)
     ).scalar()
@@ -386,6 +390,26 @@ def item_alerted(session: Session, sink: str, item_id: int) -> bool:
         )
     ).first()
     return found is not None
+
+
+def paged_elsewhere(session: Session, sink: str, item: QueueItem, channel: str) -> QueueItem | None:
+    """Another open item of the item's incident that this sink alerted in this channel (its
+    page shares the incident's dedup key there: resolving this one must not close it)."""
+    if item.incident_id is None:
+        return None
+    return session.execute(
+        select(QueueItem)
+        .join(Alert, Alert.queue_item_id == QueueItem.id)
+        .where(
+            QueueItem.incident_id == item.incident_id,
+            QueueItem.id != item.id,
+            QueueItem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+            Alert.sink == sink,
+            Alert.channel == channel,
+            Alert.kind.in_(("item", "escalation")),  # type: ignore[attr-defined]
+        )
+        .limit(1)
+    ).scalar()
 
 
 def item_alert_written(session: Session, sink: str, item_id: int, channel: str) -> bool:

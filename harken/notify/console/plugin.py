@@ -7,7 +7,7 @@ from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
 from harken.notify.console.sink import ConsoleSink
-from harken.notify.contract import Gate, Sink, Switch
+from harken.notify.contract import Closures, Gate, Sink, Switch
 
 
 class ConsolePlugin:
@@ -22,8 +22,8 @@ class ConsolePlugin:
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return config.alerts.console
 
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
-        return False
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
+        return None
 
     def serves_tickets(self, config: Config) -> bool:
         return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Gate, Sink, Switch
+from harken.notify.contract import Closures, Gate, Sink, Switch
 from harken.notify.email.sink import EmailSink
 
 
@@ -21,8 +21,8 @@ class EmailPlugin:
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return config.digest.email is not None
 
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
-        return False
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
+        return None
 
     def serves_tickets(self, config: Config) -> bool:
         return False

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Gate, Sink, Switch
+from harken.notify.contract import Closures, Gate, Sink, Switch
 
 
 def routing_key(config: Config, department: str | None) -> str | None:
@@ -27,8 +27,9 @@ class PagerDutyPlugin:
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return False
 
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
-        return self.serves_alerts(config, department) is True
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
+        # The page on each service the item reached.
+        return "department" if self.serves_alerts(config, department) is True else None
 
     def serves_tickets(self, config: Config) -> bool:
         return False

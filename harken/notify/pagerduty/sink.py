@@ -3,9 +3,11 @@
 A critical item or an escalation of one triggers an alert whose dedup key is its incident's
 in its department (``harken:incident-92:security``): later triggers of the same incident add
 to the same PagerDuty alert, and a trigger sent twice after an interruption is one alert.
-Resolving or dismissing the item resolves it. A spike triggers one of its own. The summary is
-plain text (PagerDuty shows it as such); the event's whole JSON, as webhooks get it, rides in
-``custom_details``.
+Resolving or dismissing the item resolves it, unless another open item of the incident is on
+the same page (an item opened after the first was transferred away). A spike triggers one of
+its own. A trigger whose item was closed meanwhile (retried after its resolve) is skipped; an
+item reopened is not paged again. The summary is plain text (PagerDuty shows it as such);
+the event's whole JSON, as webhooks get it, rides in ``custom_details``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from harken.notify.contract import Delivered, Skip, Thread
 from harken.notify.events import IMPERSONATION_RULE, event_json
 from harken.notify.http import JsonPoster
 from harken.notify.pagerduty.plugin import routing_key
-from harken.store.repo import AlertView
+from harken.store import Store
+from harken.store.repo import OPEN_STATUSES, AlertView, paged_elsewhere
 from harken.store.tables import Alert
 from harken.text import safe_link, strip_controls
 
@@ -37,6 +40,7 @@ class PagerDutySink:
         self.config = config
         self.url = pagerduty.api_base_url.rstrip("/") + "/v2/enqueue"
         self.poster = JsonPoster("PagerDuty", pagerduty.timeout.total_seconds())
+        self.store: Store | None = None  # the outbox's: is another item on the page?
 
     def lane(self, alert: Alert) -> str:
         return alert.channel  # a department: its service's alerts in order
@@ -44,11 +48,25 @@ class PagerDutySink:
     def verify(self, view: AlertView, thread: Thread | None = None) -> Delivered | None:
         return None
 
+    def use_store(self, store: Store) -> None:
+        self.store = store
+
     def deliver(self, view: AlertView, thread: Thread | None = None) -> Delivered:
-        alert = view.alert
+        alert, item = view.alert, view.item
         key = routing_key(self.config, alert.channel)
         if key is None:
             raise Skip(f"no PagerDuty routing key for {alert.channel} any more")
+        trigger = alert.kind in ("item", "escalation")
+        if trigger and item is not None and item.status not in OPEN_STATUSES:
+            raise Skip(f"item #{item.id} is {item.status}: not paged")  # retried after closing
+        if item is not None and alert.kind == "closed" and self.store is not None:
+            with self.store.session() as session:
+                other = paged_elsewhere(session, self.name, item, alert.channel)
+            if other is not None:
+                raise Skip(
+                    f"item #{other.id} of incident #{item.incident_id} is still open: "
+                    "its page stays"
+                )
         event = pagerduty_event(view, key)
         body = json.dumps(event, ensure_ascii=True).encode()
         self.poster.post(self.url, body)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Gate, Sink, Switch
+from harken.notify.contract import Closures, Gate, Sink, Switch
 from harken.notify.slack.mode import slack_mode
 
 
@@ -22,8 +22,8 @@ class SlackPlugin:
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return slack_mode(config, department) is not None
 
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
-        return False
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
+        return None
 
     def serves_tickets(self, config: Config) -> bool:
         return False

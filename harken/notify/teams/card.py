@@ -17,20 +17,22 @@ from harken.config import Config
 from harken.store.repo import AlertView
 from harken.text import safe_link, strip_controls
 
-POST_MAX = 1500  # characters of a post shown (the whole message must stay under 28 KB)
+POST_MAX = 1500  # characters of a post shown, at scale 1
 LINE_MAX = 300
+SUMMARY_MAX = 6000
 
 Element = dict[str, Any]
 
 
-def teams_message(view: AlertView, config: Config) -> dict[str, Any]:
-    """The webhook's body: one Adaptive Card attachment."""
+def teams_message(view: AlertView, config: Config, scale: float = 1.0) -> dict[str, Any]:
+    """The webhook's body: one Adaptive Card attachment; ``scale`` shortens strangers' text
+    (Teams refuses a message over 28 KB: the sink tries smaller until it fits)."""
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
         "msteams": {"width": "Full"},
-        **_card(view, config),
+        **_card(view, config, scale),
     }
     return {
         "type": "message",
@@ -44,13 +46,14 @@ def teams_message(view: AlertView, config: Config) -> dict[str, Any]:
     }
 
 
-def _card(view: AlertView, config: Config) -> dict[str, Any]:
+def _card(view: AlertView, config: Config, scale: float) -> dict[str, Any]:
     alert = view.alert
+    post, line = max(int(POST_MAX * scale), 80), max(int(LINE_MAX * scale), 60)
     if alert.kind == "digest":
         date = strip_controls(str(alert.payload.get("date", "")))[:32]
         summary = [
             _heading(f"Daily escalation digest {date}"),
-            _text(alert.payload.get("summary", ""), 6000),
+            _text(alert.payload.get("summary", ""), max(int(SUMMARY_MAX * scale), 200)),
         ]
         link = safe_link(config.digest.link.replace("{date}", date)) if config.digest.link else None
         return {"body": summary, **_open(link, "Open the digest")}
@@ -66,7 +69,7 @@ def _card(view: AlertView, config: Config) -> dict[str, Any]:
         return {
             "body": [
                 _heading(heading),
-                _text(f"{about} · terms: {terms} · incidents {incidents}", LINE_MAX),
+                _text(f"{about} · terms: {terms} · incidents {incidents}", line),
             ]
         }
     item, mention, author, c = view.item, view.mention, view.author, view.classification
@@ -87,13 +90,13 @@ def _card(view: AlertView, config: Config) -> dict[str, Any]:
     body: list[Element] = [
         _heading(title),
         _runs((f"{who} on {mention.platform}", True), (f"  {reach}" if reach else "", False)),
-        _text(mention.text or "(no text)", POST_MAX),
+        _text(mention.text or "(no text)", post),
     ]
     if c is not None:
         scores = f"{c.sentiment} · complaint {c.complaint:.2f} · risk {c.risk:.2f}"
         factors = "; ".join(c.risk_factors[:6])
-        body.append(_text(scores + (f" · {factors}" if factors else ""), LINE_MAX * 2, subtle=True))
-    body.append(_text(f"Why here: {item.reason}", LINE_MAX, subtle=True))
+        body.append(_text(scores + (f" · {factors}" if factors else ""), line * 2, subtle=True))
+    body.append(_text(f"Why here: {item.reason}", line, subtle=True))
     body.append(_subtle(f"Respond by {_utc(item.due_at)} · `harken queue show {item.id}`"))
     return {"body": body, **_open(safe_link(mention.url), "Open the post")}
 

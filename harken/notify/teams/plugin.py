@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Gate, Sink, Switch
+from harken.notify.contract import Closures, Gate, Sink, Switch
 
 
 def teams_url(config: Config, department: str | None) -> str | None:
@@ -30,8 +30,8 @@ class TeamsPlugin:
         teams = config.alerts.teams
         return bool(teams and teams.digest) and self.serves_alerts(config, department) is True
 
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
-        return False
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
+        return None
 
     def serves_tickets(self, config: Config) -> bool:
         return False

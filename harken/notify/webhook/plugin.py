@@ -9,7 +9,7 @@ from rich.console import Console
 
 from harken.config import Config, DepartmentConfig, Priority
 from harken.config.sinks import WebhookConfig
-from harken.notify.contract import Gate, Sink, SinkPlugin, Switch
+from harken.notify.contract import Closures, Gate, Sink, SinkPlugin, Switch
 
 EVERY_ITEM = Gate(Priority.low, 0.0)
 
@@ -50,10 +50,9 @@ class WebhookPlugin:
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return self._hears(config, "digest")
 
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> bool:
-        return self._serves(config, department) and self._hears(
-            config, "item.resolved", "item.dismissed"
-        )
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
+        hears = self._hears(config, "item.resolved", "item.dismissed")
+        return "item" if self._serves(config, department) and hears else None  # one receiver
 
     def serves_tickets(self, config: Config) -> bool:
         return False

@@ -24,7 +24,8 @@ from harken.config.sinks import WebhookConfig, webhook_key
 from harken.notify.contract import Delivered, Skip, Thread
 from harken.notify.events import event_json
 from harken.notify.http import JsonPoster
-from harken.store.repo import AlertView
+from harken.store import Store
+from harken.store.repo import AlertView, tags_of
 from harken.store.tables import Alert
 
 
@@ -38,6 +39,16 @@ class WebhookSink:
         self.name, self.settings, self.clock = name, settings, clock
         self.key = webhook_key(settings.secret)
         self.poster = JsonPoster(f"webhook {settings.name}", settings.timeout.total_seconds())
+        self.store: Store | None = None
+
+    def _tags(self, view: AlertView) -> list[str]:
+        if self.store is None or view.item is None or view.item.id is None:
+            return []
+        with self.store.session() as session:
+            return tags_of(session, [view.item.id]).get(view.item.id, [])
+
+    def use_store(self, store: Store) -> None:
+        self.store = store  # the outbox's: for the item's tags
 
     def lane(self, alert: Alert) -> str:
         return "events"  # one receiver: its events in the order they happened
@@ -46,7 +57,7 @@ class WebhookSink:
         return None
 
     def deliver(self, view: AlertView, thread: Thread | None = None) -> Delivered:
-        event = event_json(view)
+        event = event_json(view, self._tags(view))
         if event["type"] not in self.settings.events:
             raise Skip(f"webhook {self.settings.name} does not subscribe to {event['type']}")
         body = json.dumps(event, ensure_ascii=True, separators=(",", ":")).encode()

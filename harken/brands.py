@@ -45,6 +45,10 @@ class BrandDetector:
         folded = normalize(handle).lstrip("@")
         return next((b for b, handles in self.handles.items() if folded in handles), None)
 
+    def known(self, name: str | None) -> str | None:
+        """``name`` if it is a configured brand (a source's ``about``), else None."""
+        return name if name is not None and name in self.handles else None
+
     def brand_of(self, text: str) -> str | None:
         folded = normalize(text)
         return next((m.name for m in self.matchers if m.matches(folded)), None)

@@ -40,3 +40,6 @@ class MentionRecord:
     # The fields cut to fit harken's limits ("text", "raw", "author.name"...): see
     # harken.platforms.base; counted as "cut to fit" by imports and polls.
     cut: tuple[str, ...] = ()
+    # The brand the post is about by where it was posted (a comment on the brand's own
+    # YouTube channel), kept even when its text does not name the brand; None: by its text.
+    about: str | None = None

@@ -47,6 +47,7 @@ from harken.platforms.rss import parse as rss
 from harken.platforms.source import parse_reset
 from harken.platforms.x import parse as x
 from harken.platforms.x.source import is_id
+from harken.platforms.youtube import parse as youtube
 from harken.records import AuthorRecord, MentionRecord
 from harken.store import Store
 from harken.store import sources as source_repo
@@ -220,6 +221,39 @@ def point_mutated(draw: st.DrawFn, template: Any) -> Any:
 
 
 # The tests' own well-formed samples of each platform: the starting points for mutation.
+
+
+def youtube_thread(comment_id: str, text: str, replies: tuple[str, ...] = ()) -> dict[str, Any]:
+    def snippet(text: str, parent: str | None = None) -> dict[str, Any]:
+        found = {
+            "videoId": "V1",
+            "textOriginal": text,
+            "authorDisplayName": "@alice",
+            "authorChannelUrl": "http://www.youtube.com/@alice",
+            "authorChannelId": {"value": "UCalice"},
+            "likeCount": 2,
+            "publishedAt": "2026-11-22T10:00:00Z",
+        }
+        return {**found, "parentId": parent} if parent else found
+
+    thread: dict[str, Any] = {
+        "kind": "youtube#commentThread",
+        "id": comment_id,
+        "snippet": {
+            "totalReplyCount": len(replies),
+            "topLevelComment": {"id": comment_id, "snippet": snippet(text)},
+        },
+    }
+    if replies:
+        thread["replies"] = {
+            "comments": [
+                {"id": f"{comment_id}.{n}", "snippet": snippet(r, comment_id)}
+                for n, r in enumerate(replies)
+            ]
+        }
+    return thread
+
+
 SAMPLES: dict[str, list[Any]] = {
     "x": [
         p.x_page(
@@ -287,8 +321,30 @@ SAMPLES: dict[str, list[Any]] = {
             {**p.rss_entry("urn:x", "acme"), "updated": "2026-11-22T10:00:00Z"},
         ],
     ],
+    "youtube": [
+        {
+            "kind": "youtube#commentThreadListResponse",
+            "items": [
+                youtube_thread("T1", "acme broke my login", replies=("same here", "and me")),
+                youtube_thread("T2", "アクメ遅い"),
+            ],
+        },
+        youtube_thread("T3", "acme?"),
+        {
+            "kind": "youtube#comment",
+            "id": "C1",
+            "snippet": youtube_thread("C1", "acme")["snippet"]["topLevelComment"]["snippet"],
+        },
+    ],
 }
-MODULES = {"x": x, "reddit": reddit, "bluesky": bluesky, "mastodon": mastodon, "rss": rss}
+MODULES = {
+    "x": x,
+    "reddit": reddit,
+    "bluesky": bluesky,
+    "mastodon": mastodon,
+    "rss": rss,
+    "youtube": youtube,
+}
 
 
 def test_every_registered_parser_is_fuzzed_here() -> None:
@@ -392,7 +448,20 @@ def items_in(platform: str, payload: Any) -> int:
         return len(posts) if isinstance(posts, list) else 1
     if platform in ("mastodon", "rss") and isinstance(payload, list):
         return len(payload)
+    if platform == "youtube":  # a thread is its comment and each reply it carries
+        if isinstance(payload, dict) and "items" in payload:
+            items = payload["items"]
+            return sum(_comments_in(i) for i in items) if isinstance(items, list) else 1
+        return _comments_in(payload)
     return 1
+
+
+def _comments_in(item: Any) -> int:
+    if not isinstance(item, dict) or item.get("kind") != "youtube#commentThread":
+        return 1
+    replies = item.get("replies")
+    comments = replies.get("comments") if isinstance(replies, dict) else None
+    return 1 + (len(comments) if isinstance(comments, list) else 0)
 
 
 def check(platform: str, payload: Any) -> list[Any]:
@@ -453,7 +522,7 @@ def test_parsers_accept_a_valid_record_or_reject_with_a_reason(platform: str) ->
 @given(
     lines=st.lists(
         st.one_of(
-            st.sampled_from(["x", "reddit", "bluesky", "mastodon", "rss"]).flatmap(
+            st.sampled_from(["x", "reddit", "bluesky", "mastodon", "rss", "youtube"]).flatmap(
                 lambda name: st.sampled_from(SAMPLES[name]).flatmap(mutated)
             ),
             JUNK,

@@ -30,6 +30,7 @@ ENV_BEFORE = """\
 X_BEARER_TOKEN=
 REDDIT_CLIENT_ID=
 REDDIT_CLIENT_SECRET=
+YOUTUBE_API_KEY=
 SLACK_BOT_TOKEN=
 # The Slack app (`harken slack serve`): Socket Mode, or HTTP mode's request signatures.
 SLACK_APP_TOKEN=
@@ -64,7 +65,7 @@ def compose_env() -> str:
 
 
 def test_names_come_from_the_registry_in_order() -> None:
-    assert platform_names() == ["x", "reddit", "bluesky", "mastodon", "rss"]
+    assert platform_names() == ["x", "reddit", "bluesky", "mastodon", "rss", "youtube"]
     assert list(PARSERS) == list(SOURCES) == list(PLATFORMS) == platform_names()
     assert tuple(platform_names()) == DEMO_PLATFORMS
 

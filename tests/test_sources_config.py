@@ -16,6 +16,7 @@ SECRETS = {
     "X_BEARER_TOKEN": "x-token-0123456789",
     "REDDIT_CLIENT_ID": "reddit-id-0123",
     "REDDIT_CLIENT_SECRET": "reddit-secret-0123456789",
+    "YOUTUBE_API_KEY": "AIza-example-0123456789",
 }
 
 

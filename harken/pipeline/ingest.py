@@ -150,7 +150,7 @@ def _store_each(
         if brands.own_account(record.author.handle):
             counts.own_posts += 1
             continue
-        brand = brands.brand_of(record.text)
+        brand = brands.brand_of(record.text) or brands.known(record.about)
         if brands.active and brand is None:
             counts.off_brand += 1
             continue

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from harken.config import Config, mask_secrets
 from harken.errors import ConfigError, IngestError
-from harken.platforms import bluesky, mastodon, reddit, rss, x
+from harken.platforms import bluesky, mastodon, reddit, rss, x, youtube
 from harken.platforms.base import Parser
 from harken.platforms.platform import Platform
 
@@ -37,6 +37,7 @@ PLATFORMS: dict[str, Platform] = {
         bluesky.PLATFORM,
         mastodon.PLATFORM,
         rss.PLATFORM,
+        youtube.PLATFORM,
     )
 }
 
@@ -45,7 +46,7 @@ SOURCES: dict[str, str] = {name: p.source for name, p in PLATFORMS.items()}
 
 
 def platform_names() -> list[str]:
-    """Every platform, in the registry's order (x, reddit, bluesky, mastodon, rss)."""
+    """Every platform, in the registry's order (x, reddit, bluesky, mastodon, rss, youtube)."""
     return list(PLATFORMS)
 
 

@@ -134,13 +134,16 @@ def test_search_finds_the_brands_recent_videos_every_search_every(
     new = fake.video(Video("V2", "UCfan", "My ACME CLOUD review", NOW - timedelta(days=2)))
     old = fake.video(Video("V3", "UCfan", "acme cloud unboxing", NOW - timedelta(days=30)))
     fake.video(Video("V4", "UCfan", "cooking pasta", NOW - timedelta(days=1)))
-    comments(new, 0, 3, text="mine crashes on upload")
+    comments(new, 0, 2, text="acme cloud crashes on upload for me too")
+    new.threads.append(thread("x1", "great video, subscribed", NOW - timedelta(days=1), "V2"))
     comments(old, 0, 3)
     config = make_config(tmp_path, fake)
     clock = FakeClock(NOW)
     source = youtube(config, clock)
     report = poll_source(db, config, source)
-    assert report.ok and report.stored == 3  # the review's comments; the old video is not watched
+    # the review's comments that name the brand (not another channel's "great video"); the
+    # old video is not watched
+    assert report.ok and report.stored == 2 and report.skipped == 1
     search = fake.calls("/youtube/v3/search")[0]
     assert search.query["q"] == '"acme"|"acme cloud"'  # keywords and handles, once each
     assert search.query["type"] == "video" and search.query["order"] == "date"
@@ -200,3 +203,35 @@ def test_settings_are_checked_when_the_config_loads(tmp_path: Path, fake: FakeYo
     config = make_config(tmp_path, fake, "    channels: {Globex: [UCglobex]}")
     with pytest.raises(ConfigError, match="'Globex' is not a brand"):
         build_sources(config)
+
+
+def test_the_brands_own_answers_are_not_mentions_and_a_bad_cursor_is_not_fatal(
+    tmp_path: Path, fake: FakeYouTube, db: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    video = fake.video(Video("V1", "UCacme", "Acme", NOW - timedelta(days=1)))
+    video.threads.append(
+        thread("T1", "upload stuck at 99%", NOW - timedelta(hours=1), "V1",
+               replies=(("Sorry! DM us your account email", "@acme"),))
+    )  # fmt: skip
+    video.threads[0]["replies"]["comments"][0]["snippet"]["authorChannelId"]["value"] = "UCacme"
+    config = make_config(tmp_path, fake, "    search: false\n    channels: {Acme: [UCacme]}")
+    source = youtube(config, FakeClock(NOW))
+    assert poll_source(db, config, source).stored == 1  # the customer's, not the answer
+    bad = '{"streams": {"channel:UCacme": [], "video:V9": {"newest": "soon"}}, "quota": {"day": 3}}'
+    with caplog.at_level(logging.WARNING):
+        pages = list(source.pages(bad))
+    assert pages and "2 unreadable entries of the stored cursor dropped" in caplog.text
+
+
+def test_a_channel_the_key_cannot_read_is_an_error_not_a_silent_drop(
+    tmp_path: Path, fake: FakeYouTube, db: Store
+) -> None:
+    from tests.fakes.youtube import error
+
+    config = make_config(tmp_path, fake, "    search: false\n    channels: {Acme: [UCacme]}")
+    fake.fail_next(
+        error(403, "forbidden", "The request is not properly authorized.", "youtube.commentThread")
+    )
+    report = poll_source(db, config, youtube(config, FakeClock(NOW)))
+    assert "HTTP 403 (forbidden)" in (report.error or "")
+    assert report.pages == 0 and stored_cursor(db, "youtube") == {}  # nothing was let go

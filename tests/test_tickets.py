@@ -6,6 +6,7 @@ sync-tickets` resolves the items whose ticket is done."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,10 @@ def test_a_person_hands_an_item_to_jira_and_it_is_resolved_when_the_issue_is_don
     said = cli(path, "queue", "ticket", str(item["id"]), "--to", "jira", "--as", "aiko")
     assert f"jira OPS-1: {jira.url}/browse/OPS-1" in said
     fields = jira.issues["OPS-1"]["fields"]
-    assert fields["labels"] == ["harken", f"harken-item-{item['id']}"]
+    harken_label, mark = fields["labels"]
+    assert harken_label == "harken" and re.fullmatch(
+        rf"harken-item-{item['id']}-[0-9a-f]{{8}}", mark
+    )
     # the post is one plain text node of the description: never wiki markup or a link
     paragraphs = [p["content"][0] for p in fields["description"]["content"]]
     assert {"type": "text", "text": HOSTILE} in paragraphs
@@ -119,7 +123,8 @@ def test_a_rules_zendesk_ticket_interrupted_mid_create_is_found_not_made_twice(
     (ticket_id,) = zendesk.tickets
     legal = item_in(store, "legal")
     made = zendesk.tickets[ticket_id]
-    assert made["external_id"] == f"harken-item-{legal['id']}" and made["priority"] == "urgent"
+    assert made["external_id"].startswith(f"harken-item-{legal['id']}-")
+    assert made["priority"] == "urgent"
     assert HOSTILE in made["comment"]["body"]
     assert show(path, legal["id"])["tickets"][0]["key"] == str(ticket_id)
     assert [a.status for a in alerts(store, "zendesk")] == ["sent"]  # the support item: none
@@ -190,3 +195,29 @@ def test_the_web_api_asks_for_a_ticket_through_the_same_action(
     assert deliver(store, config).sent == 1 and list(jira.issues) == ["OPS-1"]
     (ticket,) = show(path, item["id"])["tickets"]
     assert ticket["key"] == "OPS-1"
+
+
+def test_a_jira_answer_it_cannot_read_is_looked_up_not_made_twice(
+    tmp_path: Path, jira: FakeJira, classifier: Any
+) -> None:
+    config, path = with_tickets(tmp_path, {"jira": jira_settings(jira)})
+    store = route(tmp_path, config, classifier, HOSTILE, QUESTION)
+    legal, support = item_in(store, "legal"), item_in(store, "support")
+
+    def create_then_garble(request: Request) -> Reply:
+        jira._create(request)  # Jira made it; its answer is a proxy's page
+        return Reply(201, body="<html>gateway</html>")
+
+    jira.fail_next(create_then_garble)
+    said = cli(path, "queue", "ticket", str(legal["id"]), "--to", "jira", code=1)
+    assert "not created" in said and "not JSON" in said
+    assert deliver(store, config, force=True).recovered == 1  # found by its mark
+    assert list(jira.issues) == ["OPS-1"]
+    assert show(path, legal["id"])["tickets"][0]["key"] == "OPS-1"
+    # an item closed before its ticket could be made gets none, even put back in the outbox
+    jira.fail_next(Reply(400, json={"errorMessages": ["project is archived"]}))
+    cli(path, "queue", "ticket", str(support["id"]), "--to", "jira", code=1)
+    cli(path, "queue", "resolve", str(support["id"]))
+    assert "1 alert(s) back" in cli(path, "alerts", "retry", "--status", "failed", "--no-send")
+    result = deliver(store, config, force=True)
+    assert result.skipped == 1 and list(jira.issues) == ["OPS-1"]

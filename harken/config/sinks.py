@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from harken.config.values import Duration, Strict, StrList, Timeout
 
@@ -171,7 +171,7 @@ class JiraConfig(Strict):
     url: HttpUrl  # https://example.atlassian.net
     email: str
     api_token: str
-    project: str  # the project key: OPS
+    project: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,9}$")  # the project key: OPS
     issue_type: str = "Task"
     timeout: Timeout = timedelta(seconds=10)
 

@@ -40,12 +40,15 @@ class Answer:
     text: str  # the start of the body, decoded
 
     def json(self) -> Any:
-        """The body as JSON; a DeliveryError (worth a retry) when it is not."""
+        """The body as JSON; a DeliveryError when it is not: worth a retry, and *in doubt*
+        (the request was taken: a create may have happened)."""
         try:
             return json.loads(self.text)
         except ValueError as err:
             said = one_line(redact(self.text), 120)
-            raise DeliveryError(f"the answer is not JSON: {said!r}", transient=True) from err
+            raise DeliveryError(
+                f"the answer is not JSON: {said!r}", transient=True, in_doubt=True
+            ) from err
 
 
 def endpoint(url: str) -> str:

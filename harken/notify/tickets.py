@@ -11,19 +11,31 @@ arrived is recorded, not made twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Closures, Delivered, Gate, Sink, Skip, Switch, Thread
+from harken.notify.contract import (
+    Closures,
+    Delivered,
+    DeliveryError,
+    Gate,
+    Sink,
+    Skip,
+    Switch,
+    Thread,
+)
 from harken.store import Store
-from harken.store.repo import AlertView, record_ticket
-from harken.store.tables import Alert
+from harken.store.repo import OPEN_STATUSES, AlertView, record_ticket, ticket_of
+from harken.store.tables import Alert, Ticket, utcnow
 from harken.text import safe_link, strip_controls
 
 SUMMARY_MAX = 250
+POST_MAX = 30_000  # Jira's description holds 32,767 characters in all
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,9 @@ class RemoteTicket:
 
 class TicketClient(Protocol):
     system: str  # jira | zendesk
+    # How long its search may take to show a ticket just created (Jira's search is
+    # eventually consistent; Zendesk's external_id list is not).
+    settle: timedelta
 
     def create(self, view: AlertView, mark: str) -> RemoteTicket: ...
 
@@ -44,21 +59,24 @@ class TicketClient(Protocol):
         ...
 
     def statuses(self, keys: list[str]) -> dict[str, RemoteTicket]:
-        """The tickets of these keys as they are now (one call per page of keys)."""
+        """The tickets of these keys as they are now; a key the system no longer has is
+        left out."""
         ...
 
 
-def item_mark(item_id: int) -> str:
-    return f"harken-item-{item_id}"
-
-
 def ticket_summary(view: AlertView) -> str:
+    """One line (Jira refuses a summary with a line break), at most SUMMARY_MAX."""
     item, mention, author = view.item, view.mention, view.author
     assert item is not None and mention is not None
     who = author.handle if author else "unknown author"
-    text = " ".join(strip_controls(mention.text).split())
-    line = f"[{item.priority}] {who} on {mention.platform}: {text}"
-    return line if len(line) <= SUMMARY_MAX else line[: SUMMARY_MAX - 1] + "…"
+    line = " ".join(
+        strip_controls(f"[{item.priority}] {who} on {mention.platform}: {mention.text}").split()
+    )
+    return _clip(line, SUMMARY_MAX)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def ticket_body(view: AlertView) -> list[tuple[str, str | None]]:
@@ -72,7 +90,7 @@ def ticket_body(view: AlertView) -> list[tuple[str, str | None]]:
     reach = f", {author.followers:,} followers" if author and author.followers is not None else ""
     lines: list[tuple[str, str | None]] = [
         (f"{who} on {mention.platform}{reach}, {mention.created_at:%Y-%m-%d %H:%M} UTC:", None),
-        (strip_controls(mention.text) or "(no text)", None),
+        (_clip(strip_controls(mention.text), POST_MAX) or "(no text)", None),
     ]
     if c is not None:
         factors = "; ".join(c.risk_factors[:6])
@@ -87,12 +105,13 @@ def ticket_body(view: AlertView) -> list[tuple[str, str | None]]:
 
 
 class TicketSink:
-    verifiable = True  # it searches for the item's mark before creating again
+    verifiable = True  # it searches for the ticket's mark before creating again
     budgeted = False
 
-    def __init__(self, client: TicketClient) -> None:
+    def __init__(self, client: TicketClient, clock: Callable[[], datetime] = utcnow) -> None:
         self.client = client
         self.name = client.system
+        self.clock = clock
         self.store: Store | None = None
 
     def use_store(self, store: Store) -> None:
@@ -102,24 +121,61 @@ class TicketSink:
         return "tickets"
 
     def deliver(self, view: AlertView, thread: Thread | None = None) -> Delivered:
-        item = self._item(view)
-        return self._recorded(view, self.client.create(view, item_mark(item)))
+        ticket = self._ticket(view)
+        if ticket.key:  # created before (an alert put back by `harken alerts retry`)
+            return Delivered(remote_channel=ticket.key, note=f"{ticket.key} exists already")
+        return self._recorded(ticket, self.client.create(view, ticket.mark))
 
     def verify(self, view: AlertView, thread: Thread | None = None) -> Delivered | None:
-        found = self.client.find(item_mark(self._item(view)))
-        return self._recorded(view, found) if found is not None else None
+        # Whatever became of the item since: a ticket an earlier attempt made is recorded.
+        ticket = self._ticket(view, to_create=False)
+        if ticket.key:
+            return Delivered(remote_channel=ticket.key, note=f"{ticket.key} exists already")
+        found = self.client.find(ticket.mark)
+        if found is not None:
+            return self._recorded(ticket, found)
+        tried = view.alert.sending_at
+        if tried is not None and self.clock() - tried < self.client.settle:
+            # The system's search may not show a ticket made moments ago: creating one now
+            # could make a second. Asked again after the outbox's backoff.
+            raise DeliveryError(
+                f"{self.name}: the ticket of an interrupted attempt is not found yet; "
+                f"looked for again before creating one (its search can lag "
+                f"{int(self.client.settle.total_seconds() / 60)} min)",
+                transient=True,
+                in_doubt=True,
+            )
+        return None
 
-    def _item(self, view: AlertView) -> int:
-        if view.alert.kind != "ticket" or view.item is None or view.item.id is None:
+    def _ticket(self, view: AlertView, to_create: bool = True) -> Ticket:
+        item = view.item
+        if view.alert.kind != "ticket" or item is None or item.id is None:
             raise Skip(f"{self.name} takes tickets, not {view.alert.kind} alerts")
-        return view.item.id
-
-    def _recorded(self, view: AlertView, ticket: RemoteTicket) -> Delivered:
-        assert self.store is not None and view.item is not None and view.item.id is not None
+        assert self.store is not None, "the outbox hands a ticket sink its store"
         with self.store.session() as session:
-            record_ticket(session, view.item.id, self.name, ticket.key, ticket.url)
-            session.commit()
-        return Delivered(remote_channel=ticket.key, note=f"{ticket.key} {ticket.url or ''}".strip())
+            ticket = ticket_of(session, item.id, self.name)
+        if ticket is None:
+            raise Skip(f"item #{item.id} has no {self.name} ticket asked for any more")
+        if to_create and not ticket.key and item.status not in OPEN_STATUSES:
+            raise Skip(f"item #{item.id} is {item.status}: no {self.name} ticket made")
+        return ticket
+
+    def _recorded(self, ticket: Ticket, made: RemoteTicket) -> Delivered:
+        """Keep the key on the item's ticket row. If that fails, the ticket exists anyway: the
+        alert stays in doubt, and the next attempt finds it by its mark."""
+        assert self.store is not None and ticket.id is not None
+        try:
+            with self.store.session() as session:
+                record_ticket(session, ticket.id, made.key, made.url)
+                session.commit()
+        except Exception as err:
+            raise DeliveryError(
+                f"{self.name} made {made.key}, but harken could not record it "
+                f"({type(err).__name__}); it is found by its mark next time",
+                transient=True,
+                in_doubt=True,
+            ) from err
+        return Delivered(remote_channel=made.key, note=f"{made.key} {made.url or ''}".strip())
 
 
 class TicketPlugin:

@@ -10,6 +10,7 @@ The decisions are recorded on the mention (``decision_json``) for ``harken route
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -282,7 +283,10 @@ def queue_ticket(
     assert item.id is not None
     if repo.ticket_of(session, item.id, system) is not None:
         return False
-    repo.insert_now(session, Ticket(queue_item_id=item.id, system=system, requested_by=by))
+    mark = f"harken-item-{item.id}-{secrets.token_hex(4)}"
+    repo.insert_now(
+        session, Ticket(queue_item_id=item.id, system=system, mark=mark, requested_by=by)
+    )
     repo.add_alert(
         session,
         f"{system}:ticket:item-{item.id}",

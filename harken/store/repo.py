@@ -341,13 +341,12 @@ def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
     ).scalar()
 
 
-def record_ticket(session: Session, item_id: int, system: str, key: str, url: str | None) -> Ticket:
-    """The ticket the system created for the item: its key and address, on the item's row
-    (written when the ticket was asked for; made here if it was not)."""
-    ticket = ticket_of(session, item_id, system) or Ticket(queue_item_id=item_id, system=system)
-    ticket.key, ticket.url = key, url
-    session.add(ticket)
-    return ticket
+def record_ticket(session: Session, ticket_id: int, key: str, url: str | None) -> None:
+    """The key and address the system gave the ticket, on its row."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is not None:
+        ticket.key, ticket.url = key[:64], (url or None) and url[:2048]
+        session.add(ticket)
 
 
 def ticket_of(session: Session, item_id: int, system: str) -> Ticket | None:

@@ -342,6 +342,9 @@ class Ticket(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     queue_item_id: int = Field(foreign_key="queue_items.id")
     system: str = Field(max_length=16)  # jira | zendesk
+    # What the ticket carries to be found again after an interrupted create (Jira: a label,
+    # Zendesk: external_id): the item's id and a random part, unique across databases.
+    mark: str = Field(max_length=64)
     key: str | None = Field(default=None, max_length=64)  # "OPS-123", "4711"
     url: str | None = Field(default=None, max_length=2048)
     status: str = Field(default="open", max_length=16)  # open | done

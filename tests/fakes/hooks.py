@@ -14,6 +14,7 @@ does and checks what it is sent.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,8 +184,15 @@ class FakeJira(FakeAPI):
 
     def _search(self, request: Request) -> Reply:
         jql = (request.json() or {}).get("jql", "")
-        label = jql.split('"')[1] if jql.startswith("labels = ") else None
-        found = [self._view(k) for k, i in self.issues.items() if label in i["fields"]["labels"]]
+        label = re.search(r'labels = "([^"]+)"', jql)
+        project = re.search(r'project = "([^"]+)"', jql)
+        found = [
+            self._view(k)
+            for k, i in self.issues.items()
+            if label
+            and label[1] in i["fields"]["labels"]
+            and (project is None or i["fields"]["project"]["key"] == project[1])
+        ]
         return Reply(json={"issues": found, "isLast": True})
 
     def done(self, key: str) -> None:
@@ -201,6 +209,7 @@ class FakeZendesk(FakeAPI):
         super().__init__()
         self.login = login
         self.tickets: dict[int, dict[str, Any]] = {}
+        self.idempotency: dict[str, int] = {}  # Idempotency-Key -> the ticket it made
         self.route("POST", "/api/v2/tickets.json")(self._create)
         self.route("GET", "/api/v2/tickets.json")(self._by_external_id)
         self.route("GET", "/api/v2/tickets/show_many.json")(self._show_many)
@@ -212,8 +221,13 @@ class FakeZendesk(FakeAPI):
         if not (ticket.get("comment") or {}).get("body"):
             blank = {"base": [{"description": "Comment: cannot be blank"}]}
             return Reply(422, json={"error": "RecordInvalid", "details": blank})
+        again = self.idempotency.get(request.headers.get("idempotency-key", ""))
+        if again is not None:  # a repeated key: the ticket made the first time
+            return Reply(201, json={"ticket": self.tickets[again]})
         ticket_id = 35436 + len(self.tickets)
         self.tickets[ticket_id] = {**ticket, "id": ticket_id, "status": "new"}
+        if request.headers.get("idempotency-key"):
+            self.idempotency[request.headers["idempotency-key"]] = ticket_id
         return Reply(201, json={"ticket": self.tickets[ticket_id]})
 
     def _by_external_id(self, request: Request) -> Reply:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -20,11 +21,12 @@ from harken.notify.tickets import RemoteTicket, ticket_body, ticket_summary
 from harken.store.repo import AlertView
 
 _KEY = re.compile(r"[A-Z][A-Z0-9_]*-\d+")
-_MARK = re.compile(r"harken-item-\d+")
+_MARK = re.compile(r"harken-item-\d+-[0-9a-f]{8}")
 
 
 class JiraClient:
     system = "jira"
+    settle = timedelta(minutes=5)  # Jira's search shows a new issue within a few minutes
 
     def __init__(self, settings: JiraConfig) -> None:
         self.settings = settings
@@ -44,14 +46,17 @@ class JiraClient:
         body = json.dumps({"fields": fields}).encode()
         made = self.http.request("POST", f"{self.base}/rest/api/3/issue", body, self.headers)
         key = str(made.json().get("key", ""))
-        if not _KEY.fullmatch(key):
-            raise DeliveryError(f"Jira created an issue but named no key: {made.text[:200]!r}")
+        if not _KEY.fullmatch(key):  # it took the request: an issue may exist
+            raise DeliveryError(
+                f"Jira answered without an issue key: {made.text[:200]!r}", in_doubt=True
+            )
         return RemoteTicket(key, self._browse(key), "created", done=False)
 
     def find(self, mark: str) -> RemoteTicket | None:
         if not _MARK.fullmatch(mark):
             raise ValueError(f"not an item mark: {mark!r}")
-        query = {"jql": f'labels = "{mark}" ORDER BY created ASC', "fields": ["status"]}
+        jql = f'project = "{self.settings.project}" AND labels = "{mark}" ORDER BY created ASC'
+        query = {"jql": jql, "fields": ["status"]}
         url = f"{self.base}/rest/api/3/search/jql"
         found = self.http.request(
             "POST", url, json.dumps({**query, "maxResults": 1}).encode(), self.headers

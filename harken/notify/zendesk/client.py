@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ PAGE = 100  # ids per show_many call, Zendesk's maximum
 
 class ZendeskClient:
     system = "zendesk"
+    settle = timedelta(0)  # the external_id list shows a ticket once it is made
 
     def __init__(self, settings: ZendeskConfig) -> None:
         self.base = settings.url.rstrip("/")
@@ -43,7 +45,9 @@ class ZendeskClient:
             "priority": PRIORITY.get(view.item.priority, "normal"),
         }
         url = f"{self.base}/api/v2/tickets.json"
-        made = self.http.request("POST", url, json.dumps({"ticket": ticket}).encode(), self.headers)
+        # The same key for every attempt: Zendesk answers a repeat with the ticket it made.
+        headers = {**self.headers, "Idempotency-Key": mark}
+        made = self.http.request("POST", url, json.dumps({"ticket": ticket}).encode(), headers)
         return self._ticket(made.json().get("ticket") or {})
 
     def find(self, mark: str) -> RemoteTicket | None:
@@ -66,7 +70,8 @@ class ZendeskClient:
 
     def _ticket(self, ticket: dict[str, Any]) -> RemoteTicket:
         key = str(ticket.get("id", ""))
-        if not key.isdigit():
-            raise DeliveryError(f"Zendesk answered without a ticket id: {str(ticket)[:200]!r}")
+        if not key.isdigit():  # after a create: it took the request, a ticket may exist
+            said = str(ticket)[:200]
+            raise DeliveryError(f"Zendesk answered without a ticket id: {said!r}", in_doubt=True)
         status = str(ticket.get("status", "?"))
         return RemoteTicket(key, f"{self.base}/agent/tickets/{key}", status, status in DONE)

@@ -9,9 +9,12 @@ its bundled discovery document: nothing is fetched but the calls themselves).
   ``search.list`` (every ``search_every``; videos published within ``search_window``, at most
   ``max_videos`` a brand; older ones are let go).
 
-Comments there are about the brand by where they were posted, so they are kept even when they
-do not name it (``MentionRecord.about``). A thread is its top-level comment and the replies the
-API includes with it (up to five; a reply added later to an old thread is not read again).
+Comments on the brand's own channels and on the configured videos are about the brand by where
+they were posted, so they are kept even when they do not name it (``MentionRecord.about``);
+those on videos found by search must name it, as any post (search matches other channels'
+videos too: an "acme anvil" cartoon). Comments by the brand's own channels are its answers and
+are left out. A thread is its top-level comment and the replies the API includes with it (up
+to five; a reply added later to an old thread is not read again).
 
 **Quota.** Every call costs units of the key's daily quota (10,000 by default; a thread page 1,
 a search ``search_cost``, 100), which resets at midnight Pacific time. The units used today are
@@ -24,7 +27,8 @@ newest comment time stored (``newest``) and, while a walk is paged through, its 
 (``page``) and the newest time of that walk (``pending``): a poll cut short resumes from the
 token, and ``newest`` moves once the walk is done. A first walk reads ``first_poll_pages``
 pages. A video whose comments are off or that is gone is dropped from the watch list, with a
-warning.
+warning; a channel that cannot be read is an error to fix. A stored cursor's unreadable
+entries are dropped (with a warning), not the poll.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -42,7 +46,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from harken.config import Duration, StrList
 from harken.errors import ConfigError, PayloadError, RateLimited, SourceError, TransientSourceError
-from harken.platforms.base import parse_time
+from harken.platforms.base import ParseResult, parse_time
 from harken.platforms.source import Page, Source, SourceSettings
 from harken.platforms.youtube import parse as youtube_parser
 from harken.records import MentionRecord
@@ -51,7 +55,9 @@ log = logging.getLogger(__name__)
 
 GOOGLE_APIS = "https://www.googleapis.com"
 PACIFIC = ZoneInfo("America/Los_Angeles")  # where YouTube's quota day ends
-GONE = ("commentsDisabled", "videoNotFound", "channelNotFound", "forbidden")
+# A video whose comments cannot be read (off, or the video gone): let go, not an error. A
+# channel never is: a wrong channel id, or a key that may not read it, is for a person to fix.
+GONE = ("commentsDisabled", "videoNotFound")
 
 
 class YouTubeSettings(SourceSettings):
@@ -108,6 +114,7 @@ class YouTubeSource(Source):
                 )
         self.client = self._client()
         self.state: dict[str, Any] = {}
+        self.own_channels = {c for ids in self.settings.channels.values() for c in ids}
 
     def _client(self) -> Any:
         import httplib2
@@ -134,6 +141,8 @@ class YouTubeSource(Source):
     # -- the cursor -------------------------------------------------------------------------
 
     def _load(self, cursor: str | None) -> dict[str, Any]:
+        """The stored state; what has the wrong shape is dropped, with a warning, so that a
+        bad cursor cannot fail every poll (a stream dropped starts again as a first walk)."""
         try:
             state = json.loads(cursor) if cursor else {}
         except ValueError:
@@ -141,14 +150,28 @@ class YouTubeSource(Source):
         if not isinstance(state, dict):
             log.warning("%s: the stored cursor is unreadable; starting from now", self.name)
             state = {}
-        for key in ("streams", "videos", "searched"):
-            if not isinstance(state.get(key), dict):
-                state[key] = {}
+        streams = _entries(state.get("streams"), _is_stream_state)
+        videos = _entries(state.get("videos"), _is_found_video)
+        searched = _entries(state.get("searched"), lambda v: isinstance(v, str) and _readable(v))
+        dropped = sum(
+            len(given) - len(kept)
+            for given, kept in (
+                (state.get("streams"), streams),
+                (state.get("videos"), videos),
+                (state.get("searched"), searched),
+            )
+            if isinstance(given, dict)
+        )
+        if dropped:
+            log.warning(
+                "%s: %d unreadable entries of the stored cursor dropped", self.name, dropped
+            )
         quota = state.get("quota")
         today = quota_day(self.runtime.now()).isoformat()
-        if not isinstance(quota, dict) or quota.get("day") != today:
-            state["quota"] = {"day": today, "used": 0}
-        return state
+        used = quota.get("used") if isinstance(quota, dict) else None
+        if not isinstance(quota, dict) or quota.get("day") != today or type(used) is not int:
+            quota = {"day": today, "used": 0}
+        return {"streams": streams, "videos": videos, "searched": searched, "quota": quota}
 
     def _cursor(self) -> str:
         return json.dumps(self.state, sort_keys=True)
@@ -185,23 +208,25 @@ class YouTubeSource(Source):
         self._note_quota()
         if self.settings.search:
             yield from self._searches()
-        for stream, brand in self._streams():
-            yield from self._walk(stream, brand)
+        self._let_go_all()
+        for stream, brand, owned in self._streams():
+            yield from self._walk(stream, brand, owned)
 
-    def _streams(self) -> list[tuple[str, str]]:
-        """(stream, brand): the channels, the configured videos, the videos search found."""
-        streams = [
-            (f"channel:{c}", brand) for brand, ids in self.settings.channels.items() for c in ids
-        ]
-        streams += [
-            (f"video:{v}", brand) for brand, ids in self.settings.videos.items() for v in ids
-        ]
-        streams += [(f"video:{v}", w["brand"]) for v, w in self.state["videos"].items()]
-        unique = dict(streams)  # a video both configured and found: once
+    def _streams(self) -> list[tuple[str, str, bool]]:
+        """(stream, brand, owned): the brand's channels and configured videos (owned: their
+        comments are about the brand by where they are), then the videos search found (their
+        comments must name the brand)."""
+        streams: dict[str, tuple[str, bool]] = {}
+        for video, found in self.state["videos"].items():
+            streams[f"video:{video}"] = (found["brand"], False)
+        for brand, ids in self.settings.videos.items():
+            streams.update({f"video:{v}": (brand, True) for v in ids})
+        for brand, ids in self.settings.channels.items():
+            streams.update({f"channel:{c}": (brand, True) for c in ids})
         for stream in list(self.state["streams"]):
-            if stream not in unique:
+            if stream not in streams:
                 del self.state["streams"][stream]  # removed from the config, or let go
-        return list(unique.items())
+        return [(stream, brand, owned) for stream, (brand, owned) in streams.items()]
 
     def _searches(self) -> Iterator[Page]:
         now = self.runtime.now()
@@ -213,6 +238,8 @@ class YouTubeSource(Source):
             if not terms or (last and now - _time(last) < self.settings.search_every):
                 continue
             query = "|".join(f'"{t}"' for t in terms[:10])  # search.list: | is OR
+            excluded = [p for p in map(_phrase, brand.exclude) if p][:10]
+            query += "".join(f' -"{p}"' for p in excluded)
             self._spend(self.settings.search_cost, f"search for {brand.name}'s videos")
             request = self.client.search().list(
                 part="snippet",
@@ -226,8 +253,16 @@ class YouTubeSource(Source):
             found = 0
             for item in body.get("items") or []:
                 video = ((item or {}).get("id") or {}).get("videoId")
-                published = ((item or {}).get("snippet") or {}).get("publishedAt")
-                if isinstance(video, str) and video and isinstance(published, str):
+                snippet = (item or {}).get("snippet") or {}
+                published = snippet.get("publishedAt")
+                if snippet.get("channelId") in self.own_channels:
+                    continue  # read through its channel already
+                if (
+                    isinstance(video, str)
+                    and video
+                    and isinstance(published, str)
+                    and _readable(published)
+                ):
                     self.state["videos"].setdefault(
                         video, {"brand": brand.name, "published": published}
                     )
@@ -244,14 +279,21 @@ class YouTubeSource(Source):
             reverse=True,
         )
         for rank, (video, watched) in enumerate(mine):
-            try:
-                old = _time(watched.get("published")) < since
-            except PayloadError:
-                old = True
-            if old or rank >= self.settings.max_videos:
+            if _time(watched["published"]) < since or rank >= self.settings.max_videos:
                 del self.state["videos"][video]
 
-    def _walk(self, stream: str, brand: str) -> Iterator[Page]:
+    def _let_go_all(self) -> None:
+        """Each poll: found videos past the window go, and all of them when search is off or
+        their brand is no longer configured."""
+        brands = {b.name for b in self.brands} if self.settings.search else set()
+        for video, found in list(self.state["videos"].items()):
+            if found["brand"] not in brands:
+                del self.state["videos"][video]
+        since = self.runtime.now() - self.settings.search_window
+        for brand in brands:
+            self._let_go(brand, since)
+
+    def _walk(self, stream: str, brand: str, owned: bool) -> Iterator[Page]:
         mine = self.state["streams"].setdefault(stream, {})
         first = "newest" not in mine
         budget = self.settings.first_poll_pages if first else self.settings.max_pages
@@ -278,10 +320,8 @@ class YouTubeSource(Source):
                 self.state["streams"].pop(stream, None)
                 yield Page([], self._cursor(), label=f"{label}: {body['gone']}")
                 return
-            items = [
-                replace(r, about=brand) if isinstance(r, MentionRecord) else r
-                for r in youtube_parser.parse(body)
-            ]
+            items = [self._mine(r, brand, owned) for r in youtube_parser.parse(body)]
+            items = [r for r in items if r is not None]
             top = _newest(body)
             newest = _time(mine["newest"]) if "newest" in mine else None
             caught_up = newest is not None and _oldest(body) is not None and _oldest(body) <= newest
@@ -305,6 +345,15 @@ class YouTubeSource(Source):
             if done:
                 return
 
+    def _mine(self, item: ParseResult, brand: str, owned: bool) -> ParseResult | None:
+        """A comment as the collector gets it: on the brand's own channel or video, about the
+        brand (``about``); by one of the brand's channels, its own answer (left out)."""
+        if not isinstance(item, MentionRecord):
+            return item
+        if item.author.external_id in self.own_channels:
+            return None
+        return replace(item, about=brand) if owned else item
+
     def _execute(self, request: Any) -> dict[str, Any]:
         """One call; a video or channel whose comments cannot be read is ``{"gone": why}``."""
         from googleapiclient.errors import HttpError
@@ -313,7 +362,8 @@ class YouTubeSource(Source):
             body = request.execute(num_retries=0)
         except HttpError as err:
             reason = _reason(err)
-            if reason in GONE and int(err.resp.status) in (403, 404):
+            video = "videoId" in (getattr(request, "uri", "") or "")
+            if video and reason in GONE and int(err.resp.status) in (403, 404):
                 return {"gone": reason}
             raise
         if not isinstance(body, dict):
@@ -389,3 +439,34 @@ def _newest(body: dict[str, Any]) -> datetime | None:
 def _oldest(body: dict[str, Any]) -> datetime | None:
     times = [t for t in map(_published, body.get("items") or []) if t is not None]
     return min(times) if times else None
+
+
+def _readable(value: str) -> bool:
+    try:
+        _time(value)
+    except PayloadError:
+        return False
+    return True
+
+
+def _is_stream_state(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(value.get(k), str) and (k == "page" or _readable(value[k]))
+        for k in ("newest", "pending", "page")
+        if k in value
+    )
+
+
+def _is_found_video(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("brand"), str)
+        and isinstance(value.get("published"), str)
+        and _readable(value["published"])
+    )
+
+
+def _entries(given: Any, good: Callable[[Any], bool]) -> dict[str, Any]:
+    if not isinstance(given, dict):
+        return {}
+    return {k: v for k, v in given.items() if isinstance(k, str) and good(v)}

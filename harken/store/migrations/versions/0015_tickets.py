@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("queue_item_id", sa.Integer(), nullable=False),
         sa.Column("system", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("mark", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),

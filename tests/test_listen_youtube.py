@@ -11,17 +11,27 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from harken.cli import app
 from harken.config import Config, load_config
 from harken.errors import ConfigError
 from harken.pipeline.collect import poll_source
 from harken.platforms.registry import build_sources
 from harken.platforms.youtube.source import YouTubeSource, quota_reset
 from harken.store import Store
-from harken.store.tables import Author, Mention
+from harken.store.tables import Author, Mention, QueueItem
 from tests.conftest import write_config
 from tests.fakes.clock import FakeClock
-from tests.fakes.youtube import KEY, FakeYouTube, Video, thread
+from tests.fakes.youtube import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    KEY,
+    REFRESH_TOKEN,
+    FakeYouTube,
+    Video,
+    thread,
+)
 from tests.listening import stored_cursor, stored_ids
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -235,3 +245,70 @@ def test_a_channel_the_key_cannot_read_is_an_error_not_a_silent_drop(
     report = poll_source(db, config, youtube(config, FakeClock(NOW)))
     assert "HTTP 403 (forbidden)" in (report.error or "")
     assert report.pages == 0 and stored_cursor(db, "youtube") == {}  # nothing was let go
+
+
+# -- replies ----------------------------------------------------------------------------------
+
+OAUTH = {"YOUTUBE_CLIENT_ID": CLIENT_ID, "YOUTUBE_CLIENT_SECRET": CLIENT_SECRET}
+
+
+def reply_config(tmp_path: Path, fake: FakeYouTube, refresh: str = REFRESH_TOKEN) -> Path:
+    extra = f"""    search: false
+    channels: {{Acme: [UCacme]}}
+    client_id: "${{YOUTUBE_CLIENT_ID}}"
+    client_secret: "${{YOUTUBE_CLIENT_SECRET}}"
+    refresh_token: "{refresh}"
+    token_uri: "{fake.url}/token"
+database: {{url: "sqlite:///{tmp_path / "h.db"}"}}
+departments: [{{name: support}}]"""
+    make_config(tmp_path, fake, extra)
+    return tmp_path / "config.yaml"
+
+
+def test_a_reply_is_posted_in_the_thread_as_the_brands_channel(
+    tmp_path: Path, fake: FakeYouTube
+) -> None:
+    video = fake.video(Video("V1", "UCacme", "Acme", NOW - timedelta(days=1)))
+    video.threads.append(
+        thread("T1", "where is my refund??", NOW - timedelta(hours=1), "V1",
+               replies=(("same, 3 weeks now", "@bob"),))
+    )  # fmt: skip
+    path = reply_config(tmp_path, fake)
+    env = {"YOUTUBE_API_KEY": KEY, **OAUTH}
+    runner = CliRunner()
+    listened = runner.invoke(app, ["--config", str(path), "listen", "--once"], env=env)
+    assert listened.exit_code == 0, listened.output
+    with Store(f"sqlite:///{tmp_path / 'h.db'}").session() as session:
+        item_id = session.execute(select(QueueItem.id).order_by(QueueItem.id)).scalars().first()
+    sent = runner.invoke(
+        app,
+        ["--config", str(path), "queue", "reply", str(item_id), "--text", "Sorry! Check your DMs.",
+         "--send"],
+        env=env,
+    )  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    (reply,) = fake.replies
+    assert reply["snippet"]["parentId"] == "T1"  # a reply to a reply goes in its thread
+    assert reply["snippet"]["textOriginal"] == "Sorry! Check your DMs."
+    assert "youtube.com/watch?v=V1&lc=T1.r0" in sent.output
+    token_calls = fake.calls("/token")
+    assert len(token_calls) == 1 and REFRESH_TOKEN not in sent.output
+
+
+def test_a_refused_sign_in_posts_nothing_and_says_what_to_fix(
+    tmp_path: Path, fake: FakeYouTube
+) -> None:
+    from harken.errors import ReplyError
+    from harken.platforms.replies import send_reply
+    from harken.platforms.reply import ReplyTarget
+
+    config = load_config(
+        reply_config(tmp_path, fake, refresh="1//revoked"),
+        environ={"YOUTUBE_API_KEY": KEY, **OAUTH},
+    )
+    target = ReplyTarget("youtube", "T1", None, "alice", "T1", {})
+    with pytest.raises(ReplyError) as caught:
+        send_reply(config, target, "hello")
+    assert "refused the sign-in (invalid_grant)" in str(caught.value)
+    assert not caught.value.maybe_posted and fake.calls("/youtube/v3/comments") == []
+    assert "1//revoked" not in str(caught.value) + str(caught.value.hint)

@@ -44,6 +44,9 @@ REDDIT_USERNAME=
 REDDIT_PASSWORD=
 BLUESKY_APP_PASSWORD=
 MASTODON_ACCESS_TOKEN=
+YOUTUBE_CLIENT_ID=
+YOUTUBE_CLIENT_SECRET=
+YOUTUBE_REFRESH_TOKEN=
 """
 
 
@@ -132,5 +135,11 @@ def test_each_folder_declares_what_its_modules_say(name: str) -> None:
 
 
 def test_reply_length_limits_are_unchanged() -> None:
-    assert MAX_LENGTH == {"x": 280, "bluesky": 300, "mastodon": 500, "reddit": 10000}
+    assert MAX_LENGTH == {
+        "x": 280,
+        "bluesky": 300,
+        "mastodon": 500,
+        "reddit": 10000,
+        "youtube": 10000,
+    }
     assert registry.reply_client("unknown") is None

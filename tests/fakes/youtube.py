@@ -20,6 +20,9 @@ from typing import Any
 from tests.fakes.http import FakeAPI, Reply, Request
 
 KEY = "AIza-test-youtube-key"
+# OAuth, for replies: the refresh token a channel's owner made once, and what it buys.
+CLIENT_ID, CLIENT_SECRET = "1234-test.apps.googleusercontent.com", "GOCSPX-test-secret"
+REFRESH_TOKEN, ACCESS_TOKEN = "1//test-refresh-token", "ya29.test-access-token"
 
 
 def error(status: int, reason: str, message: str, domain: str = "youtube.commentThread") -> Reply:
@@ -96,6 +99,9 @@ class FakeYouTube(FakeAPI):
         self.quota, self.used = quota, 0
         self.route("GET", "/youtube/v3/commentThreads")(self._threads)
         self.route("GET", "/youtube/v3/search")(self._search)
+        self.route("POST", "/token")(self._token)
+        self.route("POST", "/youtube/v3/comments")(self._reply)
+        self.replies: list[dict[str, Any]] = []
 
     def video(self, video: Video) -> Video:
         self.videos[video.id] = video
@@ -184,3 +190,56 @@ class FakeYouTube(FakeAPI):
             for v in found
         ]
         return Reply(json={"kind": "youtube#searchListResponse", "items": items})
+
+    def _token(self, request: Request) -> Reply:
+        form = request.form
+        good = (
+            form.get("grant_type") == "refresh_token"
+            and form.get("refresh_token") == REFRESH_TOKEN
+            and form.get("client_id") == CLIENT_ID
+            and form.get("client_secret") == CLIENT_SECRET
+        )
+        if not good:
+            return Reply(
+                400,
+                json={
+                    "error": "invalid_grant",
+                    "error_description": "Token has been expired or revoked.",
+                },
+            )
+        scope = "https://www.googleapis.com/auth/youtube.force-ssl"
+        return Reply(
+            json={
+                "access_token": ACCESS_TOKEN,
+                "expires_in": 3599,
+                "scope": scope,
+                "token_type": "Bearer",
+            }
+        )
+
+    def _reply(self, request: Request) -> Reply:
+        if request.headers.get("authorization") != f"Bearer {ACCESS_TOKEN}":
+            return error(401, "authError", "Invalid Credentials", domain="global")
+        snippet = (request.json() or {}).get("snippet") or {}
+        parent = snippet.get("parentId")
+        found = [t for v in self.videos.values() for t in v.threads if t["id"] == parent]
+        if not found:
+            return error(
+                404,
+                "commentNotFound",
+                "The specified comment could not be found.",
+                domain="youtube.comment",
+            )
+        video = found[0]["snippet"]["videoId"]
+        comment = {
+            "kind": "youtube#comment",
+            "id": f"{parent}.r{len(self.replies)}",
+            "snippet": {
+                "parentId": parent,
+                "videoId": video,
+                "textOriginal": snippet.get("textOriginal", ""),
+                "authorDisplayName": "@acme",
+            },
+        }
+        self.replies.append(comment)
+        return Reply(json=comment)

@@ -1,6 +1,6 @@
 """YouTube: comments on the brand's own channels and on its recent videos, through the YouTube
-Data API v3 (``source.py``), and their JSON (``parse.py``). Replies need an OAuth sign-in that
-harken does not have yet: answer on YouTube (Studio > Comments)."""
+Data API v3 (``source.py``), their JSON (``parse.py``), and replies as the brand's channel
+(``reply.py``, OAuth)."""
 
 from harken.platforms.platform import Platform
 from harken.platforms.youtube import parse
@@ -9,7 +9,6 @@ PLATFORM = Platform(
     name=parse.PLATFORM,
     parser=parse.parse,
     source="harken.platforms.youtube.source:YouTubeSource",
-    no_reply="YouTube replies need an OAuth sign-in harken does not have yet: answer in "
-    "YouTube Studio (Comments)",
+    reply="harken.platforms.youtube.reply:YouTubeReply",
     listen_env=("YOUTUBE_API_KEY",),
 )

@@ -91,7 +91,7 @@ def _comment(comment: Any, thread_id: Any = None, replies: Any = None) -> Mentio
             name=display,
             url=text_or_none(snippet.get("authorChannelUrl")),
         ),
-        url=_watch_url(video, comment_id),
+        url=watch_url(video, comment_id),
         metrics=metrics_of(likes=snippet.get("likeCount"), replies=replies),
         reference=("reply", parent) if parent else None,
         conversation_id=conversation,
@@ -99,7 +99,7 @@ def _comment(comment: Any, thread_id: Any = None, replies: Any = None) -> Mentio
     )
 
 
-def _watch_url(video: str | None, comment_id: str) -> str | None:
+def watch_url(video: str | None, comment_id: str) -> str | None:
     """The comment on its video's page (ids cleaned first: a lone surrogate cannot be
     percent-encoded)."""
     if not video:

@@ -75,6 +75,12 @@ class YouTubeSettings(SourceSettings):
     daily_quota: int = Field(default=10_000, ge=1)
     quota_reserve: int = Field(default=500, ge=0)  # units left for whatever else uses the key
     search_cost: int = Field(default=100, ge=1)
+    # Replies (harken/platforms/youtube/reply.py): an OAuth client and the refresh token of
+    # the brand channel's Google account; reading needs only the API key.
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    token_uri: str = "https://oauth2.googleapis.com/token"
 
     @field_validator("api_key")
     @classmethod

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -312,3 +313,34 @@ def test_a_refused_sign_in_posts_nothing_and_says_what_to_fix(
     assert "refused the sign-in (invalid_grant)" in str(caught.value)
     assert not caught.value.maybe_posted and fake.calls("/youtube/v3/comments") == []
     assert "1//revoked" not in str(caught.value) + str(caught.value.hint)
+
+
+def test_a_dropped_answer_to_the_post_is_one_post_that_may_have_gone_out(
+    tmp_path: Path, fake: FakeYouTube
+) -> None:
+    from harken.errors import ReplyError
+    from harken.platforms.replies import send_reply
+    from harken.platforms.reply import ReplyTarget
+    from tests.fakes.http import Reply
+
+    video = fake.video(Video("V1", "UCacme", "Acme", NOW - timedelta(days=1)))
+    video.threads.append(thread("T1", "acme refund?", NOW - timedelta(hours=1), "V1"))
+    environ = {"YOUTUBE_API_KEY": KEY, **OAUTH}
+    config = load_config(reply_config(tmp_path, fake), environ=environ)
+    target = ReplyTarget("youtube", "T1", None, "alice", "T1", {})
+
+    def take_then_drop(request: Any) -> Reply:
+        if request.path == "/token":
+            return fake._token(request)
+        fake._reply(request)  # the comment is made; the connection drops before the answer
+        return Reply(reset=True)
+
+    fake.fail_next(take_then_drop, take_then_drop)
+    with pytest.raises(ReplyError) as caught:
+        send_reply(config, target, "Sorry, DMing you now")
+    assert caught.value.maybe_posted and len(fake.calls("/youtube/v3/comments")) == 1
+    fake.fail_next(Reply(200, body="<html>captive portal</html>"))  # the sign-in's answer
+    with pytest.raises(ReplyError) as caught:
+        send_reply(config, target, "Sorry, DMing you now")
+    assert "nothing was posted" in str(caught.value) and not caught.value.maybe_posted
+    assert len(fake.calls("/youtube/v3/comments")) == 1

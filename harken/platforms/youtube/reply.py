@@ -1,16 +1,20 @@
-"""Replies on YouTube: ``comments.insert`` with the answered thread's top-level comment as
-``parentId``, signed in as the brand's channel with OAuth (a refresh token made once with the
-channel's Google account; scope ``youtube.force-ssl``).
+"""Replies on YouTube: ``comments.insert`` (``POST /youtube/v3/comments?part=snippet``) with the
+answered thread's top-level comment as ``parentId``, signed in as the brand's channel with OAuth
+(a refresh token made once with the channel's Google account; scope ``youtube.force-ssl``).
 
 Each attempt first trades the refresh token for an access token (at ``token_uri``): when that
-fails, nothing was posted. A reply to a reply goes in the same thread (YouTube threads are one
-level deep). A reply costs 50 units of the key's daily quota.
+fails, nothing was posted. The post is then sent once, over httpx: not through the API client,
+whose httplib2 sends a request again when the connection drops before the answer (a reply
+posted twice). A reply to a reply goes in the same thread (YouTube threads are one level deep).
+A reply costs 50 units of the key's daily quota.
 """
 
 from __future__ import annotations
 
 import json
 from typing import ClassVar
+
+import httpx
 
 from harken.errors import ReplyError
 from harken.platforms.reply import (
@@ -59,10 +63,9 @@ class YouTubeReply(ReplyClient):
         return []
 
     def post(self, account: Account, target: ReplyTarget, text: str, timeout: float) -> SentReply:
-        import google_auth_httplib2
-        import httplib2
+        import requests
+        from google.auth.transport.requests import Request
         from google.oauth2.credentials import Credentials
-        from googleapiclient.discovery import build
 
         from harken.platforms.youtube.source import GOOGLE_APIS
 
@@ -82,76 +85,103 @@ class YouTubeReply(ReplyClient):
             token_uri=settings.token_uri,
             scopes=["https://www.googleapis.com/auth/youtube.force-ssl"],
         )
-        http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout))
-        client = build(
-            "youtube",
-            "v3",
-            http=http,
-            static_discovery=True,
-            cache_discovery=False,
-            client_options={"api_endpoint": (settings.api_base_url or GOOGLE_APIS).rstrip("/")},
-        )
-        try:
-            # The access token now, on the same connection: a refused sign-in posted nothing.
-            refresh = google_auth_httplib2.Request(http.http)
+        # The access token first: when the sign-in fails, nothing was posted.
+        with requests.Session() as session:
+            sign_in = Request(session)
             attempt(
-                lambda: credentials.refresh(refresh), self.explain, posting=False, label="YouTube"
+                lambda: credentials.refresh(sign_in), self.explain, posting=False, label="YouTube"
             )
-            parent = target.conversation_id or target.external_id
-            body = {"snippet": {"parentId": parent, "textOriginal": text}}
-            request = client.comments().insert(part="snippet", body=body)
-            created = attempt(
-                lambda: request.execute(num_retries=0), self.explain, posting=True, label="YouTube"
+        # The post itself once, by hand: httplib2 (under the API client) sends a request again
+        # when the connection drops before the answer, which could post the reply twice.
+        base = (settings.api_base_url or GOOGLE_APIS).rstrip("/")
+        parent = target.conversation_id or target.external_id
+        body = {"snippet": {"parentId": parent, "textOriginal": text}}
+        with httpx.Client(timeout=timeout, follow_redirects=False) as http:
+            response = attempt(
+                lambda: http.post(
+                    f"{base}/youtube/v3/comments",
+                    params={"part": "snippet"},
+                    json=body,
+                    headers={"Authorization": f"Bearer {credentials.token}"},
+                ),
+                self.explain,
+                posting=True,
+                label="YouTube",
             )
-        finally:
-            client.close()
-        comment_id = str(created.get("id") or "")
+        if response.status_code >= 300:
+            raise self._refused(response.status_code, response.content)
+        try:
+            created = response.json()
+        except ValueError:
+            created = None
+        comment_id = str(created.get("id") or "") if isinstance(created, dict) else ""
         if not comment_id:
             raise ReplyError(
                 "YouTube answered the reply without its id; it was probably posted",
                 hint="look at the thread before sending it again",
                 maybe_posted=True,
             )
-        snippet = created.get("snippet") or {}
+        snippet = created.get("snippet") or {} if isinstance(created, dict) else {}
         video = snippet.get("videoId") or (target.raw.get("snippet") or {}).get("videoId")
-        url = watch_url(video if isinstance(video, str) else None, comment_id)
-        return SentReply(comment_id, url)
+        return SentReply(
+            comment_id, watch_url(video if isinstance(video, str) else None, comment_id)
+        )
+
+    def _refused(self, status: int, content: bytes) -> ReplyError:
+        """The API's answer to the post, other than 2xx."""
+        from datetime import UTC, datetime
+
+        from harken.platforms.youtube.source import quota_reset, reason_of
+
+        reason = reason_of(content)
+        if reason in ("quotaExceeded", "dailyLimitExceeded"):
+            return rate_limited("YouTube", quota_reset(datetime.now(UTC)), reason)
+        if status == 429 or reason in ("rateLimitExceeded", "userRateLimitExceeded"):
+            return rate_limited("YouTube", None, reason)
+        if status >= 500:
+            return server_error("YouTube", status, posting=True)
+        if status == 404 or reason in ("commentNotFound", "parentCommentNotFound"):
+            return gone("YouTube", f"HTTP {status} {reason}".strip())
+        if status == 401:
+            return ReplyError(
+                "YouTube refused the access token (HTTP 401); nothing was posted",
+                hint="check client_id, client_secret and refresh_token",
+            )
+        hint = (
+            "comments may be off on that video, or the signed-in channel may not reply there"
+            if reason in ("commentsDisabled", "forbidden", "insufficientPermissions")
+            else None
+        )
+        return ReplyError(
+            f"YouTube refused the reply (HTTP {status} {reason}); nothing was posted", hint=hint
+        )
 
     def explain(self, exc: Exception, posting: bool) -> ReplyError | None:
         from google.auth.exceptions import RefreshError, TransportError
-        from googleapiclient.errors import HttpError
-
-        from harken.platforms.youtube.source import _reason, quota_reset
 
         if isinstance(exc, RefreshError):
+            if getattr(exc, "retryable", False):
+                return ReplyError(
+                    f"YouTube's sign-in failed for now ({_refresh_reason(exc)}); "
+                    "nothing was posted",
+                    hint="try again later",
+                )
             return ReplyError(
                 f"YouTube refused the sign-in ({_refresh_reason(exc)}); nothing was posted",
                 hint="check client_id, client_secret and refresh_token: make a new refresh token "
                 "if it was revoked or expired",
             )
-        if isinstance(exc, HttpError):
-            status, reason = int(exc.resp.status), _reason(exc)
-            if reason in ("quotaExceeded", "dailyLimitExceeded"):
-                from datetime import UTC, datetime
-
-                return rate_limited("YouTube", quota_reset(datetime.now(UTC)), reason)
-            if status == 429 or reason in ("rateLimitExceeded", "userRateLimitExceeded"):
-                return rate_limited("YouTube", None, reason)
-            if status >= 500:
-                return server_error("YouTube", status, posting)
-            if status == 404 or reason in ("commentNotFound", "parentCommentNotFound"):
-                return gone("YouTube", f"HTTP {status} {reason}".strip())
-            if reason in ("commentsDisabled", "forbidden", "insufficientPermissions"):
-                return ReplyError(
-                    f"YouTube refused the reply (HTTP {status} {reason}); nothing was posted",
-                    hint="comments may be off on that video, or the signed-in channel may not "
-                    "reply there",
-                )
-            return ReplyError(
-                f"YouTube refused the reply (HTTP {status} {reason}); nothing was posted"
-            )
-        if isinstance(exc, TransportError | TimeoutError | ConnectionError | OSError):
+        if isinstance(
+            exc, httpx.HTTPError | TransportError | TimeoutError | ConnectionError | OSError
+        ):
             return lost("YouTube", exc, posting)
+        if not posting and isinstance(exc, ValueError | TypeError | KeyError):
+            # An answer to the sign-in it cannot read (a proxy's page): nothing was posted.
+            return ReplyError(
+                f"YouTube's sign-in answered something unreadable ({type(exc).__name__}); "
+                "nothing was posted",
+                hint="check token_uri, or try again later",
+            )
         return None
 
 

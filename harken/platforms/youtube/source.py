@@ -172,10 +172,10 @@ class YouTubeSource(Source):
             log.warning(
                 "%s: %d unreadable entries of the stored cursor dropped", self.name, dropped
             )
-        quota = state.get("quota")
+        quota = state.get("quota") if isinstance(state.get("quota"), dict) else {}
         today = quota_day(self.runtime.now()).isoformat()
-        used = quota.get("used") if isinstance(quota, dict) else None
-        if not isinstance(quota, dict) or quota.get("day") != today or type(used) is not int:
+        used = quota.get("used")
+        if quota.get("day") != today or type(used) is not int or used < 0:
             quota = {"day": today, "used": 0}
         return {"streams": streams, "videos": videos, "searched": searched, "quota": quota}
 
@@ -416,11 +416,16 @@ def _phrase(term: str) -> str:
 
 
 def _reason(err: Any) -> str:
-    """The error's reason code ("quotaExceeded"), read from its body as the API sends it."""
+    """The HttpError's reason code ("quotaExceeded"), read from its body."""
+    return reason_of(getattr(err, "content", b""))
+
+
+def reason_of(content: Any) -> str:
+    """An API error body's reason code ("quotaExceeded"), as the API sends it; "" if none."""
     try:
-        body = json.loads(err.content)
+        body = json.loads(content)
         errors = body["error"].get("errors") or []
-        return str(errors[0].get("reason", "")) if errors else ""
+        return str(errors[0].get("reason", ""))[:64] if errors else ""
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         return ""
 

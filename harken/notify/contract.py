@@ -177,6 +177,21 @@ class SinkPlugin(Protocol):
     def build(self, config: Config, console: Console) -> Sink: ...
 
 
+class NoHandoffs:
+    """What a plug-in of people's channels (the terminal, Slack, e-mail, Teams) answers to the
+    hand-off questions: it follows no closures, opens no tickets, and alerts by the
+    department's threshold. Such plug-ins inherit it; the others answer themselves."""
+
+    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
+        return None
+
+    def serves_tickets(self, config: Config) -> bool:
+        return False
+
+    def gate(self, config: Config) -> Gate | None:
+        return None
+
+
 @runtime_checkable
 class PluginFamily(Protocol):
     """Sinks of one kind that the config lists (a webhook per receiver): each is a plug-in of

@@ -7,10 +7,10 @@ from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
 from harken.notify.console.sink import ConsoleSink
-from harken.notify.contract import Closures, Gate, Sink, Switch
+from harken.notify.contract import NoHandoffs, Sink, Switch
 
 
-class ConsolePlugin:
+class ConsolePlugin(NoHandoffs):
     name = "console"
 
     def serves_alerts(self, config: Config, department: DepartmentConfig | None) -> Switch:
@@ -21,15 +21,6 @@ class ConsolePlugin:
 
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return config.alerts.console
-
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
-        return None
-
-    def serves_tickets(self, config: Config) -> bool:
-        return False
-
-    def gate(self, config: Config) -> Gate | None:
-        return None  # the department's alert threshold
 
     def digest_forms(self, config: Config) -> tuple[str, ...]:
         return ()  # it prints the plain summary every digest payload carries

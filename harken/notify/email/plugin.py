@@ -5,11 +5,11 @@ from __future__ import annotations
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Closures, Gate, Sink, Switch
+from harken.notify.contract import NoHandoffs, Sink, Switch
 from harken.notify.email.sink import EmailSink
 
 
-class EmailPlugin:
+class EmailPlugin(NoHandoffs):
     name = "email"
 
     def serves_alerts(self, config: Config, department: DepartmentConfig | None) -> Switch:
@@ -20,15 +20,6 @@ class EmailPlugin:
 
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return config.digest.email is not None
-
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
-        return None
-
-    def serves_tickets(self, config: Config) -> bool:
-        return False
-
-    def gate(self, config: Config) -> Gate | None:
-        return None  # the department's alert threshold
 
     def digest_forms(self, config: Config) -> tuple[str, ...]:
         return ("email",)  # the whole message, with its Message-ID: sent again, it is the same

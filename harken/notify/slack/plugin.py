@@ -6,11 +6,11 @@ from __future__ import annotations
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Closures, Gate, Sink, Switch
+from harken.notify.contract import NoHandoffs, Sink, Switch
 from harken.notify.slack.mode import slack_mode
 
 
-class SlackPlugin:
+class SlackPlugin(NoHandoffs):
     name = "slack"
 
     def serves_alerts(self, config: Config, department: DepartmentConfig | None) -> Switch:
@@ -21,15 +21,6 @@ class SlackPlugin:
 
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         return slack_mode(config, department) is not None
-
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
-        return None
-
-    def serves_tickets(self, config: Config) -> bool:
-        return False
-
-    def gate(self, config: Config) -> Gate | None:
-        return None  # the department's alert threshold
 
     def digest_forms(self, config: Config) -> tuple[str, ...]:
         # "html": the page, attached to the post (digest.upload).

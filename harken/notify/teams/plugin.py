@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from harken.config import Config, DepartmentConfig
-from harken.notify.contract import Closures, Gate, Sink, Switch
+from harken.notify.contract import NoHandoffs, Sink, Switch
 
 
 def teams_url(config: Config, department: str | None) -> str | None:
@@ -17,7 +17,7 @@ def teams_url(config: Config, department: str | None) -> str | None:
     return teams.departments.get(department or "") or teams.webhook_url
 
 
-class TeamsPlugin:
+class TeamsPlugin(NoHandoffs):
     name = "teams"
 
     def serves_alerts(self, config: Config, department: DepartmentConfig | None) -> Switch:
@@ -29,15 +29,6 @@ class TeamsPlugin:
     def serves_digests(self, config: Config, department: DepartmentConfig | None) -> Switch:
         teams = config.alerts.teams
         return bool(teams and teams.digest) and self.serves_alerts(config, department) is True
-
-    def serves_closures(self, config: Config, department: DepartmentConfig | None) -> Closures:
-        return None
-
-    def serves_tickets(self, config: Config) -> bool:
-        return False
-
-    def gate(self, config: Config) -> Gate | None:
-        return None  # people read it: the department's alert threshold and noise budget
 
     def digest_forms(self, config: Config) -> tuple[str, ...]:
         return ()  # the plain summary every digest payload carries

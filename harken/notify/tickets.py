@@ -1,12 +1,14 @@
-"""Ticket systems as sinks: an alert of kind "ticket" (written by `harken queue ticket` or a
-rule's ``ticket:``) is delivered by creating the ticket, and its key is recorded on the
-item's ``tickets`` row. Each system (jira/, zendesk/) gives a ``TicketClient``; this module
-is the sink and plug-in they share.
+"""Ticket systems as sinks: an alert of kind "ticket" (written by `harken queue ticket`, a rule's
+``ticket:`` or the web API) is delivered by creating the ticket, and its key is recorded on the
+item's ``tickets`` row. Each system (jira/, zendesk/) gives a ``TicketClient``; this module is
+the sink and plug-in they share.
 
-Creating a ticket is not idempotent in either API, so each ticket carries the item's mark
-(Jira: the label ``harken-item-12``; Zendesk: ``external_id``): after an interrupted
-attempt the sink searches for it before creating again (``verifiable``), and a ticket that
-arrived is recorded, not made twice.
+Creating is not idempotent in Jira's API, so each ticket carries its mark (the item's id and a
+random part, ``harken-item-12-3f9a1c2b``; Jira: a label, Zendesk: ``external_id`` and the
+create's ``Idempotency-Key``). After an interrupted attempt, an answer it cannot read, or a key
+it could not record, the sink searches for the mark before creating again (``verifiable``):
+a ticket that arrived is recorded, not made twice. A ticket asked for an item that is closed
+before it is made is not made.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ class RemoteTicket:
 
 class TicketClient(Protocol):
     system: str  # jira | zendesk
-    # How long its search may take to show a ticket just created (Jira's search is
-    # eventually consistent; Zendesk's external_id list is not).
+    # How long its search may take to show a ticket just created: after an interrupted
+    # create, no second one is made before then (Jira's search lags; Zendesk's creates are
+    # idempotent by key, so it needs no wait).
     settle: timedelta
 
     def create(self, view: AlertView, mark: str) -> RemoteTicket: ...

@@ -24,7 +24,7 @@ PAGE = 100  # ids per show_many call, Zendesk's maximum
 
 class ZendeskClient:
     system = "zendesk"
-    settle = timedelta(0)  # the external_id list shows a ticket once it is made
+    settle = timedelta(0)  # a repeated create answers the first ticket (Idempotency-Key)
 
     def __init__(self, settings: ZendeskConfig) -> None:
         self.base = settings.url.rstrip("/")

@@ -493,3 +493,11 @@ def test_the_console_stays_on_beside_sinks_that_do_not_reach_people_for_every_al
     teams = {"webhook_url": "https://teams.example/w"}
     people = load_config(overrides={**tree(tmp_path), "alerts": {"teams": teams}}, environ={})
     assert alert_sinks(people, "legal") == ["teams"]
+
+
+def test_the_env_template_names_the_variables_the_example_config_uses() -> None:
+    from harken.cli.setup import HANDOFF_ENV
+    from harken.config import example_config_text
+
+    for var in HANDOFF_ENV:
+        assert "${" + var + "}" in example_config_text(), var

@@ -47,6 +47,16 @@ MASTODON_ACCESS_TOKEN=
 YOUTUBE_CLIENT_ID=
 YOUTUBE_CLIENT_SECRET=
 YOUTUBE_REFRESH_TOKEN=
+# Hand-offs, as config.yaml's commented examples name them (alerts: webhooks, teams,
+# pagerduty; tickets:). A Teams Workflows URL carries its own signature: a secret too.
+OPS_WEBHOOK_URL=
+OPS_WEBHOOK_SECRET=
+TEAMS_WEBHOOK_URL=
+TEAMS_ENGINEERING_URL=
+PAGERDUTY_ENGINEERING_KEY=
+PAGERDUTY_LEGAL_KEY=
+JIRA_API_TOKEN=
+ZENDESK_API_TOKEN=
 """
 
 
@@ -63,7 +73,7 @@ def compose_env() -> str:
         + "SLACK_APP_TOKEN=\n"
         + "SLACK_SIGNING_SECRET=\n"
         + "# Only to answer from `harken queue reply --send` (see the sources section of "
-        "config.yaml).\n" + platforms.replying
+        "config.yaml).\n" + platforms.replying + ENV_BEFORE[ENV_BEFORE.index("# Hand-offs") :]
     )
 
 

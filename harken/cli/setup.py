@@ -120,7 +120,22 @@ def env_template() -> str:
         "# Only to answer from `harken queue reply --send`"
         " (see the sources section of config.yaml).\n"
         f"{platforms.replying}"
+        "# Hand-offs, as config.yaml's commented examples name them (alerts: webhooks, teams,\n"
+        "# pagerduty; tickets:). A Teams Workflows URL carries its own signature: a secret too.\n"
+        + "".join(f"{var}=\n" for var in HANDOFF_ENV)
     )
+
+
+HANDOFF_ENV = (
+    "OPS_WEBHOOK_URL",
+    "OPS_WEBHOOK_SECRET",
+    "TEAMS_WEBHOOK_URL",
+    "TEAMS_ENGINEERING_URL",
+    "PAGERDUTY_ENGINEERING_KEY",
+    "PAGERDUTY_LEGAL_KEY",
+    "JIRA_API_TOKEN",
+    "ZENDESK_API_TOKEN",
+)
 
 
 def init(

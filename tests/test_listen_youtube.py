@@ -344,3 +344,18 @@ def test_a_dropped_answer_to_the_post_is_one_post_that_may_have_gone_out(
         send_reply(config, target, "Sorry, DMing you now")
     assert "nothing was posted" in str(caught.value) and not caught.value.maybe_posted
     assert len(fake.calls("/youtube/v3/comments")) == 1
+
+
+def test_a_thread_with_more_replies_than_its_page_carries_is_read_whole(
+    tmp_path: Path, fake: FakeYouTube, db: Store
+) -> None:
+    video = fake.video(Video("V1", "UCacme", "Acme", NOW - timedelta(days=1)))
+    replies = tuple((f"same problem here {i}", f"@user{i}") for i in range(8))
+    video.threads.append(
+        thread("T1", "app won't sync", NOW - timedelta(hours=1), "V1", replies=replies)
+    )
+    config = make_config(tmp_path, fake, "    search: false\n    channels: {Acme: [UCacme]}")
+    report = poll_source(db, config, youtube(config, FakeClock(NOW)))
+    assert report.stored == 9 and report.duplicates == 5  # the page's five, read again
+    (more,) = fake.calls("/youtube/v3/comments")
+    assert more.query["parentId"] == "T1" and stored_cursor(db, "youtube")["quota"]["used"] == 2

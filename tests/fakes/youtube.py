@@ -101,6 +101,7 @@ class FakeYouTube(FakeAPI):
         self.route("GET", "/youtube/v3/search")(self._search)
         self.route("POST", "/token")(self._token)
         self.route("POST", "/youtube/v3/comments")(self._reply)
+        self.route("GET", "/youtube/v3/comments")(self._replies_of)
         self.replies: list[dict[str, Any]] = []
 
     def video(self, video: Video) -> Video:
@@ -154,7 +155,7 @@ class FakeYouTube(FakeAPI):
         )
         size = min(int(q.get("maxResults", "20")), 100)
         start = int(q.get("pageToken", "0") or 0)
-        page = threads[start : start + size]
+        page = [_carrying_five(t) for t in threads[start : start + size]]
         body: dict[str, Any] = {
             "kind": "youtube#commentThreadListResponse",
             "items": page,
@@ -243,3 +244,26 @@ class FakeYouTube(FakeAPI):
         }
         self.replies.append(comment)
         return Reply(json=comment)
+
+    def _replies_of(self, request: Request) -> Reply:
+        refused = self._spend(request, 1)
+        if refused:
+            return refused
+        parent = request.query.get("parentId")
+        found = [t for v in self.videos.values() for t in v.threads if t["id"] == parent]
+        if not found:
+            return error(
+                404, "commentNotFound", "The comment could not be found.", "youtube.comment"
+            )
+        replies = (found[0].get("replies") or {}).get("comments") or []
+        newest = sorted(replies, key=lambda c: c["snippet"]["publishedAt"], reverse=True)
+        size = min(int(request.query.get("maxResults", "20")), 100)
+        return Reply(json={"kind": "youtube#commentListResponse", "items": newest[:size]})
+
+
+def _carrying_five(thread: dict[str, Any]) -> dict[str, Any]:
+    """A thread as a commentThreads page carries it: five replies at most."""
+    replies = (thread.get("replies") or {}).get("comments")
+    if not replies or len(replies) <= 5:
+        return thread
+    return {**thread, "replies": {"comments": replies[:5]}}

@@ -1,7 +1,8 @@
 """YouTube: parse comment threads (a ``commentThreads.list`` page, or one thread) and comments
 (``comments.list`` items) of the YouTube Data API v3.
 
-A thread is its top-level comment plus the replies the API includes with it (up to five);
+A thread is its top-level comment plus the replies the API includes with it (up to five; the
+source reads the rest of a longer thread with ``comments.list``, whose page this parses too);
 each is one mention. A comment's id is its external id; a reply names its parent
 (``reference``) and every comment of a thread shares the thread as its conversation.
 """

@@ -13,8 +13,9 @@ Comments on the brand's own channels and on the configured videos are about the 
 they were posted, so they are kept even when they do not name it (``MentionRecord.about``);
 those on videos found by search must name it, as any post (search matches other channels'
 videos too: an "acme anvil" cartoon). Comments by the brand's own channels are its answers and
-are left out. A thread is its top-level comment and the replies the API includes with it (up
-to five; a reply added later to an old thread is not read again).
+are left out. A thread is its top-level comment and the replies the API includes with it (five
+at most); when it has more, the newest 100 are read with ``comments.list`` (a unit a thread).
+A reply added later to a thread already read is not read again.
 
 **Quota.** Every call costs units of the key's daily quota (10,000 by default; a thread page 1,
 a search ``search_cost``, 100), which resets at midnight Pacific time. The units used today are
@@ -326,8 +327,8 @@ class YouTubeSource(Source):
                 self.state["streams"].pop(stream, None)
                 yield Page([], self._cursor(), label=f"{label}: {body['gone']}")
                 return
-            items = [self._mine(r, brand, owned) for r in youtube_parser.parse(body)]
-            items = [r for r in items if r is not None]
+            parsed = [*youtube_parser.parse(body), *self._more_replies(body, label)]
+            items = [r for r in (self._mine(r, brand, owned) for r in parsed) if r is not None]
             top = _newest(body)
             newest = _time(mine["newest"]) if "newest" in mine else None
             caught_up = newest is not None and _oldest(body) is not None and _oldest(body) <= newest
@@ -350,6 +351,25 @@ class YouTubeSource(Source):
             yield Page(items, self._cursor(), label=label)
             if done:
                 return
+
+    def _more_replies(self, body: dict[str, Any], label: str) -> Iterator[ParseResult]:
+        """The replies a thread page leaves out (it carries five at most): the newest page of
+        ``comments.list`` of each such thread, a unit each."""
+        for item in body.get("items") or []:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                continue
+            snippet = item.get("snippet") if isinstance(item.get("snippet"), dict) else {}
+            carried = ((item.get("replies") or {}).get("comments")) or []
+            total = snippet.get("totalReplyCount")
+            if type(total) is not int or not isinstance(carried, list) or total <= len(carried):
+                continue
+            what = f"{label}, replies of {item['id']}"
+            self._spend(1, what)
+            request = self.client.comments().list(
+                part="snippet", parentId=item["id"], maxResults=100, textFormat="plainText"
+            )
+            replies = self.call(what, lambda request=request: self._execute(request))
+            yield from youtube_parser.parse({"items": replies.get("items") or []})
 
     def _mine(self, item: ParseResult, brand: str, owned: bool) -> ParseResult | None:
         """A comment as the collector gets it: on the brand's own channel or video, about the

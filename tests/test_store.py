@@ -251,3 +251,32 @@ def test_0004_backfills_incidents_routed_before_it(empty_url: str) -> None:
         )  # fmt: skip
         joined = assign(session, retweet, c, IncidentsConfig())
     assert (joined.incident.id, joined.reason, joined.created) == (1, "retweet of x:1", False)
+
+
+def test_a_page_of_mentions_is_committed_with_the_session_not_by_its_savepoint(
+    tmp_path: Path,
+) -> None:
+    """pysqlite commits a savepoint opened outside a transaction when it is released: a page
+    would be stored before (and without) its cursor."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from harken.brands import BrandDetector
+    from harken.pipeline.ingest import store_records
+    from harken.records import AuthorRecord, MentionRecord
+
+    path = tmp_path / "h.db"
+    store = Store(f"sqlite:///{path}")
+    author = AuthorRecord(platform="x", external_id="1", handle="kenji")
+    record = MentionRecord("x", "100", "acme is down", datetime(2026, 12, 6, tzinfo=UTC), author)
+    other = sqlite3.connect(path)
+    try:
+        with store.session() as session:
+            assert store_records(session, [record], BrandDetector([]), "t").stored == 1
+            # released, not committed: another connection sees nothing yet
+            assert other.execute("SELECT count(*) FROM mentions").fetchone() == (0,)
+            session.rollback()  # a crash before the cursor: the page goes with it
+        assert other.execute("SELECT count(*) FROM mentions").fetchone() == (0,)
+    finally:
+        other.close()
+        store.close()

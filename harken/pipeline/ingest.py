@@ -21,6 +21,7 @@ from harken.pipeline.progress import Progress, no_progress
 from harken.platforms.replay import LineRejection
 from harken.records import MentionRecord
 from harken.store import Store, repo
+from harken.store.db import savepoint
 from harken.text import strip_controls
 
 log = logging.getLogger(__name__)
@@ -104,14 +105,14 @@ def store_records(
     locks are not refusals: they fail the whole batch, to be retried."""
     records = list(records)
     try:
-        with session.begin_nested():
+        with savepoint(session):
             return _store_each(session, records, brands, shift, source)
     except REFUSED:
         pass
     counts = IngestResult()
     for record in records:
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 counts.add(_store_each(session, [record], brands, shift, source))
         except REFUSED as err:
             reason = refusal_reason(err)

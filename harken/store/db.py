@@ -57,6 +57,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint nested in the session's transaction, on SQLite too.
+
+    pysqlite begins a transaction only before a write statement, so a SAVEPOINT issued before
+    any write opens a transaction of its own, and its RELEASE commits it: what the caller
+    meant to commit later, with more (a page of mentions with its cursor), would be committed
+    early and alone, and a crash in between would keep the page without its cursor. On
+    SQLite the session's transaction is begun first, so the savepoint nests in it."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN")
+    with session.begin_nested():
+        yield
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (creates it on a new database)."""
     from alembic import command

@@ -69,14 +69,7 @@ class YouTubeReply(ReplyClient):
 
         from harken.platforms.youtube.source import GOOGLE_APIS
 
-        settings = account.settings
-        missing = [k for k in self.credentials if not secret_value(getattr(settings, k, None))]
-        if missing:
-            raise ReplyError(
-                f"YouTube replies need {', '.join(account.key(k) for k in missing)}; "
-                "nothing was posted",
-                hint=f"{self.needs} (docs/listeners.md, YouTube)",
-            )
+        settings = account.settings  # its credentials were checked (replies.reply_problems)
         credentials = Credentials(
             token=None,
             refresh_token=secret_value(settings.refresh_token),

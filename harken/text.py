@@ -68,8 +68,14 @@ def safe_link(url: str | None, limit: int = 3000) -> str | None:
 def one_line(text: str, limit: int | None = None) -> str:
     """Text from strangers as one line of plain characters: no control or escape sequences,
     whitespace runs as one space, cut with an ellipsis past ``limit`` characters."""
-    flat = " ".join(strip_controls(text).split())
-    return flat if limit is None or len(flat) <= limit else flat[: limit - 1] + "…"
+    return clip(" ".join(strip_controls(text).split()), limit)
+
+
+def clip(text: str, limit: int | None = None) -> str:
+    """Text from strangers without control or escape sequences (its lines kept), cut with an
+    ellipsis past ``limit`` characters."""
+    clean = strip_controls(text)
+    return clean if limit is None or len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 def for_terminal(text: str, limit: int | None = None) -> str:

@@ -34,7 +34,7 @@ from harken.notify.contract import (
 from harken.store import Store
 from harken.store.repo import OPEN_STATUSES, AlertView, record_ticket, ticket_of
 from harken.store.tables import Alert, Ticket, utcnow
-from harken.text import safe_link, strip_controls
+from harken.text import clip, one_line, safe_link, strip_controls
 
 SUMMARY_MAX = 250
 POST_MAX = 30_000  # Jira's description holds 32,767 characters in all
@@ -72,14 +72,7 @@ def ticket_summary(view: AlertView) -> str:
     item, mention, author = view.item, view.mention, view.author
     assert item is not None and mention is not None
     who = author.handle if author else "unknown author"
-    line = " ".join(
-        strip_controls(f"[{item.priority}] {who} on {mention.platform}: {mention.text}").split()
-    )
-    return _clip(line, SUMMARY_MAX)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(f"[{item.priority}] {who} on {mention.platform}: {mention.text}", SUMMARY_MAX)
 
 
 def ticket_body(view: AlertView) -> list[tuple[str, str | None]]:
@@ -93,7 +86,7 @@ def ticket_body(view: AlertView) -> list[tuple[str, str | None]]:
     reach = f", {author.followers:,} followers" if author and author.followers is not None else ""
     lines: list[tuple[str, str | None]] = [
         (f"{who} on {mention.platform}{reach}, {mention.created_at:%Y-%m-%d %H:%M} UTC:", None),
-        (_clip(strip_controls(mention.text), POST_MAX) or "(no text)", None),
+        (clip(mention.text, POST_MAX) or "(no text)", None),
     ]
     if c is not None:
         factors = "; ".join(c.risk_factors[:6])

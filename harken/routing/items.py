@@ -13,12 +13,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
 from harken.authors import author_role
 from harken.config import Config, Priority
-from harken.notify.contract import Gate
+from harken.notify.contract import Closures, Gate
 from harken.notify.registry import alert_sinks, closure_sinks, sink_gates, thread_sinks
 from harken.routing.rules import Decision, Subject
 from harken.store import repo
@@ -260,17 +261,38 @@ def queue_alerts(
     and so does an item transferred to a department that was never alerted of it (``payload``
     {"transferred_from": ...})."""
     return sum(
-        repo.add_alert(
+        _item_alert(
             session,
             f"{sink}:incident-{item.incident_id}:{item.department}:item-{item.id}",
-            queue_item_id=item.id,
-            mention_id=item.mention_id,
-            incident_id=item.incident_id,
+            item,
+            sink,
             payload=dict(payload or {}),
-            sink=sink,
-            channel=item.department,
         )
         for sink in sinks
+    )
+
+
+def _item_alert(
+    session: Session,
+    key: str,
+    item: QueueItem,
+    sink: str,
+    kind: str = "item",
+    channel: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> bool:
+    """An outbox alert about the item and its own post (for its department unless
+    ``channel``), once per idempotency ``key``."""
+    return repo.add_alert(
+        session,
+        key,
+        kind=kind,
+        queue_item_id=item.id,
+        mention_id=item.mention_id,
+        incident_id=item.incident_id,
+        payload=payload or {},
+        sink=sink,
+        channel=channel or item.department,
     )
 
 
@@ -287,16 +309,7 @@ def queue_ticket(
     repo.insert_now(
         session, Ticket(queue_item_id=item.id, system=system, mark=mark, requested_by=by)
     )
-    repo.add_alert(
-        session,
-        f"{system}:ticket:item-{item.id}",
-        kind="ticket",
-        queue_item_id=item.id,
-        mention_id=item.mention_id,
-        incident_id=item.incident_id,
-        sink=system,
-        channel=item.department,
-    )
+    _item_alert(session, f"{system}:ticket:item-{item.id}", item, system, kind="ticket")
     if event:  # a person's request records its own (harken.queue.tickets)
         note = f"{system} ticket asked for"
         session.add(QueueEvent(queue_item_id=item.id, at=now, actor=by, action="ticket", note=note))
@@ -311,31 +324,30 @@ def queue_closure_alerts(session: Session, config: Config, item: QueueItem) -> i
     The caller commits."""
     assert item.id is not None and item.closed_at is not None
     stamp = f"{item.closed_at:%Y%m%dT%H%M%S.%f}"  # an item may close, reopen and close again
-    channels: dict[str, list[str]] = {}  # sink -> departments it heard of the item in
-    scopes: dict[str, str] = {}
+    heard: dict[str, list[str]] = {}  # sink -> departments it heard of the item in
+    scopes: dict[str, Closures] = {}
     for department in [item.department, *(d.name for d in config.departments)]:
         for sink, scope in closure_sinks(config, department).items():
-            heard = channels.setdefault(sink, [])
-            if department not in heard and repo.item_alert_written(
+            known = heard.setdefault(sink, [])
+            if department not in known and repo.item_alert_written(
                 session, sink, item.id, department
             ):
-                heard.append(department)
-                scopes[sink] = scope or "item"
-    added = 0
-    for sink, heard in channels.items():
-        for department in heard[:1] if scopes.get(sink) == "item" else heard:
-            added += repo.add_alert(
-                session,
-                f"{sink}:closed-{stamp}:{department}:item-{item.id}",
-                kind="closed",
-                queue_item_id=item.id,
-                mention_id=item.mention_id,
-                incident_id=item.incident_id,
-                payload={"status": item.status, "by": item.closed_by},
-                sink=sink,
-                channel=department,
-            )
-    return added
+                known.append(department)
+                scopes[sink] = scope
+    payload = {"status": item.status, "by": item.closed_by}
+    return sum(
+        _item_alert(
+            session,
+            f"{sink}:closed-{stamp}:{department}:item-{item.id}",
+            item,
+            sink,
+            kind="closed",
+            channel=department,
+            payload=payload,
+        )
+        for sink, known in heard.items()
+        for department in (known[:1] if scopes.get(sink) == "item" else known)
+    )
 
 
 def _thread_updates(session: Session, sinks: AlertPlan, item: QueueItem, mention: Mention) -> int:

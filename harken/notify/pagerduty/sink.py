@@ -23,7 +23,7 @@ from harken.notify.pagerduty.plugin import routing_key
 from harken.store import Store
 from harken.store.repo import OPEN_STATUSES, AlertView, paged_elsewhere
 from harken.store.tables import Alert
-from harken.text import safe_link, strip_controls
+from harken.text import one_line, safe_link
 
 SUMMARY_MAX = 1024  # PagerDuty's limit
 SEVERITY = {"urgent": "critical", "high": "error", "normal": "warning", "low": "info"}
@@ -89,7 +89,7 @@ def pagerduty_event(view: AlertView, key: str) -> dict[str, Any]:
     if alert.kind not in ("item", "escalation", "spike"):
         raise Skip(f"PagerDuty is not paged for {alert.kind} alerts")
     payload: dict[str, Any] = {
-        "summary": _clip(_summary(view)),
+        "summary": one_line(_summary(view), SUMMARY_MAX),
         "source": "harken",
         "severity": _severity(view),
         "component": alert.channel,
@@ -148,8 +148,3 @@ def _class(view: AlertView) -> str:
     if view.item.rule == IMPERSONATION_RULE:
         return "impostor"
     return "overdue item" if view.alert.kind == "escalation" else "item"
-
-
-def _clip(text: str) -> str:
-    flat = " ".join(strip_controls(text).split())
-    return flat if len(flat) <= SUMMARY_MAX else flat[: SUMMARY_MAX - 1] + "…"

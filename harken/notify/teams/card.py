@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from harken.config import Config
+from harken.notify.events import IMPERSONATION_RULE
 from harken.store.repo import AlertView
-from harken.text import safe_link, strip_controls
+from harken.text import clip, safe_link, strip_controls
 
 POST_MAX = 1500  # characters of a post shown, at scale 1
 LINE_MAX = 300
@@ -75,7 +76,7 @@ def _card(view: AlertView, config: Config, scale: float) -> dict[str, Any]:
     item, mention, author, c = view.item, view.mention, view.author, view.classification
     if item is None or mention is None:
         return {"body": [_heading(f"harken alert #{alert.id}")]}
-    if item.rule == "impersonation":  # harken.routing.impersonation.RULE
+    if item.rule == IMPERSONATION_RULE:
         title = (
             f"⚠️ Possible impostor · {item.priority.upper()} · {item.department} · item #{item.id}"
         )
@@ -112,7 +113,7 @@ def _subtle(text: str) -> Element:
 
 def _text(text: str, limit: int, subtle: bool = False) -> Element:
     """A stranger's text, shown as written (a TextRun reads no Markdown)."""
-    run: Element = {"type": "TextRun", "text": _clip(text, limit)}
+    run: Element = {"type": "TextRun", "text": clip(text, limit)}
     if subtle:
         run |= {"isSubtle": True, "size": "Small"}
     return {"type": "RichTextBlock", "inlines": [run]}
@@ -120,7 +121,7 @@ def _text(text: str, limit: int, subtle: bool = False) -> Element:
 
 def _runs(*parts: tuple[str, bool]) -> Element:
     inlines = [
-        {"type": "TextRun", "text": _clip(text, LINE_MAX), **({"weight": "Bolder"} if bold else {})}
+        {"type": "TextRun", "text": clip(text, LINE_MAX), **({"weight": "Bolder"} if bold else {})}
         for text, bold in parts
         if text
     ]
@@ -129,11 +130,6 @@ def _runs(*parts: tuple[str, bool]) -> Element:
 
 def _open(url: str | None, title: str) -> dict[str, Any]:
     return {"actions": [{"type": "Action.OpenUrl", "title": title, "url": url}]} if url else {}
-
-
-def _clip(text: str, limit: int) -> str:
-    clean = strip_controls(str(text))
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 def _utc(moment: datetime) -> str:

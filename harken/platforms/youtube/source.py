@@ -173,7 +173,8 @@ class YouTubeSource(Source):
             log.warning(
                 "%s: %d unreadable entries of the stored cursor dropped", self.name, dropped
             )
-        quota = state.get("quota") if isinstance(state.get("quota"), dict) else {}
+        stored = state.get("quota")
+        quota: dict[str, Any] = stored if isinstance(stored, dict) else {}
         today = quota_day(self.runtime.now()).isoformat()
         used = quota.get("used")
         if quota.get("day") != today or type(used) is not int or used < 0:
@@ -329,9 +330,10 @@ class YouTubeSource(Source):
                 return
             parsed = [*youtube_parser.parse(body), *self._more_replies(body, label)]
             items = [r for r in (self._mine(r, brand, owned) for r in parsed) if r is not None]
-            top = _newest(body)
+            times = _times(body)
+            top = max(times, default=None)
             newest = _time(mine["newest"]) if "newest" in mine else None
-            caught_up = newest is not None and _oldest(body) is not None and _oldest(body) <= newest
+            caught_up = newest is not None and bool(times) and min(times) <= newest
             if top is not None and (mine.get("pending") is None or top > _time(mine["pending"])):
                 mine["pending"] = top.isoformat()
             token = body.get("nextPageToken")
@@ -462,14 +464,9 @@ def _published(item: Any) -> datetime | None:
         return None
 
 
-def _newest(body: dict[str, Any]) -> datetime | None:
-    times = [t for t in map(_published, body.get("items") or []) if t is not None]
-    return max(times) if times else None
-
-
-def _oldest(body: dict[str, Any]) -> datetime | None:
-    times = [t for t in map(_published, body.get("items") or []) if t is not None]
-    return min(times) if times else None
+def _times(body: dict[str, Any]) -> list[datetime]:
+    """When the page's threads were started (their top-level comments), readable ones only."""
+    return [t for t in map(_published, body.get("items") or []) if t is not None]
 
 
 def _readable(value: str) -> bool:

@@ -304,6 +304,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         "mastodon",
         "rss",
         "youtube",
+        "facebook",
+        "instagram",
     }
     summary = json.loads(
         invoke(
@@ -318,7 +320,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             "--config", "demo/config.yaml", "report", "summary", "--since", "30d", "-f", "json"
         ).stdout
     )
-    assert again["mentions"] == 208  # 222 bundled, less 5 off-brand and 9 by Acme's own accounts
+    assert again["mentions"] == 214  # 230 bundled, less 5 off-brand and 11 by Acme's own accounts
 
 
 def _web_sign_in(config_path: Path, name: str, password: str) -> None:

@@ -39,6 +39,8 @@ from harken.errors import PayloadError
 from harken.pipeline.collect import poll_source
 from harken.platforms.base import Rejection, parse_time
 from harken.platforms.bluesky import parse as bluesky
+from harken.platforms.facebook import parse as facebook
+from harken.platforms.instagram import parse as instagram
 from harken.platforms.mastodon import parse as mastodon
 from harken.platforms.reddit import parse as reddit
 from harken.platforms.registry import PARSERS, build_sources
@@ -223,6 +225,27 @@ def point_mutated(draw: st.DrawFn, template: Any) -> Any:
 # The tests' own well-formed samples of each platform: the starting points for mutation.
 
 
+FB_COMMENT = {
+    "id": "1_c1",
+    "message": "the acme app broke my login",
+    "created_time": "2026-12-06T10:00:00+0000",
+    "from": {"id": "501", "name": "Alice"},
+    "post_id": "1001_1",
+    "permalink_url": "https://www.facebook.com/1_c1",
+    "like_count": 1,
+    "comment_count": 0,
+}
+IG_COMMENT = {
+    "id": "C1",
+    "text": "acme order late",
+    "timestamp": "2026-12-06T10:00:00+0000",
+    "username": "fan",
+    "from": {"id": "9", "username": "fan"},
+    "like_count": 0,
+    "media": {"id": "M1", "permalink": "https://www.instagram.com/p/M1/"},
+}
+
+
 def youtube_thread(comment_id: str, text: str, replies: tuple[str, ...] = ()) -> dict[str, Any]:
     def snippet(text: str, parent: str | None = None) -> dict[str, Any]:
         found = {
@@ -336,8 +359,83 @@ SAMPLES: dict[str, list[Any]] = {
             "snippet": youtube_thread("C1", "acme")["snippet"]["topLevelComment"]["snippet"],
         },
     ],
+    "facebook": [
+        {
+            "data": [
+                {**FB_COMMENT, "parent": {"id": "1_c0"}},
+                {
+                    "id": "1001_2",
+                    "message": "acme refund?",
+                    "created_time": 1765000000,
+                    "from": {"id": "502", "name": "Bob"},
+                    "shares": {"count": 2},
+                    "reactions": {"summary": {"total_count": 4}},
+                },
+            ],
+            "paging": {"cursors": {"after": "x"}},
+        },
+        FB_COMMENT,
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": "1001",
+                    "time": 1765000000,
+                    "changes": [
+                        {
+                            "field": "feed",
+                            "value": {
+                                "item": "comment",
+                                "verb": "add",
+                                "comment_id": "1_c5",
+                                "post_id": "1001_1",
+                                "parent_id": "1_c1",
+                                "message": "acme still down",
+                                "created_time": 1765000000,
+                                "from": {"id": "503", "name": "Cy"},
+                            },
+                        },
+                    ],
+                }
+            ],
+        },
+    ],
+    "instagram": [
+        {"data": [{**IG_COMMENT, "replies": {"data": [{**IG_COMMENT, "id": "R1"}]}}]},
+        {
+            "id": "M9",
+            "caption": "my acme order never came",
+            "timestamp": "2026-12-06T10:00:00+0000",
+            "username": "carol",
+            "permalink": "https://www.instagram.com/p/M9/",
+            "comments_count": 2,
+        },
+        {
+            "object": "instagram",
+            "entry": [
+                {
+                    "id": "1784",
+                    "time": 1765000000,
+                    "changes": [
+                        {
+                            "field": "comments",
+                            "value": {
+                                "id": "C7",
+                                "text": "acme?",
+                                "parent_id": "C1",
+                                "from": {"id": "9", "username": "dan"},
+                                "media": {"id": "M1"},
+                            },
+                        },
+                    ],
+                }
+            ],
+        },
+    ],
 }
 MODULES = {
+    "facebook": facebook,
+    "instagram": instagram,
     "x": x,
     "reddit": reddit,
     "bluesky": bluesky,
@@ -448,12 +546,56 @@ def items_in(platform: str, payload: Any) -> int:
         return len(posts) if isinstance(posts, list) else 1
     if platform in ("mastodon", "rss") and isinstance(payload, list):
         return len(payload)
+    if platform in ("facebook", "instagram"):
+        return _graph_items(platform, payload)
     if platform == "youtube":  # a thread is its comment and each reply it carries
         if isinstance(payload, dict) and "items" in payload:
             items = payload["items"]
             return sum(_comments_in(i) for i in items) if isinstance(items, list) else 1
         return _comments_in(payload)
     return 1
+
+
+def _graph_items(platform: str, payload: Any) -> int:
+    """An edge's page: each item (and, on Instagram, each reply nested in it); a webhook: each
+    change that is a post or comment (Facebook's reactions and removals are not)."""
+    if not isinstance(payload, dict):
+        return 1
+    if payload.get("object") in ("page", "instagram") and "entry" in payload:
+        entries = payload["entry"] if isinstance(payload["entry"], list) else [payload["entry"]]
+        count = 0
+        for entry in entries:
+            changes = entry.get("changes") if isinstance(entry, dict) else None
+            for change in changes if isinstance(changes, list) else [changes]:
+                if not isinstance(change, dict):
+                    continue
+                value = change.get("value") if isinstance(change.get("value"), dict) else {}
+                if platform == "instagram":
+                    count += change.get("field") in ("comments", "live_comments", "mentions")
+                elif change.get("field") == "feed" and value.get("verb") in ("add", "edited"):
+                    count += value.get("item") in (
+                        "comment",
+                        "post",
+                        "status",
+                        "photo",
+                        "video",
+                        "share",
+                    )
+        return count
+    if "data" not in payload:
+        return 1
+    data = payload["data"]
+    if not isinstance(data, list):
+        return 1
+    if platform == "facebook":
+        return len(data)
+    return sum(1 + _nested_replies(item) for item in data)
+
+
+def _nested_replies(item: Any) -> int:
+    replies = item.get("replies") if isinstance(item, dict) else None
+    data = replies.get("data") if isinstance(replies, dict) else None
+    return len(data) if isinstance(data, list) else 0
 
 
 def _comments_in(item: Any) -> int:
@@ -522,7 +664,7 @@ def test_parsers_accept_a_valid_record_or_reject_with_a_reason(platform: str) ->
 @given(
     lines=st.lists(
         st.one_of(
-            st.sampled_from(["x", "reddit", "bluesky", "mastodon", "rss", "youtube"]).flatmap(
+            st.sampled_from(sorted(SAMPLES)).flatmap(
                 lambda name: st.sampled_from(SAMPLES[name]).flatmap(mutated)
             ),
             JUNK,

@@ -31,6 +31,8 @@ X_BEARER_TOKEN=
 REDDIT_CLIENT_ID=
 REDDIT_CLIENT_SECRET=
 YOUTUBE_API_KEY=
+FACEBOOK_PAGE_TOKEN=
+INSTAGRAM_ACCESS_TOKEN=
 SLACK_BOT_TOKEN=
 # The Slack app (`harken slack serve`): Socket Mode, or HTTP mode's request signatures.
 SLACK_APP_TOKEN=
@@ -78,7 +80,9 @@ def compose_env() -> str:
 
 
 def test_names_come_from_the_registry_in_order() -> None:
-    assert platform_names() == ["x", "reddit", "bluesky", "mastodon", "rss", "youtube"]
+    assert platform_names() == [
+        "x", "reddit", "bluesky", "mastodon", "rss", "youtube", "facebook", "instagram"
+    ]  # fmt: skip
     assert list(PARSERS) == list(SOURCES) == list(PLATFORMS) == platform_names()
     assert tuple(platform_names()) == DEMO_PLATFORMS
 
@@ -95,8 +99,9 @@ def test_env_template_is_unchanged_and_names_every_declared_variable() -> None:
     assert template.listening.splitlines() == [
         f"{var}=" for p in PLATFORMS.values() for var in p.listen_env
     ]
-    assert template.replying.splitlines() == [
-        f"{var}=" for p in PLATFORMS.values() for var in p.reply_env
+    listening = {var for p in PLATFORMS.values() for var in p.listen_env}
+    assert template.replying.splitlines() == [  # a token that reads and answers: listed once
+        f"{var}=" for p in PLATFORMS.values() for var in p.reply_env if var not in listening
     ]
 
 
@@ -151,5 +156,7 @@ def test_reply_length_limits_are_unchanged() -> None:
         "mastodon": 500,
         "reddit": 10000,
         "youtube": 10000,
+        "facebook": 8000,
+        "instagram": 2200,
     }
     assert registry.reply_client("unknown") is None

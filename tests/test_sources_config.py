@@ -17,6 +17,8 @@ SECRETS = {
     "REDDIT_CLIENT_ID": "reddit-id-0123",
     "REDDIT_CLIENT_SECRET": "reddit-secret-0123456789",
     "YOUTUBE_API_KEY": "AIza-example-0123456789",
+    "FACEBOOK_PAGE_TOKEN": "EAAG-example-0123456789",
+    "INSTAGRAM_ACCESS_TOKEN": "EAAG-example-9876543210",
 }
 
 

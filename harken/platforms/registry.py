@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from harken.config import Config, mask_secrets
 from harken.errors import ConfigError, IngestError
-from harken.platforms import bluesky, mastodon, reddit, rss, x, youtube
+from harken.platforms import bluesky, facebook, instagram, mastodon, reddit, rss, x, youtube
 from harken.platforms.base import Parser
 from harken.platforms.platform import Platform
 
@@ -38,6 +38,8 @@ PLATFORMS: dict[str, Platform] = {
         mastodon.PLATFORM,
         rss.PLATFORM,
         youtube.PLATFORM,
+        facebook.PLATFORM,
+        instagram.PLATFORM,
     )
 }
 
@@ -46,7 +48,8 @@ SOURCES: dict[str, str] = {name: p.source for name, p in PLATFORMS.items()}
 
 
 def platform_names() -> list[str]:
-    """Every platform, in the registry's order (x, reddit, bluesky, mastodon, rss, youtube)."""
+    """Every platform, in the registry's order (x, reddit, bluesky, mastodon, rss, youtube,
+    facebook, instagram)."""
     return list(PLATFORMS)
 
 
@@ -72,9 +75,12 @@ class EnvTemplate:
 
 
 def env_template() -> EnvTemplate:
+    listening = [var for p in PLATFORMS.values() for var in p.listen_env]
+    # A token that both reads and answers (Meta's) is listed once, with listening.
+    replying = [v for p in PLATFORMS.values() for v in p.reply_env if v not in listening]
     return EnvTemplate(
-        listening="".join(f"{var}=\n" for p in PLATFORMS.values() for var in p.listen_env),
-        replying="".join(f"{var}=\n" for p in PLATFORMS.values() for var in p.reply_env),
+        listening="".join(f"{var}=\n" for var in listening),
+        replying="".join(f"{var}=\n" for var in replying),
     )
 
 

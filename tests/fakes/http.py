@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -36,6 +37,7 @@ class Request:
     headers: dict[str, str]  # lower-case names
     body: bytes
     received_at: float = field(default_factory=time.time)  # when the body was in (api.clock())
+    groups: tuple[str, ...] = ()  # what a route_pattern's groups matched
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -72,6 +74,7 @@ Handler = Callable[[Request], Reply]
 class FakeAPI:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Handler] = {}
+        self.patterns: list[tuple[str, re.Pattern[str], Handler]] = []
         self.requests: list[Request] = []
         self._failures: deque[Reply | Handler] = deque()
         self._lock = threading.Lock()
@@ -86,6 +89,16 @@ class FakeAPI:
     def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes[(method.upper(), path)] = handler
+            return handler
+
+        return register
+
+    def route_pattern(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        """A route for paths matching ``pattern`` (a full-match regex; ids in the path): the
+        handler finds the groups in ``request.groups``. Exact routes are tried first."""
+
+        def register(handler: Handler) -> Handler:
+            self.patterns.append((method.upper(), re.compile(pattern), handler))
             return handler
 
         return register
@@ -136,6 +149,12 @@ class FakeAPI:
         if scripted is not None:
             return scripted(request) if callable(scripted) else scripted
         handler = self.routes.get((request.method, request.path))
+        for method, pattern, candidate in self.patterns if handler is None else ():
+            found = pattern.fullmatch(request.path)
+            if method == request.method and found:
+                request.groups = found.groups()
+                handler = candidate
+                break
         if handler is None:
             return Reply(404, json={"error": f"no fake route for {request.method} {request.path}"})
         return handler(request)

@@ -1,0 +1,42 @@
+"""Replies on Instagram: ``POST /{ig-comment-id}/replies`` with ``message``, as the brand's
+account.
+
+Instagram answers top-level comments only: a reply to a reply goes to the comment that opened
+its thread. Media that tag the brand are others' posts, which the API cannot comment on. The
+token needs ``instagram_manage_comments``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from harken.platforms.meta.reply import GraphReply, text_of
+from harken.platforms.reply import ReplyTarget
+from harken.platforms.source import SourceSettings
+
+MAX_LENGTH = 2_200  # characters, as a caption (Meta documents no other limit for comments)
+
+
+class InstagramReply(GraphReply):
+    name, label = "instagram", "Instagram"
+    max_length = MAX_LENGTH
+    needs = "an access token with instagram_manage_comments"
+    token_variable = "INSTAGRAM_ACCESS_TOKEN"
+    credentials: ClassVar[dict[str, str | None]] = {"access_token": "INSTAGRAM_ACCESS_TOKEN"}
+
+    def settings_class(self) -> type[SourceSettings]:
+        from harken.platforms.instagram.source import InstagramSettings
+
+        return InstagramSettings
+
+    def target_problems(self, target: ReplyTarget) -> list[str]:
+        if "text" not in target.raw and "caption" in target.raw:
+            return [
+                "Instagram: a post that tags the brand is someone else's media, which the API "
+                "cannot comment on; answer it in the Instagram app"
+            ]
+        return []
+
+    def reply_path(self, target: ReplyTarget) -> str:
+        thread = text_of(target.raw.get("parent_id"))
+        return f"{thread or target.external_id}/replies"

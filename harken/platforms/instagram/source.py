@@ -1,0 +1,181 @@
+"""Instagram live source: a brand's Instagram professional accounts through the Graph API
+("Instagram API with Facebook Login", harken/platforms/meta).
+
+**What it reads**, per configured account (``accounts: {Acme: ["17841400000000000"]}``, the
+Instagram account id its Facebook Page is linked to):
+
+* the comments on the account's media of the last ``watch_window``, as ``/{media-id}/comments``
+  (50 threads a page, each with the replies nested in it), read to the end when the media's
+  ``comments_count`` moved (see harken/platforms/meta/walk.py): a late reply sits in its old
+  thread, not on the first page;
+* media others posted that tag the account (``/{ig-user-id}/tags``), newest first.
+
+Both are about the brand by where they were posted, so they are kept whether or not they name
+it (``MentionRecord.about``); the account's own comments are its answers and are left out.
+@mentions in captions and comments elsewhere reach an app only through Meta's ``mentions``
+webhook, which harken does not receive yet. The token (a Page or system user token) needs
+``instagram_basic``, ``instagram_manage_comments`` and ``pages_read_engagement``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from harken.config import StrList
+from harken.errors import ConfigError
+from harken.platforms.base import ParseResult
+from harken.platforms.instagram import parse as instagram_parser
+from harken.platforms.meta.graph import GraphSettings
+from harken.platforms.meta.walk import Edge, GraphSource, OwnPost, time_field, unix
+from harken.platforms.source import Page
+from harken.records import MentionRecord
+
+COMMENT = "id,text,timestamp,username,from{id,username},like_count,parent_id"
+COMMENT_FIELDS = f"{COMMENT},replies.limit(50){{{COMMENT}}}"
+TAGGED_FIELDS = "id,caption,timestamp,username,permalink,comments_count,like_count"
+ID = re.compile(r"\d{1,40}")
+
+
+class InstagramSettings(GraphSettings):
+    token_help: ClassVar[str] = (
+        "an access token of the Facebook Page linked to the Instagram account (or of a system "
+        "user of the business), with instagram_basic, instagram_manage_comments and "
+        "pages_read_engagement; give it as the variable INSTAGRAM_ACCESS_TOKEN"
+    )
+    accounts: dict[str, StrList] = Field(default_factory=dict)  # brand -> IG account ids
+    tags: bool = True
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_ids(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for brand, ids in value.items():
+            bad = next((i for i in ids if not ID.fullmatch(i)), None)
+            if bad is not None:
+                raise ValueError(
+                    f"{brand}: {bad!r} is not an Instagram account id (a number: GET "
+                    "/{page-id}?fields=instagram_business_account gives it)"
+                )
+        return value
+
+
+class InstagramSource(GraphSource):
+    platform = "instagram"
+    Settings = InstagramSettings
+    settings: InstagramSettings
+    token_hint: ClassVar[str] = (
+        "make a new token of the linked Facebook Page (or a system user's) and set "
+        "INSTAGRAM_ACCESS_TOKEN"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        known = {b.name for b in self.brands}
+        unknown = [b for b in self.settings.accounts if b not in known]
+        if unknown:
+            raise ConfigError(
+                f"sources.{self.name}.accounts: {unknown[0]!r} is not a brand",
+                hint=f"name one of: {', '.join(sorted(known)) or 'no brands configured'}",
+            )
+        if not any(self.settings.accounts.values()):
+            raise ConfigError(
+                f"sources.{self.name}.accounts: no Instagram account to read",
+                hint="name each brand's account ids: accounts: {Acme: ['17841400000000000']}",
+            )
+        self.owners = {a: b for b, ids in self.settings.accounts.items() for a in ids}
+
+    def pages(self, cursor: str | None) -> Iterator[Page]:
+        self.load(cursor)
+        self.forget_accounts(set(self.owners))
+        for account, brand in self.owners.items():
+            where = f"brand {brand}, account {account}"
+            yield self._list_media(account, brand, where)
+            if self.settings.tags:
+                yield from self.walk(
+                    Edge(
+                        key=f"tags:{account}",
+                        label=f"{where}, media tagging it",
+                        path=f"{account}/tags",
+                        params={"fields": TAGGED_FIELDS, "limit": 50},
+                        parse=lambda data, brand=brand: self._about(data, brand),
+                        time_of=time_field("timestamp"),
+                        first_pages=self.settings.first_poll_pages,
+                    )
+                )
+            for media_id, known in self.due(account):
+                yield from self.walk(self._comments_edge(media_id, known, brand, where))
+
+    def _list_media(self, account: str, brand: str, where: str) -> Page:
+        """The account's media of the window with their comment counts: the watch list."""
+        since = self.runtime.now() - self.settings.watch_window
+        body = self.get(
+            f"{where}, recent media",
+            f"{account}/media",
+            {
+                "fields": "id,timestamp,permalink,comments_count",
+                "since": unix(since),
+                "limit": self.settings.max_posts,
+            },
+        )
+        if "gone" in body:
+            raise ConfigError(
+                f"sources.{self.name}.accounts: Instagram account {account} does not exist or "
+                f"the token cannot see it ({body['gone']})"
+            )
+        listed = []
+        for item in body.get("data") if isinstance(body.get("data"), list) else []:
+            published = time_field("timestamp")(item)
+            if published is None or not isinstance(item.get("id"), str):
+                continue
+            count, link = item.get("comments_count"), item.get("permalink")
+            listed.append(
+                OwnPost(
+                    item["id"],
+                    brand,
+                    account,
+                    published,
+                    count if type(count) is int else None,
+                    link if isinstance(link, str) else None,
+                )
+            )
+        self.watch(account, listed)
+        return Page([], self.cursor(), label=f"{where}: {len(listed)} recent media")
+
+    def _comments_edge(self, media_id: str, known: dict[str, Any], brand: str, where: str) -> Edge:
+        media = {"id": media_id, **({"permalink": known["link"]} if known.get("link") else {})}
+
+        def parse(data: list[Any]) -> list[ParseResult]:
+            # Each comment names its media (the link to show, the conversation).
+            named = [{**c, "media": media} if isinstance(c, dict) else c for c in data]
+            return self._about(named, brand)
+
+        new = self.is_new(time_field("published")(known) or self.runtime.now())
+        return Edge(
+            key=f"comments:{media_id}",
+            label=f"{where}, comments on {media_id}",
+            path=f"{media_id}/comments",
+            params={"fields": COMMENT_FIELDS, "limit": 50},
+            parse=parse,
+            time_of=time_field("timestamp"),
+            # Threads come newest first, but a reply sits in its thread wherever that is: a
+            # moved count is read to the end (a page of 50 threads a call).
+            newest_first=False,
+            first_pages=None if new else self.settings.first_poll_pages,
+            on_done=self.read_done(media_id),
+        )
+
+    def _about(self, data: list[Any], brand: str) -> list[ParseResult]:
+        """Mentions about the brand; the account's own comments left out."""
+        kept: list[ParseResult] = []
+        worded = [i for i in data if instagram_parser.has_words(i)]  # a photo alone is no mention
+        for item in instagram_parser.parse({"data": worded}):
+            if isinstance(item, MentionRecord):
+                if item.author.external_id in self.owners:
+                    continue
+                item = replace(item, about=brand)
+            kept.append(item)
+        return kept

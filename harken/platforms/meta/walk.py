@@ -1,0 +1,365 @@
+"""What the Facebook and Instagram sources share: the cursor, the calls, the walk over an edge,
+and the watch list of the brand's own recent posts.
+
+**Edges.** An edge (the posts on a Page, the media an account is tagged in, a post's comments)
+is read page by page with ``after`` cursors. On an edge that lists newest first, a walk ends once
+it reaches what the previous walk stored (``newest``); on one that does not say its order (or
+where new items can sit anywhere: a reply in an old thread), it reads to the end and keeps only
+what was written after the previous walk's newest item. While a walk is paged through, its
+``after`` cursor (``page``) and the newest time it has seen (``pending``) are kept with each
+page, so a poll cut short resumes there, and ``newest`` moves only once the walk is done. A
+first walk of an edge that was there before the source's first poll reads ``first_poll_pages``
+pages: not years of history.
+
+**Watch list.** Each poll lists the brand's own posts of the last ``watch_window`` (the newest
+``max_posts``) with their comment counts, one call per account. A post's comments are read when
+its count moved since they were last read, or ``recheck_every`` after that (a comment deleted and
+another added leave the count as it was); so a reply added days later to an old thread is read,
+and an unchanged post costs nothing. A post that leaves the window, or is deleted, is let go.
+
+**Usage.** Before each call the source looks at the usage the previous answer reported: at the
+``usage_ceiling`` the poll ends as rate limited until Meta's estimate of when access comes back
+(``harken sources`` shows the share left).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from harken.errors import PayloadError, RateLimited, SourceError
+from harken.platforms.base import ParseResult, parse_time
+from harken.platforms.meta.graph import GraphClient, GraphError, GraphSettings, source_error
+from harken.platforms.source import Page, Source
+from harken.records import MentionRecord
+
+log = logging.getLogger(__name__)
+
+# When Meta reports an allowance used up but not when it comes back: its windows are an hour.
+DEFAULT_REGAIN = timedelta(minutes=15)
+# How far behind the last walk's newest post a ``since`` walk starts: clocks differ, and a post
+# can reach an edge a little after it was written. The store absorbs what is read twice.
+OVERLAP = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class OwnPost:
+    """One of the brand's own recent posts, as the listing call gave it."""
+
+    id: str
+    brand: str
+    account: str  # the page or Instagram account it belongs to
+    published: datetime
+    comments: int | None  # the count the listing reported; None: not given
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One edge to walk."""
+
+    key: str  # its entry in the cursor ("tagged:123", "comments:123_456")
+    label: str  # for logs ("brand Acme, page 123, tagged posts")
+    path: str  # "123/tagged"
+    params: dict[str, Any]
+    parse: Callable[[list[Any]], list[ParseResult]]  # a page's data -> records
+    time_of: Callable[[Any], datetime | None]  # an item's time, for the cursor
+    newest_first: bool = True
+    # Ask only for what changed since the last walk (``since``, less OVERLAP): for edges whose
+    # order Meta does not document, so a walk reads to their end.
+    since: bool = False
+    first_pages: int | None = None  # a first walk's budget; None: read it as any walk
+    on_done: Callable[[], None] | None = None  # runs before the last page's cursor is made
+
+
+class GraphSource(Source):
+    """A Meta source: subclasses list their own posts and edges (``pages``)."""
+
+    settings: GraphSettings
+    token_hint: ClassVar[str] = "make a new access token"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.client = GraphClient(self.settings, self.timeout)
+        self.state: dict[str, Any] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    def translate(self, exc: Exception) -> SourceError | None:
+        return source_error(exc, self.name, self.runtime.now(), self.client.usage, self.token_hint)
+
+    # -- the cursor -------------------------------------------------------------------------
+
+    def load(self, cursor: str | None) -> None:
+        """The stored state; entries of the wrong shape are dropped with a warning, so a bad
+        cursor cannot fail every poll (an edge dropped starts again as a first walk)."""
+        try:
+            state = json.loads(cursor) if cursor else {}
+        except ValueError:
+            state = None
+        if not isinstance(state, dict):
+            if cursor:
+                log.warning("%s: the stored cursor is unreadable; starting from now", self.name)
+            state = {}
+        streams = _entries(state.get("streams"), _is_stream)
+        posts = _entries(state.get("posts"), _is_post)
+        dropped = sum(
+            len(given) - len(kept)
+            for given, kept in ((state.get("streams"), streams), (state.get("posts"), posts))
+            if isinstance(given, dict)
+        )
+        if dropped:
+            log.warning(
+                "%s: %d unreadable entries of the stored cursor dropped", self.name, dropped
+            )
+        started = state.get("started")
+        if not (isinstance(started, str) and _readable(started)):
+            started = self.runtime.now().isoformat()
+        self.state = {"started": started, "streams": streams, "posts": posts}
+
+    def cursor(self) -> str:
+        return json.dumps(self.state, sort_keys=True)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def get(self, label: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One GET under the retry policy; ``{"gone": why}`` when the object was deleted."""
+        self._check_usage(label)
+        body = self.call(label, lambda: self._get(path, params))
+        self._note_usage()
+        return body
+
+    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.client.get(path, params)
+        except GraphError as err:
+            if err.gone:
+                return {"gone": err.detail or "deleted"}
+            raise
+
+    def _check_usage(self, label: str) -> None:
+        usage = self.client.usage
+        if usage is None or usage.percent < self.settings.usage_ceiling:
+            return
+        now = self.runtime.now()
+        raise RateLimited(
+            f"{self.name}: {label}: {usage.percent}% of an allowance used ({usage.header})",
+            reset_at=usage.regained_at(now) or now + DEFAULT_REGAIN,
+            hint=f"Meta throttles by the hour; polling stops at usage_ceiling "
+            f"({self.settings.usage_ceiling}%): poll less often (interval)",
+        )
+
+    def _note_usage(self) -> None:
+        usage = self.client.usage
+        if usage is not None:
+            reset = usage.regained_at(self.runtime.now())
+            self.note_quota(max(0, 100 - usage.percent), 100, reset.isoformat() if reset else None)
+
+    # -- the walk ---------------------------------------------------------------------------
+
+    def walk(self, edge: Edge) -> Iterator[Page]:
+        mine = self.state["streams"].setdefault(edge.key, {})
+        first = "newest" not in mine and "page" not in mine
+        limited = first and edge.first_pages is not None
+        budget = edge.first_pages if limited and edge.first_pages else self.settings.max_pages
+        for number in range(1, budget + 1):
+            label = f"{edge.label}, page {number}"
+            params = dict(edge.params)
+            if edge.since:
+                params["since"] = mine.setdefault("since", self._since(mine, first))
+            if mine.get("page"):
+                params["after"] = mine["page"]
+            body = self.get(label, edge.path, params)
+            if "gone" in body:
+                log.warning(
+                    "%s: %s: gone (%s); no longer read", self.name, edge.label, body["gone"]
+                )
+                self.state["streams"].pop(edge.key, None)
+                self.let_go(edge.key)
+                yield Page([], self.cursor(), label=f"{label}: gone")
+                return
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise SourceError(f"{self.name}: {label}: the answer has no list of data")
+            items = edge.parse(data)
+            times = [t for t in map(edge.time_of, data) if t is not None]
+            top = max(times, default=None)
+            newest = _time(mine["newest"]) if "newest" in mine else None
+            if not edge.newest_first and newest is not None:
+                # Read to the end, an edge gives its old items too: what was written before
+                # the last walk was stored then, or is history a first walk chose not to read.
+                items = [i for i in items if not _older(i, newest - OVERLAP)]
+            caught_up = (
+                edge.newest_first and newest is not None and bool(times) and min(times) <= newest
+            )
+            if top is not None and (mine.get("pending") is None or top > _time(mine["pending"])):
+                mine["pending"] = top.isoformat()
+            token = _after(body)
+            done = caught_up or not token or (limited and number == budget)
+            if done:
+                pending = _time(mine["pending"]) if mine.get("pending") else None
+                if pending is not None:
+                    mine["newest"] = max(pending, newest or pending).isoformat()
+                elif newest is None:
+                    mine["newest"] = self.runtime.now().isoformat()
+                for key in ("page", "pending", "since"):
+                    mine.pop(key, None)
+                if edge.on_done is not None:
+                    edge.on_done()
+            else:
+                mine["page"] = token
+            yield Page(items, self.cursor(), label=label)
+            if done:
+                return
+
+    def _since(self, mine: dict[str, Any], first: bool) -> int:
+        """Where a ``since`` walk starts: a little before the last one's newest post; a first
+        walk, at the watch window."""
+        if first or "newest" not in mine:
+            return unix(self.runtime.now() - self.settings.watch_window)
+        return unix(_time(mine["newest"]) - OVERLAP)
+
+    # -- the watch list ---------------------------------------------------------------------
+
+    def watch(self, account: str, listed: list[OwnPost]) -> None:
+        """The account's own posts to read comments of: the newest ``max_posts`` of those
+        listed within the window (what was known of each is kept)."""
+        since = self.runtime.now() - self.settings.watch_window
+        recent = sorted((p for p in listed if p.published >= since), key=lambda p: p.published)
+        kept = {p.id: p for p in recent[-self.settings.max_posts :]}
+        posts = self.state["posts"]
+        for post_id, known in list(posts.items()):
+            if known.get("account") == account and post_id not in kept:
+                del posts[post_id]
+                self.let_go(f"comments:{post_id}")
+        for post in kept.values():
+            known = posts.get(post.id, {})
+            posts[post.id] = {
+                **{k: v for k, v in known.items() if k in ("read", "read_at")},
+                "brand": post.brand,
+                "account": post.account,
+                "published": post.published.isoformat(),
+                **({"count": post.comments} if post.comments is not None else {}),
+                **({"link": post.link} if post.link else {}),
+            }
+
+    def forget_accounts(self, accounts: set[str]) -> None:
+        """Let go of the posts of accounts no longer configured."""
+        for post_id, known in list(self.state["posts"].items()):
+            if known.get("account") not in accounts:
+                del self.state["posts"][post_id]
+                self.let_go(f"comments:{post_id}")
+
+    def due(self, account: str) -> list[tuple[str, dict[str, Any]]]:
+        """The account's watched posts whose comments should be read now, oldest first."""
+        now = self.runtime.now()
+        chosen = []
+        for post_id, known in self.state["posts"].items():
+            if known.get("account") != account:
+                continue
+            in_walk = "page" in self.state["streams"].get(f"comments:{post_id}", {})
+            moved = known.get("count") is None or known.get("count") != known.get("read")
+            stale = (
+                "read_at" not in known
+                or now - _time(known["read_at"]) >= self.settings.recheck_every
+            )
+            if in_walk or moved or stale:
+                chosen.append((post_id, known))
+        return sorted(chosen, key=lambda pk: str(pk[1].get("published", "")))
+
+    def read_done(self, post_id: str) -> Callable[[], None]:
+        """What marks a post's comments read, once its walk is done."""
+
+        def mark() -> None:
+            known = self.state["posts"].get(post_id)
+            if known is not None:
+                if "count" in known:
+                    known["read"] = known["count"]
+                known["read_at"] = self.runtime.now().isoformat()
+
+        return mark
+
+    def is_new(self, published: datetime) -> bool:
+        """Published after the source's first poll: every comment of it is read."""
+        return published > _time(self.state["started"])
+
+    def let_go(self, key: str) -> None:
+        self.state["streams"].pop(key, None)
+        if key.startswith("comments:"):
+            self.state["posts"].pop(key.removeprefix("comments:"), None)
+
+
+def _older(item: ParseResult, than: datetime) -> bool:
+    return isinstance(item, MentionRecord) and item.created_at <= than
+
+
+def unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _after(body: dict[str, Any]) -> str | None:
+    """The next page's ``after`` cursor, when the answer says there is a next page."""
+    paging = body.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return after if isinstance(after, str) and after and len(after) <= 2048 else None
+
+
+def time_field(name: str) -> Callable[[Any], datetime | None]:
+    """An item's time read from ``name`` ("created_time", "timestamp"); None if unreadable."""
+
+    def read(item: Any) -> datetime | None:
+        try:
+            return parse_time(item.get(name), name) if isinstance(item, dict) else None
+        except PayloadError:
+            return None
+
+    return read
+
+
+def _time(value: Any) -> datetime:
+    return parse_time(value, "time")
+
+
+def _readable(value: Any) -> bool:
+    try:
+        _time(value)
+    except PayloadError:
+        return False
+    return True
+
+
+def _is_stream(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and all(
+            isinstance(value.get(k), str) and (k == "page" or _readable(value[k]))
+            for k in ("newest", "pending", "page")
+            if k in value
+        )
+        and ("since" not in value or type(value["since"]) is int)
+    )
+
+
+def _is_post(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("brand"), str)
+        and isinstance(value.get("account"), str)
+        and _readable(value.get("published"))
+        and all(type(value.get(k)) is int for k in ("count", "read") if k in value)
+        and ("read_at" not in value or _readable(value["read_at"]))
+    )
+
+
+def _entries(given: Any, good: Callable[[Any], bool]) -> dict[str, Any]:
+    if not isinstance(given, dict):
+        return {}
+    return {k: v for k, v in given.items() if isinstance(k, str) and good(v)}

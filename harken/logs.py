@@ -24,7 +24,7 @@ _SHAPES = [
     re.compile(r"(?i)('?authorization'?\s*[:=]\s*'?)[^',}\s]+(\s+[^',}\s]+)?"),
     re.compile(
         r"(?i)(\b(?:access_token|refresh_token|client_secret|app_password|password|token|secret"
-        r"|api_?key|key|sig|signature)"
+        r"|appsecret_proof|api_?key|key|sig|signature)"
         r"['\"]?\s*[:=]\s*['\"]?)[^'\"&,}\s]+"
     ),
 ]

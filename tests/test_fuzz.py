@@ -572,7 +572,11 @@ def _graph_items(platform: str, payload: Any) -> int:
                 value = change.get("value") if isinstance(change.get("value"), dict) else {}
                 if platform == "instagram":
                     count += change.get("field") in ("comments", "live_comments", "mentions")
-                elif change.get("field") == "feed" and value.get("verb") in ("add", "edited"):
+                elif change.get("field") == "feed" and value.get("verb") in (
+                    "add",
+                    "edit",
+                    "edited",
+                ):
                     count += value.get("item") in (
                         "comment",
                         "post",

@@ -200,7 +200,9 @@ RoleList = Annotated[list[Role], BeforeValidator(as_list)]
 PRESS_RULE = "press"  # the built-in routing rule that sends press posts to routing.press
 # The registry's platforms (harken.platforms.registry.platform_names; config sits below
 # platforms in the layers, so the names are repeated here and a test keeps them equal).
-PLATFORM_NAMES: tuple[str, ...] = ("x", "reddit", "bluesky", "mastodon", "rss", "youtube")
+PLATFORM_NAMES: tuple[str, ...] = (
+    "x", "reddit", "bluesky", "mastodon", "rss", "youtube", "facebook", "instagram"
+)  # fmt: skip
 
 
 def _known_platform(value: str | None) -> str | None:

@@ -138,10 +138,14 @@ class FakeGraph(FakeAPI):
         self.business_usage: dict[str, Any] | None = None
         self.replies: list[tuple[str, str]] = []  # (path id, message)
         self.deleted: set[str] = set()  # listed still, but their comments cannot be read
+        self.refused: set[str] = set()  # objects Meta will not read (code 100, no subcode)
+        self.ignore_order = False  # comments in their documented (chronological) order
+        self.refuse_cursors = 0  # the next so many ``after`` cursors are refused, as expired
         base = f"/{VERSION}"
         self.route_pattern("GET", rf"{base}/(\d+)/(feed|tagged)")(self._posts)
         self.route_pattern("GET", rf"{base}/([\w]+)/comments")(self._comments)
         self.route_pattern("GET", rf"{base}/(\d+)/(media|tags)")(self._media)
+        self.route_pattern("GET", rf"{base}/([\w]+)/replies")(self._more_replies)
         self.route_pattern("POST", rf"{base}/([\w]+)/(comments|replies)")(self._reply)
 
     # -- what the tests set up --------------------------------------------------------------
@@ -175,6 +179,11 @@ class FakeGraph(FakeAPI):
     def _refused(self, request: Request) -> Reply | None:
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return graph_error(400, 190, "Invalid OAuth access token - Cannot parse access token")
+        if self.refuse_cursors and "after" in request.query:
+            self.refuse_cursors -= 1
+            return graph_error(400, 100, "The after cursor is invalid")
+        if request.groups and request.groups[0] in self.refused:
+            return graph_error(400, 100, "Tried accessing nonexisting field (comments)")
         return None
 
     def _page(self, request: Request, items: list[dict[str, Any]], limit: int = 100) -> Reply:
@@ -226,6 +235,7 @@ class FakeGraph(FakeAPI):
             if request.query.get("filter") != "stream":
                 comments = [c for c in comments if "parent" not in c]
             newest_first = request.query.get("order") == "reverse_chronological"
+            newest_first = newest_first and not self.ignore_order
             ordered = sorted(comments, key=lambda c: c["created_time"], reverse=newest_first)
             return self._page(request, [{**c} for c in ordered])
         media = self.media_of(object_id)
@@ -235,10 +245,27 @@ class FakeGraph(FakeAPI):
         items = []
         for thread in threads:
             body = {k: v for k, v in thread.items() if k != "replies"}
-            if thread.get("replies"):
-                body["replies"] = {"data": list(thread["replies"])}
+            replies = thread.get("replies") or []
+            if replies:  # 50 nested at most, as limit(50) asks; the rest through /replies
+                body["replies"] = {"data": replies[:50]}
+                if len(replies) > 50:
+                    body["replies"]["paging"] = {
+                        "cursors": {"after": "cursor-50"},
+                        "next": f"{self.url}/{VERSION}/{thread['id']}/replies?after=cursor-50",
+                    }
             items.append(body)
         return self._page(request, items, limit=50)
+
+    def _more_replies(self, request: Request) -> Reply:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        (comment_id,) = request.groups
+        for media in (m for ms in self.media.values() for m in ms):
+            for thread in media.comments:
+                if thread["id"] == comment_id:
+                    return self._page(request, list(thread.get("replies") or []), limit=50)
+        return graph_error(400, 100, "Unsupported get request.", subcode=33)
 
     def _media(self, request: Request) -> Reply:
         refused = self._refused(request)

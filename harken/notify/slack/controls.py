@@ -33,7 +33,7 @@ CLAIM, RESOLVE, DISMISS, REOPEN, TRANSFER = (
 REPLY = "harken:reply"
 # The platforms whose posts can be answered (harken.platforms.registry.max_reply_lengths();
 # notify/ never imports platforms/, so the names are repeated and a test keeps them the same).
-ANSWERABLE = ("x", "reddit", "bluesky", "mastodon", "youtube")
+ANSWERABLE = ("x", "reddit", "bluesky", "mastodon", "youtube", "facebook", "instagram")
 BLOCK_PREFIX = "harken:item:"
 # The dismiss reasons people choose from (harken.queue.actions.DISMISS_REASONS; notify/ sits
 # below queue/, so the words are repeated here and a test keeps the two the same).

@@ -104,7 +104,7 @@ def _webhook_items(payload: dict[str, Any]) -> Iterator[Any]:
         for change in changes if isinstance(changes, list) else [changes]:
             change = dict_or_empty(change)
             value = dict_or_empty(change.get("value"))
-            if change.get("field") != "feed" or value.get("verb") not in ("add", "edited"):
+            if change.get("field") != "feed" or value.get("verb") not in ("add", "edit", "edited"):
                 continue
             kind = value.get("item")
             if kind == "comment":

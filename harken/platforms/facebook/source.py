@@ -29,7 +29,7 @@ from pydantic import Field, field_validator
 
 from harken.config import StrList
 from harken.errors import ConfigError
-from harken.platforms.base import ParseResult
+from harken.platforms.base import ParseResult, dict_or_empty
 from harken.platforms.facebook import parse as facebook_parser
 from harken.platforms.meta.graph import GraphSettings
 from harken.platforms.meta.walk import Edge, GraphSource, OwnPost, time_field, unix
@@ -107,7 +107,7 @@ class FacebookSource(GraphSource):
     def _list_posts(self, page: str, brand: str, where: str) -> Page:
         """The Page's posts of the window with their comment counts: the watch list."""
         since = self.runtime.now() - self.settings.watch_window
-        body = self.get(
+        data = self.listing(
             f"{where}, recent posts",
             f"{page}/feed",
             {
@@ -116,17 +116,12 @@ class FacebookSource(GraphSource):
                 "limit": self.settings.max_posts,
             },
         )
-        if "gone" in body:
-            raise ConfigError(
-                f"sources.{self.name}.pages: Page {page} does not exist or the token cannot "
-                f"see it ({body['gone']})"
-            )
         listed = []
-        for item in body.get("data") if isinstance(body.get("data"), list) else []:
+        for item in data:
             published = time_field("created_time")(item)
             if published is None or not isinstance(item.get("id"), str):
                 continue
-            count = ((item.get("comments") or {}).get("summary") or {}).get("total_count")
+            count = dict_or_empty(dict_or_empty(item.get("comments")).get("summary"))
             link = item.get("permalink_url")
             listed.append(
                 OwnPost(
@@ -134,7 +129,7 @@ class FacebookSource(GraphSource):
                     brand,
                     page,
                     published,
-                    count if type(count) is int else None,
+                    count.get("total_count") if type(count.get("total_count")) is int else None,
                     link if isinstance(link, str) else None,
                 )
             )
@@ -181,6 +176,8 @@ class FacebookSource(GraphSource):
             parse=parse,
             time_of=time_field("created_time"),
             first_pages=None if new else self.settings.first_poll_pages,
+            vanishes=True,
+            count=known.get("count"),
             on_done=self.read_done(post_id),
         )
 

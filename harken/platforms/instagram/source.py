@@ -5,7 +5,8 @@
 Instagram account id its Facebook Page is linked to):
 
 * the comments on the account's media of the last ``watch_window``, as ``/{media-id}/comments``
-  (50 threads a page, each with the replies nested in it), read to the end when the media's
+  (50 threads a page, each with its replies: 50 nested in it, more from
+  ``/{comment-id}/replies``), read to the end when the media's
   ``comments_count`` moved (see harken/platforms/meta/walk.py): a late reply sits in its old
   thread, not on the first page;
 * media others posted that tag the account (``/{ig-user-id}/tags``), newest first.
@@ -28,7 +29,7 @@ from pydantic import Field, field_validator
 
 from harken.config import StrList
 from harken.errors import ConfigError
-from harken.platforms.base import ParseResult
+from harken.platforms.base import ParseResult, dict_or_empty
 from harken.platforms.instagram import parse as instagram_parser
 from harken.platforms.meta.graph import GraphSettings
 from harken.platforms.meta.walk import Edge, GraphSource, OwnPost, time_field, unix
@@ -112,7 +113,7 @@ class InstagramSource(GraphSource):
     def _list_media(self, account: str, brand: str, where: str) -> Page:
         """The account's media of the window with their comment counts: the watch list."""
         since = self.runtime.now() - self.settings.watch_window
-        body = self.get(
+        data = self.listing(
             f"{where}, recent media",
             f"{account}/media",
             {
@@ -121,13 +122,8 @@ class InstagramSource(GraphSource):
                 "limit": self.settings.max_posts,
             },
         )
-        if "gone" in body:
-            raise ConfigError(
-                f"sources.{self.name}.accounts: Instagram account {account} does not exist or "
-                f"the token cannot see it ({body['gone']})"
-            )
         listed = []
-        for item in body.get("data") if isinstance(body.get("data"), list) else []:
+        for item in data:
             published = time_field("timestamp")(item)
             if published is None or not isinstance(item.get("id"), str):
                 continue
@@ -150,7 +146,10 @@ class InstagramSource(GraphSource):
 
         def parse(data: list[Any]) -> list[ParseResult]:
             # Each comment names its media (the link to show, the conversation).
-            named = [{**c, "media": media} if isinstance(c, dict) else c for c in data]
+            named = [
+                {**self._all_replies(c, where), "media": media} if isinstance(c, dict) else c
+                for c in data
+            ]
             return self._about(named, brand)
 
         new = self.is_new(time_field("published")(known) or self.runtime.now())
@@ -165,8 +164,31 @@ class InstagramSource(GraphSource):
             # moved count is read to the end (a page of 50 threads a call).
             newest_first=False,
             first_pages=None if new else self.settings.first_poll_pages,
+            vanishes=True,
+            count=known.get("count"),
             on_done=self.read_done(media_id),
         )
+
+    def _all_replies(self, comment: dict[str, Any], where: str) -> dict[str, Any]:
+        """The comment with every reply of its thread: the first 50 come nested in it, the
+        rest from ``/{comment-id}/replies`` (up to ``max_pages`` pages of 50)."""
+        nested = dict_or_empty(comment.get("replies"))
+        after = _next_cursor(nested)
+        if after is None or not isinstance(comment.get("id"), str):
+            return comment
+        replies = list(nested.get("data") or [])
+        for number in range(1, self.settings.max_pages + 1):
+            label = f"{where}, replies to {comment['id']}, page {number}"
+            path = f"{comment['id']}/replies"
+            body = self.get(label, path, {"fields": COMMENT, "limit": 50, "after": after}, True)
+            page = body.get("data")
+            if not isinstance(page, list):
+                break  # gone, or a cursor refused: the nested ones are still read
+            replies += page
+            after = _next_cursor(body)
+            if after is None:
+                break
+        return {**comment, "replies": {"data": replies}}
 
     def _about(self, data: list[Any], brand: str) -> list[ParseResult]:
         """Mentions about the brand; the account's own comments left out."""
@@ -179,3 +201,10 @@ class InstagramSource(GraphSource):
                 item = replace(item, about=brand)
             kept.append(item)
         return kept
+
+
+def _next_cursor(body: dict[str, Any]) -> str | None:
+    """The ``after`` cursor of a paged answer that has a next page."""
+    paging = dict_or_empty(body.get("paging"))
+    after = dict_or_empty(paging.get("cursors")).get("after")
+    return after if paging.get("next") and isinstance(after, str) and after else None

@@ -28,11 +28,10 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import httpx
 from pydantic import Field, SecretStr, field_validator
@@ -45,11 +44,17 @@ from harken.platforms.source import SourceSettings
 GRAPH = "https://graph.facebook.com"
 API_VERSION = "v24.0"
 USAGE_HEADERS = ("x-app-usage", "x-page-usage", "x-business-use-case-usage")
-THROTTLED = frozenset({4, 17, 32, 613, *range(80001, 80015)})
+# Application, user, Page and custom limits, "application limit reached", "temporarily
+# blocked", and the business use case limits.
+THROTTLED = frozenset({4, 17, 32, 341, 368, 613, *range(80001, 80015)})
 EXPIRED_TOKEN = 190
+TOKEN_ERRORS = frozenset({EXPIRED_TOKEN, 102})  # 102: the API session
 GONE_SUBCODES = frozenset({33, 803})  # "does not exist, cannot be loaded", "alias unknown"
 TRANSIENT = frozenset({1, 2})
 MAX_MESSAGE = 200  # characters of Meta's message quoted in an error
+ID_PART = re.compile(r"[A-Za-z0-9_]{1,128}")  # "1001_2", "17841400000000000", "comments"
+# When Meta says an allowance is used up but not when it comes back: its windows are an hour.
+DEFAULT_REGAIN = timedelta(minutes=15)
 
 
 class GraphSettings(SourceSettings):
@@ -93,13 +98,15 @@ class Usage:
     percent: int  # 0-100 (or over, when Meta says so)
     regain_minutes: int | None  # estimated_time_to_regain_access, when given
     header: str  # which header said it ("x-app-usage", "x-business-use-case-usage pages")
+    seen: datetime  # when the answer came
 
-    def regained_at(self, now: datetime) -> datetime | None:
-        return now + timedelta(minutes=self.regain_minutes) if self.regain_minutes else None
+    def regained_at(self) -> datetime | None:
+        return self.seen + timedelta(minutes=self.regain_minutes) if self.regain_minutes else None
 
 
-def read_usage(headers: Mapping[str, str]) -> Usage | None:
-    """The worst usage the answer's headers report; None when they report none (or garbage)."""
+def read_usage(headers: Mapping[str, str], now: datetime) -> Usage | None:
+    """The worst usage the answer's headers report; None when they report none (or garbage):
+    Meta leaves them out when next to nothing is used."""
     worst: Usage | None = None
     for name in USAGE_HEADERS:
         value = headers.get(name)
@@ -107,7 +114,7 @@ def read_usage(headers: Mapping[str, str]) -> Usage | None:
             continue
         try:
             body = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if name == "x-business-use-case-usage" and isinstance(body, dict):
             entries = [
@@ -120,13 +127,13 @@ def read_usage(headers: Mapping[str, str]) -> Usage | None:
         else:
             entries = [(name, body)] if isinstance(body, dict) else []
         for label, entry in entries:
-            found = _usage_of(entry, label)
+            found = _usage_of(entry, label, now)
             if found is not None and (worst is None or _worse(found, worst)):
                 worst = found
     return worst
 
 
-def _usage_of(entry: dict[str, Any], label: str) -> Usage | None:
+def _usage_of(entry: dict[str, Any], label: str, now: datetime) -> Usage | None:
     shares = [
         v
         for k in ("call_count", "total_cputime", "total_time", "acc_id_util_pct")
@@ -136,7 +143,7 @@ def _usage_of(entry: dict[str, Any], label: str) -> Usage | None:
     regain = int(regain) if type(regain) in (int, float) and 0 < regain < 10_000 else None
     if not shares and regain is None:
         return None
-    return Usage(int(max(shares, default=100 if regain else 0)), regain, label[:60])
+    return Usage(int(max(shares, default=100 if regain else 0)), regain, label[:60], now)
 
 
 def _worse(a: Usage, b: Usage) -> bool:
@@ -167,7 +174,10 @@ class GraphError(Exception):
 
     @property
     def gone(self) -> bool:
-        """The object (a post, a comment) was deleted or cannot be seen."""
+        """The object (a post, a comment) was deleted or cannot be seen: Meta's own answer,
+        not a proxy's 404 page."""
+        if self.code is None:
+            return False
         return self.status == 404 or (self.code == 100 and self.subcode in GONE_SUBCODES)
 
     @property
@@ -179,7 +189,7 @@ def error_of(status: int, content: bytes, secrets: tuple[str, ...] = ()) -> Grap
     """The GraphError an answer's body describes; its message never quotes a secret."""
     try:
         body = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
@@ -206,8 +216,11 @@ class GraphClient:
     """Calls on one token: ``get`` and ``post`` return the answer's JSON object or raise
     GraphError; ``usage`` is what the latest answer said."""
 
-    def __init__(self, settings: GraphSettings, timeout: float) -> None:
+    def __init__(
+        self, settings: GraphSettings, timeout: float, clock: Callable[[], datetime] | None = None
+    ) -> None:
         assert settings.access_token is not None
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.token = settings.access_token.get_secret_value().strip()
         secret = settings.app_secret.get_secret_value() if settings.app_secret else ""
         self.proof = (
@@ -237,13 +250,19 @@ class GraphClient:
 
     def post(self, path: str, data: Mapping[str, Any]) -> httpx.Response:
         """The raw answer: a reply's caller decides what each status means (nothing retried)."""
-        return self.http.post(
+        response = self.http.post(
             self.url(path), params=self._params(None), data=dict(data), headers=self._auth()
         )
+        self.usage = read_usage(response.headers, self.clock())
+        return response
 
     def url(self, path: str) -> str:
-        # Ids from payloads go in the path: quoted, so "../" or "?" cannot change the call.
-        return f"{self.base}/{quote(path.strip('/'), safe='/')}" if path else f"{self.base}/"
+        """The call's URL. Ids come from payloads and configs: each part of the path must be
+        an id or an edge's name, so none can reach another object ("..", "/", "?")."""
+        parts = path.strip("/").split("/")
+        if not all(ID_PART.fullmatch(part) for part in parts):
+            raise GraphError(400, f"not a Graph API id or edge: {path[:80]!r}")
+        return f"{self.base}/{'/'.join(parts)}"
 
     def _params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         given = dict(params or {})
@@ -255,12 +274,12 @@ class GraphClient:
         return {"Authorization": f"Bearer {self.token}"}
 
     def _answer(self, response: httpx.Response) -> dict[str, Any]:
-        self.usage = read_usage(response.headers) or self.usage
+        self.usage = read_usage(response.headers, self.clock())
         if response.status_code >= 300:
             raise error_of(response.status_code, response.content, self.secrets)
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise GraphError(response.status_code, "an unreadable answer", transient=True) from None
         if not isinstance(body, dict):
             raise GraphError(
@@ -278,13 +297,15 @@ def source_error(
     if isinstance(err, GraphError):
         said = f"{what}: the Graph API answered {err}"
         if err.throttled:
-            reset = usage.regained_at(now) if usage is not None else None
+            reset = usage.regained_at() if usage is not None else None
             return RateLimited(
-                said, reset_at=reset, hint="Meta throttles by the hour: poll less often (interval)"
+                said,
+                reset_at=reset or now + DEFAULT_REGAIN,
+                hint="Meta throttles by the hour: poll less often (interval)",
             )
         if err.passing:
             return TransientSourceError(said)
-        if err.code == EXPIRED_TOKEN:
+        if err.code in TOKEN_ERRORS:
             return SourceError(
                 f"{what}: the access token was refused (expired, revoked or wrong): {err}",
                 hint=token_hint,
@@ -295,6 +316,6 @@ def source_error(
                 hint="grant the app the permissions docs/listeners.md lists, then make a new token",
             )
         return SourceError(said)
-    if isinstance(err, httpx.TimeoutException | httpx.TransportError):
+    if isinstance(err, httpx.RequestError):  # timeouts, dropped connections, bad encodings
         return TransientSourceError(f"{what}: {type(err).__name__}")
     return None

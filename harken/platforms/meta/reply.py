@@ -4,13 +4,18 @@ Meta's error codes in words. Each platform says where a reply goes (``reply_path
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from harken.errors import ReplyError
-from harken.platforms.meta.graph import EXPIRED_TOKEN, GraphClient, GraphSettings, error_of
+from harken.platforms.meta.graph import (
+    TOKEN_ERRORS,
+    GraphClient,
+    GraphError,
+    GraphSettings,
+    error_of,
+)
 from harken.platforms.reply import (
     Account,
     ReplyClient,
@@ -38,21 +43,31 @@ class GraphReply(ReplyClient):
     def post(self, account: Account, target: ReplyTarget, text: str, timeout: float) -> SentReply:
         settings: GraphSettings = account.settings  # its token was checked (reply_problems)
         client = GraphClient(settings, timeout)
+        path = self.reply_path(target)
+        try:
+            client.url(path)  # an id that is no id (a file's or a webhook's): nothing is sent
+        except GraphError:
+            client.close()
+            raise ReplyError(
+                f"{self.label}: the post's stored id cannot be answered; nothing was posted"
+            ) from None
         try:
             response = attempt(
-                lambda: client.post(self.reply_path(target), {"message": text}),
+                lambda: client.post(path, {"message": text}),
                 self.explain,
                 posting=True,
                 label=self.label,
             )
         finally:
             client.close()
-        if response.status_code >= 300:
-            raise self._refused(response, client)
         try:
             created = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             created = None
+        if response.status_code >= 300 or (
+            isinstance(created, dict) and isinstance(created.get("error"), dict)
+        ):
+            raise self._refused(response, client)
         new_id = created.get("id") if isinstance(created, dict) else None
         if not isinstance(new_id, str) or not new_id:
             raise ReplyError(
@@ -66,13 +81,13 @@ class GraphReply(ReplyClient):
         err = error_of(response.status_code, response.content, client.secrets)
         if err.throttled:
             usage = client.usage
-            reset = usage.regained_at(datetime.now(UTC)) if usage is not None else None
+            reset = usage.regained_at() if usage is not None else None
             return rate_limited(self.label, reset, f"code {err.code}")
         if err.passing:
             return server_error(self.label, response.status_code, posting=True)
         if err.gone:
             return gone(self.label, str(err))
-        if err.code == EXPIRED_TOKEN:
+        if err.code in TOKEN_ERRORS:
             return ReplyError(
                 f"{self.label} refused the access token ({err}); nothing was posted",
                 hint=f"make a new token and set {self.token_variable}",

@@ -29,18 +29,24 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any, ClassVar
 
 from harken.errors import PayloadError, RateLimited, SourceError
 from harken.platforms.base import ParseResult, parse_time
-from harken.platforms.meta.graph import GraphClient, GraphError, GraphSettings, source_error
+from harken.platforms.meta.graph import (
+    DEFAULT_REGAIN,
+    TOKEN_ERRORS,
+    GraphClient,
+    GraphError,
+    GraphSettings,
+    source_error,
+)
 from harken.platforms.source import Page, Source
 from harken.records import MentionRecord
 
 log = logging.getLogger(__name__)
 
-# When Meta reports an allowance used up but not when it comes back: its windows are an hour.
-DEFAULT_REGAIN = timedelta(minutes=15)
 # How far behind the last walk's newest post a ``since`` walk starts: clocks differ, and a post
 # can reach an edge a little after it was written. The store absorbs what is read twice.
 OVERLAP = timedelta(minutes=10)
@@ -68,12 +74,19 @@ class Edge:
     params: dict[str, Any]
     parse: Callable[[list[Any]], list[ParseResult]]  # a page's data -> records
     time_of: Callable[[Any], datetime | None]  # an item's time, for the cursor
+    # Said to list newest first (a walk then stops at what it stored); each page is checked,
+    # and one that is not in that order is read to the end.
     newest_first: bool = True
     # Ask only for what changed since the last walk (``since``, less OVERLAP): for edges whose
     # order Meta does not document, so a walk reads to their end.
     since: bool = False
     first_pages: int | None = None  # a first walk's budget; None: read it as any walk
-    on_done: Callable[[], None] | None = None  # runs before the last page's cursor is made
+    # One post's edge: when Meta will not read it (deleted, or an object it refuses), the post
+    # is let go and the poll goes on. An account's edge failing is an error to fix.
+    vanishes: bool = False
+    count: int | None = None  # the post's comment count when this walk starts
+    # Runs before the last page's cursor is made, with the count the walk started at.
+    on_done: Callable[[int | None], None] | None = None
 
 
 class GraphSource(Source):
@@ -84,7 +97,7 @@ class GraphSource(Source):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.client = GraphClient(self.settings, self.timeout)
+        self.client = GraphClient(self.settings, self.timeout, clock=self.runtime.now)
         self.state: dict[str, Any] = {}
 
     def close(self) -> None:
@@ -117,6 +130,10 @@ class GraphSource(Source):
             log.warning(
                 "%s: %d unreadable entries of the stored cursor dropped", self.name, dropped
             )
+        horizon = self.runtime.now() + OVERLAP
+        for stream in streams.values():  # a time past now would hold the cursor there
+            if "newest" in stream and _time(stream["newest"]) > horizon:
+                stream["newest"] = self.runtime.now().isoformat()
         started = state.get("started")
         if not (isinstance(started, str) and _readable(started)):
             started = self.runtime.now().isoformat()
@@ -127,29 +144,51 @@ class GraphSource(Source):
 
     # -- calls ------------------------------------------------------------------------------
 
-    def get(self, label: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One GET under the retry policy; ``{"gone": why}`` when the object was deleted."""
+    def get(
+        self, label: str, path: str, params: dict[str, Any], vanishes: bool = False
+    ) -> dict[str, Any]:
+        """One GET under the retry policy. ``{"stale": why}`` when an ``after`` cursor was
+        refused; with ``vanishes``, ``{"gone": why}`` when Meta will not read the object."""
         self._check_usage(label)
-        body = self.call(label, lambda: self._get(path, params))
+        body = self.call(label, lambda: self._get(path, params, vanishes))
         self._note_usage()
         return body
 
-    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _get(self, path: str, params: dict[str, Any], vanishes: bool) -> dict[str, Any]:
         try:
-            return self.client.get(path, params)
+            body = self.client.get(path, params)
+            if not isinstance(body.get("data"), list):  # every edge answers a list of data
+                raise GraphError(200, "the answer has no list of data", transient=True)
+            return body
         except GraphError as err:
-            if err.gone:
+            if err.throttled or err.passing or err.code in TOKEN_ERRORS:
+                raise
+            if "after" in params and err.code == 100 and not err.gone:
+                return {"stale": err.detail or "invalid cursor"}
+            if vanishes and (err.gone or err.code is not None):
                 return {"gone": err.detail or "deleted"}
+            if err.gone:
+                raise SourceError(
+                    f"{self.name}: {path}: does not exist or the token may not read it ({err})",
+                    hint="check the ids in the config and the token's permissions "
+                    "(docs/listeners.md, Facebook and Instagram)",
+                ) from None
             raise
 
     def _check_usage(self, label: str) -> None:
+        """End the poll while the last answer's usage is at the ceiling. That usage is
+        forgotten once the time Meta gave (or DEFAULT_REGAIN) has passed: the next call
+        then finds out afresh."""
         usage = self.client.usage
         if usage is None or usage.percent < self.settings.usage_ceiling:
             return
-        now = self.runtime.now()
+        until = usage.regained_at() or usage.seen + DEFAULT_REGAIN
+        if self.runtime.now() >= until:
+            self.client.usage = None
+            return
         raise RateLimited(
             f"{self.name}: {label}: {usage.percent}% of an allowance used ({usage.header})",
-            reset_at=usage.regained_at(now) or now + DEFAULT_REGAIN,
+            reset_at=until,
             hint=f"Meta throttles by the hour; polling stops at usage_ceiling "
             f"({self.settings.usage_ceiling}%): poll less often (interval)",
         )
@@ -157,87 +196,117 @@ class GraphSource(Source):
     def _note_usage(self) -> None:
         usage = self.client.usage
         if usage is not None:
-            reset = usage.regained_at(self.runtime.now())
+            reset = usage.regained_at()
             self.note_quota(max(0, 100 - usage.percent), 100, reset.isoformat() if reset else None)
 
     # -- the walk ---------------------------------------------------------------------------
 
     def walk(self, edge: Edge) -> Iterator[Page]:
         mine = self.state["streams"].setdefault(edge.key, {})
-        first = "newest" not in mine and "page" not in mine
-        limited = first and edge.first_pages is not None
-        budget = edge.first_pages if limited and edge.first_pages else self.settings.max_pages
-        for number in range(1, budget + 1):
+        if "newest" not in mine and "page" not in mine and edge.first_pages is not None:
+            mine["left"] = edge.first_pages  # a first walk's budget, kept if it is cut short
+        if "page" not in mine and edge.count is not None:
+            mine["count"] = edge.count  # what "read" means once this walk is done
+        budget = self.settings.max_pages
+        number = 0
+        while number < budget:
+            number += 1
             label = f"{edge.label}, page {number}"
             params = dict(edge.params)
             if edge.since:
-                params["since"] = mine.setdefault("since", self._since(mine, first))
+                params["since"] = mine.setdefault("since", self._since(mine))
             if mine.get("page"):
                 params["after"] = mine["page"]
-            body = self.get(label, edge.path, params)
+            body = self.get(label, edge.path, params, vanishes=edge.vanishes)
+            if "stale" in body:  # Meta's cursors expire: start again from the top
+                log.warning("%s: %s: cursor refused (%s); reading again from the top",
+                            self.name, label, body["stale"])  # fmt: skip
+                mine.pop("page", None)
+                continue
             if "gone" in body:
                 log.warning(
                     "%s: %s: gone (%s); no longer read", self.name, edge.label, body["gone"]
                 )
-                self.state["streams"].pop(edge.key, None)
                 self.let_go(edge.key)
                 yield Page([], self.cursor(), label=f"{label}: gone")
                 return
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise SourceError(f"{self.name}: {label}: the answer has no list of data")
-            items = edge.parse(data)
-            times = [t for t in map(edge.time_of, data) if t is not None]
-            top = max(times, default=None)
+            data = body["data"]
+            now = self.runtime.now()
+            # A time past now is an author's clock or a forgery: it must not move the cursor
+            # past every post still to come.
+            times = [t for t in map(edge.time_of, data) if t is not None and t <= now + OVERLAP]
             newest = _time(mine["newest"]) if "newest" in mine else None
-            if not edge.newest_first and newest is not None:
-                # Read to the end, an edge gives its old items too: what was written before
-                # the last walk was stored then, or is history a first walk chose not to read.
-                items = [i for i in items if not _older(i, newest - OVERLAP)]
-            caught_up = (
-                edge.newest_first and newest is not None and bool(times) and min(times) <= newest
-            )
+            # Newest first only when the page says so: an edge that ignores ``order`` (or
+            # lists as it likes) is read to its end, as one whose order is not documented.
+            ordered = edge.newest_first and all(a >= b for a, b in pairwise(times))
+            items = edge.parse(data)
+            if "floor" in mine:  # what was written before harken started reading this edge
+                floor = _time(mine["floor"]) - OVERLAP
+                items = [i for i in items if not _older(i, floor)]
+            caught_up = ordered and newest is not None and bool(times) and min(times) <= newest
+            top = max(times, default=None)
             if top is not None and (mine.get("pending") is None or top > _time(mine["pending"])):
                 mine["pending"] = top.isoformat()
             token = _after(body)
-            done = caught_up or not token or (limited and number == budget)
+            if "left" in mine:
+                mine["left"] -= 1
+            spent = mine.get("left", 1) <= 0
+            done = caught_up or not token or spent
             if done:
-                pending = _time(mine["pending"]) if mine.get("pending") else None
-                if pending is not None:
-                    mine["newest"] = max(pending, newest or pending).isoformat()
-                elif newest is None:
-                    mine["newest"] = self.runtime.now().isoformat()
-                for key in ("page", "pending", "since"):
-                    mine.pop(key, None)
+                self._walked(mine, newest, now, history_left=spent and token is not None)
                 if edge.on_done is not None:
-                    edge.on_done()
+                    edge.on_done(mine.pop("count", None))
             else:
                 mine["page"] = token
             yield Page(items, self.cursor(), label=label)
             if done:
                 return
 
-    def _since(self, mine: dict[str, Any], first: bool) -> int:
+    def _walked(
+        self, mine: dict[str, Any], newest: datetime | None, now: datetime, history_left: bool
+    ) -> None:
+        """A walk is done: ``newest`` moves to the newest item it saw. A first walk that
+        stopped at its budget leaves older items unread: they are history, not mentions, and
+        stay out when a later walk reads to the end (``floor``)."""
+        pending = _time(mine["pending"]) if mine.get("pending") else None
+        if pending is not None:
+            mine["newest"] = max(pending, newest or pending).isoformat()
+        elif newest is None:
+            mine["newest"] = now.isoformat()
+        if history_left:
+            mine.setdefault("floor", now.isoformat())
+        for key in ("page", "pending", "since", "left"):
+            mine.pop(key, None)
+
+    def _since(self, mine: dict[str, Any]) -> int:
         """Where a ``since`` walk starts: a little before the last one's newest post; a first
         walk, at the watch window."""
-        if first or "newest" not in mine:
+        if "newest" not in mine:
             return unix(self.runtime.now() - self.settings.watch_window)
         return unix(_time(mine["newest"]) - OVERLAP)
 
     # -- the watch list ---------------------------------------------------------------------
 
     def watch(self, account: str, listed: list[OwnPost]) -> None:
-        """The account's own posts to read comments of: the newest ``max_posts`` of those
-        listed within the window (what was known of each is kept)."""
+        """The account's own posts to read comments of: the newest ``max_posts`` within the
+        window, of those listed now and those already watched (a short or filtered listing
+        does not let a post go; the window, or Meta saying it is gone, does)."""
         since = self.runtime.now() - self.settings.watch_window
-        recent = sorted((p for p in listed if p.published >= since), key=lambda p: p.published)
-        kept = {p.id: p for p in recent[-self.settings.max_posts :]}
         posts = self.state["posts"]
-        for post_id, known in list(posts.items()):
-            if known.get("account") == account and post_id not in kept:
-                del posts[post_id]
+        mine = {
+            post_id: _time(known["published"])
+            for post_id, known in posts.items()
+            if known.get("account") == account
+        }
+        mine.update({p.id: p.published for p in listed})
+        recent = sorted((t, i) for i, t in mine.items() if t >= since)
+        kept = {i for _, i in recent[-self.settings.max_posts :]}
+        for post_id in mine:
+            if post_id not in kept and posts.get(post_id, {}).get("account") == account:
                 self.let_go(f"comments:{post_id}")
-        for post in kept.values():
+        for post in listed:
+            if post.id not in kept:
+                continue
             known = posts.get(post.id, {})
             posts[post.id] = {
                 **{k: v for k, v in known.items() if k in ("read", "read_at")},
@@ -248,12 +317,21 @@ class GraphSource(Source):
                 **({"link": post.link} if post.link else {}),
             }
 
+    def listing(self, label: str, path: str, params: dict[str, Any]) -> list[Any]:
+        """A listing's items (the watch list's call): an account Meta will not read is an
+        error to fix."""
+        data: list[Any] = self.get(label, path, params)["data"]
+        return data
+
     def forget_accounts(self, accounts: set[str]) -> None:
-        """Let go of the posts of accounts no longer configured."""
+        """Let go of what is kept of accounts no longer configured: their posts and edges."""
         for post_id, known in list(self.state["posts"].items()):
             if known.get("account") not in accounts:
-                del self.state["posts"][post_id]
                 self.let_go(f"comments:{post_id}")
+        for key in list(self.state["streams"]):
+            kind, _, ident = key.partition(":")
+            if kind != "comments" and ident not in accounts:
+                del self.state["streams"][key]
 
     def due(self, account: str) -> list[tuple[str, dict[str, Any]]]:
         """The account's watched posts whose comments should be read now, oldest first."""
@@ -272,14 +350,15 @@ class GraphSource(Source):
                 chosen.append((post_id, known))
         return sorted(chosen, key=lambda pk: str(pk[1].get("published", "")))
 
-    def read_done(self, post_id: str) -> Callable[[], None]:
-        """What marks a post's comments read, once its walk is done."""
+    def read_done(self, post_id: str) -> Callable[[int | None], None]:
+        """What marks a post's comments read once its walk is done, as of the count the walk
+        started at (a comment added while a walk spanned polls is not counted as read)."""
 
-        def mark() -> None:
+        def mark(count: int | None) -> None:
             known = self.state["posts"].get(post_id)
             if known is not None:
-                if "count" in known:
-                    known["read"] = known["count"]
+                if count is not None:
+                    known["read"] = count
                 known["read_at"] = self.runtime.now().isoformat()
 
         return mark
@@ -344,7 +423,8 @@ def _is_stream(value: Any) -> bool:
             for k in ("newest", "pending", "page")
             if k in value
         )
-        and ("since" not in value or type(value["since"]) is int)
+        and all(type(value[k]) is int for k in ("since", "left", "count") if k in value)
+        and ("floor" not in value or _readable(value["floor"]))
     )
 
 

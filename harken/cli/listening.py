@@ -109,7 +109,10 @@ def sources(
 
 
 def _sources_table(statuses: list[Any], now: datetime) -> Table:
+    streaming = any(s.stream for s in statuses)
     table = Table("source", "state", "last success", "lag", "1h", "24h", "quota", "last error")
+    if streaming:  # a column only for configs that stream
+        table.add_column("stream")
     for s in statuses:
         quota = s.quota
         left = "" if quota.get("remaining") is None else str(quota["remaining"])
@@ -125,7 +128,7 @@ def _sources_table(statuses: list[Any], now: datetime) -> Table:
                 f"{s.last_rejected} rejected ({s.rejected_total} so far), "
                 f"{_ago(s.last_rejection_at, now)}: {one_line(s.last_rejection, 70)}"
             )
-        table.add_row(
+        row = [
             s.name,
             s.state,
             _ago(s.last_success_at, now),
@@ -134,8 +137,21 @@ def _sources_table(statuses: list[Any], now: datetime) -> Table:
             str(s.collected_last_day),
             left,
             Text(error),
-        )
+        ]
+        table.add_row(*row, *([Text(_stream_cell(s.stream))] if streaming else []))
     return table
+
+
+def _stream_cell(stream: dict[str, Any] | None) -> str:
+    """ "live · lag 2s", "silent 3m", "down: <error>"; "" for a source without a stream."""
+    if not stream:
+        return ""
+    if stream["state"] == "live":
+        return f"live · lag {_duration(stream.get('lag_seconds'))}"
+    if stream["state"] == "silent":
+        return f"silent {_duration(stream.get('heard_seconds_ago'))}"
+    error = stream.get("last_error")
+    return "down" + (f": {one_line(error, 60)}" if error else " (not started)")
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -168,7 +184,7 @@ def run(
 
     from harken.notify.registry import build_sinks
     from harken.pipeline.scheduler import Daemon
-    from harken.platforms.registry import build_sources
+    from harken.platforms.registry import build_sources, build_streams
     from harken.platforms.source import Runtime
 
     config = root_state(ctx).config()
@@ -187,7 +203,9 @@ def run(
         f"harken run{mode}: {len(sources)} sources, database {_redacted(config)}{with_app};"
         " Ctrl-C stops"
     )
-    daemon = Daemon(store, config, sources, build_sinks(config, out), stop, _say)
+    daemon = Daemon(
+        store, config, sources, build_sinks(config, out), stop, _say, streams=build_streams(sources)
+    )
     beside = slack(config, store, stop, _say) if slack else None
     web = _web_workspace(config, store, stop)
     try:

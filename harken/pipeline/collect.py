@@ -68,7 +68,7 @@ def poll_source(store: Store, config: Config, source: Source) -> PollReport:
         cursor = source_repo.get_cursor(session, source.name)
     try:
         for page in source.pages(cursor):
-            _store_page(store, brands, source, page, report)
+            store_page(store, brands, source, page, report)
             source.runtime.check_stop()  # a shutdown ends the poll between pages
     except Stopped:
         report.stopped = True
@@ -87,9 +87,16 @@ def poll_source(store: Store, config: Config, source: Source) -> PollReport:
     return report
 
 
-def _store_page(
-    store: Store, brands: BrandDetector, source: Source, page: Page, report: PollReport
+def store_page(
+    store: Store,
+    brands: BrandDetector,
+    source: Source,
+    page: Page,
+    report: PollReport,
+    cursor_key: str | None = None,
 ) -> None:
+    """A page's mentions and its cursor (under ``cursor_key``, default the source's name) in
+    one transaction; what it brought counted in ``report``."""
     records = [item for item in page.items if isinstance(item, MentionRecord)]
     unreadable = [item for item in page.items if isinstance(item, Rejection)]
     _log_unreadable(source, page, unreadable)
@@ -97,7 +104,7 @@ def _store_page(
     with store.session() as session:
         counts = store_records(session, records, brands, source.name)
         if page.cursor is not None:
-            source_repo.set_cursor(session, source.name, page.cursor)
+            source_repo.set_cursor(session, cursor_key or source.name, page.cursor)
     report.pages += 1
     report.stored += counts.stored
     report.duplicates += counts.duplicates

@@ -4,7 +4,10 @@ Jobs (APScheduler 3.x, in-memory job store, one process per database — see sto
 
 * ``poll:<source>`` every ``sources.<name>.interval``, then a pipeline pass (the stage table
   of harken/pipeline/stages.py: classify, route, escalate, notify). A source still rate
-  limited is skipped until its reset.
+  limited is skipped until its reset, and one whose live stream reads all it would (and is
+  live) is skipped while the stream lasts.
+* each live stream (``sources.<name>.stream: true``) in its own thread, with a pass after what
+  it stores (harken/pipeline/streams.py).
 * ``refresh`` every ``refresh.interval``: engagement snapshots of recent risky mentions.
 * ``queues`` every minute: overdue items are escalated (and alerted), pending alerts delivered.
 * ``spikes`` hourly, five minutes past the hour: the spike check of the last completed hours
@@ -54,7 +57,9 @@ from harken.notify.outbox import NotifyResult, deliver_pending
 from harken.pipeline.collect import PollReport, poll_source, rate_limited
 from harken.pipeline.engagement import refresh_engagement
 from harken.pipeline.stages import PassResult, Pipeline, run_stages
+from harken.pipeline.streams import StreamRunner
 from harken.platforms.source import Source
+from harken.platforms.stream import Stream
 from harken.queue.escalation import escalate_overdue
 from harken.spikes.job import check_spikes
 from harken.store import Store
@@ -103,10 +108,18 @@ class Daemon:
         stop: threading.Event,
         say: Say = lambda line: None,
         classifier: Classifier | None = None,
+        streams: list[Stream] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.sources = sources
+        # Live streams (harken/pipeline/streams.py), each in its thread; a pass follows what
+        # they store, run by one thread so that reading never waits for classifying.
+        self.streams = {
+            s.name: StreamRunner(store, config, s, self._want_pass, self._backfill(s), say)
+            for s in streams or []
+        }
+        self._pass_wanted = threading.Event()
         self.sinks = sinks
         self.stop = stop
         self.say = say
@@ -161,8 +174,12 @@ class Daemon:
         due = last + source.settings.interval if last else now
         return max(now, due)
 
-    def poll(self, source: Source) -> PollReport | None:
+    def poll(self, source: Source, backfill: bool = False) -> PollReport | None:
         if self.stop.is_set():
+            return None
+        runner = self.streams.get(source.name)
+        if not backfill and runner is not None and runner.stream.covers_poll and runner.live:
+            log.info("%s: its stream is live; poll skipped", source.name)
             return None
         until = rate_limited(self.store, source)
         if until is not None:
@@ -174,6 +191,22 @@ class Daemon:
         if report.stored and not self.stop.is_set() and not self.scheduler_only:
             self.run_pass()
         return report
+
+    def _backfill(self, stream: Stream) -> Callable[[], Any]:
+        """Before a stream (re)connects: a poll of its source fills what it missed."""
+        source = next(s for s in self.sources if s.name == stream.name)
+        return lambda: self.poll(source, backfill=True)
+
+    def _want_pass(self) -> None:
+        self._pass_wanted.set()
+
+    def _passes(self) -> None:
+        """The pass thread: one pass after whatever the streams stored, until the stop."""
+        while not self.stop.is_set():
+            if self._pass_wanted.wait(timeout=1.0):
+                self._pass_wanted.clear()
+                if not self.scheduler_only:
+                    self.run_pass()
 
     def run_pass(self) -> PassResult | None:
         with self._pass_lock:
@@ -292,11 +325,21 @@ class Daemon:
             )
             self.say(f"scheduled {spec.id} every {_human(spec.interval)}")
         self.scheduler.start()
+        passes = threading.Thread(target=self._passes, name="stream passes", daemon=True)
+        if self.streams:
+            passes.start()
+        for runner in self.streams.values():
+            runner.start()
+            self.say(f"streaming {runner.name} (live; polls fill its gaps)")
         try:
             self.stop.wait()
         finally:
             self.say("stopping: finishing the pages in flight")
             self.scheduler.shutdown(wait=True)
+            for runner in self.streams.values():
+                runner.join(timeout=30)
+            if passes.is_alive():
+                passes.join(timeout=60)
             for source in self.sources:
                 source.close()
             self.say("stopped")

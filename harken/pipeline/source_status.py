@@ -9,6 +9,7 @@ from typing import Any
 
 from harken.config import Config
 from harken.pipeline.collect import UNHEALTHY_AFTER
+from harken.pipeline.streams import LIVE
 from harken.store import Store
 from harken.store import sources as source_repo
 
@@ -35,6 +36,10 @@ class SourceStatus:
     rejected_total: int = 0
     last_rejection: str | None = None
     last_rejection_at: datetime | None = None
+    # The live stream, for a source with ``stream: true``: its state (live | silent | down),
+    # lag (seconds between the newest event's time and when it was read), when it was last
+    # heard from, reconnections and last error (harken/pipeline/streams.py).
+    stream: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,9 +78,27 @@ def source_statuses(store: Store, config: Config, now: datetime) -> list[SourceS
                     rejected_total=h.rejected_total if h else 0,
                     last_rejection=h.last_rejection if h else None,
                     last_rejection_at=h.last_rejection_at if h else None,
+                    stream=_stream(entry, h, now),
                 )
             )
     return statuses
+
+
+def _stream(entry: Any, health: Any, now: datetime) -> dict[str, Any] | None:
+    """The stream's state as ``harken sources`` shows it; None without ``stream: true``."""
+    if not getattr(entry, "stream", False) and not (health and health.stream):
+        return None
+    state: dict[str, Any] = dict(health.stream or {}) if health else {}
+    seen = state.get("seen_at")
+    heard = (now - datetime.fromisoformat(seen)).total_seconds() if seen else None
+    if not state.get("connected"):
+        state["state"] = "down"
+    elif heard is None or heard > LIVE.total_seconds():
+        state["state"] = "silent"
+    else:
+        state["state"] = "live"
+    state["heard_seconds_ago"] = heard
+    return state
 
 
 def _state(enabled: bool, health: Any, now: datetime) -> str:

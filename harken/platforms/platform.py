@@ -34,6 +34,9 @@ class Platform:
     # The variables its polling credentials usually come from (the ``.env`` template); the
     # reply ones are the reply client's ``credentials``.
     listen_env: tuple[str, ...] = ()
+    # Its live stream as "module:Class" (harken/platforms/stream.py), imported only when one is
+    # run; None: polls only.
+    stream: str | None = None
 
     def reply_client(self) -> ReplyClient | None:
         return _client(self.reply) if self.reply is not None else None

@@ -28,6 +28,7 @@ from harken.platforms.platform import Platform
 if TYPE_CHECKING:  # both load HTTP libraries: imported when a source is built or a reply sent
     from harken.platforms.reply import ReplyClient
     from harken.platforms.source import RetryPolicy, Runtime, Source
+    from harken.platforms.stream import Stream
 
 PLATFORMS: dict[str, Platform] = {
     p.name: p
@@ -91,6 +92,25 @@ def parser_for(platform: str) -> Parser:
         raise IngestError(
             f"unknown platform {platform!r}", hint=f"choose one of: {', '.join(sorted(PARSERS))}"
         ) from None
+
+
+def build_streams(sources: list[Source]) -> list[Stream]:
+    """The live streams of the sources whose entry says ``stream: true``; a platform that has
+    none is a config error."""
+    streams = []
+    for source in sources:
+        if not source.settings.stream:
+            continue
+        path = PLATFORMS[source.platform].stream
+        if path is None:
+            with_one = ", ".join(n for n, p in PLATFORMS.items() if p.stream) or "none"
+            raise ConfigError(
+                f"sources.{source.name}.stream: {source.platform} has no live stream",
+                hint=f"remove it (streams: {with_one}); polling continues at its interval",
+            )
+        module_name, _, class_name = path.partition(":")
+        streams.append(getattr(import_module(module_name), class_name)(source))
+    return streams
 
 
 def source_class(kind: str) -> type[Source]:

@@ -128,6 +128,9 @@ class SourceSettings(BaseModel):
     # Per connect and read; a whole call (a request, or the few a client library makes for
     # one page) gets DEADLINE_FACTOR times this (harken.net.deadline).
     timeout: Timeout = timedelta(seconds=20)
+    # Keep a live connection open as well (harken run), where the platform has one
+    # (harken/platforms/stream.py); polls stay the fallback.
+    stream: bool = False
 
     @field_validator("interval")
     @classmethod

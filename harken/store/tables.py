@@ -504,6 +504,8 @@ class SourceHealth(SQLModel, table=True):
     rejected_total: int = Field(default=0, sa_type=COUNT)
     last_rejection: str | None = Field(default=None, sa_type=Text)
     last_rejection_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The live stream's state, for a source that has one (harken/pipeline/streams.py).
+    stream: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
 
 
 class MetricSnapshot(SQLModel, table=True):

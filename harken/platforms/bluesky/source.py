@@ -95,6 +95,11 @@ class BlueskySettings(SourceSettings):
     max_pages: int = Field(default=10, ge=1)  # per search and poll; the rest waits
     first_poll_pages: int = Field(default=1, ge=1)  # no cursor yet: how far back to start
     search_overlap: Duration = timedelta(minutes=5)  # how far behind `newest` to look again
+    # The live stream (stream: true): Jetstream's firehose, resumed from a little before the
+    # last event read; no event for stream_idle means the connection is dead.
+    jetstream_url: str = "wss://jetstream2.us-east.bsky.network/subscribe"
+    stream_rewind: Duration = timedelta(seconds=5)
+    stream_idle: Duration = timedelta(seconds=60)
 
     @field_validator("handle")
     @classmethod

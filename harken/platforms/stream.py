@@ -1,0 +1,59 @@
+"""What every live stream shares: batches with their cursor, and the contract each platform's
+``stream.py`` implements.
+
+A stream is the low-latency companion of a polled source (``sources.<name>.stream: true``): the
+same settings, brands and credentials, a connection that stays open, and posts stored seconds
+after they are written instead of one poll interval later. ``harken run`` keeps each stream
+connected (harken/pipeline/streams.py: reconnects with backoff, health, lag); the poll stays
+the fallback, and fills what a stream cannot replay.
+
+``connect`` yields **batches** while its one connection lasts: the brand's posts it saw, the
+cursor to commit *with* them (``None``: the stream has none to resume from), and the time of the
+newest event read (its distance from now is the stream's lag). A connection that drops raises
+(a ``SourceError`` saying why); a stop request ends the generator.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from harken.platforms.base import ParseResult
+from harken.platforms.source import Source
+
+
+@dataclass(frozen=True)
+class Batch:
+    items: list[ParseResult]
+    cursor: str | None  # committed in the same transaction as ``items``
+    newest: datetime | None  # the newest event's own time: now minus it is the lag
+    label: str = ""
+
+
+class Stream(ABC):
+    """A live connection for one configured source (it shares the source's settings, brands,
+    runtime and name)."""
+
+    # Whether the stream reads everything the source's poll would (then polls pause while it is
+    # connected), and whether each (re)connection is preceded by a poll that fills the gap
+    # (a stream that cannot replay what it missed).
+    covers_poll: ClassVar[bool] = False
+    backfills: ClassVar[bool] = True
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.name = source.name
+        self.settings = source.settings
+        self.brands = source.brands
+        self.runtime = source.runtime
+
+    @abstractmethod
+    def connect(self, cursor: str | None) -> Iterator[Batch]:
+        """One connection: batches until it drops (raises) or a stop is requested."""
+
+    def close(self) -> None:
+        """Release what the stream holds (called when the process is done with it)."""
+        return None

@@ -1,0 +1,236 @@
+"""Live streams: Bluesky's Jetstream through the real ``websockets`` client against a local
+fake firehose (tests/fakes/jetstream.py), kept connected by the daemon's stream runner: brand
+posts stored within seconds with their cursor, the rest of the firehose never stored, a dropped
+connection resumed from its cursor without a gap, health and lag in ``harken sources``."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from harken.config import Config, load_config
+from harken.errors import ConfigError
+from harken.pipeline.source_status import source_statuses
+from harken.pipeline.streams import StreamRunner, cursor_key
+from harken.platforms.registry import build_sources, build_streams
+from harken.platforms.source import Runtime
+from harken.store import Store
+from harken.store import sources as source_repo
+from tests.conftest import write_config
+from tests.fakes.http import FakeAPI, Reply, Request
+from tests.fakes.jetstream import FakeJetstream, micros, post_event
+from tests.listening import stored_ids
+
+ALICE, BOB = "did:plc:alice123", "did:plc:bob456"
+
+
+@pytest.fixture
+def firehose() -> Iterator[FakeJetstream]:
+    with FakeJetstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+def appview() -> Iterator[FakeAPI]:
+    api = FakeAPI()
+
+    @api.route("GET", "/xrpc/app.bsky.actor.getProfiles")
+    def profiles(request: Request) -> Reply:
+        known = {ALICE: ("alice.bsky.social", "Alice"), BOB: ("bob.example.com", "Bob")}
+        found = [
+            {"did": d, "handle": known[d][0], "displayName": known[d][1], "followersCount": 10}
+            for d in request.query_all.get("actors", [])
+            if d in known
+        ]
+        return Reply(json={"profiles": found})
+
+    with api:
+        yield api
+
+
+def make_config(
+    tmp_path: Path, firehose: FakeJetstream, appview: FakeAPI, extra: str = ""
+) -> Config:
+    path = write_config(
+        tmp_path,
+        f"""
+brands:
+  - {{name: Acme, keywords: [acme, アクメ], handles: ["@acme.bsky.social"]}}
+database: {{url: "sqlite:///{tmp_path / "h.db"}"}}
+sources:
+  bluesky:
+    enabled: true
+    stream: true
+    api_base_url: "{appview.url}"
+    jetstream_url: "{firehose.url}"
+    stream_idle: 3s
+{extra}
+""",
+    )
+    return load_config(path, environ={})
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+class Running:
+    """A stream runner in its thread, as ``harken run`` keeps one."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.stop = threading.Event()
+        (source,) = build_sources(config, runtime=Runtime(stop=self.stop))
+        (stream,) = build_streams([source])
+        self.said: list[str] = []
+        self.passes = 0
+        self.runner = StreamRunner(store, config, stream, self._stored, say=self.said.append)
+
+    def _stored(self) -> None:
+        self.passes += 1
+
+    def __enter__(self) -> Running:
+        self.runner.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.runner.join(timeout=10)
+        assert self.runner.thread is not None and not self.runner.thread.is_alive()
+
+
+def test_brand_posts_are_stored_in_seconds_and_the_firehose_is_not(
+    tmp_path: Path, firehose: FakeJetstream, appview: FakeAPI
+) -> None:
+    config = make_config(tmp_path, firehose, appview)
+    store = Store(config.database.url)
+    with Running(config, store) as running:
+        wait_for(lambda: bool(firehose.queries))
+        now = datetime.now(UTC)
+        firehose.add(
+            post_event(ALICE, "3k1", "acme's login is broken again", now),
+            post_event(BOB, "3k2", "lovely weather today", now),  # not about a brand
+            post_event(BOB, "3k3", "acme is down", now, operation="delete"),
+            "{not json",  # skipped, not fatal
+            {"did": BOB, "time_us": micros(now), "kind": "identity", "identity": {"handle": "b"}},
+            post_event(BOB, "3k4", "アクメのアプリが落ちた", now + timedelta(seconds=1)),
+        )
+        wait_for(lambda: len(stored_ids(store)) == 2)
+        wait_for(lambda: running.runner.live)
+        assert running.passes >= 1  # each batch that stored something asks for a pass
+    assert stored_ids(store) == [f"at://{ALICE}/app.bsky.feed.post/3k1",
+                                 f"at://{BOB}/app.bsky.feed.post/3k4"]  # fmt: skip
+    (query,) = firehose.queries
+    assert query["wantedCollections"] == ["app.bsky.feed.post"] and "cursor" not in query
+    with store.session() as session:
+        cursor = json.loads(source_repo.get_cursor(session, cursor_key("bluesky")) or "{}")
+        assert source_repo.get_cursor(session, "bluesky") is None  # the poll's is apart
+        health = source_repo.get_health(session, "bluesky")
+    assert cursor["time_us"] == micros(now + timedelta(seconds=1))
+    assert health is not None and health.stream is not None
+    assert health.stream["stored"] == 2 and health.stream["connected"] is False  # stopped
+    from sqlalchemy import select
+
+    from harken.store.tables import Author
+
+    with store.session() as session:
+        handles = sorted(session.execute(select(Author.handle)).scalars())
+    assert handles == ["alice.bsky.social", "bob.example.com"]  # looked up, not DIDs
+
+
+def test_a_dropped_connection_resumes_from_its_cursor_without_a_gap(
+    tmp_path: Path, firehose: FakeJetstream, appview: FakeAPI
+) -> None:
+    config = make_config(tmp_path, firehose, appview)
+    store = Store(config.database.url)
+    start = datetime.now(UTC)
+    with Running(config, store) as running:
+        wait_for(lambda: bool(firehose.queries))
+        firehose.add(post_event(ALICE, "a1", "acme outage", start))
+        wait_for(lambda: len(stored_ids(store)) == 1)
+        firehose.drop()
+        # Written while the connection was down: Jetstream replays them from the cursor.
+        firehose.add(*(post_event(BOB, f"b{i}", f"acme still down {i}", start + timedelta(
+            seconds=i + 1)) for i in range(3)))  # fmt: skip
+        wait_for(lambda: len(stored_ids(store)) == 4, timeout=15)
+        assert running.runner.reconnects == 1
+    second = firehose.queries[1]
+    rewound = micros(start) - 5_000_000  # the last event read, less stream_rewind
+    assert second["cursor"] == [str(rewound)]
+    assert any("bluesky: stream dropped" in line for line in running.said)
+
+
+def test_a_silent_connection_is_dropped_and_health_says_so(
+    tmp_path: Path, firehose: FakeJetstream, appview: FakeAPI
+) -> None:
+    config = make_config(tmp_path, firehose, appview)
+    store = Store(config.database.url)
+    with Running(config, store):
+        wait_for(lambda: len(firehose.queries) >= 2, timeout=15)  # 3 s of silence: reconnect
+        now = datetime.now(UTC)
+        (status,) = source_statuses(store, config, now)
+        assert status.stream is not None and status.stream["reconnects"] >= 1
+        assert "no event for 3s" in status.stream["last_error"]
+
+
+def test_a_platform_without_a_stream_is_a_config_error(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path, 'sources: {rss: {enabled: true, stream: true, feeds: ["https://e.example/f"]}}\n'
+    )
+    sources = build_sources(load_config(path, environ={}))
+    with pytest.raises(ConfigError, match="rss has no live stream"):
+        build_streams(sources)
+
+
+def test_polls_rest_while_the_stream_is_live_and_sources_shows_its_lag(
+    tmp_path: Path, firehose: FakeJetstream, appview: FakeAPI
+) -> None:
+    from typer.testing import CliRunner
+
+    from harken.cli import app
+    from harken.pipeline.scheduler import Daemon
+
+    searched: list[Request] = []
+
+    @appview.route("GET", "/xrpc/app.bsky.feed.searchPosts")
+    def search(request: Request) -> Reply:
+        searched.append(request)
+        return Reply(json={"posts": []})
+
+    config = make_config(tmp_path, firehose, appview)
+    store = Store(config.database.url)
+    stop = threading.Event()
+    sources = build_sources(config, runtime=Runtime(stop=stop))
+    daemon = Daemon(store, config, sources, {}, stop, streams=build_streams(sources))
+    runner = daemon.streams["bluesky"]
+    daemon.poll(sources[0])  # not live yet: the poll runs
+    assert searched
+    runner.start()
+    try:
+        wait_for(lambda: bool(firehose.queries))
+        firehose.add(post_event(ALICE, "l1", "acme billing is wrong", datetime.now(UTC)))
+        wait_for(lambda: runner.live and len(stored_ids(store)) == 1)
+        before = len(searched)
+        assert daemon.poll(sources[0]) is None and len(searched) == before  # resting
+        shown = CliRunner().invoke(
+            app, ["--config", str(tmp_path / "config.yaml"), "sources"], env={"COLUMNS": "200"}
+        )
+        assert shown.exit_code == 0, shown.output
+        assert "stream" in shown.output and "live · lag" in shown.output
+        listed = CliRunner().invoke(
+            app, ["--config", str(tmp_path / "config.yaml"), "sources", "-f", "json"]
+        )
+        (status,) = json.loads(listed.stdout)
+        assert status["stream"]["state"] == "live" and status["stream"]["lag_seconds"] < 60
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    assert daemon.poll(sources[0]) is None  # stopping: nothing more

@@ -55,7 +55,7 @@ def appview() -> Iterator[FakeAPI]:
 
 
 def make_config(
-    tmp_path: Path, firehose: FakeJetstream, appview: FakeAPI, extra: str = ""
+    tmp_path: Path, firehose: FakeJetstream, appview: FakeAPI, idle: str = "3s"
 ) -> Config:
     path = write_config(
         tmp_path,
@@ -69,8 +69,7 @@ sources:
     stream: true
     api_base_url: "{appview.url}"
     jetstream_url: "{firehose.url}"
-    stream_idle: 3s
-{extra}
+    stream_idle: {idle}
 """,
     )
     return load_config(path, environ={})
@@ -171,14 +170,14 @@ def test_a_dropped_connection_resumes_from_its_cursor_without_a_gap(
 def test_a_silent_connection_is_dropped_and_health_says_so(
     tmp_path: Path, firehose: FakeJetstream, appview: FakeAPI
 ) -> None:
-    config = make_config(tmp_path, firehose, appview)
+    config = make_config(tmp_path, firehose, appview, idle="1s")
     store = Store(config.database.url)
     with Running(config, store):
-        wait_for(lambda: len(firehose.queries) >= 2, timeout=15)  # 3 s of silence: reconnect
+        wait_for(lambda: len(firehose.queries) >= 2, timeout=15)  # 1 s of silence: reconnect
         now = datetime.now(UTC)
         (status,) = source_statuses(store, config, now)
         assert status.stream is not None and status.stream["reconnects"] >= 1
-        assert "no event for 3s" in status.stream["last_error"]
+        assert "no event for 1s" in status.stream["last_error"]
 
 
 def test_a_platform_without_a_stream_is_a_config_error(tmp_path: Path) -> None:
@@ -234,3 +233,172 @@ def test_polls_rest_while_the_stream_is_live_and_sources_shows_its_lag(
         stop.set()
         runner.join(timeout=10)
     assert daemon.poll(sources[0]) is None  # stopping: nothing more
+
+
+# -- Mastodon: the streaming API's hashtag streams --------------------------------------------
+
+
+def mastodon_config(tmp_path: Path, url: str, token: str = "tok-stream-123456") -> Config:
+    path = write_config(
+        tmp_path,
+        f"""
+brands:
+  - {{name: Acme, keywords: [acme], hashtags: ["#acme", "#acmecloud"]}}
+database: {{url: "sqlite:///{tmp_path / "h.db"}"}}
+sources:
+  mastodon:
+    enabled: true
+    stream: true
+    api_base_url: "{url}"
+    access_token: "{token}"
+    stream_idle: 2s
+""",
+    )
+    return load_config(path, environ={})
+
+
+def test_mastodon_hashtag_streams_store_statuses_and_a_poll_fills_each_gap(
+    tmp_path: Path,
+) -> None:
+    from tests.fakes.mastodon import FakeMastodon, status
+
+    fake = FakeMastodon(token="tok-stream-123456")
+    with fake.api:
+        fake.streaming_url = fake.url.replace("http://", "ws://")
+        config = mastodon_config(tmp_path, fake.url)
+        store = Store(config.database.url)
+        stop = threading.Event()
+        (source,) = build_sources(config, runtime=Runtime(stop=stop))
+        (stream,) = build_streams([source])
+        polls: list[int] = []
+
+        def backfill() -> None:  # as the daemon does: a poll of the source before connecting
+            from harken.pipeline.collect import poll_source
+
+            polls.append(poll_source(store, config, source).stored)
+
+        fake.add(status(1, "acme was down this morning", tags=("acme",)))  # before the stream
+        runner = StreamRunner(store, config, stream, backfill=backfill)
+        runner.start()
+        try:
+            wait_for(lambda: len(fake.stream_requests) == 2)  # one stream per hashtag
+            assert {r.query["tag"] for r in fake.stream_requests} == {"acme", "acmecloud"}
+            wait_for(lambda: runner.live)
+            fake.push(status(2, "acme cloud sync is broken", tags=("acmecloud",)))
+            wait_for(lambda: len(stored_ids(store)) == 2)
+            fake.drop_streams()
+            fake.add(status(3, "acme support, anyone?", tags=("acme",)))  # while it was down
+            wait_for(lambda: len(fake.stream_requests) == 4, timeout=15)
+            wait_for(lambda: len(stored_ids(store)) == 3)
+        finally:
+            stop.set()
+            runner.join(timeout=10)
+        assert polls[:2] == [1, 1]  # each connection began with a poll: the gap was filled
+        assert all(
+            r.headers["authorization"] == "Bearer tok-stream-123456" for r in fake.stream_requests
+        )
+
+
+def test_a_refused_mastodon_token_is_said_plainly_and_retried_with_backoff(
+    tmp_path: Path,
+) -> None:
+    from tests.fakes.mastodon import FakeMastodon
+
+    fake = FakeMastodon(token="the-right-token-0000")
+    with fake.api:
+        fake.streaming_url = fake.url.replace("http://", "ws://")
+        config = mastodon_config(tmp_path, fake.url, token="a-wrong-token-1111")
+        store = Store(config.database.url)
+        stop = threading.Event()
+        (source,) = build_sources(config, runtime=Runtime(stop=stop))
+        (stream,) = build_streams([source])
+        said: list[str] = []
+        runner = StreamRunner(store, config, stream, say=said.append)
+        runner.start()
+        try:
+            wait_for(lambda: runner.reconnects >= 2, timeout=15)
+        finally:
+            stop.set()
+            runner.join(timeout=10)
+        assert any("HTTP 401 (the token was refused)" in line for line in said)
+        assert not any("a-wrong-token" in line for line in said)
+        (status,) = source_statuses(store, config, datetime.now(UTC))
+        assert status.stream is not None and status.stream["state"] == "down"
+    untokened = "sources: {mastodon: {enabled: true, stream: true}}\n"
+    path = write_config(tmp_path, 'brands: [{name: A, hashtags: ["#a"]}]\n' + untokened)
+    with pytest.raises(ConfigError, match="need access_token"):
+        build_streams(build_sources(load_config(path, environ={})))
+
+
+# -- X: the filtered stream -------------------------------------------------------------------
+
+
+def x_config(tmp_path: Path, url: str) -> Config:
+    path = write_config(
+        tmp_path,
+        f"""
+brands:
+  - {{name: Acme, keywords: [acme], handles: ["@acmesupport"]}}
+database: {{url: "sqlite:///{tmp_path / "h.db"}"}}
+sources:
+  x:
+    enabled: true
+    stream: true
+    api_base_url: "{url}"
+    bearer_token: "${{X_BEARER_TOKEN}}"
+""",
+    )
+    return load_config(path, environ={"X_BEARER_TOKEN": "test-bearer-token"})
+
+
+def test_x_filtered_stream_keeps_harkens_rules_and_stores_matching_tweets(
+    tmp_path: Path,
+) -> None:
+    from tests.fakes.x import FakeX, tweet
+
+    fake = FakeX()
+    with fake.api:
+        config = x_config(tmp_path, fake.api.url)
+        store = Store(config.database.url)
+        stop = threading.Event()
+        (source,) = build_sources(config, runtime=Runtime(stop=stop))
+        (stream,) = build_streams([source])
+        fake.rules.append({"id": "7", "value": "old acme query", "tag": "harken:Acme"})
+        runner = StreamRunner(store, config, stream)
+        runner.start()
+        try:
+            wait_for(lambda: bool(fake.stream_requests) and runner.live)
+            fake.push(tweet(1_990_000_000_000_000_001, "@acmesupport my order never came"),
+                      tweet(1_990_000_000_000_000_002, "nothing to see here"))  # fmt: skip
+            wait_for(lambda: stored_ids(store) == ["1990000000000000001"])
+        finally:
+            stop.set()
+            runner.join(timeout=30)
+        mine = [r for r in fake.rules if r["tag"].startswith("harken:")]
+        assert [(r["tag"], r["value"]) for r in mine] == [("harken:Acme", source.queries["Acme"])]
+        assert {"id": "1", "value": "other tool", "tag": "theirs"} in fake.rules  # not ours
+        query = fake.stream_requests[0].query
+        assert query["expansions"] == "author_id" and "public_metrics" in query["tweet.fields"]
+
+
+def test_a_plan_without_the_filtered_stream_turns_it_off_once(tmp_path: Path) -> None:
+    from tests.fakes.x import FakeX
+
+    fake = FakeX()
+    fake.stream_plan = False
+    with fake.api:
+        config = x_config(tmp_path, fake.api.url)
+        store = Store(config.database.url)
+        stop = threading.Event()
+        (source,) = build_sources(config, runtime=Runtime(stop=stop))
+        (stream,) = build_streams([source])
+        said: list[str] = []
+        runner = StreamRunner(store, config, stream, say=said.append)
+        runner.start()
+        runner.join(timeout=10)  # it ends by itself
+        stop.set()
+        assert runner.thread is not None and not runner.thread.is_alive()
+        assert len([r for r in fake.api.requests if "stream" in r.path]) == 1  # not retried
+        assert any("stream off" in line and "no filtered stream" in line for line in said)
+        (status,) = source_statuses(store, config, datetime.now(UTC))
+        assert status.stream is not None and status.stream["state"] == "down"

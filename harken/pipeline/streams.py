@@ -29,7 +29,7 @@ from harken.errors import HarkenError, TransientSourceError
 from harken.logs import redact
 from harken.pipeline.collect import PollReport, store_page
 from harken.platforms.source import Page, Stopped
-from harken.platforms.stream import Batch, Stream
+from harken.platforms.stream import Batch, Stream, StreamUnavailable
 from harken.store import Store
 from harken.store import sources as source_repo
 from harken.text import strip_controls
@@ -102,6 +102,9 @@ class StreamRunner:
                 self._connection()
             except Stopped:
                 break
+            except StreamUnavailable as err:  # refused for good: said once, polls go on
+                self._failed(err, again=False)
+                break
             except Exception as err:  # recorded; the stream connects again after a rest
                 steady = self.connected_at is not None and self.runtime.now() - began >= STEADY
                 failures = 1 if steady else failures + 1
@@ -144,13 +147,16 @@ class StreamRunner:
             log.info("%s: stream: %d new", self.name, report.stored)
             self.on_stored()
 
-    def _failed(self, err: Exception) -> None:
-        self.reconnects += 1
+    def _failed(self, err: Exception, again: bool = True) -> None:
         said = err if isinstance(err, HarkenError) else f"{type(err).__name__}: {err}"
         if not isinstance(err, HarkenError):
             log.exception("%s: stream failed", self.name)
         message = redact(strip_controls(str(said)))[:1000]
-        self.say(f"{self.name}: stream dropped ({message}); reconnecting")
+        if again:
+            self.reconnects += 1
+            self.say(f"{self.name}: stream dropped ({message}); reconnecting")
+        else:
+            self.say(f"{self.name}: stream off ({message}); polling goes on")
         self._record(connected=False, error=message)
 
     def _record(

@@ -21,8 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from harken.errors import SourceError
 from harken.platforms.base import ParseResult
 from harken.platforms.source import Source
+
+
+class StreamUnavailable(SourceError):
+    """The platform will not stream to this account (a plan without it): connecting again
+    would be refused again. The stream stops, saying why; polling goes on."""
 
 
 @dataclass(frozen=True)

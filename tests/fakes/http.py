@@ -21,7 +21,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -59,6 +59,9 @@ class Reply:
     # drip_headers, everything) one byte at a time; no per-read timeout ever trips.
     drip: float = 0.0
     drip_headers: bool = False
+    # A streamed answer (server-sent events, a newline-delimited stream): its chunks go out
+    # as the iterator yields them (chunked); the connection closes at its end.
+    stream: Callable[[], Iterator[bytes]] | None = None
 
     def payload(self) -> bytes:
         if self.body is not None:
@@ -191,6 +194,9 @@ def _handler_for(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
                 return
+            if reply.stream is not None:
+                self._stream(reply)
+                return
             body = reply.payload()
             if reply.drip:  # long enough to outlast any deadline under test
                 body = body.ljust(1000)
@@ -215,6 +221,21 @@ def _handler_for(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 # The client may have given up already (a timeout test).
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
+
+        def _stream(self, reply: Reply) -> None:
+            assert reply.stream is not None
+            self.close_connection = True
+            self.send_response(reply.status)
+            for name, value in {**api.default_headers, **reply.headers}.items():
+                self.send_header(name, value)
+            self.send_header("Connection", "close")
+            self.send_header("Transfer-Encoding", "chunked")  # as the real streams send
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client hung up
+                for chunk in reply.stream():
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
 
         def _drip(self, data: bytes, every: float) -> None:
             self.close_connection = True

@@ -20,8 +20,10 @@ Status ids are local to the instance; ``uri`` is global (two fakes may hold one 
 from __future__ import annotations
 
 import html
+import json
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -112,6 +114,16 @@ class FakeMastodon:
         self.api.route("GET", "/api/v2/search")(self._scripted(self._search))
         self.api.route("GET", STATUS_PREFIX + "*")(self._scripted(self._status))
         self.api.route("POST", "/api/v1/statuses")(self._scripted(self._post_status))
+        self.api.route("GET", "/api/v1/streaming/hashtag")(self._stream_hashtag)
+        # The streaming API (server-sent events): statuses pushed with push() go to every open
+        # hashtag stream of their tags; drop_streams() ends the open ones; a heartbeat
+        # comment every ``heartbeat`` seconds, as Mastodon's ":thump" every 15.
+        self.streaming_url: str | None = None  # what /api/v2/instance says (None: the domain)
+        self.heartbeat = 0.2
+        self.pushed: list[dict[str, Any]] = []
+        self.stream_requests: list[Request] = []
+        self._stream_changed = threading.Condition()
+        self._stream_generation = 0
         self.remote: dict[str, dict[str, Any]] = {}  # uri -> a status another instance holds
         self.posted: list[dict[str, str]] = []  # the form of each status created
         self._idempotent: dict[str, dict[str, Any]] = {}
@@ -200,9 +212,49 @@ class FakeMastodon:
                 "title": "Fake Mastodon",
                 "version": "4.3.2",
                 "api_versions": {"mastodon": 2},
-                "configuration": {"urls": {"streaming": f"wss://{self.domain}"}},
+                "configuration": {
+                    "urls": {"streaming": self.streaming_url or f"wss://{self.domain}"}
+                },
             }
         )
+
+    def push(self, *statuses: dict[str, Any]) -> None:
+        """Statuses written now: on the open streams of their tags (and on the timelines)."""
+        with self._stream_changed:
+            self.statuses.extend(statuses)
+            self.pushed.extend(statuses)
+            self._stream_changed.notify_all()
+
+    def drop_streams(self) -> None:
+        with self._stream_changed:
+            self._stream_generation += 1
+            self._stream_changed.notify_all()
+
+    def _stream_hashtag(self, req: Request) -> Reply:
+        self.stream_requests.append(req)
+        if req.headers.get("authorization") != f"Bearer {self.token}" or not self.token:
+            return Reply(401, json={"error": "The access token is invalid"})
+        tag = req.query.get("tag", "").lower()
+        with self._stream_changed:
+            generation, sent = self._stream_generation, len(self.pushed)
+
+        def events() -> Iterator[bytes]:
+            nonlocal sent
+            yield b":)\n"
+            while True:
+                with self._stream_changed:
+                    if sent >= len(self.pushed) and generation == self._stream_generation:
+                        self._stream_changed.wait(self.heartbeat)
+                    if generation != self._stream_generation:
+                        return
+                    fresh, sent = self.pushed[sent:], len(self.pushed)
+                if not fresh:
+                    yield b":thump\n"
+                for status in fresh:
+                    if tag in {t["name"].lower() for t in status.get("tags") or []}:
+                        yield f"event: update\ndata: {json.dumps(status)}\n\n".encode()
+
+        return Reply(headers={"Content-Type": "text/event-stream"}, stream=events)
 
     def _tag_timeline(self, req: Request) -> Reply:
         tag = unquote(req.path[len(TAG_PREFIX) :]).lower()

@@ -6,6 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -82,6 +86,19 @@ class FakeX:
         self.api.route("GET", "/2/tweets/search/recent")(self._search)
         self.api.route("GET", "/2/tweets")(self._lookup)
         self.api.route("POST", "/2/tweets")(self._create)
+        # The filtered stream: rules (GET, and POST add / delete), and the stream itself,
+        # newline-delimited JSON with a keep-alive newline every ``keep_alive`` seconds.
+        # ``stream_plan`` False: the 403 of a plan without the filtered stream.
+        self.rules: list[dict[str, str]] = [{"id": "1", "value": "other tool", "tag": "theirs"}]
+        self.stream_plan = True
+        self.keep_alive = 0.2
+        self.streamed: list[dict[str, Any]] = []  # tweets written, for open streams
+        self.stream_requests: list[Request] = []
+        self._stream_changed = threading.Condition()
+        self._stream_generation = 0
+        self.api.route("GET", "/2/tweets/search/stream/rules")(self._get_rules)
+        self.api.route("POST", "/2/tweets/search/stream/rules")(self._change_rules)
+        self.api.route("GET", "/2/tweets/search/stream")(self._stream)
 
     def add(self, *tweets: dict[str, Any]) -> None:
         self.tweets.extend(tweets)
@@ -133,6 +150,89 @@ class FakeX:
             ids = {t.get("author_id") for t in page} - {None}
             body["includes"] = {"users": [self.users[i] for i in sorted(ids) if i in self.users]}
         return Reply(json=body, headers=self._rate_headers())
+
+    def push(self, *tweets: dict[str, Any]) -> None:
+        """Tweets written now: on open streams whose rules match (and in search)."""
+        with self._stream_changed:
+            self.tweets.extend(tweets)
+            self.streamed.extend(tweets)
+            self._stream_changed.notify_all()
+
+    def drop_streams(self) -> None:
+        with self._stream_changed:
+            self._stream_generation += 1
+            self._stream_changed.notify_all()
+
+    def _forbidden(self, req: Request) -> Reply | None:
+        if req.headers.get("authorization") != "Bearer test-bearer-token":
+            return Reply(401, json={"title": "Unauthorized", "detail": "Unauthorized"})
+        if not self.stream_plan:
+            return Reply(
+                403,
+                json={
+                    "client_id": "1",
+                    "title": "Client Forbidden",
+                    "reason": "client-not-enrolled",
+                    "detail": "This request must be made using an approved developer account "
+                    "that is enrolled in the requested endpoint.",
+                    "type": "https://api.twitter.com/2/problems/client-forbidden",
+                },
+            )
+        return None
+
+    def _get_rules(self, req: Request) -> Reply:
+        refused = self._forbidden(req)
+        if refused:
+            return refused
+        return Reply(json={"data": list(self.rules), "meta": {"result_count": len(self.rules)}})
+
+    def _change_rules(self, req: Request) -> Reply:
+        refused = self._forbidden(req)
+        if refused:
+            return refused
+        body = req.json()
+        if "delete" in body:
+            gone = set(body["delete"]["ids"])
+            self.rules = [r for r in self.rules if r["id"] not in gone]
+            return Reply(json={"meta": {"summary": {"deleted": len(gone)}}})
+        added = []
+        for rule in body.get("add", []):
+            ident = str(100 + len(self.rules) + len(added))
+            added.append({"id": ident, "value": rule["value"], "tag": rule.get("tag", "")})
+        self.rules += added
+        return Reply(json={"data": added, "meta": {"summary": {"created": len(added)}}})
+
+    def _stream(self, req: Request) -> Reply:
+        self.stream_requests.append(req)
+        refused = self._forbidden(req)
+        if refused:
+            return refused
+        with self._stream_changed:
+            generation, sent = self._stream_generation, len(self.streamed)
+
+        def lines() -> Iterator[bytes]:
+            nonlocal sent
+            while True:
+                with self._stream_changed:
+                    if sent >= len(self.streamed) and generation == self._stream_generation:
+                        self._stream_changed.wait(self.keep_alive)
+                    if generation != self._stream_generation:
+                        return
+                    fresh, sent = self.streamed[sent:], len(self.streamed)
+                if not fresh:
+                    yield b"\r\n"
+                for item in fresh:
+                    matched = [r for r in self.rules if _matches(r["value"], item["text"])]
+                    if matched:
+                        author = self.users.get(item.get("author_id", ""))
+                        message = {
+                            "data": item,
+                            "includes": {"users": [author] if author else []},
+                            "matching_rules": [{"id": r["id"], "tag": r["tag"]} for r in matched],
+                        }
+                        yield json.dumps(message).encode() + b"\r\n"
+
+        return Reply(headers={"Content-Type": "application/json"}, stream=lines)
 
     def _lookup(self, req: Request) -> Reply:
         ids = req.query.get("ids", "").split(",")
@@ -195,3 +295,12 @@ def _signed(header: str) -> bool:
     key = f"{signature.utils.escape(CONSUMER_SECRET)}&{signature.utils.escape(ACCESS_TOKEN_SECRET)}"
     digest = hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()
     return unquote(given.get("oauth_signature", "")) == base64.b64encode(digest).decode()
+
+
+def _matches(rule: str, text: str) -> bool:
+    """A rule's quoted phrases and bare words, ORed, against the text (enough for the tests'
+    rules: what harken's build_query writes for a brand)."""
+    terms = re.findall(r'"([^"]+)"|([#@]?\w+)', rule.split(" -")[0])
+    words = [a or b for a, b in terms if (a or b).upper() != "OR"]
+    folded = text.casefold()
+    return any(w.casefold().lstrip("#@") in folded for w in words)

@@ -77,6 +77,7 @@ class Jetstream(Stream):
                 user_agent_header="harken (social listening; +https://github.com/harken)",
             ) as socket:
                 log.info("%s: stream connected (%s)", self.name, _shown(url))
+                yield Batch([], None, None, label="connected")
                 yield from self._read(socket, start)
         except (OSError, TimeoutError, WebSocketException) as err:
             raise TransientSourceError(

@@ -82,6 +82,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -99,7 +100,7 @@ from mastodon.errors import (
 from pydantic import Field, ValidationInfo, field_validator
 
 from harken import __version__
-from harken.config import StrList
+from harken.config import Duration, StrList
 from harken.errors import ConfigError, RateLimited, SourceError, TransientSourceError
 from harken.net.limits import cap_answers
 from harken.platforms.base import metrics_of
@@ -146,6 +147,8 @@ class MastodonSettings(SourceSettings):
     access_token: str | None = Field(default=None, validate_default=True)
     limit: int = Field(default=40, ge=1, le=40)  # statuses per page (the API allows 40)
     max_pages: int = Field(default=10, ge=1)  # per timeline or search and poll
+    # The live stream (stream: true): no heartbeat for this long means a dead connection.
+    stream_idle: Duration = timedelta(seconds=60)
 
     @field_validator("instances")
     @classmethod

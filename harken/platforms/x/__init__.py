@@ -1,5 +1,6 @@
-"""X (Twitter): recent search through the API v2 (``source.py``), its tweet payloads
-(``parse.py``) and replies in OAuth 1.0a user context (``reply.py``)."""
+"""X (Twitter): recent search through the API v2 (``source.py``), the filtered stream on the
+plans that have it (``stream.py``), its tweet payloads (``parse.py``) and replies in OAuth 1.0a
+user context (``reply.py``)."""
 
 from harken.platforms.platform import Platform
 from harken.platforms.x import parse
@@ -9,5 +10,6 @@ PLATFORM = Platform(
     parser=parse.parse,
     source="harken.platforms.x.source:XSource",
     reply="harken.platforms.x.reply:XReply",
+    stream="harken.platforms.x.stream:XStream",
     listen_env=("X_BEARER_TOKEN",),
 )

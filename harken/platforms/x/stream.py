@@ -1,0 +1,199 @@
+"""X's live stream: the API v2 filtered stream through tweepy's ``StreamingClient``, with one
+rule per brand (the same query the poll searches with), on the plans that have it.
+
+**Rules.** Before connecting, the stream's rules are made to match the brands: rules tagged
+``harken:<brand>`` whose query changed (or whose brand is gone) are deleted, missing ones
+added; rules of other tools (other tags) are left alone. X allows the filtered stream on
+Pro, Enterprise and pay-per-use plans: a plan without it answers 403 (``client-forbidden``),
+and the stream stops for good with that said (``StreamUnavailable``), while polling goes on.
+
+**Connection.** tweepy reads the newline-delimited stream and its keep-alive newlines (one
+every 20 seconds). Its own reconnection loop sleeps where harken cannot stop it (up to 320
+seconds), so every error disconnects it at once and the daemon's runner reconnects with its
+backoff. Nothing replays what was missed (X's ``backfill_minutes`` is Enterprise only): each
+connection is preceded by a poll (``backfills``), whose ``since_id`` reads the gap. While
+connected and live, the stream covers the poll (the same queries), so polls rest.
+
+tweepy hard-codes ``https://api.twitter.com``; the same adapter as the poll's sends its calls
+(rules and stream) to ``api_base_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import tweepy
+
+from harken.errors import RateLimited, SourceError, TransientSourceError
+from harken.platforms.base import ParseResult
+from harken.platforms.source import Stopped
+from harken.platforms.stream import Batch, Stream, StreamUnavailable
+from harken.platforms.x import parse as x_parser
+from harken.platforms.x.source import TWEET_FIELDS, USER_FIELDS, point_at
+from harken.records import MentionRecord
+
+log = logging.getLogger(__name__)
+
+TAG = "harken:"  # the tag of the rules harken owns: harken:<brand>
+BATCH_ITEMS = 50
+BATCH_EVERY = 1.0
+ALIVE_EVERY = 5.0
+
+
+class XStream(Stream):
+    covers_poll = True  # the brands' queries as rules: what the poll would find
+    backfills = True  # nothing is replayed: a poll reads the gap first
+
+    def connect(self, cursor: str | None) -> Iterator[Batch]:
+        found: queue.Queue[tuple[str, Any]] = queue.Queue()
+        client = _Client(self, found)
+        point_at(client, self.settings.api_base_url, self.settings.timeout.total_seconds())
+        self._sync_rules(client)
+        client.filter(
+            threaded=True,
+            expansions=["author_id"],
+            tweet_fields=TWEET_FIELDS,
+            user_fields=USER_FIELDS,
+        )
+        try:
+            yield from self._batches(found)
+        finally:
+            client.disconnect()  # tweepy stops after the next line (a keep-alive at most)
+
+    def _sync_rules(self, client: tweepy.StreamingClient) -> None:
+        wanted = {f"{TAG}{brand}": query for brand, query in self.source.queries.items()}
+        try:
+            answer = client.get_rules()
+        except tweepy.TweepyException as err:
+            raise _explained(self.name, err) from None
+        rules = [r for r in (answer.data or []) if (r.tag or "").startswith(TAG)]
+        stale = [r.id for r in rules if wanted.get(r.tag) != r.value]
+        kept = {r.tag for r in rules if wanted.get(r.tag) == r.value}
+        missing = [tweepy.StreamRule(q, tag=t) for t, q in wanted.items() if t not in kept]
+        try:
+            if stale:
+                client.delete_rules(stale)
+            if missing:
+                added = client.add_rules(missing)
+                if added.errors:
+                    said = "; ".join(str(e.get("title") or e)[:120] for e in added.errors)
+                    raise SourceError(
+                        f"{self.name}: stream: X refused a rule ({said})",
+                        hint="rules of the filtered stream follow the search query syntax; "
+                        "check the brand's keywords",
+                    )
+        except tweepy.TweepyException as err:
+            raise _explained(self.name, err) from None
+
+    def _batches(self, found: queue.Queue[tuple[str, Any]]) -> Iterator[Batch]:
+        pending: list[ParseResult] = []
+        first_pending: datetime | None = None
+        last_batch = self.runtime.now()
+        while True:
+            if self.runtime.stop.is_set():
+                raise Stopped
+            try:
+                kind, value = found.get(timeout=0.5)
+            except queue.Empty:
+                kind, value = "", None
+            if kind == "error":
+                raise value
+            if kind == "connected":
+                yield Batch([], None, None, label="connected")
+                continue
+            if kind == "tweet":
+                pending += x_parser.parse(value)
+                first_pending = first_pending or self.runtime.now()
+            now = self.runtime.now()
+            due = first_pending is not None and (now - first_pending).total_seconds() >= BATCH_EVERY
+            alive = (now - last_batch).total_seconds() >= ALIVE_EVERY  # X's keep-alives flow
+            if len(pending) >= BATCH_ITEMS or due or alive:
+                times = [r.created_at for r in pending if isinstance(r, MentionRecord)]
+                yield Batch(pending, None, max(times, default=None), label="stream")
+                pending, first_pending, last_batch = [], None, now
+
+
+class _Client(tweepy.StreamingClient):
+    """tweepy's client, reporting into the stream's queue instead of sleeping and retrying."""
+
+    def __init__(self, stream: XStream, found: queue.Queue[tuple[str, Any]]) -> None:
+        settings = stream.settings
+        super().__init__(
+            settings.bearer_token,
+            return_type=tweepy.Response,
+            wait_on_rate_limit=False,
+            max_retries=0,
+            daemon=True,
+        )
+        self.stream, self.found = stream, found
+
+    def on_connect(self) -> None:
+        self.found.put(("connected", None))
+
+    def on_data(self, raw_data: bytes) -> None:
+        try:
+            message = json.loads(raw_data)
+        except (ValueError, RecursionError):
+            log.info("%s: stream: an unreadable message was skipped", self.stream.name)
+            return
+        if not isinstance(message, dict):
+            return
+        if isinstance(message.get("data"), dict):
+            # A page of one, as the parser reads search pages (the includes name the author).
+            self.found.put(
+                ("tweet", {"data": [message["data"]], "includes": message.get("includes") or {}})
+            )
+        elif message.get("errors"):
+            log.warning("%s: stream: X said %s", self.stream.name, str(message["errors"])[:300])
+
+    def on_request_error(self, status_code: int) -> None:
+        self.found.put(("error", _status_error(self.stream.name, status_code)))
+        self.disconnect()  # no sleeping in tweepy's loop: the runner rests and reconnects
+
+    def on_connection_error(self) -> None:
+        self.found.put(
+            ("error", TransientSourceError(f"{self.stream.name}: stream: connection lost"))
+        )
+        self.disconnect()
+
+    def on_closed(self, response: Any) -> None:
+        self.found.put(("error", TransientSourceError(f"{self.stream.name}: stream: X closed it")))
+
+    def on_exception(self, exception: Exception) -> None:
+        self.found.put(
+            (
+                "error",
+                TransientSourceError(f"{self.stream.name}: stream: {type(exception).__name__}"),
+            )
+        )
+
+    def on_disconnect(self) -> None:
+        self.found.put(("error", TransientSourceError(f"{self.stream.name}: stream: disconnected")))
+
+
+def _status_error(name: str, status: int) -> SourceError:
+    what = f"{name}: stream: HTTP {status}"
+    if status == 403:
+        return StreamUnavailable(
+            f"{what}: this X plan has no filtered stream",
+            hint="the filtered stream needs a Pro, Enterprise or pay-per-use plan; remove "
+            "stream: true (polling goes on at the source's interval)",
+        )
+    if status == 401:
+        return SourceError(f"{what}: the bearer token was refused", hint="check X_BEARER_TOKEN")
+    if status == 429:
+        return RateLimited(f"{what}: too many connections or reconnects")
+    return TransientSourceError(what)
+
+
+def _explained(name: str, err: tweepy.TweepyException) -> SourceError:
+    response = getattr(err, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        return _status_error(name, status)
+    return TransientSourceError(f"{name}: stream: {type(err).__name__}")

@@ -150,6 +150,10 @@ def _stream_cell(stream: dict[str, Any] | None) -> str:
         return f"live · lag {_duration(stream.get('lag_seconds'))}"
     if stream["state"] == "silent":
         return f"silent {_duration(stream.get('heard_seconds_ago'))}"
+    if stream["state"] == "stopped":
+        return "stopped"
+    if stream["state"] == "off":
+        return f"off: {one_line(stream.get('last_error') or '', 60)}"
     error = stream.get("last_error")
     return "down" + (f": {one_line(error, 60)}" if error else " (not started)")
 

@@ -13,7 +13,7 @@ libraries wrap the error in their own; ``answer_too_large`` finds it in the chai
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -45,12 +45,25 @@ def answer_too_large(error: BaseException) -> AnswerTooLarge | None:
     return None
 
 
-def cap_answers(session: requests.Session, limit: int = MAX_ANSWER_BYTES) -> None:
-    """Make every answer ``session`` reads stop at ``limit`` bytes."""
-    session.hooks["response"].append(functools.partial(_cap_response, limit=limit))
+def cap_answers(
+    session: requests.Session,
+    limit: int = MAX_ANSWER_BYTES,
+    skip: Callable[[requests.Response], bool] | None = None,
+) -> None:
+    """Make every answer ``session`` reads stop at ``limit`` bytes (but those ``skip`` says
+    are a stream, which is not one answer)."""
+    session.hooks["response"].append(functools.partial(_cap_response, limit=limit, skip=skip))
 
 
-def _cap_response(response: requests.Response, *args: Any, limit: int, **kwargs: Any) -> None:
+def _cap_response(
+    response: requests.Response,
+    *args: Any,
+    limit: int,
+    skip: Callable[[requests.Response], bool] | None = None,
+    **kwargs: Any,
+) -> None:
+    if skip is not None and skip(response):
+        return
     # Runs before requests reads the body (hooks come first), so the raw stream can be wrapped.
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:

@@ -4,8 +4,7 @@ Jobs (APScheduler 3.x, in-memory job store, one process per database — see sto
 
 * ``poll:<source>`` every ``sources.<name>.interval``, then a pipeline pass (the stage table
   of harken/pipeline/stages.py: classify, route, escalate, notify). A source still rate
-  limited is skipped until its reset, and one whose live stream reads all it would (and is
-  live) is skipped while the stream lasts.
+  limited is skipped until its reset.
 * each live stream (``sources.<name>.stream: true``) in its own thread, with a pass after what
   it stores (harken/pipeline/streams.py).
 * ``refresh`` every ``refresh.interval``: engagement snapshots of recent risky mentions.
@@ -41,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -175,11 +175,9 @@ class Daemon:
         return max(now, due)
 
     def poll(self, source: Source, backfill: bool = False) -> PollReport | None:
+        """One poll, then a pass over what it stored. ``backfill``: the poll before a stream
+        (re)connects, run in the stream's thread."""
         if self.stop.is_set():
-            return None
-        runner = self.streams.get(source.name)
-        if not backfill and runner is not None and runner.stream.covers_poll and runner.live:
-            log.info("%s: its stream is live; poll skipped", source.name)
             return None
         until = rate_limited(self.store, source)
         if until is not None:
@@ -188,7 +186,9 @@ class Daemon:
         with self._source_locks[source.name]:
             report = poll_source(self.store, self.config, source)
         self.say(describe_poll(report))
-        if report.stored and not self.stop.is_set() and not self.scheduler_only:
+        if report.stored and backfill:
+            self._want_pass()  # the stream's thread goes on connecting; the pass thread runs it
+        elif report.stored and not self.stop.is_set() and not self.scheduler_only:
             self.run_pass()
         return report
 
@@ -330,14 +330,15 @@ class Daemon:
             passes.start()
         for runner in self.streams.values():
             runner.start()
-            self.say(f"streaming {runner.name} (live; polls fill its gaps)")
+            self.say(f"streaming {runner.name} (polls go on at its interval and fill its gaps)")
         try:
             self.stop.wait()
         finally:
             self.say("stopping: finishing the pages in flight")
             self.scheduler.shutdown(wait=True)
+            deadline = time.monotonic() + 30  # one for all the streams, not 30 s each
             for runner in self.streams.values():
-                runner.join(timeout=30)
+                runner.join(timeout=max(0.0, deadline - time.monotonic()))
             if passes.is_alive():
                 passes.join(timeout=60)
             for source in self.sources:

@@ -36,7 +36,8 @@ class SourceStatus:
     rejected_total: int = 0
     last_rejection: str | None = None
     last_rejection_at: datetime | None = None
-    # The live stream, for a source with ``stream: true``: its state (live | silent | down),
+    # The live stream, for a source with ``stream: true``: its state (live | silent | down |
+    # stopped | off),
     # lag (seconds between the newest event's time and when it was read), when it was last
     # heard from, reconnections and last error (harken/pipeline/streams.py).
     stream: dict[str, Any] | None = None
@@ -86,12 +87,16 @@ def source_statuses(store: Store, config: Config, now: datetime) -> list[SourceS
 
 def _stream(entry: Any, health: Any, now: datetime) -> dict[str, Any] | None:
     """The stream's state as ``harken sources`` shows it; None without ``stream: true``."""
-    if not getattr(entry, "stream", False) and not (health and health.stream):
+    if not getattr(entry, "stream", False):
         return None
-    state: dict[str, Any] = dict(health.stream or {}) if health else {}
+    state: dict[str, Any] = dict(health.stream or {}) if health and health.stream else {}
     seen = state.get("seen_at")
     heard = (now - datetime.fromisoformat(seen)).total_seconds() if seen else None
-    if not state.get("connected"):
+    if state.get("off"):
+        state["state"] = "off"  # the platform refused it for good (last_error says why)
+    elif state.get("stopped"):
+        state["state"] = "stopped"  # harken run is not running
+    elif not state.get("connected"):
         state["state"] = "down"
     elif heard is None or heard > LIVE.total_seconds():
         state["state"] = "silent"

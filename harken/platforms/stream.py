@@ -4,8 +4,8 @@
 A stream is the low-latency companion of a polled source (``sources.<name>.stream: true``): the
 same settings, brands and credentials, a connection that stays open, and posts stored seconds
 after they are written instead of one poll interval later. ``harken run`` keeps each stream
-connected (harken/pipeline/streams.py: reconnects with backoff, health, lag); the poll stays
-the fallback, and fills what a stream cannot replay.
+connected (harken/pipeline/streams.py: reconnects with backoff, health, lag); the poll goes on
+at its interval as the fallback, and fills what a stream cannot replay.
 
 ``connect`` yields **batches** while its one connection lasts: the brand's posts it saw, the
 cursor to commit *with* them (``None``: the stream has none to resume from), and the time of the
@@ -37,16 +37,17 @@ class Batch:
     cursor: str | None  # committed in the same transaction as ``items``
     newest: datetime | None  # the newest event's own time: now minus it is the lag
     label: str = ""
+    # Whether the server was heard from since the last batch (an event, a heartbeat, a
+    # keep-alive): only that shows a connection is alive, not the batch itself.
+    heard: bool = True
 
 
 class Stream(ABC):
     """A live connection for one configured source (it shares the source's settings, brands,
     runtime and name)."""
 
-    # Whether the stream reads everything the source's poll would (then polls pause while it is
-    # connected), and whether each (re)connection is preceded by a poll that fills the gap
-    # (a stream that cannot replay what it missed).
-    covers_poll: ClassVar[bool] = False
+    # Whether each (re)connection is preceded by a poll that fills the gap (a stream that
+    # cannot replay what it missed).
     backfills: ClassVar[bool] = True
 
     def __init__(self, source: Source) -> None:

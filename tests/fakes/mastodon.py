@@ -120,6 +120,7 @@ class FakeMastodon:
         # comment every ``heartbeat`` seconds, as Mastodon's ":thump" every 15.
         self.streaming_url: str | None = None  # what /api/v2/instance says (None: the domain)
         self.heartbeat = 0.2
+        self.refused_tags: set[str] = set()  # hashtags whose stream the instance refuses
         self.pushed: list[dict[str, Any]] = []
         self.stream_requests: list[Request] = []
         self._stream_changed = threading.Condition()
@@ -235,6 +236,8 @@ class FakeMastodon:
         if req.headers.get("authorization") != f"Bearer {self.token}" or not self.token:
             return Reply(401, json={"error": "The access token is invalid"})
         tag = req.query.get("tag", "").lower()
+        if tag in self.refused_tags:
+            return Reply(422, json={"error": "Invalid hashtag"})
         with self._stream_changed:
             generation, sent = self._stream_generation, len(self.pushed)
 

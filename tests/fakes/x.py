@@ -195,12 +195,18 @@ class FakeX:
             gone = set(body["delete"]["ids"])
             self.rules = [r for r in self.rules if r["id"] not in gone]
             return Reply(json={"meta": {"summary": {"deleted": len(gone)}}})
-        added = []
+        added, errors = [], []
+        values = {r["value"] for r in self.rules}
         for rule in body.get("add", []):
+            if rule["value"] in values or len(rule["value"]) > 1024:
+                errors.append({"value": rule["value"], "title": "DuplicateRule"
+                               if rule["value"] in values else "RuleLengthExceeded"})  # fmt: skip
+                continue
             ident = str(100 + len(self.rules) + len(added))
             added.append({"id": ident, "value": rule["value"], "tag": rule.get("tag", "")})
         self.rules += added
-        return Reply(json={"data": added, "meta": {"summary": {"created": len(added)}}})
+        body = {"data": added, "meta": {"summary": {"created": len(added)}}}
+        return Reply(json={**body, **({"errors": errors} if errors else {})})
 
     def _stream(self, req: Request) -> Reply:
         self.stream_requests.append(req)

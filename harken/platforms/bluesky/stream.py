@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +44,10 @@ log = logging.getLogger(__name__)
 
 POST = "app.bsky.feed.post"
 HISTORY = timedelta(hours=36)  # what Jetstream keeps to replay
-MAX_EVENT = 4 * 1024 * 1024  # bytes of one event; a post is a few KB
+MAX_EVENT = 4 * 1024 * 1024  # bytes of one event asked for; a post is a few KB
+FUTURE = timedelta(minutes=5)  # an event time further ahead than this is a clock's mistake
+LOOKUP_TIMEOUT = 5.0  # seconds for a profile lookup: the read loop waits for it
+LOOKUP_REST = 60.0  # seconds without lookups after one failed
 BATCH_ITEMS = 50  # posts stored together
 BATCH_EVERY = 1.0  # seconds a matched post may wait for others
 CURSOR_EVERY = 5.0  # seconds between commits of the cursor when nothing matches
@@ -52,14 +56,20 @@ KNOWN_AUTHORS = 10_000  # profiles remembered
 
 
 class Jetstream(Stream):
-    covers_poll = True  # every post of the network, filtered as the poll's search would
     backfills = False  # it replays from its cursor
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.detector = BrandDetector(self.brands)
+        self.languages = {b.name: set(b.languages) for b in self.brands if b.languages}
+        self.own_handles = {
+            h.strip().lstrip("@").casefold() for b in self.brands for h in b.handles
+        }
+        self.own_dids: set[str] = set()
         self.profiles: dict[str, dict[str, Any]] = {}  # did -> the AppView's profile view
         self.appview = (self.settings.api_base_url or PUBLIC_APPVIEW).rstrip("/")
+        self.http = httpx.Client(timeout=LOOKUP_TIMEOUT, event_hooks=capped_httpx_hooks())
+        self.lookups_rest_until = 0.0
 
     def connect(self, cursor: str | None) -> Iterator[Batch]:
         from websockets.exceptions import WebSocketException
@@ -73,11 +83,14 @@ class Jetstream(Stream):
                 url,
                 open_timeout=timeout,
                 close_timeout=5,
-                max_size=MAX_EVENT,
+                # Above what is asked for: a relay that ignores maxMessageSizeBytes must not
+                # close the connection on one large event, again at every replay of it.
+                max_size=2 * MAX_EVENT,
                 user_agent_header="harken (social listening; +https://github.com/harken)",
             ) as socket:
                 log.info("%s: stream connected (%s)", self.name, _shown(url))
-                yield Batch([], None, None, label="connected")
+                yield Batch([], None, None, label="connected", heard=False)
+                self._own_accounts()
                 yield from self._read(socket, start)
         except (OSError, TimeoutError, WebSocketException) as err:
             raise TransientSourceError(
@@ -89,6 +102,12 @@ class Jetstream(Stream):
         stored = _stored_time(cursor)
         if stored is None:
             return None
+        now = int(self.runtime.now().timestamp() * 1_000_000)
+        if stored > now:  # a clock's mistake: from the future, Jetstream would only tail
+            log.warning(
+                "%s: stream: the stored cursor is in the future; resuming from now", self.name
+            )
+            stored = now
         rewound = stored - int(self.settings.stream_rewind.total_seconds() * 1_000_000)
         oldest = int((self.runtime.now() - HISTORY).timestamp() * 1_000_000)
         if rewound < oldest:
@@ -114,6 +133,7 @@ class Jetstream(Stream):
         pending: list[dict[str, Any]] = []  # matched posts' views, waiting for their batch
         last_us = start
         newest: datetime | None = None
+        heard = False  # an event read since the last batch
         waited_since = self.runtime.now()  # for the cursor-only commits
         first_pending: datetime | None = None
         quiet = 0.0
@@ -131,7 +151,8 @@ class Jetstream(Stream):
                     ) from None
                 message = None
             if message is not None:
-                event = _event(message)
+                heard = True
+                event = _event(message, self.runtime.now() + FUTURE)
                 if event is not None:
                     time_us = event["time_us"]
                     last_us = max(last_us or time_us, time_us)
@@ -143,10 +164,11 @@ class Jetstream(Stream):
             now = self.runtime.now()
             full = len(pending) >= BATCH_ITEMS
             due = first_pending is not None and (now - first_pending).total_seconds() >= BATCH_EVERY
-            tick = last_us is not None and (now - waited_since).total_seconds() >= CURSOR_EVERY
+            tick = heard and (now - waited_since).total_seconds() >= CURSOR_EVERY
             if full or due or tick:
-                yield Batch(self._records(pending), _cursor(last_us), newest, label="stream")
-                pending, first_pending, waited_since = [], None, now
+                records = self._records(pending)
+                yield Batch(records, _cursor(last_us), newest, label="stream", heard=heard)
+                pending, first_pending, waited_since, heard = [], None, now, False
 
     def _matched(self, event: dict[str, Any]) -> dict[str, Any] | None:
         """A created post that names a brand, as the post view the parser reads."""
@@ -159,11 +181,15 @@ class Jetstream(Stream):
             return None
         record = commit.get("record")
         text = record.get("text") if isinstance(record, dict) else None
-        if not isinstance(text, str) or self.detector.brand_of(text) is None:
+        brand = self.detector.brand_of(text) if isinstance(text, str) else None
+        if brand is None or not isinstance(record, dict):
             return None
         did, rkey = event.get("did"), commit.get("rkey")
-        if not isinstance(did, str) or not isinstance(rkey, str):
-            return None
+        if not isinstance(did, str) or not isinstance(rkey, str) or did in self.own_dids:
+            return None  # the brand's own posts are its answers (as ingest leaves them out)
+        wanted, langs = self.languages.get(brand), record.get("langs")
+        if wanted and isinstance(langs, list) and langs and not wanted & {str(x) for x in langs}:
+            return None  # the brand listens in other languages (as the poll's lang filter)
         return {
             "uri": f"at://{did}/{POST}/{rkey}",
             "cid": commit.get("cid"),
@@ -184,44 +210,60 @@ class Jetstream(Stream):
             found += bluesky_parser.parse(view)
         return found
 
+    def _own_accounts(self) -> None:
+        """The brands' own handles as DIDs (Jetstream names authors by DID only), once."""
+        if self.own_dids or not self.own_handles:
+            return
+        for profile in self._profiles(sorted(self.own_handles)):
+            if profile.get("handle", "").casefold() in self.own_handles:
+                self.own_dids.add(profile["did"])
+
     def _look_up(self, dids: list[str]) -> None:
-        """The AppView's profiles of authors not yet known (their handle, name, reach); on any
-        failure the DIDs stand in, and the stream goes on."""
+        """The AppView's profiles of authors not yet known (their handle, name, reach); when
+        the AppView fails, the DIDs stand in and lookups rest a while (the stream goes on)."""
         wanted = list(dict.fromkeys(d for d in dids if d not in self.profiles))
-        for start in range(0, len(wanted), PROFILES_AT_ONCE):
-            chunk = wanted[start : start + PROFILES_AT_ONCE]
+        for profile in self._profiles(wanted):
+            if len(self.profiles) >= KNOWN_AUTHORS:
+                self.profiles.pop(next(iter(self.profiles)))
+            self.profiles[profile["did"]] = profile
+
+    def _profiles(self, actors: list[str]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(actors), PROFILES_AT_ONCE):
+            if time.monotonic() < self.lookups_rest_until:
+                return found
+            chunk = actors[start : start + PROFILES_AT_ONCE]
             try:
-                with httpx.Client(
-                    timeout=self.settings.timeout.total_seconds(),
-                    event_hooks=capped_httpx_hooks(),
-                ) as http:
-                    answer = http.get(
-                        f"{self.appview}/xrpc/app.bsky.actor.getProfiles",
-                        params=[("actors", d) for d in chunk],
-                    )
+                answer = self.http.get(
+                    f"{self.appview}/xrpc/app.bsky.actor.getProfiles",
+                    params=[("actors", a) for a in chunk],
+                )
                 answer.raise_for_status()
                 profiles = answer.json().get("profiles")
             except (httpx.HTTPError, ValueError, AttributeError) as err:
                 log.info("%s: stream: profiles not looked up (%s)", self.name, type(err).__name__)
-                return
+                self.lookups_rest_until = time.monotonic() + LOOKUP_REST
+                return found
             for profile in profiles if isinstance(profiles, list) else []:
                 if isinstance(profile, dict) and isinstance(profile.get("did"), str):
-                    if len(self.profiles) >= KNOWN_AUTHORS:
-                        self.profiles.pop(next(iter(self.profiles)))
-                    self.profiles[profile["did"]] = profile
+                    found.append(profile)
+        return found
+
+    def close(self) -> None:
+        self.http.close()
 
 
 def _author(profile: dict[str, Any]) -> dict[str, Any]:
     """A profile view's fields the parser reads as the post's author."""
-    keep = {}
-    for key in ("handle", "displayName"):
-        if isinstance(profile.get(key), str) and profile[key]:
-            keep[key] = profile[key]
-    return keep
+    keep = {k: profile[k] for k in ("handle", "displayName") if isinstance(profile.get(k), str)}
+    if type(profile.get("followersCount")) is int:
+        keep["followersCount"] = profile["followersCount"]
+    return {k: v for k, v in keep.items() if v != ""}
 
 
-def _event(message: Any) -> dict[str, Any] | None:
-    """A Jetstream event with a plausible ``time_us``; None for anything else (logged)."""
+def _event(message: Any, latest: datetime) -> dict[str, Any] | None:
+    """A Jetstream event whose ``time_us`` is plausible and not past ``latest``; None for
+    anything else."""
     try:
         event = json.loads(message)
     except (ValueError, TypeError, RecursionError):
@@ -233,7 +275,8 @@ def _event(message: Any) -> dict[str, Any] | None:
     if type(time_us) is not int:
         return None
     try:
-        plausible(_at(time_us), "time_us")
+        if plausible(_at(time_us), "time_us") > latest:
+            return None  # from the future: it would hold the cursor there
     except (PayloadError, ValueError, OverflowError, OSError):
         return None
     return event

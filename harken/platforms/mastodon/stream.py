@@ -1,29 +1,38 @@
-"""Mastodon's live stream: the streaming API's hashtag streams (server-sent events, read with
-httpx-sse) of the brands' hashtags, on the first configured instance, signed in.
+"""Mastodon's live stream: the streaming API's hashtag streams (server-sent events over
+httpx) of the brands' hashtags, on the first configured instance, signed in.
 
 Mastodon.py has streaming too, but its background handle retries a refused connection (a bad
 token: HTTP 401) every five seconds forever without a word, and hands out typed entities, not
-the JSON the parser reads; the protocol itself is a few lines of ``event:``/``data:``.
+the JSON the parser reads; and an SSE library (httpx-sse) buffers a line or an event however
+long a server makes it. The protocol is a few lines of ``event:``/``data:``, read here with a
+limit on each line and each event.
 
 **Where.** The streaming server may live on another host: ``/api/v2/instance/`` says where
-(``configuration.urls.streaming``); without an answer, the instance itself. Since Mastodon 4.2
-hashtag streams need a user token (``access_token``, scope ``read:statuses``); as for polling,
-the token is only ever sent to the first instance, so only that one streams.
+(``configuration.urls.streaming``). The token goes there only over https and only to the
+instance's host or one of its domain's (``streaming.mastodon.social``); anything else, or no
+answer, and the instance itself is used. Since Mastodon 4.2 hashtag streams need a user token
+(``access_token``, scope ``read:statuses``); as for polling, the token is only ever sent to
+the first instance, so only that one streams.
 
 **Gaps.** Mastodon's streams cannot replay: before each connection the source is polled once
 (``backfills``), and the poll's ``min_id`` cursor reads what came while the stream was down.
 Polls go on at the source's interval as well (the stream does not cover other instances or
-keyword search). One connection per hashtag, each read in its own thread; the stream is
-alive while every one of them is: Mastodon sends a heartbeat comment every 15 seconds, so
-none for ``stream_idle`` is a dead connection (the read times out), and all reconnect.
+keyword search). One connection per hashtag, each read in its own thread; Mastodon sends a
+heartbeat comment every 15 seconds, so none for ``stream_idle`` is a dead connection (the read
+times out), and all reconnect. A hashtag the instance refuses (HTTP 4xx but 401, 403 and 429)
+is left out with a warning, the others go on; a refused token ends them all. Closing a
+connection shuts its socket down, which ends a read in progress at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -32,7 +41,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from harken import __version__
-from harken.errors import ConfigError, SourceError, TransientSourceError
+from harken.errors import ConfigError, RateLimited, SourceError, TransientSourceError
+from harken.net.limits import capped_httpx_hooks
 from harken.platforms.base import ParseResult
 from harken.platforms.mastodon import parse as mastodon_parser
 from harken.platforms.source import Stopped
@@ -45,11 +55,12 @@ BATCH_ITEMS = 50
 BATCH_EVERY = 1.0  # seconds a status may wait for others
 ALIVE_EVERY = 5.0  # seconds between keep-alive batches (nothing new, the streams are up)
 MAX_EVENT = 1024 * 1024  # characters of one event's data; a status is a few KB
+MAX_LINE = 1024 * 1024  # bytes of one line
+QUEUED = 1000  # statuses and heartbeats read ahead of the batches, at most
 EVENTS = ("update", "status.update")  # a new status, an edited one
 
 
 class MastodonStream(Stream):
-    covers_poll = False  # other instances and keyword search are polled still
     backfills = True  # streams cannot replay: a poll fills the gap first
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -72,7 +83,7 @@ class MastodonStream(Stream):
 
     def connect(self, cursor: str | None) -> Iterator[Batch]:
         base = self._streaming_base()
-        found: queue.Queue[tuple[str, Any]] = queue.Queue()
+        found: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=QUEUED)
         readers = [_Reader(self, base, tag, found) for tag in self.tags]
         for reader in readers:
             reader.start()
@@ -80,7 +91,11 @@ class MastodonStream(Stream):
             yield from self._batches(found, readers)
         finally:
             for reader in readers:
-                reader.close()
+                reader.closed.set()
+                reader.shut()
+            deadline = time.monotonic() + 5
+            for reader in readers:
+                reader.thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _batches(
         self, found: queue.Queue[tuple[str, Any]], readers: list[_Reader]
@@ -89,6 +104,8 @@ class MastodonStream(Stream):
         first_pending: datetime | None = None
         last_batch = self.runtime.now()
         said_connected = False
+        heard = False
+        active = {r.tag for r in readers}
         while True:
             if self.runtime.stop.is_set():
                 raise Stopped
@@ -98,36 +115,53 @@ class MastodonStream(Stream):
                 kind, value = "", None
             if kind == "error":
                 raise value
-            if not said_connected and all(r.connected for r in readers):
+            if kind == "gone":  # one hashtag refused: the others go on
+                tag, err = value
+                log.warning("%s: stream #%s left out: %s", self.name, tag, err)
+                active.discard(tag)
+                if not active:
+                    raise SourceError(f"{self.name}: no hashtag stream is accepted ({err})")
+            heard = heard or kind in ("status", "beat", "connected")
+            if not said_connected and all(r.connected for r in readers if r.tag in active):
                 said_connected = True
-                yield Batch([], None, None, label="connected")
+                yield Batch([], None, None, label="connected", heard=False)
             if kind == "status":
                 pending += mastodon_parser.parse(value)
                 first_pending = first_pending or self.runtime.now()
             now = self.runtime.now()
             due = first_pending is not None and (now - first_pending).total_seconds() >= BATCH_EVERY
-            alive = (now - last_batch).total_seconds() >= ALIVE_EVERY and all(
-                r.connected for r in readers
-            )
+            alive = said_connected and (now - last_batch).total_seconds() >= ALIVE_EVERY
             if len(pending) >= BATCH_ITEMS or due or alive:
                 times = [r.created_at for r in pending if isinstance(r, MentionRecord)]
-                yield Batch(pending, None, max(times, default=None), label="stream")
-                pending, first_pending, last_batch = [], None, now
+                yield Batch(pending, None, max(times, default=None), label="stream", heard=heard)
+                pending, first_pending, last_batch, heard = [], None, now, False
 
     def _streaming_base(self) -> str:
-        """The streaming server's base URL: what the instance says, else the instance."""
+        """The streaming server's base URL: what the instance says, when it is https on the
+        instance's own domain; else the instance."""
         try:
-            with httpx.Client(timeout=self.settings.timeout.total_seconds()) as http:
+            with httpx.Client(
+                timeout=self.settings.timeout.total_seconds(), event_hooks=capped_httpx_hooks()
+            ) as http:
                 answer = http.get(f"{self.instance}/api/v2/instance/")
             answer.raise_for_status()
             said = answer.json()["configuration"]["urls"]["streaming"]
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
             return self.instance
         parts = urlsplit(said) if isinstance(said, str) else None
-        if parts is None or parts.scheme not in ("wss", "ws", "https", "http") or not parts.netloc:
+        if parts is None or parts.scheme not in ("wss", "https") or not parts.hostname:
             return self.instance
-        scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
-        return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        own = urlsplit(self.instance).hostname or ""
+        domain = own.split(".", 1)[1] if own.count(".") >= 2 else own
+        if parts.hostname != own and not parts.hostname.endswith("." + domain):
+            log.warning(
+                "%s: the instance names a streaming host elsewhere (%s); the token is not sent "
+                "there, the instance itself is used",
+                self.name,
+                parts.hostname,
+            )
+            return self.instance
+        return f"https://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 class _Reader:
@@ -138,61 +172,119 @@ class _Reader:
     ) -> None:
         self.stream, self.base, self.tag, self.found = stream, base, tag, found
         self.connected = False
-        self.client: httpx.Client | None = None
+        self.response: httpx.Response | None = None
         self.closed = threading.Event()
         self.thread = threading.Thread(target=self._read, name=f"mastodon #{tag}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
-    def close(self) -> None:
-        self.closed.set()
-        if self.client is not None:
-            self.client.close()  # a read in progress ends with an error, which is ignored
-        self.thread.join(timeout=5)
+    def shut(self) -> None:
+        """End a read in progress now: shut the connection's socket down (closing the client
+        from another thread would leave the read waiting for the next heartbeat)."""
+        response = self.response
+        stream = response.extensions.get("network_stream") if response is not None else None
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _put(self, item: tuple[str, Any]) -> None:
+        """Into the queue, unless the stream closed meanwhile (a bounded queue: a reader
+        never runs ahead of the batches by more than QUEUED)."""
+        while not self.closed.is_set():
+            with contextlib.suppress(queue.Full):
+                self.found.put(item, timeout=0.5)
+                return
 
     def _read(self) -> None:
-        from httpx_sse import connect_sse
-
         settings = self.stream.settings
         timeout = settings.timeout.total_seconds()
         idle = settings.stream_idle.total_seconds()
         headers = {
             "Authorization": f"Bearer {self.stream.token}",
             "User-Agent": f"harken/{__version__}",
+            "Accept": "text/event-stream",
         }
+        url = f"{self.base}/api/v1/streaming/hashtag"
         try:
             with httpx.Client(timeout=httpx.Timeout(timeout, read=idle)) as client:
-                self.client = client
-                url = f"{self.base}/api/v1/streaming/hashtag"
-                with connect_sse(
-                    client, "GET", url, params={"tag": self.tag}, headers=headers
-                ) as source:
-                    status = source.response.status_code
-                    if status != 200:
-                        raise _refused(self.stream.name, self.tag, status)
+                request = client.build_request(
+                    "GET", url, params={"tag": self.tag}, headers=headers
+                )
+                if self.closed.is_set():
+                    return
+                response = client.send(request, stream=True)
+                self.response = response
+                try:
+                    if response.status_code != 200:
+                        refused = _refused(self.stream.name, self.tag, response.status_code)
+                        gone = isinstance(refused, _TagRefused)
+                        self._put(("gone", (self.tag, refused)) if gone else ("error", refused))
+                        return
                     self.connected = True
-                    self.found.put(("connected", None))  # wakes the batches up
-                    for event in source.iter_sse():
-                        if event.event in EVENTS and len(event.data) <= MAX_EVENT:
-                            self._found(event.data)
+                    self._put(("connected", None))
+                    for kind, data in _events(response):
+                        if self.closed.is_set():
+                            return
+                        self._found(kind, data)
+                finally:
+                    response.close()
             raise TransientSourceError(
                 f"{self.stream.name}: stream #{self.tag}: the server ended it"
             )
         except Exception as err:
-            if self.closed.is_set():
-                return
-            self.found.put(("error", _explained(self.stream.name, self.tag, err, idle)))
+            if not self.closed.is_set():
+                self._put(("error", _explained(self.stream.name, self.tag, err, idle)))
         finally:
             self.connected = False
 
-    def _found(self, data: str) -> None:
+    def _found(self, kind: str, data: str) -> None:
+        if kind == "beat":
+            self._put(("beat", None))
+            return
+        if kind not in EVENTS:
+            return
         try:
             status = json.loads(data)
         except (ValueError, RecursionError):  # one bad event is skipped, not the stream
             log.info("%s: stream #%s: an unreadable event was skipped", self.stream.name, self.tag)
             return
-        self.found.put(("status", status))
+        self._put(("status", status))
+
+
+def _events(response: httpx.Response) -> Iterator[tuple[str, str]]:
+    """Server-sent events as (event, data), and ("beat", "") for each comment line (Mastodon's
+    heartbeat); a line over MAX_LINE or an event over MAX_EVENT ends the stream."""
+    buffer = b""
+    kind, data, size = "message", [], 0
+    for chunk in response.iter_bytes():
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        if len(buffer) > MAX_LINE:
+            raise TransientSourceError("a server-sent line over 1 MiB")
+        for raw in lines:
+            line = raw.rstrip(b"\r").decode("utf-8", "replace")
+            if not line:  # the end of an event
+                if data:
+                    yield kind, "\n".join(data)
+                kind, data, size = "message", [], 0
+            elif line.startswith(":"):
+                yield "beat", ""
+            else:
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "event":
+                    kind = value
+                elif field == "data":
+                    size += len(value)
+                    if size > MAX_EVENT:
+                        raise TransientSourceError("a server-sent event over 1 MiB")
+                    data.append(value)
+
+
+class _TagRefused(SourceError):
+    """The instance refuses this hashtag's stream (not the token, nor the account)."""
 
 
 def _refused(name: str, tag: str, status: int) -> SourceError:
@@ -202,20 +294,18 @@ def _refused(name: str, tag: str, status: int) -> SourceError:
             f"{what} (the token was refused)",
             hint="check access_token (MASTODON_ACCESS_TOKEN): a user token with read:statuses",
         )
-    if status == 429 or status >= 500:
+    if status == 429:
+        return RateLimited(f"{what} (too many requests)")
+    if status >= 500:
         return TransientSourceError(what)
-    return SourceError(f"{what} (the instance may have streams off)")
+    return _TagRefused(f"{what} (the instance refuses this hashtag's stream)")
 
 
 def _explained(name: str, tag: str, err: Exception, idle: float) -> Exception:
-    from httpx_sse import SSEError
-
     if isinstance(err, SourceError):
         return err
     if isinstance(err, httpx.ReadTimeout):
-        return TransientSourceError(
-            f"{name}: stream #{tag}: no heartbeat for {idle:.0f}s; reconnecting"
-        )
-    if isinstance(err, httpx.HTTPError | SSEError | ValueError):
+        return TransientSourceError(f"{name}: stream #{tag}: no heartbeat for {idle:.0f}s")
+    if isinstance(err, httpx.HTTPError | ValueError | OSError):
         return TransientSourceError(f"{name}: stream #{tag}: {type(err).__name__}")
     return err

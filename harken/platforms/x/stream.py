@@ -11,8 +11,8 @@ and the stream stops for good with that said (``StreamUnavailable``), while poll
 every 20 seconds). Its own reconnection loop sleeps where harken cannot stop it (up to 320
 seconds), so every error disconnects it at once and the daemon's runner reconnects with its
 backoff. Nothing replays what was missed (X's ``backfill_minutes`` is Enterprise only): each
-connection is preceded by a poll (``backfills``), whose ``since_id`` reads the gap. While
-connected and live, the stream covers the poll (the same queries), so polls rest.
+connection is preceded by a poll (``backfills``), whose ``since_id`` reads the gap; polls go on
+at the source's interval too (X bills per tweet read: a stream lets the interval be long).
 
 tweepy hard-codes ``https://api.twitter.com``; the same adapter as the poll's sends its calls
 (rules and stream) to ``api_base_url``.
@@ -20,16 +20,20 @@ tweepy hard-codes ``https://api.twitter.com``; the same adapter as the poll's se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import socket
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import requests
 import tweepy
 
 from harken.errors import RateLimited, SourceError, TransientSourceError
+from harken.net.limits import cap_answers
 from harken.platforms.base import ParseResult
 from harken.platforms.source import Stopped
 from harken.platforms.stream import Batch, Stream, StreamUnavailable
@@ -46,7 +50,6 @@ ALIVE_EVERY = 5.0
 
 
 class XStream(Stream):
-    covers_poll = True  # the brands' queries as rules: what the poll would find
     backfills = True  # nothing is replayed: a poll reads the gap first
 
     def connect(self, cursor: str | None) -> Iterator[Batch]:
@@ -54,7 +57,7 @@ class XStream(Stream):
         client = _Client(self, found)
         point_at(client, self.settings.api_base_url, self.settings.timeout.total_seconds())
         self._sync_rules(client)
-        client.filter(
+        thread = client.filter(
             threaded=True,
             expansions=["author_id"],
             tweet_fields=TWEET_FIELDS,
@@ -63,30 +66,37 @@ class XStream(Stream):
         try:
             yield from self._batches(found)
         finally:
-            client.disconnect()  # tweepy stops after the next line (a keep-alive at most)
+            # One connection at a time (plans allow one): the old one is shut before a new one
+            # opens, not left to end at its next keep-alive.
+            client.disconnect()
+            client.shut()
+            if thread is not None:
+                thread.join(timeout=5)
 
     def _sync_rules(self, client: tweepy.StreamingClient) -> None:
+        """harken's rules (tagged harken:<brand>) as the brands' queries: missing ones added
+        first, then stale ones deleted. A rule X refuses turns the stream off (retrying would
+        be refused again), saying which."""
         wanted = {f"{TAG}{brand}": query for brand, query in self.source.queries.items()}
         try:
             answer = client.get_rules()
-        except tweepy.TweepyException as err:
-            raise _explained(self.name, err) from None
-        rules = [r for r in (answer.data or []) if (r.tag or "").startswith(TAG)]
-        stale = [r.id for r in rules if wanted.get(r.tag) != r.value]
-        kept = {r.tag for r in rules if wanted.get(r.tag) == r.value}
-        missing = [tweepy.StreamRule(q, tag=t) for t, q in wanted.items() if t not in kept]
-        try:
-            if stale:
-                client.delete_rules(stale)
+            rules = [r for r in (answer.data or []) if (r.tag or "").startswith(TAG)]
+            kept = {r.tag for r in rules if wanted.get(r.tag) == r.value}
+            missing = [tweepy.StreamRule(q, tag=t) for t, q in wanted.items() if t not in kept]
             if missing:
                 added = client.add_rules(missing)
                 if added.errors:
-                    said = "; ".join(str(e.get("title") or e)[:120] for e in added.errors)
-                    raise SourceError(
-                        f"{self.name}: stream: X refused a rule ({said})",
-                        hint="rules of the filtered stream follow the search query syntax; "
-                        "check the brand's keywords",
+                    said = "; ".join(
+                        str(e.get("title") or e.get("message") or e)[:120] for e in added.errors
                     )
+                    raise StreamUnavailable(
+                        f"{self.name}: stream: X refused a rule ({said})",
+                        hint="rules follow the search query syntax and X's rule length; check "
+                        "the brands' keywords (two brands with one query are one rule)",
+                    )
+            stale = [r.id for r in rules if wanted.get(r.tag) != r.value]
+            if stale:
+                client.delete_rules(stale)
         except tweepy.TweepyException as err:
             raise _explained(self.name, err) from None
 
@@ -94,6 +104,7 @@ class XStream(Stream):
         pending: list[ParseResult] = []
         first_pending: datetime | None = None
         last_batch = self.runtime.now()
+        connected = heard = False
         while True:
             if self.runtime.stop.is_set():
                 raise Stopped
@@ -104,18 +115,20 @@ class XStream(Stream):
             if kind == "error":
                 raise value
             if kind == "connected":
-                yield Batch([], None, None, label="connected")
+                connected = True
+                yield Batch([], None, None, label="connected", heard=False)
                 continue
+            heard = heard or kind in ("tweet", "beat")
             if kind == "tweet":
                 pending += x_parser.parse(value)
                 first_pending = first_pending or self.runtime.now()
             now = self.runtime.now()
             due = first_pending is not None and (now - first_pending).total_seconds() >= BATCH_EVERY
-            alive = (now - last_batch).total_seconds() >= ALIVE_EVERY  # X's keep-alives flow
+            alive = connected and (now - last_batch).total_seconds() >= ALIVE_EVERY
             if len(pending) >= BATCH_ITEMS or due or alive:
                 times = [r.created_at for r in pending if isinstance(r, MentionRecord)]
-                yield Batch(pending, None, max(times, default=None), label="stream")
-                pending, first_pending, last_batch = [], None, now
+                yield Batch(pending, None, max(times, default=None), label="stream", heard=heard)
+                pending, first_pending, last_batch, heard = [], None, now, False
 
 
 class _Client(tweepy.StreamingClient):
@@ -131,9 +144,29 @@ class _Client(tweepy.StreamingClient):
             daemon=True,
         )
         self.stream, self.found = stream, found
+        self.response: requests.Response | None = None
+        # The rules' answers capped as every answer is; not the stream's, which is not one
+        # answer to cap (a day of it is gigabytes).
+        cap_answers(self.session, skip=_is_stream)
+        self.session.hooks["response"].append(self._keep)
+
+    def _keep(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if _is_stream(response):
+            self.response = response  # the stream's, to shut when it is closed
+
+    def shut(self) -> None:
+        """Shut the stream's socket down: a read in progress ends now."""
+        connection = getattr(getattr(self.response, "raw", None), "_connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def on_connect(self) -> None:
         self.found.put(("connected", None))
+
+    def on_keep_alive(self) -> None:
+        self.found.put(("beat", None))
 
     def on_data(self, raw_data: bytes) -> None:
         try:
@@ -163,6 +196,7 @@ class _Client(tweepy.StreamingClient):
 
     def on_closed(self, response: Any) -> None:
         self.found.put(("error", TransientSourceError(f"{self.stream.name}: stream: X closed it")))
+        self.disconnect()  # else tweepy connects again in its own thread, beside the runner's
 
     def on_exception(self, exception: Exception) -> None:
         self.found.put(
@@ -197,3 +231,7 @@ def _explained(name: str, err: tweepy.TweepyException) -> SourceError:
     if isinstance(status, int):
         return _status_error(name, status)
     return TransientSourceError(f"{name}: stream: {type(err).__name__}")
+
+
+def _is_stream(response: requests.Response) -> bool:
+    return "/2/tweets/search/stream?" in (response.request.url or "")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import logging
 import socket
 import sys
 import threading
@@ -35,6 +36,8 @@ from typing import Any
 
 # What every caller gives a call in all: this many times the per-read ``timeout`` of its
 # config (sources, Slack, SMTP), so one setting bounds both a silent and a trickling server.
+log = logging.getLogger(__name__)
+
 DEADLINE_FACTOR = 3
 
 
@@ -134,19 +137,27 @@ class _Watchdog:
 
     def _run(self) -> None:
         while True:
-            with self._wake:
-                while not self._heap:
-                    self._wake.wait()
-                ends_at, _, ref = self._heap[0]
-                wait = ends_at - time.monotonic()
-                if wait > 0:
-                    self._wake.wait(wait)
-                    continue
-                heapq.heappop(self._heap)
-                scope = ref()
-                due = scope is not None and scope in self._open
-            if due and scope is not None:
-                scope.expire()
+            try:
+                self._next()
+            except Exception:  # one bad scope must not leave every later deadline unwatched
+                log.exception("deadlines: the watchdog hit an error; it goes on")
+
+    def _next(self) -> None:
+        """Wait for the nearest deadline, and expire it once it is due."""
+        with self._wake:
+            while not self._heap:
+                self._wake.wait()
+            ends_at, _, ref = self._heap[0]
+            wait = ends_at - time.monotonic()
+            if wait > 0:
+                # At most a minute at a time: a wait past what the clock can hold would raise.
+                self._wake.wait(min(wait, 60.0))
+                return
+            heapq.heappop(self._heap)
+            scope = ref()
+            due = scope is not None and scope in self._open
+        if due and scope is not None:
+            scope.expire()
 
 
 _watchdog = _Watchdog()

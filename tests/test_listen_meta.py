@@ -410,10 +410,15 @@ def test_a_first_walk_spread_over_polls_keeps_its_budget_and_a_future_time_moves
     config = make_config(tmp_path, fake, "tagged: false\nfirst_poll_pages: 3\nmax_pages: 1")
     clock = FakeClock(NOW)
     facebook = source(config, clock, "facebook")
-    for _ in range(5):  # a page a poll: the first walk's three pages, then nothing more
+    for poll in range(5):  # a page a poll: the first walk's three pages, then the rest
         poll_source(db, config, facebook)
         clock.now += timedelta(minutes=10)
-    assert len(stored_ids(db)) == 300  # the newest 300 (the future one among them), not 1001
+        if poll == 0:  # written while the first walk is under way: a mention, not history
+            post.comments.append(fb_comment("1_mid", "acme?", clock.now, BOB))
+    assert "1_mid" in stored_ids(db)
+    # About the newest 300 (the fake's cursors count places, so the new one shifts a page by
+    # one), not the 1,002 of the whole history.
+    assert 300 <= len(stored_ids(db)) <= 301
     stream = stored_cursor(db, "facebook")["streams"]["comments:1001_1"]
     assert stream["newest"] < "2027" and "floor" in stream
     post.comments.append(fb_comment("1_new", "acme still broken", clock.now, ALICE))
@@ -448,3 +453,31 @@ def test_an_id_that_is_no_id_is_never_sent() -> None:
         assert client.url("1001_2/comments").endswith("/v24.0/1001_2/comments")
     finally:
         client.close()
+
+
+def test_a_refused_cursor_with_one_page_a_poll_and_a_lost_permission(
+    tmp_path: Path, fake: FakeGraph, db: Store
+) -> None:
+    post = fake.page_post(PAGE, Post(f"{PAGE}_1", "New app!", NOW - timedelta(hours=30), ACME))
+    config = make_config(tmp_path, fake, "tagged: false\nmax_pages: 1")
+    clock = FakeClock(NOW)
+    facebook = source(config, clock, "facebook")
+    poll_source(db, config, facebook)
+    for i in range(150):
+        at = NOW + timedelta(seconds=i)
+        post.comments.append(fb_comment(f"1_n{i}", f"acme {i}", at, ALICE))
+    clock.now += timedelta(minutes=10)
+    poll_source(db, config, facebook)  # page 1 of 2; the cursor for page 2 is stored
+    fake.refuse_cursors = 1
+    clock.now += timedelta(minutes=10)
+    assert poll_source(db, config, facebook).ok  # refused: from the top, in the same poll
+    clock.now += timedelta(minutes=10)
+    poll_source(db, config, facebook)
+    assert len(stored_ids(db)) == 150
+    fake.fail_next(Reply(json={"data": [{"id": post.id, "created_time": NOW.isoformat(),
+                                         "comments": {"summary": {"total_count": 151}}}]}),
+                   graph_error(400, 200, "(#200) Permissions error"))  # fmt: skip
+    clock.now += timedelta(minutes=10)
+    report = poll_source(db, config, facebook)
+    assert "lacks a permission" in (report.error or "")  # said, not taken for a deleted post
+    assert post.id in stored_cursor(db, "facebook")["posts"]

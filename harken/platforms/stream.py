@@ -23,7 +23,12 @@ from typing import ClassVar
 
 from harken.errors import SourceError
 from harken.platforms.base import ParseResult
-from harken.platforms.source import Source
+from harken.platforms.source import Runtime, Source
+from harken.records import MentionRecord
+
+BATCH_ITEMS = 50  # posts stored together
+BATCH_EVERY = 1.0  # seconds a post may wait for others
+ALIVE_EVERY = 5.0  # seconds between batches while connected, new posts or not
 
 
 class StreamUnavailable(SourceError):
@@ -64,3 +69,33 @@ class Stream(ABC):
     def close(self) -> None:
         """Release what the stream holds (called when the process is done with it)."""
         return None
+
+
+class Batcher:
+    """Posts read from a stream, gathered into batches: ``BATCH_ITEMS`` at most, none waiting
+    more than ``BATCH_EVERY``, and one every ``ALIVE_EVERY`` while connected even when empty
+    (it carries whether the server was heard from meanwhile: the runner's sign of life)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.pending: list[ParseResult] = []
+        self.first: datetime | None = None  # when the oldest waiting post was read
+        self.last = runtime.now()  # when the last batch went out
+        self.heard = False
+
+    def add(self, items: list[ParseResult]) -> None:
+        self.pending += items
+        self.first = self.first or self.runtime.now()
+        self.heard = True
+
+    def ready(self, connected: bool) -> Batch | None:
+        """The batch due now, if one is."""
+        now = self.runtime.now()
+        due = self.first is not None and (now - self.first).total_seconds() >= BATCH_EVERY
+        alive = connected and (now - self.last).total_seconds() >= ALIVE_EVERY
+        if len(self.pending) < BATCH_ITEMS and not due and not alive:
+            return None
+        times = [r.created_at for r in self.pending if isinstance(r, MentionRecord)]
+        batch = Batch(self.pending, None, max(times, default=None), "stream", self.heard)
+        self.pending, self.first, self.last, self.heard = [], None, now, False
+        return batch

@@ -38,7 +38,7 @@ from harken.platforms.base import ParseResult, plausible
 from harken.platforms.bluesky import parse as bluesky_parser
 from harken.platforms.bluesky.source import PUBLIC_APPVIEW
 from harken.platforms.source import Stopped
-from harken.platforms.stream import Batch, Stream
+from harken.platforms.stream import BATCH_EVERY, BATCH_ITEMS, Batch, Stream
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,6 @@ MAX_EVENT = 4 * 1024 * 1024  # bytes of one event asked for; a post is a few KB
 FUTURE = timedelta(minutes=5)  # an event time further ahead than this is a clock's mistake
 LOOKUP_TIMEOUT = 5.0  # seconds for a profile lookup: the read loop waits for it
 LOOKUP_REST = 60.0  # seconds without lookups after one failed
-BATCH_ITEMS = 50  # posts stored together
-BATCH_EVERY = 1.0  # seconds a matched post may wait for others
 CURSOR_EVERY = 5.0  # seconds between commits of the cursor when nothing matches
 PROFILES_AT_ONCE = 25  # app.bsky.actor.getProfiles' limit
 KNOWN_AUTHORS = 10_000  # profiles remembered
@@ -201,6 +199,8 @@ class Jetstream(Stream):
     def _records(self, views: list[dict[str, Any]]) -> list[ParseResult]:
         if not views:
             return []
+        self._own_accounts()  # not resolved at connect (the AppView was away): try again
+        views = [v for v in views if v["author"]["did"] not in self.own_dids]
         self._look_up([v["author"]["did"] for v in views])
         found: list[ParseResult] = []
         for view in views:

@@ -34,7 +34,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,17 +42,12 @@ import httpx
 from harken import __version__
 from harken.errors import ConfigError, RateLimited, SourceError, TransientSourceError
 from harken.net.limits import capped_httpx_hooks
-from harken.platforms.base import ParseResult
 from harken.platforms.mastodon import parse as mastodon_parser
 from harken.platforms.source import Stopped
-from harken.platforms.stream import Batch, Stream
-from harken.records import MentionRecord
+from harken.platforms.stream import Batch, Batcher, Stream
 
 log = logging.getLogger(__name__)
 
-BATCH_ITEMS = 50
-BATCH_EVERY = 1.0  # seconds a status may wait for others
-ALIVE_EVERY = 5.0  # seconds between keep-alive batches (nothing new, the streams are up)
 MAX_EVENT = 1024 * 1024  # characters of one event's data; a status is a few KB
 MAX_LINE = 1024 * 1024  # bytes of one line
 QUEUED = 1000  # statuses and heartbeats read ahead of the batches, at most
@@ -100,11 +94,8 @@ class MastodonStream(Stream):
     def _batches(
         self, found: queue.Queue[tuple[str, Any]], readers: list[_Reader]
     ) -> Iterator[Batch]:
-        pending: list[ParseResult] = []
-        first_pending: datetime | None = None
-        last_batch = self.runtime.now()
+        batcher = Batcher(self.runtime)
         said_connected = False
-        heard = False
         active = {r.tag for r in readers}
         while True:
             if self.runtime.stop.is_set():
@@ -121,20 +112,16 @@ class MastodonStream(Stream):
                 active.discard(tag)
                 if not active:
                     raise SourceError(f"{self.name}: no hashtag stream is accepted ({err})")
-            heard = heard or kind in ("status", "beat", "connected")
+            if kind == "beat":
+                batcher.heard = True
             if not said_connected and all(r.connected for r in readers if r.tag in active):
                 said_connected = True
                 yield Batch([], None, None, label="connected", heard=False)
             if kind == "status":
-                pending += mastodon_parser.parse(value)
-                first_pending = first_pending or self.runtime.now()
-            now = self.runtime.now()
-            due = first_pending is not None and (now - first_pending).total_seconds() >= BATCH_EVERY
-            alive = said_connected and (now - last_batch).total_seconds() >= ALIVE_EVERY
-            if len(pending) >= BATCH_ITEMS or due or alive:
-                times = [r.created_at for r in pending if isinstance(r, MentionRecord)]
-                yield Batch(pending, None, max(times, default=None), label="stream", heard=heard)
-                pending, first_pending, last_batch, heard = [], None, now, False
+                batcher.add(list(mastodon_parser.parse(value)))
+            batch = batcher.ready(said_connected)
+            if batch is not None:
+                yield batch
 
     def _streaming_base(self) -> str:
         """The streaming server's base URL: what the instance says, when it is https on the
@@ -277,7 +264,7 @@ def _events(response: httpx.Response) -> Iterator[tuple[str, str]]:
                 if field == "event":
                     kind = value
                 elif field == "data":
-                    size += len(value)
+                    size += len(value) + 1  # an empty data line counts too
                     if size > MAX_EVENT:
                         raise TransientSourceError("a server-sent event over 1 MiB")
                     data.append(value)

@@ -181,6 +181,11 @@ class GraphError(Exception):
         return self.status == 404 or (self.code == 100 and self.subcode in GONE_SUBCODES)
 
     @property
+    def permission(self) -> bool:
+        """The token lacks a permission (10, 200-299): for the config's owner to fix."""
+        return self.code == 10 or (self.code is not None and 200 <= self.code <= 299)
+
+    @property
     def passing(self) -> bool:
         return self.transient or self.status >= 500 or self.code in TRANSIENT
 
@@ -310,7 +315,7 @@ def source_error(
                 f"{what}: the access token was refused (expired, revoked or wrong): {err}",
                 hint=token_hint,
             )
-        if err.code == 10 or (err.code is not None and 200 <= err.code <= 299):
+        if err.permission:
             return SourceError(
                 f"{what}: the token lacks a permission: {err}",
                 hint="grant the app the permissions docs/listeners.md lists, then make a new token",

@@ -93,7 +93,7 @@ class GraphReply(ReplyClient):
                 hint=f"make a new token and set {self.token_variable}",
             )
         hint = None
-        if err.code == 10 or (err.code is not None and 200 <= err.code <= 299):
+        if err.permission:
             hint = f"the token needs {self.needs}"
         return ReplyError(f"{self.label} refused the reply ({err}); nothing was posted", hint=hint)
 

@@ -161,8 +161,8 @@ class GraphSource(Source):
                 raise GraphError(200, "the answer has no list of data", transient=True)
             return body
         except GraphError as err:
-            if err.throttled or err.passing or err.code in TOKEN_ERRORS:
-                raise
+            if err.throttled or err.passing or err.code in TOKEN_ERRORS or err.permission:
+                raise  # the poll ends, saying what to fix: not one post's problem
             if "after" in params and err.code == 100 and not err.gone:
                 return {"stale": err.detail or "invalid cursor"}
             if vanishes and (err.gone or err.code is not None):
@@ -205,6 +205,8 @@ class GraphSource(Source):
         mine = self.state["streams"].setdefault(edge.key, {})
         if "newest" not in mine and "page" not in mine and edge.first_pages is not None:
             mine["left"] = edge.first_pages  # a first walk's budget, kept if it is cut short
+            # What was written before this first walk began is history, whatever it reads.
+            mine["floor"] = self.runtime.now().isoformat()
         if "page" not in mine and edge.count is not None:
             mine["count"] = edge.count  # what "read" means once this walk is done
         budget = self.settings.max_pages
@@ -219,6 +221,7 @@ class GraphSource(Source):
                 params["after"] = mine["page"]
             body = self.get(label, edge.path, params, vanishes=edge.vanishes)
             if "stale" in body:  # Meta's cursors expire: start again from the top
+                number -= 1  # not a page read (the next call has no cursor to refuse)
                 log.warning("%s: %s: cursor refused (%s); reading again from the top",
                             self.name, label, body["stale"])  # fmt: skip
                 mine.pop("page", None)
@@ -240,7 +243,7 @@ class GraphSource(Source):
             # lists as it likes) is read to its end, as one whose order is not documented.
             ordered = edge.newest_first and all(a >= b for a, b in pairwise(times))
             items = edge.parse(data)
-            if "floor" in mine:  # what was written before harken started reading this edge
+            if "floor" in mine and "left" not in mine:  # history, once the first walk is done
                 floor = _time(mine["floor"]) - OVERLAP
                 items = [i for i in items if not _older(i, floor)]
             caught_up = ordered and newest is not None and bool(times) and min(times) <= newest
@@ -266,15 +269,15 @@ class GraphSource(Source):
         self, mine: dict[str, Any], newest: datetime | None, now: datetime, history_left: bool
     ) -> None:
         """A walk is done: ``newest`` moves to the newest item it saw. A first walk that
-        stopped at its budget leaves older items unread: they are history, not mentions, and
-        stay out when a later walk reads to the end (``floor``)."""
+        stopped at its budget left older items unread: they are history, not mentions, and
+        stay out when a later walk reads to the end (``floor``, the time it began)."""
         pending = _time(mine["pending"]) if mine.get("pending") else None
         if pending is not None:
             mine["newest"] = max(pending, newest or pending).isoformat()
         elif newest is None:
             mine["newest"] = now.isoformat()
-        if history_left:
-            mine.setdefault("floor", now.isoformat())
+        if "left" in mine and not history_left:
+            mine.pop("floor", None)  # the first walk read it all: nothing was left out
         for key in ("page", "pending", "since", "left"):
             mine.pop(key, None)
 

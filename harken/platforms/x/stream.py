@@ -26,7 +26,6 @@ import logging
 import queue
 import socket
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import requests
@@ -34,19 +33,14 @@ import tweepy
 
 from harken.errors import RateLimited, SourceError, TransientSourceError
 from harken.net.limits import cap_answers
-from harken.platforms.base import ParseResult
 from harken.platforms.source import Stopped
-from harken.platforms.stream import Batch, Stream, StreamUnavailable
+from harken.platforms.stream import Batch, Batcher, Stream, StreamUnavailable
 from harken.platforms.x import parse as x_parser
 from harken.platforms.x.source import TWEET_FIELDS, USER_FIELDS, point_at
-from harken.records import MentionRecord
 
 log = logging.getLogger(__name__)
 
 TAG = "harken:"  # the tag of the rules harken owns: harken:<brand>
-BATCH_ITEMS = 50
-BATCH_EVERY = 1.0
-ALIVE_EVERY = 5.0
 
 
 class XStream(Stream):
@@ -75,14 +69,20 @@ class XStream(Stream):
 
     def _sync_rules(self, client: tweepy.StreamingClient) -> None:
         """harken's rules (tagged harken:<brand>) as the brands' queries: missing ones added
-        first, then stale ones deleted. A rule X refuses turns the stream off (retrying would
-        be refused again), saying which."""
+        first (after a stale one of the same value), then stale ones deleted. A rule X
+        refuses turns the stream off (retrying would be refused again), saying which."""
         wanted = {f"{TAG}{brand}": query for brand, query in self.source.queries.items()}
         try:
             answer = client.get_rules()
             rules = [r for r in (answer.data or []) if (r.tag or "").startswith(TAG)]
             kept = {r.tag for r in rules if wanted.get(r.tag) == r.value}
             missing = [tweepy.StreamRule(q, tag=t) for t, q in wanted.items() if t not in kept]
+            # X refuses a second rule of the same value whatever its tag: a stale rule of ours
+            # with a value about to be added (a renamed brand) goes first.
+            adding = {rule.value for rule in missing}
+            clashing = [r.id for r in rules if wanted.get(r.tag) != r.value and r.value in adding]
+            if clashing:
+                client.delete_rules(clashing)
             if missing:
                 added = client.add_rules(missing)
                 if added.errors:
@@ -94,17 +94,15 @@ class XStream(Stream):
                         hint="rules follow the search query syntax and X's rule length; check "
                         "the brands' keywords (two brands with one query are one rule)",
                     )
-            stale = [r.id for r in rules if wanted.get(r.tag) != r.value]
+            stale = [r.id for r in rules if wanted.get(r.tag) != r.value and r.id not in clashing]
             if stale:
                 client.delete_rules(stale)
         except tweepy.TweepyException as err:
             raise _explained(self.name, err) from None
 
     def _batches(self, found: queue.Queue[tuple[str, Any]]) -> Iterator[Batch]:
-        pending: list[ParseResult] = []
-        first_pending: datetime | None = None
-        last_batch = self.runtime.now()
-        connected = heard = False
+        batcher = Batcher(self.runtime)
+        connected = False
         while True:
             if self.runtime.stop.is_set():
                 raise Stopped
@@ -118,17 +116,13 @@ class XStream(Stream):
                 connected = True
                 yield Batch([], None, None, label="connected", heard=False)
                 continue
-            heard = heard or kind in ("tweet", "beat")
+            if kind == "beat":
+                batcher.heard = True
             if kind == "tweet":
-                pending += x_parser.parse(value)
-                first_pending = first_pending or self.runtime.now()
-            now = self.runtime.now()
-            due = first_pending is not None and (now - first_pending).total_seconds() >= BATCH_EVERY
-            alive = connected and (now - last_batch).total_seconds() >= ALIVE_EVERY
-            if len(pending) >= BATCH_ITEMS or due or alive:
-                times = [r.created_at for r in pending if isinstance(r, MentionRecord)]
-                yield Batch(pending, None, max(times, default=None), label="stream", heard=heard)
-                pending, first_pending, last_batch, heard = [], None, now, False
+                batcher.add(list(x_parser.parse(value)))
+            batch = batcher.ready(connected)
+            if batch is not None:
+                yield batch
 
 
 class _Client(tweepy.StreamingClient):

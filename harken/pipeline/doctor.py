@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from harken.config import Config
 from harken.errors import HarkenError
@@ -98,19 +99,28 @@ def _credential_checks(config: Config) -> list[Check]:
 
 def _source_checks(config: Config, skip: set[str]) -> list[Check]:
     """Each enabled source's own settings, checked the way `harken run` will build it."""
-    from harken.platforms.registry import build_sources
+    from harken.platforms.registry import build_sources, build_streams
 
     checks = []
     for name, entry in config.sources.items():
         if not entry.enabled or name in skip:
             continue
+        built: list[Any] = []
         try:
-            build_sources(config, only=name)
+            built = build_sources(config, only=name)
+            streams = build_streams(built)  # a stream's own settings (a token it needs)
+            built += streams
         except HarkenError as error:
             checks.append(Check(f"source {name}", "fail", str(error), "fix sources." + name))
             continue
+        finally:
+            for made in built:  # connections some clients open when built
+                made.close()
         every = int(entry.interval.total_seconds())
-        checks.append(Check(f"source {name}", "ok", f"settings valid; polled every {every}s"))
+        streamed = f"; streamed live ({type(streams[0]).__name__})" if streams else ""
+        checks.append(
+            Check(f"source {name}", "ok", f"settings valid; polled every {every}s{streamed}")
+        )
     if not any(entry.enabled for entry in config.sources.values()):
         checks.append(
             Check(

@@ -64,7 +64,7 @@ class MastodonStream(Stream):
             raise ConfigError(
                 f"sources.{self.name}.stream: Mastodon's streams need access_token "
                 "(a user token with read:statuses, since Mastodon 4.2)",
-                hint='add access_token: "${MASTODON_ACCESS_TOKEN}" to the source',
+                hint="set the source's access_token to ${MASTODON_ACCESS_TOKEN} (a user token)",
             )
         self.token = token
         self.instance = (self.settings.api_base_url or self.settings.instances[0]).rstrip("/")

@@ -359,3 +359,27 @@ def test_a_thread_with_more_replies_than_its_page_carries_is_read_whole(
     assert report.stored == 9 and report.duplicates == 5  # the page's five, read again
     (more,) = fake.calls("/youtube/v3/comments")
     assert more.query["parentId"] == "T1" and stored_cursor(db, "youtube")["quota"]["used"] == 2
+
+
+def test_a_reply_added_later_to_an_old_thread_is_read_by_the_hourly_recheck(
+    tmp_path: Path, fake: FakeYouTube, db: Store
+) -> None:
+    video = fake.video(Video("V1", "UCacme", "Acme", NOW - timedelta(days=2)))
+    comments(video, 0, 150)  # threads c0..c149: two pages, read by the first walk
+    extra = "    search: false\n    channels: {Acme: [UCacme]}\n    first_poll_pages: 2"
+    config = make_config(tmp_path, fake, extra)
+    clock = FakeClock(NOW)
+    source = youtube(config, clock)
+    assert poll_source(db, config, source).stored == 150
+    old = next(t for t in video.threads if t["id"] == "c0")  # the oldest: on page 2
+    late = thread("c0", "", clock.now, "V1", replies=(("still broken for me, acme", "@dan"),))
+    old["replies"] = late["replies"]
+    old["replies"]["comments"][0]["id"] = "c0.late"
+    old["snippet"]["totalReplyCount"] = 1
+    clock.now += timedelta(minutes=15)
+    assert poll_source(db, config, source).stored == 0  # the walk stops at what it stored
+    clock.now += timedelta(hours=1)
+    fake.requests.clear()
+    report = poll_source(db, config, source)
+    assert report.stored == 1 and "c0.late" in stored_ids(db), report
+    assert len(fake.calls("/youtube/v3/commentThreads")) == 3  # the walk's page, two rechecked

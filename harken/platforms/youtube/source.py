@@ -15,7 +15,9 @@ those on videos found by search must name it, as any post (search matches other 
 videos too: an "acme anvil" cartoon). Comments by the brand's own channels are its answers and
 are left out. A thread is its top-level comment and the replies the API includes with it (five
 at most); when it has more, the newest 100 are read with ``comments.list`` (a unit a thread).
-A reply added later to a thread already read is not read again.
+A reply added later to a thread already read is found by the recheck: every ``recheck_every``
+the first pages of each stream are read again, and a thread of the last ``reply_window`` whose
+``totalReplyCount`` moved is read (its replies as above).
 
 **Quota.** Every call costs units of the key's daily quota (10,000 by default; a thread page 1,
 a search ``search_cost``, 100), which resets at midnight Pacific time. The units used today are
@@ -59,6 +61,7 @@ PACIFIC = ZoneInfo("America/Los_Angeles")  # where YouTube's quota day ends
 # A video whose comments cannot be read (off, or the video gone): let go, not an error. A
 # channel never is: a wrong channel id, or a key that may not read it, is for a person to fix.
 GONE = ("commentsDisabled", "videoNotFound")
+MAX_THREADS = 500  # reply counts remembered per stream, for the recheck
 
 
 class YouTubeSettings(SourceSettings):
@@ -76,6 +79,11 @@ class YouTubeSettings(SourceSettings):
     daily_quota: int = Field(default=10_000, ge=1)
     quota_reserve: int = Field(default=500, ge=0)  # units left for whatever else uses the key
     search_cost: int = Field(default=100, ge=1)
+    # Late replies: every recheck_every the first pages of each stream are read again, and a
+    # thread of the last reply_window whose reply count moved has its replies read (a unit a
+    # page, within the quota). 0 turns it off.
+    recheck_every: Duration = timedelta(hours=1)
+    reply_window: Duration = timedelta(days=7)
     # Replies (harken/platforms/youtube/reply.py): an OAuth client and the refresh token of
     # the brand channel's Google account; reading needs only the API key.
     client_id: str | None = None
@@ -219,6 +227,7 @@ class YouTubeSource(Source):
         self._let_go_all()
         for stream, brand, owned in self._streams():
             yield from self._walk(stream, brand, owned)
+            yield from self._recheck(stream, brand, owned)
 
     def _streams(self) -> list[tuple[str, str, bool]]:
         """(stream, brand, owned): the brand's channels and configured videos (owned: their
@@ -330,6 +339,7 @@ class YouTubeSource(Source):
                 return
             parsed = [*youtube_parser.parse(body), *self._more_replies(body, label)]
             items = [r for r in (self._mine(r, brand, owned) for r in parsed) if r is not None]
+            self._remember(mine, body)
             times = _times(body)
             top = max(times, default=None)
             newest = _time(mine["newest"]) if "newest" in mine else None
@@ -353,6 +363,74 @@ class YouTubeSource(Source):
             yield Page(items, self._cursor(), label=label)
             if done:
                 return
+
+    def _remember(self, mine: dict[str, Any], body: dict[str, Any]) -> None:
+        """The reply counts of the page's threads of the last reply_window (the newest
+        MAX_THREADS of a stream): what a recheck compares with."""
+        since = self.runtime.now() - self.settings.reply_window
+        known = mine.setdefault("threads", {})
+        for item in body.get("items") or []:
+            thread_id, count, published = _thread_count(item)
+            if thread_id is not None and published is not None and published >= since:
+                known[thread_id] = [count, published.isoformat()]
+        if len(known) > MAX_THREADS:
+            newest = sorted(known.items(), key=lambda kv: str(kv[1][1]))[-MAX_THREADS:]
+            mine["threads"] = dict(newest)
+
+    def _recheck(self, stream: str, brand: str, owned: bool) -> Iterator[Page]:
+        """Replies added to threads already read: the stream's first pages read again (every
+        recheck_every), and the threads whose reply count moved read whole."""
+        mine = self.state["streams"].get(stream)
+        every = self.settings.recheck_every
+        if mine is None or "newest" not in mine or "page" in mine or not every:
+            return
+        now = self.runtime.now()
+        last = mine.get("rechecked")
+        if not (isinstance(last, str) and _readable(last)):
+            mine["rechecked"] = now.isoformat()  # the clock starts with the stream's first walk
+            yield Page([], self._cursor(), label=f"brand {brand}, {stream}: rechecks from now")
+            return
+        if now - _time(last) < every:
+            return
+        since = now - self.settings.reply_window
+        kind, _, ident = stream.partition(":")
+        token = None
+        for number in range(1, self.settings.max_pages + 1):
+            label = f"brand {brand}, {kind} {ident}, recheck page {number}"
+            self._spend(1, label)
+            args: dict[str, Any] = {
+                "part": "snippet,replies",
+                "order": "time",
+                "maxResults": 100,
+                "textFormat": "plainText",
+                **({"pageToken": token} if token else {}),
+            }
+            args["allThreadsRelatedToChannelId" if kind == "channel" else "videoId"] = ident
+            request = self.client.commentThreads().list(**args)
+            body = self.call(label, lambda request=request: self._execute(request))
+            if "gone" in body:
+                return  # the walk lets it go
+            known = mine.get("threads") or {}
+            moved = [
+                item
+                for item in body.get("items") or []
+                if (t := _thread_count(item))[0] in known
+                and isinstance(known[t[0]], list)
+                and t[1] > known[t[0]][0]
+            ]
+            page = {"items": moved}
+            parsed = [*youtube_parser.parse(page), *self._more_replies(page, label)]
+            items = [r for r in (self._mine(r, brand, owned) for r in parsed) if r is not None]
+            self._remember(mine, body)
+            token = body.get("nextPageToken")
+            times = _times(body)
+            done = not token or (bool(times) and min(times) < since)
+            if done:
+                mine["rechecked"] = now.isoformat()
+            yield Page(items, self._cursor(), label=f"{label}: {len(moved)} threads moved")
+            if done:
+                return
+        mine["rechecked"] = now.isoformat()
 
     def _more_replies(self, body: dict[str, Any], label: str) -> Iterator[ParseResult]:
         """The replies a thread page leaves out (it carries five at most): the newest page of
@@ -467,6 +545,15 @@ def _published(item: Any) -> datetime | None:
 def _times(body: dict[str, Any]) -> list[datetime]:
     """When the page's threads were started (their top-level comments), readable ones only."""
     return [t for t in map(_published, body.get("items") or []) if t is not None]
+
+
+def _thread_count(item: Any) -> tuple[str | None, int, datetime | None]:
+    """A thread's id, reply count (0 when unreadable) and when it was started."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        return None, 0, None
+    snippet = item.get("snippet") if isinstance(item.get("snippet"), dict) else {}
+    count = snippet.get("totalReplyCount")
+    return item["id"], count if type(count) is int else 0, _published(item)
 
 
 def _readable(value: str) -> bool:

@@ -4,6 +4,7 @@ quota, and the API's errors."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -382,4 +383,9 @@ def test_a_reply_added_later_to_an_old_thread_is_read_by_the_hourly_recheck(
     fake.requests.clear()
     report = poll_source(db, config, source)
     assert report.stored == 1 and "c0.late" in stored_ids(db), report
-    assert len(fake.calls("/youtube/v3/commentThreads")) == 3  # the walk's page, two rechecked
+    # The walk's first page, then the recheck from where the walk stopped (page 2).
+    assert len(fake.calls("/youtube/v3/commentThreads")) == 2
+    clock.now += timedelta(minutes=15)
+    bad = stored_cursor(db, "youtube")
+    bad["streams"]["channel:UCacme"] |= {"threads": {"c1": "x", "c2": [1]}, "rechecked": 7}
+    assert list(source.pages(json.dumps(bad)))  # odd entries are dropped, not the poll

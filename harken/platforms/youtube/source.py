@@ -15,8 +15,9 @@ those on videos found by search must name it, as any post (search matches other 
 videos too: an "acme anvil" cartoon). Comments by the brand's own channels are its answers and
 are left out. A thread is its top-level comment and the replies the API includes with it (five
 at most); when it has more, the newest 100 are read with ``comments.list`` (a unit a thread).
-A reply added later to a thread already read is found by the recheck: every ``recheck_every``
-the first pages of each stream are read again, and a thread of the last ``reply_window`` whose
+A reply added later to a thread already read is found by the recheck: every ``recheck_every``,
+after all the walks, the pages after the one each walk stopped at are read again (four at
+most: the 500 threads a stream remembers), and a thread of the last ``reply_window`` whose
 ``totalReplyCount`` moved is read (its replies as above).
 
 **Quota.** Every call costs units of the key's daily quota (10,000 by default; a thread page 1,
@@ -62,6 +63,7 @@ PACIFIC = ZoneInfo("America/Los_Angeles")  # where YouTube's quota day ends
 # channel never is: a wrong channel id, or a key that may not read it, is for a person to fix.
 GONE = ("commentsDisabled", "videoNotFound")
 MAX_THREADS = 500  # reply counts remembered per stream, for the recheck
+RECHECK_PAGES = 4  # pages a recheck reads after the walk's first: the 500 threads remembered
 
 
 class YouTubeSettings(SourceSettings):
@@ -166,6 +168,14 @@ class YouTubeSource(Source):
             log.warning("%s: the stored cursor is unreadable; starting from now", self.name)
             state = {}
         streams = _entries(state.get("streams"), _is_stream_state)
+        for mine in streams.values():  # the recheck's entries: kept only when well formed
+            threads = mine.get("threads")
+            if "threads" in mine:
+                mine["threads"] = _entries(threads, _is_thread_count)
+            if "rechecked" in mine and not (
+                isinstance(mine["rechecked"], str) and _readable(mine["rechecked"])
+            ):
+                del mine["rechecked"]
         videos = _entries(state.get("videos"), _is_found_video)
         searched = _entries(state.get("searched"), lambda v: isinstance(v, str) and _readable(v))
         dropped = sum(
@@ -225,8 +235,11 @@ class YouTubeSource(Source):
         if self.settings.search:
             yield from self._searches()
         self._let_go_all()
-        for stream, brand, owned in self._streams():
+        self._after_walk: dict[str, str | None] = {}  # where each walk stopped, this poll
+        streams = self._streams()
+        for stream, brand, owned in streams:
             yield from self._walk(stream, brand, owned)
+        for stream, brand, owned in streams:  # new comments first, then the old threads
             yield from self._recheck(stream, brand, owned)
 
     def _streams(self) -> list[tuple[str, str, bool]]:
@@ -360,6 +373,7 @@ class YouTubeSource(Source):
                 mine.pop("pending", None)
             else:
                 mine["page"] = token
+            self._after_walk[stream] = token if done else None
             yield Page(items, self._cursor(), label=label)
             if done:
                 return
@@ -367,15 +381,19 @@ class YouTubeSource(Source):
     def _remember(self, mine: dict[str, Any], body: dict[str, Any]) -> None:
         """The reply counts of the page's threads of the last reply_window (the newest
         MAX_THREADS of a stream): what a recheck compares with."""
+        if not self.settings.recheck_every:
+            mine.pop("threads", None)
+            return
         since = self.runtime.now() - self.settings.reply_window
         known = mine.setdefault("threads", {})
         for item in body.get("items") or []:
             thread_id, count, published = _thread_count(item)
             if thread_id is not None and published is not None and published >= since:
                 known[thread_id] = [count, published.isoformat()]
-        if len(known) > MAX_THREADS:
-            newest = sorted(known.items(), key=lambda kv: str(kv[1][1]))[-MAX_THREADS:]
-            mine["threads"] = dict(newest)
+        recent = sorted(
+            ((k, v) for k, v in known.items() if _time(v[1]) >= since), key=lambda kv: kv[1][1]
+        )
+        mine["threads"] = dict(recent[-MAX_THREADS:])
 
     def _recheck(self, stream: str, brand: str, owned: bool) -> Iterator[Page]:
         """Replies added to threads already read: the stream's first pages read again (every
@@ -386,7 +404,7 @@ class YouTubeSource(Source):
             return
         now = self.runtime.now()
         last = mine.get("rechecked")
-        if not (isinstance(last, str) and _readable(last)):
+        if not (isinstance(last, str) and _readable(last)) or _time(last) > now:
             mine["rechecked"] = now.isoformat()  # the clock starts with the stream's first walk
             yield Page([], self._cursor(), label=f"brand {brand}, {stream}: rechecks from now")
             return
@@ -394,8 +412,14 @@ class YouTubeSource(Source):
             return
         since = now - self.settings.reply_window
         kind, _, ident = stream.partition(":")
-        token = None
-        for number in range(1, self.settings.max_pages + 1):
+        # The walk read the first page just now (and counted its threads): the recheck goes on
+        # where it stopped, and there is nothing older when it read the whole stream.
+        token = self._after_walk.get(stream)
+        if token is None:
+            mine["rechecked"] = now.isoformat()
+            yield Page([], self._cursor(), label=f"brand {brand}, {stream}: nothing older")
+            return
+        for number in range(2, RECHECK_PAGES + 2):
             label = f"brand {brand}, {kind} {ident}, recheck page {number}"
             self._spend(1, label)
             args: dict[str, Any] = {
@@ -424,13 +448,13 @@ class YouTubeSource(Source):
             self._remember(mine, body)
             token = body.get("nextPageToken")
             times = _times(body)
-            done = not token or (bool(times) and min(times) < since)
-            if done:
+            last_page = number == RECHECK_PAGES + 1
+            done = not token or (bool(times) and min(times) < since) or last_page
+            if done:  # with this page's cursor: a recheck cut short is not started again
                 mine["rechecked"] = now.isoformat()
             yield Page(items, self._cursor(), label=f"{label}: {len(moved)} threads moved")
             if done:
                 return
-        mine["rechecked"] = now.isoformat()
 
     def _more_replies(self, body: dict[str, Any], label: str) -> Iterator[ParseResult]:
         """The replies a thread page leaves out (it carries five at most): the newest page of
@@ -545,6 +569,17 @@ def _published(item: Any) -> datetime | None:
 def _times(body: dict[str, Any]) -> list[datetime]:
     """When the page's threads were started (their top-level comments), readable ones only."""
     return [t for t in map(_published, body.get("items") or []) if t is not None]
+
+
+def _is_thread_count(value: Any) -> bool:
+    """A remembered thread: [reply count, when it was started]."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and type(value[0]) is int
+        and isinstance(value[1], str)
+        and _readable(value[1])
+    )
 
 
 def _thread_count(item: Any) -> tuple[str | None, int, datetime | None]:

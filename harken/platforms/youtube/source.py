@@ -330,18 +330,7 @@ class YouTubeSource(Source):
         kind, _, ident = stream.partition(":")
         for number in range(1, budget + 1):
             label = f"brand {brand}, {kind} {ident}, page {number}"
-            self._spend(1, label)
-            args: dict[str, Any] = {
-                "part": "snippet,replies",
-                "order": "time",
-                "maxResults": 100,
-                "textFormat": "plainText",
-            }
-            args["allThreadsRelatedToChannelId" if kind == "channel" else "videoId"] = ident
-            if mine.get("page"):
-                args["pageToken"] = mine["page"]
-            request = self.client.commentThreads().list(**args)
-            body = self.call(label, lambda request=request: self._execute(request))
+            body = self._thread_page(stream, mine.get("page"), label)
             if "gone" in body:
                 log.warning(
                     "%s: %s %s: %s; no longer watched", self.name, kind, ident, body["gone"]
@@ -377,6 +366,21 @@ class YouTubeSource(Source):
             yield Page(items, self._cursor(), label=label)
             if done:
                 return
+
+    def _thread_page(self, stream: str, token: str | None, label: str) -> dict[str, Any]:
+        """One page of the stream's threads, newest first (a unit of the quota)."""
+        kind, _, ident = stream.partition(":")
+        self._spend(1, label)
+        args: dict[str, Any] = {
+            "part": "snippet,replies",
+            "order": "time",
+            "maxResults": 100,
+            "textFormat": "plainText",
+            **({"pageToken": token} if token else {}),
+        }
+        args["allThreadsRelatedToChannelId" if kind == "channel" else "videoId"] = ident
+        request = self.client.commentThreads().list(**args)
+        return self.call(label, lambda: self._execute(request))
 
     def _remember(self, mine: dict[str, Any], body: dict[str, Any]) -> None:
         """The reply counts of the page's threads of the last reply_window (the newest
@@ -421,17 +425,7 @@ class YouTubeSource(Source):
             return
         for number in range(2, RECHECK_PAGES + 2):
             label = f"brand {brand}, {kind} {ident}, recheck page {number}"
-            self._spend(1, label)
-            args: dict[str, Any] = {
-                "part": "snippet,replies",
-                "order": "time",
-                "maxResults": 100,
-                "textFormat": "plainText",
-                **({"pageToken": token} if token else {}),
-            }
-            args["allThreadsRelatedToChannelId" if kind == "channel" else "videoId"] = ident
-            request = self.client.commentThreads().list(**args)
-            body = self.call(label, lambda request=request: self._execute(request))
+            body = self._thread_page(stream, token, label)
             if "gone" in body:
                 return  # the walk lets it go
             known = mine.get("threads") or {}

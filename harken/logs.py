@@ -25,7 +25,8 @@ _SHAPES = [
     re.compile(
         r"(?i)(\b(?:access_token|refresh_token|client_secret|app_password|password|token|secret"
         r"|appsecret_proof|api_?key|key|sig|signature)"
-        r"['\"]?\s*[:=]\s*['\"]?)[^'\"&,}\s]+"
+        # A ${VAR} reference (a hint saying where a secret goes) is not a secret.
+        r"['\"]?\s*[:=]\s*['\"]?)(?!\$\{)[^'\"&,}\s]+"
     ),
 ]
 NOISY = ("transformers", "huggingface_hub", "alembic", "sentence_transformers")

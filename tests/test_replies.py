@@ -675,3 +675,11 @@ def test_a_source_named_otherwise_is_found_by_its_type(
     config = sources_config(tmp_path, source)
     send_reply(config, mastodon_target(fake_mastodon.statuses[0]), "hello")
     assert len(fake_mastodon.posted) == 1
+
+
+def test_a_hint_naming_where_a_secret_goes_is_shown_and_a_secret_is_not() -> None:
+    from harken.logs import redact
+
+    hint = 'add access_token: "${MASTODON_ACCESS_TOKEN}" to sources.mastodon'
+    assert redact(hint) == hint  # a reference says where the secret goes: not a secret
+    assert redact('access_token: "tok-123456789"') == 'access_token: "***"'

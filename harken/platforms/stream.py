@@ -15,15 +15,16 @@ newest event read (its distance from now is the stream's lag). A connection that
 
 from __future__ import annotations
 
+import queue
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from harken.errors import SourceError
 from harken.platforms.base import ParseResult
-from harken.platforms.source import Runtime, Source
+from harken.platforms.source import Runtime, Source, Stopped
 from harken.records import MentionRecord
 
 BATCH_ITEMS = 50  # posts stored together
@@ -99,3 +100,19 @@ class Batcher:
         batch = Batch(self.pending, None, max(times, default=None), "stream", self.heard)
         self.pending, self.first, self.last, self.heard = [], None, now, False
         return batch
+
+
+def reported(runtime: Runtime, found: queue.Queue[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """What a stream's reader threads report, as (kind, value), and ("", None) every half
+    second without a report (time for a batch to fall due); an error they report is raised
+    here, and a stop request ends the stream (``Stopped``)."""
+    while True:
+        if runtime.stop.is_set():
+            raise Stopped
+        try:
+            kind, value = found.get(timeout=0.5)
+        except queue.Empty:
+            kind, value = "", None
+        if kind == "error":
+            raise value
+        yield kind, value

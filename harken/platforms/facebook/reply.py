@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from harken.platforms.meta.reply import GraphReply, text_of
+from harken.platforms.base import text_or_none
+from harken.platforms.meta.reply import GraphReply
 from harken.platforms.reply import ReplyTarget
 from harken.platforms.source import SourceSettings
 
@@ -31,5 +32,5 @@ class FacebookReply(GraphReply):
 
     def reply_path(self, target: ReplyTarget) -> str:
         parent = target.raw.get("parent")
-        thread = text_of(parent.get("id")) if isinstance(parent, dict) else None
+        thread = text_or_none(parent.get("id")) if isinstance(parent, dict) else None
         return f"{thread or target.external_id}/comments"

@@ -32,7 +32,7 @@ from harken.errors import ConfigError
 from harken.platforms.base import ParseResult, dict_or_empty
 from harken.platforms.facebook import parse as facebook_parser
 from harken.platforms.meta.graph import GraphSettings
-from harken.platforms.meta.walk import Edge, GraphSource, OwnPost, time_field, unix
+from harken.platforms.meta.walk import Edge, GraphSource, time_field
 from harken.platforms.source import Page
 from harken.records import MentionRecord
 
@@ -106,35 +106,16 @@ class FacebookSource(GraphSource):
 
     def _list_posts(self, page: str, brand: str, where: str) -> Page:
         """The Page's posts of the window with their comment counts: the watch list."""
-        since = self.runtime.now() - self.settings.watch_window
-        data = self.listing(
-            f"{where}, recent posts",
-            f"{page}/feed",
-            {
-                "fields": f"id,created_time,permalink_url,{COUNTED}",
-                "since": unix(since),
-                "limit": self.settings.max_posts,
-            },
+        return self.list_own(
+            page,
+            brand,
+            where,
+            "feed",
+            f"id,created_time,permalink_url,{COUNTED}",
+            lambda item: dict_or_empty(dict_or_empty(item.get("comments")).get("summary")).get(
+                "total_count"
+            ),
         )
-        listed = []
-        for item in data:
-            published = time_field("created_time")(item)
-            if published is None or not isinstance(item.get("id"), str):
-                continue
-            count = dict_or_empty(dict_or_empty(item.get("comments")).get("summary"))
-            link = item.get("permalink_url")
-            listed.append(
-                OwnPost(
-                    item["id"],
-                    brand,
-                    page,
-                    published,
-                    count.get("total_count") if type(count.get("total_count")) is int else None,
-                    link if isinstance(link, str) else None,
-                )
-            )
-        self.watch(page, listed)
-        return Page([], self.cursor(), label=f"{where}: {len(listed)} recent posts")
 
     def _posts_edge(self, page: str, brand: str, where: str, edge: str) -> Edge:
         words = "visitors' posts" if edge == "feed" else "posts tagging it"

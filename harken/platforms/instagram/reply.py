@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from harken.platforms.meta.reply import GraphReply, text_of
+from harken.platforms.base import text_or_none
+from harken.platforms.meta.reply import GraphReply
 from harken.platforms.reply import ReplyTarget
 from harken.platforms.source import SourceSettings
 
@@ -38,5 +39,5 @@ class InstagramReply(GraphReply):
         return []
 
     def reply_path(self, target: ReplyTarget) -> str:
-        thread = text_of(target.raw.get("parent_id"))
+        thread = text_or_none(target.raw.get("parent_id"))
         return f"{thread or target.external_id}/replies"

@@ -32,7 +32,7 @@ from harken.errors import ConfigError
 from harken.platforms.base import ParseResult, dict_or_empty
 from harken.platforms.instagram import parse as instagram_parser
 from harken.platforms.meta.graph import GraphSettings
-from harken.platforms.meta.walk import Edge, GraphSource, OwnPost, time_field, unix
+from harken.platforms.meta.walk import Edge, GraphSource, after_cursor, time_field
 from harken.platforms.source import Page
 from harken.records import MentionRecord
 
@@ -112,34 +112,10 @@ class InstagramSource(GraphSource):
 
     def _list_media(self, account: str, brand: str, where: str) -> Page:
         """The account's media of the window with their comment counts: the watch list."""
-        since = self.runtime.now() - self.settings.watch_window
-        data = self.listing(
-            f"{where}, recent media",
-            f"{account}/media",
-            {
-                "fields": "id,timestamp,permalink,comments_count",
-                "since": unix(since),
-                "limit": self.settings.max_posts,
-            },
+        fields = "id,timestamp,permalink,comments_count"
+        return self.list_own(
+            account, brand, where, "media", fields, lambda item: item.get("comments_count")
         )
-        listed = []
-        for item in data:
-            published = time_field("timestamp")(item)
-            if published is None or not isinstance(item.get("id"), str):
-                continue
-            count, link = item.get("comments_count"), item.get("permalink")
-            listed.append(
-                OwnPost(
-                    item["id"],
-                    brand,
-                    account,
-                    published,
-                    count if type(count) is int else None,
-                    link if isinstance(link, str) else None,
-                )
-            )
-        self.watch(account, listed)
-        return Page([], self.cursor(), label=f"{where}: {len(listed)} recent media")
 
     def _comments_edge(self, media_id: str, known: dict[str, Any], brand: str, where: str) -> Edge:
         media = {"id": media_id, **({"permalink": known["link"]} if known.get("link") else {})}
@@ -173,7 +149,7 @@ class InstagramSource(GraphSource):
         """The comment with every reply of its thread: the first 50 come nested in it, the
         rest from ``/{comment-id}/replies`` (up to ``max_pages`` pages of 50)."""
         nested = dict_or_empty(comment.get("replies"))
-        after = _next_cursor(nested)
+        after = after_cursor(nested)
         if after is None or not isinstance(comment.get("id"), str):
             return comment
         replies = list(nested.get("data") or [])
@@ -185,7 +161,7 @@ class InstagramSource(GraphSource):
             if not isinstance(page, list):
                 break  # gone, or a cursor refused: the nested ones are still read
             replies += page
-            after = _next_cursor(body)
+            after = after_cursor(body)
             if after is None:
                 break
         return {**comment, "replies": {"data": replies}}
@@ -201,10 +177,3 @@ class InstagramSource(GraphSource):
                 item = replace(item, about=brand)
             kept.append(item)
         return kept
-
-
-def _next_cursor(body: dict[str, Any]) -> str | None:
-    """The ``after`` cursor of a paged answer that has a next page."""
-    paging = dict_or_empty(body.get("paging"))
-    after = dict_or_empty(paging.get("cursors")).get("after")
-    return after if paging.get("next") and isinstance(after, str) and after else None

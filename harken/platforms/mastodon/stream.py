@@ -43,8 +43,7 @@ from harken import __version__
 from harken.errors import ConfigError, RateLimited, SourceError, TransientSourceError
 from harken.net.limits import capped_httpx_hooks
 from harken.platforms.mastodon import parse as mastodon_parser
-from harken.platforms.source import Stopped
-from harken.platforms.stream import Batch, Batcher, Stream
+from harken.platforms.stream import Batch, Batcher, Stream, reported
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +96,7 @@ class MastodonStream(Stream):
         batcher = Batcher(self.runtime)
         said_connected = False
         active = {r.tag for r in readers}
-        while True:
-            if self.runtime.stop.is_set():
-                raise Stopped
-            try:
-                kind, value = found.get(timeout=0.5)
-            except queue.Empty:
-                kind, value = "", None
-            if kind == "error":
-                raise value
+        for kind, value in reported(self.runtime, found):
             if kind == "gone":  # one hashtag refused: the others go on
                 tag, err = value
                 log.warning("%s: stream #%s left out: %s", self.name, tag, err)

@@ -4,7 +4,7 @@ Meta's error codes in words. Each platform says where a reply goes (``reply_path
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import httpx
 
@@ -101,8 +101,3 @@ class GraphReply(ReplyClient):
         if isinstance(exc, httpx.HTTPError | TimeoutError | ConnectionError | OSError):
             return lost(self.label, exc, posting)
         return None
-
-
-def text_of(value: Any) -> str | None:
-    """A raw payload's id field, when it is one."""
-    return value if isinstance(value, str) and value else None

@@ -250,7 +250,7 @@ class GraphSource(Source):
             top = max(times, default=None)
             if top is not None and (mine.get("pending") is None or top > _time(mine["pending"])):
                 mine["pending"] = top.isoformat()
-            token = _after(body)
+            token = after_cursor(body)
             if "left" in mine:
                 mine["left"] -= 1
             spent = mine.get("left", 1) <= 0
@@ -320,11 +320,40 @@ class GraphSource(Source):
                 **({"link": post.link} if post.link else {}),
             }
 
-    def listing(self, label: str, path: str, params: dict[str, Any]) -> list[Any]:
-        """A listing's items (the watch list's call): an account Meta will not read is an
-        error to fix."""
-        data: list[Any] = self.get(label, path, params)["data"]
-        return data
+    def list_own(
+        self,
+        account: str,
+        brand: str,
+        where: str,
+        edge: str,
+        fields: str,
+        count_of: Callable[[dict[str, Any]], Any],
+    ) -> Page:
+        """The account's own posts of the window, with their comment counts, as the watch
+        list (``edge``: "feed", "media"; ``fields`` name the post's time first, then its
+        link). An account Meta will not read is an error to fix."""
+        time_key, link_key = fields.split(",")[1:3]
+        since = self.runtime.now() - self.settings.watch_window
+        params = {"fields": fields, "since": unix(since), "limit": self.settings.max_posts}
+        data = self.get(f"{where}, recent posts", f"{account}/{edge}", params)["data"]
+        listed = []
+        for item in data:
+            published = time_field(time_key)(item)
+            if published is None or not isinstance(item.get("id"), str):
+                continue
+            count, link = count_of(item), item.get(link_key)
+            listed.append(
+                OwnPost(
+                    item["id"],
+                    brand,
+                    account,
+                    published,
+                    count if type(count) is int else None,
+                    link if isinstance(link, str) else None,
+                )
+            )
+        self.watch(account, listed)
+        return Page([], self.cursor(), label=f"{where}: {len(listed)} recent posts")
 
     def forget_accounts(self, accounts: set[str]) -> None:
         """Let go of what is kept of accounts no longer configured: their posts and edges."""
@@ -384,7 +413,7 @@ def unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def _after(body: dict[str, Any]) -> str | None:
+def after_cursor(body: dict[str, Any]) -> str | None:
     """The next page's ``after`` cursor, when the answer says there is a next page."""
     paging = body.get("paging")
     if not isinstance(paging, dict) or not paging.get("next"):

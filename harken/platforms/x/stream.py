@@ -33,8 +33,7 @@ import tweepy
 
 from harken.errors import RateLimited, SourceError, TransientSourceError
 from harken.net.limits import cap_answers
-from harken.platforms.source import Stopped
-from harken.platforms.stream import Batch, Batcher, Stream, StreamUnavailable
+from harken.platforms.stream import Batch, Batcher, Stream, StreamUnavailable, reported
 from harken.platforms.x import parse as x_parser
 from harken.platforms.x.source import TWEET_FIELDS, USER_FIELDS, point_at
 
@@ -103,15 +102,7 @@ class XStream(Stream):
     def _batches(self, found: queue.Queue[tuple[str, Any]]) -> Iterator[Batch]:
         batcher = Batcher(self.runtime)
         connected = False
-        while True:
-            if self.runtime.stop.is_set():
-                raise Stopped
-            try:
-                kind, value = found.get(timeout=0.5)
-            except queue.Empty:
-                kind, value = "", None
-            if kind == "error":
-                raise value
+        for kind, value in reported(self.runtime, found):
             if kind == "connected":
                 connected = True
                 yield Batch([], None, None, label="connected", heard=False)

@@ -43,3 +43,7 @@ class MentionRecord:
     # The brand the post is about by where it was posted (a comment on the brand's own
     # YouTube channel), kept even when its text does not name the brand; None: by its text.
     about: str | None = None
+    # Written by the brand's own account, as the source knows it (its YouTube channel, its
+    # Facebook Page, its Instagram account; ``about`` names the brand). Ingest keeps the
+    # brand's own answers so they mark the items they answer responded, and drops the rest.
+    own: bool = False

@@ -251,6 +251,7 @@ routing:
 USERS = [
     {"id": "100", "name": "Kenji", "username": "kenji_t", "public_metrics": {}},
     {"id": "300", "name": "Jo at Acme", "username": "acme_jo", "public_metrics": {}},
+    {"id": "400", "name": "Acme", "username": "acme", "public_metrics": {}},
 ]
 
 
@@ -317,6 +318,38 @@ def test_a_staff_reply_marks_the_item_responded_once_and_staff_posts_are_not_que
     assert replied_events(project) == [("acme_jo", "x", "responded")]
     assert invoke("import", "staff.jsonl", "--platform", "x").exit_code == 0
     assert replied_events(project) == [("acme_jo", "x", "responded")]
+
+
+def test_the_brands_own_answer_made_outside_harken_marks_the_item_responded(
+    project: Path,
+) -> None:
+    assert invoke("import", "customer.jsonl", "--platform", "x").exit_code == 0
+    own = p.x_page(
+        p.tweet("4001", "Acme Cloud 5.1 is out today!", author="400"),  # an announcement
+        p.tweet(  # an answer that does not name the brand: kept, as the brand's own
+            "4002",
+            "@kenji_t so sorry, it is sorted: check your inbox",
+            author="400",
+            referenced_tweets=[{"type": "replied_to", "id": "1001"}],
+        ),
+        users=USERS,
+    )
+    p.write_jsonl(project / "own.jsonl", own)
+    imported = invoke("import", "own.jsonl", "--platform", "x")
+    assert "2 from own accounts (1 answers, kept)" in imported.stdout, imported.stdout
+    assert "1 answered on the platform" in imported.stdout
+    (item,) = items(project)  # the answer is queued nowhere, nor flagged an impostor
+    assert (item["mention"]["external_id"], item["status"]) == ("1001", "responded")
+    assert replied_events(project) == [("acme", "x", "responded")]
+    store = Store(load_config(project / "config.yaml").database.url)
+    with store.session() as session:
+        stored = {m.external_id: m for m in session.execute(select(Mention)).scalars()}
+    store.close()
+    assert "4001" not in stored
+    assert (stored["4002"].brand, stored["4002"].flags) == ("Acme", ["own"])
+    # It joins the incident of the post it answers, and does not stand for it.
+    assert stored["4002"].incident_id == stored["1001"].incident_id
+    assert stored["4002"].incident_reason == "the brand's answer to x:1001"
 
 
 def test_press_goes_to_pr_and_explain_names_the_role(project: Path) -> None:

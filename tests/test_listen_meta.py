@@ -117,7 +117,7 @@ def page_with_comments(fake: FakeGraph) -> Post:
     return post
 
 
-def test_facebook_reads_comments_visitors_posts_and_tags_and_leaves_out_the_pages_own_words(
+def test_facebook_reads_comments_visitors_posts_and_tags_and_marks_the_pages_own_answers(
     tmp_path: Path, fake: FakeGraph, db: Store
 ) -> None:
     page_with_comments(fake)
@@ -130,10 +130,14 @@ def test_facebook_reads_comments_visitors_posts_and_tags_and_leaves_out_the_page
     ]
     config = make_config(tmp_path, fake)
     report = poll_source(db, config, source(config, FakeClock(NOW), "facebook"))
-    assert report.ok and report.stored == 4, report
-    assert stored_ids(db) == ["1001_2", "1_c1", "1_c3", "77_9"]  # not the Page's own reply
+    assert report.ok and report.stored == 5, report
+    assert stored_ids(db) == ["1001_2", "1_c1", "1_c2", "1_c3", "77_9"]
     with db.session() as session:
         rows = {m.external_id: m for m in session.execute(select(Mention)).scalars()}
+    # The Page's reply is its own answer, whatever its name: it marks 1_c1's items responded.
+    answer = rows["1_c2"]
+    assert (answer.flags, answer.brand, answer.ref_external_id) == (["own"], "Acme", "1_c1")
+    assert all(rows[i].flags == [] for i in ("1001_2", "1_c1", "1_c3", "77_9"))
     reply = rows["1_c3"]
     assert reply.brand == "Acme" and reply.ref_kind == "reply" and reply.ref_external_id == "1_c1"
     assert reply.conversation_id == "1001_1" and reply.url == "https://www.facebook.com/1_c3"
@@ -155,7 +159,7 @@ def test_a_late_reply_on_an_old_post_is_read_and_unchanged_posts_cost_nothing(
     config = make_config(tmp_path, fake, "tagged: false")
     clock = FakeClock(NOW)
     facebook = source(config, clock, "facebook")
-    assert poll_source(db, config, facebook).stored == 3
+    assert poll_source(db, config, facebook).stored == 4  # with the Page's own answer
     clock.now += timedelta(minutes=10)
     fake.requests.clear()
     assert poll_source(db, config, facebook).stored == 0
@@ -192,8 +196,11 @@ def test_instagram_reads_threads_to_the_end_for_a_late_reply_without_sending_old
     clock = FakeClock(NOW)
     instagram = source(config, clock, "instagram")
     report = poll_source(db, config, instagram)
-    assert report.ok and report.stored == 61, report  # 60 comments and the tagging post
-    assert "R0" not in stored_ids(db)  # the account's own answer
+    # 60 comments, the tagging post and the account's own answer
+    assert report.ok and report.stored == 62, report
+    with db.session() as session:  # the account's own answer, kept to mark C0 answered
+        own = session.execute(select(Mention).where(Mention.external_id == "R0")).scalar_one()
+    assert (own.flags, own.ref_external_id) == (["own"], "C0")
     clock.now += timedelta(minutes=10)
     late = ig_comment(
         "R1", "mine still has not shipped", clock.now - timedelta(minutes=2), "dan", "C0"
@@ -204,7 +211,7 @@ def test_instagram_reads_threads_to_the_end_for_a_late_reply_without_sending_old
     # The old threads are read again (a reply can sit in any of them, and a comment held
     # for review shows up late with its old time): the store absorbs them, as it does the
     # tagging post on the first page of its edge.
-    assert report.stored == 1 and report.duplicates == 61 and report.skipped == 0, report
+    assert report.stored == 1 and report.duplicates == 62 and report.skipped == 0, report
     assert len([c for c in fake.requests if c.path == "/v24.0/M1/comments"]) == 2
     with db.session() as session:
         row = session.execute(select(Mention).where(Mention.external_id == "R1")).scalar_one()
@@ -265,7 +272,8 @@ def test_metas_error_codes_say_what_happened_and_what_to_do(
     assert "code 4" in (report.error or "") and clock.sleeps == []
     fake.fail_next(graph_error(500, 2, "An unexpected error has occurred.", kind="OAuthException"))
     report = poll_source(db, config, source(config, clock, "facebook"))
-    assert report.ok and report.stored == 2  # retried; the earlier polls stored nothing
+    # Retried; the earlier polls stored nothing (two comments and the Page's answer)
+    assert report.ok and report.stored == 3
     fake.deleted.add(f"{PAGE}_1")  # deleted after the listing named it
     fake.feeds[PAGE][0].comments.append(fb_comment("1_c9", "hello?", NOW, BOB))
     with caplog.at_level(logging.WARNING):
@@ -351,7 +359,7 @@ def test_usage_is_forgotten_once_access_comes_back_and_odd_listings_lose_nothing
     assert poll_source(db, config, facebook).rate_limited_until == NOW + timedelta(minutes=17)
     fake.business_usage = None  # next to nothing used: Meta sends no header
     clock.now += timedelta(minutes=18)
-    assert poll_source(db, config, facebook).stored == 2  # it asked again
+    assert poll_source(db, config, facebook).stored == 3  # it asked again
     watched = stored_cursor(db, "facebook")["posts"]
     fake.fail_next(Reply(json={}))  # a listing without data: a passing fault, retried
     post.comments.append(fb_comment("1_c5", "any news, acme?", clock.now, BOB))

@@ -217,7 +217,7 @@ def test_settings_are_checked_when_the_config_loads(tmp_path: Path, fake: FakeYo
         build_sources(config)
 
 
-def test_the_brands_own_answers_are_not_mentions_and_a_bad_cursor_is_not_fatal(
+def test_the_brands_own_answers_are_marked_own_and_a_bad_cursor_is_not_fatal(
     tmp_path: Path, fake: FakeYouTube, db: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     video = fake.video(Video("V1", "UCacme", "Acme", NOW - timedelta(days=1)))
@@ -228,7 +228,11 @@ def test_the_brands_own_answers_are_not_mentions_and_a_bad_cursor_is_not_fatal(
     video.threads[0]["replies"]["comments"][0]["snippet"]["authorChannelId"]["value"] = "UCacme"
     config = make_config(tmp_path, fake, "    search: false\n    channels: {Acme: [UCacme]}")
     source = youtube(config, FakeClock(NOW))
-    assert poll_source(db, config, source).stored == 1  # the customer's, not the answer
+    assert poll_source(db, config, source).stored == 2  # the customer's and the answer
+    with db.session() as session:
+        rows = session.execute(select(Mention).order_by(Mention.created_at)).scalars().all()
+        # the channel's answer, kept to mark T1 answered (harken.pipeline.ingest)
+        assert [(m.flags, m.ref_external_id) for m in rows] == [([], None), (["own"], "T1")]
     bad = '{"streams": {"channel:UCacme": [], "video:V9": {"newest": "soon"}}, "quota": {"day": 3}}'
     with caplog.at_level(logging.WARNING):
         pages = list(source.pages(bad))

@@ -408,10 +408,11 @@ def test_a_plan_without_the_filtered_stream_turns_it_off_once(tmp_path: Path) ->
         assert status.stream is not None and status.stream["state"] == "off"
 
 
-def test_jetstream_leaves_out_own_posts_other_languages_and_times_from_the_future(
+def test_jetstream_keeps_own_answers_only_and_leaves_out_other_languages_and_future_times(
     tmp_path: Path, firehose: FakeJetstream, appview: FakeAPI
 ) -> None:
     own = "did:plc:acmeofficial"
+    k1 = f"at://{ALICE}/app.bsky.feed.post/k1"
 
     @appview.route("GET", "/xrpc/app.bsky.actor.getProfiles")
     def profiles(request: Request) -> Reply:
@@ -431,20 +432,29 @@ def test_jetstream_leaves_out_own_posts_other_languages_and_times_from_the_futur
             post_event(own, "o1", "Acme: we are looking into the login issue", now),  # its answer
             post_event(BOB, "f1", "acme from the future", now + timedelta(days=3650)),
             post_event(ALICE, "k1", "acme app down?", now + timedelta(seconds=1), langs=["en"]),
-        )
-        wait_for(lambda: len(stored_ids(store)) == 1)
+            post_event(  # its answer to Alice, not naming the brand, kept as its own
+                own, "o2", "so sorry, fixed now", now + timedelta(seconds=2),
+                reply={"root": {"uri": k1}, "parent": {"uri": k1}},
+            ),
+        )  # fmt: skip
+        wait_for(lambda: len(stored_ids(store)) == 2)
         time.sleep(0.3)
-    assert stored_ids(store) == [f"at://{ALICE}/app.bsky.feed.post/k1"]
+    assert stored_ids(store) == [f"at://{own}/app.bsky.feed.post/o2", k1]
     with store.session() as session:
         cursor = json.loads(source_repo.get_cursor(session, cursor_key("bluesky")) or "{}")
-    assert cursor["time_us"] == micros(now + timedelta(seconds=1))  # not the future one
+    assert cursor["time_us"] == micros(now + timedelta(seconds=2))  # not the future one
     from sqlalchemy import select
 
-    from harken.store.tables import Author
+    from harken.store.tables import Author, Mention
 
     with store.session() as session:
-        (followers,) = session.execute(select(Author.followers)).scalars()
+        followers = session.execute(
+            select(Author.followers).where(Author.external_id == ALICE)
+        ).scalar_one()
+        answer = session.execute(select(Mention).where(Mention.external_id.endswith("/o2")))
+        answer_row = answer.scalar_one()
     assert followers == 4200  # the author's reach, for the risk score
+    assert (answer_row.flags, answer_row.ref_external_id) == (["own"], k1)
 
 
 def test_a_rule_x_refuses_turns_the_stream_off_once(tmp_path: Path) -> None:

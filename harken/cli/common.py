@@ -206,6 +206,17 @@ def check_department(config: Config, department: str | None, store: Store | None
     config.known_department(department)  # refuses it, naming the known ones
 
 
+def describe_pass(result: Any) -> str:
+    """One line for a processing pass (process, listen, demo): what it classified, routed,
+    found answered on the platform by the brand's own or staff accounts, and delivered."""
+    route = result.route
+    answered = f" · {route.responded} answered on the platform" if route.responded else ""
+    return (
+        f"classified {result.classified} · routed {route.mentions} into "
+        f"{route.queue_items} queue items{answered} · " + describe_notify(result.notify)
+    )
+
+
 def describe_notify(result: Any) -> str:
     """One line for a delivery run (used by process, listen, demo, digest and the alert
     commands), ending with what is left undelivered and what it waits on (another sender's live

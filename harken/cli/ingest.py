@@ -12,7 +12,7 @@ from rich.text import Text
 
 from harken.cli.common import (
     StageProgress,
-    describe_notify,
+    describe_pass,
     err,
     one_of,
     open_store,
@@ -60,7 +60,8 @@ def import_(
     cut = f", {rejections.cut} cut to fit" if rejections.cut else ""
     out.print(
         f"{file}: {result.stored} stored, {result.duplicates} already stored, "
-        f"{result.off_brand} off-brand, {result.own_posts} from own accounts, "
+        f"{result.off_brand} off-brand, {result.own_posts + result.own_answers} from own "
+        f"accounts{f' ({result.own_answers} answers, kept)' if result.own_answers else ''}, "
         f"{rejections.total + len(result.refused)} rejected{cut}"
     )
     if process:
@@ -83,12 +84,7 @@ def _process(config: Config, store: Any) -> None:
     with progress_bars() as progress:
         tracker = StageProgress(progress, {"classify": pending["unclassified"]})
         result = run_pass(store, config, build_sinks(config, out), on_progress=tracker)
-    out.print(
-        Text(
-            f"classified {result.classified} · routed {result.route.mentions} into "
-            f"{result.route.queue_items} queue items · " + describe_notify(result.notify)
-        )
-    )
+    out.print(Text(describe_pass(result)))
     for problem in result.notify.errors:
         err.print(f"alert not delivered: {Text(problem).markup}")
 

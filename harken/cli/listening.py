@@ -18,7 +18,7 @@ from rich.text import Text
 
 from harken.cli.common import (
     Format,
-    describe_notify,
+    describe_pass,
     err,
     from_signal_handler,
     open_store,
@@ -72,12 +72,7 @@ def listen(
         for opened in sources:
             opened.close()
     passed = result.passed
-    out.print(
-        Text(
-            f"classified {passed.classified} · routed {passed.route.mentions} into "
-            f"{passed.route.queue_items} queue items · " + describe_notify(passed.notify)
-        )
-    )
+    out.print(Text(describe_pass(passed)))
     failed = [r.source for r in result.polls if r.error and r.rate_limited_until is None]
     if failed:
         raise HarkenError(

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from harken.cli.common import StageProgress, describe_notify, out, progress_bars, root_state
+from harken.cli.common import StageProgress, describe_pass, out, progress_bars, root_state
 from harken.errors import HarkenError
 from harken.logs import redact
 
@@ -38,17 +38,13 @@ def demo(
     for platform, ingested in result.ingested.items():
         out.print(
             f"ingested {platform:<9} {ingested.stored:>4} stored · {ingested.off_brand} off-brand"
-            f" · {ingested.own_posts} own posts"
-            f" · {len(ingested.rejected) + len(ingested.refused)} rejected"
+            f" · {ingested.own_posts + ingested.own_answers} own posts"
+            + (f" ({ingested.own_answers} answers, kept)" if ingested.own_answers else "")
+            + f" · {len(ingested.rejected) + len(ingested.refused)} rejected"
         )
     processed = result.processed
     assert processed is not None
-    out.print(
-        Text(
-            f"classified {processed.classified} · routed {processed.route.mentions} into "
-            f"{processed.route.queue_items} queue items · " + describe_notify(processed.notify)
-        )
-    )
+    out.print(Text(describe_pass(processed)))
     if result.largest_incident:
         incident_id, size = result.largest_incident
         out.print(

@@ -32,7 +32,8 @@ class IngestResult:
     stored: int = 0
     duplicates: int = 0
     off_brand: int = 0  # about none of the configured brands (or excluded)
-    own_posts: int = 0  # written by one of the brand's own handles
+    own_posts: int = 0  # written by the brand's own accounts and answering nobody: skipped
+    own_answers: int = 0  # the brand's own replies, stored (of ``stored``) to mark answered items
     rejected: list[LineRejection] = field(default_factory=list)
     # Records the database would not take ("x:123: DataError: ..."): skipped, not retried.
     refused: list[str] = field(default_factory=list)
@@ -42,6 +43,7 @@ class IngestResult:
         self.duplicates += other.duplicates
         self.off_brand += other.off_brand
         self.own_posts += other.own_posts
+        self.own_answers += other.own_answers
         self.rejected += other.rejected
         self.refused += other.refused
 
@@ -148,21 +150,34 @@ def _store_each(
 ) -> IngestResult:
     counts = IngestResult()
     for record in records:
-        if brands.own_account(record.author.handle):
-            counts.own_posts += 1
+        own = brands.own_account(record.author.handle) or (
+            brands.known(record.about) if record.own else None
+        )
+        if (own is not None or record.own) and not answers(record):
+            counts.own_posts += 1  # the brand's announcements are not mentions
             continue
-        brand = brands.brand_of(record.text) or brands.known(record.about)
+        brand = own or brands.brand_of(record.text) or brands.known(record.about)
         if brands.active and brand is None:
             counts.off_brand += 1
             continue
         if shift:
             record = _shifted(record, shift)
         author_id = repo.upsert_author(session, record.author)
-        if repo.insert_mention(session, record, author_id, brand, source):
+        # The brand's own answer is stored flagged: routing never queues it, and it marks the
+        # items of the post it answers responded (queue.actions.staff_replied), though it was
+        # written outside harken.
+        flags = ["own"] if own is not None or record.own else None
+        if repo.insert_mention(session, record, author_id, brand, source, flags=flags):
             counts.stored += 1
+            counts.own_answers += flags is not None
         else:
             counts.duplicates += 1
     return counts
+
+
+def answers(record: MentionRecord) -> bool:
+    """Whether the post replies to another (the brand's answers to its customers)."""
+    return record.reference is not None and record.reference[0] == "reply"
 
 
 def _shifted(record: MentionRecord, shift: timedelta) -> MentionRecord:

@@ -42,7 +42,10 @@ def mark(
 ) -> Impersonation | None:
     """Look for an impostor in a mention being routed: its flags, and its risk and factors
     when it is one. The caller commits (the route stage's transaction)."""
-    found = impostor_of(config, author, mention.text)
+    # The brand's own answer (its source knows the account is the brand's: harken.pipeline.
+    # ingest) imitates nobody, though its name may be the brand's.
+    own = "own" in (mention.flags or [])
+    found = None if own else impostor_of(config, author, mention.text)
     mention.flags = flagged(mention.flags, found)
     c.risk, c.risk_factors = impostor_risk(found, c.risk, list(c.risk_factors))
     return found

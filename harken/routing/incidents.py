@@ -89,10 +89,18 @@ class Assignment:
     created: bool
 
 
+def own_answer(mention: Mention) -> bool:
+    """The brand's own reply to a post (harken.pipeline.ingest): it joins that post's incident."""
+    return mention.ref_kind == "reply" and "own" in (mention.flags or [])
+
+
 def post_keys(mention: Mention, c: Classification, config: IncidentsConfig) -> PostKeys:
-    referenced = mention.ref_kind in ("retweet", "quote") and mention.ref_external_id
+    repeats = mention.ref_kind in ("retweet", "quote") or own_answer(mention)
+    referenced = repeats and mention.ref_external_id
     own = f"post:{mention.platform}:{mention.external_id}"
     post = f"post:{mention.platform}:{mention.ref_external_id}" if referenced else own
+    if own_answer(mention):  # its boilerplate ("DM us") must not join customers' posts
+        return PostKeys(post, own)
     folded = normalize(mention.text)
     copy = None
     if config.copies:
@@ -123,6 +131,7 @@ def assign(
     """Join the mention to its incident (creating one on first sight) and record its keys.
     ``storms=False``: by its keys only, and its meaning joins no storm's centroid."""
     brand = mention.brand or ""
+    storms = storms and not own_answer(mention)  # "sorry, fixed now" is no customer's report
     keys = post_keys(mention, c, config)
     found = _find(session, brand, mention, keys, config)
     if found is None and storms:
@@ -162,6 +171,9 @@ def _find(
         if key == keys.post:
             if mention.ref_kind in ("retweet", "quote") and mention.ref_external_id:
                 said = f"{mention.ref_kind} of {mention.platform}:{mention.ref_external_id}"
+                return _get(session, incident_id), "post", said
+            if own_answer(mention):
+                said = f"the brand's answer to {mention.platform}:{mention.ref_external_id}"
                 return _get(session, incident_id), "post", said
             return _get(session, incident_id), "post", f"the post that mention {member} shares"
     for key, incident_id, member in rows:
@@ -302,6 +314,8 @@ def _grow(incident: Incident, mention: Mention, risk: float) -> None:
 def raise_top(incident: Incident, mention: Mention, risk: float) -> None:
     """The incident's top post is its riskiest: ``mention`` at ``risk`` (also once its risk is
     scored again after it joined: incident growth, an impostor's floor)."""
+    if own_answer(mention) and incident.top_mention_id not in (None, mention.id):
+        return  # the brand's answer never stands for the customers' incident
     if incident.top_mention_id == mention.id or risk > incident.top_risk:
         incident.top_mention_id, incident.top_risk = mention.id, risk
 

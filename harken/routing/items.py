@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from harken.authors import author_role
+from harken.authors import AuthorRole, author_role
 from harken.config import Config, Priority
 from harken.notify.contract import Closures, Gate
 from harken.notify.registry import alert_sinks, closure_sinks, sink_gates, thread_sinks
@@ -44,6 +44,10 @@ def subject_of(
         if config is not None
         else None
     )  # fmt: skip
+    if config is not None and role is None and "own" in (mention.flags or ()):
+        # Stored as the brand's own answer (by its handle, or by its source: the brand's
+        # channel, Page or account id, whatever the handle): see harken.pipeline.ingest.
+        role = AuthorRole("own", "stored as the brand's own answer")
     return Subject(
         text=mention.text,
         platform=mention.platform,

@@ -54,7 +54,12 @@ def upsert_author(session: Session, record: AuthorRecord) -> int:
 
 
 def insert_mention(
-    session: Session, record: MentionRecord, author_id: int, brand: str | None, source: str
+    session: Session,
+    record: MentionRecord,
+    author_id: int,
+    brand: str | None,
+    source: str,
+    flags: list[str] | None = None,
 ) -> bool:
     """Store a mention once: returns False when (platform, external_id) is already stored."""
     metrics = dict(record.metrics)
@@ -79,6 +84,7 @@ def insert_mention(
         "source": source,
         "raw": dict(record.raw),
         "routed_at": None,
+        "flags": flags or [],
     }
     return session.execute(_mention_insert(_dialect(session)), values).first() is not None
 

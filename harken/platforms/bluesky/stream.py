@@ -10,10 +10,12 @@ hours: a stream down for longer starts from its oldest event, and the warning sa
 skipped (the poll of ``searchPosts`` still covers it).
 
 **What is kept.** Created posts (``app.bsky.feed.post``) whose text names a brand (the
-collector's brand filter, run here so that the firehose's hundreds of posts a second never reach
-the store). Jetstream does not say who an author is beyond their DID: the authors of the kept
-posts are looked up with ``app.bsky.actor.getProfiles`` at the AppView (handle, name,
-followers), 25 at a time, remembered; when that fails, the DID stands in.
+collector's brand filter, run here so that the firehose's hundreds of posts a second never
+reach the store); and the replies of the brand's own accounts, named or not, which mark the
+posts they answer responded (their announcements are left out). Jetstream does not say who an
+author is beyond their DID: the authors of the kept posts are looked up with
+``app.bsky.actor.getProfiles`` at the AppView (handle, name, followers), 25 at a time,
+remembered; when that fails, the DID stands in.
 
 **Liveness.** The firehose is never quiet: no event for ``stream_idle`` means a dead
 connection, which is closed and opened again. websockets answers pings and sends its own.
@@ -25,6 +27,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -39,6 +42,7 @@ from harken.platforms.bluesky import parse as bluesky_parser
 from harken.platforms.bluesky.source import PUBLIC_APPVIEW
 from harken.platforms.source import Stopped
 from harken.platforms.stream import BATCH_EVERY, BATCH_ITEMS, Batch, Stream
+from harken.records import MentionRecord
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +64,10 @@ class Jetstream(Stream):
         super().__init__(*args, **kwargs)
         self.detector = BrandDetector(self.brands)
         self.languages = {b.name: set(b.languages) for b in self.brands if b.languages}
-        self.own_handles = {
-            h.strip().lstrip("@").casefold() for b in self.brands for h in b.handles
+        self.own_handles = {  # handle -> brand
+            h.strip().lstrip("@").casefold(): b.name for b in self.brands for h in b.handles
         }
-        self.own_dids: set[str] = set()
+        self.own_dids: dict[str, str] = {}  # did -> brand, once the AppView resolved them
         self.profiles: dict[str, dict[str, Any]] = {}  # did -> the AppView's profile view
         self.appview = (self.settings.api_base_url or PUBLIC_APPVIEW).rstrip("/")
         self.http = httpx.Client(timeout=LOOKUP_TIMEOUT, event_hooks=capped_httpx_hooks())
@@ -178,16 +182,21 @@ class Jetstream(Stream):
         if commit.get("operation") != "create":
             return None
         record = commit.get("record")
-        text = record.get("text") if isinstance(record, dict) else None
-        brand = self.detector.brand_of(text) if isinstance(text, str) else None
-        if brand is None or not isinstance(record, dict):
-            return None
         did, rkey = event.get("did"), commit.get("rkey")
-        if not isinstance(did, str) or not isinstance(rkey, str) or did in self.own_dids:
-            return None  # the brand's own posts are its answers (as ingest leaves them out)
-        wanted, langs = self.languages.get(brand), record.get("langs")
-        if wanted and isinstance(langs, list) and langs and not wanted & {str(x) for x in langs}:
-            return None  # the brand listens in other languages (as the poll's lang filter)
+        if not isinstance(record, dict) or not isinstance(did, str) or not isinstance(rkey, str):
+            return None
+        if did in self.own_dids:  # the brand's replies are its answers, named or not
+            if not isinstance(record.get("reply"), dict):
+                return None  # its announcements are no mentions (as ingest leaves them out)
+        else:
+            text = record.get("text")
+            brand = self.detector.brand_of(text) if isinstance(text, str) else None
+            if brand is None:
+                return None
+            wanted, langs = self.languages.get(brand), record.get("langs")
+            written = {str(x) for x in langs} if isinstance(langs, list) else set()
+            if wanted and written and not wanted & written:
+                return None  # the brand listens in other languages (as the poll's lang filter)
         return {
             "uri": f"at://{did}/{POST}/{rkey}",
             "cid": commit.get("cid"),
@@ -200,14 +209,17 @@ class Jetstream(Stream):
         if not views:
             return []
         self._own_accounts()  # not resolved at connect (the AppView was away): try again
-        views = [v for v in views if v["author"]["did"] not in self.own_dids]
         self._look_up([v["author"]["did"] for v in views])
         found: list[ParseResult] = []
         for view in views:
-            profile = self.profiles.get(view["author"]["did"])
-            if profile is not None:
+            did = view["author"]["did"]
+            if (profile := self.profiles.get(did)) is not None:
                 view = {**view, "author": {**view["author"], **_author(profile)}}
-            found += bluesky_parser.parse(view)
+            own = self.own_dids.get(did)  # marked: ingest keeps the brand's answers only
+            found += [
+                replace(r, own=True, about=own) if own and isinstance(r, MentionRecord) else r
+                for r in bluesky_parser.parse(view)
+            ]
         return found
 
     def _own_accounts(self) -> None:
@@ -215,8 +227,8 @@ class Jetstream(Stream):
         if self.own_dids or not self.own_handles:
             return
         for profile in self._profiles(sorted(self.own_handles)):
-            if profile.get("handle", "").casefold() in self.own_handles:
-                self.own_dids.add(profile["did"])
+            if (brand := self.own_handles.get(profile.get("handle", "").casefold())) is not None:
+                self.own_dids[profile["did"]] = brand
 
     def _look_up(self, dids: list[str]) -> None:
         """The AppView's profiles of authors not yet known (their handle, name, reach); when

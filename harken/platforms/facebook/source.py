@@ -13,7 +13,8 @@ token that can read it):
   harken/platforms/meta/walk.py).
 
 All of it is about the brand by where it was posted, so it is kept whether or not it names the
-brand (``MentionRecord.about``). What the Page itself wrote is its own answers and is left out.
+brand (``MentionRecord.about``). What the Page itself wrote is marked ``own``: its replies mark
+the comments they answer responded, its other posts are left out (harken.pipeline.ingest).
 The token needs ``pages_read_engagement`` and ``pages_read_user_content`` (without the latter,
 Meta hides who wrote a comment); replies need ``pages_manage_engagement`` (reply.py).
 """
@@ -168,8 +169,9 @@ class FacebookSource(GraphSource):
         worded = [i for i in data if facebook_parser.has_words(i)]  # a photo alone is no mention
         for item in facebook_parser.parse({"data": worded}):
             if isinstance(item, MentionRecord):
-                if item.author.external_id in self.accounts:
-                    continue
-                item = replace(item, about=brand)
+                # The Page's or account's own words are its answers: marked ``own``, they
+                # mark the comments they answer responded (and are not queued).
+                own = item.author.external_id in self.accounts
+                item = replace(item, about=brand, own=own)
             kept.append(item)
         return kept

@@ -12,7 +12,8 @@ Instagram account id its Facebook Page is linked to):
 * media others posted that tag the account (``/{ig-user-id}/tags``), newest first.
 
 Both are about the brand by where they were posted, so they are kept whether or not they name
-it (``MentionRecord.about``); the account's own comments are its answers and are left out.
+it (``MentionRecord.about``); the account's own comments are marked ``own``: its replies mark
+the comments they answer responded (harken.pipeline.ingest).
 @mentions in captions and comments elsewhere reach an app only through Meta's ``mentions``
 webhook, which harken does not receive yet. The token (a Page or system user token) needs
 ``instagram_basic``, ``instagram_manage_comments`` and ``pages_read_engagement``.
@@ -172,8 +173,9 @@ class InstagramSource(GraphSource):
         worded = [i for i in data if instagram_parser.has_words(i)]  # a photo alone is no mention
         for item in instagram_parser.parse({"data": worded}):
             if isinstance(item, MentionRecord):
-                if item.author.external_id in self.owners:
-                    continue
-                item = replace(item, about=brand)
+                # The Page's or account's own words are its answers: marked ``own``, they
+                # mark the comments they answer responded (and are not queued).
+                own = item.author.external_id in self.owners
+                item = replace(item, about=brand, own=own)
             kept.append(item)
         return kept

@@ -12,13 +12,14 @@ its bundled discovery document: nothing is fetched but the calls themselves).
 Comments on the brand's own channels and on the configured videos are about the brand by where
 they were posted, so they are kept even when they do not name it (``MentionRecord.about``);
 those on videos found by search must name it, as any post (search matches other channels'
-videos too: an "acme anvil" cartoon). Comments by the brand's own channels are its answers and
-are left out. A thread is its top-level comment and the replies the API includes with it (five
-at most); when it has more, the newest 100 are read with ``comments.list`` (a unit a thread).
-A reply added later to a thread already read is found by the recheck: every ``recheck_every``,
-after all the walks, the pages after the one each walk stopped at are read again (four at
-most: the 500 threads a stream remembers), and a thread of the last ``reply_window`` whose
-``totalReplyCount`` moved is read (its replies as above).
+videos too: an "acme anvil" cartoon). Comments by the brand's own channels are its answers:
+marked ``own``, they mark the comments they answer responded (and are not queued). A thread is
+its top-level comment and the replies the API includes with it (five at most); when it has
+more, the newest 100 are read with ``comments.list`` (a unit a thread). A reply added later to
+a thread already read is found by the recheck: every ``recheck_every``, after all the walks,
+the pages after the one each walk stopped at are read again (four at most: the 500 threads a
+stream remembers), and a thread of the last ``reply_window`` whose ``totalReplyCount`` moved is
+read (its replies as above).
 
 **Quota.** Every call costs units of the key's daily quota (10,000 by default; a thread page 1,
 a search ``search_cost``, 100), which resets at midnight Pacific time. The units used today are
@@ -131,7 +132,8 @@ class YouTubeSource(Source):
                 )
         self.client = self._client()
         self.state: dict[str, Any] = {}
-        self.own_channels = {c for ids in self.settings.channels.values() for c in ids}
+        # channel id -> brand: comments by these channels are the brand's own answers
+        self.own_channels = {c: b for b, ids in self.settings.channels.items() for c in ids}
 
     def _client(self) -> Any:
         import httplib2
@@ -340,7 +342,7 @@ class YouTubeSource(Source):
                 yield Page([], self._cursor(), label=f"{label}: {body['gone']}")
                 return
             parsed = [*youtube_parser.parse(body), *self._more_replies(body, label)]
-            items = [r for r in (self._mine(r, brand, owned) for r in parsed) if r is not None]
+            items = [self._mine(r, brand, owned) for r in parsed]
             self._remember(mine, body)
             times = _times(body)
             top = max(times, default=None)
@@ -438,7 +440,7 @@ class YouTubeSource(Source):
             ]
             page = {"items": moved}
             parsed = [*youtube_parser.parse(page), *self._more_replies(page, label)]
-            items = [r for r in (self._mine(r, brand, owned) for r in parsed) if r is not None]
+            items = [self._mine(r, brand, owned) for r in parsed]
             self._remember(mine, body)
             token = body.get("nextPageToken")
             times = _times(body)
@@ -469,13 +471,13 @@ class YouTubeSource(Source):
             replies = self.call(what, lambda request=request: self._execute(request))
             yield from youtube_parser.parse({"items": replies.get("items") or []})
 
-    def _mine(self, item: ParseResult, brand: str, owned: bool) -> ParseResult | None:
+    def _mine(self, item: ParseResult, brand: str, owned: bool) -> ParseResult:
         """A comment as the collector gets it: on the brand's own channel or video, about the
-        brand (``about``); by one of the brand's channels, its own answer (left out)."""
+        brand (``about``); by one of the brand's channels, its own answer (``own``)."""
         if not isinstance(item, MentionRecord):
             return item
-        if item.author.external_id in self.own_channels:
-            return None
+        if (own := self.own_channels.get(item.author.external_id)) is not None:
+            return replace(item, about=own, own=True)
         return replace(item, about=brand) if owned else item
 
     def _execute(self, request: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ Jobs (APScheduler 3.x, in-memory job store, one process per database — see sto
 * each live stream (``sources.<name>.stream: true``) in its own thread, with a pass after what
   it stores (harken/pipeline/streams.py).
 * ``refresh`` every ``refresh.interval``: engagement snapshots of recent risky mentions.
-* ``queues`` every minute: overdue items are escalated (and alerted), pending alerts delivered.
+* ``queues`` every minute: overdue items are escalated (and alerted), pending alerts delivered,
+  and a pass runs when posts wait that another process stored (a webhook's, an import's).
 * ``spikes`` hourly, five minutes past the hour: the spike check of the last completed hours
   (docs/spikes.md); new spikes are alerted once.
 * ``digest`` every five minutes: once ``digest.time`` (in ``digest.timezone``) has passed,
@@ -62,7 +63,7 @@ from harken.platforms.source import Source
 from harken.platforms.stream import Stream
 from harken.queue.escalation import escalate_overdue
 from harken.spikes.job import check_spikes
-from harken.store import Store
+from harken.store import Store, repo
 from harken.store import sources as source_repo
 from harken.store.lock import SchedulerLock
 
@@ -208,7 +209,8 @@ class Daemon:
                 if not self.scheduler_only:
                     self.run_pass()
 
-    def run_pass(self) -> PassResult | None:
+    def run_pass(self, quiet: bool = False) -> PassResult | None:
+        """One pass of the stages; ``quiet``: said only when it did something."""
         with self._pass_lock:
             if self.stop.is_set():
                 return None
@@ -218,6 +220,8 @@ class Daemon:
                 log.exception("pipeline pass failed")
                 self.say(f"pipeline: failed ({err}); pending work is retried after the next poll")
                 return None
+        if quiet and not (result.classified or result.route.mentions or result.notify.sent):
+            return result
         self.say(
             f"pipeline: classified {result.classified} · {result.route.queue_items} queue items"
             f" · {result.notify.sent} alerts sent"
@@ -238,6 +242,14 @@ class Daemon:
                 f"queues: {escalation.escalated} items overdue, {escalation.sent_up} sent up"
                 f" · {sent.sent} alerts sent"
             )
+        if not self.scheduler_only and self._stored_elsewhere():
+            self.run_pass(quiet=True)
+
+    def _stored_elsewhere(self) -> bool:
+        """Whether posts wait that no poll of this process stored: a webhook's (harken web,
+        /hooks/meta), an import without --process. One indexed look a minute."""
+        with self.store.session() as session:
+            return repo.any_unrouted(session)
 
     def check_spikes(self) -> None:
         with self._pass_lock:

@@ -153,6 +153,15 @@ def unrouted(session: Session, limit: int) -> list[tuple[Mention, Author, Classi
     return [(m, a, c) for m, a, c in session.execute(statement).all()]
 
 
+def any_unrouted(session: Session) -> bool:
+    """Whether any mention waits for the route stage, unclassified ones too (one indexed look:
+    ix_mentions_routed_at)."""
+    found = session.execute(
+        select(Mention.id).where(Mention.routed_at.is_(None)).limit(1)  # type: ignore[union-attr]
+    ).first()
+    return found is not None
+
+
 def count_pending(session: Session) -> dict[str, int]:
     unclassified_n = session.execute(
         select(func.count(Mention.id))

@@ -12,8 +12,9 @@ from starlette.exceptions import HTTPException
 
 from harken.config import Config
 from harken.errors import HarkenError
+from harken.platforms.meta.hooks import MetaHooks
 from harken.store import Store
-from harken.web import api, boards, live, pages, replying, sso
+from harken.web import api, boards, hooks, live, pages, replying, sso
 from harken.web.render import STATIC, page
 from harken.web.security import CatchAll, SecurityHeaders, SignInLimit
 from harken.web.session import NoToken, SignInNeeded, status_of
@@ -26,10 +27,12 @@ def create_app(config: Config, store: Store) -> FastAPI:
     app.state.sign_in_limit = SignInLimit()
     app.state.report_cache = boards.ReportCache()
     app.state.sso = sso.Discovery(config.web.sso) if config.web.sso else None
+    app.state.meta_hooks = MetaHooks.of(config)  # None unless a source takes webhooks
     app.add_middleware(CatchAll)  # inside: a crash becomes a 500 that still gets the headers
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(hooks.router)  # signed by Meta: no sign-in
     app.include_router(replying.router)  # before pages: /items/{id}/reply is not an action
     app.include_router(sso.router)
     app.include_router(pages.router)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -141,12 +142,17 @@ class FakeGraph(FakeAPI):
         self.refused: set[str] = set()  # objects Meta will not read (code 100, no subcode)
         self.ignore_order = False  # comments in their documented (chronological) order
         self.refuse_cursors = 0  # the next so many ``after`` cursors are refused, as expired
+        # comments and media elsewhere that @mention an account: id -> the object Meta gives
+        self.mentioned: dict[str, dict[str, Any]] = {}
+        self.mention_replies: list[dict[str, str]] = []  # POST /{ig-user-id}/mentions forms
         base = f"/{VERSION}"
         self.route_pattern("GET", rf"{base}/(\d+)/(feed|tagged)")(self._posts)
         self.route_pattern("GET", rf"{base}/([\w]+)/comments")(self._comments)
         self.route_pattern("GET", rf"{base}/(\d+)/(media|tags)")(self._media)
         self.route_pattern("GET", rf"{base}/([\w]+)/replies")(self._more_replies)
         self.route_pattern("POST", rf"{base}/([\w]+)/(comments|replies)")(self._reply)
+        self.route_pattern("GET", rf"{base}/(\d+)")(self._mentioned)
+        self.route_pattern("POST", rf"{base}/(\d+)/mentions")(self._mention_reply)
 
     # -- what the tests set up --------------------------------------------------------------
 
@@ -280,6 +286,30 @@ class FakeGraph(FakeAPI):
             (m for m in source if m.at.timestamp() >= since), key=lambda m: m.at, reverse=True
         )
         return self._page(request, [m.json() for m in chosen])
+
+    def _mentioned(self, request: Request) -> Reply:
+        """``GET /{ig-user-id}?fields=mentioned_comment.comment_id(ID){...}`` (or
+        ``mentioned_media.media_id(ID){...}``): the object that @mentions the account."""
+        refused = self._refused(request)
+        if refused:
+            return refused
+        found = re.fullmatch(
+            r"(mentioned_comment|mentioned_media)\.(comment_id|media_id)\((\d+)\)\{([^}]*(?:\{[^}]*\})?[^}]*)\}",
+            request.query.get("fields", ""),
+        )
+        if found is None:
+            return graph_error(400, 100, "Syntax error: the fields are not readable")
+        key, _, object_id, _fields = found.groups()
+        if object_id not in self.mentioned:
+            return graph_error(400, 100, "Unsupported get request: the object does not exist")
+        return Reply(json={key: self.mentioned[object_id], "id": request.groups[0]})
+
+    def _mention_reply(self, request: Request) -> Reply:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        self.mention_replies.append({"account": request.groups[0], **request.form})
+        return Reply(json={"id": f"mention_reply{len(self.mention_replies)}"})
 
     def _reply(self, request: Request) -> Reply:
         refused = self._refused(request)

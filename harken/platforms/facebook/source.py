@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -32,10 +31,9 @@ from harken.config import StrList
 from harken.errors import ConfigError
 from harken.platforms.base import ParseResult, dict_or_empty
 from harken.platforms.facebook import parse as facebook_parser
-from harken.platforms.meta.graph import GraphSettings
+from harken.platforms.meta.graph import GraphSettings, UnknownAccount
 from harken.platforms.meta.walk import Edge, GraphSource, time_field
 from harken.platforms.source import Page
-from harken.records import MentionRecord
 
 AUTHOR = "from{id,name}"
 POST_FIELDS = f"id,message,created_time,{AUTHOR},permalink_url"
@@ -164,14 +162,18 @@ class FacebookSource(GraphSource):
         )
 
     def _about(self, data: list[Any], page: str, brand: str) -> list[ParseResult]:
-        """The page's items as mentions about the brand; the Page's own words left out."""
-        kept: list[ParseResult] = []
+        """The page's items as mentions about the brand; the Page's own words marked."""
         worded = [i for i in data if facebook_parser.has_words(i)]  # a photo alone is no mention
-        for item in facebook_parser.parse({"data": worded}):
-            if isinstance(item, MentionRecord):
-                # The Page's or account's own words are its answers: marked ``own``, they
-                # mark the comments they answer responded (and are not queued).
-                own = item.author.external_id in self.accounts
-                item = replace(item, about=brand, own=own)
-            kept.append(item)
-        return kept
+        return self.marked(facebook_parser.parse({"data": worded}), brand, set(self.accounts))
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    webhook_object = "page"
+
+    def delivered(self, entry: dict[str, Any]) -> list[ParseResult]:
+        """A Page's ``feed`` changes: visitors' posts and comments, as they are written."""
+        brand = self.accounts.get(str(entry.get("id")))
+        if brand is None:
+            raise UnknownAccount(f"Page {str(entry.get('id'))[:40]!r}")
+        parsed = facebook_parser.parse({"object": "page", "entry": [entry]})
+        return self.marked(parsed, brand, set(self.accounts))

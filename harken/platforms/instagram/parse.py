@@ -6,8 +6,8 @@ webhook delivery (``{"object": "instagram", "entry": [{"changes": [{"field": "co
 (``replies.data``), each one mention; it names its media (``media.id``) and, when it is a reply,
 the comment it answers (``parent_id``). A media (``caption``: a post that tags the brand) is
 one mention. Instagram has no links to comments: a comment's link is its media's, when known.
-A webhook's ``mentions`` change holds ids only (the source would have to fetch them), so it is
-rejected with that reason, not dropped in silence.
+A webhook's ``mentions`` change holds ids only, so a file of them is rejected with that reason,
+not dropped in silence; the webhook receiver fetches them (harken.platforms.meta.hooks).
 """
 
 from __future__ import annotations
@@ -131,6 +131,9 @@ def _webhook_items(payload: dict[str, Any]) -> tuple[list[Any], list[Rejection]]
                 items.append({**value, "timestamp": value.get("timestamp", entry.get("time"))})
             elif change.get("field") == "mentions":
                 rejected.append(
-                    Rejection("an Instagram mentions webhook holds only ids (media_id, comment_id)")
+                    Rejection(
+                        "an Instagram mentions webhook holds only ids (media_id, comment_id): "
+                        "`harken web` takes them live and fetches the posts (webhook_verify_token)"
+                    )
                 )
     return items, rejected

@@ -23,24 +23,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from harken.config import StrList
 from harken.errors import ConfigError
-from harken.platforms.base import ParseResult, dict_or_empty
+from harken.platforms.base import ParseResult, Rejection, dict_or_empty
 from harken.platforms.instagram import parse as instagram_parser
-from harken.platforms.meta.graph import GraphSettings
+from harken.platforms.meta.graph import GraphError, GraphSettings, UnknownAccount
 from harken.platforms.meta.walk import Edge, GraphSource, after_cursor, time_field
 from harken.platforms.source import Page
-from harken.records import MentionRecord
 
 COMMENT = "id,text,timestamp,username,from{id,username},like_count,parent_id"
 COMMENT_FIELDS = f"{COMMENT},replies.limit(50){{{COMMENT}}}"
 TAGGED_FIELDS = "id,caption,timestamp,username,permalink,comments_count,like_count"
 ID = re.compile(r"\d{1,40}")
+# What Meta gives of a comment or caption that @mentions the account (documented fields only:
+# who wrote a mentioned comment is not among them).
+MENTIONED_COMMENT = "id,text,timestamp,like_count,media{id,permalink}"
+MENTIONED_MEDIA = "id,caption,timestamp,username,permalink,comments_count,like_count"
 
 
 class InstagramSettings(GraphSettings):
@@ -168,14 +170,54 @@ class InstagramSource(GraphSource):
         return {**comment, "replies": {"data": replies}}
 
     def _about(self, data: list[Any], brand: str) -> list[ParseResult]:
-        """Mentions about the brand; the account's own comments left out."""
-        kept: list[ParseResult] = []
+        """Mentions about the brand; the account's own comments marked."""
         worded = [i for i in data if instagram_parser.has_words(i)]  # a photo alone is no mention
-        for item in instagram_parser.parse({"data": worded}):
-            if isinstance(item, MentionRecord):
-                # The Page's or account's own words are its answers: marked ``own``, they
-                # mark the comments they answer responded (and are not queued).
-                own = item.author.external_id in self.owners
-                item = replace(item, about=brand, own=own)
-            kept.append(item)
-        return kept
+        return self.marked(instagram_parser.parse({"data": worded}), brand, set(self.owners))
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    webhook_object = "instagram"
+
+    def delivered(self, entry: dict[str, Any]) -> list[ParseResult]:
+        """An account's ``comments`` changes (on its media, as they are written) and its
+        ``mentions``: a comment or caption elsewhere that @mentions it, which the delivery
+        names by id only and which is fetched (``mentioned_comment``, ``mentioned_media``)."""
+        account = str(entry.get("id"))
+        brand = self.owners.get(account)
+        if brand is None:
+            raise UnknownAccount(f"Instagram account {account[:40]!r}")
+        changes = entry.get("changes")
+        changes = [c for c in changes if isinstance(c, dict)] if isinstance(changes, list) else []
+        comments = [c for c in changes if c.get("field") != "mentions"]
+        delivery = {"object": "instagram", "entry": [{**entry, "changes": comments}]}
+        found = self.marked(instagram_parser.parse(delivery), brand, set(self.owners))
+        for change in changes:
+            if change.get("field") == "mentions":
+                found += self._mentioned(account, brand, dict_or_empty(change.get("value")))
+        return found
+
+    def _mentioned(self, account: str, brand: str, value: dict[str, Any]) -> list[ParseResult]:
+        """The comment or media a ``mentions`` change names, fetched with the account's token.
+        It is someone else's: answered through ``/{account}/mentions`` (reply.py), so the
+        ids that call needs are kept with it (``harken_mention``)."""
+        comment, media = value.get("comment_id"), value.get("media_id")
+        if not (isinstance(media, str) and ID.fullmatch(media)) or not (
+            comment is None or (isinstance(comment, str) and ID.fullmatch(comment))
+        ):
+            return [Rejection("an Instagram mention without a readable media_id/comment_id")]
+        if comment is not None:
+            key, fields = "mentioned_comment", f"comment_id({comment}){{{MENTIONED_COMMENT}}}"
+        else:
+            key, fields = "mentioned_media", f"media_id({media}){{{MENTIONED_MEDIA}}}"
+        try:
+            body = self.client.get(account, {"fields": f"{key}.{fields}"})
+        except GraphError as err:
+            if err.gone or (err.code == 100 and not err.passing):
+                return [Rejection(f"the {key.replace('_', ' ')} is gone or hidden ({err})")]
+            raise
+        item = body.get(key)
+        if not isinstance(item, dict):
+            return [Rejection(f"Meta's answer has no {key}")]
+        where = {"account": account, "media_id": media, "comment_id": comment}
+        parsed = instagram_parser.parse({**item, "harken_mention": where})
+        return self.marked(parsed, brand, set(self.owners))

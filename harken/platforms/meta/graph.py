@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from harken.config import Duration
 from harken.errors import RateLimited, SourceError, TransientSourceError
@@ -75,6 +75,18 @@ class GraphSettings(SourceSettings):
     # deleted and another added leave the count as it was.
     recheck_every: Duration = timedelta(hours=1)
     usage_ceiling: int = Field(default=90, ge=1, le=100)  # percent of an allowance
+    # Meta's subscription check (hub.verify_token): with it, `harken web` takes this source's
+    # webhook deliveries at /hooks/meta (harken.platforms.meta.hooks), signed with app_secret.
+    webhook_verify_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _webhooks_signed(self) -> GraphSettings:
+        if self.webhook_verify_token is not None and self.app_secret is None:
+            raise ValueError(
+                "webhook_verify_token needs app_secret: Meta signs each delivery with the "
+                "app's secret (X-Hub-Signature-256), and an unsigned one is refused"
+            )
+        return self
 
     @field_validator("api_version")
     @classmethod
@@ -148,6 +160,10 @@ def _usage_of(entry: dict[str, Any], label: str, now: datetime) -> Usage | None:
 
 def _worse(a: Usage, b: Usage) -> bool:
     return (a.percent, a.regain_minutes or 0) > (b.percent, b.regain_minutes or 0)
+
+
+class UnknownAccount(Exception):
+    """A webhook delivery's entry for a Page or account that no brand lists."""
 
 
 class GraphError(Exception):

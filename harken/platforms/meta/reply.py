@@ -40,6 +40,10 @@ class GraphReply(ReplyClient):
         """The edge the reply is posted to ("{comment-id}/comments")."""
         raise NotImplementedError
 
+    def reply_fields(self, target: ReplyTarget) -> dict[str, str]:
+        """What the call takes besides ``message`` (none by default)."""
+        return {}
+
     def post(self, account: Account, target: ReplyTarget, text: str, timeout: float) -> SentReply:
         settings: GraphSettings = account.settings  # its token was checked (reply_problems)
         client = GraphClient(settings, timeout)
@@ -53,7 +57,7 @@ class GraphReply(ReplyClient):
             ) from None
         try:
             response = attempt(
-                lambda: client.post(path, {"message": text}),
+                lambda: client.post(path, {**self.reply_fields(target), "message": text}),
                 self.explain,
                 posting=True,
                 label=self.label,

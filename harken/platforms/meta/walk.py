@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any, ClassVar
@@ -102,6 +102,27 @@ class GraphSource(Source):
 
     def close(self) -> None:
         self.client.close()
+
+    # -- webhooks (harken.platforms.meta.hooks) ---------------------------------------------
+
+    webhook_object: ClassVar[str]  # a delivery's "object": "page", "instagram"
+
+    def delivered(self, entry: dict[str, Any]) -> list[ParseResult]:
+        """The posts one entry of a webhook delivery carries (or names: fetched), about the
+        brand whose Page or account the entry is for. Raises UnknownAccount for an entry of
+        an account no brand lists, GraphError when a fetch fails."""
+        raise NotImplementedError
+
+    def marked(self, parsed: Iterator[ParseResult], brand: str, own: set[str]) -> list[ParseResult]:
+        """Parsed posts as mentions about the brand (kept whether or not they name it); those
+        by its Page or account (``own``: their ids) are its answers, marked ``own``: they mark
+        the comments they answer responded, and are not queued (harken.pipeline.ingest)."""
+        return [
+            replace(item, about=brand, own=item.author.external_id in own)
+            if isinstance(item, MentionRecord)
+            else item
+            for item in parsed
+        ]
 
     def translate(self, exc: Exception) -> SourceError | None:
         return source_error(exc, self.name, self.runtime.now(), self.client.usage, self.token_hint)

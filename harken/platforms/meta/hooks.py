@@ -1,0 +1,160 @@
+"""Meta webhooks: what Facebook Pages and Instagram accounts send as it happens, received by
+``harken web`` at ``/hooks/meta`` (harken/web/hooks.py) for each source with
+``webhook_verify_token`` (and ``app_secret``, which signs the deliveries).
+
+* ``GET /hooks/meta?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…``: Meta's check when
+  the subscription is made; the challenge is echoed when the token is a source's.
+* ``POST /hooks/meta``: a delivery. ``X-Hub-Signature-256`` must be ``sha256=`` and the
+  HMAC-SHA256 of the raw body under the app secret of a source that receives the delivery's
+  ``object`` (``page``: facebook; ``instagram``: instagram); anything else is refused (401).
+
+Each entry names the Page or account it is for; its brand is the one that lists it (``pages:``,
+``accounts:``); an entry for another is skipped with a warning. What an entry carries:
+
+* a Page's ``feed``: visitors' posts and comments, read as they come;
+* an account's ``comments`` on its media, read as they come;
+* an account's ``mentions``: a comment or caption elsewhere that @mentions it, named by id only
+  and fetched with the source's token (``mentioned_comment``, ``mentioned_media``). This is the
+  only way Meta tells an app about @mentions: no listing exists to poll.
+
+The posts are stored through ingest by the web app, as a poll's (once each: Meta delivers at
+least once), with the source's name; ``harken run`` finds them within a minute (its queue check
+runs a pass when work is pending) and classifies, routes and alerts them. When a fetch fails
+for a reason that may pass (Meta's 5xx, a timeout, throttling, a token being replaced) the
+delivery is answered 503: Meta sends it again, for up to 36 hours, and what was stored of it is
+not stored twice. A post Meta will no longer show (deleted) is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from harken.config import Config
+from harken.errors import HarkenError
+from harken.platforms.base import Rejection
+from harken.platforms.meta.graph import GraphError, UnknownAccount
+from harken.platforms.meta.walk import GraphSource
+from harken.records import MentionRecord
+
+log = logging.getLogger(__name__)
+
+MAX_DELIVERY = 1024 * 1024  # bytes; Meta batches up to 1,000 changes, each a few hundred bytes
+
+
+class HookRefused(HarkenError):
+    """A request that is not a delivery harken takes: ``status`` says why (400, 401, 413)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HookRetry(HarkenError):
+    """A delivery that could not be read through now: answered 503, Meta sends it again."""
+
+
+@dataclass
+class Delivered:
+    """What a delivery gave: the posts to store (with ``source``'s name), and why anything
+    else was skipped."""
+
+    source: str
+    records: list[MentionRecord] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class MetaHooks:
+    """The receiver for the sources with ``webhook_verify_token`` (built by ``of``)."""
+
+    def __init__(self, sources: list[GraphSource]) -> None:
+        self.sources = sources
+
+    @classmethod
+    def of(cls, config: Config) -> MetaHooks | None:
+        """The receiver, or None when no enabled Meta source has ``webhook_verify_token``."""
+        from harken.platforms.registry import build_sources
+
+        wanted = [
+            name
+            for name, entry in config.sources.items()
+            if entry.enabled and (entry.model_extra or {}).get("webhook_verify_token")
+        ]
+        sources = [s for name in wanted for s in build_sources(config, only=name)]
+        receiving = [s for s in sources if isinstance(s, GraphSource)]
+        for other in (s for s in sources if not isinstance(s, GraphSource)):
+            other.close()
+        return cls(receiving) if receiving else None
+
+    def close(self) -> None:
+        for source in self.sources:
+            source.close()
+
+    def challenge(self, mode: str | None, token: str | None, challenge: str | None) -> str:
+        """Meta's subscription check: the challenge when the token is one of ours."""
+        if mode != "subscribe" or not token or challenge is None:
+            raise HookRefused(400, "expected hub.mode=subscribe, hub.verify_token, hub.challenge")
+        for source in self.sources:
+            expected = _secret(source, "webhook_verify_token")
+            if expected and hmac.compare_digest(token.encode(), expected.encode()):
+                return challenge
+        raise HookRefused(403, "hub.verify_token is not the webhook_verify_token of any source")
+
+    def receive(self, body: bytes, signature: str | None) -> Delivered:
+        """Check and read one delivery (fetching what it names by id)."""
+        if len(body) > MAX_DELIVERY:
+            raise HookRefused(413, f"a delivery over {MAX_DELIVERY} bytes")
+        signers = [s for s in self.sources if _signed(body, signature, _secret(s, "app_secret"))]
+        if not signers:
+            raise HookRefused(401, "X-Hub-Signature-256 is missing or not signed by app_secret")
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            raise HookRefused(400, "the delivery is not JSON") from None
+        kind = payload.get("object") if isinstance(payload, dict) else None
+        source = next((s for s in signers if s.webhook_object == kind), None)
+        if source is None:
+            raise HookRefused(400, f"no source receives deliveries of object {str(kind)[:40]!r}")
+        entries = payload.get("entry")
+        delivered = Delivered(source.name)
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict):
+                self._read(source, entry, delivered)
+        return delivered
+
+    def _read(self, source: GraphSource, entry: dict[str, Any], delivered: Delivered) -> None:
+        try:
+            found = source.delivered(entry)
+        except UnknownAccount as err:
+            log.warning("%s: webhook: %s is not in the config; skipped", source.name, err)
+            delivered.skipped.append(f"{err}: not in the config")
+            return
+        except GraphError as err:
+            log.warning("%s: webhook: a fetch failed (%s); Meta sends it again", source.name, err)
+            raise HookRetry(f"{source.name}: {err}") from None
+        except httpx.HTTPError as err:
+            log.warning("%s: webhook: %s; Meta sends it again", source.name, type(err).__name__)
+            raise HookRetry(f"{source.name}: {type(err).__name__}") from None
+        delivered.records += [r for r in found if isinstance(r, MentionRecord)]
+        for rejection in (r for r in found if isinstance(r, Rejection)):
+            log.info("%s: webhook: skipped: %s", source.name, rejection.reason)
+            delivered.skipped.append(rejection.reason)
+
+
+def _secret(source: GraphSource, key: str) -> str | None:
+    value = getattr(source.settings, key, None)
+    return value.get_secret_value() if value is not None else None
+
+
+def _signed(body: bytes, header: str | None, secret: str | None) -> bool:
+    """Whether ``header`` is ``sha256=`` and the body's HMAC under ``secret``."""
+    if not header or not secret or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header.removeprefix("sha256=").strip().lower(), expected)

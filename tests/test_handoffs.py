@@ -156,17 +156,20 @@ def test_a_receiver_gets_every_item_signed_and_hears_when_one_is_resolved(
     assert legal["data"]["item"]["mention"] == listed["mention"]
     assert legal["data"]["item"]["mention"]["text"] == HOSTILE
     assert set(legal["data"]["item"]) == set(listed)
-    # closed from the CLI: the receiver hears of it, with who closed it
+    # claimed, then closed from the CLI: the receiver hears of both, with who did it
+    cli(path, "queue", "claim", str(listed["id"]), "--as", "aiko")
     cli(path, "queue", "resolve", str(listed["id"]), "--as", "aiko", "--note", "called back")
-    assert deliver(store, config).sent == 1
+    assert deliver(store, config).sent == 2
+    (claimed,) = receiver.of_type("item.claimed")
+    assert claimed["data"]["item"]["assignee"] == "aiko"
     (resolved,) = receiver.of_type("item.resolved")
     assert resolved["data"]["item"]["status"] == "resolved"
     assert resolved["data"]["item"]["closed_by"] == "aiko"
-    assert len(receiver.deliveries) == len(set(receiver.deliveries)) == 4
+    assert len(receiver.deliveries) == len(set(receiver.deliveries)) == 5
     # per-receiver health
     health = json.loads(cli(path, "alerts", "--format", "json").output)["sinks"]
-    assert health[0]["sink"] == "webhook:ops" and health[0]["counts"] == {"sent": 4}
-    assert "webhook:ops: 4 sent · last sent" in cli(path, "alerts").output
+    assert health[0]["sink"] == "webhook:ops" and health[0]["counts"] == {"sent": 5}
+    assert "webhook:ops: 5 sent · last sent" in cli(path, "alerts").output
 
 
 def test_a_receiver_that_fails_is_retried_and_gets_each_event_once_by_its_id(
@@ -406,7 +409,7 @@ def test_the_digest_summary_reaches_the_digest_departments_teams_channel(
 # -- PagerDuty ------------------------------------------------------------------------------
 
 
-def test_pagerduty_is_paged_for_critical_items_and_resolved_with_them(
+def test_pagerduty_is_paged_for_critical_items_acknowledged_and_resolved_with_them(
     tmp_path: Path, classifier: Any
 ) -> None:
     with FakePagerDuty() as pagerduty:
@@ -424,6 +427,11 @@ def test_pagerduty_is_paged_for_critical_items_and_resolved_with_them(
         assert trigger["payload"]["severity"] == "critical"
         assert HOSTILE in trigger["payload"]["summary"]
         assert trigger["payload"]["custom_details"]["data"]["item"]["id"] == item["id"]
+        # claimed: someone is on it, and on-call's page says so (once: not on a re-claim)
+        cli(path, "queue", "claim", str(item["id"]), "--as", "aiko")
+        assert deliver(store, config).sent == 1 and paged.status == "acknowledged"
+        cli(path, "queue", "claim", str(item["id"]), "--as", "ken", "--force")
+        assert deliver(store, config).sent == 0
         cli(path, "queue", "dismiss", str(item["id"]), "--reason", "not ours")
         assert deliver(store, config).sent == 1
         assert paged.status == "resolved"

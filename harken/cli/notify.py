@@ -150,8 +150,8 @@ def _row(view: Any) -> dict[str, Any]:
         about = f"spike #{view.spike.id}"
     elif alert.kind == "digest":
         about = f"digest {alert.payload.get('date', '')}"
-    if alert.kind == "closed":
-        about += f" {alert.payload.get('status', 'closed')}"
+    if alert.kind in ("closed", "claimed"):
+        about += f" {alert.payload.get('status', alert.kind)}"
     if alert.kind == "ticket" and alert.remote_channel:
         about += f" → {alert.remote_channel}"  # the ticket's key
     if view.incident is not None:

@@ -266,7 +266,8 @@ def queue_claim(
     """Take an item: new → claimed, with your name on it."""
     from harken.queue.actions import claim
 
-    change = claim(open_store(root_state(ctx).config()), item_id, _actor(actor), force=force)
+    config = root_state(ctx).config()
+    change = claim(open_store(config), item_id, _actor(actor), force=force, config=config)
     _said(change)
 
 
@@ -280,7 +281,8 @@ def queue_assign(
     """Give an open item to someone (new → claimed, with their name on it)."""
     from harken.queue.actions import assign
 
-    _said(assign(open_store(root_state(ctx).config()), item_id, _actor(actor), to))
+    config = root_state(ctx).config()
+    _said(assign(open_store(config), item_id, _actor(actor), to, config=config))
 
 
 @queue_app.command("transfer")

@@ -19,6 +19,7 @@ WebhookEvent = Literal[
     "item.created",
     "item.transferred",
     "item.escalated",
+    "item.claimed",
     "item.resolved",
     "item.dismissed",
     "incident.grown",

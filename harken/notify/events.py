@@ -31,6 +31,8 @@ def event_type(view: AlertView) -> str:
             return "incident.grown"
         case "closed":
             return f"item.{alert.payload.get('status', 'resolved')}"
+        case "claimed":
+            return "item.claimed"
         case other:  # "spike", "digest"
             return other
 

@@ -75,7 +75,7 @@ from harken.queue.items import (
     written_once,
 )
 from harken.queue.replies import Draft, ReplyOutcome, ReplyPlan, reply_target
-from harken.routing.items import queue_alerts, queue_closure_alerts
+from harken.routing.items import queue_alerts, queue_claim_alerts, queue_closure_alerts
 from harken.store import Store
 from harken.store.lock import serial_session
 from harken.store.repo import OPEN_STATUSES, open_items, queue_item_for, risk_of, tags_of
@@ -124,9 +124,12 @@ def claim(
     force: bool = False,
     may: Permission | None = None,
     request_key: str | None = None,
+    config: Config | None = None,
 ) -> Change:
     """Take an item: new → claimed, with the actor's name on it. Taking it from someone else
-    needs ``force``."""
+    needs ``force``. With ``config``, the first claim is heard by the sinks that follow
+    closures (every face passes it: PagerDuty acknowledges its page, a webhook gets
+    item.claimed)."""
     who = as_actor(actor)
     with store.session() as session:
         item = _acting(session, item_id, who, "claim", may)
@@ -141,16 +144,26 @@ def claim(
                 f"item #{item_id} is claimed by {item.assignee}",
                 hint="pass --force to take it over",
             )
+        first = item.claimed_at is None
         item.assignee, item.claimed_at = who.name, item.claimed_at or utcnow()
         message = f"#{item_id} claimed by {who.name}"
         change = move(session, item, "claimed", who, "claimed", None, message, request_key)
+        if first and config is not None:
+            queue_claim_alerts(session, config, item)
         return written_once(session, change, request_key)
 
 
 def assign(
-    store: Store, item_id: int, actor: Actor | str, to: str, *, may: Permission | None = None
+    store: Store,
+    item_id: int,
+    actor: Actor | str,
+    to: str,
+    *,
+    may: Permission | None = None,
+    config: Config | None = None,
 ) -> Change:
-    """Give an open item to someone (a new item becomes claimed); it may be held already."""
+    """Give an open item to someone (a new item becomes claimed, heard as a first claim is:
+    see ``claim``); it may be held already."""
     who = as_actor(actor)
     with store.session() as session:
         item = _acting(session, item_id, who, "assign", may)
@@ -160,11 +173,15 @@ def assign(
             raise QueueError(f"item #{item_id} is already assigned to {assignee}")
         note = assignee + (f" (was {item.assignee})" if item.assignee else "")
         item.assignee = assignee
+        first = item.claimed_at is None
         if item.status == "new":
             item.claimed_at = item.claimed_at or utcnow()
         after = "claimed" if item.status == "new" else item.status
         message = f"#{item_id} assigned to {assignee} by {who.name}"
-        return move(session, item, after, who, "assigned", note, message)
+        change = move(session, item, after, who, "assigned", note, message)
+        if first and item.claimed_at is not None and config is not None:
+            queue_claim_alerts(session, config, item)
+        return change
 
 
 def transfer(

@@ -328,6 +328,31 @@ def queue_closure_alerts(session: Session, config: Config, item: QueueItem) -> i
     The caller commits."""
     assert item.id is not None and item.closed_at is not None
     stamp = f"{item.closed_at:%Y%m%dT%H%M%S.%f}"  # an item may close, reopen and close again
+    payload = {"status": item.status, "by": item.closed_by}
+    return _follow_up(session, config, item, "closed", stamp, payload)
+
+
+def queue_claim_alerts(session: Session, config: Config, item: QueueItem) -> int:
+    """An item was claimed for the first time: the sinks that follow closures hear that
+    someone is on it, as they would hear it closed (PagerDuty acknowledges its page; a
+    webhook gets item.claimed). The caller commits."""
+    assert item.id is not None and item.claimed_at is not None
+    stamp = f"{item.claimed_at:%Y%m%dT%H%M%S.%f}"
+    payload = {"status": "claimed", "by": item.assignee}
+    return _follow_up(session, config, item, "claimed", stamp, payload)
+
+
+def _follow_up(
+    session: Session,
+    config: Config,
+    item: QueueItem,
+    kind: str,
+    stamp: str,
+    payload: dict[str, Any],
+) -> int:
+    """An outbox alert of ``kind`` about the item for each sink that follows closures and was
+    alerted of it: once, or once per department it heard of the item in."""
+    assert item.id is not None
     heard: dict[str, list[str]] = {}  # sink -> departments it heard of the item in
     scopes: dict[str, Closures] = {}
     for department in [item.department, *(d.name for d in config.departments)]:
@@ -338,14 +363,13 @@ def queue_closure_alerts(session: Session, config: Config, item: QueueItem) -> i
             ):
                 known.append(department)
                 scopes[sink] = scope
-    payload = {"status": item.status, "by": item.closed_by}
     return sum(
         _item_alert(
             session,
-            f"{sink}:closed-{stamp}:{department}:item-{item.id}",
+            f"{sink}:{kind}-{stamp}:{department}:item-{item.id}",
             item,
             sink,
-            kind="closed",
+            kind=kind,
             channel=department,
             payload=payload,
         )

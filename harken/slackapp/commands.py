@@ -163,7 +163,9 @@ class Commands:
             if change is None and held:
                 return Answer(f"You already hold item #{item_id}.")
             if change is None:
-                change = actions.claim(self.store, item_id, actor, may=may, request_key=key)
+                change = actions.claim(
+                    self.store, item_id, actor, may=may, request_key=key, config=self.config
+                )
         log.info("slack: %s", change.message)
         if not change.repeated or behind(self.store, item_id):
             refresh_alerts(client, self.store, self.config, item_id)

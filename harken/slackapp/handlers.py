@@ -120,7 +120,7 @@ class ClickHandler:
     def _run(self, click: Click, actor: Actor, may: Permission) -> Change:
         store, item, key = self.store, click.item_id, click.request_key
         if click.action_id == "harken:claim":
-            return actions.claim(store, item, actor, may=may, request_key=key)
+            return actions.claim(store, item, actor, may=may, request_key=key, config=self.config)
         if click.action_id == "harken:resolve":
             return actions.resolve(store, item, actor, may=may, request_key=key, config=self.config)
         if click.action_id == "harken:dismiss":

@@ -55,9 +55,9 @@ def perform(
     key = request_key
     match action:
         case "claim":
-            return queue.claim(store, item_id, actor, may=may, request_key=key)
+            return queue.claim(store, item_id, actor, may=may, request_key=key, config=config)
         case "assign":
-            return queue.assign(store, item_id, actor, fields["assignee"], may=may)
+            return queue.assign(store, item_id, actor, fields["assignee"], may=may, config=config)
         case "transfer":
             return queue.transfer(
                 store, config, item_id, actor, fields["department"], fields.get("note"),

@@ -100,7 +100,10 @@ class FakePagerDuty(FakeAPI):
             paged.status = "triggered"
             paged.triggers.append(event)
         elif key in self.alerts and self.alerts[key].routing_key == event["routing_key"]:
-            self.alerts[key].status = "resolved"  # another service's resolve is dropped
+            # another service's acknowledge or resolve is dropped; a resolved alert stays so
+            paged, action = self.alerts[key], event["event_action"]
+            if action == "resolve" or paged.status != "resolved":
+                paged.status = "acknowledged" if action == "acknowledge" else "resolved"
         return Reply(202, json={"status": "success", "message": "Event processed",
                                 "dedup_key": key})  # fmt: skip
 

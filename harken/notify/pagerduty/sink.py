@@ -3,8 +3,9 @@
 A critical item or an escalation of one triggers an alert whose dedup key is its incident's
 in its department (``harken:incident-92:security``): later triggers of the same incident add
 to the same PagerDuty alert, and a trigger sent twice after an interruption is one alert.
-Resolving or dismissing the item resolves it, unless another open item of the incident is on
-the same page (an item opened after the first was transferred away). A spike triggers one of
+Claiming the item acknowledges the alert (the first claim: someone is on it); resolving or
+dismissing it resolves the alert, unless another open item of the incident is on the same page
+(an item opened after the first was transferred away). A spike triggers one of
 its own. A trigger whose item was closed meanwhile (retried after its resolve) is skipped; an
 item reopened is not paged again. The summary is plain text (PagerDuty shows it as such);
 the event's whole JSON, as webhooks get it, rides in ``custom_details``.
@@ -56,7 +57,7 @@ class PagerDutySink:
         key = routing_key(self.config, alert.channel)
         if key is None:
             raise Skip(f"no PagerDuty routing key for {alert.channel} any more")
-        trigger = alert.kind in ("item", "escalation")
+        trigger = alert.kind in ("item", "escalation", "claimed")
         if trigger and item is not None and item.status not in OPEN_STATUSES:
             raise Skip(f"item #{item.id} is {item.status}: not paged")  # retried after closing
         if item is not None and alert.kind == "closed" and self.store is not None:
@@ -84,8 +85,9 @@ def dedup_key(view: AlertView) -> str:
 
 def pagerduty_event(view: AlertView, key: str) -> dict[str, Any]:
     alert = view.alert
-    if alert.kind == "closed":
-        return {"routing_key": key, "event_action": "resolve", "dedup_key": dedup_key(view)}
+    if alert.kind in ("closed", "claimed"):  # someone is on it: acknowledged; then resolved
+        action = "resolve" if alert.kind == "closed" else "acknowledge"
+        return {"routing_key": key, "event_action": action, "dedup_key": dedup_key(view)}
     if alert.kind not in ("item", "escalation", "spike"):
         raise Skip(f"PagerDuty is not paged for {alert.kind} alerts")
     payload: dict[str, Any] = {

@@ -337,7 +337,7 @@ def test_a_refused_mastodon_token_is_said_plainly_and_retried_with_backoff(
 # -- X: the filtered stream -------------------------------------------------------------------
 
 
-def x_config(tmp_path: Path, url: str) -> Config:
+def x_config(tmp_path: Path, url: str, more: str = "") -> Config:
     path = write_config(
         tmp_path,
         f"""
@@ -350,6 +350,7 @@ sources:
     stream: true
     api_base_url: "{url}"
     bearer_token: "${{X_BEARER_TOKEN}}"
+    {more}
 """,
     )
     return load_config(path, environ={"X_BEARER_TOKEN": "test-bearer-token"})
@@ -362,7 +363,8 @@ def test_x_filtered_stream_keeps_harkens_rules_and_stores_matching_tweets(
 
     fake = FakeX()
     with fake.api:
-        config = x_config(tmp_path, fake.api.url)
+        # Enterprise: X replays what a dropped connection missed
+        config = x_config(tmp_path, fake.api.url, "stream_backfill_minutes: 2")
         store = Store(config.database.url)
         stop = threading.Event()
         (source,) = build_sources(config, runtime=Runtime(stop=stop))
@@ -383,6 +385,7 @@ def test_x_filtered_stream_keeps_harkens_rules_and_stores_matching_tweets(
         assert {"id": "1", "value": "other tool", "tag": "theirs"} in fake.rules  # not ours
         query = fake.stream_requests[0].query
         assert query["expansions"] == "author_id" and "public_metrics" in query["tweet.fields"]
+        assert query["backfill_minutes"] == "2"
 
 
 def test_a_plan_without_the_filtered_stream_turns_it_off_once(tmp_path: Path) -> None:

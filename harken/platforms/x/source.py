@@ -58,6 +58,9 @@ class XSettings(SourceSettings):
     max_pages: int = Field(default=10, ge=1)  # per brand and poll; the rest waits for the next
     first_poll_pages: int = Field(default=1, ge=1)  # no cursor yet: how far back to start
     max_query_length: int = Field(default=512, ge=64)  # 512 on Basic, 4096 on Pro
+    # Enterprise only: X replays up to this many minutes missed when the stream reconnects
+    # (``backfill_minutes``); other plans leave it unset (a poll reads the gap anyway).
+    stream_backfill_minutes: int | None = Field(default=None, ge=1, le=5)
     # OAuth 1.0a user context, for replies only (harken.platforms.x.reply): an app-only bearer
     # token cannot post. The app's API key and secret, and the account's access token pair.
     consumer_key: SecretStr | None = None

@@ -10,9 +10,10 @@ and the stream stops for good with that said (``StreamUnavailable``), while poll
 **Connection.** tweepy reads the newline-delimited stream and its keep-alive newlines (one
 every 20 seconds). Its own reconnection loop sleeps where harken cannot stop it (up to 320
 seconds), so every error disconnects it at once and the daemon's runner reconnects with its
-backoff. Nothing replays what was missed (X's ``backfill_minutes`` is Enterprise only): each
-connection is preceded by a poll (``backfills``), whose ``since_id`` reads the gap; polls go on
-at the source's interval too (X bills per tweet read: a stream lets the interval be long).
+backoff. Each connection is preceded by a poll (``backfills``), whose ``since_id`` reads the
+gap; polls go on at the source's interval too (X bills per tweet read: a stream lets the
+interval be long). On Enterprise, ``stream_backfill_minutes`` (1-5) also has X replay what the
+stream missed while down (the store absorbs what the poll already read).
 
 tweepy hard-codes ``https://api.twitter.com``; the same adapter as the poll's sends its calls
 (rules and stream) to ``api_base_url``.
@@ -50,11 +51,13 @@ class XStream(Stream):
         client = _Client(self, found)
         point_at(client, self.settings.api_base_url, self.settings.timeout.total_seconds())
         self._sync_rules(client)
+        backfill = self.settings.stream_backfill_minutes
         thread = client.filter(
             threaded=True,
             expansions=["author_id"],
             tweet_fields=TWEET_FIELDS,
             user_fields=USER_FIELDS,
+            **({"backfill_minutes": backfill} if backfill else {}),
         )
         try:
             yield from self._batches(found)

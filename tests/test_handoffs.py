@@ -372,6 +372,7 @@ def test_teams_channels_get_cards_where_strangers_text_is_never_markdown(
             "departments": {"legal": teams.url + "/workflows/legal?sig=SECRETSIG"},
         }
         config, path = configured(tmp_path, teams=settings)
+        config.web.public_url = "https://harken.example.com"  # the cards link to the item
         store = route(tmp_path, config, classifier, OUTAGE, HOSTILE, QUESTION, ANGRY_EMOJI)
         result = deliver(store, config)
         assert result.sent == 3  # legal's two (urgent), engineering (high); not the question
@@ -386,8 +387,11 @@ def test_teams_channels_get_cards_where_strangers_text_is_never_markdown(
     assert "evil.example" not in markdown and "<!channel>" not in markdown
     assert "URGENT · legal" in markdown
     assert OUTAGE in texts_of(engineering, "TextRun")
-    (action,) = legal["actions"]
-    assert action["type"] == "Action.OpenUrl" and action["url"].startswith("https://")
+    post, item = legal["actions"]
+    assert post["type"] == "Action.OpenUrl" and post["url"].startswith("https://")
+    assert item["type"] == "Action.OpenUrl" and item["title"] == "Claim in harken"
+    legal_items = {i["id"] for i in list_items(store, "legal", None, None)}
+    assert int(item["url"].removeprefix("https://harken.example.com/items/")) in legal_items
     # the URL's signature never shows
     assert "SECRETSIG" not in cli(path, "alerts").output
 

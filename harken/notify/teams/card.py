@@ -57,7 +57,7 @@ def _card(view: AlertView, config: Config, scale: float) -> dict[str, Any]:
             _text(alert.payload.get("summary", ""), max(int(SUMMARY_MAX * scale), 200)),
         ]
         link = safe_link(config.digest.link.replace("{date}", date)) if config.digest.link else None
-        return {"body": summary, **_open(link, "Open the digest")}
+        return {"body": summary, **_open((link, "Open the digest"))}
     if alert.kind == "spike" and view.spike is not None:
         spike = view.spike
         heading = (
@@ -99,7 +99,16 @@ def _card(view: AlertView, config: Config, scale: float) -> dict[str, Any]:
         body.append(_text(scores + (f" · {factors}" if factors else ""), line * 2, subtle=True))
     body.append(_text(f"Why here: {item.reason}", line, subtle=True))
     body.append(_subtle(f"Respond by {_utc(item.due_at)} · `harken queue show {item.id}`"))
-    return {"body": body, **_open(safe_link(mention.url), "Open the post")}
+    # Cards posted through a Workflows webhook take links only (no Action.Submit: no bot
+    # answers them): the post, and the item in the web workspace, where one click claims it.
+    workspace = config.web.public_url
+    return {
+        "body": body,
+        **_open(
+            (safe_link(mention.url), "Open the post"),
+            (safe_link(f"{workspace}/items/{item.id}") if workspace else None, "Claim in harken"),
+        ),
+    }
 
 
 def _heading(text: str) -> Element:
@@ -128,8 +137,10 @@ def _runs(*parts: tuple[str, bool]) -> Element:
     return {"type": "RichTextBlock", "inlines": inlines}
 
 
-def _open(url: str | None, title: str) -> dict[str, Any]:
-    return {"actions": [{"type": "Action.OpenUrl", "title": title, "url": url}]} if url else {}
+def _open(*links: tuple[str | None, str]) -> dict[str, Any]:
+    """Buttons that open links (url, title); those without a url left out."""
+    actions = [{"type": "Action.OpenUrl", "title": t, "url": url} for url, t in links if url]
+    return {"actions": actions} if actions else {}
 
 
 def _utc(moment: datetime) -> str:

@@ -238,7 +238,9 @@ def test_polls_go_on_beside_a_live_stream_and_sources_shows_its_lag(
 # -- Mastodon: the streaming API's hashtag streams --------------------------------------------
 
 
-def mastodon_config(tmp_path: Path, url: str, token: str = "tok-stream-123456") -> Config:
+def mastodon_config(
+    tmp_path: Path, url: str, token: str = "tok-stream-123456", more: str = ""
+) -> Config:
     path = write_config(
         tmp_path,
         f"""
@@ -252,6 +254,7 @@ sources:
     api_base_url: "{url}"
     access_token: "{token}"
     stream_idle: 2s
+    {more}
 """,
     )
     return load_config(path, environ={})
@@ -299,6 +302,45 @@ def test_mastodon_hashtag_streams_store_statuses_and_a_poll_fills_each_gap(
         assert all(
             r.headers["authorization"] == "Bearer tok-stream-123456" for r in fake.stream_requests
         )
+
+
+def test_a_mastodon_public_timeline_stream_keeps_the_statuses_that_name_a_brand(
+    tmp_path: Path,
+) -> None:
+    from tests.fakes.mastodon import FakeMastodon, status
+
+    fake = FakeMastodon(token="tok-stream-123456")
+    with fake.api:
+        fake.streaming_url = fake.url.replace("http://", "ws://")
+        config = mastodon_config(tmp_path, fake.url, more="stream_timeline: public")
+        store = Store(config.database.url)
+        stop = threading.Event()
+        (source,) = build_sources(config, runtime=Runtime(stop=stop))
+        (stream,) = build_streams([source])
+        runner = StreamRunner(store, config, stream)
+        runner.start()
+        try:
+            wait_for(lambda: len(fake.stream_requests) == 3)  # two hashtags and the timeline
+            wait_for(lambda: runner.connected_at is not None)
+            fake.push(
+                status(7, "my acme invoice is wrong again"),  # no hashtag: the timeline's
+                status(8, "lovely weather in Lisbon"),  # names no brand: left out
+                status(9, "acme down? #acme", tags=("acme",)),  # both streams: stored once
+            )
+            wait_for(lambda: len(stored_ids(store)) == 2)
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            runner.join(timeout=10)
+        paths = sorted(r.path for r in fake.stream_requests)
+        assert paths == ["/api/v1/streaming/hashtag"] * 2 + ["/api/v1/streaming/public"]
+        from sqlalchemy import select
+
+        from harken.store.tables import Mention
+
+        with store.session() as session:
+            texts = sorted(session.execute(select(Mention.text)).scalars())
+        assert texts == ["acme down? #acme", "my acme invoice is wrong again"]
 
 
 def test_a_refused_mastodon_token_is_said_plainly_and_retried_with_backoff(

@@ -115,6 +115,8 @@ class FakeMastodon:
         self.api.route("GET", STATUS_PREFIX + "*")(self._scripted(self._status))
         self.api.route("POST", "/api/v1/statuses")(self._scripted(self._post_status))
         self.api.route("GET", "/api/v1/streaming/hashtag")(self._stream_hashtag)
+        self.api.route("GET", "/api/v1/streaming/public")(self._stream_public)
+        self.api.route("GET", "/api/v1/streaming/public/local")(self._stream_public)
         # The streaming API (server-sent events): statuses pushed with push() go to every open
         # hashtag stream of their tags; drop_streams() ends the open ones; a heartbeat
         # comment every ``heartbeat`` seconds, as Mastodon's ":thump" every 15.
@@ -232,12 +234,22 @@ class FakeMastodon:
             self._stream_changed.notify_all()
 
     def _stream_hashtag(self, req: Request) -> Reply:
+        tag = req.query.get("tag", "").lower()
+        if tag in self.refused_tags:
+            self.stream_requests.append(req)
+            return Reply(422, json={"error": "Invalid hashtag"})
+        return self._stream(
+            req, lambda status: tag in {t["name"].lower() for t in status.get("tags") or []}
+        )
+
+    def _stream_public(self, req: Request) -> Reply:
+        """The federated (or local) timeline: every status, whatever it says."""
+        return self._stream(req, lambda status: True)
+
+    def _stream(self, req: Request, wanted: Callable[[dict[str, Any]], bool]) -> Reply:
         self.stream_requests.append(req)
         if req.headers.get("authorization") != f"Bearer {self.token}" or not self.token:
             return Reply(401, json={"error": "The access token is invalid"})
-        tag = req.query.get("tag", "").lower()
-        if tag in self.refused_tags:
-            return Reply(422, json={"error": "Invalid hashtag"})
         with self._stream_changed:
             generation, sent = self._stream_generation, len(self.pushed)
 
@@ -254,7 +266,7 @@ class FakeMastodon:
                 if not fresh:
                     yield b":thump\n"
                 for status in fresh:
-                    if tag in {t["name"].lower() for t in status.get("tags") or []}:
+                    if wanted(status):
                         yield f"event: update\ndata: {json.dumps(status)}\n\n".encode()
 
         return Reply(headers={"Content-Type": "text/event-stream"}, stream=events)

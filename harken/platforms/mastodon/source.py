@@ -83,7 +83,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -149,6 +149,10 @@ class MastodonSettings(SourceSettings):
     max_pages: int = Field(default=10, ge=1)  # per timeline or search and poll
     # The live stream (stream: true): no heartbeat for this long means a dead connection.
     stream_idle: Duration = timedelta(seconds=60)
+    # Also stream a timeline, keeping the statuses that name a brand: "public" (every public
+    # status the instance knows, the federated timeline) or "local" (its own users'); "none":
+    # the brands' hashtags only.
+    stream_timeline: Literal["none", "public", "local"] = "none"
 
     @field_validator("instances")
     @classmethod

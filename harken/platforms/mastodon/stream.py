@@ -1,5 +1,7 @@
 """Mastodon's live stream: the streaming API's hashtag streams (server-sent events over
-httpx) of the brands' hashtags, on the first configured instance, signed in.
+httpx) of the brands' hashtags, on the first configured instance, signed in; and, with
+``stream_timeline``, its public (federated) or local timeline, of which the statuses that name
+a brand are kept (the collector's brand filter, run here).
 
 Mastodon.py has streaming too, but its background handle retries a refused connection (a bad
 token: HTTP 401) every five seconds forever without a word, and hands out typed entities, not
@@ -17,7 +19,8 @@ the first instance, so only that one streams.
 **Gaps.** Mastodon's streams cannot replay: before each connection the source is polled once
 (``backfills``), and the poll's ``min_id`` cursor reads what came while the stream was down.
 Polls go on at the source's interval as well (the stream does not cover other instances or
-keyword search). One connection per hashtag, each read in its own thread; Mastodon sends a
+keyword search). One connection per hashtag (and one for the timeline), each read in its own
+thread; Mastodon sends a
 heartbeat comment every 15 seconds, so none for ``stream_idle`` is a dead connection (the read
 times out), and all reconnect. A hashtag the instance refuses (HTTP 4xx but 401, 403 and 429)
 is left out with a warning, the others go on; a refused token ends them all. Closing a
@@ -40,10 +43,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from harken import __version__
+from harken.brands import BrandDetector
 from harken.errors import ConfigError, RateLimited, SourceError, TransientSourceError
 from harken.net.limits import capped_httpx_hooks
+from harken.platforms.base import ParseResult
 from harken.platforms.mastodon import parse as mastodon_parser
 from harken.platforms.stream import Batch, Batcher, Stream, reported
+from harken.records import MentionRecord
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,7 @@ MAX_EVENT = 1024 * 1024  # characters of one event's data; a status is a few KB
 MAX_LINE = 1024 * 1024  # bytes of one line
 QUEUED = 1000  # statuses and heartbeats read ahead of the batches, at most
 EVENTS = ("update", "status.update")  # a new status, an edited one
+TIMELINES = {"public": "public", "local": "public/local"}  # stream_timeline -> its path
 
 
 class MastodonStream(Stream):
@@ -68,16 +75,22 @@ class MastodonStream(Stream):
         self.token = token
         self.instance = (self.settings.api_base_url or self.settings.instances[0]).rstrip("/")
         self.tags: list[str] = list(getattr(self.source, "tags", []))
-        if not self.tags:
+        self.timeline = self.settings.stream_timeline
+        if not self.tags and self.timeline == "none":
             raise ConfigError(
                 f"sources.{self.name}.stream: no hashtag to stream",
-                hint="give the brands hashtags (brands[].hashtags)",
+                hint="give the brands hashtags (brands[].hashtags), or stream a timeline "
+                "(stream_timeline: public)",
             )
+        self.detector = BrandDetector(self.brands)
 
     def connect(self, cursor: str | None) -> Iterator[Batch]:
         base = self._streaming_base()
         found: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=QUEUED)
-        readers = [_Reader(self, base, tag, found) for tag in self.tags]
+        readers = [_Reader(self, base, f"#{t}", "hashtag", {"tag": t}, found) for t in self.tags]
+        if self.timeline != "none":
+            path = TIMELINES[self.timeline]
+            readers.append(_Reader(self, base, f"the {self.timeline} timeline", path, {}, found))
         for reader in readers:
             reader.start()
         try:
@@ -95,24 +108,35 @@ class MastodonStream(Stream):
     ) -> Iterator[Batch]:
         batcher = Batcher(self.runtime)
         said_connected = False
-        active = {r.tag for r in readers}
+        active = {r.label for r in readers}
         for kind, value in reported(self.runtime, found):
-            if kind == "gone":  # one hashtag refused: the others go on
-                tag, err = value
-                log.warning("%s: stream #%s left out: %s", self.name, tag, err)
-                active.discard(tag)
+            if kind == "gone":  # one stream refused: the others go on
+                label, err = value
+                log.warning("%s: stream %s left out: %s", self.name, label, err)
+                active.discard(label)
                 if not active:
-                    raise SourceError(f"{self.name}: no hashtag stream is accepted ({err})")
+                    raise SourceError(f"{self.name}: no stream is accepted ({err})")
             if kind == "beat":
                 batcher.heard = True
-            if not said_connected and all(r.connected for r in readers if r.tag in active):
+            if not said_connected and all(r.connected for r in readers if r.label in active):
                 said_connected = True
                 yield Batch([], None, None, label="connected", heard=False)
             if kind == "status":
                 batcher.add(list(mastodon_parser.parse(value)))
+            if kind == "timeline":  # everyone's statuses: those naming a brand
+                batcher.add(self._naming_a_brand(value))
             batch = batcher.ready(said_connected)
             if batch is not None:
                 yield batch
+
+    def _naming_a_brand(self, status: Any) -> list[ParseResult]:
+        """A timeline's status as a mention when its text names a brand; else nothing (the
+        rest of the timeline is no one's business here, a malformed status included)."""
+        return [
+            r
+            for r in mastodon_parser.parse(status)
+            if isinstance(r, MentionRecord) and self.detector.brand_of(r.text) is not None
+        ]
 
     def _streaming_base(self) -> str:
         """The streaming server's base URL: what the instance says, when it is https on the
@@ -143,16 +167,24 @@ class MastodonStream(Stream):
 
 
 class _Reader:
-    """One hashtag's stream, read in its own thread into the stream's queue."""
+    """One stream (a hashtag's, a timeline's), read in its own thread into the stream's queue."""
 
     def __init__(
-        self, stream: MastodonStream, base: str, tag: str, found: queue.Queue[tuple[str, Any]]
+        self,
+        stream: MastodonStream,
+        base: str,
+        label: str,
+        path: str,
+        params: dict[str, str],
+        found: queue.Queue[tuple[str, Any]],
     ) -> None:
-        self.stream, self.base, self.tag, self.found = stream, base, tag, found
+        self.stream, self.base, self.label, self.found = stream, base, label, found
+        self.path, self.params = path, params
+        self.kind = "status" if path == "hashtag" else "timeline"  # a timeline's are filtered
         self.connected = False
         self.response: httpx.Response | None = None
         self.closed = threading.Event()
-        self.thread = threading.Thread(target=self._read, name=f"mastodon #{tag}", daemon=True)
+        self.thread = threading.Thread(target=self._read, name=f"mastodon {label}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -184,21 +216,19 @@ class _Reader:
             "User-Agent": f"harken/{__version__}",
             "Accept": "text/event-stream",
         }
-        url = f"{self.base}/api/v1/streaming/hashtag"
+        url = f"{self.base}/api/v1/streaming/{self.path}"
         try:
             with httpx.Client(timeout=httpx.Timeout(timeout, read=idle)) as client:
-                request = client.build_request(
-                    "GET", url, params={"tag": self.tag}, headers=headers
-                )
+                request = client.build_request("GET", url, params=self.params, headers=headers)
                 if self.closed.is_set():
                     return
                 response = client.send(request, stream=True)
                 self.response = response
                 try:
                     if response.status_code != 200:
-                        refused = _refused(self.stream.name, self.tag, response.status_code)
-                        gone = isinstance(refused, _TagRefused)
-                        self._put(("gone", (self.tag, refused)) if gone else ("error", refused))
+                        refused = _refused(self.stream.name, self.label, response.status_code)
+                        gone = isinstance(refused, _StreamRefused)
+                        self._put(("gone", (self.label, refused)) if gone else ("error", refused))
                         return
                     self.connected = True
                     self._put(("connected", None))
@@ -209,11 +239,11 @@ class _Reader:
                 finally:
                     response.close()
             raise TransientSourceError(
-                f"{self.stream.name}: stream #{self.tag}: the server ended it"
+                f"{self.stream.name}: stream {self.label}: the server ended it"
             )
         except Exception as err:
             if not self.closed.is_set():
-                self._put(("error", _explained(self.stream.name, self.tag, err, idle)))
+                self._put(("error", _explained(self.stream.name, self.label, err, idle)))
         finally:
             self.connected = False
 
@@ -226,9 +256,9 @@ class _Reader:
         try:
             status = json.loads(data)
         except (ValueError, RecursionError):  # one bad event is skipped, not the stream
-            log.info("%s: stream #%s: an unreadable event was skipped", self.stream.name, self.tag)
+            log.info("%s: stream %s: an unreadable event was skipped", self.stream.name, self.label)
             return
-        self._put(("status", status))
+        self._put((self.kind, status))
 
 
 def _events(response: httpx.Response) -> Iterator[tuple[str, str]]:
@@ -261,12 +291,12 @@ def _events(response: httpx.Response) -> Iterator[tuple[str, str]]:
                     data.append(value)
 
 
-class _TagRefused(SourceError):
-    """The instance refuses this hashtag's stream (not the token, nor the account)."""
+class _StreamRefused(SourceError):
+    """The instance refuses this stream (not the token, nor the account)."""
 
 
-def _refused(name: str, tag: str, status: int) -> SourceError:
-    what = f"{name}: stream #{tag}: HTTP {status}"
+def _refused(name: str, label: str, status: int) -> SourceError:
+    what = f"{name}: stream {label}: HTTP {status}"
     if status in (401, 403):
         return SourceError(
             f"{what} (the token was refused)",
@@ -276,14 +306,14 @@ def _refused(name: str, tag: str, status: int) -> SourceError:
         return RateLimited(f"{what} (too many requests)")
     if status >= 500:
         return TransientSourceError(what)
-    return _TagRefused(f"{what} (the instance refuses this hashtag's stream)")
+    return _StreamRefused(f"{what} (the instance refuses this stream)")
 
 
-def _explained(name: str, tag: str, err: Exception, idle: float) -> Exception:
+def _explained(name: str, label: str, err: Exception, idle: float) -> Exception:
     if isinstance(err, SourceError):
         return err
     if isinstance(err, httpx.ReadTimeout):
-        return TransientSourceError(f"{name}: stream #{tag}: no heartbeat for {idle:.0f}s")
+        return TransientSourceError(f"{name}: stream {label}: no heartbeat for {idle:.0f}s")
     if isinstance(err, httpx.HTTPError | ValueError | OSError):
-        return TransientSourceError(f"{name}: stream #{tag}: {type(err).__name__}")
+        return TransientSourceError(f"{name}: stream {label}: {type(err).__name__}")
     return err

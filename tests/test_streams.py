@@ -430,6 +430,32 @@ def test_x_filtered_stream_keeps_harkens_rules_and_stores_matching_tweets(
         assert query["backfill_minutes"] == "2"
 
 
+def test_a_stream_line_without_end_is_cut_off_and_the_stream_reconnects(tmp_path: Path) -> None:
+    from tests.fakes.x import FakeX, tweet
+
+    fake = FakeX()
+    with fake.api:
+        config = x_config(tmp_path, fake.api.url)
+        store = Store(config.database.url)
+        stop = threading.Event()
+        (source,) = build_sources(config, runtime=Runtime(stop=stop))
+        (stream,) = build_streams([source])
+        said: list[str] = []
+        runner = StreamRunner(store, config, stream, say=said.append)
+        runner.start()
+        try:
+            wait_for(lambda: runner.connected_at is not None)
+            fake.push_raw(b'{"data": "' + b"x" * (3 * 1024 * 1024))  # 3 MiB, no newline
+            wait_for(lambda: runner.reconnects >= 1, timeout=15)
+            wait_for(lambda: len(fake.stream_requests) >= 2, timeout=15)
+            fake.push(tweet(1_990_000_000_000_000_009, "acme, still down"))
+            wait_for(lambda: stored_ids(store) == ["1990000000000000009"], timeout=15)
+        finally:
+            stop.set()
+            runner.join(timeout=30)
+        assert any("LineTooLong" in line for line in said), said
+
+
 def test_a_plan_without_the_filtered_stream_turns_it_off_once(tmp_path: Path) -> None:
     from tests.fakes.x import FakeX
 

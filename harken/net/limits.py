@@ -98,6 +98,50 @@ class _CappedRaw:
         return getattr(self._raw, name)
 
 
+MAX_LINE_BYTES = 1024 * 1024  # one line of a stream of lines (a tweet with its author: KBs)
+
+
+class LineTooLong(Exception):
+    def __init__(self, limit: int = MAX_LINE_BYTES) -> None:
+        super().__init__(
+            f"a line of the stream is over {limit // (1024 * 1024)} MiB: no message is this "
+            "big, so the server or a proxy is sending something else"
+        )
+
+
+def cap_lines(
+    session: requests.Session,
+    only: Callable[[requests.Response], bool],
+    limit: int = MAX_LINE_BYTES,
+) -> None:
+    """Make each line of the answers ``only`` picks (streams of lines, which no total caps)
+    stop at ``limit`` bytes: requests' ``iter_lines`` would hold a line without end."""
+    session.hooks["response"].append(functools.partial(_cap_lines, only=only, limit=limit))
+
+
+def _cap_lines(
+    response: requests.Response,
+    *args: Any,
+    only: Callable[[requests.Response], bool],
+    limit: int,
+    **kwargs: Any,
+) -> None:
+    if only(response):
+        response.raw = _LineCappedRaw(response.raw, limit)
+
+
+class _LineCappedRaw(_CappedRaw):
+    """Counts the bytes since the last newline, not in all."""
+
+    def _count(self, chunk: bytes) -> bytes:
+        cut = chunk.rfind(b"\n")
+        self._seen = self._seen + len(chunk) if cut < 0 else len(chunk) - cut - 1
+        if self._seen > self._limit:
+            self._raw.close()
+            raise LineTooLong(self._limit)
+        return chunk
+
+
 def capped_httpx_hooks(limit: int = MAX_ANSWER_BYTES) -> dict[str, list[Any]]:
     """``event_hooks`` for an httpx client: every answer stops at ``limit`` bytes."""
 

@@ -158,6 +158,12 @@ class FakeX:
             self.streamed.extend(tweets)
             self._stream_changed.notify_all()
 
+    def push_raw(self, chunk: bytes) -> None:
+        """Bytes sent as they are on open streams (a line without end, garbage)."""
+        with self._stream_changed:
+            self.streamed.append(chunk)  # type: ignore[arg-type]
+            self._stream_changed.notify_all()
+
     def drop_streams(self) -> None:
         with self._stream_changed:
             self._stream_generation += 1
@@ -228,6 +234,9 @@ class FakeX:
                 if not fresh:
                     yield b"\r\n"
                 for item in fresh:
+                    if isinstance(item, bytes):
+                        yield from (item[i : i + 65536] for i in range(0, len(item), 65536))
+                        continue
                     matched = [r for r in self.rules if _matches(r["value"], item["text"])]
                     if matched:
                         author = self.users.get(item.get("author_id", ""))

@@ -15,6 +15,9 @@ gap; polls go on at the source's interval too (X bills per tweet read: a stream 
 interval be long). On Enterprise, ``stream_backfill_minutes`` (1-5) also has X replay what the
 stream missed while down (the store absorbs what the poll already read).
 
+Each line of the stream is capped at 1 MiB (``harken.net.limits.cap_lines``): tweepy's
+``iter_lines`` would hold a line without end in memory.
+
 tweepy hard-codes ``https://api.twitter.com``; the same adapter as the poll's sends its calls
 (rules and stream) to ``api_base_url``.
 """
@@ -33,7 +36,7 @@ import requests
 import tweepy
 
 from harken.errors import RateLimited, SourceError, TransientSourceError
-from harken.net.limits import cap_answers
+from harken.net.limits import cap_answers, cap_lines
 from harken.platforms.stream import Batch, Batcher, Stream, StreamUnavailable, reported
 from harken.platforms.x import parse as x_parser
 from harken.platforms.x.source import TWEET_FIELDS, USER_FIELDS, point_at
@@ -136,6 +139,7 @@ class _Client(tweepy.StreamingClient):
         # The rules' answers capped as every answer is; not the stream's, which is not one
         # answer to cap (a day of it is gigabytes).
         cap_answers(self.session, skip=_is_stream)
+        cap_lines(self.session, only=_is_stream)  # but each of its lines is
         self.session.hooks["response"].append(self._keep)
 
     def _keep(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:

@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from harken.config import BrandConfig
+from harken.config import BrandConfig, Config
 from harken.matching import Phrase, compile_phrases, first_hit
 from harken.text import normalize
+
+# Platforms whose author "handle" is a display name anyone can take (a Facebook Page's or
+# person's name, a feed entry's author): brands[].handles never make an author the brand's own
+# there, only the ids the config lists (sources.facebook.pages).
+DISPLAY_NAMES = frozenset({"facebook", "rss", "news"})
+
+# Where a source's config names the brand's own accounts by id: its key, per source type.
+OWN_ID_KEYS = {"facebook": "pages", "instagram": "accounts", "youtube": "channels"}
+
+
+def bare(handle: str) -> str:
+    """A handle as compared: no leading ``@``, no surrounding space, lower case. Nothing
+    else is folded: "ＡＣＭＥ" is not "acme" (folding is for finding impostors)."""
+    return handle.strip().lstrip("@").strip().casefold()
+
+
+def own_ids(config: Config) -> dict[tuple[str, str], str]:
+    """(platform, author id) -> brand: the accounts the sources' config names as the brand's
+    own (Facebook Pages, Instagram accounts, YouTube channels), enabled or not."""
+    found: dict[tuple[str, str], str] = {}
+    for name, entry in config.sources.items():
+        extra = entry.model_extra or {}
+        platform = str(extra.get("type") or name)
+        owned = extra.get(OWN_ID_KEYS.get(platform, ""))
+        if not isinstance(owned, dict):
+            continue
+        for brand, ids in owned.items():
+            for account in ids if isinstance(ids, list) else [ids]:
+                found[(platform, str(account))] = str(brand)
+    return found
 
 
 @dataclass(frozen=True)
@@ -32,18 +63,26 @@ class BrandMatcher:
 class BrandDetector:
     """With no brands configured every post is kept (brand ``None``)."""
 
-    def __init__(self, brands: list[BrandConfig]) -> None:
+    def __init__(
+        self, brands: list[BrandConfig], owned: Mapping[tuple[str, str], str] | None = None
+    ) -> None:
         self.matchers = [BrandMatcher.from_config(b) for b in brands]
-        self.handles = {b.name: {normalize(h).lstrip("@") for h in b.handles} for b in brands}
+        self.handles = {b.name: {bare(h) for h in b.handles} for b in brands}
+        self.owned = dict(owned or {})  # own_ids(config)
 
     @property
     def active(self) -> bool:
         return bool(self.matchers)
 
-    def own_account(self, handle: str) -> str | None:
-        """The brand whose own account this is (its posts are answers, not mentions)."""
-        folded = normalize(handle).lstrip("@")
-        return next((b for b, handles in self.handles.items() if folded in handles), None)
+    def own_account(self, platform: str, author_id: str, handle: str) -> str | None:
+        """The brand whose own account this is: by id (own_ids), or by its exact handle
+        (brands[].handles) where handles are account names, not display names."""
+        if (brand := self.owned.get((platform, author_id))) is not None:
+            return brand
+        if platform in DISPLAY_NAMES:
+            return None
+        name = bare(handle)
+        return next((b for b, handles in self.handles.items() if name in handles), None)
 
     def known(self, name: str | None) -> str | None:
         """``name`` if it is a configured brand (a source's ``about``), else None."""

@@ -44,6 +44,6 @@ class MentionRecord:
     # YouTube channel), kept even when its text does not name the brand; None: by its text.
     about: str | None = None
     # Written by the brand's own account, as the source knows it (its YouTube channel, its
-    # Facebook Page, its Instagram account; ``about`` names the brand). Ingest keeps the
-    # brand's own answers so they mark the items they answer responded, and drops the rest.
+    # Facebook Page, its Instagram account, its Bluesky DIDs; ``about`` names the brand).
+    # Ingest keeps the brand's answers, to mark the items they answer responded; drops the rest.
     own: bool = False

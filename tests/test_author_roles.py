@@ -246,6 +246,9 @@ routing:
   default: support
   rules:
     - {{name: outages, when: {{keywords: [down]}}, to: [engineering]}}
+    - {{name: threats, when: {{keywords: [lawyer]}}, to: [pr, support], priority: urgent}}
+sources:
+  facebook: {{pages: {{Acme: ["100064"]}}}}   # its Page, by id (not enabled: imports only)
 """
 
 USERS = [
@@ -334,9 +337,12 @@ def test_the_brands_own_answer_made_outside_harken_marks_the_item_responded(
         ),
         users=USERS,
     )
+    unanswered = p.tweet("4003", "2/2 and the credits are automatic", author="400",
+                         referenced_tweets=[{"type": "replied_to", "id": "4000"}])  # fmt: skip
+    own["data"].append(unanswered)  # answers its own thread's 1/2, never stored: left out
     p.write_jsonl(project / "own.jsonl", own)
     imported = invoke("import", "own.jsonl", "--platform", "x")
-    assert "2 from own accounts (1 answers, kept)" in imported.stdout, imported.stdout
+    assert "3 from own accounts (1 answers, kept)" in imported.stdout, imported.stdout
     assert "1 answered on the platform" in imported.stdout
     (item,) = items(project)  # the answer is queued nowhere, nor flagged an impostor
     assert (item["mention"]["external_id"], item["status"]) == ("1001", "responded")
@@ -350,6 +356,68 @@ def test_the_brands_own_answer_made_outside_harken_marks_the_item_responded(
     # It joins the incident of the post it answers, and does not stand for it.
     assert stored["4002"].incident_id == stored["1001"].incident_id
     assert stored["4002"].incident_reason == "the brand's answer to x:1001"
+
+
+def ig_comment(comment_id: str, text: str, user: str, at: str, parent: str = "") -> dict[str, Any]:
+    return {
+        "id": comment_id, "text": text, "timestamp": f"2026-11-22T{at}:00+0000",
+        "username": user, "from": {"id": f"ig-{user}", "username": user},
+        "media": {"id": "M1"}, **({"parent_id": parent} if parent else {}),
+    }  # fmt: skip
+
+
+def test_in_a_flat_thread_the_brands_answer_marks_the_customer_it_names(project: Path) -> None:
+    thread = {"data": [{
+        **ig_comment("C1", "acme charged me twice, refund please", "alice", "09:00"),
+        "replies": {"data": [
+            ig_comment("R2", "acme app crashes every time I log in", "bob", "09:05", "C1"),
+            ig_comment("R3", "@bob sorry about the crash, a fix ships", "acme", "09:10", "C1"),
+        ]},
+    }]}  # fmt: skip
+    p.write_jsonl(project / "ig.jsonl", thread)
+    assert invoke("import", "ig.jsonl", "--platform", "instagram").exit_code == 0
+    status = {i["mention"]["external_id"]: i["status"] for i in items(project)}
+    assert status == {"C1": "new", "R2": "responded"}  # Bob was answered, not Alice
+
+
+def test_the_brands_answer_responds_for_one_department_and_names_no_stranger(
+    project: Path,
+) -> None:
+    threat = p.x_page(p.tweet("1201", "acme, refund me or my lawyer calls you"), users=USERS)
+    answer = p.tweet("4201", "@kenji_t we are on it, DM us", author="400",
+                     referenced_tweets=[{"type": "replied_to", "id": "1201"}])  # fmt: skip
+    p.write_jsonl(project / "threat.jsonl", threat)
+    p.write_jsonl(project / "answer.jsonl", p.x_page(answer, users=USERS))
+    assert invoke("import", "threat.jsonl", "--platform", "x").exit_code == 0
+    assert invoke("import", "answer.jsonl", "--platform", "x").exit_code == 0
+    by_department = {i["department"]: i for i in items(project)}
+    # The customers' queue is answered; PR's urgent item keeps its status, with a note.
+    assert (by_department["support"]["status"], by_department["pr"]["status"]) == (
+        "responded", "new"
+    )  # fmt: skip
+    shown = json.loads(ok("queue", "show", str(by_department["pr"]["id"]), "-f", "json"))
+    assert "this item keeps its status" in shown["events"][-1]["note"]
+
+
+def test_a_page_that_calls_itself_acme_is_a_stranger_and_the_page_by_id_is_acme(
+    project: Path,
+) -> None:
+    def comment(ident: str, text: str, sender: tuple[str, str], minute: int) -> dict[str, Any]:
+        return {"id": ident, "message": text, "from": {"id": sender[0], "name": sender[1]},
+                "created_time": f"2026-11-22T10:0{minute}:00+0000", "post_id": "100064_811",
+                **({"parent": {"id": "811_1"}} if ident != "811_1" else {})}  # fmt: skip
+
+    post = comment("811_1", "acme where is my refund", ("501", "Tom"), 0)
+    fake = comment("811_2", "Hi Tom, verify here: http://evil.example", ("666", "ＡＣＭＥ"), 1)
+    real = comment("811_3", "Hi Tom, DM us please", ("100064", "Acme Cloud"), 2)
+    p.write_jsonl(project / "fb.jsonl", {"data": [post, fake]})
+    assert invoke("import", "fb.jsonl", "--platform", "facebook").exit_code == 0
+    assert items(project)[0]["mention"]["external_id"] == "811_1"
+    assert {i["status"] for i in items(project)} == {"new"}  # the stranger marked nothing
+    p.write_jsonl(project / "fb2.jsonl", {"data": [real]})
+    assert invoke("import", "fb2.jsonl", "--platform", "facebook").exit_code == 0
+    fb = {i["mention"]["external_id"]: i["status"] for i in items(project)}
+    assert fb["811_1"] == "responded" and "811_3" not in fb
 
 
 def test_press_goes_to_pr_and_explain_names_the_role(project: Path) -> None:
@@ -384,7 +452,7 @@ def test_press_goes_to_pr_and_explain_names_the_role(project: Path) -> None:
     assert "3 unchanged" in ok("rules", "test", "--since", "3650d", "--stored-topics")
 
 
-def test_press_staff_and_own_posts_are_not_counted_as_complaints(store: Store) -> None:
+def test_press_and_staff_posts_are_no_complaints_and_own_posts_no_mentions(store: Store) -> None:
     when = datetime(2026, 11, 22, 10, tzinfo=UTC)
     with store.session() as session:
         author = Author(platform="x", external_id="a1", handle="someone")
@@ -416,7 +484,8 @@ def test_press_staff_and_own_posts_are_not_counted_as_complaints(store: Store) -
         session.commit()
     since, until = when - timedelta(hours=1), when + timedelta(hours=1)
     report = summary(store, since, until)
-    assert (report.mentions, report.complaints) == (5, 2)  # the customer and the impostor
+    # The brand's own post is no mention of it; press and staff posts are, but no complaints.
+    assert (report.mentions, report.complaints) == (4, 2)  # the customer and the impostor
     assert report.by_platform["complaints"].tolist() == [2]
     table = trend(store, Scope(since, until), "hour", "UTC").section("hour").frame
     assert table["complaints"].sum() == 2

@@ -136,8 +136,11 @@ def test_the_subscription_check_and_signatures_guard_the_door(
     assert deliver(client, payload, secret="another app's secret").status_code == 401
     tampered = {"x-hub-signature-256": signed(payload)[1]["x-hub-signature-256"]}
     assert client.post("/hooks/meta", content=body + b" ", headers=tampered).status_code == 401
-    other = deliver(client, {"object": "user", "entry": []})
-    assert other.status_code == 400 and "'user'" in other.json()["error"]
+    assert deliver(client, payload, secret="x").status_code == 401
+    odd = {"x-hub-signature-256": ("sha256=é" + "0" * 63).encode("latin-1")}  # not a 500
+    assert client.post("/hooks/meta", content=body, headers=odd).status_code == 401
+    other = deliver(client, {"object": "user", "entry": []})  # no source takes it: not retried
+    assert other.status_code == 200 and other.json()["skipped"] == 1
     assert client.post("/hooks/meta", content=b"x" * (1024 * 1024 + 1)).status_code == 413
     assert stored(store) == {} and not [r for r in fake.requests if r.path.endswith(IG)]
 
@@ -225,17 +228,33 @@ def test_a_failed_fetch_is_answered_503_and_the_retry_loses_nothing(
                   "from": {"id": "ig-5", "username": "kai"}, "media": {"id": "17890000000000001"}},
     }  # fmt: skip
     payload = instagram(comment, mention_of("900", "800"))
+    fake.usernames[IG] = "acme"
     fake.fail_next(graph_error(500, 2, "Service temporarily unavailable", kind="OAuthException"))
     first = deliver(client, payload)
     assert first.status_code == 503 and "send it again" in first.json()["error"]
-    assert stored(store) == {}  # nothing of it stored: Meta sends all of it again
+    assert set(stored(store)) == {"17865799348089039"}  # what was read is stored
     fake.fail_next(Reply(502, body="<html>Bad gateway</html>"))
     assert deliver(client, payload).status_code == 503
     again = deliver(client, payload)
-    assert again.json() == {"stored": 2, "duplicates": 0, "skipped": 0}
+    assert again.json() == {"stored": 1, "duplicates": 1, "skipped": 0}
     assert set(stored(store)) == {"17865799348089039", "900"}
     unknown = deliver(client, instagram(comment, account="17841499999999999"))
     assert unknown.json() == {"stored": 0, "duplicates": 0, "skipped": 1}  # not ours: 200
+    # A permission Meta refuses will not pass by retrying: skipped (and logged), not a 503
+    # that Meta would send for 36 hours while nothing else of the delivery is stored.
+    fake.mentioned["901"] = {"id": "901", "text": "@acme hello", "timestamp": "2026-12-06T11:00Z"}
+    fake.fail_next(graph_error(403, 10, "(#10) Application does not have permission"))
+    refused = deliver(client, instagram(mention_of("901", "800")))
+    assert refused.status_code == 200 and refused.json()["skipped"] == 1
+    # The account's own reply comes by its username (a webhook names people by scoped ids).
+    own = {
+        "field": "comments",
+        "value": {"id": "17865799348089040", "text": "So sorry! DM us",
+                  "parent_id": "17865799348089039", "media": {"id": "17890000000000001"},
+                  "from": {"id": "9912345", "username": "acme"}},
+    }  # fmt: skip
+    assert deliver(client, instagram(own)).json()["stored"] == 1
+    assert stored(store)["17865799348089040"].flags == ["own"]
 
 
 def test_a_page_feed_delivery_is_stored_marked_and_processed_by_the_daemon_within_a_minute(

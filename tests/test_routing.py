@@ -207,9 +207,17 @@ def test_brand_detection_keywords_handles_and_exclusions() -> None:
     assert detector.brand_of("switching to globex") == "Globex"
     assert detector.brand_of("acmeville is a town") is None
     assert BrandDetector([]).brand_of("anything") is None
-    assert detector.own_account("AcmeSupport") == "Acme"
-    assert detector.own_account("@acmesupport") == "Acme"
-    assert detector.own_account("acme_fan") is None
+    assert detector.own_account("x", "1", "AcmeSupport") == "Acme"
+    assert detector.own_account("x", "1", "@acmesupport") == "Acme"
+    assert detector.own_account("x", "2", "acme_fan") is None
+    # Exact handles only (a full-width lookalike is an impostor to find, not the brand), and
+    # never a display name anyone can take: a Facebook Page named "acmesupport" is not the
+    # brand's unless its id is one the config lists.
+    assert detector.own_account("x", "3", "ＡｃｍｅＳｕｐｐｏｒｔ") is None
+    assert detector.own_account("facebook", "9", "AcmeSupport") is None
+    pages = {("facebook", "100064"): "Acme"}  # own_ids(config): sources.facebook.pages
+    by_id = BrandDetector([BrandConfig(name="Acme", keywords=["acme"])], pages)
+    assert by_id.own_account("facebook", "100064", "Anything") == "Acme"
 
 
 def test_regex_matches_the_text_as_written_and_folded() -> None:

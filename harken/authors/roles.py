@@ -1,7 +1,8 @@
 """The role of an author, from ``accounts:`` in config.
 
-An exact handle wins over a pattern, and both over the brand's own handles
-(``brands[].handles``, role ``own``); posts of RSS/news sources are ``press`` unless an
+An exact handle wins over a pattern, and both over the brand's own accounts (role ``own``:
+the ids its sources' config lists, then ``brands[].handles`` where handles are account names,
+not display names such as Facebook's); posts of RSS/news sources are ``press`` unless an
 account says otherwise. Handles compare without ``@`` and case-insensitively.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from harken.brands import DISPLAY_NAMES, bare, own_ids
 from harken.config import AccountConfig, BrandConfig, Config
 from harken.config.schema import ROLES
 
@@ -44,8 +46,10 @@ def author_role(
     *,
     source_kind: str | None = None,
     brand: str | None = None,
+    author_id: str | None = None,
 ) -> AuthorRole | None:
-    """``role_of`` with where the role came from."""
+    """``role_of`` with where the role came from. ``author_id``: the author's id on the
+    platform, which the sources' config may name as the brand's own (own_ids)."""
     name = bare(handle)
     accounts = [a for a in config.accounts if _applies(a, platform, brand)]
     exact = next((a for a in accounts if a.handle is not None and bare(a.handle) == name), None)
@@ -54,16 +58,14 @@ def author_role(
     for account in accounts:
         if account.pattern is not None and fnmatchcase(name, bare(account.pattern)):
             return AuthorRole(account.role, f"accounts: pattern {account.pattern!r}")
-    if name and any(name == bare(h) for b in _brands(config, brand) for h in b.handles):
+    if author_id is not None and (platform, author_id) in own_ids(config):
+        return AuthorRole("own", f"sources.{platform} (the brand's own account)")
+    handles = (bare(h) for b in _brands(config, brand) for h in b.handles)
+    if name and platform not in DISPLAY_NAMES and name in handles:
         return AuthorRole("own", "brands[].handles")
     if platform in NEWS_SOURCES or source_kind in NEWS_SOURCES:
         return AuthorRole("press", "an RSS/news source")
     return None
-
-
-def bare(handle: str) -> str:
-    """A handle as compared: no leading ``@``, no surrounding space, lower case."""
-    return handle.strip().lstrip("@").strip().casefold()
 
 
 def _applies(account: AccountConfig, platform: str, brand: str | None) -> bool:

@@ -1,8 +1,10 @@
 """The ingest stage: parsed records stored once each, a batch per transaction.
 
 Replay files (``harken import``), the demo and live polls (``harken/pipeline/collect.py``)
-all store through here: posts about none of the configured brands, or by a brand's own
-handles, are counted and left out; a record the database refuses is named and skipped.
+all store through here: posts about none of the configured brands, and the brand's own posts
+(by its configured account ids, or its exact handles) but its answers to stored posts, are
+counted and left out; a record the database refuses is named and skipped. The brand's answers
+are kept, flagged ``own``: routing marks the items of the posts they answer responded.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
-from harken.brands import BrandDetector
+from harken.brands import BrandDetector, own_ids
 from harken.config import Config
 from harken.pipeline.progress import Progress, no_progress
 from harken.platforms.replay import LineRejection
@@ -59,7 +61,7 @@ def ingest(
 ) -> IngestResult:
     """Store parsed records once each; a batch is one transaction (authors with mentions)."""
     result = IngestResult()
-    brands = BrandDetector(config.brands)
+    brands = BrandDetector(config.brands, own_ids(config))
     batch: list[MentionRecord] = []
     for record in records:
         if isinstance(record, LineRejection):
@@ -98,7 +100,7 @@ def store_records(
     source: str,
     shift: timedelta | None = None,
 ) -> IngestResult:
-    """Store what is about a brand and not by the brand itself; the caller commits.
+    """Store what is about a brand, and the brand's answers; the caller commits.
 
     The batch goes in under one savepoint. Should the database refuse a row (a value it
     cannot hold), the batch is stored again one savepoint per record: the refused records
@@ -106,16 +108,17 @@ def store_records(
     page (a page whose cursor never commits is read again, forever). Lost connections and
     locks are not refusals: they fail the whole batch, to be retried."""
     records = list(records)
+    batch = {(r.platform, r.external_id) for r in records}
     try:
         with savepoint(session):
-            return _store_each(session, records, brands, shift, source)
+            return _store_each(session, records, brands, shift, source, batch)
     except REFUSED:
         pass
     counts = IngestResult()
     for record in records:
         try:
             with savepoint(session):
-                counts.add(_store_each(session, [record], brands, shift, source))
+                counts.add(_store_each(session, [record], brands, shift, source, batch))
         except REFUSED as err:
             reason = refusal_reason(err)
             log.warning(
@@ -147,14 +150,19 @@ def _store_each(
     brands: BrandDetector,
     shift: timedelta | None,
     source: str,
+    batch: set[tuple[str, str]],
 ) -> IngestResult:
     counts = IngestResult()
     for record in records:
-        own = brands.own_account(record.author.handle) or (
+        author = record.author
+        own = brands.own_account(record.platform, author.external_id, author.handle) or (
             brands.known(record.about) if record.own else None
         )
-        if (own is not None or record.own) and not answers(record):
-            counts.own_posts += 1  # the brand's announcements are not mentions
+        if (own is not None or record.own) and not _answers_a_known_post(session, record, batch):
+            # The brand's announcements are not mentions; nor is an answer to a post harken
+            # does not hold (its own thread's "2/2", a customer never collected): it would
+            # mark nothing, and stand alone for an incident of the brand's own words.
+            counts.own_posts += 1
             continue
         brand = own or brands.brand_of(record.text) or brands.known(record.about)
         if brands.active and brand is None:
@@ -175,9 +183,14 @@ def _store_each(
     return counts
 
 
-def answers(record: MentionRecord) -> bool:
-    """Whether the post replies to another (the brand's answers to its customers)."""
-    return record.reference is not None and record.reference[0] == "reply"
+def _answers_a_known_post(
+    session: Session, record: MentionRecord, batch: set[tuple[str, str]]
+) -> bool:
+    """Whether the post replies to a post stored, or stored with it (its batch)."""
+    if record.reference is None or record.reference[0] != "reply":
+        return False
+    answered = (record.platform, record.reference[1])
+    return answered in batch or repo.mention_id(session, *answered) is not None
 
 
 def _shifted(record: MentionRecord, shift: timedelta) -> MentionRecord:

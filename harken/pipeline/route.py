@@ -13,7 +13,7 @@ from sqlmodel import Session
 from harken.config import Config
 from harken.pipeline.progress import Progress, no_progress
 from harken.pipeline.rescore import RECENT, rescore
-from harken.queue.actions import staff_replied
+from harken.queue.platform_answers import staff_replied
 from harken.routing import impersonation, incidents
 from harken.routing.items import (
     AlertPlan,
@@ -156,7 +156,8 @@ def _route_one(
     # Counted apart from customers' complaints in reports and the digest (store.complaints).
     mention.flags = role_flags(mention.flags, subject.role)
     if subject.role in ("own", "staff"):
-        result.responded += len(staff_replied(session, mention, author.handle))
+        answered = staff_replied(session, mention, author.handle, config.routing.default)
+        result.responded += len(answered)
     mention.routed_at = now
     session.add(mention)
     result.mentions += 1

@@ -21,7 +21,7 @@ and writes nothing.
     draft_reply           drafted        reply
     approve_reply         approved       approve
     send_planned_reply    replied        reply
-    staff_replied         replied        none (a staff account's reply seen on the platform)
+    staff_replied         replied        none (an answer seen on the platform: platform_answers.py)
 
 Transfer and dismiss also keep a routing label, in the same transaction
 (``harken.queue.feedback``): what harken decided and what the person said instead.
@@ -52,7 +52,6 @@ from harken.errors import QueueError, QueueInputError, ReplyError
 from harken.notify.registry import alert_sinks
 from harken.platforms.replies import send_reply
 from harken.queue.actors import (
-    MAX_ACTOR,
     Actor,
     Permission,
     as_actor,
@@ -78,8 +77,8 @@ from harken.queue.replies import Draft, ReplyOutcome, ReplyPlan, reply_target
 from harken.routing.items import queue_alerts, queue_claim_alerts, queue_closure_alerts
 from harken.store import Store
 from harken.store.lock import serial_session
-from harken.store.repo import OPEN_STATUSES, open_items, queue_item_for, risk_of, tags_of
-from harken.store.tables import Mention, QueueEvent, QueueItem, QueueTag, Reply, utcnow
+from harken.store.repo import OPEN_STATUSES, queue_item_for, risk_of, tags_of
+from harken.store.tables import QueueEvent, QueueItem, QueueTag, Reply, utcnow
 from harken.store.views import first_response_seconds
 
 MAX_TAG = 64  # queue_tags.tag
@@ -655,47 +654,3 @@ def _refuse_repeat(earlier: list[Reply], text: str, force: bool) -> None:
                 f"this exact reply was already sent ({reply.url or reply.external_id})",
                 hint="pass --force to post it again",
             )
-
-
-def staff_replied(session: Session, reply: Mention, handle: str) -> list[int]:
-    """A staff account (accounts:) answered a post on the platform, outside harken: the open
-    items of the post it answered are responded, by the staff handle via the platform, the
-    first reply stopping their SLA clock at the reply's own time. Each (reply, item) is
-    recorded once, by its request key, however often the reply is routed. Runs in the route
-    stage's transaction (no permission asked: it is what happened, not a request); the caller
-    commits. Returns the ids of the items it marked."""
-    if reply.ref_kind != "reply" or not reply.ref_external_id:
-        return []
-    answered = session.execute(
-        select(Mention).where(
-            Mention.platform == reply.platform, Mention.external_id == reply.ref_external_id
-        )
-    ).scalar_one_or_none()
-    if answered is None:
-        return []
-    who = Actor(handle[:MAX_ACTOR], via=reply.platform)
-    marked = []
-    for item in _items_answered(session, answered):
-        key = f"staff-reply:{reply.platform}:{reply.external_id}:item-{item.id}"[:128]
-        if session.execute(select(QueueEvent.id).where(QueueEvent.request_key == key)).first():
-            continue
-        if item.responded_at is None:  # the reply's time, not when harken saw it
-            item.responded_at = max(reply.created_at, item.created_at)
-        note = f"replied on {reply.platform} ({reply.url or reply.external_id})"
-        mark_responded(session, item, who, note[:500], key)
-        assert item.id is not None
-        marked.append(item.id)
-    return marked
-
-
-def _items_answered(session: Session, answered: Mention) -> list[QueueItem]:
-    """The open items the answered post opened; else those of the incident it joined."""
-    own = session.execute(
-        select(QueueItem)
-        .where(
-            QueueItem.mention_id == answered.id,
-            QueueItem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
-        )
-        .order_by(QueueItem.id)
-    ).scalars()
-    return list(own) or open_items(session, answered.incident_id)

@@ -23,6 +23,7 @@ from harken.config import MAX_DURATION, Config, looks_like_duration, parse_durat
 from harken.config.schema import PLATFORM_NAMES
 from harken.errors import InputError
 from harken.store import Store
+from harken.store.complaints import not_own
 from harken.store.tables import Mention
 
 CHUNK_ROWS = 50_000  # rows fetched at a time by ``iter_frames`` (exports stream in chunks)
@@ -43,7 +44,11 @@ class Scope:
 
     def mention_filters(self) -> list[ColumnElement[bool]]:
         """WHERE clauses that keep the scope's mentions (``Mention`` must be in the query)."""
-        filters = [col(Mention.created_at) >= self.since, col(Mention.created_at) < self.until]
+        filters = [
+            col(Mention.created_at) >= self.since,
+            col(Mention.created_at) < self.until,
+            not_own(),  # the brand's own posts are not what people say about it
+        ]
         if self.brand:
             filters.append(col(Mention.brand) == self.brand)
         if self.platforms:

@@ -305,6 +305,8 @@ def _kept(session: Session, incident: Incident) -> Incident:
 
 
 def _grow(incident: Incident, mention: Mention, risk: float) -> None:
+    if own_answer(mention) and incident.size > 0:
+        return  # the brand's answer joins, but is not one more report of the problem
     incident.size += 1
     incident.first_seen = min(incident.first_seen, mention.created_at)
     incident.last_seen = max(incident.last_seen, mention.created_at)

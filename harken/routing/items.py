@@ -40,7 +40,7 @@ def subject_of(
     """What the rules see of a mention; with ``config``, its author's role (accounts:)."""
     role = (
         author_role(config, mention.platform, author.handle, source_kind=mention.source or None,
-                    brand=mention.brand)
+                    brand=mention.brand, author_id=author.external_id)
         if config is not None
         else None
     )  # fmt: skip

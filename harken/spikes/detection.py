@@ -35,6 +35,7 @@ from harken.spikes.method import (
     series_of,
 )
 from harken.store import Store
+from harken.store.complaints import not_own
 from harken.store.repo import dialect_insert
 from harken.store.tables import Classification, Mention, Spike, utcnow
 
@@ -198,7 +199,7 @@ def _hourly(
         )
         .select_from(Mention)
         .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
-        .where(col(Mention.created_at) >= start, col(Mention.created_at) < end)
+        .where(col(Mention.created_at) >= start, col(Mention.created_at) < end, not_own())
         .group_by(
             col(Mention.brand), bucket, col(Classification.sentiment), col(Classification.topics)
         )

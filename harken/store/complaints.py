@@ -28,6 +28,14 @@ def is_complaint() -> Any:
     )
 
 
+def not_own() -> Any:
+    """A SQL condition over Mention: not the brand's own post (flag ``own``: its answers, and
+    its accounts' posts). Reports and spike counts leave those out: the brand answering a
+    hundred customers in an outage is no rise in what people say about it."""
+    flags = func.coalesce(cast(col(Mention.flags), String), "")
+    return not_(flags.like('%"own"%'))
+
+
 def complaint_count() -> Any:
     """1 for a complaint, else 0: sum it."""
     return case((is_complaint(), 1), else_=0)

@@ -153,6 +153,13 @@ def unrouted(session: Session, limit: int) -> list[tuple[Mention, Author, Classi
     return [(m, a, c) for m, a, c in session.execute(statement).all()]
 
 
+def mention_id(session: Session, platform: str, external_id: str) -> int | None:
+    """The stored post's id (the unique index on platform and external id), or None."""
+    return session.execute(
+        select(Mention.id).where(Mention.platform == platform, Mention.external_id == external_id)
+    ).scalar_one_or_none()
+
+
 def any_unrouted(session: Session) -> bool:
     """Whether any mention waits for the route stage, unclassified ones too (one indexed look:
     ix_mentions_routed_at)."""

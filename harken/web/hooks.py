@@ -2,9 +2,11 @@
 ``webhook_verify_token`` (harken.platforms.meta.hooks checks and reads them; here they are
 stored, as a poll's posts are). No sign-in: each delivery is signed with the app's secret.
 
-Answers: 200 with what was stored; 401 unsigned (or signed with another secret); 400 not a
-delivery harken takes; 413 too large; 503 a fetch failed for now (Meta sends the delivery
-again); 404 when no source takes webhooks.
+Answers: 200 with what was stored (and what was skipped); 401 unsigned (or signed with
+another secret); 400 not JSON; 413 too large; 503 part of it could not be read for now (what
+was read is stored; Meta sends the delivery again); 500 the store failed (Meta sends it again);
+404 when no source takes webhooks. The subscription check answers 403 for a wrong verify token.
+Refusals are logged at INFO only: anyone can send them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from harken.pipeline.ingest import ingest
-from harken.platforms.meta.hooks import MAX_DELIVERY, HookRefused, HookRetry, MetaHooks
+from harken.platforms.meta.hooks import MAX_DELIVERY, HookRefused, MetaHooks
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -59,25 +61,29 @@ async def deliver(request: Request) -> Response:
     hooks = _hooks(request)
     if hooks is None:
         return _off()
-    body = b""
+    too_large = JSONResponse({"error": f"a delivery over {MAX_DELIVERY} bytes"}, 413)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_DELIVERY:
+        return too_large
+    body = bytearray()
     async for chunk in request.stream():  # read no further than the limit
         body += chunk
         if len(body) > MAX_DELIVERY:
-            return JSONResponse({"error": f"a delivery over {MAX_DELIVERY} bytes"}, 413)
+            return too_large
     signature = request.headers.get("x-hub-signature-256")
     try:
-        stored = await run_in_threadpool(_receive, request, hooks, body, signature)
+        stored, retry = await run_in_threadpool(_receive, request, hooks, bytes(body), signature)
     except HookRefused as err:
-        log.warning("meta webhook refused: %s", err)
+        log.info("meta webhook refused: %s", err)
         return JSONResponse({"error": str(err)}, status_code=err.status)
-    except HookRetry as err:
-        return JSONResponse({"error": f"not read for now ({err}); send it again"}, 503)
+    if retry is not None:
+        return JSONResponse({**stored, "error": f"not all read now ({retry}); send it again"}, 503)
     return JSONResponse(stored)
 
 
 def _receive(
     request: Request, hooks: MetaHooks, body: bytes, signature: str | None
-) -> dict[str, int]:
+) -> tuple[dict[str, int], str | None]:
     delivered = hooks.receive(body, signature)
     config, store = request.app.state.config, request.app.state.store
     stored = duplicates = 0
@@ -88,6 +94,6 @@ def _receive(
         skipped += len(result.refused) + result.off_brand + result.own_posts
     log.info(
         "%s: webhook: %d stored, %d already stored, %d skipped",
-        delivered.source, stored, duplicates, skipped,
+        delivered.source or "meta", stored, duplicates, skipped,
     )  # fmt: skip
-    return {"stored": stored, "duplicates": duplicates, "skipped": skipped}
+    return {"stored": stored, "duplicates": duplicates, "skipped": skipped}, delivered.retry

@@ -145,6 +145,7 @@ class FakeGraph(FakeAPI):
         # comments and media elsewhere that @mention an account: id -> the object Meta gives
         self.mentioned: dict[str, dict[str, Any]] = {}
         self.mention_replies: list[dict[str, str]] = []  # POST /{ig-user-id}/mentions forms
+        self.usernames: dict[str, str] = {}  # ig user id -> its username
         base = f"/{VERSION}"
         self.route_pattern("GET", rf"{base}/(\d+)/(feed|tagged)")(self._posts)
         self.route_pattern("GET", rf"{base}/([\w]+)/comments")(self._comments)
@@ -293,6 +294,10 @@ class FakeGraph(FakeAPI):
         refused = self._refused(request)
         if refused:
             return refused
+        if request.query.get("fields") == "username" and request.groups[0] in self.usernames:
+            return Reply(
+                json={"username": self.usernames[request.groups[0]], "id": request.groups[0]}
+            )
         found = re.fullmatch(
             r"(mentioned_comment|mentioned_media)\.(comment_id|media_id)\((\d+)\)\{([^}]*(?:\{[^}]*\})?[^}]*)\}",
             request.query.get("fields", ""),

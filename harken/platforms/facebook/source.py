@@ -21,6 +21,7 @@ Meta hides who wrote a comment); replies need ``pages_manage_engagement`` (reply
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ from harken.config import StrList
 from harken.errors import ConfigError
 from harken.platforms.base import ParseResult, dict_or_empty
 from harken.platforms.facebook import parse as facebook_parser
-from harken.platforms.meta.graph import GraphSettings, UnknownAccount
+from harken.platforms.meta.graph import GraphSettings, RetryLater, UnknownAccount
 from harken.platforms.meta.walk import Edge, GraphSource, time_field
 from harken.platforms.source import Page
 
@@ -170,10 +171,16 @@ class FacebookSource(GraphSource):
 
     webhook_object = "page"
 
-    def delivered(self, entry: dict[str, Any]) -> list[ParseResult]:
-        """A Page's ``feed`` changes: visitors' posts and comments, as they are written."""
+    def delivered(
+        self, entry: dict[str, Any], until: float = math.inf
+    ) -> list[ParseResult | RetryLater]:
+        """A Page's ``feed`` changes: visitors' posts and comments, as they are written
+        (nothing to fetch)."""
         brand = self.accounts.get(str(entry.get("id")))
         if brand is None:
             raise UnknownAccount(f"Page {str(entry.get('id'))[:40]!r}")
         parsed = facebook_parser.parse({"object": "page", "entry": [entry]})
-        return self.marked(parsed, brand, set(self.accounts))
+        return list(self.marked(parsed, brand, set(self.accounts)))
+
+    def brand_of_account(self, account: str) -> str | None:
+        return self.accounts.get(account)

@@ -13,27 +13,40 @@ Instagram account id its Facebook Page is linked to):
 
 Both are about the brand by where they were posted, so they are kept whether or not they name
 it (``MentionRecord.about``); the account's own comments are marked ``own``: its replies mark
-the comments they answer responded (harken.pipeline.ingest).
-@mentions in captions and comments elsewhere reach an app only through Meta's ``mentions``
-webhook, which harken does not receive yet. The token (a Page or system user token) needs
+the comments they answer responded (harken.pipeline.ingest). @mentions in captions and comments
+elsewhere reach an app only through Meta's ``mentions`` webhook, which ``harken web`` receives
+(``delivered``; harken.platforms.meta.hooks). The token (a Page or system user token) needs
 ``instagram_basic``, ``instagram_manage_comments`` and ``pages_read_engagement``.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import Field, field_validator
 
 from harken.config import StrList
-from harken.errors import ConfigError
+from harken.errors import ConfigError, RateLimited
+from harken.net.limits import AnswerTooLarge
 from harken.platforms.base import ParseResult, Rejection, dict_or_empty
 from harken.platforms.instagram import parse as instagram_parser
-from harken.platforms.meta.graph import GraphError, GraphSettings, UnknownAccount
+from harken.platforms.meta.graph import (
+    GraphError,
+    GraphSettings,
+    RetryLater,
+    UnknownAccount,
+    source_error,
+)
 from harken.platforms.meta.walk import Edge, GraphSource, after_cursor, time_field
 from harken.platforms.source import Page
+
+log = logging.getLogger(__name__)
 
 COMMENT = "id,text,timestamp,username,from{id,username},like_count,parent_id"
 COMMENT_FIELDS = f"{COMMENT},replies.limit(50){{{COMMENT}}}"
@@ -91,6 +104,7 @@ class InstagramSource(GraphSource):
                 hint="name each brand's account ids: accounts: {Acme: ['17841400000000000']}",
             )
         self.owners = {a: b for b, ids in self.settings.accounts.items() for a in ids}
+        self.usernames: dict[str, str | None] = {}  # account id -> its username (webhooks)
 
     def pages(self, cursor: str | None) -> Iterator[Page]:
         self.load(cursor)
@@ -178,10 +192,15 @@ class InstagramSource(GraphSource):
 
     webhook_object = "instagram"
 
-    def delivered(self, entry: dict[str, Any]) -> list[ParseResult]:
+    def delivered(
+        self, entry: dict[str, Any], until: float = math.inf
+    ) -> list[ParseResult | RetryLater]:
         """An account's ``comments`` changes (on its media, as they are written) and its
         ``mentions``: a comment or caption elsewhere that @mentions it, which the delivery
-        names by id only and which is fetched (``mentioned_comment``, ``mentioned_media``)."""
+        names by id only and which is fetched (``mentioned_comment``, ``mentioned_media``),
+        while ``until`` (a monotonic time) has not passed and Meta's usage is under the
+        ceiling; after that, or when a fetch fails for a reason that may pass, the change is
+        a RetryLater (Meta sends the delivery again)."""
         account = str(entry.get("id"))
         brand = self.owners.get(account)
         if brand is None:
@@ -190,16 +209,46 @@ class InstagramSource(GraphSource):
         changes = [c for c in changes if isinstance(c, dict)] if isinstance(changes, list) else []
         comments = [c for c in changes if c.get("field") != "mentions"]
         delivery = {"object": "instagram", "entry": [{**entry, "changes": comments}]}
-        found = self.marked(instagram_parser.parse(delivery), brand, set(self.owners))
+        found: list[ParseResult | RetryLater] = []
         for change in changes:
-            if change.get("field") == "mentions":
-                found += self._mentioned(account, brand, dict_or_empty(change.get("value")))
+            if change.get("field") != "mentions":
+                continue
+            if (found and isinstance(found[-1], RetryLater)) or time.monotonic() >= until:
+                found.append(RetryLater("the delivery's time to fetch ran out"))
+                continue
+            found += self._mentioned(account, brand, dict_or_empty(change.get("value")))
+        if comments:
+            # A webhook names commenters by Instagram-scoped ids, not the account's id: the
+            # account's own replies are known by its username.
+            names = {self._username(account, until)} - {None}
+            parsed = instagram_parser.parse(delivery)
+            found += self.marked(parsed, brand, set(self.owners), names)
         return found
 
-    def _mentioned(self, account: str, brand: str, value: dict[str, Any]) -> list[ParseResult]:
+    def brand_of_account(self, account: str) -> str | None:
+        return self.owners.get(account)
+
+    def _username(self, account: str, until: float) -> str | None:
+        """The account's username, asked once (None while it cannot be read)."""
+        if account not in self.usernames and time.monotonic() < until:
+            try:
+                name = self.client.get(account, {"fields": "username"}).get("username")
+            except (GraphError, httpx.HTTPError, AnswerTooLarge) as err:
+                log.warning("%s: the username of %s could not be read: %s", self.name, account, err)
+                if isinstance(err, GraphError) and not (err.passing or err.throttled):
+                    self.usernames[account] = None  # not asked again by this process
+                return None
+            self.usernames[account] = name.casefold() if isinstance(name, str) else None
+        return self.usernames.get(account)
+
+    def _mentioned(
+        self, account: str, brand: str, value: dict[str, Any]
+    ) -> list[ParseResult | RetryLater]:
         """The comment or media a ``mentions`` change names, fetched with the account's token.
         It is someone else's: answered through ``/{account}/mentions`` (reply.py), so the
-        ids that call needs are kept with it (``harken_mention``)."""
+        ids that call needs are kept with it (``harken_mention``). A fault that may pass
+        (5xx, a timeout, throttling, usage at the ceiling) is a RetryLater; any other
+        (deleted, a permission or token refused) skips the mention, logged with what to fix."""
         comment, media = value.get("comment_id"), value.get("media_id")
         if not (isinstance(media, str) and ID.fullmatch(media)) or not (
             comment is None or (isinstance(comment, str) and ID.fullmatch(comment))
@@ -209,12 +258,25 @@ class InstagramSource(GraphSource):
             key, fields = "mentioned_comment", f"comment_id({comment}){{{MENTIONED_COMMENT}}}"
         else:
             key, fields = "mentioned_media", f"media_id({media}){{{MENTIONED_MEDIA}}}"
+        what = key.replace("_", " ")
         try:
+            self._check_usage(f"{what} {comment or media}")
             body = self.client.get(account, {"fields": f"{key}.{fields}"})
+        except RateLimited as err:
+            return [RetryLater(str(err))]
         except GraphError as err:
-            if err.gone or (err.code == 100 and not err.passing):
-                return [Rejection(f"the {key.replace('_', ' ')} is gone or hidden ({err})")]
-            raise
+            if err.passing or err.throttled:
+                return [RetryLater(f"{what}: {err}")]
+            if not (err.gone or err.code == 100):
+                problem = source_error(err, self.name, self.runtime.now(), None, self.token_hint)
+                log.error("%s: webhook: %s", self.name, problem or err)
+            return [Rejection(f"the {what} could not be read ({err})")]
+        except httpx.HTTPError as err:
+            return [RetryLater(f"{what}: {type(err).__name__}")]
+        except AnswerTooLarge as err:
+            return [Rejection(f"the {what} could not be read ({err})")]
+        finally:
+            self._note_usage()
         item = body.get(key)
         if not isinstance(item, dict):
             return [Rejection(f"Meta's answer has no {key}")]

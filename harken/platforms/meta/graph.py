@@ -166,6 +166,14 @@ class UnknownAccount(Exception):
     """A webhook delivery's entry for a Page or account that no brand lists."""
 
 
+@dataclass(frozen=True)
+class RetryLater:
+    """What a webhook delivery named could not be read now, for a reason that may pass: the
+    delivery is answered 503 and Meta sends it again (what was read of it is stored)."""
+
+    reason: str
+
+
 class GraphError(Exception):
     """An error answer of the Graph API (or an answer that is not its JSON)."""
 

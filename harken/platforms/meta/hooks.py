@@ -20,9 +20,12 @@ Each entry names the Page or account it is for; its brand is the one that lists 
 The posts are stored through ingest by the web app, as a poll's (once each: Meta delivers at
 least once), with the source's name; ``harken run`` finds them within a minute (its queue check
 runs a pass when work is pending) and classifies, routes and alerts them. When a fetch fails
-for a reason that may pass (Meta's 5xx, a timeout, throttling, a token being replaced) the
-delivery is answered 503: Meta sends it again, for up to 36 hours, and what was stored of it is
-not stored twice. A post Meta will no longer show (deleted) is skipped.
+for a reason that may pass (Meta's 5xx, a timeout, throttling, usage at ``usage_ceiling``, or
+the delivery's FETCH_FOR seconds spent), what was read is stored and the delivery is answered
+503: Meta sends it again, for up to 36 hours, and nothing is stored twice. A mention Meta will
+not show (deleted, comments turned off) is skipped; one it refuses for the token or a
+permission is skipped too, logged as an error saying what to fix (retrying would not help).
+A delivery for an ``object`` no source takes is answered 200, skipped (Meta would retry it).
 """
 
 from __future__ import annotations
@@ -31,21 +34,23 @@ import hashlib
 import hmac
 import json
 import logging
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
 
 from harken.config import Config
 from harken.errors import HarkenError
 from harken.platforms.base import Rejection
-from harken.platforms.meta.graph import GraphError, UnknownAccount
+from harken.platforms.meta.graph import RetryLater, UnknownAccount
 from harken.platforms.meta.walk import GraphSource
 from harken.records import MentionRecord
 
 log = logging.getLogger(__name__)
 
 MAX_DELIVERY = 1024 * 1024  # bytes; Meta batches up to 1,000 changes, each a few hundred bytes
+FETCH_FOR = 15.0  # seconds of fetching per delivery; the rest is fetched when it comes again
+SIGNATURE = re.compile(r"sha256=[0-9a-fA-F]{64}")
 
 
 class HookRefused(HarkenError):
@@ -56,10 +61,6 @@ class HookRefused(HarkenError):
         self.status = status
 
 
-class HookRetry(HarkenError):
-    """A delivery that could not be read through now: answered 503, Meta sends it again."""
-
-
 @dataclass
 class Delivered:
     """What a delivery gave: the posts to store (with ``source``'s name), and why anything
@@ -68,6 +69,7 @@ class Delivered:
     source: str
     records: list[MentionRecord] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    retry: str | None = None  # why part of it must be sent again (answered 503)
 
 
 class MetaHooks:
@@ -107,7 +109,8 @@ class MetaHooks:
         raise HookRefused(403, "hub.verify_token is not the webhook_verify_token of any source")
 
     def receive(self, body: bytes, signature: str | None) -> Delivered:
-        """Check and read one delivery (fetching what it names by id)."""
+        """Check and read one delivery (fetching what it names by id, for FETCH_FOR seconds
+        at most: Meta waits about 20 for an answer)."""
         if len(body) > MAX_DELIVERY:
             raise HookRefused(413, f"a delivery over {MAX_DELIVERY} bytes")
         signers = [s for s in self.sources if _signed(body, signature, _secret(s, "app_secret"))]
@@ -119,32 +122,40 @@ class MetaHooks:
             raise HookRefused(400, "the delivery is not JSON") from None
         kind = payload.get("object") if isinstance(payload, dict) else None
         source = next((s for s in signers if s.webhook_object == kind), None)
-        if source is None:
-            raise HookRefused(400, f"no source receives deliveries of object {str(kind)[:40]!r}")
+        if source is None:  # answered 200: sent again, it would be refused for 36 hours
+            log.info("meta webhook: no source takes deliveries of object %r", str(kind)[:40])
+            return Delivered("", skipped=[f"no source takes deliveries of object {kind!r}"])
         entries = payload.get("entry")
         delivered = Delivered(source.name)
+        until = time.monotonic() + FETCH_FOR
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict):
-                self._read(source, entry, delivered)
+                # Once one fetch must wait, none is tried: the rest is read as it came.
+                self._read(source, entry, delivered, until if delivered.retry is None else 0.0)
+        if delivered.retry is not None:
+            log.warning(
+                "%s: webhook: %s; stored what it could, Meta sends the delivery again",
+                source.name, delivered.retry,
+            )  # fmt: skip
         return delivered
 
-    def _read(self, source: GraphSource, entry: dict[str, Any], delivered: Delivered) -> None:
+    def _read(
+        self, source: GraphSource, entry: dict[str, Any], delivered: Delivered, until: float
+    ) -> None:
         try:
-            found = source.delivered(entry)
+            found = source.delivered(entry, until)
         except UnknownAccount as err:
             log.warning("%s: webhook: %s is not in the config; skipped", source.name, err)
             delivered.skipped.append(f"{err}: not in the config")
             return
-        except GraphError as err:
-            log.warning("%s: webhook: a fetch failed (%s); Meta sends it again", source.name, err)
-            raise HookRetry(f"{source.name}: {err}") from None
-        except httpx.HTTPError as err:
-            log.warning("%s: webhook: %s; Meta sends it again", source.name, type(err).__name__)
-            raise HookRetry(f"{source.name}: {type(err).__name__}") from None
-        delivered.records += [r for r in found if isinstance(r, MentionRecord)]
-        for rejection in (r for r in found if isinstance(r, Rejection)):
-            log.info("%s: webhook: skipped: %s", source.name, rejection.reason)
-            delivered.skipped.append(rejection.reason)
+        for item in found:
+            if isinstance(item, MentionRecord):
+                delivered.records.append(item)
+            elif isinstance(item, RetryLater):
+                delivered.retry = delivered.retry or item.reason
+            elif isinstance(item, Rejection):
+                log.info("%s: webhook: skipped: %s", source.name, item.reason)
+                delivered.skipped.append(item.reason)
 
 
 def _secret(source: GraphSource, key: str) -> str | None:
@@ -153,8 +164,8 @@ def _secret(source: GraphSource, key: str) -> str | None:
 
 
 def _signed(body: bytes, header: str | None, secret: str | None) -> bool:
-    """Whether ``header`` is ``sha256=`` and the body's HMAC under ``secret``."""
-    if not header or not secret or not header.startswith("sha256="):
+    """Whether ``header`` is ``sha256=`` and the body's HMAC under ``secret``, in hex."""
+    if not header or not secret or not SIGNATURE.fullmatch(header.strip()):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header.removeprefix("sha256=").strip().lower(), expected)
+    return hmac.compare_digest(header.strip().removeprefix("sha256=").lower(), expected)

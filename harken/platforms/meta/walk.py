@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from harken.platforms.meta.graph import (
     GraphClient,
     GraphError,
     GraphSettings,
+    RetryLater,
     source_error,
 )
 from harken.platforms.source import Page, Source
@@ -107,22 +109,41 @@ class GraphSource(Source):
 
     webhook_object: ClassVar[str]  # a delivery's "object": "page", "instagram"
 
-    def delivered(self, entry: dict[str, Any]) -> list[ParseResult]:
-        """The posts one entry of a webhook delivery carries (or names: fetched), about the
-        brand whose Page or account the entry is for. Raises UnknownAccount for an entry of
-        an account no brand lists, GraphError when a fetch fails."""
+    def delivered(
+        self, entry: dict[str, Any], until: float = math.inf
+    ) -> list[ParseResult | RetryLater]:
+        """The posts one entry of a webhook delivery carries (or names: fetched while the
+        monotonic time ``until`` has not passed), about the brand whose Page or account the
+        entry is for. Raises UnknownAccount for an entry of an account no brand lists."""
         raise NotImplementedError
 
-    def marked(self, parsed: Iterator[ParseResult], brand: str, own: set[str]) -> list[ParseResult]:
+    def marked(
+        self,
+        parsed: Iterator[ParseResult],
+        brand: str,
+        own: set[str],
+        own_names: set[str] | frozenset[str] = frozenset(),
+    ) -> list[ParseResult]:
         """Parsed posts as mentions about the brand (kept whether or not they name it); those
-        by its Page or account (``own``: their ids) are its answers, marked ``own``: they mark
-        the comments they answer responded, and are not queued (harken.pipeline.ingest)."""
+        by its Page or account (``own``: their ids; ``own_names``: their usernames, folded)
+        are its answers, marked ``own``: they mark the comments they answer responded, and
+        are not queued (harken.pipeline.ingest). A Page's answer is its own brand's only when
+        it is the Page of this brand (one brand's Page on another's is another author)."""
+        mine = {i for i in own if self.brand_of_account(i) == brand}
         return [
-            replace(item, about=brand, own=item.author.external_id in own)
+            replace(
+                item,
+                about=brand,
+                own=item.author.external_id in mine or item.author.handle.casefold() in own_names,
+            )
             if isinstance(item, MentionRecord)
             else item
             for item in parsed
         ]
+
+    def brand_of_account(self, account: str) -> str | None:
+        """The brand whose Page or account this id is (subclasses know their maps)."""
+        return None
 
     def translate(self, exc: Exception) -> SourceError | None:
         return source_error(exc, self.name, self.runtime.now(), self.client.usage, self.token_hint)

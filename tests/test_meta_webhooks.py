@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from harken.classify.classifier import Classifier
-from harken.config import Config, load_config
+from harken.config import Config
 from harken.errors import ConfigError
 from harken.pipeline.scheduler import Daemon
 from harken.platforms.replies import reply_problems, send_reply
@@ -27,9 +27,9 @@ from harken.platforms.reply import ReplyTarget
 from harken.store import Store, repo
 from harken.store.tables import Mention, QueueItem
 from harken.web.app import create_app
-from tests.conftest import write_config
 from tests.fakes.http import Reply
 from tests.fakes.meta import TOKEN, FakeGraph, graph_error
+from tests.test_listen_meta import make_config as listen_config
 
 SECRET, VERIFY = "app-secret-for-tests", "verify-me-please"
 PAGE, IG = "1001", "17841400000000001"
@@ -43,41 +43,12 @@ def fake() -> Iterator[FakeGraph]:
 
 
 def make_config(tmp_path: Path, fake: FakeGraph, hooks: str = "", signed: bool = True) -> Config:
-    secret = '    app_secret: "${META_APP_SECRET}"' if signed else ""
-    path = write_config(
-        tmp_path,
-        f"""
-brands:
-  - {{name: Acme, keywords: [acme], handles: ["@acme"]}}
-departments: [{{name: support}}]
-database: {{url: "sqlite:///{tmp_path / "h.db"}"}}
-sources:
-  facebook:
-    enabled: true
-    api_base_url: "{fake.url}"
-    access_token: "${{FACEBOOK_PAGE_TOKEN}}"
-    pages: {{Acme: ["{PAGE}"]}}
-{secret}
-{hooks}
-  instagram:
-    enabled: true
-    api_base_url: "{fake.url}"
-    access_token: "${{INSTAGRAM_ACCESS_TOKEN}}"
-    accounts: {{Acme: ["{IG}"]}}
-{secret}
-{hooks}
-""",
-    )
-    env = {
-        "FACEBOOK_PAGE_TOKEN": TOKEN,
-        "INSTAGRAM_ACCESS_TOKEN": TOKEN,
-        "META_APP_SECRET": SECRET,
-        "META_VERIFY_TOKEN": VERIFY,
-    }
-    return load_config(path, environ=env)
+    """Both sources (tests/test_listen_meta.py's config), signed and with ``hooks``."""
+    lines = (f'app_secret: "{SECRET}"\n' if signed else "") + hooks
+    return listen_config(tmp_path, fake, facebook=lines, instagram=lines)
 
 
-HOOKS = '    webhook_verify_token: "${META_VERIFY_TOKEN}"'
+HOOKS = f'webhook_verify_token: "{VERIFY}"'
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -235,6 +236,15 @@ def test_polls_go_on_beside_a_live_stream_and_sources_shows_its_lag(
     assert daemon.poll(sources[0]) is None  # stopping: nothing more
 
 
+def streaming(config: Config, **runner: Any) -> tuple[Any, StreamRunner, threading.Event, Store]:
+    """The config's one source, its stream's runner (not started), the stop and the store."""
+    store = Store(config.database.url)
+    stop = threading.Event()
+    (source,) = build_sources(config, runtime=Runtime(stop=stop))
+    (stream,) = build_streams([source])
+    return source, StreamRunner(store, config, stream, **runner), stop, store
+
+
 # -- Mastodon: the streaming API's hashtag streams --------------------------------------------
 
 
@@ -313,11 +323,7 @@ def test_a_mastodon_public_timeline_stream_keeps_the_statuses_that_name_a_brand(
     with fake.api:
         fake.streaming_url = fake.url.replace("http://", "ws://")
         config = mastodon_config(tmp_path, fake.url, more="stream_timeline: public")
-        store = Store(config.database.url)
-        stop = threading.Event()
-        (source,) = build_sources(config, runtime=Runtime(stop=stop))
-        (stream,) = build_streams([source])
-        runner = StreamRunner(store, config, stream)
+        _, runner, stop, store = streaming(config)
         runner.start()
         try:
             wait_for(lambda: len(fake.stream_requests) == 3)  # two hashtags and the timeline
@@ -352,12 +358,8 @@ def test_a_refused_mastodon_token_is_said_plainly_and_retried_with_backoff(
     with fake.api:
         fake.streaming_url = fake.url.replace("http://", "ws://")
         config = mastodon_config(tmp_path, fake.url, token="a-wrong-token-1111")
-        store = Store(config.database.url)
-        stop = threading.Event()
-        (source,) = build_sources(config, runtime=Runtime(stop=stop))
-        (stream,) = build_streams([source])
         said: list[str] = []
-        runner = StreamRunner(store, config, stream, say=said.append)
+        _, runner, stop, store = streaming(config, say=said.append)
         runner.start()
         try:
             wait_for(lambda: runner.reconnects >= 2, timeout=15)
@@ -436,12 +438,8 @@ def test_a_stream_line_without_end_is_cut_off_and_the_stream_reconnects(tmp_path
     fake = FakeX()
     with fake.api:
         config = x_config(tmp_path, fake.api.url)
-        store = Store(config.database.url)
-        stop = threading.Event()
-        (source,) = build_sources(config, runtime=Runtime(stop=stop))
-        (stream,) = build_streams([source])
         said: list[str] = []
-        runner = StreamRunner(store, config, stream, say=said.append)
+        _, runner, stop, store = streaming(config, say=said.append)
         runner.start()
         try:
             wait_for(lambda: runner.connected_at is not None)
@@ -463,12 +461,8 @@ def test_a_plan_without_the_filtered_stream_turns_it_off_once(tmp_path: Path) ->
     fake.stream_plan = False
     with fake.api:
         config = x_config(tmp_path, fake.api.url)
-        store = Store(config.database.url)
-        stop = threading.Event()
-        (source,) = build_sources(config, runtime=Runtime(stop=stop))
-        (stream,) = build_streams([source])
         said: list[str] = []
-        runner = StreamRunner(store, config, stream, say=said.append)
+        _, runner, stop, store = streaming(config, say=said.append)
         runner.start()
         runner.join(timeout=10)  # it ends by itself
         stop.set()

@@ -10,9 +10,24 @@ from harken.matching import Phrase, compile_phrases, first_hit
 from harken.text import normalize
 
 # Platforms whose author "handle" is a display name anyone can take (a Facebook Page's or
-# person's name, a feed entry's author): brands[].handles never make an author the brand's own
-# there, only the ids the config lists (sources.facebook.pages).
+# person's name, a feed entry's author): a handle in the config (accounts: without a platform)
+# never names an author there; only ids (sources.facebook.pages) or a platform-scoped entry.
 DISPLAY_NAMES = frozenset({"facebook", "rss", "news"})
+# Where brands[].handles name the brand's own accounts: the platforms they are searched on
+# (@acme on X; acme.bsky.social on Bluesky), and Mastodon's full user@instance addresses. On
+# Reddit, YouTube or Instagram the same name may be anyone's: name the brand's accounts there
+# with accounts: (platform:, role: own) or the sources' ids.
+HANDLE_PLATFORMS = frozenset({"x", "bluesky", "mastodon"})
+
+
+def own_handle(platform: str, handle: str, handles: set[str]) -> bool:
+    """Whether ``handle`` (bare) on ``platform`` is one of the brand's ``handles`` (bare)."""
+    if platform not in HANDLE_PLATFORMS or not handle:
+        return False
+    if platform == "mastodon" and "@" not in handle:
+        return False  # a local name: whose it is depends on the instance
+    return handle in handles
+
 
 # Where a source's config names the brand's own accounts by id: its key, per source type.
 OWN_ID_KEYS = {"facebook": "pages", "instagram": "accounts", "youtube": "channels"}
@@ -76,13 +91,14 @@ class BrandDetector:
 
     def own_account(self, platform: str, author_id: str, handle: str) -> str | None:
         """The brand whose own account this is: by id (own_ids), or by its exact handle
-        (brands[].handles) where handles are account names, not display names."""
+        (brands[].handles) where those name it (HANDLE_PLATFORMS)."""
         if (brand := self.owned.get((platform, author_id))) is not None:
             return brand
-        if platform in DISPLAY_NAMES:
-            return None
         name = bare(handle)
-        return next((b for b, handles in self.handles.items() if name in handles), None)
+        return next(
+            (b for b, handles in self.handles.items() if own_handle(platform, name, handles)),
+            None,
+        )
 
     def known(self, name: str | None) -> str | None:
         """``name`` if it is a configured brand (a source's ``about``), else None."""

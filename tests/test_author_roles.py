@@ -249,6 +249,7 @@ routing:
     - {{name: threats, when: {{keywords: [lawyer]}}, to: [pr, support], priority: urgent}}
 sources:
   facebook: {{pages: {{Acme: ["100064"]}}}}   # its Page, by id (not enabled: imports only)
+  instagram: {{accounts: {{Acme: ["ig-acme"]}}}}
 """
 
 USERS = [
@@ -378,6 +379,12 @@ def test_in_a_flat_thread_the_brands_answer_marks_the_customer_it_names(project:
     assert invoke("import", "ig.jsonl", "--platform", "instagram").exit_code == 0
     status = {i["mention"]["external_id"]: i["status"] for i in items(project)}
     assert status == {"C1": "new", "R2": "responded"}  # Bob was answered, not Alice
+    # An answer to someone harken holds no post of marks nobody (not Alice by default).
+    stranger = ig_comment("R4", "@dora DM us please", "acme", "09:20", "C1")
+    stranger["from"]["id"] = "ig-acme"
+    p.write_jsonl(project / "ig2.jsonl", {"data": [stranger]})
+    assert invoke("import", "ig2.jsonl", "--platform", "instagram").exit_code == 0
+    assert {i["mention"]["external_id"]: i["status"] for i in items(project)} == status
 
 
 def test_the_brands_answer_responds_for_one_department_and_names_no_stranger(
@@ -391,12 +398,17 @@ def test_the_brands_answer_responds_for_one_department_and_names_no_stranger(
     assert invoke("import", "threat.jsonl", "--platform", "x").exit_code == 0
     assert invoke("import", "answer.jsonl", "--platform", "x").exit_code == 0
     by_department = {i["department"]: i for i in items(project)}
-    # The customers' queue is answered; PR's urgent item keeps its status, with a note.
+    # The customers' queue is answered; PR's urgent item keeps its status and escalation.
     assert (by_department["support"]["status"], by_department["pr"]["status"]) == (
         "responded", "new"
     )  # fmt: skip
-    shown = json.loads(ok("queue", "show", str(by_department["pr"]["id"]), "-f", "json"))
-    assert "this item keeps its status" in shown["events"][-1]["note"]
+    # Once the customers' item is closed, a later answer never falls to PR's.
+    ok("queue", "resolve", str(by_department["support"]["id"]))
+    again = p.tweet("4202", "@kenji_t following up: refund sent", author="400",
+                    referenced_tweets=[{"type": "replied_to", "id": "1201"}])  # fmt: skip
+    p.write_jsonl(project / "again.jsonl", p.x_page(again, users=USERS))
+    assert invoke("import", "again.jsonl", "--platform", "x").exit_code == 0
+    assert {i["department"]: i["status"] for i in items(project)} == {"pr": "new"}
 
 
 def test_a_page_that_calls_itself_acme_is_a_stranger_and_the_page_by_id_is_acme(
@@ -418,6 +430,23 @@ def test_a_page_that_calls_itself_acme_is_a_stranger_and_the_page_by_id_is_acme(
     assert invoke("import", "fb2.jsonl", "--platform", "facebook").exit_code == 0
     fb = {i["mention"]["external_id"]: i["status"] for i in items(project)}
     assert fb["811_1"] == "responded" and "811_3" not in fb
+    # Facebook tags people by name: an answer that begins with Lena's answers Lena's comment.
+    lena = comment("811_4", "acme billed me twice too!", ("502", "Lena Fischer"), 3)
+    to_lena = comment("811_5", "Lena Fischer, so sorry: refund sent", ("100064", "Acme Cloud"), 4)
+    p.write_jsonl(project / "fb3.jsonl", {"data": [lena, to_lena]})
+    assert invoke("import", "fb3.jsonl", "--platform", "facebook").exit_code == 0
+    store = Store(load_config(project / "config.yaml").database.url)
+    with store.session() as session:
+        lenas = session.execute(select(Mention).where(Mention.external_id == "811_4")).scalar_one()
+        keyed = session.execute(
+            select(QueueEvent).where(
+                QueueEvent.request_key.startswith("staff-reply:facebook:811_5:")
+            )
+        ).scalar_one()
+        answered = session.get(QueueItem, keyed.queue_item_id)
+    store.close()
+    # the item of Lena's post, or of the incident it joined (not Tom's post by default)
+    assert answered is not None and answered.incident_id == lenas.incident_id
 
 
 def test_press_goes_to_pr_and_explain_names_the_role(project: Path) -> None:

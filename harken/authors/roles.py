@@ -1,9 +1,11 @@
 """The role of an author, from ``accounts:`` in config.
 
-An exact handle wins over a pattern, and both over the brand's own accounts (role ``own``:
-the ids its sources' config lists, then ``brands[].handles`` where handles are account names,
-not display names such as Facebook's); posts of RSS/news sources are ``press`` unless an
-account says otherwise. Handles compare without ``@`` and case-insensitively.
+An exact handle wins over a pattern, and both over the brand's own accounts (role ``own``: the
+ids its sources' config lists, then ``brands[].handles`` on the platforms they name it on,
+harken.brands.HANDLE_PLATFORMS). On platforms where an author's name is a display name anyone
+can take (Facebook, feeds), only ``accounts:`` entries for that platform apply; posts of
+RSS/news sources are ``press`` unless an account says otherwise. Handles compare without ``@``
+and case-insensitively.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from harken.brands import DISPLAY_NAMES, bare, own_ids
+from harken.brands import DISPLAY_NAMES, bare, own_handle, own_ids
 from harken.config import AccountConfig, BrandConfig, Config
 from harken.config.schema import ROLES
 
@@ -60,8 +62,8 @@ def author_role(
             return AuthorRole(account.role, f"accounts: pattern {account.pattern!r}")
     if author_id is not None and (platform, author_id) in own_ids(config):
         return AuthorRole("own", f"sources.{platform} (the brand's own account)")
-    handles = (bare(h) for b in _brands(config, brand) for h in b.handles)
-    if name and platform not in DISPLAY_NAMES and name in handles:
+    handles = {bare(h) for b in _brands(config, brand) for h in b.handles}
+    if own_handle(platform, name, handles):
         return AuthorRole("own", "brands[].handles")
     if platform in NEWS_SOURCES or source_kind in NEWS_SOURCES:
         return AuthorRole("press", "an RSS/news source")
@@ -71,6 +73,8 @@ def author_role(
 def _applies(account: AccountConfig, platform: str, brand: str | None) -> bool:
     if account.platform is not None and account.platform != platform:
         return False
+    if account.platform is None and platform in DISPLAY_NAMES:
+        return False  # a name anyone can take there: only an entry for that platform names it
     return account.brand is None or brand is None or account.brand == brand
 
 

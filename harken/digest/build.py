@@ -45,7 +45,7 @@ from harken.digest.model import (
     VoiceRow,
 )
 from harken.reports import voice
-from harken.store.complaints import complaint_count
+from harken.store.complaints import complaint_count, not_own
 from harken.store.tables import (
     Alert,
     Author,
@@ -174,7 +174,7 @@ def _headline(
         )
         .select_from(Mention)
         .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
-        .where(_in_window(col(Mention.created_at), start, end))
+        .where(_in_window(col(Mention.created_at), start, end), not_own())
     ).one()
     return Headline(
         mentions=int(mentions),
@@ -449,7 +449,7 @@ def _sentiment_series(session: Session, edges: Sequence[datetime]) -> tuple[Sent
         select(bucket.label("bucket"), col(Classification.sentiment).label("sentiment"))
         .select_from(Mention)
         .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
-        .where(_in_window(col(Mention.created_at), edges[0], edges[-1]))
+        .where(_in_window(col(Mention.created_at), edges[0], edges[-1]), not_own())
         .subquery()
     )
     # Grouped outside: PostgreSQL would not match a CASE repeated with fresh parameters.
@@ -497,7 +497,11 @@ def _share_of_voice(
         )
         .join(Author, col(Author.id) == col(Mention.author_id))
         .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
-        .where(_in_window(col(Mention.created_at), start, end), col(Mention.brand).in_(wanted))
+        .where(
+            _in_window(col(Mention.created_at), start, end),
+            col(Mention.brand).in_(wanted),
+            not_own(),
+        )
     ).all()
     frame = pd.DataFrame(
         rows, columns=["brand", "author_id", "followers", "sentiment", *voice.ENGAGEMENT]

@@ -107,18 +107,19 @@ def store_records(
     are listed in ``refused`` and the others stored, so one bad post cannot hold back its
     page (a page whose cursor never commits is read again, forever). Lost connections and
     locks are not refusals: they fail the whole batch, to be retried."""
-    records = list(records)
-    batch = {(r.platform, r.external_id) for r in records}
+    # The brand's own posts last: an answer is kept only when the post it answers is stored,
+    # which a customer's post of the same page then is (whatever order the page came in).
+    records = sorted(records, key=lambda r: _own_brand(r, brands)[0])
     try:
         with savepoint(session):
-            return _store_each(session, records, brands, shift, source, batch)
+            return _store_each(session, records, brands, shift, source)
     except REFUSED:
         pass
     counts = IngestResult()
     for record in records:
         try:
             with savepoint(session):
-                counts.add(_store_each(session, [record], brands, shift, source, batch))
+                counts.add(_store_each(session, [record], brands, shift, source))
         except REFUSED as err:
             reason = refusal_reason(err)
             log.warning(
@@ -150,15 +151,11 @@ def _store_each(
     brands: BrandDetector,
     shift: timedelta | None,
     source: str,
-    batch: set[tuple[str, str]],
 ) -> IngestResult:
     counts = IngestResult()
     for record in records:
-        author = record.author
-        own = brands.own_account(record.platform, author.external_id, author.handle) or (
-            brands.known(record.about) if record.own else None
-        )
-        if (own is not None or record.own) and not _answers_a_known_post(session, record, batch):
+        mine, own = _own_brand(record, brands)
+        if mine and not _answers_a_stored_post(session, record):
             # The brand's announcements are not mentions; nor is an answer to a post harken
             # does not hold (its own thread's "2/2", a customer never collected): it would
             # mark nothing, and stand alone for an incident of the brand's own words.
@@ -171,10 +168,10 @@ def _store_each(
         if shift:
             record = _shifted(record, shift)
         author_id = repo.upsert_author(session, record.author)
-        # The brand's own answer is stored flagged: routing never queues it, and it marks the
-        # items of the post it answers responded (queue.actions.staff_replied), though it was
+        # The brand's own answer is stored flagged: routing never queues it, and it marks an
+        # item of the post it answers responded (queue.platform_answers), though it was
         # written outside harken.
-        flags = ["own"] if own is not None or record.own else None
+        flags = ["own"] if mine else None
         if repo.insert_mention(session, record, author_id, brand, source, flags=flags):
             counts.stored += 1
             counts.own_answers += flags is not None
@@ -183,14 +180,21 @@ def _store_each(
     return counts
 
 
-def _answers_a_known_post(
-    session: Session, record: MentionRecord, batch: set[tuple[str, str]]
-) -> bool:
-    """Whether the post replies to a post stored, or stored with it (its batch)."""
+def _own_brand(record: MentionRecord, brands: BrandDetector) -> tuple[bool, str | None]:
+    """Whether the brand wrote the post (by its account's id or exact handle, or as its
+    source says), and which brand, when known."""
+    author = record.author
+    own = brands.own_account(record.platform, author.external_id, author.handle) or (
+        brands.known(record.about) if record.own else None
+    )
+    return own is not None or record.own, own
+
+
+def _answers_a_stored_post(session: Session, record: MentionRecord) -> bool:
+    """Whether the post replies to a stored post (one stored in this transaction too)."""
     if record.reference is None or record.reference[0] != "reply":
         return False
-    answered = (record.platform, record.reference[1])
-    return answered in batch or repo.mention_id(session, *answered) is not None
+    return repo.mention_id(session, record.platform, record.reference[1]) is not None
 
 
 def _shifted(record: MentionRecord, shift: timedelta) -> MentionRecord:

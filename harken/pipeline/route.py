@@ -137,7 +137,8 @@ def _route_one(
     assignment = incidents.assign(session, mention, c, config.incidents, storms=impostor is None)
     incident = assignment.incident
     assert incident.id is not None
-    joined.add(incident.id, mention)  # before anything can flush it
+    if not incidents.own_answer(mention):  # the brand's answer is no growth of the problem
+        joined.add(incident.id, mention)  # before anything can flush it
     # Now that the mention has an incident, its growth is part of the risk.
     recent = 0 if assignment.created else joined.recent(session, incident.id, mention)
     rescore(session, config, mention, author, c, incident.id, assignment.created, snapshotted,

@@ -9,28 +9,29 @@ import re
 from sqlalchemy import select
 from sqlmodel import Session
 
-from harken.brands import bare
+from harken.brands import DISPLAY_NAMES, bare
 from harken.queue.actors import MAX_ACTOR, Actor
-from harken.queue.items import event, mark_responded
-from harken.store.repo import OPEN_STATUSES, open_items
-from harken.store.tables import Author, Mention, QueueEvent, QueueItem, utcnow
+from harken.queue.items import mark_responded
+from harken.store.repo import OPEN_STATUSES
+from harken.store.tables import Author, Mention, QueueEvent, QueueItem
 
 
 def staff_replied(
     session: Session, reply: Mention, handle: str, default_department: str | None = None
 ) -> list[int]:
     """A staff account (accounts:) or the brand's own answered a post on the platform,
-    outside harken: the post's open items (else those of the incident it joined) hear of it.
-    One of them is responded, by the handle via the platform, the reply's own time stopping
-    its SLA clock: the default department's (``routing.default``, the customers' queue), else
-    the least urgent (the customer's errand; urgent items are escalations, for legal, PR or
-    security to judge); the others get a note that it was answered, and keep their status.
-    In a thread where every reply points at its first comment (Instagram, YouTube, Facebook),
-    a reply that begins with @someone answers that person's latest post in the thread. An
-    answer across brands marks nothing. Each (reply, item) is recorded once, by its request
-    key, however often the reply is routed. Runs in the route stage's transaction (no
-    permission asked: it is what happened, not a request); the caller commits. Returns the
-    ids of the items it marked responded."""
+    outside harken: one item of the post (else of the incident it joined) is responded, by
+    the handle via the platform, the reply's own time stopping its SLA clock. Which one: the
+    default department's (``routing.default``, the customers' queue), else the least urgent
+    (the customer's errand; urgent items are escalations, for legal, PR or security to
+    judge, which a public answer does not settle). When that item is closed already, the
+    answer marks nothing: it never falls to another department's item. The others keep
+    their status and escalation. In a thread where every reply points at its first comment
+    (Instagram, YouTube, Facebook), the reply answers the person it names (see
+    ``_addressed``). An answer across brands marks nothing. Each (reply, item) is recorded
+    once, by its request key, however often the reply is routed. Runs in the route stage's
+    transaction (no permission asked: it is what happened, not a request); the caller
+    commits. Returns the ids of the items it marked responded."""
     if reply.ref_kind != "reply" or not reply.ref_external_id:
         return []
     answered = session.execute(
@@ -40,52 +41,60 @@ def staff_replied(
     ).scalar_one_or_none()
     if answered is None or (reply.brand and answered.brand and reply.brand != answered.brand):
         return []
-    answered = _addressed(session, reply, answered)
-    who = Actor(handle[:MAX_ACTOR], via=reply.platform)
-    items = _items_answered(session, answered)
-    chosen = _answering(items, default_department)
-    marked = []
-    for item in items:
-        key = f"staff-reply:{reply.platform}:{reply.external_id}:item-{item.id}"[:128]
-        if session.execute(select(QueueEvent.id).where(QueueEvent.request_key == key)).first():
-            continue
-        where = f"on {reply.platform} ({reply.url or reply.external_id})"
-        assert item.id is not None
-        if item is not chosen:
-            note = f"answered {where} by {who.name}; this item keeps its status"
-            session.add(event(item, who, "noted", utcnow(), note[:500], request_key=key))
-            continue
-        if item.responded_at is None:  # the reply's time, not when harken saw it
-            item.responded_at = max(reply.created_at, item.created_at)
-        mark_responded(session, item, who, f"replied {where}"[:500], key)
-        marked.append(item.id)
-    return marked
+    addressed = _addressed(session, reply, answered)
+    if addressed is None:
+        return []  # it names someone else than the thread's posters harken holds
+    item = _answering(_items_of(session, addressed), default_department)
+    if item is None or item.status not in OPEN_STATUSES:
+        return []
+    assert item.id is not None
+    key = f"staff-reply:{reply.platform}:{reply.external_id}:item-{item.id}"[:128]
+    if session.execute(select(QueueEvent.id).where(QueueEvent.request_key == key)).first():
+        return []
+    if item.responded_at is None:  # the reply's time, not when harken saw it
+        item.responded_at = max(reply.created_at, item.created_at)
+    note = f"replied on {reply.platform} ({reply.url or reply.external_id})"
+    mark_responded(session, item, Actor(handle[:MAX_ACTOR], via=reply.platform), note[:500], key)
+    return [item.id]
 
 
 PRIORITY_ORDER = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
-LEADING_HANDLES = re.compile(r"^\s*((?:@[\w.\-]+[\s,:]*)+)")
+# The @handles a reply begins with ("@bob", "@bob.smith:", "@bob さん"): ASCII, as handles
+# are on the platforms that tag with @; a trailing dot is punctuation.
+LEADING_HANDLES = re.compile(r"^\s*((?:@[A-Za-z0-9_.\-]{1,64}[^@\w]{0,3})+)", re.ASCII)
+HANDLE = re.compile(r"@([A-Za-z0-9_.\-]{1,64})", re.ASCII)
+THREAD_SCAN = 200  # the latest posts of a thread looked at for the person a reply names
+# Where every reply of a thread points at its first comment, whichever post it answers.
+FLAT_THREADS = frozenset({"instagram", "youtube", "facebook"})
 
 
 def _answering(items: list[QueueItem], default_department: str | None) -> QueueItem | None:
-    """The item a public answer responds to: the default department's, else the least
-    urgent (then the first opened)."""
+    """The item a public answer responds to, whatever its status: the default department's,
+    else the least urgent (then the first opened)."""
     if not items:
         return None
     default = [i for i in items if i.department == default_department]
     return (default or sorted(items, key=lambda i: (PRIORITY_ORDER.get(i.priority, 1), i.id)))[0]
 
 
-def _addressed(session: Session, reply: Mention, answered: Mention) -> Mention:
+def _addressed(session: Session, reply: Mention, answered: Mention) -> Mention | None:
     """The post a reply answers. Where threads are flat (every reply points at the thread's
-    first comment), a reply that begins with @handles answers the latest earlier post in the
-    thread by one of them (the thread's first comment when it is theirs, or when none is)."""
-    lead = LEADING_HANDLES.match(reply.text or "")
-    named = {bare(h) for h in re.findall(r"@([\w.\-]+)", lead.group(1))} if lead else set()
-    if not named or not reply.conversation_id:
-        return answered
+    first comment), a reply that names someone answers that person's latest earlier post in
+    the thread: by @handle where the platform tags so, by the name it begins with on
+    Facebook (whose tags are names). The thread's first comment when it names nobody, or its
+    author; None when it names only people harken holds no post of in the thread."""
+    if reply.platform not in FLAT_THREADS or not reply.conversation_id:
+        return answered  # elsewhere a reply points at the very post it answers
     author = session.get(Author, answered.author_id)
-    if author is not None and bare(author.handle) in named:
-        return answered
+    if reply.platform in DISPLAY_NAMES:
+        named: set[str] = set()
+        starts = (reply.text or "").casefold()
+    else:
+        lead = LEADING_HANDLES.match(reply.text or "")
+        named = {bare(h).rstrip(".") for h in HANDLE.findall(lead.group(1))} if lead else set()
+        if not named or (author is not None and bare(author.handle) in named):
+            return answered
+        starts = ""
     rows = session.execute(
         select(Mention, Author.handle)
         .join(Author, Author.id == Mention.author_id)
@@ -96,19 +105,33 @@ def _addressed(session: Session, reply: Mention, answered: Mention) -> Mention:
             Mention.id != reply.id,
         )
         .order_by(Mention.created_at.desc())  # type: ignore[attr-defined]
-        .limit(200)
+        .limit(THREAD_SCAN)
     ).all()
-    return next((m for m, handle in rows if bare(handle) in named), answered)
+    if starts:  # Facebook: "Tomás Ruiz, …" tags Tomás
+        if author is not None and _begins_with(starts, author.handle):
+            return answered
+        return next((m for m, name in rows if _begins_with(starts, name)), answered)
+    return next((m for m, name in rows if bare(name) in named), None)
 
 
-def _items_answered(session: Session, answered: Mention) -> list[QueueItem]:
-    """The open items the answered post opened; else those of the incident it joined."""
+def _begins_with(text: str, name: str | None) -> bool:
+    """Whether the (folded) text begins with the person's name (three letters at least)."""
+    return bool(name) and len(name or "") > 2 and text.startswith((name or "").casefold())
+
+
+def _items_of(session: Session, answered: Mention) -> list[QueueItem]:
+    """Every item the answered post opened, whatever its status; else those of the incident
+    it joined (a post that joined folds into its incident's items)."""
     own = session.execute(
-        select(QueueItem)
-        .where(
-            QueueItem.mention_id == answered.id,
-            QueueItem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
-        )
-        .order_by(QueueItem.id)
+        select(QueueItem).where(QueueItem.mention_id == answered.id).order_by(QueueItem.id)
     ).scalars()
-    return list(own) or open_items(session, answered.incident_id)
+    found = list(own)
+    if found or answered.incident_id is None:
+        return found
+    return list(
+        session.execute(
+            select(QueueItem)
+            .where(QueueItem.incident_id == answered.incident_id)
+            .order_by(QueueItem.id)
+        ).scalars()
+    )

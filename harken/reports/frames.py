@@ -44,13 +44,13 @@ COLUMNS: dict[str, Any] = {
 CLASSIFIED = {"sentiment", "complaint", "complaining", "risk", "topics"}
 
 
-def mentions(store: Store, scope: Scope, *names: str) -> pd.DataFrame:
+def mentions(store: Store, scope: Scope, *names: str, with_own: bool = False) -> pd.DataFrame:
     """The scope's mentions with the named columns (``COLUMNS``); classification columns are
-    None where a mention is not classified yet."""
+    None where a mention is not classified yet. Without the brand's own posts, unless
+    ``with_own`` (an incident's posts are all it holds, as its size counts them)."""
+    filters = scope.mention_filters() if with_own else scope.said_filters()
     statement: Select[Any] = (
-        select(*(COLUMNS[name].label(name) for name in names))
-        .select_from(Mention)
-        .where(*scope.mention_filters())
+        select(*(COLUMNS[name].label(name) for name in names)).select_from(Mention).where(*filters)
     )
     if CLASSIFIED & set(names):
         statement = statement.outerjoin(

@@ -30,7 +30,9 @@ MIN_GROWTH = 2  # one new post is a post, not an incident growing
 
 def incidents(store: Store, scope: Scope, top: int = TOP, recent: timedelta = RECENT) -> Report:
     recent = min(recent, scope.until - scope.since)
-    posts = frames.mentions(store, scope, "id", "created_at", "incident_id", "sentiment", "risk")
+    posts = frames.mentions(
+        store, scope, "id", "created_at", "incident_id", "sentiment", "risk", with_own=True
+    )
     posts = posts[posts["incident_id"].notna()]
     recent_start = pd.Timestamp(scope.until - recent)
     posts = posts.assign(

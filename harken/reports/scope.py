@@ -44,16 +44,17 @@ class Scope:
 
     def mention_filters(self) -> list[ColumnElement[bool]]:
         """WHERE clauses that keep the scope's mentions (``Mention`` must be in the query)."""
-        filters = [
-            col(Mention.created_at) >= self.since,
-            col(Mention.created_at) < self.until,
-            not_own(),  # the brand's own posts are not what people say about it
-        ]
+        filters = [col(Mention.created_at) >= self.since, col(Mention.created_at) < self.until]
         if self.brand:
             filters.append(col(Mention.brand) == self.brand)
         if self.platforms:
             filters.append(col(Mention.platform).in_(self.platforms))
         return filters
+
+    def said_filters(self) -> list[ColumnElement[bool]]:
+        """``mention_filters`` less the brand's own posts (flag ``own``): what people say
+        about the brand, which the counts of mentions report (its queue items keep theirs)."""
+        return [*self.mention_filters(), not_own()]
 
     def previous(self) -> Scope:
         """The window of the same length just before this one (for "rising" comparisons)."""

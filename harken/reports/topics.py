@@ -163,13 +163,13 @@ def _term_table(
 
 
 def _count(store: Store, scope: Scope) -> int:
-    statement = select(func.count()).select_from(Mention).where(*scope.mention_filters())
+    statement = select(func.count()).select_from(Mention).where(*scope.said_filters())
     with store.session() as session:
         return int(session.execute(statement).scalar_one())
 
 
 def _texts(store: Store, scope: Scope, step: int) -> list[str]:
-    statement = select(col(Mention.text)).where(*scope.mention_filters())
+    statement = select(col(Mention.text)).where(*scope.said_filters())
     if step > 1:
         statement = statement.where(col(Mention.id) % step == 0)
     return [str(t) for t in read_frame(store, statement)["text"]]

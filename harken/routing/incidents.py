@@ -305,9 +305,7 @@ def _kept(session: Session, incident: Incident) -> Incident:
 
 
 def _grow(incident: Incident, mention: Mention, risk: float) -> None:
-    if own_answer(mention) and incident.size > 0:
-        return  # the brand's answer joins, but is not one more report of the problem
-    incident.size += 1
+    incident.size += 1  # all its posts, the brand's answers too (its growth leaves them out)
     incident.first_seen = min(incident.first_seen, mention.created_at)
     incident.last_seen = max(incident.last_seen, mention.created_at)
     raise_top(incident, mention, risk)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from harken.records import AuthorRecord, MentionRecord
+from harken.store.complaints import not_own
 from harken.store.tables import (
     Alert,
     Author,
@@ -205,6 +206,7 @@ def _recent_statement() -> Any:
         t.c.incident_id == bindparam("incident"),
         t.c.created_at >= bindparam("since"),
         t.c.id.not_in(bindparam("exclude", expanding=True)),
+        not_own(),  # the brand's answers are no growth of the problem
     )
 
 

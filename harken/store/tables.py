@@ -78,6 +78,8 @@ class Mention(SQLModel, table=True):
         Index("ix_mentions_routed_at", "routed_at"),
         Index("ix_mentions_incident", "incident_id", "created_at"),
         Index("ix_mentions_author", "author_id", "created_at"),
+        # a thread's posts: which one a brand's answer names (harken.queue.platform_answers)
+        Index("ix_mentions_conversation", "platform", "conversation_id", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

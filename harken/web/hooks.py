@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from harken.pipeline.ingest import ingest
 from harken.platforms.meta.hooks import MAX_DELIVERY, HookRefused, MetaHooks
+from harken.store import repo
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -84,8 +85,13 @@ async def deliver(request: Request) -> Response:
 def _receive(
     request: Request, hooks: MetaHooks, body: bytes, signature: str | None
 ) -> tuple[dict[str, int], str | None]:
-    delivered = hooks.receive(body, signature)
     config, store = request.app.state.config, request.app.state.store
+
+    def stored(platform: str, external_id: str) -> bool:
+        with store.session() as session:
+            return repo.mention_id(session, platform, external_id) is not None
+
+    delivered = hooks.receive(body, signature, stored)
     stored = duplicates = 0
     skipped = len(delivered.skipped)
     if delivered.records:

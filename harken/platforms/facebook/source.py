@@ -32,7 +32,13 @@ from harken.config import StrList
 from harken.errors import ConfigError
 from harken.platforms.base import ParseResult, dict_or_empty
 from harken.platforms.facebook import parse as facebook_parser
-from harken.platforms.meta.graph import GraphSettings, RetryLater, UnknownAccount
+from harken.platforms.meta.graph import (
+    GraphSettings,
+    RetryLater,
+    Stored,
+    UnknownAccount,
+    nothing_stored,
+)
 from harken.platforms.meta.walk import Edge, GraphSource, time_field
 from harken.platforms.source import Page
 
@@ -172,7 +178,7 @@ class FacebookSource(GraphSource):
     webhook_object = "page"
 
     def delivered(
-        self, entry: dict[str, Any], until: float = math.inf
+        self, entry: dict[str, Any], until: float = math.inf, stored: Stored = nothing_stored
     ) -> list[ParseResult | RetryLater]:
         """A Page's ``feed`` changes: visitors' posts and comments, as they are written
         (nothing to fetch)."""

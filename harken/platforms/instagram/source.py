@@ -36,11 +36,14 @@ from harken.errors import ConfigError, RateLimited
 from harken.net.limits import AnswerTooLarge
 from harken.platforms.base import ParseResult, Rejection, dict_or_empty
 from harken.platforms.instagram import parse as instagram_parser
+from harken.platforms.instagram.parse import PLATFORM
 from harken.platforms.meta.graph import (
     GraphError,
     GraphSettings,
     RetryLater,
+    Stored,
     UnknownAccount,
+    nothing_stored,
     source_error,
 )
 from harken.platforms.meta.walk import Edge, GraphSource, after_cursor, time_field
@@ -184,16 +187,17 @@ class InstagramSource(GraphSource):
         return {**comment, "replies": {"data": replies}}
 
     def _about(self, data: list[Any], brand: str) -> list[ParseResult]:
-        """Mentions about the brand; the account's own comments marked."""
+        """Mentions about the brand; the account's own comments marked (by id or username)."""
         worded = [i for i in data if instagram_parser.has_words(i)]  # a photo alone is no mention
-        return self.marked(instagram_parser.parse({"data": worded}), brand, set(self.owners))
+        parsed = instagram_parser.parse({"data": worded})
+        return self.marked(parsed, brand, set(self.owners), self._own_names(brand))
 
     # -- webhooks -----------------------------------------------------------------------------
 
     webhook_object = "instagram"
 
     def delivered(
-        self, entry: dict[str, Any], until: float = math.inf
+        self, entry: dict[str, Any], until: float = math.inf, stored: Stored = nothing_stored
     ) -> list[ParseResult | RetryLater]:
         """An account's ``comments`` changes (on its media, as they are written) and its
         ``mentions``: a comment or caption elsewhere that @mentions it, which the delivery
@@ -216,30 +220,46 @@ class InstagramSource(GraphSource):
             if (found and isinstance(found[-1], RetryLater)) or time.monotonic() >= until:
                 found.append(RetryLater("the delivery's time to fetch ran out"))
                 continue
-            found += self._mentioned(account, brand, dict_or_empty(change.get("value")))
+            value = dict_or_empty(change.get("value"))
+            if stored(PLATFORM, str(value.get("comment_id") or value.get("media_id"))):
+                continue  # read on an earlier try of this delivery: no call again
+            found += self._mentioned(account, brand, value)
         if comments:
             # A webhook names commenters by Instagram-scoped ids, not the account's id: the
-            # account's own replies are known by its username.
-            names = {self._username(account, until)} - {None}
+            # account's own replies are known by its username, without which they would be
+            # taken for customers' comments: the delivery waits for it (Meta sends it again).
+            known, name = self._username(account, until)
+            if not known:
+                return [*found, RetryLater("the account's username could not be read")]
             parsed = instagram_parser.parse(delivery)
-            found += self.marked(parsed, brand, set(self.owners), names)
+            found += self.marked(parsed, brand, set(self.owners), {name} - {None})
         return found
 
     def brand_of_account(self, account: str) -> str | None:
         return self.owners.get(account)
 
-    def _username(self, account: str, until: float) -> str | None:
-        """The account's username, asked once (None while it cannot be read)."""
-        if account not in self.usernames and time.monotonic() < until:
+    def _username(self, account: str, until: float = math.inf) -> tuple[bool, str | None]:
+        """(known, the account's username, folded), asked once a process. Not known while a
+        fault that may pass keeps it (or the time is up); None when Meta will not say."""
+        if account not in self.usernames:
+            if time.monotonic() >= until:
+                return False, None
             try:
                 name = self.client.get(account, {"fields": "username"}).get("username")
             except (GraphError, httpx.HTTPError, AnswerTooLarge) as err:
                 log.warning("%s: the username of %s could not be read: %s", self.name, account, err)
                 if isinstance(err, GraphError) and not (err.passing or err.throttled):
                     self.usernames[account] = None  # not asked again by this process
-                return None
+                    return True, None
+                return False, None
             self.usernames[account] = name.casefold() if isinstance(name, str) else None
-        return self.usernames.get(account)
+        return True, self.usernames[account]
+
+    def _own_names(self, brand: str) -> set[str]:
+        """The usernames of the brand's accounts: comments name their authors by
+        Instagram-scoped ids, which are not the account ids of the config."""
+        names = {self._username(a)[1] for a, b in self.owners.items() if b == brand}
+        return {n for n in names if n}
 
     def _mentioned(
         self, account: str, brand: str, value: dict[str, Any]

@@ -166,6 +166,15 @@ class UnknownAccount(Exception):
     """A webhook delivery's entry for a Page or account that no brand lists."""
 
 
+# Whether a post is stored already: (platform, external id) -> bool. A webhook's retry does
+# not fetch again what its first try stored (harken.platforms.meta.hooks).
+Stored = Callable[[str, str], bool]
+
+
+def nothing_stored(platform: str, external_id: str) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class RetryLater:
     """What a webhook delivery named could not be read now, for a reason that may pass: the

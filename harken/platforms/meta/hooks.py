@@ -42,7 +42,7 @@ from typing import Any
 from harken.config import Config
 from harken.errors import HarkenError
 from harken.platforms.base import Rejection
-from harken.platforms.meta.graph import RetryLater, UnknownAccount
+from harken.platforms.meta.graph import RetryLater, Stored, UnknownAccount, nothing_stored
 from harken.platforms.meta.walk import GraphSource
 from harken.records import MentionRecord
 
@@ -108,9 +108,11 @@ class MetaHooks:
                 return challenge
         raise HookRefused(403, "hub.verify_token is not the webhook_verify_token of any source")
 
-    def receive(self, body: bytes, signature: str | None) -> Delivered:
-        """Check and read one delivery (fetching what it names by id, for FETCH_FOR seconds
-        at most: Meta waits about 20 for an answer)."""
+    def receive(
+        self, body: bytes, signature: str | None, stored: Stored = nothing_stored
+    ) -> Delivered:
+        """Check and read one delivery (fetching what it names by id and ``stored`` does not
+        hold, for FETCH_FOR seconds at most: Meta waits about 20 for an answer)."""
         if len(body) > MAX_DELIVERY:
             raise HookRefused(413, f"a delivery over {MAX_DELIVERY} bytes")
         signers = [s for s in self.sources if _signed(body, signature, _secret(s, "app_secret"))]
@@ -131,7 +133,8 @@ class MetaHooks:
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict):
                 # Once one fetch must wait, none is tried: the rest is read as it came.
-                self._read(source, entry, delivered, until if delivered.retry is None else 0.0)
+                time_left = until if delivered.retry is None else 0.0
+                self._read(source, entry, delivered, time_left, stored)
         if delivered.retry is not None:
             log.warning(
                 "%s: webhook: %s; stored what it could, Meta sends the delivery again",
@@ -140,10 +143,15 @@ class MetaHooks:
         return delivered
 
     def _read(
-        self, source: GraphSource, entry: dict[str, Any], delivered: Delivered, until: float
+        self,
+        source: GraphSource,
+        entry: dict[str, Any],
+        delivered: Delivered,
+        until: float,
+        stored: Stored,
     ) -> None:
         try:
-            found = source.delivered(entry, until)
+            found = source.delivered(entry, until, stored)
         except UnknownAccount as err:
             log.warning("%s: webhook: %s is not in the config; skipped", source.name, err)
             delivered.skipped.append(f"{err}: not in the config")

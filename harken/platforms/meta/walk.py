@@ -42,6 +42,8 @@ from harken.platforms.meta.graph import (
     GraphError,
     GraphSettings,
     RetryLater,
+    Stored,
+    nothing_stored,
     source_error,
 )
 from harken.platforms.source import Page, Source
@@ -110,11 +112,12 @@ class GraphSource(Source):
     webhook_object: ClassVar[str]  # a delivery's "object": "page", "instagram"
 
     def delivered(
-        self, entry: dict[str, Any], until: float = math.inf
+        self, entry: dict[str, Any], until: float = math.inf, stored: Stored = nothing_stored
     ) -> list[ParseResult | RetryLater]:
         """The posts one entry of a webhook delivery carries (or names: fetched while the
-        monotonic time ``until`` has not passed), about the brand whose Page or account the
-        entry is for. Raises UnknownAccount for an entry of an account no brand lists."""
+        monotonic time ``until`` has not passed, unless ``stored`` already), about the brand
+        whose Page or account the entry is for. Raises UnknownAccount for an entry of an
+        account no brand lists."""
         raise NotImplementedError
 
     def marked(

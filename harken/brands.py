@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from harken.config import BrandConfig, Config
@@ -20,13 +20,20 @@ DISPLAY_NAMES = frozenset({"facebook", "rss", "news"})
 HANDLE_PLATFORMS = frozenset({"x", "bluesky", "mastodon"})
 
 
+def global_handle(platform: str, handle: str | None) -> bool:
+    """Whether a handle given without a platform (brands[].handles, an accounts: entry with no
+    ``platform:``) can name an author on ``platform``: on X and Bluesky, and on Mastodon as a
+    full user@instance address; a pattern only on X and Bluesky."""
+    if platform not in HANDLE_PLATFORMS:
+        return False
+    if platform == "mastodon":
+        return handle is not None and "@" in bare(handle)  # a local name: whose, where?
+    return True
+
+
 def own_handle(platform: str, handle: str, handles: set[str]) -> bool:
     """Whether ``handle`` (bare) on ``platform`` is one of the brand's ``handles`` (bare)."""
-    if platform not in HANDLE_PLATFORMS or not handle:
-        return False
-    if platform == "mastodon" and "@" not in handle:
-        return False  # a local name: whose it is depends on the instance
-    return handle in handles
+    return bool(handle) and global_handle(platform, handle) and handle in handles
 
 
 # Where a source's config names the brand's own accounts by id: its key, per source type.
@@ -79,11 +86,16 @@ class BrandDetector:
     """With no brands configured every post is kept (brand ``None``)."""
 
     def __init__(
-        self, brands: list[BrandConfig], owned: Mapping[tuple[str, str], str] | None = None
+        self,
+        brands: list[BrandConfig],
+        owned: Mapping[tuple[str, str], str] | None = None,
+        speaks_for: Callable[[str, str, str], bool] | None = None,
     ) -> None:
         self.matchers = [BrandMatcher.from_config(b) for b in brands]
         self.handles = {b.name: {bare(h) for h in b.handles} for b in brands}
         self.owned = dict(owned or {})  # own_ids(config)
+        # (platform, author id, handle) -> an accounts: entry says role own (its brand unknown)
+        self.speaks_for = speaks_for
 
     @property
     def active(self) -> bool:
@@ -99,6 +111,10 @@ class BrandDetector:
             (b for b, handles in self.handles.items() if own_handle(platform, name, handles)),
             None,
         )
+
+    def listed_own(self, platform: str, author_id: str, handle: str) -> bool:
+        """Whether an ``accounts:`` entry names the author the brand's own (role own)."""
+        return self.speaks_for is not None and self.speaks_for(platform, author_id, handle)
 
     def known(self, name: str | None) -> str | None:
         """``name`` if it is a configured brand (a source's ``about``), else None."""

@@ -102,7 +102,11 @@ def test_accounts_load_and_the_platforms_match_the_registry(tmp_path: Path) -> N
 def test_role_of_handles_patterns_platforms_brands_and_sources() -> None:
     config = config_of()
     assert role_of(config, "x", "acmesupport") == "staff"  # @ optional, any case
-    assert role_of(config, "mastodon", "@ACMESUPPORT") == "staff"  # no platform: every one
+    assert role_of(config, "bluesky", "@ACMESUPPORT") == "staff"  # no platform: where handles
+    # are searched (X, Bluesky); elsewhere the same name may be anyone's (a Reddit squatter)
+    assert role_of(config, "reddit", "AcmeSupport") is None
+    assert role_of(config, "mastodon", "acmesupport") is None  # a local name: whose?
+    assert role_of(config, "facebook", "AcmeSupport") is None
     assert role_of(config, "x", "Acme_Jo") == "staff"  # a pattern
     assert role_of(config, "bluesky", "acme_jo") is None  # the pattern is for x only
     assert role_of(config, "reddit", "r_acme_mods") == "moderator"
@@ -447,6 +451,47 @@ def test_a_page_that_calls_itself_acme_is_a_stranger_and_the_page_by_id_is_acme(
     store.close()
     # the item of Lena's post, or of the incident it joined (not Tom's post by default)
     assert answered is not None and answered.incident_id == lenas.incident_id
+
+
+def test_an_answer_never_settles_an_urgent_escalation_alone() -> None:
+    from harken.queue.platform_answers import _answering
+    from harken.store.tables import QueueItem as Item
+
+    legal = Item(id=1, department="legal", priority="urgent", status="new")
+    billing = Item(id=2, department="billing", priority="normal", status="new")
+    support = Item(id=3, department="support", priority="urgent", status="new")
+    assert _answering([legal], "support") is None  # legal's alone: no answer settles it
+    assert _answering([legal, billing], "support") is billing  # the customer's errand
+    assert _answering([legal, support], "support") is support  # the customers' queue
+
+
+def test_a_facebook_reply_answers_whom_it_tags(project: Path) -> None:
+    def comment(ident: str, text: str, sender: tuple[str, str], minute: int, **more: Any) -> Any:
+        return {"id": ident, "message": text, "from": {"id": sender[0], "name": sender[1]},
+                "created_time": f"2026-11-22T11:0{minute}:00+0000", "post_id": "100064_900",
+                **({"parent": {"id": "900_1"}} if ident != "900_1" else {}), **more}  # fmt: skip
+
+    thread = [
+        comment("900_1", "acme where is my refund for the annual plan", ("501", "Tom"), 0),
+        comment("900_2", "acme, the logo in your app is blurry on tablets", ("502", "Lena"), 1),
+        comment("900_3", "Lena, thanks! Passing it on to the design team", ("100064", "Acme"),
+                2, message_tags=[{"id": "502", "name": "Lena", "type": "user"}]),
+    ]  # fmt: skip
+    p.write_jsonl(project / "tags.jsonl", {"data": thread})
+    assert invoke("import", "tags.jsonl", "--platform", "facebook").exit_code == 0
+    store = Store(load_config(project / "config.yaml").database.url)
+    with store.session() as session:
+        keyed = session.execute(
+            select(QueueEvent).where(
+                QueueEvent.request_key.startswith("staff-reply:facebook:900_3")
+            )
+        ).scalar_one()
+        item = session.get(QueueItem, keyed.queue_item_id)
+        lenas = session.execute(select(Mention).where(Mention.external_id == "900_2")).scalar_one()
+        toms = session.execute(select(Mention).where(Mention.external_id == "900_1")).scalar_one()
+    store.close()
+    assert toms.incident_id != lenas.incident_id  # two problems: two incidents
+    assert item is not None and item.incident_id == lenas.incident_id  # Lena's, not Tom's
 
 
 def test_press_goes_to_pr_and_explain_names_the_role(project: Path) -> None:

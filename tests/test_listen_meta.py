@@ -219,6 +219,28 @@ def test_instagram_reads_threads_to_the_end_for_a_late_reply_without_sending_old
     assert row.url == "https://www.instagram.com/p/M1/" and row.brand == "Acme"
 
 
+def test_instagram_knows_the_accounts_own_replies_by_username_and_waits_for_it(
+    tmp_path: Path, fake: FakeGraph, db: Store
+) -> None:
+    media = fake.ig_media(IG, Media("M1", "Autumn drop", NOW - timedelta(days=1), "acme"))
+    media.comments.append(ig_comment("C0", "where is my order", NOW - timedelta(hours=2), "kai"))
+    media.comments[0]["replies"] = [  # the account's reply, named by a scoped id
+        ig_comment("R0", "DM us!", NOW - timedelta(hours=1), "acme_jp", "C0", "9988")
+    ]
+    fake.usernames[IG] = "acme_jp"
+    fake.username_fails = 1
+    config = make_config(tmp_path, fake, instagram="tags: false")
+    clock = FakeClock(NOW)
+    instagram = source(config, clock, "instagram")
+    first = poll_source(db, config, instagram)
+    assert not first.ok and "username" in (first.error or "") and stored_ids(db) == []
+    clock.now += timedelta(minutes=10)
+    assert poll_source(db, config, instagram).stored == 2
+    with db.session() as session:
+        reply = session.execute(select(Mention).where(Mention.external_id == "R0")).scalar_one()
+    assert reply.flags == ["own"]
+
+
 def test_a_walk_cut_short_resumes_from_its_cursor_without_gaps(
     tmp_path: Path, fake: FakeGraph, db: Store
 ) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from harken.brands import DISPLAY_NAMES, bare, own_handle, own_ids
+from harken.brands import bare, global_handle, own_handle, own_ids
 from harken.config import AccountConfig, BrandConfig, Config
 from harken.config.schema import ROLES
 
@@ -35,9 +35,12 @@ def role_of(
     *,
     source_kind: str | None = None,
     brand: str | None = None,
+    author_id: str | None = None,
 ) -> str | None:
     """The author's role (own, staff, partner, moderator, press, competitor), or None."""
-    found = author_role(config, platform, handle, source_kind=source_kind, brand=brand)
+    found = author_role(
+        config, platform, handle, source_kind=source_kind, brand=brand, author_id=author_id
+    )
     return found.role if found is not None else None
 
 
@@ -73,8 +76,9 @@ def author_role(
 def _applies(account: AccountConfig, platform: str, brand: str | None) -> bool:
     if account.platform is not None and account.platform != platform:
         return False
-    if account.platform is None and platform in DISPLAY_NAMES:
-        return False  # a name anyone can take there: only an entry for that platform names it
+    if account.platform is None and not global_handle(platform, account.handle):
+        # The same name may be anyone's elsewhere: only an entry for that platform names it.
+        return False
     return account.brand is None or brand is None or account.brand == brand
 
 

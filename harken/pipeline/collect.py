@@ -18,7 +18,7 @@ from harken.config import Config
 from harken.errors import RateLimited, SourceError
 from harken.logs import redact
 from harken.notify.contract import Sink
-from harken.pipeline.ingest import store_records
+from harken.pipeline.ingest import brand_detector, store_records
 from harken.pipeline.process import run_pass
 from harken.pipeline.stages import PassResult
 from harken.platforms.base import Rejection
@@ -63,7 +63,7 @@ class ListenResult:
 def poll_source(store: Store, config: Config, source: Source) -> PollReport:
     """One poll: every new page stored with its cursor; the outcome recorded as health."""
     report = PollReport(source.name)
-    brands = BrandDetector(config.brands)
+    brands = brand_detector(config)
     with store.session() as session:
         cursor = source_repo.get_cursor(session, source.name)
     try:

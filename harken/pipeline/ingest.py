@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
+from harken.authors.roles import role_of
 from harken.brands import BrandDetector, own_ids
 from harken.config import Config
 from harken.pipeline.progress import Progress, no_progress
@@ -61,7 +62,7 @@ def ingest(
 ) -> IngestResult:
     """Store parsed records once each; a batch is one transaction (authors with mentions)."""
     result = IngestResult()
-    brands = BrandDetector(config.brands, own_ids(config))
+    brands = brand_detector(config)
     batch: list[MentionRecord] = []
     for record in records:
         if isinstance(record, LineRejection):
@@ -180,14 +181,25 @@ def _store_each(
     return counts
 
 
+def brand_detector(config: Config) -> BrandDetector:
+    """Which brand a post is about, and who speaks for the brands: the accounts the sources'
+    config names by id, brands[].handles, and accounts: entries of role own."""
+
+    def listed_own(platform: str, author_id: str, handle: str) -> bool:
+        return role_of(config, platform, handle) == "own"  # (its ids: own_ids, asked first)
+
+    return BrandDetector(config.brands, own_ids(config), listed_own)
+
+
 def _own_brand(record: MentionRecord, brands: BrandDetector) -> tuple[bool, str | None]:
-    """Whether the brand wrote the post (by its account's id or exact handle, or as its
-    source says), and which brand, when known."""
+    """Whether the brand wrote the post (by its account's id or exact handle, an accounts:
+    entry of role own, or as its source says), and which brand, when known."""
     author = record.author
     own = brands.own_account(record.platform, author.external_id, author.handle) or (
         brands.known(record.about) if record.own else None
     )
-    return own is not None or record.own, own
+    listed = own is None and brands.listed_own(record.platform, author.external_id, author.handle)
+    return own is not None or record.own or listed, own
 
 
 def _answers_a_stored_post(session: Session, record: MentionRecord) -> bool:

@@ -29,11 +29,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from harken.brands import BrandDetector
 from harken.config import Config
 from harken.errors import HarkenError, RateLimited, TransientSourceError
 from harken.logs import redact
 from harken.pipeline.collect import PollReport, store_page
+from harken.pipeline.ingest import brand_detector
 from harken.platforms.source import Page, Stopped
 from harken.platforms.stream import Batch, Stream, StreamUnavailable
 from harken.store import Store
@@ -69,7 +69,7 @@ class StreamRunner:
         self.on_stored = on_stored
         self.backfill = backfill
         self.say = say
-        self.brands = BrandDetector(config.brands)
+        self.brands = brand_detector(config)
         self.runtime = stream.runtime
         self.connected_at: datetime | None = None
         self.heard_at: datetime | None = None  # when the server was last heard from

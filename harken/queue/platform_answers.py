@@ -70,11 +70,14 @@ FLAT_THREADS = frozenset({"instagram", "youtube", "facebook"})
 
 def _answering(items: list[QueueItem], default_department: str | None) -> QueueItem | None:
     """The item a public answer responds to, whatever its status: the default department's,
-    else the least urgent (then the first opened)."""
-    if not items:
-        return None
+    else the least urgent (then the first opened), unless that one is urgent: an escalation
+    (legal, PR, security) a public answer does not settle."""
     default = [i for i in items if i.department == default_department]
-    return (default or sorted(items, key=lambda i: (PRIORITY_ORDER.get(i.priority, 1), i.id)))[0]
+    ranked = sorted(items, key=lambda i: (PRIORITY_ORDER.get(i.priority, 1), i.id))
+    chosen = (default or ranked or [None])[0]
+    if chosen is not None and not default and chosen.priority == "urgent":
+        return None
+    return chosen
 
 
 def _addressed(session: Session, reply: Mention, answered: Mention) -> Mention | None:
@@ -86,6 +89,7 @@ def _addressed(session: Session, reply: Mention, answered: Mention) -> Mention |
     if reply.platform not in FLAT_THREADS or not reply.conversation_id:
         return answered  # elsewhere a reply points at the very post it answers
     author = session.get(Author, answered.author_id)
+    tagged = _tagged_ids(reply)  # Facebook's message_tags: the people a reply tags, by id
     if reply.platform in DISPLAY_NAMES:
         named: set[str] = set()
         starts = (reply.text or "").casefold()
@@ -96,7 +100,7 @@ def _addressed(session: Session, reply: Mention, answered: Mention) -> Mention |
             return answered
         starts = ""
     rows = session.execute(
-        select(Mention, Author.handle)
+        select(Mention, Author.handle, Author.external_id)
         .join(Author, Author.id == Mention.author_id)
         .where(
             Mention.platform == reply.platform,
@@ -107,16 +111,37 @@ def _addressed(session: Session, reply: Mention, answered: Mention) -> Mention |
         .order_by(Mention.created_at.desc())  # type: ignore[attr-defined]
         .limit(THREAD_SCAN)
     ).all()
-    if starts:  # Facebook: "Tomás Ruiz, …" tags Tomás
+    if tagged:
+        if author is not None and author.external_id in tagged:
+            return answered
+        return next((m for m, _, ident in rows if ident in tagged), None)
+    if starts:  # Facebook without tags: "Tomás Ruiz, …" names Tomás
         if author is not None and _begins_with(starts, author.handle):
             return answered
-        return next((m for m, name in rows if _begins_with(starts, name)), answered)
-    return next((m for m, name in rows if bare(name) in named), None)
+        return next((m for m, name, _ in rows if _begins_with(starts, name)), answered)
+    return next((m for m, name, _ in rows if bare(name) in named), None)
+
+
+def _tagged_ids(reply: Mention) -> set[str]:
+    """The ids of the people a Facebook reply tags (its ``message_tags``; a Page's own tags
+    of pages and users alike)."""
+    tags = (reply.raw or {}).get("message_tags")
+    found = (
+        {str(t.get("id")) for t in tags if isinstance(t, dict) and t.get("id")}
+        if isinstance(tags, list)
+        else set()
+    )
+    return found
 
 
 def _begins_with(text: str, name: str | None) -> bool:
-    """Whether the (folded) text begins with the person's name (three letters at least)."""
-    return bool(name) and len(name or "") > 2 and text.startswith((name or "").casefold())
+    """Whether the (folded) text begins with the person's whole name: three letters at
+    least, and not the start of a longer word ("Ann" is not "Anna Lee, …")."""
+    folded = (name or "").casefold()
+    if len(folded) < 3 or not text.startswith(folded):
+        return False
+    after = text[len(folded) : len(folded) + 1]
+    return not after or not after.isalnum()
 
 
 def _items_of(session: Session, answered: Mention) -> list[QueueItem]:

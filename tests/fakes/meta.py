@@ -146,6 +146,7 @@ class FakeGraph(FakeAPI):
         self.mentioned: dict[str, dict[str, Any]] = {}
         self.mention_replies: list[dict[str, str]] = []  # POST /{ig-user-id}/mentions forms
         self.usernames: dict[str, str] = {}  # ig user id -> its username
+        self.username_fails = 0  # the next so many username lookups fail (500)
         base = f"/{VERSION}"
         self.route_pattern("GET", rf"{base}/(\d+)/(feed|tagged)")(self._posts)
         self.route_pattern("GET", rf"{base}/([\w]+)/comments")(self._comments)
@@ -294,10 +295,12 @@ class FakeGraph(FakeAPI):
         refused = self._refused(request)
         if refused:
             return refused
-        if request.query.get("fields") == "username" and request.groups[0] in self.usernames:
-            return Reply(
-                json={"username": self.usernames[request.groups[0]], "id": request.groups[0]}
-            )
+        account = request.groups[0]
+        if request.query.get("fields") == "username" and self.username_fails:
+            self.username_fails -= 1
+            return graph_error(500, 2, "An unexpected error has occurred.")
+        if request.query.get("fields") == "username" and account in self.usernames:
+            return Reply(json={"username": self.usernames[account], "id": account})
         found = re.fullmatch(
             r"(mentioned_comment|mentioned_media)\.(comment_id|media_id)\((\d+)\)\{([^}]*(?:\{[^}]*\})?[^}]*)\}",
             request.query.get("fields", ""),

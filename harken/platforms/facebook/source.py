@@ -44,8 +44,10 @@ from harken.platforms.source import Page
 
 AUTHOR = "from{id,name}"
 POST_FIELDS = f"id,message,created_time,{AUTHOR},permalink_url"
+# message_tags: whom a reply tags (its people by id: which comment of a thread it answers)
 COMMENT_FIELDS = (
-    f"id,message,created_time,{AUTHOR},parent{{id}},permalink_url,like_count,comment_count"
+    f"id,message,created_time,{AUTHOR},parent{{id}},permalink_url,like_count,comment_count,"
+    "message_tags"
 )
 COUNTED = "comments.filter(stream).limit(0).summary(true)"
 ID = re.compile(r"\d{1,40}")

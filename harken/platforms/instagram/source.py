@@ -32,7 +32,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from harken.config import StrList
-from harken.errors import ConfigError, RateLimited
+from harken.errors import ConfigError, RateLimited, TransientSourceError
 from harken.net.limits import AnswerTooLarge
 from harken.platforms.base import ParseResult, Rejection, dict_or_empty
 from harken.platforms.instagram import parse as instagram_parser
@@ -257,8 +257,17 @@ class InstagramSource(GraphSource):
 
     def _own_names(self, brand: str) -> set[str]:
         """The usernames of the brand's accounts: comments name their authors by
-        Instagram-scoped ids, which are not the account ids of the config."""
-        names = {self._username(a)[1] for a, b in self.owners.items() if b == brand}
+        Instagram-scoped ids, which are not the account ids of the config. While one cannot
+        be read for a reason that may pass, the poll fails (and is tried again): a comment
+        read without it would take the brand's reply for a customer's, for good."""
+        names = set()
+        for account in (a for a, b in self.owners.items() if b == brand):
+            known, name = self._username(account)
+            if not known:
+                raise TransientSourceError(
+                    f"{self.name}: the username of account {account} could not be read"
+                )
+            names.add(name)
         return {n for n in names if n}
 
     def _mentioned(

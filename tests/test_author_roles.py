@@ -246,6 +246,7 @@ departments:
   - {{name: pr, sla: 2h}}
 accounts:
   - {{pattern: "acme_*", platform: x, role: staff}}
+  - {{handle: "acme_news", platform: x, role: own}}
 routing:
   default: support
   rules:
@@ -260,6 +261,7 @@ USERS = [
     {"id": "100", "name": "Kenji", "username": "kenji_t", "public_metrics": {}},
     {"id": "300", "name": "Jo at Acme", "username": "acme_jo", "public_metrics": {}},
     {"id": "400", "name": "Acme", "username": "acme", "public_metrics": {}},
+    {"id": "500", "name": "Acme News", "username": "acme_news", "public_metrics": {}},
 ]
 
 
@@ -345,9 +347,13 @@ def test_the_brands_own_answer_made_outside_harken_marks_the_item_responded(
     unanswered = p.tweet("4003", "2/2 and the credits are automatic", author="400",
                          referenced_tweets=[{"type": "replied_to", "id": "4000"}])  # fmt: skip
     own["data"].append(unanswered)  # answers its own thread's 1/2, never stored: left out
+    own["data"].append(  # an accounts: own entry's reply to a post harken does not hold
+        p.tweet("5001", "see our status page", author="500",
+                referenced_tweets=[{"type": "replied_to", "id": "4998"}])
+    )  # fmt: skip
     p.write_jsonl(project / "own.jsonl", own)
     imported = invoke("import", "own.jsonl", "--platform", "x")
-    assert "3 from own accounts (1 answers, kept)" in imported.stdout, imported.stdout
+    assert "4 from own accounts (1 answers, kept)" in imported.stdout, imported.stdout
     assert "1 answered on the platform" in imported.stdout
     (item,) = items(project)  # the answer is queued nowhere, nor flagged an impostor
     assert (item["mention"]["external_id"], item["status"]) == ("1001", "responded")

@@ -183,7 +183,8 @@ def _store_each(
 
 def brand_detector(config: Config) -> BrandDetector:
     """Which brand a post is about, and who speaks for the brands: the accounts the sources'
-    config names by id, brands[].handles, and accounts: entries of role own."""
+    config names by id, brands[].handles, and (for their replies) accounts: entries of role
+    own."""
 
     def listed_own(platform: str, author_id: str, handle: str) -> bool:
         return role_of(config, platform, handle) == "own"  # (its ids: own_ids, asked first)
@@ -198,13 +199,24 @@ def _own_brand(record: MentionRecord, brands: BrandDetector) -> tuple[bool, str 
     own = brands.own_account(record.platform, author.external_id, author.handle) or (
         brands.known(record.about) if record.own else None
     )
-    listed = own is None and brands.listed_own(record.platform, author.external_id, author.handle)
+    # An accounts: entry of role own names a feed or account the brand chose to hear (its
+    # status page's updates tell an incident's story): its posts are stored, routed as own;
+    # only its replies are answers, kept when what they answer is held.
+    listed = (
+        own is None
+        and _replies(record)
+        and brands.listed_own(record.platform, author.external_id, author.handle)
+    )
     return own is not None or record.own or listed, own
+
+
+def _replies(record: MentionRecord) -> bool:
+    return record.reference is not None and record.reference[0] == "reply"
 
 
 def _answers_a_stored_post(session: Session, record: MentionRecord) -> bool:
     """Whether the post replies to a stored post (one stored in this transaction too)."""
-    if record.reference is None or record.reference[0] != "reply":
+    if record.reference is None or not _replies(record):
         return False
     return repo.mention_id(session, record.platform, record.reference[1]) is not None
 

@@ -303,7 +303,7 @@ def _posts(
         select(*columns)
         .select_from(Mention)
         .outerjoin(Classification, col(Classification.mention_id) == col(Mention.id))
-        .where(col(Mention.created_at) >= start, col(Mention.created_at) < end)
+        .where(col(Mention.created_at) >= start, col(Mention.created_at) < end, not_own())
         .where(*_series_prefilter(brand, series))
         .order_by(col(Mention.id))
     )

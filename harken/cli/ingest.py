@@ -60,8 +60,7 @@ def import_(
     cut = f", {rejections.cut} cut to fit" if rejections.cut else ""
     out.print(
         f"{file}: {result.stored} stored, {result.duplicates} already stored, "
-        f"{result.off_brand} off-brand, {result.own_posts + result.own_answers} from own "
-        f"accounts{f' ({result.own_answers} answers, kept)' if result.own_answers else ''}, "
+        f"{result.off_brand} off-brand, {result.own_described('from own accounts')}, "
         f"{rejections.total + len(result.refused)} rejected{cut}"
     )
     if process:

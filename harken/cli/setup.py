@@ -38,9 +38,8 @@ def demo(
     for platform, ingested in result.ingested.items():
         out.print(
             f"ingested {platform:<9} {ingested.stored:>4} stored · {ingested.off_brand} off-brand"
-            f" · {ingested.own_posts + ingested.own_answers} own posts"
-            + (f" ({ingested.own_answers} answers, kept)" if ingested.own_answers else "")
-            + f" · {len(ingested.rejected) + len(ingested.refused)} rejected"
+            f" · {ingested.own_described('own posts')}"
+            f" · {len(ingested.rejected) + len(ingested.refused)} rejected"
         )
     processed = result.processed
     assert processed is not None

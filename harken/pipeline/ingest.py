@@ -41,6 +41,11 @@ class IngestResult:
     # Records the database would not take ("x:123: DataError: ..."): skipped, not retried.
     refused: list[str] = field(default_factory=list)
 
+    def own_described(self, label: str) -> str:
+        """``N <label> (M answers, kept)``: what the brand's own accounts wrote."""
+        kept = f" ({self.own_answers} answers, kept)" if self.own_answers else ""
+        return f"{self.own_posts + self.own_answers} {label}{kept}"
+
     def add(self, other: IngestResult) -> None:
         self.stored += other.stored
         self.duplicates += other.duplicates
@@ -204,21 +209,22 @@ def _own_brand(record: MentionRecord, brands: BrandDetector) -> tuple[bool, str 
     # only its replies are answers, kept when what they answer is held.
     listed = (
         own is None
-        and _replies(record)
+        and _answered_id(record) is not None
         and brands.listed_own(record.platform, author.external_id, author.handle)
     )
     return own is not None or record.own or listed, own
 
 
-def _replies(record: MentionRecord) -> bool:
-    return record.reference is not None and record.reference[0] == "reply"
+def _answered_id(record: MentionRecord) -> str | None:
+    """The id of the post this one replies to, if it is a reply."""
+    reference = record.reference
+    return reference[1] if reference is not None and reference[0] == "reply" else None
 
 
 def _answers_a_stored_post(session: Session, record: MentionRecord) -> bool:
     """Whether the post replies to a stored post (one stored in this transaction too)."""
-    if record.reference is None or not _replies(record):
-        return False
-    return repo.mention_id(session, record.platform, record.reference[1]) is not None
+    answered = _answered_id(record)
+    return answered is not None and repo.mention_id(session, record.platform, answered) is not None
 
 
 def _shifted(record: MentionRecord, shift: timedelta) -> MentionRecord:

@@ -126,12 +126,9 @@ def _tagged_ids(reply: Mention) -> set[str]:
     """The ids of the people a Facebook reply tags (its ``message_tags``; a Page's own tags
     of pages and users alike)."""
     tags = (reply.raw or {}).get("message_tags")
-    found = (
-        {str(t.get("id")) for t in tags if isinstance(t, dict) and t.get("id")}
-        if isinstance(tags, list)
-        else set()
-    )
-    return found
+    if not isinstance(tags, list):
+        return set()
+    return {str(t["id"]) for t in tags if isinstance(t, dict) and t.get("id")}
 
 
 def _begins_with(text: str, name: str | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from harken.authors.impostors import FLAG, Impersonation, impostor_of
 from harken.config import Config, Priority
 from harken.routing.rules import Decision
+from harken.store.complaints import is_own
 from harken.store.tables import Author, Classification, Mention
 
 RULE = "impersonation"  # the rule name items, explain and alerts show
@@ -44,8 +45,7 @@ def mark(
     when it is one. The caller commits (the route stage's transaction)."""
     # The brand's own answer (its source knows the account is the brand's: harken.pipeline.
     # ingest) imitates nobody, though its name may be the brand's.
-    own = "own" in (mention.flags or [])
-    found = None if own else impostor_of(config, author, mention.text)
+    found = None if is_own(mention.flags) else impostor_of(config, author, mention.text)
     mention.flags = flagged(mention.flags, found)
     c.risk, c.risk_factors = impostor_risk(found, c.risk, list(c.risk_factors))
     return found

@@ -38,6 +38,7 @@ from sqlmodel import Session
 from harken import vectors
 from harken.config import IncidentsConfig
 from harken.routing import storms as storm_lookup
+from harken.store.complaints import is_own
 from harken.store.repo import insert_now
 from harken.store.tables import Classification, Incident, IncidentKey, Mention
 from harken.text import normalize
@@ -91,7 +92,7 @@ class Assignment:
 
 def own_answer(mention: Mention) -> bool:
     """The brand's own reply to a post (harken.pipeline.ingest): it joins that post's incident."""
-    return mention.ref_kind == "reply" and "own" in (mention.flags or [])
+    return mention.ref_kind == "reply" and is_own(mention.flags)
 
 
 def post_keys(mention: Mention, c: Classification, config: IncidentsConfig) -> PostKeys:

@@ -23,6 +23,7 @@ from harken.notify.contract import Closures, Gate
 from harken.notify.registry import alert_sinks, closure_sinks, sink_gates, thread_sinks
 from harken.routing.rules import Decision, Subject
 from harken.store import repo
+from harken.store.complaints import is_own
 from harken.store.tables import Author, Classification, Mention, QueueEvent, QueueItem, Ticket
 
 
@@ -44,7 +45,7 @@ def subject_of(
         if config is not None
         else None
     )  # fmt: skip
-    if config is not None and role is None and "own" in (mention.flags or ()):
+    if config is not None and role is None and is_own(mention.flags):
         # Stored as the brand's own answer (by its handle, or by its source: the brand's
         # channel, Page or account id, whatever the handle): see harken.pipeline.ingest.
         role = AuthorRole("own", "stored as the brand's own answer")

@@ -28,6 +28,11 @@ def is_complaint() -> Any:
     )
 
 
+def is_own(flags: list[str] | None) -> bool:
+    """Whether a mention's flags say the brand wrote it (flag ``own``: see not_own)."""
+    return "own" in (flags or ())
+
+
 def not_own() -> Any:
     """A SQL condition over Mention: not the brand's own post (flag ``own``: its answers, and
     its accounts' posts). Reports and spike counts leave those out: the brand answering a

@@ -312,7 +312,7 @@ def queue_ticket(
     from harken.notify.outbox import deliver_pending
     from harken.notify.registry import build_sinks
     from harken.queue.tickets import open_ticket
-    from harken.store.repo import ticket_of
+    from harken.store.tickets import ticket_of
 
     config = root_state(ctx).config()
     store = open_store(config)

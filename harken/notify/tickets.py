@@ -32,8 +32,9 @@ from harken.notify.contract import (
     Thread,
 )
 from harken.store import Store
-from harken.store.repo import OPEN_STATUSES, AlertView, record_ticket, ticket_of
+from harken.store.repo import OPEN_STATUSES, AlertView
 from harken.store.tables import Alert, Ticket, utcnow
+from harken.store.tickets import record_ticket, ticket_of
 from harken.text import clip, one_line, safe_link, strip_controls
 
 SUMMARY_MAX = 250

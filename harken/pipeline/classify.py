@@ -5,11 +5,12 @@ per transaction (PostgreSQL workers claim disjoint batches; on SQLite they take 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from harken import vectors
 from harken.classify.classifier import Classifier
 from harken.classify.risk import RiskWeights
-from harken.classify.types import Signals
+from harken.classify.types import Classification, Signals
 from harken.config import Config
 from harken.pipeline.progress import Progress, no_progress
 from harken.store import Store, repo
@@ -66,25 +67,28 @@ def classify_batch(store: Store, classifier: Classifier, batch_size: int = 64) -
             languages=[m.language for m, _ in rows],
             signals=[signals_of(m, a) for m, a in rows],
         )
-        for (mention, _), c in zip(rows, results, strict=True):
-            values = {
-                "mention_id": mention.id,
-                "model": c.model,
-                "sentiment": c.sentiment,
-                "sentiment_scores": c.sentiment_scores,
-                "complaint": c.complaint,
-                "abuse": c.abuse,
-                "risk": c.risk,
-                "risk_factors": list(c.risk_factors),
-                "topics": list(c.topics),
-                "topic_scores": c.topic_scores,
-                "language": c.language,
-                "created_at": utcnow(),
-                "vector": vectors.pack(c.vector) if c.vector is not None else None,
-                "vector_model": c.vector_model,
-            }
-            repo.insert_classification(session, values)
+        pairs = zip(rows, results, strict=True)
+        repo.insert_classifications(session, [_row(m.id, c) for (m, _), c in pairs])
     return len(rows)
+
+
+def _row(mention_id: int | None, c: Classification) -> dict[str, Any]:
+    return {
+        "mention_id": mention_id,
+        "model": c.model,
+        "sentiment": c.sentiment,
+        "sentiment_scores": c.sentiment_scores,
+        "complaint": c.complaint,
+        "abuse": c.abuse,
+        "risk": c.risk,
+        "risk_factors": list(c.risk_factors),
+        "topics": list(c.topics),
+        "topic_scores": c.topic_scores,
+        "language": c.language,
+        "created_at": utcnow(),
+        "vector": vectors.pack(c.vector) if c.vector is not None else None,
+        "vector_model": c.vector_model,
+    }
 
 
 def signals_of(mention: Mention, author: Author) -> Signals:

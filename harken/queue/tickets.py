@@ -23,8 +23,9 @@ from harken.queue.actors import Actor, Permission, as_actor, check_permission
 from harken.queue.items import Change, load_item, record
 from harken.routing.items import queue_ticket
 from harken.store import Store
-from harken.store.repo import OPEN_STATUSES, open_tickets, ticket_of
+from harken.store.repo import OPEN_STATUSES
 from harken.store.tables import Ticket, utcnow
+from harken.store.tickets import open_tickets, ticket_of
 
 
 def open_ticket(

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from harken.queue.items import load_row, replies_of
 from harken.store import Store
-from harken.store.repo import ItemFilter, count_queue_rows, queue_rows, tags_of, tickets_of
+from harken.store.repo import ItemFilter, count_queue_rows, queue_rows, tags_of
 from harken.store.tables import (
     Author,
     Classification,
@@ -24,6 +24,7 @@ from harken.store.tables import (
     QueueItem,
     utcnow,
 )
+from harken.store.tickets import tickets_of
 from harken.store.views import iso as _iso
 from harken.store.views import item_json
 

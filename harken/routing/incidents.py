@@ -39,7 +39,7 @@ from harken import vectors
 from harken.config import IncidentsConfig
 from harken.routing import storms as storm_lookup
 from harken.store.complaints import is_own
-from harken.store.repo import insert_now
+from harken.store.repo import insert_attached
 from harken.store.tables import Classification, Incident, IncidentKey, Mention
 from harken.text import normalize
 
@@ -264,6 +264,12 @@ def _window_statement() -> Any:
 
 
 @cache
+def _incident_statement() -> Any:
+    t = Incident.__table__  # type: ignore[attr-defined]
+    return select(t.c.id).where(t.c.brand == bindparam("brand"), t.c.key == bindparam("key"))
+
+
+@cache
 def _vectors_statement() -> Any:
     t = Classification.__table__  # type: ignore[attr-defined]
     return select(t.c.mention_id, t.c.vector).where(
@@ -275,11 +281,10 @@ def _vectors_statement() -> Any:
 def _incident_for(session: Session, brand: str, key: str, mention: Mention) -> Incident:
     """A new incident, or the one already holding this key (whose key rows went missing,
     e.g. stored before incident keys existed): never a second one with the same key."""
-    existing = session.execute(
-        select(Incident).where(Incident.brand == brand, Incident.key == key)
-    ).scalar_one_or_none()
+    params = {"brand": brand, "key": key}
+    existing = session.connection().execute(_incident_statement(), params).scalar_one_or_none()
     if existing is not None:
-        return _kept(session, existing)
+        return _get(session, existing)
     incident = Incident(
         brand=brand,
         key=key,
@@ -288,7 +293,7 @@ def _incident_for(session: Session, brand: str, key: str, mention: Mention) -> I
         size=0,
         top_mention_id=mention.id,
     )
-    return _get(session, insert_now(session, incident))  # its id now, nothing else flushed
+    return _kept(session, insert_attached(session, incident))  # its id now, nothing flushed
 
 
 def _get(session: Session, incident_id: int) -> Incident:

@@ -25,6 +25,7 @@ from harken.routing.rules import Decision, Subject
 from harken.store import repo
 from harken.store.complaints import is_own
 from harken.store.tables import Author, Classification, Mention, QueueEvent, QueueItem, Ticket
+from harken.store.tickets import ticket_of
 
 
 @dataclass
@@ -221,8 +222,7 @@ def _new_item(
         created_at=now,
         updated_at=now,
     )
-    stored = session.get(QueueItem, repo.insert_now(session, item))  # nothing else flushed
-    assert stored is not None
+    stored = repo.insert_attached(session, item)  # nothing else flushed
     created = QueueEvent(
         queue_item_id=stored.id,  # type: ignore[arg-type]
         at=now,
@@ -308,7 +308,7 @@ def queue_ticket(
     outbox alert that creates it (harken.notify.tickets), once per item and system. False if
     it has one there already. The caller commits."""
     assert item.id is not None
-    if repo.ticket_of(session, item.id, system) is not None:
+    if ticket_of(session, item.id, system) is not None:
         return False
     mark = f"harken-item-{item.id}-{secrets.token_hex(4)}"
     repo.insert_now(

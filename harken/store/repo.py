@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from harken.records import AuthorRecord, MentionRecord
@@ -23,7 +24,6 @@ from harken.store.tables import (
     QueueItem,
     QueueTag,
     Spike,
-    Ticket,
     utcnow,
 )
 
@@ -118,10 +118,19 @@ def _mention_insert(dialect: str) -> Any:
     )
 
 
-def insert_classification(session: Session, values: dict[str, Any]) -> None:
-    """Another worker may have classified the mention meanwhile: the first result wins."""
-    statement = dialect_insert(session, Classification).values(**values)
-    session.execute(statement.on_conflict_do_nothing(index_elements=["mention_id"]))
+def insert_classifications(session: Session, rows: list[dict[str, Any]]) -> None:
+    """A batch's results in one statement (executemany on the connection: a statement per row
+    through the ORM cost more than the heads). Another worker may have classified a mention
+    meanwhile: the first result wins."""
+    if rows:
+        session.connection().execute(_classification_insert(_dialect(session)), rows)
+
+
+@cache
+def _classification_insert(dialect: str) -> Any:
+    table = Classification.__table__  # type: ignore[attr-defined]
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return statement.on_conflict_do_nothing(index_elements=["mention_id"])
 
 
 def unclassified(session: Session, limit: int) -> list[tuple[Mention, Author]]:
@@ -250,8 +259,15 @@ def incident_of(session: Session, mention_id: int) -> int | None:
 
 
 def alert_exists(session: Session, key: str) -> bool:
-    found = session.execute(select(Alert.id).where(Alert.idempotency_key == key)).first()
+    found = session.connection().execute(_alert_key_statement(), {"key": key}).first()
     return found is not None
+
+
+@cache
+def _alert_key_statement() -> Any:
+    # On the connection: the route stage asks this for every alert it queues.
+    t = Alert.__table__  # type: ignore[attr-defined]
+    return select(t.c.id).where(t.c.idempotency_key == bindparam("key")).limit(1)
 
 
 def add_alert(session: Session, key: str, **fields: Any) -> bool:
@@ -270,6 +286,18 @@ def insert_now(session: Session, row: Any) -> int:
     values = {c.name: getattr(row, c.name) for c in table.c if c.name != "id"}
     added = session.connection().execute(table.insert(), values)
     return int(added.inserted_primary_key[0])
+
+
+T = TypeVar("T")
+
+
+def insert_attached(session: Session, row: T) -> T:
+    """``insert_now``, and ``row`` joins the session as the stored row it now is: the caller
+    goes on with it, where reading it back by its id was a query per new incident or item."""
+    row.id = insert_now(session, row)  # type: ignore[attr-defined]
+    make_transient_to_detached(row)  # as if loaded: no history, nothing pending to write
+    session.add(row)
+    return row
 
 
 def list_alerts(
@@ -361,36 +389,6 @@ def pending_update(session: Session, sink: str, item_id: int) -> Alert | None:
         )
         .with_for_update()  # SQLite: no-op (one writer at a time already)
     ).scalar()
-
-
-def record_ticket(session: Session, ticket_id: int, key: str, url: str | None) -> None:
-    """The key and address the system gave the ticket, on its row."""
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is not None:
-        ticket.key, ticket.url = key[:64], (url or None) and url[:2048]
-        session.add(ticket)
-
-
-def ticket_of(session: Session, item_id: int, system: str) -> Ticket | None:
-    return session.execute(
-        select(Ticket).where(Ticket.queue_item_id == item_id, Ticket.system == system)
-    ).scalar()
-
-
-def tickets_of(session: Session, item_id: int) -> list[Ticket]:
-    statement = select(Ticket).where(Ticket.queue_item_id == item_id).order_by(Ticket.id)  # type: ignore[arg-type]
-    return list(session.execute(statement).scalars())
-
-
-def open_tickets(session: Session, system: str) -> list[Ticket]:
-    """Created tickets of this system that are not done yet, oldest first."""
-    return list(
-        session.execute(
-            select(Ticket)
-            .where(Ticket.system == system, Ticket.status == "open", Ticket.key.is_not(None))  # type: ignore[union-attr]
-            .order_by(Ticket.id)  # type: ignore[arg-type]
-        ).scalars()
-    )
 
 
 def risk_of(session: Session, item: QueueItem) -> float | None:

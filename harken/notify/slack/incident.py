@@ -31,12 +31,15 @@ class IncidentItem:
 
 def incident_items(session: Session, incident_id: int) -> list[IncidentItem]:
     """Every item of the incident, oldest first."""
-    items = session.execute(
-        select(QueueItem)
-        .where(col(QueueItem.incident_id) == incident_id)
-        .order_by(col(QueueItem.id))
-    ).scalars()
-    return [IncidentItem(item, _moved_from(session, item)) for item in items]
+    items = list(
+        session.execute(
+            select(QueueItem)
+            .where(col(QueueItem.incident_id) == incident_id)
+            .order_by(col(QueueItem.id))
+        ).scalars()
+    )
+    first_routed = _first_routed(session, incident_id)
+    return [IncidentItem(item, _moved_from(item, first_routed)) for item in items]
 
 
 def incident_roots(session: Session, incident_id: int) -> list[int]:
@@ -72,11 +75,21 @@ def latest_incident_event(session: Session, incident_id: int) -> int | None:
     return session.execute(statement).scalar_one_or_none()
 
 
-def _moved_from(session: Session, item: QueueItem) -> str | None:
-    routed = session.execute(
-        select(col(RoutingLabel.department))
-        .where(col(RoutingLabel.queue_item_id) == item.id, col(RoutingLabel.verdict) == MOVED)
+def _first_routed(session: Session, incident_id: int) -> dict[int, str]:
+    """Each moved item's department as harken first routed it: its earliest "moved" label
+    (one query for all the incident's items)."""
+    items = select(col(QueueItem.id)).where(col(QueueItem.incident_id) == incident_id)
+    labels = session.execute(
+        select(col(RoutingLabel.queue_item_id), col(RoutingLabel.department))
+        .where(col(RoutingLabel.queue_item_id).in_(items), col(RoutingLabel.verdict) == MOVED)
         .order_by(col(RoutingLabel.id))
-        .limit(1)
-    ).scalar_one_or_none()
+    ).all()
+    first: dict[int, str] = {}
+    for item_id, department in labels:
+        first.setdefault(item_id, department)
+    return first
+
+
+def _moved_from(item: QueueItem, first_routed: dict[int, str]) -> str | None:
+    routed = first_routed.get(item.id) if item.id is not None else None
     return routed if routed and routed != item.department else None

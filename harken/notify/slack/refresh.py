@@ -80,7 +80,7 @@ def incident_shown(
 ) -> tuple[int | None, Block | None]:
     """What a thread root of the incident shows now, posted or updated: the incident's latest
     queue event and its section (None while the incident has one item)."""
-    incident = _incident(session, config, incident_id)
+    incident = _incident(session, config, incident_id, roots=False)
     return incident.event_id, incident.section
 
 
@@ -90,10 +90,13 @@ def roots_behind(
     """The incident's delivered thread roots whose section is not the one they would show
     now (a department's item joined, or one moved on), rendered as they stand: none while
     the incident has one item."""
-    incident = _incident(session, config, incident_id)
-    if incident.section is None or not incident.roots:
+    incident = _incident(session, config, incident_id, roots=False)
+    if incident.section is None:
         return []
-    statement = alert_view_query().where(col(Alert.id).in_(incident.roots))
+    roots = incident_roots(session, incident_id)
+    if not roots:
+        return []
+    statement = alert_view_query().where(col(Alert.id).in_(roots))
     found = []
     for row in session.execute(statement.order_by(Alert.id)).all():
         view = AlertView(*row)
@@ -118,10 +121,15 @@ def _posted(
     return PostedAlert(alert.id, alert.remote_channel, alert.message_ts, message, event_id, section)
 
 
-def _incident(session: Session, config: Config, incident_id: int | None) -> _Incident:
+def _incident(
+    session: Session, config: Config, incident_id: int | None, *, roots: bool = True
+) -> _Incident:
+    """``roots=False``: without its roots (the outbox asks twice per alert, and most alerts'
+    incidents have one item: no root of theirs is behind)."""
     if incident_id is None:
         return _Incident()
     event_id = latest_incident_event(session, incident_id)  # first, as above
     items = incident_items(session, incident_id)
     section = incident_section(incident_id, items, config) if len(items) > 1 else None
-    return _Incident(frozenset(incident_roots(session, incident_id)), event_id, section)
+    found = frozenset(incident_roots(session, incident_id)) if roots else frozenset()
+    return _Incident(found, event_id, section)

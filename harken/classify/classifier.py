@@ -27,6 +27,7 @@ from harken.classify.hf import HFClassifierModel
 from harken.classify.language import detect_language
 from harken.classify.preprocess import clean_text, strip_retweet_prefix
 from harken.classify.risk import DEFAULT_WEIGHTS, RiskWeights, escalation_risk
+from harken.classify.sarcasm import read_as_meant, sarcasm
 from harken.classify.types import Classification, Signals
 from harken.errors import ClassifierError
 from harken.matching import compile_topic, first_affirmed
@@ -298,6 +299,8 @@ class Classifier:
     ) -> Classification:
         labels = model.heads["sentiment"].labels
         scores = {label: round(float(p), 4) for label, p in zip(labels, sentiment, strict=True)}
+        sarcastic = sarcasm(cleaned)
+        scores, complaint = read_as_meant(scores, complaint, sarcastic)
         folded = normalize(cleaned)
         topic_scores = self._topic_scores(folded, topic_sims, topic_names)
         # Named only inside denials ("my account was not hacked"), a topic is not the post's:
@@ -308,8 +311,9 @@ class Classifier:
             if t not in self._topic_examples or self._topic_examples[t].denial(folded)[1] is None
         )
         risk, factors = escalation_risk(
-            complaint, scores["negative"], abuse, signals, topics, self.risk_weights, text=text
-        )
+            complaint, scores["negative"], abuse, signals, topics, self.risk_weights, text=text,
+            sarcastic=sarcastic,
+        )  # fmt: skip
         return Classification(
             text=text,
             sentiment=max(scores, key=lambda k: scores[k]),

@@ -29,6 +29,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from harken.classify.sarcasm import quoted
 from harken.classify.signals import find_signals
 from harken.classify.types import Signals
 
@@ -66,16 +67,19 @@ def escalation_risk(
     topics: Iterable[str] = (),
     weights: RiskWeights = DEFAULT_WEIGHTS,
     text: str = "",
+    sarcastic: str | None = None,
 ) -> tuple[float, tuple[str, ...]]:
     """(risk 0..1, up to four contributing factors, largest first). ``text``: the post as
-    posted, read for escalation signals."""
+    posted, read for escalation signals; ``sarcastic``: its sentence of sarcasm, said with the
+    complaint it made (harken.classify.sarcasm)."""
     parts = {
         "complaint": weights.complaint * complaint,
         "negative": weights.negative * negative,
         "abuse": weights.abuse * abuse,
     }
     labels = {
-        "complaint": f"complaint {complaint:.2f}",
+        "complaint": f"complaint {complaint:.2f}"
+        + (f", read as sarcasm: '{quoted(sarcastic)}'" if sarcastic else ""),
         "negative": f"negative sentiment {negative:.2f}",
         "abuse": f"abusive language {abuse:.2f}",
     }

@@ -1,0 +1,175 @@
+"""Sarcasm: praise of something bad ("Love how Acme charges me twice", "Thanks Acme for
+deleting three hours of my work", "さすがアクメ、決済が二重になってる").
+
+The heads read the praise: such posts score positive with no complaint, and the default
+department's gate (``routing.default_takes``) drops them as praise, so a customer's complaint
+reaches no one. Sarcasm is classically a positive word against a negative situation (Riloff
+et al., 2013); this module looks for that contrast, and only where both sides are plain:
+
+* praise that is a stock of sarcasm ("love how", "thanks ... for", "oh great", "so generous",
+  "exactly what I needed", "gotta love", a compliment in scare quotes, さすが, 安定の,
+  親切設計), or a sentence of praise alone that ends the post ("Amazing.", "Perfect.");
+* a bad thing done to the writer, not denied: charged twice, lost or cancelled *my* booking,
+  logs me out, crashes, is down again, two hours on hold, never arrived, 遅延, 落ちる, 二重.
+
+Everyday words that are only sometimes bad ("can't wait", "late", "again", "every time", また,
+毎回) are not enough, and a post that praises a fix, thanks for help, or asks a question is
+never read as sarcasm (a question is queued anyway). A false reading turns praise into a
+complaint, so the rules lean to missing sarcasm rather than inventing it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harken.classify.preprocess import strip_retweet_prefix
+from harken.negation import negated, solved_statement
+from harken.text import normalize, visible_text
+
+_READ = 2000  # characters read: sarcasm is a short post's; a long one is not rescanned
+_QUOTE = 80  # characters of the sentence quoted in the risk factor
+
+_NUMBER = r"(?:\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
+_SPAN = r"(?:hours?|hrs?|minutes?|mins?|days?|weeks?|months?)"
+_EN_PRAISE = re.compile(
+    r"\b(?:(?:just\s+)?(?:love|loving|adore)\s+(?:how|that|it\s+when|when|being|the\s+way)"
+    r"|gotta\s+love|(?:thanks|thank\s+you)\b[^.!?\n]{0,40}?\bfor"
+    r"|oh\s+(?:great|wonderful|fantastic|brilliant|perfect|lovely|nice|joy|good)"
+    r"|(?:so|how|really|very)\s+(?:generous|helpful|kind|thoughtful)(?:\s+of\s+you)?"
+    r"|(?:just|exactly)\s+what\s+(?:i|we)\s+needed|great\s+start|(?:really|truly)\s+appreciate\s+it"
+    r"|what\s+a\s+(?:great|wonderful|fantastic|lovely)|(?:great|good|nice)\s+job|well\s+done"
+    r"|bravo|nothing\s+says\s+[\w\s]{1,30}\s+like|(?:such\s+)?(?:great|amazing|excellent"
+    r"|wonderful|fantastic|stellar)\s+(?:customer\s+)?service|so\s+glad|so\s+happy|complimentary)\b"
+    r"|^\W*(?:great|fantastic|perfect|wonderful|brilliant|amazing|lovely|awesome)\s*[,!:]"
+    r"|['‘\"“](?:fast|free|quick|premium|support|help|service|customer\s+(?:service|care)"
+    r"|fast\s+food|smart|easy|seamless|express|priority)['’\"”]"
+)
+# A sentence of praise alone, ending the post: it praises what the post's other sentences say.
+_EN_CODA = re.compile(
+    r"\W*(?:(?:just\s+|simply\s+)?(?:amazing|awesome|brilliant|fantastic|great|lovely|perfect"
+    r"|wonderful|superb|classic|impressive|nice|wow|bravo|outstanding|incredible)"
+    r"|(?:amazing|great|excellent|wonderful|fantastic)\s+(?:customer\s+)?service"
+    r"|great\s+start\s+to\s+(?:the|my|our)\s+\w+|(?:really|truly)\s+appreciate\s+it"
+    r"|(?:just|exactly)\s+what\s+(?:i|we)\s+needed(?:\s+[\w:]+){0,3}|thanks\s+a\s+lot"
+    r"|well\s+done|good\s+job|great\s+job)\W*"
+)
+# Bad things done to the writer. Said as they are, they are denied by a "not" ("never crashes"):
+# checked with harken.negation. The second list is bad already in its words ("never arrived").
+_EN_BAD = re.compile(
+    r"\b(?:charg\w*\s+(?:me\s+|us\s+|my\s+card\s+|my\s+account\s+)?(?:twice|double|two\s+times)"
+    r"|double[-\s]charg\w*|overcharg\w*"
+    r"|(?:lost|los(?:e|es|ing)|delet(?:ed|es|ing)|wip(?:ed|es|ing)|cancel+(?:ed|ing|s)"
+    r"|dropp(?:ed|ing)|drops|froze|freez(?:es|ing)|lock(?:ed|s|ing)|kick(?:ed|s|ing)"
+    r"|block(?:ed|s|ing)|clos(?:ed|es|ing)|ignor(?:ed|es|ing)|misplac(?:ed|es|ing))"
+    r"\s+(?:[\w'’-]+\s+){0,3}?(?:my|our|me|us)"
+    r"|logs?\s+(?:me|us)\s+out|logging\s+(?:me|us)\s+out|kicks?\s+(?:me|us)\s+(?:out|back)"
+    r"|h(?:ang(?:s|ing)?|ung)\s+up\s+on\s+(?:me|us)"
+    r"|crash(?:es|ed|ing)|(?:is|was|went|goes|are|were)\s+down|(?:is|was|got|are|were)\s+lost|(?:down|delayed|late|broken)\s+again"
+    r"|outages?|another\s+(?:[\w'’-]+\s+){0,3}?(?:update|outage|delay|crash|bug|fee"
+    r"|price\s+(?:rise|increase|hike))"
+    rf"|on\s+hold|hold\s+time|{_NUMBER}[-\s]{_SPAN}\s+(?:[\w'’-]+\s+){{0,2}}?"
+    r"(?:on\s+hold|hold|wait\w*|line|queue|delay\w*|late|tour|for\s+(?:a|an|one|my|the)\b)"
+    rf"|wait(?:ed|ing)\s+(?:for\s+)?(?:over\s+|almost\s+|nearly\s+)?{_NUMBER}\s+{_SPAN}"
+    r"|in\s+\d+\s+different)\b"
+)
+_EN_BAD_ALREADY = re.compile(
+    r"\b(?:never\s+(?:arrived|came|showed\s+up|answers?|answered|repl(?:y|ies|ied)|responds?"
+    r"|responded|called\s+back|got\s+back)|no\s+(?:reply|answer|response|refund)"
+    r"|without\s+(?:any\s+)?(?:notice|warning|reading|asking)|for\s+nothing"
+    r"|(?:surprise|hidden|extra)\s+(?:fee|charge)s?)\b"
+)
+# Thanks for something good, praise of a fix or of help: not sarcasm, whatever else it names.
+_EN_GENUINE = re.compile(
+    r"\b(?:thanks|thank\s+you)\b[^.!?\n]{0,40}?\bfor\s+(?:the\s+|your\s+|a\s+|all\s+|any\s+)?"
+    r"(?:quick\s+|fast\s+|prompt\s+|speedy\s+|kind\s+|great\s+|swift\s+|clear\s+)?"
+    r"(?:reply|replies|response|help|answer|support|update|info|heads|patience|understanding"
+    r"|explanation|refund|fix|compensation|voucher|credit|apology|checking|looking|service"
+    r"|being|staying|waiting|sponsoring|reminder|trial|birthday|gift|discount|everything"
+    r"|helping|sorting|getting|letting|having|\d+\s+years?)"
+    r"|\b(?:fix\w*|resolv\w*|solv\w*|sorted|restor\w*|refund\w*|back\s+(?:up|online)"
+    r"|works?\s+(?:again|fine|great|like)|saved\s+(?:my|me|us|the)|found\s+(?:it|my|them))\b"
+)
+_JA_PRAISE = re.compile(
+    r"(?:さすが|流石)(?!に)|安定の|期待を裏切らない|親切設計|素晴らしい(?:ですね|ね)|最高かよ|神アプリ"
+)
+_JA_BAD = re.compile(
+    r"遅延|遅れ(?:て|た|る)|落ち(?:る|た|て)|止ま(?:る|っ)|障害|二重|待たされ|繋がらない|つながらない"
+    r"|使えない|ログインできない|エラー|欠航|フリーズ|消え(?:た|る|て)"
+)
+_JA_NOT = re.compile(r"(?:る|た)?(?:も|こと)?(?:なく|なし|ない|せず)")  # エラーもなく, 遅延なしで
+_JA_GENUINE = re.compile(
+    r"直|解決|復旧|返金|神対応|丁寧|対応(?:が)?早|すぐ|甲斐|て(?:くれ|もらえ)(?:た|ました)"
+)
+_SENTENCE_END = re.compile(r"[!！。\n]+|\.+(?=\s|$)")
+_QUESTION = re.compile(r"[?？]")
+
+
+def sarcasm(text: str) -> str | None:
+    """The sentence of ``text`` (the words a reader sees) that praises something bad, or
+    None."""
+    folded = normalize(text[:_READ])
+    if _QUESTION.search(folded) or solved_statement(folded) is not None:
+        return None  # a question is queued anyway; thanks for a fix is praise
+    sentences = _sentences(folded)
+    bad = [_says_bad(sentence) for sentence in sentences]
+    for i, sentence in enumerate(sentences):
+        if _genuine(sentence):
+            continue
+        if (_EN_PRAISE.search(sentence) or _JA_PRAISE.search(sentence)) and bad[i]:
+            return sentence
+    last = len(sentences) - 1
+    if last > 0 and _EN_CODA.fullmatch(sentences[last]) and any(bad[:last]):
+        return sentences[last]
+    return None
+
+
+def sarcasm_in_post(text: str) -> str | None:
+    """:func:`sarcasm` of a post as posted (what the classifier reads of it)."""
+    return sarcasm(visible_text(strip_retweet_prefix(text)))
+
+
+def quoted(sentence: str) -> str:
+    """The sentence as a risk factor quotes it."""
+    return sentence if len(sentence) <= _QUOTE else sentence[: _QUOTE - 1].rstrip() + "…"
+
+
+def read_as_meant(
+    scores: dict[str, float], complaint: float, sarcastic: str | None
+) -> tuple[dict[str, float], float]:
+    """The heads' reading of a sarcastic post turned round: the praise they read is the
+    complaint it makes (positive and negative swapped when they read it as positive, the
+    complaint score mirrored when they read none)."""
+    if sarcastic is None:
+        return scores, complaint
+    meant = dict(scores)
+    if meant.get("positive", 0.0) > meant.get("negative", 0.0):
+        meant["positive"], meant["negative"] = meant["negative"], meant["positive"]
+    return meant, max(complaint, 1.0 - complaint)
+
+
+def _sentences(folded: str) -> list[str]:
+    out, start = [], 0
+    for end in _SENTENCE_END.finditer(folded):
+        out.append(folded[start : end.end()].strip())
+        start = end.end()
+    out.append(folded[start:].strip())
+    return [s for s in out if any(c.isalnum() for c in s)]
+
+
+def _says_bad(sentence: str) -> bool:
+    if _EN_BAD_ALREADY.search(sentence):
+        return True
+    for found in _EN_BAD.finditer(sentence):
+        if negated(sentence, found.start(), found.end()) is None:
+            return True
+    for found in _JA_BAD.finditer(sentence):
+        if (
+            not _JA_NOT.match(sentence, found.end())
+            and negated(sentence, found.start(), found.end()) is None
+        ):
+            return True
+    return False
+
+
+def _genuine(sentence: str) -> bool:
+    return bool(_EN_GENUINE.search(sentence) or _JA_GENUINE.search(sentence))

@@ -91,6 +91,8 @@ _COMMON = frozenset((
 _SUFFIX = re.compile(r"(?:ing|ed|es|er|s)$")
 _JAPANESE_RUN = re.compile(r"[\u4e00-\u9fff\u30a0-\u30ff]{2,}")
 _KANA_OR_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_KANJI_OR_KATAKANA = re.compile(r"[\u30a0-\u30ff\u3400-\u9fff]")  # not a bare ending (した)
+_PARTICLE = re.compile(r"[をがはにでもとへの、\s]")
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,17 @@ class TopicExamples:
         return None, denials[0] if denials else None
 
 
+def _japanese_parts(folded: str) -> list[str]:
+    """The words of a Japanese example that carry its meaning: its runs of kanji or katakana,
+    the halves of a four-kanji compound (情報漏洩: 情報, 漏洩), and its parts between particles
+    (お腹を壊した: お腹, 壊した), so that a post saying it in other words ("漏洩は確認されていない",
+    "お腹壊したって言ったけど、ただの風邪") is read for denials too."""
+    parts = _JAPANESE_RUN.findall(folded)
+    parts += [half for run in parts if len(run) == 4 for half in (run[:2], run[2:])]
+    parts += [p for p in _PARTICLE.split(folded) if len(p) >= 2 and _KANJI_OR_KATAKANA.search(p)]
+    return list(dict.fromkeys(parts))
+
+
 def compile_topic(examples: list[str]) -> TopicExamples:
     anchors: dict[str, re.Pattern[str]] = {}
     for example in examples:
@@ -129,7 +142,7 @@ def compile_topic(examples: list[str]) -> TopicExamples:
             stem = _SUFFIX.sub("", word) if len(word) > 5 else word
             if len(stem) >= 4 and word not in _COMMON:
                 anchors[stem] = re.compile(rf"(?<![a-z0-9_]){re.escape(stem)}[a-z]*")
-        for run in [folded.strip(), *_JAPANESE_RUN.findall(folded)]:
+        for run in [folded.strip(), *_japanese_parts(folded)]:
             if _KANA_OR_KANJI.search(run):
                 anchors[run] = re.compile(re.escape(run))
     return TopicExamples(compile_phrases(examples), list(anchors.values()))

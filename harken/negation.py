@@ -114,6 +114,13 @@ _COMPLAINT_STEMS = (
     "reimburs", "credit", "ship", "come", "came", "call", "email", "contact",
 )
 # fmt: on
+# "get" is owed ("never got a reply") unless what is got is a harm ("didn't get sick").
+_GET = frozenset(("get", "got", "gotten", "getting", "gets"))
+_HARM = re.compile(
+    r"(?:sick|ill|hurt|injured|burn(?:ed|t)|poisoned|hacked|scammed|robbed|infected|phished"
+    r"|breached|compromised|sued|banned)",
+    re.IGNORECASE,
+)
 # Right after the match, these make it a modifier of what is negated: "not GDPR compliant" is a
 # complaint about compliance, not a denial of GDPR.
 _MODIFIED = re.compile(
@@ -222,6 +229,8 @@ def _english_before(text: str, clause_start: int, start: int, end: int) -> str |
     between = _WORD.findall(text[cue.end() : start])
     if len(between) > _MAX_GAP or any(w in _BLOCKERS for w in between):
         return None
+    if between and between[-1] in _GET and _HARM.fullmatch(text[start:end]):
+        between = between[:-1]  # "didn't get sick" denies the harm; "didn't get a refund" is owed
     if _complaint_word(" ".join([*between, text[start:end]])) or _MODIFIED.match(text, end):
         return None
     earlier = cues[-2] if len(cues) > 1 else None

@@ -36,6 +36,11 @@ TABLE: list[tuple[str, str, str | None]] = [
     ("turns out my account wasn't hacked, false alarm", "hacked", "wasn't hacked"),
     ("Update: my account wasn’t hacked", "hacked", "wasn’t hacked"),
     ("I will not sue, I just want an answer", "sue", "will not sue"),
+    # "get" is owed ("never got a refund") unless what is got is a harm
+    ("I didn't get sick from Acme Burger, it was the sushi place", "sick", "didn't get sick"),
+    ("my account never got hacked, false alarm", "hacked", "never got hacked"),
+    ("I didn't get a refund for the hacked account", "refund", None),
+    ("I never got my hacked account back", "hacked", None),
     ("Relax, I won't sue anyone over a 2h outage", "sue", "won't sue"),
     ("I'm not going to sue them, calm down", "sue", "not going to sue"),
     ("Acme has never had a data breach", "data breach", "never had a data breach"),
@@ -150,6 +155,16 @@ def test_negated_reads_the_scope_of_a_denial(post: str, match: str, expected: st
         assert found is not None and normalize(expected) in found, f"{post!r}: {found!r}"
 
 
+def test_a_japanese_example_is_read_by_its_words() -> None:
+    topic = compile_topic(["お腹を壊した", "異物混入", "ケガをした"])
+    anchors = {a.pattern for a in topic.anchors}
+    assert {"お腹", "壊した", "異物", "混入", "ケガ"} <= anchors
+    assert "した" not in anchors  # a bare ending would be found everywhere
+    said = normalize("お腹壊したって言ったけど、ただの風邪でした")
+    assert topic.denial(said)[1] is not None
+    assert topic.denial(normalize("ひなたバーガーでお腹壊した")) == (None, None)
+
+
 def test_the_table_is_large_and_balanced() -> None:
     denials = [row for row in TABLE if row[2] is not None]
     assert len(TABLE) >= 40 and 15 <= len(denials) <= len(TABLE) - 15
@@ -234,6 +249,11 @@ def test_a_topic_does_not_fire_on_a_denied_example_or_a_denied_similar_post() ->
         "support"
     ]
     assert departments("my account got hacked overnight", ("security",)) == ["security"]
+    # a Japanese example's words are read in other wordings: 漏洩 of 情報漏洩
+    assert departments("顧客リストは偽物でした。漏洩は確認されていないそうです", ("security",)) == [
+        "support"
+    ]
+    assert departments("アクメの顧客データが漏洩した", ("security",)) == ["security"]
     # no word of the examples in the post: nothing to read a denial on, similarity stands
     assert departments("someone is logging into my profile from abroad", ("security",)) == [
         "security"

@@ -28,6 +28,11 @@ SARCASTIC = [
     "さすがニンバス銀行、給料日にまたアプリが落ちる",
     "安定のゼファー鉄道、今日も遅延",
     "オービットモバイルのアプリ、支払い画面で毎回止まる親切設計",
+    # a closing line that sums up the bad news
+    "Zephyr Rail: delayed 3 hours, no announcements at all. 10/10 experience",
+    "Nimbus Bank's app update bricked my login. Perfect.",
+    "ゼファー鉄道、また1時間待たされた。さすがです",
+    "ニンバス銀行の手数料また値上げ。庶民に優しいなあ",
 ]
 
 NOT_SARCASTIC = [
@@ -60,6 +65,10 @@ NOT_SARCASTIC = [
     "安定のオービット、毎回安心して使える",
     "さすがオービット、エラーもなく快適",
     "流石ゼファー鉄道、待たされることなく乗れた",
+    # a closing さすが or "Amazing." after thanks for the help is sincere
+    "ゼファー鉄道、遅延したけど案内が丁寧で乗り継ぎもすぐ手配してくれた。さすが。",
+    "My Orbit Mobile order was lost, support found it and sent it overnight. Amazing.",
+    "さすがオービット、障害が起きても神対応",
     "さすがオービットモバイル、障害対応が早い",
     "連休中の障害で告知もなしはさすがにひどい",  # さすがに: "really", a plain complaint
     "ゼファー鉄道の遅延、すぐ振り替えてもらえて助かった",

@@ -8,9 +8,11 @@ et al., 2013); this module looks for that contrast, and only where both sides ar
 
 * praise that is a stock of sarcasm ("love how", "thanks ... for", "oh great", "so generous",
   "exactly what I needed", "gotta love", a compliment in scare quotes, さすが, 安定の,
-  親切設計), or a sentence of praise alone that ends the post ("Amazing.", "Perfect.");
+  親切設計), or a sentence of praise alone that ends the post ("Amazing.", "Perfect.", "10/10",
+  "Nailed it.", "Never gets old", 期待を裏切らないね, 最高のタイミングだね, ...ありがとう);
 * a bad thing done to the writer, not denied: charged twice, lost or cancelled *my* booking,
-  logs me out, crashes, is down again, two hours on hold, never arrived, 遅延, 落ちる, 二重.
+  logs me out, crashes, is down again, two hours on hold, never arrived, the wrong order, a
+  price hike, 遅延, 落ちる, 二重, 待たされ, 値上げ.
 
 Everyday words that are only sometimes bad ("can't wait", "late", "again", "every time", また,
 毎回) are not enough, and a post that praises a fix, thanks for help, or asks a question is
@@ -38,11 +40,14 @@ _EN_PRAISE = re.compile(
     r"|(?:so|how|really|very)\s+(?:generous|helpful|kind|thoughtful)(?:\s+of\s+you)?"
     r"|(?:just|exactly)\s+what\s+(?:i|we)\s+needed|great\s+start|(?:really|truly)\s+appreciate\s+it"
     r"|what\s+a\s+(?:great|wonderful|fantastic|lovely)|(?:great|good|nice)\s+job|well\s+done"
-    r"|bravo|nothing\s+says\s+[\w\s]{1,30}\s+like|(?:such\s+)?(?:great|amazing|excellent"
+    r"|bravo|nothing\s+says\s+[\w\s'‘’\"“”]{1,40}\s+like|(?:great|nice|good)\s+to\s+see"
+    r"|(?:really|truly|just)\s+(?:loving|love)|(?:such\s+)?(?:great|amazing|excellent"
     r"|wonderful|fantastic|stellar)\s+(?:customer\s+)?service|so\s+glad|so\s+happy|complimentary)\b"
     r"|^\W*(?:great|fantastic|perfect|wonderful|brilliant|amazing|lovely|awesome)\s*[,!:]"
     r"|['‘\"“](?:fast|free|quick|premium|support|help|service|customer\s+(?:service|care)"
     r"|fast\s+food|smart|easy|seamless|express|priority)['’\"”]"
+    # "where 'fast food' means 45 minutes for one burger"
+    r"|['‘\"“][^'‘’\"“”]{2,40}['’\"”]\s+(?:means|meant|turned\s+out)"
 )
 # A sentence of praise alone, ending the post: it praises what the post's other sentences say.
 _EN_CODA = re.compile(
@@ -51,7 +56,12 @@ _EN_CODA = re.compile(
     r"|(?:amazing|great|excellent|wonderful|fantastic)\s+(?:customer\s+)?service"
     r"|great\s+start\s+to\s+(?:the|my|our)\s+\w+|(?:really|truly)\s+appreciate\s+it"
     r"|(?:just|exactly)\s+what\s+(?:i|we)\s+needed(?:\s+[\w:]+){0,3}|thanks\s+a\s+lot"
-    r"|well\s+done|good\s+job|great\s+job)\W*"
+    r"|well\s+done|good\s+job|great\s+job|stellar\s+work|nailed\s+it|never\s+gets\s+old"
+    r"|what\s+a\s+surprise|(?:new\s+)?personal\s+best|10\s*/\s*10(?:\s+\w+){0,2}"
+    r"|(?:honestly|truly|really|simply)\s+(?:impressive|inspiring|amazing|incredible"
+    r"|remarkable|outstanding)(?:\s+\w+){0,2}"
+    r"|(?:glad|happy)\s+(?:we['’]re|to\s+see\s+we['’]re)\s+making\s+progress"
+    r"|never\s+disappoints|(?:you|they)\s+never\s+disappoint)\W*"
 )
 # Bad things done to the writer. Said as they are, they are denied by a "not" ("never crashes"):
 # checked with harken.negation. The second list is bad already in its words ("never arrived").
@@ -63,7 +73,12 @@ _EN_BAD = re.compile(
     r"|block(?:ed|s|ing)|clos(?:ed|es|ing)|ignor(?:ed|es|ing)|misplac(?:ed|es|ing))"
     r"\s+(?:[\w'’-]+\s+){0,3}?(?:my|our|me|us)"
     r"|logs?\s+(?:me|us)\s+out|logging\s+(?:me|us)\s+out|kicks?\s+(?:me|us)\s+(?:out|back)"
-    r"|h(?:ang(?:s|ing)?|ung)\s+up\s+on\s+(?:me|us)"
+    r"|h(?:ang(?:s|ing)?|ung)\s+up\s+on\s+(?:me|us|you)|brick(?:ed|s|ing)"
+    r"|wrong\s+(?:order|item|address|building|house|size|amount|bill|charge|flight|gate|city)"
+    r"|charg\w*\s+(?:me\s+|us\s+)?again|(?:got|been|was|were)\s+charged"
+    r"|delayed\s+(?:by\s+)?(?:over\s+|almost\s+)?\d+\s+(?:hours?|hrs?|minutes?|mins?|days?)"
+    r"|(?:zero|no)\s+(?:announcements?|communication|updates?|information|info|explanation)"
+    r"|for\s+the\s+\w+\s+time|price\s+(?:hike|increase|rise)|under\s+maintenance"
     r"|crash(?:es|ed|ing)|(?:is|was|went|goes|are|were)\s+down|(?:is|was|got|are|were)\s+lost|(?:down|delayed|late|broken)\s+again"
     r"|outages?|another\s+(?:[\w'’-]+\s+){0,3}?(?:update|outage|delay|crash|bug|fee"
     r"|price\s+(?:rise|increase|hike))"
@@ -76,7 +91,8 @@ _EN_BAD_ALREADY = re.compile(
     r"\b(?:never\s+(?:arrived|came|showed\s+up|answers?|answered|repl(?:y|ies|ied)|responds?"
     r"|responded|called\s+back|got\s+back)|no\s+(?:reply|answer|response|refund)"
     r"|without\s+(?:any\s+)?(?:notice|warning|reading|asking)|for\s+nothing"
-    r"|(?:surprise|hidden|extra)\s+(?:fee|charge)s?)\b"
+    r"|(?:surprise|hidden|extra)\s+(?:\w+\s+)?(?:fee|charge|hike)s?)\b"
+    r"|[$£€]\d+\s+(?:\w+\s+)?fee\b"
 )
 # Thanks for something good, praise of a fix or of help: not sarcasm, whatever else it names.
 _EN_GENUINE = re.compile(
@@ -92,13 +108,21 @@ _EN_GENUINE = re.compile(
 _JA_PRAISE = re.compile(
     r"(?:さすが|流石)(?!に)|安定の|期待を裏切らない|親切設計|素晴らしい(?:ですね|ね)|最高かよ|神アプリ"
 )
+# Ironic praise that sums up a post's bad news, in its last sentence (最高だね, さすがです).
+_JA_CODA = re.compile(
+    r"(?:さすが|流石)(?!に)|期待を裏切らない|最高(?:だね|だな|です(?:ね)?|のタイミング|かよ)"
+    r"|神対応|尊敬(?:する|します)|(?:優し|嬉し|うれし)い(?:なあ|なぁ|ね|わ)|ありがと"
+    r"|素晴らしい(?:体験|対応|サービス|ですね|ね)"
+)
 _JA_BAD = re.compile(
     r"遅延|遅れ(?:て|た|る)|落ち(?:る|た|て)|止ま(?:る|っ)|障害|二重|待たされ|繋がらない|つながらない"
-    r"|使えない|ログインできない|エラー|欠航|フリーズ|消え(?:た|る|て)"
+    r"|使えない|ログインできない|エラー|欠航|フリーズ|消え(?:た|る|て)|待た(?:せ|され)|音沙汰"
+    r"|値上げ|上がる|閉じ込め|不在票"
 )
 _JA_NOT = re.compile(r"(?:る|た)?(?:も|こと)?(?:なく|なし|ない|せず)")  # エラーもなく, 遅延なしで
 _JA_GENUINE = re.compile(
-    r"直|解決|復旧|返金|神対応|丁寧|対応(?:が)?早|すぐ|甲斐|て(?:くれ|もらえ)(?:た|ました)"
+    r"直|解決|復旧|返金|丁寧|対応(?:が)?早|すぐ|甲斐|て(?:くれ|もらえ|いただ)|助か|安心"
+    r"|(?:起き|あっ|なっ)ても"  # 障害が起きても神対応: praise despite the trouble
 )
 _SENTENCE_END = re.compile(r"[!！。\n]+|\.+(?=\s|$)")
 _QUESTION = re.compile(r"[?？]")
@@ -117,9 +141,18 @@ def sarcasm(text: str) -> str | None:
             continue
         if (_EN_PRAISE.search(sentence) or _JA_PRAISE.search(sentence)) and bad[i]:
             return sentence
+    if any(_genuine(sentence) for sentence in sentences):
+        return None  # a closing "Amazing." or さすが after thanks for the help is sincere
     last = len(sentences) - 1
     if last > 0 and _EN_CODA.fullmatch(sentences[last]) and any(bad[:last]):
         return sentences[last]
+    # Japanese irony closes its sentence: 障害ありがとう。最高のタイミングだね
+    for i, sentence in enumerate(sentences):
+        coda = _JA_CODA.search(sentence)
+        if coda is None or _JA_CODA.search(sentence, coda.end()):
+            continue
+        if _says_bad(sentence[: coda.start()]) or (i == last and any(bad[:i])):
+            return sentence
     return None
 
 

@@ -125,11 +125,10 @@ class TopicExamples:
 
 def _japanese_parts(folded: str) -> list[str]:
     """The words of a Japanese example that carry its meaning: its runs of kanji or katakana,
-    the halves of a four-kanji compound (情報漏洩: 情報, 漏洩), and its parts between particles
-    (お腹を壊した: お腹, 壊した), so that a post saying it in other words ("漏洩は確認されていない",
-    "お腹壊したって言ったけど、ただの風邪") is read for denials too."""
+    and its parts between particles (お腹を壊した: お腹, 壊した), so that a post saying it
+    in other words ("お腹壊したって言ったけど、ただの風邪") is read for denials too. Never the
+    halves of a compound: 情報 of 情報漏洩, イン of ログイン are words of any post."""
     parts = _JAPANESE_RUN.findall(folded)
-    parts += [half for run in parts if len(run) == 4 for half in (run[:2], run[2:])]
     parts += [p for p in _PARTICLE.split(folded) if len(p) >= 2 and _KANJI_OR_KATAKANA.search(p)]
     return list(dict.fromkeys(parts))
 

@@ -97,6 +97,9 @@ _UNTIL_NOW = re.compile(
     r"(?:\s+[\w'’]+){0,4}?[\s,…–—-]+until\s+(?:now|today|tonight|yesterday"
     r"|this\s+(?:week|weekend|month|year|morning|afternoon|evening))\b"
 )
+# ... or until something happened: "didn't get sick until I ate at Acme", "never got hacked
+# before Acme". A bare "before" at the end ("never been hacked before.") stays a denial.
+_UNTIL = re.compile(r"(?:\s+[\w'’]+){0,4}?[\s,…–—-]+(?:until|till|before)\s+\w")
 # A word that makes a short comma tail a clause of its own: "no security, account hacked".
 _PREDICATE = re.compile(
     r"(?:is|are|was|were|been|got|gets|get|has|have|had)$|\w{3,}(?<!e)ed$", re.IGNORECASE
@@ -211,7 +214,8 @@ def _english(text: str, start: int, end: int, sentence_start: int, sentence_end:
     clause_start = _clause_start(text, sentence_start, start, end)
     before = _english_before(text, clause_start, start, end)
     if before is not None:
-        return None if _UNTIL_NOW.match(text, end, sentence_end) else before
+        undone = _UNTIL_NOW.match(text, end, sentence_end) or _UNTIL.match(text, end, sentence_end)
+        return None if undone else before
     clause_end = _clause_end(text, end, sentence_end)
     after = _ENGLISH_AFTER.match(text, end, clause_end)
     if after and not _complaint_word(text[start:end]):

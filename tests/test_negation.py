@@ -41,6 +41,10 @@ TABLE: list[tuple[str, str, str | None]] = [
     ("my account never got hacked, false alarm", "hacked", "never got hacked"),
     ("I didn't get a refund for the hacked account", "refund", None),
     ("I never got my hacked account back", "hacked", None),
+    # ... until something happened: it did
+    ("I didn't get sick until I ate at Acme Burger", "sick", None),
+    ("never got hacked before Acme, now someone has my login", "hacked", None),
+    ("I have never been hacked before.", "hacked", "never been hacked"),
     ("Relax, I won't sue anyone over a 2h outage", "sue", "won't sue"),
     ("I'm not going to sue them, calm down", "sue", "not going to sue"),
     ("Acme has never had a data breach", "data breach", "never had a data breach"),
@@ -156,10 +160,11 @@ def test_negated_reads_the_scope_of_a_denial(post: str, match: str, expected: st
 
 
 def test_a_japanese_example_is_read_by_its_words() -> None:
-    topic = compile_topic(["お腹を壊した", "異物混入", "ケガをした"])
+    topic = compile_topic(["お腹を壊した", "情報漏洩", "ログインできない", "ケガをした"])
     anchors = {a.pattern for a in topic.anchors}
-    assert {"お腹", "壊した", "異物", "混入", "ケガ"} <= anchors
-    assert "した" not in anchors  # a bare ending would be found everywhere
+    assert {"お腹", "壊した", "情報漏洩", "ログイン", "ケガ"} <= anchors
+    # a bare ending, or half a compound, would be found in any post
+    assert not {"した", "情報", "漏洩", "ログ", "イン"} & anchors
     said = normalize("お腹壊したって言ったけど、ただの風邪でした")
     assert topic.denial(said)[1] is not None
     assert topic.denial(normalize("ひなたバーガーでお腹壊した")) == (None, None)
@@ -249,11 +254,10 @@ def test_a_topic_does_not_fire_on_a_denied_example_or_a_denied_similar_post() ->
         "support"
     ]
     assert departments("my account got hacked overnight", ("security",)) == ["security"]
-    # a Japanese example's words are read in other wordings: 漏洩 of 情報漏洩
-    assert departments("顧客リストは偽物でした。漏洩は確認されていないそうです", ("security",)) == [
-        "support"
-    ]
-    assert departments("アクメの顧客データが漏洩した", ("security",)) == ["security"]
+    # a generic half of an example (情報 of 情報漏洩) is no word of the topic: denied alone, it
+    # does not take the topic from a post that says it in other words
+    said = "運営からの情報はないけど、アカウントを乗っ取られてカードを不正利用された"
+    assert departments(said, ("security",)) == ["security"]
     # no word of the examples in the post: nothing to read a denial on, similarity stands
     assert departments("someone is logging into my profile from abroad", ("security",)) == [
         "security"

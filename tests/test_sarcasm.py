@@ -21,17 +21,17 @@ SARCASTIC = [
     "Oh great, Pinecrest Hotels lost my booking again",
     "Gotta love waiting 40 minutes for a Zephyr Rail ticket machine that takes cash only",
     "So glad Nimbus Bank charged me twice for the same transfer",
-    "Orbit Mobile app logs me out every hour. Brilliant.",
+    "Love how the Orbit Mobile app logs me out every hour",
     "The Pinecrest 'customer service' line: a 2-hour hold and then it hangs up",
     "Zephyr Rail cancelled my train and nobody at the desk knew why. Great start to the week.",
     "What a wonderful surprise, another Orbit Mobile price rise",
     "さすがニンバス銀行、給料日にまたアプリが落ちる",
     "安定のゼファー鉄道、今日も遅延",
     "オービットモバイルのアプリ、支払い画面で毎回止まる親切設計",
-    # a closing line that sums up the bad news
-    "Zephyr Rail: delayed 3 hours, no announcements at all. 10/10 experience",
-    "Nimbus Bank's app update bricked my login. Perfect.",
-    "ゼファー鉄道、また1時間待たされた。さすがです",
+    # a closing line that sums up the bad news, in the forms that are hardly ever sincere
+    "Zephyr Rail cancelled my train again, no announcements at all. Never gets old.",
+    "Nimbus Bank's app update bricked my login. What a surprise.",
+    "ゼファー鉄道、また1時間待たされた。期待を裏切らないね",
     "ニンバス銀行の手数料また値上げ。庶民に優しいなあ",
 ]
 
@@ -69,6 +69,14 @@ NOT_SARCASTIC = [
     "ゼファー鉄道、遅延したけど案内が丁寧で乗り継ぎもすぐ手配してくれた。さすが。",
     "My Orbit Mobile order was lost, support found it and sent it overnight. Amazing.",
     "さすがオービット、障害が起きても神対応",
+    # "Perfect.", "10/10", さすが close sincere posts about a problem handled as often: not read
+    "I was charged twice, emailed Nimbus Bank, and the money was back the next morning. 10/10",
+    "Orbit Mobile's driver got lost in the snow but still delivered on time. Amazing.",
+    "電車が遅延したけど駅員さんが優しかった。ありがとうございます",
+    # acts the writer asked for, and problem words that are only named
+    "So glad Nimbus Bank closed my old account without any fuss",
+    "Love how Nimbus Bank locks my account after 3 wrong passwords. Security done right.",
+    "Great job Orbit Mobile, the outage page was updated every 10 minutes",
     "さすがオービットモバイル、障害対応が早い",
     "連休中の障害で告知もなしはさすがにひどい",  # さすがに: "really", a plain complaint
     "ゼファー鉄道の遅延、すぐ振り替えてもらえて助かった",
@@ -89,7 +97,7 @@ def test_the_sentence_of_sarcasm_is_what_is_quoted() -> None:
     quoted = sarcasm("I paid for a year. Love how Nimbus Bank charges me twice for it. Fun.")
     assert quoted == "love how nimbus bank charges me twice for it."
     # A sentence of praise alone praises the post's bad news: it is the one quoted.
-    assert sarcasm("The Zephyr Rail app is down again. Amazing.") == "amazing."
+    assert sarcasm("The Zephyr Rail app is down again. Never gets old.") == "never gets old."
 
 
 def test_a_japanese_character_does_not_turn_the_english_rules_off() -> None:

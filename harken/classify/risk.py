@@ -29,7 +29,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from harken.classify.sarcasm import quoted
+from harken.classify.sarcasm import said
 from harken.classify.signals import find_signals
 from harken.classify.types import Signals
 
@@ -78,8 +78,7 @@ def escalation_risk(
         "abuse": weights.abuse * abuse,
     }
     labels = {
-        "complaint": f"complaint {complaint:.2f}"
-        + (f", read as sarcasm: '{quoted(sarcastic)}'" if sarcastic else ""),
+        "complaint": f"complaint {complaint:.2f}" + (said(sarcastic) if sarcastic else ""),
         "negative": f"negative sentiment {negative:.2f}",
         "abuse": f"abusive language {abuse:.2f}",
     }

@@ -30,6 +30,7 @@ from harken.text import normalize, visible_text
 
 _READ = 2000  # characters read: sarcasm is a short post's; a long one is not rescanned
 _QUOTE = 80  # characters of the sentence quoted in the risk factor
+_SAID = "read as sarcasm"  # how the risk factor says it (harken.classify.risk)
 
 _NUMBER = r"(?:\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
 _SPAN = r"(?:hours?|hrs?|minutes?|mins?|days?|weeks?|months?)"
@@ -51,17 +52,11 @@ _EN_PRAISE = re.compile(
 )
 # A sentence of praise alone, ending the post: it praises what the post's other sentences say.
 _EN_CODA = re.compile(
-    r"\W*(?:(?:just\s+|simply\s+)?(?:amazing|awesome|brilliant|fantastic|great|lovely|perfect"
-    r"|wonderful|superb|classic|impressive|nice|wow|bravo|outstanding|incredible)"
-    r"|(?:amazing|great|excellent|wonderful|fantastic)\s+(?:customer\s+)?service"
+    r"\W*(?:never\s+gets\s+old|what\s+a\s+surprise|nailed\s+it|thanks\s+a\s+lot"
+    r"|(?:just|exactly)\s+what\s+(?:i|we)\s+needed(?:\s+[\w:]+){0,3}"
     r"|great\s+start\s+to\s+(?:the|my|our)\s+\w+|(?:really|truly)\s+appreciate\s+it"
-    r"|(?:just|exactly)\s+what\s+(?:i|we)\s+needed(?:\s+[\w:]+){0,3}|thanks\s+a\s+lot"
-    r"|well\s+done|good\s+job|great\s+job|stellar\s+work|nailed\s+it|never\s+gets\s+old"
-    r"|what\s+a\s+surprise|(?:new\s+)?personal\s+best|10\s*/\s*10(?:\s+\w+){0,2}"
-    r"|(?:honestly|truly|really|simply)\s+(?:impressive|inspiring|amazing|incredible"
-    r"|remarkable|outstanding)(?:\s+\w+){0,2}"
     r"|(?:glad|happy)\s+(?:we['’]re|to\s+see\s+we['’]re)\s+making\s+progress"
-    r"|never\s+disappoints|(?:you|they)\s+never\s+disappoint)\W*"
+    r"|(?:(?:you|they|it)\s+)?never\s+disappoints?|priorities\s+on\s+point)\W*"
 )
 # Bad things done to the writer. Said as they are, they are denied by a "not" ("never crashes"):
 # checked with harken.negation. The second list is bad already in its words ("never arrived").
@@ -80,7 +75,7 @@ _EN_BAD = re.compile(
     r"|(?:zero|no)\s+(?:announcements?|communication|updates?|information|info|explanation)"
     r"|for\s+the\s+\w+\s+time|price\s+(?:hike|increase|rise)|under\s+maintenance"
     r"|crash(?:es|ed|ing)|(?:is|was|went|goes|are|were)\s+down|(?:is|was|got|are|were)\s+lost|(?:down|delayed|late|broken)\s+again"
-    r"|outages?|another\s+(?:[\w'’-]+\s+){0,3}?(?:update|outage|delay|crash|bug|fee"
+    r"|another\s+(?:[\w'’-]+\s+){0,3}?(?:update|outage|delay|crash|bug|fee"
     r"|price\s+(?:rise|increase|hike))"
     rf"|on\s+hold|hold\s+time|{_NUMBER}[-\s]{_SPAN}\s+(?:[\w'’-]+\s+){{0,2}}?"
     r"(?:on\s+hold|hold|wait\w*|line|queue|delay\w*|late|tour|for\s+(?:a|an|one|my|the)\b)"
@@ -103,16 +98,18 @@ _EN_GENUINE = re.compile(
     r"|being|staying|waiting|sponsoring|reminder|trial|birthday|gift|discount|everything"
     r"|helping|sorting|getting|letting|having|\d+\s+years?)"
     r"|\b(?:fix\w*|resolv\w*|solv\w*|sorted|restor\w*|refund\w*|back\s+(?:up|online)"
-    r"|works?\s+(?:again|fine|great|like)|saved\s+(?:my|me|us|the)|found\s+(?:it|my|them))\b"
+    r"|works?\s+(?:again|fine|great|like)|saved\s+(?:my|me|us|the)|found\s+(?:it|my|them)"
+    # an act the writer asked for: "closed my old account without any fuss"
+    r"|when\s+i\s+asked|as\s+(?:i\s+)?requested|without\s+(?:any\s+)?(?:fuss|hassle|issues?|problems?)"
+    r"|instantly|done\s+right)\b"
 )
 _JA_PRAISE = re.compile(
     r"(?:さすが|流石)(?!に)|安定の|期待を裏切らない|親切設計|素晴らしい(?:ですね|ね)|最高かよ|神アプリ"
 )
-# Ironic praise that sums up a post's bad news, in its last sentence (最高だね, さすがです).
+# Ironic praise that sums up a post's bad news, in its last sentence: only the forms that are
+# hardly ever sincere there (さすが, 最高だね, ありがとう close sincere thanks as often).
 _JA_CODA = re.compile(
-    r"(?:さすが|流石)(?!に)|期待を裏切らない|最高(?:だね|だな|です(?:ね)?|のタイミング|かよ)"
-    r"|神対応|尊敬(?:する|します)|(?:優し|嬉し|うれし)い(?:なあ|なぁ|ね|わ)|ありがと"
-    r"|素晴らしい(?:体験|対応|サービス|ですね|ね)"
+    r"期待を裏切らない|最高のタイミング|(?:優し|嬉し|うれし)いなあ|さすがの安定感|安定のクオリティ"
 )
 _JA_BAD = re.compile(
     r"遅延|遅れ(?:て|た|る)|落ち(?:る|た|て)|止ま(?:る|っ)|障害|二重|待たされ|繋がらない|つながらない"
@@ -135,14 +132,12 @@ def sarcasm(text: str) -> str | None:
     if _QUESTION.search(folded) or solved_statement(folded) is not None:
         return None  # a question is queued anyway; thanks for a fix is praise
     sentences = _sentences(folded)
+    if any(_genuine(sentence) for sentence in sentences):
+        return None  # thanks for the help, a fix, an act asked for: sincere, whatever it names
     bad = [_says_bad(sentence) for sentence in sentences]
     for i, sentence in enumerate(sentences):
-        if _genuine(sentence):
-            continue
         if (_EN_PRAISE.search(sentence) or _JA_PRAISE.search(sentence)) and bad[i]:
             return sentence
-    if any(_genuine(sentence) for sentence in sentences):
-        return None  # a closing "Amazing." or さすが after thanks for the help is sincere
     last = len(sentences) - 1
     if last > 0 and _EN_CODA.fullmatch(sentences[last]) and any(bad[:last]):
         return sentences[last]
@@ -161,9 +156,15 @@ def sarcasm_in_post(text: str) -> str | None:
     return sarcasm(visible_text(strip_retweet_prefix(text)))
 
 
-def quoted(sentence: str) -> str:
-    """The sentence as a risk factor quotes it."""
-    return sentence if len(sentence) <= _QUOTE else sentence[: _QUOTE - 1].rstrip() + "…"
+def read_as_sarcasm(factors: list[str] | tuple[str, ...]) -> bool:
+    """Whether a classification's risk factors say it was read as sarcasm (``quoted``)."""
+    return any(_SAID in factor for factor in factors)
+
+
+def said(sentence: str) -> str:
+    """How the complaint's risk factor says it: ", read as sarcasm: '...'"."""
+    shown = sentence if len(sentence) <= _QUOTE else sentence[: _QUOTE - 1].rstrip() + "…"
+    return f", {_SAID}: '{shown}'"
 
 
 def read_as_meant(

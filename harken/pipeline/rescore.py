@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from harken.classify.risk import escalation_risk
-from harken.classify.sarcasm import sarcasm_in_post
+from harken.classify.sarcasm import read_as_sarcasm, sarcasm_in_post
 from harken.config import Config
 from harken.pipeline.classify import risk_weights, signals_of
 from harken.routing.impersonation import impostor_risk, known_impostor
@@ -72,8 +72,8 @@ def rescore(
         c.topics,
         risk_weights(config),
         text=mention.text,  # the escalation signals it states, as at classification
-        # Said only of scores that were turned round (classified since sarcasm was read).
-        sarcastic=sarcasm_in_post(mention.text) if c.complaint >= 0.5 else None,
+        # Said again only where the classification said it: its scores were turned round.
+        sarcastic=sarcasm_in_post(mention.text) if read_as_sarcasm(c.risk_factors) else None,
     )
     # A flagged impostor keeps its factor and risk floor whatever the audience does.
     risk, kept = impostor_risk(known_impostor(config, mention, author), risk, list(factors))

@@ -98,8 +98,9 @@ _UNTIL_NOW = re.compile(
     r"|this\s+(?:week|weekend|month|year|morning|afternoon|evening))\b"
 )
 # ... or until something happened: "didn't get sick until I ate at Acme", "never got hacked
-# before Acme". A bare "before" at the end ("never been hacked before.") stays a denial.
-_UNTIL = re.compile(r"(?:\s+[\w'’]+){0,4}?[\s,…–—-]+(?:until|till|before)\s+\w")
+# before I joined Acme". "Before" only with the writer doing something: "no evidence of a
+# breach before the audit", "never been hacked before." stay denials.
+_UNTIL = re.compile(r"(?:\s+[\w'’]+){0,4}?[\s,…–—-]+(?:(?:until|till)\s+\w|before\s+(?:i|we)\b)")
 # A word that makes a short comma tail a clause of its own: "no security, account hacked".
 _PREDICATE = re.compile(
     r"(?:is|are|was|were|been|got|gets|get|has|have|had)$|\w{3,}(?<!e)ed$", re.IGNORECASE

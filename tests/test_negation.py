@@ -43,7 +43,12 @@ TABLE: list[tuple[str, str, str | None]] = [
     ("I never got my hacked account back", "hacked", None),
     # ... until something happened: it did
     ("I didn't get sick until I ate at Acme Burger", "sick", None),
-    ("never got hacked before Acme, now someone has my login", "hacked", None),
+    ("never got hacked before I joined Acme, now someone has my login", "hacked", None),
+    (
+        "no evidence of a data breach before the audit",
+        "data breach",
+        "no evidence of a data breach",
+    ),
     ("I have never been hacked before.", "hacked", "never been hacked"),
     ("Relax, I won't sue anyone over a 2h outage", "sue", "won't sue"),
     ("I'm not going to sue them, calm down", "sue", "not going to sue"),

@@ -8,16 +8,18 @@ et al., 2013); this module looks for that contrast, and only where both sides ar
 
 * praise that is a stock of sarcasm ("love how", "thanks ... for", "oh great", "so generous",
   "exactly what I needed", "gotta love", a compliment in scare quotes, さすが, 安定の,
-  親切設計), or a sentence of praise alone that ends the post ("Amazing.", "Perfect.", "10/10",
-  "Nailed it.", "Never gets old", 期待を裏切らないね, 最高のタイミングだね, ...ありがとう);
+  親切設計), or a closing line that is hardly ever sincere ("Never gets old", "What a
+  surprise", "Nailed it", 期待を裏切らないね, 優しいなあ);
 * a bad thing done to the writer, not denied: charged twice, lost or cancelled *my* booking,
   logs me out, crashes, is down again, two hours on hold, never arrived, the wrong order, a
   price hike, 遅延, 落ちる, 二重, 待たされ, 値上げ.
 
-Everyday words that are only sometimes bad ("can't wait", "late", "again", "every time", また,
-毎回) are not enough, and a post that praises a fix, thanks for help, or asks a question is
-never read as sarcasm (a question is queued anyway). A false reading turns praise into a
-complaint, so the rules lean to missing sarcasm rather than inventing it.
+A false reading turns praise into a complaint, so the rules lean to missing sarcasm rather
+than inventing it: everyday words that are only sometimes bad ("can't wait", "late", "again",
+"outage", また, 毎回) are not enough; closing lines that end sincere posts as often ("Perfect.",
+"10/10", さすが, ありがとう) are not read; and a post that asks a question (queued anyway), or
+thanks for help, a fix or an act the writer asked for, is never read as sarcasm.
+docs/classifier.md has what it reads on posts written without seeing these rules.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ _EN_PRAISE = re.compile(
     # "where 'fast food' means 45 minutes for one burger"
     r"|['‘\"“][^'‘’\"“”]{2,40}['’\"”]\s+(?:means|meant|turned\s+out)"
 )
-# A sentence of praise alone, ending the post: it praises what the post's other sentences say.
+# A closing line of praise that is hardly ever sincere: it praises the bad news before it.
 _EN_CODA = re.compile(
     r"\W*(?:never\s+gets\s+old|what\s+a\s+surprise|nailed\s+it|thanks\s+a\s+lot"
     r"|(?:just|exactly)\s+what\s+(?:i|we)\s+needed(?:\s+[\w:]+){0,3}"
@@ -74,7 +76,8 @@ _EN_BAD = re.compile(
     r"|delayed\s+(?:by\s+)?(?:over\s+|almost\s+)?\d+\s+(?:hours?|hrs?|minutes?|mins?|days?)"
     r"|(?:zero|no)\s+(?:announcements?|communication|updates?|information|info|explanation)"
     r"|for\s+the\s+\w+\s+time|price\s+(?:hike|increase|rise)|under\s+maintenance"
-    r"|crash(?:es|ed|ing)|(?:is|was|went|goes|are|were)\s+down|(?:is|was|got|are|were)\s+lost|(?:down|delayed|late|broken)\s+again"
+    r"|crash(?:es|ed|ing)|(?:is|was|went|goes|are|were)\s+down|(?:is|was|got|are|were)\s+lost"
+    r"|(?:down|delayed|late|broken)\s+again"
     r"|another\s+(?:[\w'’-]+\s+){0,3}?(?:update|outage|delay|crash|bug|fee"
     r"|price\s+(?:rise|increase|hike))"
     rf"|on\s+hold|hold\s+time|{_NUMBER}[-\s]{_SPAN}\s+(?:[\w'’-]+\s+){{0,2}}?"
@@ -112,8 +115,8 @@ _JA_CODA = re.compile(
     r"期待を裏切らない|最高のタイミング|(?:優し|嬉し|うれし)いなあ|さすがの安定感|安定のクオリティ"
 )
 _JA_BAD = re.compile(
-    r"遅延|遅れ(?:て|た|る)|落ち(?:る|た|て)|止ま(?:る|っ)|障害|二重|待たされ|繋がらない|つながらない"
-    r"|使えない|ログインできない|エラー|欠航|フリーズ|消え(?:た|る|て)|待た(?:せ|され)|音沙汰"
+    r"遅延|遅れ(?:て|た|る)|落ち(?:る|た|て)|止ま(?:る|っ)|障害|二重|待た(?:せ|され)|繋がらない"
+    r"|つながらない|使えない|ログインできない|エラー|欠航|フリーズ|消え(?:た|る|て)|音沙汰"
     r"|値上げ|上がる|閉じ込め|不在票"
 )
 _JA_NOT = re.compile(r"(?:る|た)?(?:も|こと)?(?:なく|なし|ない|せず)")  # エラーもなく, 遅延なしで
@@ -141,7 +144,7 @@ def sarcasm(text: str) -> str | None:
     last = len(sentences) - 1
     if last > 0 and _EN_CODA.fullmatch(sentences[last]) and any(bad[:last]):
         return sentences[last]
-    # Japanese irony closes its sentence: 障害ありがとう。最高のタイミングだね
+    # Japanese irony closes its sentence, or the post: 毎回落ちる、期待を裏切らないね
     for i, sentence in enumerate(sentences):
         coda = _JA_CODA.search(sentence)
         if coda is None or _JA_CODA.search(sentence, coda.end()):
@@ -157,7 +160,7 @@ def sarcasm_in_post(text: str) -> str | None:
 
 
 def read_as_sarcasm(factors: list[str] | tuple[str, ...]) -> bool:
-    """Whether a classification's risk factors say it was read as sarcasm (``quoted``)."""
+    """Whether a classification's risk factors say it was read as sarcasm (``said``)."""
     return any(_SAID in factor for factor in factors)
 
 

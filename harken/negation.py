@@ -92,14 +92,10 @@ _SUBJECTS = frozenset((
     "then", "now", "so",
 ))
 # fmt: on
-# After the match, these undo a "never"/"no": "never had a data breach until now" is news.
-_UNTIL_NOW = re.compile(
-    r"(?:\s+[\w'’]+){0,4}?[\s,…–—-]+until\s+(?:now|today|tonight|yesterday"
-    r"|this\s+(?:week|weekend|month|year|morning|afternoon|evening))\b"
-)
-# ... or until something happened: "didn't get sick until I ate at Acme", "never got hacked
-# before I joined Acme". "Before" only with the writer doing something: "no evidence of a
-# breach before the audit", "never been hacked before." stay denials.
+# After the match, what happened since undoes a "never"/"no": "never had a data breach until
+# now" is news, "didn't get sick until I ate at Acme" and "never got hacked before I joined
+# Acme" complain. "Before" only with the writer doing something: "no evidence of a breach
+# before the audit", "never been hacked before." stay denials.
 _UNTIL = re.compile(r"(?:\s+[\w'’]+){0,4}?[\s,…–—-]+(?:(?:until|till)\s+\w|before\s+(?:i|we)\b)")
 # A word that makes a short comma tail a clause of its own: "no security, account hacked".
 _PREDICATE = re.compile(
@@ -215,8 +211,7 @@ def _english(text: str, start: int, end: int, sentence_start: int, sentence_end:
     clause_start = _clause_start(text, sentence_start, start, end)
     before = _english_before(text, clause_start, start, end)
     if before is not None:
-        undone = _UNTIL_NOW.match(text, end, sentence_end) or _UNTIL.match(text, end, sentence_end)
-        return None if undone else before
+        return None if _UNTIL.match(text, end, sentence_end) else before
     clause_end = _clause_end(text, end, sentence_end)
     after = _ENGLISH_AFTER.match(text, end, clause_end)
     if after and not _complaint_word(text[start:end]):

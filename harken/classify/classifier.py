@@ -25,13 +25,13 @@ from harken.classify.encoder import BUNDLED, MULTILINGUAL, load_encoder
 from harken.classify.heads import HeadSet, bundled_heads_dir, load_heads
 from harken.classify.hf import HFClassifierModel
 from harken.classify.language import detect_language
-from harken.classify.preprocess import clean_text, strip_retweet_prefix
+from harken.classify.preprocess import clean_text, shown_text, strip_retweet_prefix
 from harken.classify.risk import DEFAULT_WEIGHTS, RiskWeights, escalation_risk
 from harken.classify.sarcasm import read_as_meant, sarcasm
 from harken.classify.types import Classification, Signals
 from harken.errors import ClassifierError
 from harken.matching import compile_topic, first_affirmed
-from harken.text import normalize, visible_text
+from harken.text import normalize
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class Classifier:
     ) -> list[Classification]:
         # Topics and language read the words a reader sees (minus "RT @x:"); the heads read
         # them normalised the way they were trained.
-        cleaned = [visible_text(strip_retweet_prefix(t)) for t in texts]
+        cleaned = [shown_text(t) for t in texts]
         model_input = [clean_text(strip_retweet_prefix(t)) for t in texts]
         detected = [
             detect_language(text, languages[i] if languages else None)
@@ -276,7 +276,7 @@ class Classifier:
                 names, topic_vectors = model.topic_vectors(self._topics, self.batch_size)
                 if names:
                     sims = model.similarities(vector[None, :].astype(np.float32), topic_vectors)[0]
-            shown = normalize(visible_text(strip_retweet_prefix(text)))
+            shown = normalize(shown_text(text))
             out.append(self._topic_scores(shown, sims, names))
         return out
 

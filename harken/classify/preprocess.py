@@ -36,3 +36,9 @@ def clean_text(text: str) -> str:
 def strip_retweet_prefix(text: str) -> str:
     """A retweet reads as its original: "RT @someone: " says nothing about the content."""
     return _RETWEET_PREFIX.sub("", text)
+
+
+def shown_text(post: str) -> str:
+    """The words a reader sees of a post as posted: its markup and a retweet's "RT @x:" gone.
+    Topics, language and sarcasm read these; the heads read them ``clean_text``-ed."""
+    return visible_text(strip_retweet_prefix(post))

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import re
 
-from harken.classify.preprocess import strip_retweet_prefix
+from harken.classify.preprocess import shown_text
 from harken.negation import negated, solved_statement
-from harken.text import normalize, visible_text
+from harken.text import normalize
 
 _READ = 2000  # characters read: sarcasm is a short post's; a long one is not rescanned
 _QUOTE = 80  # characters of the sentence quoted in the risk factor
@@ -156,7 +156,7 @@ def sarcasm(text: str) -> str | None:
 
 def sarcasm_in_post(text: str) -> str | None:
     """:func:`sarcasm` of a post as posted (what the classifier reads of it)."""
-    return sarcasm(visible_text(strip_retweet_prefix(text)))
+    return sarcasm(shown_text(text))
 
 
 def read_as_sarcasm(factors: list[str] | tuple[str, ...]) -> bool:

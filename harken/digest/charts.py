@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from harken.digest.model import Digest
-from harken.reports.chart_style import COLORS, VOLUME, chart_style, png_bytes
+from harken.reports.chart_style import COLORS, VOLUME, chart_style, legend_above, png_bytes
 
 WIDTH_IN, HEIGHT_IN = 7.0, 2.6  # inches: 1050 px at DPI 150
 
@@ -46,14 +46,7 @@ def hourly_chart(digest: Digest) -> bytes:
         axes.set_ylim(bottom=0, top=max([*bottom, 1]) * 1.1)
         axes.grid(axis="y", color="#e5e7e9", linewidth=0.8)
         axes.set_axisbelow(True)
-        axes.legend(
-            loc="lower right",
-            bbox_to_anchor=(1.0, 1.0),
-            ncols=4,
-            frameon=False,
-            fontsize=8,
-            borderaxespad=0.2,
-        )
+        legend_above(axes, ncols=4)
         return png_bytes(figure)
 
 
@@ -94,16 +87,7 @@ def daily_chart(digest: Digest) -> bytes:
         share.spines["right"].set_visible(True)
         handles = axes.get_legend_handles_labels()
         more = share.get_legend_handles_labels()
-        axes.legend(
-            handles[0] + more[0],
-            handles[1] + more[1],
-            loc="lower right",
-            bbox_to_anchor=(1.0, 1.0),
-            ncols=2,
-            frameon=False,
-            fontsize=8,
-            borderaxespad=0.2,
-        )
+        legend_above(axes, ncols=2, handles=(handles[0] + more[0], handles[1] + more[1]))
         return png_bytes(figure)
 
 

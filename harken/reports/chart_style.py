@@ -77,6 +77,22 @@ def chart_style() -> Iterator[None]:
         yield
 
 
+def legend_above(axes: Any, ncols: int, handles: tuple[list, list] | None = None) -> None:
+    """The legend in a row above the axes, on the right (titles are on the left). Never
+    ``loc="best"``: that placement is searched against every drawn point, and on a slow machine
+    a long chart took over a second and matplotlib warned about it."""
+    args = handles if handles is not None else ()
+    axes.legend(
+        *args,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncols=ncols,
+        frameon=False,
+        fontsize=8,
+        borderaxespad=0.2,
+    )
+
+
 def png_bytes(figure: Figure) -> bytes:
     """The figure as PNG, drawn on the Agg canvas (no pyplot)."""
     out = io.BytesIO()

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from harken.reports.chart_style import COLORS, VOLUME, chart_style, png_bytes
+from harken.reports.chart_style import COLORS, VOLUME, chart_style, legend_above, png_bytes
 from harken.reports.summary import Summary
 from harken.reports.tabular import Report
 from harken.text import strip_controls
@@ -63,10 +63,10 @@ def trend_chart(report: Report) -> bytes:
         if marked:
             heights = [table["mentions"].iloc[p] + top * 0.04 for p in marked]
             axes.scatter(marked, heights, marker="v", color="black", s=18, label="spike", zorder=3)
-            axes.legend(loc="upper left", frameon=False, fontsize=8, ncols=5)
+            legend_above(axes, ncols=5)
         axes.set_ylim(0, top * 1.15)
         axes.set_title(f"Mentions per {section.name} ({zone})")
-        step = max(1, len(labels) // 12)
+        step = max(1, -(-len(labels) // 9))  # at most 9 labels: wider ones overlap
         axes.set_xticks(positions[::step], labels[::step], fontsize=7)
         return png_bytes(figure)
 
@@ -113,12 +113,14 @@ def departments_chart(report: Report) -> bytes:
         p90 = table["p90_first_response_min"].astype(float).fillna(0).tolist()
         left.bar([p - 0.2 for p in positions], median, width=0.4, color=VOLUME, label="median")
         left.bar([p + 0.2 for p in positions], p90, width=0.4, color="#1f4e79", label="p90")
-        left.set_xticks(positions, names, fontsize=7)
-        left.set_title("First response (minutes)")
-        left.legend(frameon=False, fontsize=8)
+        left.set_xticks(positions, names, fontsize=7, rotation=30, ha="right")
+        left.set_ylim(bottom=0)
+        left.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        left.set_title("First response (min)")
+        legend_above(left, ncols=2)
         met = [(v or 0) * 100 for v in table["sla_met_pct"].tolist()]
         right.bar(positions, met, color=COLORS["positive"])
-        right.set_xticks(positions, names, fontsize=7)
+        right.set_xticks(positions, names, fontsize=7, rotation=30, ha="right")
         right.set_ylim(0, 105)
         right.yaxis.set_major_formatter(PercentFormatter(decimals=0))
         right.set_title("SLA met")
@@ -137,7 +139,7 @@ def _stacked(axes: Any, names: list[str], values: dict[str, list[int]]) -> list[
         axes.set_xticks(positions, names, fontsize=7)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
     if any(any(series) for series in values.values()):
-        axes.legend(frameon=False, fontsize=8, ncols=4)
+        legend_above(axes, ncols=4)
     return positions
 
 

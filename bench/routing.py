@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harken import vectors
 from harken.config import Config, load_config
 from harken.pipeline.route import route_pending
-from harken.routing.incidents import assign
+from harken.routing.incidents import assign, prepare
 from harken.store import Store, repo
 from harken.store.tables import Author, Classification, Incident, IncidentKey, Mention
 
@@ -163,6 +163,7 @@ def time_grouping(store: Store, cfg: Config, batch: int = 500) -> float:
     while True:
         with store.session() as session:
             rows = repo.unrouted(session, batch)
+            prepare(session, [(m, c) for m, _, c in rows], cfg.incidents)  # as the route stage
             for mention, _author, c in rows:
                 assign(session, mention, c, cfg.incidents)
                 mention.routed_at = START  # the bookmark, so the next batch moves on

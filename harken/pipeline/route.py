@@ -5,6 +5,7 @@ time per database.
 
 from __future__ import annotations
 
+import bisect
 from datetime import datetime
 
 from sqlalchemy import event
@@ -75,7 +76,9 @@ def route_batch(
         rows = repo.unrouted(session, batch_size)
         snapshotted = source_repo.snapshotted(session, [m.id for m, _, _ in rows])
         before = {m.id for m, _, _ in rows if m.incident_id is not None}  # routed again
-        joined = BatchJoins(session, before)  # type: ignore[arg-type]
+        earliest = min((m.created_at for m, _, _ in rows), default=utcnow())
+        joined = BatchJoins(session, before, earliest - RECENT)  # type: ignore[arg-type]
+        incidents.prepare(session, [(m, c) for m, _, c in rows], config.incidents)
         for mention, author, classification in rows:
             _route_one(
                 session, config, router, sinks, mention, author, classification, result,
@@ -95,26 +98,36 @@ class BatchJoins:
     are its stored ones plus these; ``routed_before`` (posts routed again) are left out of the
     stored count until written, since their stored rows still name their old incident."""
 
-    def __init__(self, session: Session, routed_before: set[int]) -> None:
+    def __init__(self, session: Session, routed_before: set[int], since: datetime) -> None:
         self._unwritten: dict[int, list[tuple[datetime, int]]] = {}
-        self._stale: list[int] = []
+        self._stale: set[int] = set()
         self._routed_before = routed_before
+        self._since = since  # the earliest post of the batch, less RECENT
+        # An incident's stored posts since ``since``: their times, sorted, and each one's.
+        self._stored: dict[int, tuple[list[datetime], dict[int, datetime]]] = {}
         event.listen(session, "after_flush", lambda *_: self._written())
 
     def _written(self) -> None:
         self._unwritten.clear()
         self._stale.clear()
+        self._stored.clear()  # the flush wrote the batch's posts: read them as stored
 
     def add(self, incident_id: int, mention: Mention) -> None:
         assert mention.id is not None
         self._unwritten.setdefault(incident_id, []).append((mention.created_at, mention.id))
         if mention.id in self._routed_before:
-            self._stale.append(mention.id)
+            self._stale.add(mention.id)
 
     def recent(self, session: Session, incident_id: int, mention: Mention) -> int:
         since = mention.created_at - RECENT
         assert mention.id is not None
-        stored = repo.incident_recent(session, incident_id, since, [mention.id, *self._stale])
+        if incident_id not in self._stored:  # one statement per incident and batch
+            posts = dict(repo.incident_posts_since(session, incident_id, self._since))
+            self._stored[incident_id] = (sorted(posts.values()), posts)
+        times, posted = self._stored[incident_id]
+        left_out = self._stale | {mention.id}  # few: the batch's posts routed again
+        stored = len(times) - bisect.bisect_left(times, since)
+        stored -= sum(1 for other in left_out if other in posted and posted[other] >= since)
         unwritten = self._unwritten.get(incident_id, [])
         return stored + sum(1 for at, other in unwritten if at >= since and other != mention.id)
 

@@ -1,7 +1,7 @@
 """Group posts into incidents, one per brand, without comparing a post with every other.
 
-A post brings keys; an incident is found by looking the keys up (one indexed query), never by
-scanning posts:
+A post brings keys; an incident is found by looking the keys up (a route batch reads its posts'
+keys in a few indexed statements: ``harken.routing.key_index``), never by scanning posts:
 
 * ``post:<platform>:<id>`` — the post a retweet or quote points at, else the post itself. A
   retweet storm is one incident, whenever its retweets arrive.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -32,15 +33,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, event, select
 from sqlmodel import Session
 
 from harken import vectors
 from harken.config import IncidentsConfig
 from harken.routing import storms as storm_lookup
+from harken.routing.key_index import KeyIndex, KeyRow, Wanted
 from harken.store.complaints import is_own
 from harken.store.repo import insert_attached
-from harken.store.tables import Classification, Incident, IncidentKey, Mention
+from harken.store.tables import Classification, Incident, Mention
 from harken.text import normalize
 
 BANDS, BITS = 20, 12
@@ -49,7 +51,6 @@ BANDS, BITS = 20, 12
 BITS_BY_MODEL = {"e5": 24}
 MAX_CANDIDATES = 20  # posts compared by real cosine, most shared bands first
 MAX_URL_KEY = 300  # incident_keys.key holds 600 characters
-MAX_ROWS = 2000  # key rows read per post: enough for any candidate set, bounded on hot keys
 MIN_COPY_LENGTH = 15  # shorter texts ("acme down") are too common to mean "the same post"
 
 _RT = re.compile(r"^rt @[\w.]+:\s*")
@@ -133,7 +134,8 @@ def assign(
     ``storms=False``: by its keys only, and its meaning joins no storm's centroid."""
     brand = mention.brand or ""
     storms = storms and not own_answer(mention)  # "sorry, fixed now" is no customer's report
-    keys = post_keys(mention, c, config)
+    prepared: dict[int | None, PostKeys] = session.info.get("post_keys", {})
+    keys = prepared.pop(mention.id, None) or post_keys(mention, c, config)
     found = _find(session, brand, mention, keys, config)
     if found is None and storms:
         storm = storm_lookup.find(session, brand, mention.created_at, c, keys.vector, config.storms)
@@ -158,14 +160,48 @@ def assign(
     return Assignment(incident, reason, created)
 
 
-KeyRow = tuple[str, int, int]  # key, incident id, member mention id
+def prepare(
+    session: Session, posts: Sequence[tuple[Mention, Classification]], config: IncidentsConfig
+) -> None:
+    """Read the incident keys a batch of posts will look up, in a few statements (``assign``
+    then answers each post from memory and adds what it brings)."""
+    prepared: dict[int | None, PostKeys] = session.info.setdefault("post_keys", {})
+    wanted = []
+    for mention, c in posts:
+        keys = prepared[mention.id] = post_keys(mention, c, config)
+        if c.vector_model:  # what a later post of the batch compares itself with
+            session.info.setdefault("vectors", {})[(mention.id, c.vector_model)] = keys.vector
+        others = (*([keys.copy] if keys.copy else []), *keys.urls, *keys.similar)
+        low, high = mention.created_at - config.window, mention.created_at + config.window
+        wanted.append(Wanted(mention.brand or "", keys.post, others, low, high))
+    _index(session).load(session, wanted)
+    if config.storms.enabled:
+        window = config.storms.window
+        spans: dict[str, tuple[datetime, datetime]] = {}
+        for mention, _ in posts:
+            at, brand = mention.created_at, mention.brand or ""
+            low, high = spans.get(brand, (at, at))
+            spans[brand] = (min(low, at), max(high, at))
+        storm_lookup.prepare(
+            session, {b: (lo - window, hi + window) for b, (lo, hi) in spans.items()}
+        )
+
+
+def _index(session: Session) -> KeyIndex:
+    """The session's key index: its new rows are written when the session commits."""
+    index = session.info.get("key_index")
+    if index is None:
+        index = session.info["key_index"] = KeyIndex()
+        event.listen(session, "before_commit", index.write)
+    return index
 
 
 def _find(
     session: Session, brand: str, mention: Mention, keys: PostKeys, config: IncidentsConfig
 ) -> tuple[Incident, str, str] | None:
-    """One indexed query for all the post's keys, then the strongest evidence wins: the
-    referenced post, then a copy or a shared link, then the most similar meaning."""
+    """The rows of all the post's keys (from the batch's key index), then the strongest
+    evidence wins: the referenced post, then a copy or a shared link, then the most similar
+    meaning."""
     low, high = mention.created_at - config.window, mention.created_at + config.window
     rows = [r for r in _lookup(session, brand, keys, low, high) if r[2] != mention.id]
     for key, incident_id, member in rows:
@@ -201,13 +237,11 @@ def _most_similar(
         shared[member] = shared.get(member, 0) + 1
         incident_of[member] = incident_id
     candidates = sorted(shared, key=lambda m: (-shared[m], -m))[:MAX_CANDIDATES]
-    found = session.connection().execute(
-        _vectors_statement(), {"ids": candidates, "model": keys.vector_model}
-    )
+    found = _vectors(session, candidates, keys.vector_model)
     best: tuple[int, int, float] | None = None
     norm = float(np.linalg.norm(keys.vector)) or 1.0
-    for member, blob in found:
-        other = vectors.unpack(blob)
+    for member in sorted(candidates):  # equal cosines (copies): the earliest post wins
+        other = found.get(member)
         if other is None or other.shape != keys.vector.shape:
             continue
         raw = float(keys.vector @ other) / (norm * (float(np.linalg.norm(other)) or 1.0))
@@ -217,50 +251,34 @@ def _most_similar(
     return best
 
 
+def _vectors(session: Session, ids: list[int], model: str | None) -> dict[int, np.ndarray | None]:
+    """The meaning vectors (by ``model``) of these posts: the batch's own and those read
+    before from memory, the others in one statement."""
+    kept: dict[tuple[int, str | None], np.ndarray | None] = session.info.setdefault("vectors", {})
+    missing = [i for i in ids if (i, model) not in kept]
+    if missing:
+        params = {"ids": missing, "model": model}
+        read = dict(session.connection().execute(_vectors_statement(), params).all())
+        for member in missing:
+            kept[(member, model)] = vectors.unpack(read.get(member))
+    return {i: kept[(i, model)] for i in ids}
+
+
 def _lookup(
     session: Session, brand: str, keys: PostKeys, low: datetime, high: datetime
 ) -> list[KeyRow]:
     """Rows for the post's keys: the referenced post's at any time (one row, found by the
     index), the others within the window (an index range), latest first."""
-    connection = session.connection()
-    params: dict[str, Any] = {"brand": brand, "key": keys.post}
-    rows = [(k, i, m) for k, i, m in connection.execute(_post_statement(), params)]
+    index = _index(session)
+    first = index.first(session, brand, keys.post)
+    rows = [first] if first is not None else []
     others = [*([keys.copy] if keys.copy else []), *keys.urls, *keys.similar]
     if others:
-        params = {"brand": brand, "keys": others, "low": low, "high": high}
-        rows += [(k, i, m) for k, i, m in connection.execute(_window_statement(), params)]
+        rows += index.rows(session, brand, others, low, high)
     return rows
 
 
 # Built once and executed with parameters: SQLAlchemy then compiles each statement once.
-
-
-@cache
-def _post_statement() -> Any:
-    t = IncidentKey.__table__  # type: ignore[attr-defined]
-    return (
-        select(t.c.key, t.c.incident_id, t.c.mention_id)
-        .where(t.c.brand == bindparam("brand"), t.c.key == bindparam("key"))
-        .order_by(t.c.id)
-        .limit(1)
-    )
-
-
-@cache
-def _window_statement() -> Any:
-    t = IncidentKey.__table__  # type: ignore[attr-defined]
-    return (
-        select(t.c.key, t.c.incident_id, t.c.mention_id)
-        .where(
-            t.c.brand == bindparam("brand"),
-            t.c.key.in_(bindparam("keys", expanding=True)),
-            t.c.seen_at.between(bindparam("low"), bindparam("high")),
-        )
-        # The id breaks ties (a storm's posts share their second): PostgreSQL returns equal
-        # rows in any order, so without it the rows kept at the limit would vary.
-        .order_by(t.c.seen_at.desc(), t.c.id.desc())
-        .limit(MAX_ROWS)
-    )
 
 
 @cache
@@ -339,24 +357,8 @@ def _record_keys(
     wanted += ([keys.copy] if keys.copy else []) + list(keys.urls)
     if how != "copy":
         wanted += list(keys.similar)
-    if not wanted:
-        return
-    rows: list[dict[str, Any]] = [
-        {
-            "brand": brand,
-            "key": key,
-            "incident_id": incident.id,
-            "mention_id": mention.id,
-            "seen_at": mention.created_at,
-        }
-        for key in dict.fromkeys(wanted)
-    ]
-    session.connection().execute(_insert_keys(), rows)
-
-
-@cache
-def _insert_keys() -> Any:
-    return insert(IncidentKey)
+    assert incident.id is not None and mention.id is not None
+    _index(session).add(brand, wanted, incident.id, mention.id, mention.created_at)
 
 
 def shared_links(mention: Mention) -> list[str]:

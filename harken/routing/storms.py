@@ -44,7 +44,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, event, select
 from sqlmodel import Session
 
 from harken import vectors
@@ -100,20 +100,12 @@ def find(
         return None
     if not complaint_like(c, config) and not neutral_report(c, config):
         return None
-    rows = session.connection().execute(
-        _recent_statement(),
-        {
-            "brand": brand,
-            "low": at - config.window,
-            "high": at + config.window,
-            "limit": config.candidates,
-        },
-    )
+    recent = _batch(session).recent(session, brand, at - config.window, at + config.window)
     by_incident: dict[int, list[Candidate]] = {}
-    for incident_id, model, blob, topics, first_at, last_at in rows:
-        candidate = Candidate(incident_id, model, vectors.unpack(blob), topics or {}, first_at,
-                              last_at)  # fmt: skip
-        by_incident.setdefault(incident_id, []).append(candidate)
+    for row in recent[: config.candidates]:
+        candidate = Candidate(row.incident_id, row.model, vectors.unpack(row.vector),
+                              row.topics or {}, row.first_at, row.last_at)  # fmt: skip
+        by_incident.setdefault(row.incident_id, []).append(candidate)
     # Several incidents with a complaint this close: the brand is in a storm whose reports
     # have not met yet; their phrasings are less alike than each is to the storm's mean.
     bursting = bool(config.burst) and len(by_incident) >= config.burst
@@ -249,6 +241,15 @@ def _reason(incident_id: int, said: str, at: datetime, last: datetime) -> str:
     return f"same problem as incident #{incident_id}: {said}, {minutes} min {when} its last post"
 
 
+def prepare(session: Session, spans: dict[str, tuple[datetime, datetime]]) -> None:
+    """Read each brand's open centroids with a complaint between ``low - window`` and
+    ``high + window`` (of ``spans``, per brand): the batch's posts then find their storms in
+    memory."""
+    batch = _batch(session)
+    for brand, (low, high) in spans.items():
+        batch.load(session, brand, low, high)
+
+
 def remember(
     session: Session,
     brand: str,
@@ -260,17 +261,16 @@ def remember(
 ) -> None:
     """Fold a complaint into its incident's centroid for its encoder (a running mean).
 
-    Written at once, by its own statement: the route stage writes its ORM objects only at the
-    end of a batch, and the batch's next post looks for its storm in the stored centroids. A
-    batch keeps the centroids it has met (only the router writes them)."""
+    A new centroid is inserted at once; a changed one is written when the batch commits. The
+    batch's later posts find both in memory (``_Batch``): only the router writes centroids."""
     if not config.enabled or vector is None or not c.vector_model or not complaint_like(c, config):
         return
     assert incident.id is not None
-    kept: dict[tuple[int, str], _Centroid] = session.info.setdefault("centroids", {})
+    batch = _batch(session)
     key = (incident.id, c.vector_model)
-    row = kept.get(key) or _stored(session, *key)
+    row = batch.get(session, key)
     if row is None:
-        row = _Centroid(0, vectors.pack(vector), 0, {}, at, at)
+        row = _Centroid(0, incident.id, key[1], vectors.pack(vector), 0, {}, at, at)
     else:
         mean = vectors.unpack(row.vector)
         if mean is not None and mean.shape == vector.shape:
@@ -280,39 +280,104 @@ def remember(
     row.topics = dict(row.topics)
     for name in c.topics or _best_topic(c.topic_scores or {}, config):
         row.topics[name] = row.topics.get(name, 0) + 1
-    values = {
-        "vector": row.vector,
-        "members": row.members,
-        "topics": row.topics,
-        "first_at": row.first_at,
-        "last_at": row.last_at,
-    }
     if not row.id:
-        new = IncidentCentroid(incident_id=incident.id, brand=brand, model=key[1], **values)
+        new = IncidentCentroid(brand=brand, **row.values())
         row.id = insert_now(session, new)
-    else:
-        t = IncidentCentroid.__table__  # type: ignore[attr-defined]
-        update = t.update().where(t.c.id == bindparam("row"))
-        session.connection().execute(update, {"row": row.id, **values})
-    kept[key] = row
+    batch.keep(brand, row, changed=True, open_=incident.status == "open")
 
 
 @dataclass
 class _Centroid:
     id: int  # 0: not stored yet
+    incident_id: int
+    model: str
     vector: bytes
     members: int
     topics: dict[str, int]
     first_at: datetime
     last_at: datetime
 
+    def values(self) -> dict[str, Any]:
+        return {
+            "incident_id": self.incident_id,
+            "model": self.model,
+            "vector": self.vector,
+            "members": self.members,
+            "topics": self.topics,
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+        }
+
+
+class _Batch:
+    """The centroids a route batch has read or changed. ``recent`` answers as the statement
+    it replaces did (a brand's open centroids with a complaint in a span, latest first), from
+    the brand's centroids read at ``load`` and those the batch touched since."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[int, str], _Centroid] = {}
+        self._open: dict[str, dict[tuple[int, str], _Centroid]] = {}  # open incidents' only
+        self._spans: dict[str, tuple[datetime, datetime]] = {}
+        self._changed: set[tuple[int, str]] = set()
+
+    def load(self, session: Session, brand: str, low: datetime, high: datetime) -> None:
+        params = {"brand": brand, "low": low, "high": high}
+        for found in session.connection().execute(_recent_statement(), params):
+            row = _Centroid(*found)
+            self.keep(brand, self._kept.get((row.incident_id, row.model), row))
+        span = self._spans.get(brand)
+        self._spans[brand] = (
+            (low, high) if span is None else (min(low, span[0]), max(high, span[1]))
+        )
+
+    def recent(
+        self, session: Session, brand: str, low: datetime, high: datetime
+    ) -> list[_Centroid]:
+        span = self._spans.get(brand)
+        if span is None or span[0] > low or span[1] < high:
+            self.load(session, brand, low, high)
+        found = [r for r in self._open.get(brand, {}).values() if low <= r.last_at <= high]
+        return sorted(found, key=lambda r: (r.last_at, r.id), reverse=True)
+
+    def get(self, session: Session, key: tuple[int, str]) -> _Centroid | None:
+        return self._kept.get(key) or _stored(session, *key)
+
+    def keep(
+        self, brand: str, row: _Centroid, *, changed: bool = False, open_: bool = True
+    ) -> None:
+        key = (row.incident_id, row.model)
+        self._kept[key] = row
+        if open_:
+            self._open.setdefault(brand, {})[key] = row
+        if changed:
+            self._changed.add(key)
+
+    def write(self, session: Session) -> None:
+        """The changed centroids, in one executemany."""
+        if not self._changed:
+            return
+        t = IncidentCentroid.__table__  # type: ignore[attr-defined]
+        update = t.update().where(t.c.id == bindparam("row"))
+        rows = [self._kept[key] for key in sorted(self._changed)]
+        session.connection().execute(update, [{"row": r.id, **r.values()} for r in rows])
+        self._changed.clear()
+
+
+def _batch(session: Session) -> _Batch:
+    batch = session.info.get("storm_centroids")
+    if batch is None:
+        batch = session.info["storm_centroids"] = _Batch()
+        event.listen(session, "before_commit", batch.write)
+    return batch
+
 
 def _stored(session: Session, incident_id: int, model: str) -> _Centroid | None:
     t = IncidentCentroid.__table__  # type: ignore[attr-defined]
+    columns = (t.c.id, t.c.incident_id, t.c.model, t.c.vector, t.c.members, t.c.topics)
     found = (
         session.connection()
         .execute(
-            select(t.c.id, t.c.vector, t.c.members, t.c.topics, t.c.first_at, t.c.last_at).where(
+            select(*columns, t.c.first_at, t.c.last_at).where(
                 t.c.incident_id == incident_id, t.c.model == model
             )
         )
@@ -323,18 +388,17 @@ def _stored(session: Session, incident_id: int, model: str) -> _Centroid | None:
 
 @cache
 def _recent_statement() -> Any:
-    """The brand's centroids with a complaint near the post, latest first, open incidents only:
-    an index range on (brand, last_at), never a scan of the brand's history."""
+    """The brand's centroids with a complaint in a span, open incidents only: an index range
+    on (brand, last_at), never a scan of the brand's history."""
     t = IncidentCentroid.__table__  # type: ignore[attr-defined]
     i = Incident.__table__  # type: ignore[attr-defined]
+    columns = (t.c.id, t.c.incident_id, t.c.model, t.c.vector, t.c.members, t.c.topics)
     return (
-        select(t.c.incident_id, t.c.model, t.c.vector, t.c.topics, t.c.first_at, t.c.last_at)
+        select(*columns, t.c.first_at, t.c.last_at)
         .join(i, i.c.id == t.c.incident_id)
         .where(
             t.c.brand == bindparam("brand"),
             t.c.last_at.between(bindparam("low"), bindparam("high")),
             i.c.status == "open",
         )
-        .order_by(t.c.last_at.desc(), t.c.id.desc())
-        .limit(bindparam("limit"))
     )

@@ -288,10 +288,15 @@ def _alert_key_statement() -> Any:
 
 
 def add_alert(session: Session, key: str, **fields: Any) -> bool:
-    """Put an alert in the outbox unless one with this idempotency key is there already."""
-    if alert_exists(session, key):
+    """Put an alert in the outbox unless one with this idempotency key is there already.
+    Keys known to be there are kept for the session: every later post of an incident asks
+    again for its item's alert (alerts are never deleted while a batch runs)."""
+    known: set[str] = session.info.setdefault("alert_keys", set())
+    if key in known or alert_exists(session, key):
+        known.add(key)
         return False
     insert_now(session, Alert(idempotency_key=key, **fields))
+    known.add(key)
     return True
 
 

@@ -82,7 +82,8 @@ def real_texts(data: Path | None, n: int, japanese: float) -> tuple[list[str], s
     with tweets.open(encoding="utf-8", errors="replace") as f:
         english = [" ".join(r["TweetText"].split()) for r in csv.DictReader(f)]
     ja_file = data / "japanese" / "chabsa_sentences.tsv"  # type: ignore[operator]
-    ja = [line.split("\t")[0].strip() for line in ja_file.read_text("utf-8").splitlines()[1:]]
+    with ja_file.open(encoding="utf-8", newline="") as f:  # doc_id, sentence_id, label, sentence
+        ja = [r["sentence"].strip() for r in csv.DictReader(f, delimiter="\t") if r["sentence"]]
     k = round(n * japanese) if ja else 0
     texts = [english[i % len(english)] for i in range(n - k)] + rng.sample(ja, min(k, len(ja)))
     rng.shuffle(texts)

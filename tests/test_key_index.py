@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
@@ -141,3 +142,78 @@ def test_a_hot_key_is_read_at_its_limit_latest_first(store: Store) -> None:
         rows = index.rows(session, "Acme", [HOT, *KEYS], low, high)
         assert len(rows) == MAX_ROWS
         assert rows == _stored_rows(session, "Acme", [HOT, *KEYS], low, high)
+
+
+def test_a_row_written_mid_session_is_read_back_once(store: Store) -> None:
+    """After ``write`` (a commit), a lookup over a wider span reads the row from the table:
+    it must not also keep the copy it held in memory."""
+    rng = random.Random(1)
+    _fill(store, rng)
+    with store.session() as session:
+        index = KeyIndex()
+        hour = timedelta(hours=1)
+        assert index.rows(session, "Acme", ["url:only-once"], T0 - hour, T0 + hour) == []
+        index.add("Acme", ["url:only-once"], 1, 1, T0)
+        index.write(session)
+        session.commit()
+        found = index.rows(session, "Acme", ["url:only-once"], T0 - 3 * hour, T0 + 3 * hour)
+        assert found == [("url:only-once", 1, 1)]
+
+
+def test_a_brands_answer_routed_again_is_still_compared_by_meaning(store: Store) -> None:
+    """A brand's reply stored with meaning keys (routed before it was known as the brand's)
+    and routed again keys nothing by meaning itself, but a customer's post of the same batch
+    that shares its bands must still be compared with its stored vector."""
+    from harken.config import load_config
+    from harken.pipeline.route import route_batch
+    from harken.routing.incidents import _bands
+    from harken.routing.items import AlertPlan, RouteResult
+    from harken.routing.rules import Router
+    from harken.store.tables import Classification
+    from harken.vectors import pack, unpack
+
+    config = load_config(
+        overrides={
+            "database": {"url": store.url},
+            "brands": [{"name": "Acme", "keywords": ["acme"]}],
+            "departments": [{"name": "support"}],
+            "routing": {"default": "support"},
+        },
+        environ={},
+    )
+    gen = np.random.default_rng(1)
+    first = gen.normal(size=384).astype(np.float32)
+    first /= np.linalg.norm(first)
+    second = first + 0.02 * gen.normal(size=384).astype(np.float32)
+    with store.session() as session:
+        session.add(Author(id=1, platform="x", external_id="a1", handle="acme"))
+        session.add(Author(id=2, platform="x", external_id="a2", handle="kenji"))
+        session.flush()
+        session.add(Mention(id=1, platform="x", external_id="100", brand="Acme", created_at=T0,
+                            text="we are looking into the login trouble right now", author_id=1,
+                            ref_kind="reply", ref_external_id="99", flags=["own"]))  # fmt: skip
+        session.add(Mention(id=2, platform="x", external_id="200", brand="Acme",
+                            text="login to acme is broken for me since this morning",
+                            created_at=T0 + timedelta(minutes=1), author_id=2))  # fmt: skip
+        session.flush()
+        for mention_id, vector in ((1, first), (2, second)):
+            session.add(Classification(mention_id=mention_id, model="m", sentiment="neutral",
+                                       complaint=0.1, abuse=0.0, risk=0.1, language="en",
+                                       vector=pack(vector), vector_model="minilm"))  # fmt: skip
+        incident = Incident(brand="Acme", key="post:x:100", first_seen=T0, last_seen=T0,
+                            size=1, top_mention_id=1)  # fmt: skip
+        session.add(incident)
+        session.flush()  # an id from the sequence: the route stage's new incidents take the next
+        assert incident.id is not None
+        session.get(Mention, 1).incident_id = incident.id  # type: ignore[union-attr]
+        bands = _bands(unpack(pack(first)), "minilm")  # type: ignore[arg-type]
+        rows = [{"brand": "Acme", "key": k, "incident_id": incident.id, "mention_id": 1,
+                 "seen_at": T0} for k in bands]  # fmt: skip
+        session.execute(insert(IncidentKey), rows)
+        session.commit()
+    route_batch(store, config, Router(config.routing, config.topics), AlertPlan.of(config),
+                RouteResult(), 200)  # fmt: skip
+    with store.session() as session:
+        joined = session.execute(select(Mention.incident_id, Mention.incident_reason)
+                                 .where(Mention.id == 2)).one()  # fmt: skip
+    assert joined[0] == incident.id and joined[1].startswith("similar in meaning"), joined

@@ -170,7 +170,9 @@ def prepare(
     for mention, c in posts:
         keys = prepared[mention.id] = post_keys(mention, c, config)
         if c.vector_model:  # what a later post of the batch compares itself with
-            session.info.setdefault("vectors", {})[(mention.id, c.vector_model)] = keys.vector
+            # (a brand's answer has no meaning keys, but its bands may be stored from before)
+            vector = keys.vector if keys.vector is not None else vectors.unpack(c.vector)
+            session.info.setdefault("vectors", {})[(mention.id, c.vector_model)] = vector
         others = (*([keys.copy] if keys.copy else []), *keys.urls, *keys.similar)
         low, high = mention.created_at - config.window, mention.created_at + config.window
         wanted.append(Wanted(mention.brand or "", keys.post, others, low, high))

@@ -54,6 +54,7 @@ class KeyIndex:
         self._first_added: dict[tuple[str, str], KeyRow] = {}  # the batch's own first rows
         self._pending: list[dict[str, Any]] = []
         self._added = 0  # rows this batch added: ranked after every stored row, in order
+        self._written = 0  # how many of them ``write`` has put in the table
 
     def load(self, session: Session, wanted: Sequence[Wanted]) -> None:
         """Read, per brand, what these posts will look up: a few statements for the batch."""
@@ -118,6 +119,7 @@ class KeyIndex:
         if self._pending:
             session.connection().execute(_insert(), self._pending)
             self._pending = []
+            self._written = self._added  # a later read finds them in the table
 
     def _load_first(self, session: Session, brand: str, keys: set[str]) -> None:
         keys = {k for k in keys if (brand, k) not in self._first}
@@ -148,7 +150,8 @@ class KeyIndex:
             ):
                 fresh[key].append((seen, row_id, incident, member))
         for key, rows in fresh.items():
-            added = [r for r in self._rows.get((brand, key), []) if r[1] > _AFTER_STORED]
+            unwritten = _AFTER_STORED + self._written
+            added = [r for r in self._rows.get((brand, key), []) if r[1] > unwritten]
             self._rows[(brand, key)] = sorted(rows + added)
             self._span[(brand, key)] = (low, high)
 

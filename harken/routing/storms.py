@@ -321,14 +321,14 @@ class _Batch:
         self._changed: set[tuple[int, str]] = set()
 
     def load(self, session: Session, brand: str, low: datetime, high: datetime) -> None:
+        span = self._spans.get(brand)
+        if span is not None:  # read what it held again too: the span it keeps has no gap
+            low, high = min(low, span[0]), max(high, span[1])
         params = {"brand": brand, "low": low, "high": high}
         for found in session.connection().execute(_recent_statement(), params):
             row = _Centroid(*found)
             self.keep(brand, self._kept.get((row.incident_id, row.model), row))
-        span = self._spans.get(brand)
-        self._spans[brand] = (
-            (low, high) if span is None else (min(low, span[0]), max(high, span[1]))
-        )
+        self._spans[brand] = (low, high)
 
     def recent(
         self, session: Session, brand: str, low: datetime, high: datetime

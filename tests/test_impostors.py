@@ -25,7 +25,7 @@ from harken.pipeline.rescore import rescore_mention
 from harken.platforms.replay import read_jsonl
 from harken.records import AuthorRecord
 from harken.routing.impersonation import impostor_department
-from harken.store import Store, repo
+from harken.store import Store, incident_posts
 from harken.store.sources import record_snapshot
 from harken.store.tables import Incident, Mention
 from tests import payloads as p
@@ -300,7 +300,7 @@ def test_an_impostor_reply_is_one_urgent_security_item_flagged_everywhere(
         bait_row = session.execute(
             select(Mention).where(Mention.external_id == "7002")
         ).scalar_one()
-        its_incident = session.get(Incident, repo.incident_of(session, bait_row.id))
+        its_incident = session.get(Incident, incident_posts.incident_of(session, bait_row.id))
     # The floor reaches the incident too: the digest ranks incidents by their top risk.
     assert its_incident is not None and its_incident.top_risk >= 0.8
 

@@ -15,7 +15,7 @@ from harken.classify.sarcasm import read_as_sarcasm, sarcasm_in_post
 from harken.config import Config
 from harken.pipeline.classify import risk_weights, signals_of
 from harken.routing.impersonation import impostor_risk, known_impostor
-from harken.store import repo
+from harken.store import incident_posts, repo
 from harken.store import sources as source_repo
 from harken.store.tables import Author, Classification, Mention
 
@@ -30,7 +30,8 @@ def rescore_mention(session: Session, config: Config, mention_id: int) -> bool:
         return False
     author = session.get(Author, mention.author_id)
     assert author is not None
-    return rescore(session, config, mention, author, c, repo.incident_of(session, mention_id))
+    incident_id = incident_posts.incident_of(session, mention_id)
+    return rescore(session, config, mention, author, c, incident_id)
 
 
 def rescore(
@@ -57,7 +58,7 @@ def rescore(
         recent = 0
         if incident_id is not None and not alone:
             since = mention.created_at - RECENT
-            recent = repo.incident_recent(session, incident_id, since, [mention.id])  # type: ignore[list-item]
+            recent = incident_posts.incident_recent(session, incident_id, since, [mention.id])  # type: ignore[list-item]
     snapshots = source_repo.snapshots_of(session, mention.id) if snapshotted else []  # type: ignore[arg-type]
     rates = source_repo.velocity(snapshots)
     per_hour = sum(rates.values()) if rates else None

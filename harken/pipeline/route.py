@@ -24,7 +24,7 @@ from harken.routing.items import (
     subject_of,
 )
 from harken.routing.rules import Router
-from harken.store import Store, repo
+from harken.store import Store, incident_posts, repo
 from harken.store import sources as source_repo
 from harken.store.complaints import role_flags
 from harken.store.lock import serial_session
@@ -122,7 +122,7 @@ class BatchJoins:
         since = mention.created_at - RECENT
         assert mention.id is not None
         if incident_id not in self._stored:  # one statement per incident and batch
-            posts = dict(repo.incident_posts_since(session, incident_id, self._since))
+            posts = dict(incident_posts.incident_posts_since(session, incident_id, self._since))
             self._stored[incident_id] = (sorted(posts.values()), posts)
         times, posted = self._stored[incident_id]
         left_out = self._stale | {mention.id}  # few: the batch's posts routed again

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from harken import vectors
@@ -41,6 +41,7 @@ from harken.config import IncidentsConfig
 from harken.routing import storms as storm_lookup
 from harken.routing.key_index import KeyIndex, KeyRow, Wanted
 from harken.store.complaints import is_own
+from harken.store.db import written_at_commit
 from harken.store.repo import insert_attached
 from harken.store.tables import Classification, Incident, Mention
 from harken.text import normalize
@@ -191,11 +192,7 @@ def prepare(
 
 def _index(session: Session) -> KeyIndex:
     """The session's key index: its new rows are written when the session commits."""
-    index = session.info.get("key_index")
-    if index is None:
-        index = session.info["key_index"] = KeyIndex()
-        event.listen(session, "before_commit", index.write)
-    return index
+    return written_at_commit(session, "key_index", KeyIndex)
 
 
 def _find(

@@ -44,11 +44,12 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from harken import vectors
 from harken.config.schema import StormsConfig
+from harken.store.db import written_at_commit
 from harken.store.repo import insert_now
 from harken.store.tables import Classification, Incident, IncidentCentroid
 
@@ -364,11 +365,7 @@ class _Batch:
 
 
 def _batch(session: Session) -> _Batch:
-    batch = session.info.get("storm_centroids")
-    if batch is None:
-        batch = session.info["storm_centroids"] = _Batch()
-        event.listen(session, "before_commit", batch.write)
-    return batch
+    return written_at_commit(session, "storm_centroids", _Batch)
 
 
 def _stored(session: Session, incident_id: int, model: str) -> _Centroid | None:

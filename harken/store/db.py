@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -73,6 +73,23 @@ def savepoint(session: Session) -> Iterator[None]:
             connection.exec_driver_sql("BEGIN")
     with session.begin_nested():
         yield
+
+
+class Writer(Protocol):
+    def write(self, session: Session) -> None: ...
+
+
+W = TypeVar("W", bound=Writer)
+
+
+def written_at_commit(session: Session, name: str, make: Callable[[], W]) -> W:
+    """The session's ``name`` state (made on first need), whose ``write`` runs when the session
+    commits: what a route batch keeps in memory and writes once (harken.routing)."""
+    state = session.info.get(name)
+    if state is None:
+        state = session.info[name] = make()
+        event.listen(session, "before_commit", state.write)
+    return state  # type: ignore[no-any-return]
 
 
 def migrate(engine: Engine) -> None:

@@ -85,8 +85,10 @@ class KeyIndex:
         found: list[tuple[datetime, int, int, int, str]] = []
         for key in keys:
             stored = self._rows.get((brand, key), [])
-            start = bisect.bisect_left(stored, (low,))
             end = bisect.bisect_right(stored, (high, _AFTER_ALL))
+            # A hot key (a copy-paste campaign) can hold far more rows than a post reads: only
+            # its latest MAX_ROWS in the span can be among the post's latest MAX_ROWS.
+            start = max(bisect.bisect_left(stored, (low,)), end - MAX_ROWS)
             found += [(at, row_id, incident, member, key)
                       for at, row_id, incident, member in stored[start:end]]  # fmt: skip
         top = heapq.nlargest(MAX_ROWS, found) if len(found) > MAX_ROWS else sorted(found)[::-1]

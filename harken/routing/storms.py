@@ -38,6 +38,7 @@ complaint is also compared with the meaning of the brand's recent incidents:
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -101,9 +102,9 @@ def find(
         return None
     if not complaint_like(c, config) and not neutral_report(c, config):
         return None
-    recent = _batch(session).recent(session, brand, at - config.window, at + config.window)
+    low, high = at - config.window, at + config.window
     by_incident: dict[int, list[Candidate]] = {}
-    for row in recent[: config.candidates]:
+    for row in _batch(session).recent(session, brand, low, high, config.candidates):
         candidate = Candidate(row.incident_id, row.model, vectors.unpack(row.vector),
                               row.topics or {}, row.first_at, row.last_at)  # fmt: skip
         by_incident.setdefault(row.incident_id, []).append(candidate)
@@ -332,13 +333,14 @@ class _Batch:
         self._spans[brand] = (low, high)
 
     def recent(
-        self, session: Session, brand: str, low: datetime, high: datetime
+        self, session: Session, brand: str, low: datetime, high: datetime, limit: int
     ) -> list[_Centroid]:
+        """The ``limit`` latest (last complaint, then id) between ``low`` and ``high``."""
         span = self._spans.get(brand)
         if span is None or span[0] > low or span[1] < high:
             self.load(session, brand, low, high)
-        found = [r for r in self._open.get(brand, {}).values() if low <= r.last_at <= high]
-        return sorted(found, key=lambda r: (r.last_at, r.id), reverse=True)
+        found = (r for r in self._open.get(brand, {}).values() if low <= r.last_at <= high)
+        return heapq.nlargest(limit, found, key=lambda r: (r.last_at, r.id))
 
     def get(self, session: Session, key: tuple[int, str]) -> _Centroid | None:
         return self._kept.get(key) or _stored(session, *key)

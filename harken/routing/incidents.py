@@ -84,6 +84,11 @@ class PostKeys:
     vector: np.ndarray | None = field(default=None, compare=False)
     vector_model: str | None = None
 
+    @property
+    def windowed(self) -> tuple[str, ...]:
+        """The keys that join posts only within ``incidents.window`` of each other."""
+        return (*([self.copy] if self.copy else []), *self.urls, *self.similar)
+
 
 @dataclass(frozen=True)
 class Assignment:
@@ -173,21 +178,16 @@ def prepare(
         if c.vector_model:  # what a later post of the batch compares itself with
             # (a brand's answer has no meaning keys, but its bands may be stored from before)
             vector = keys.vector if keys.vector is not None else vectors.unpack(c.vector)
-            session.info.setdefault("vectors", {})[(mention.id, c.vector_model)] = vector
-        others = (*([keys.copy] if keys.copy else []), *keys.urls, *keys.similar)
-        low, high = mention.created_at - config.window, mention.created_at + config.window
-        wanted.append(Wanted(mention.brand or "", keys.post, others, low, high))
+            _kept_vectors(session)[(mention.id, c.vector_model)] = vector  # type: ignore[index]
+        low, high = _window(mention, config)
+        wanted.append(Wanted(mention.brand or "", keys.post, keys.windowed, low, high))
     _index(session).load(session, wanted)
-    if config.storms.enabled:
-        window = config.storms.window
-        spans: dict[str, tuple[datetime, datetime]] = {}
-        for mention, _ in posts:
-            at, brand = mention.created_at, mention.brand or ""
-            low, high = spans.get(brand, (at, at))
-            spans[brand] = (min(low, at), max(high, at))
-        storm_lookup.prepare(
-            session, {b: (lo - window, hi + window) for b, (lo, hi) in spans.items()}
-        )
+    storm_lookup.prepare(session, [(m.brand or "", m.created_at) for m, _ in posts], config.storms)
+
+
+def _window(mention: Mention, config: IncidentsConfig) -> tuple[datetime, datetime]:
+    """When the posts that copy, link or near-duplicate keys join it to were posted."""
+    return mention.created_at - config.window, mention.created_at + config.window
 
 
 def _index(session: Session) -> KeyIndex:
@@ -201,7 +201,7 @@ def _find(
     """The rows of all the post's keys (from the batch's key index), then the strongest
     evidence wins: the referenced post, then a copy or a shared link, then the most similar
     meaning."""
-    low, high = mention.created_at - config.window, mention.created_at + config.window
+    low, high = _window(mention, config)
     rows = [r for r in _lookup(session, brand, keys, low, high) if r[2] != mention.id]
     for key, incident_id, member in rows:
         if key == keys.post:
@@ -253,7 +253,7 @@ def _most_similar(
 def _vectors(session: Session, ids: list[int], model: str | None) -> dict[int, np.ndarray | None]:
     """The meaning vectors (by ``model``) of these posts: the batch's own and those read
     before from memory, the others in one statement."""
-    kept: dict[tuple[int, str | None], np.ndarray | None] = session.info.setdefault("vectors", {})
+    kept = _kept_vectors(session)
     missing = [i for i in ids if (i, model) not in kept]
     if missing:
         params = {"ids": missing, "model": model}
@@ -261,6 +261,12 @@ def _vectors(session: Session, ids: list[int], model: str | None) -> dict[int, n
         for member in missing:
             kept[(member, model)] = vectors.unpack(read.get(member))
     return {i: kept[(i, model)] for i in ids}
+
+
+def _kept_vectors(session: Session) -> dict[tuple[int, str | None], np.ndarray | None]:
+    """The batch's meaning vectors by (post, encoder): its own posts' and those read since."""
+    kept: dict[tuple[int, str | None], np.ndarray | None] = session.info.setdefault("vectors", {})
+    return kept
 
 
 def _lookup(
@@ -271,9 +277,8 @@ def _lookup(
     index = _index(session)
     first = index.first(session, brand, keys.post)
     rows = [first] if first is not None else []
-    others = [*([keys.copy] if keys.copy else []), *keys.urls, *keys.similar]
-    if others:
-        rows += index.rows(session, brand, others, low, high)
+    if keys.windowed:
+        rows += index.rows(session, brand, keys.windowed, low, high)
     return rows
 
 

@@ -243,13 +243,19 @@ def _reason(incident_id: int, said: str, at: datetime, last: datetime) -> str:
     return f"same problem as incident #{incident_id}: {said}, {minutes} min {when} its last post"
 
 
-def prepare(session: Session, spans: dict[str, tuple[datetime, datetime]]) -> None:
-    """Read each brand's open centroids with a complaint between ``low - window`` and
-    ``high + window`` (of ``spans``, per brand): the batch's posts then find their storms in
-    memory."""
+def prepare(session: Session, posts: list[tuple[str, datetime]], config: StormsConfig) -> None:
+    """Read the open centroids a batch's posts (brand, posted at) may join: per brand, those
+    with a complaint within ``storms.window`` of its posts. The posts then find their storms
+    in memory."""
+    if not config.enabled:
+        return
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for brand, at in posts:
+        low, high = spans.get(brand, (at, at))
+        spans[brand] = (min(low, at), max(high, at))
     batch = _batch(session)
     for brand, (low, high) in spans.items():
-        batch.load(session, brand, low, high)
+        batch.load(session, brand, low - config.window, high + config.window)
 
 
 def remember(

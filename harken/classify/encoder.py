@@ -90,6 +90,19 @@ def onnx_available() -> bool:
     return find_spec("onnxruntime") is not None and find_spec("onnx") is not None
 
 
+def encoder_threads() -> int | None:
+    """``$HARKEN_ENCODER_THREADS``: CPU threads per encoder batch (None: the backend's own
+    choice, all cores)."""
+    setting = os.environ.get("HARKEN_ENCODER_THREADS", "").strip()
+    if not setting:
+        return None
+    if not setting.isdigit() or int(setting) < 1:
+        raise ClassifierError(
+            f"HARKEN_ENCODER_THREADS must be a whole number of threads, 1 or more, not {setting!r}"
+        )
+    return int(setting)
+
+
 def cache_root() -> Path:
     if os.environ.get("HARKEN_CACHE_DIR"):
         return Path(os.environ["HARKEN_CACHE_DIR"])
@@ -133,9 +146,7 @@ class Encoder:
         self.name = model
         self.max_tokens = max_tokens
         self.quantized = bool(quantize)
-        if threads is None and os.environ.get("HARKEN_ENCODER_THREADS"):
-            threads = int(os.environ["HARKEN_ENCODER_THREADS"])
-        self.threads = threads
+        self.threads = threads if threads is not None else encoder_threads()
         self.cache_size = cache_size
         self.adapter = adapter
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
@@ -268,21 +279,15 @@ class Encoder:
         self._model = pooled
 
     def _load_onnx(self, root: Path) -> None:
-        import onnxruntime as ort
+        from harken.classify.onnx_cache import load_session
 
         path = self._onnx_path(root)
-        if not path.is_file():
-            log.info("exporting encoder %s to ONNX at %s (once)", self.name, path)
+
+        def export() -> None:
             self._load_transformers()
             self._export_onnx(path)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if self.threads:
-            options.intra_op_num_threads = self.threads
-        # Waiting threads sleep instead of spinning: on a busy machine, spinning threads steal
-        # the cores the others need (bench/classify.py: threads).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+        session = load_session(path, export, self.threads, f"encoder {self.name}")
         if self._tokenizer is None and not self._load_fast_tokenizer():
             self._load_transformers()
         self._inputs = [i.name for i in session.get_inputs()]
@@ -313,15 +318,15 @@ class Encoder:
     def _export_onnx(self, path: Path) -> None:
         import torch
 
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from harken.classify.onnx_cache import written_atomically
+
         fp32 = path.with_name("model.onnx")
         if not fp32.is_file():
             pooled = self._pretrained(attn_implementation="eager")
             dummy = tuple(torch.ones(2, 8, dtype=torch.long) for _ in self._inputs)
             outputs = ["embedding"] if self.adapter is None else ["embedding", "features"]
             axes = {name: {0: "batch", 1: "tokens"} for name in self._inputs}
-            tmp = fp32.with_name(f"model.{os.getpid()}.tmp.onnx")
-            with warnings.catch_warnings():
+            with written_atomically(fp32) as tmp, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(
                     pooled,
@@ -333,18 +338,18 @@ class Encoder:
                     opset_version=17,
                     dynamo=False,
                 )
-            os.replace(tmp, fp32)
         if path != fp32:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            tmp = path.with_name(f"model.int8.{os.getpid()}.tmp.onnx")
             quiet = _DropRecords()  # the quantizer advises pre-processing on the root logger
             logging.getLogger().addFilter(quiet)
             try:
-                quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+                with written_atomically(path) as tmp:
+                    quantize_dynamic(
+                        str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True
+                    )
             finally:
                 logging.getLogger().removeFilter(quiet)
-            os.replace(tmp, path)
 
     # -- embedding -------------------------------------------------------------------------
 

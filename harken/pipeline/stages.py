@@ -65,7 +65,11 @@ class Pipeline:
     ) -> None:
         self.store, self.config, self.sinks = store, config, sinks
         self.classifier = classifier
-        self.classify_batch_size = classify_batch_size or config.classifier.batch_size * 2
+        # A classify batch is what one transaction claims: the encoders sort its texts by length
+        # before their own batches of classifier.batch_size, and e5 gets its share (the
+        # Japanese posts) in one call. Eight encoder batches a claim: 1,000 posts classified
+        # in 7.7-8.2 s against 9.7-10.4 s for two. Workers claim less (pipeline/worker.py).
+        self.classify_batch_size = classify_batch_size or config.classifier.batch_size * 8
         self.route_batch_size = route_batch_size
 
     @cached_property

@@ -104,9 +104,10 @@ class Worker:
         self.store, self.config, self.sinks = store, config, sinks
         self.stages = tuple(stages)
         self.stop = stop or threading.Event()
-        self.pipeline = Pipeline(
-            store, config, sinks, classifier, classify_batch_size, route_batch_size
-        )
+        # Smaller claims than a pass makes (stages.Pipeline): workers side by side on PostgreSQL
+        # share a backlog by claiming it batch by batch.
+        claim = classify_batch_size or config.classifier.batch_size * 2
+        self.pipeline = Pipeline(store, config, sinks, classifier, claim, route_batch_size)
         # Built at start: a rule set that cannot be compiled stops the worker, not each round.
         _ = self.pipeline.router, self.pipeline.plan
         chosen = [stage(name).batch for name in WORKER_STAGES if name in self.stages]

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -181,20 +182,20 @@ def quality_sets(data: Path | None, tmp: Path) -> dict[str, Path]:
     names = dict(line.split()[:2] for line in (folder / "tweeteval_sentiment_mapping.txt").open())
     texts = (folder / "tweeteval_sentiment_val_text.txt").read_text("utf-8").splitlines()
     labels = (folder / "tweeteval_sentiment_val_labels.txt").read_text("utf-8").split()
-    tsv = tmp / "tweeteval_val.tsv"
-    pairs = zip(texts, labels, strict=True)
-    tsv.write_text("".join(f"{t.replace(chr(9), ' ')}\t{names[y]}\n" for t, y in pairs), "utf-8")
-    sets = {"TweetEval val": tsv}
+    english = eval_file(tmp / "tweeteval_val.tsv", texts, [names[y] for y in labels])
     from harken.classify.training.data import load_chabsa
 
     chabsa = load_chabsa(data, 0)
     held = chabsa[chabsa["split"] == "val_ja"]
-    japanese = tmp / "chabsa_held_out.tsv"
-    held_pairs = zip(held["text"], held["label"], strict=True)
-    lines = (f"{t.replace(chr(9), ' ')}\t{y}\n" for t, y in held_pairs)
-    japanese.write_text("".join(lines), "utf-8")
-    sets["chABSA held out (ja)"] = japanese
-    return sets
+    japanese = eval_file(tmp / "chabsa_held_out.tsv", held["text"], held["label"])
+    return {"TweetEval val": english, "chABSA held out (ja)": japanese}
+
+
+def eval_file(path: Path, texts: Iterable[str], labels: Iterable[str]) -> Path:
+    """``text<TAB>label`` lines, as ``harken eval --data`` reads them."""
+    pairs = zip(texts, labels, strict=True)
+    path.write_text("".join(f"{t.replace(chr(9), ' ')}\t{y}\n" for t, y in pairs), "utf-8")
+    return path
 
 
 def main(argv: list[str] | None = None) -> list[Row]:

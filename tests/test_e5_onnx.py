@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harken.classify.e5 import E5Encoder
-from harken.classify.e5_onnx import PREFIX, E5File, E5Onnx, E5Tokenizer, export_path, model_file
+from harken.classify.e5_onnx import PREFIX, E5Onnx, E5Tokenizer, export_path, model_file
 from harken.errors import ClassifierError
 
 TEXTS = [
@@ -56,8 +56,8 @@ KNOWN_IDS = {
 
 
 @pytest.fixture(scope="module")
-def tokenizer() -> E5Tokenizer:
-    return E5File.read(model_file()).tokenizer
+def tokenizer(onnx: E5Onnx) -> E5Tokenizer:
+    return onnx.file.tokenizer  # the model file read once for the module
 
 
 def test_the_tokenizer_reads_texts_as_the_engine_does(

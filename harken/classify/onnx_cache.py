@@ -6,12 +6,18 @@ and moved there only when complete, so a process killed mid-export, or two proce
 at once, never leave a partial file where a later start would load it. A cached file that does
 not load all the same (a disk that filled up, a copied cache) is exported again, once, instead
 of sending every later start to the slower fallback.
+
+Each export lives in a folder named for its model and a digest of what it was made from
+(``minilm-<16 hex>``): another install, an upgrade or a changed adapter gets a new folder, of
+80-110 MB. So that they do not pile up, a load marks its folder as used, and a new export
+removes the same model's folders beyond the ``KEEP`` most recently used.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,20 +27,67 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# Exports of one model kept beside a new one: installs side by side on one machine (a venv per
+# project, a checkout and its CI) each keep theirs, and a fourth one only costs a re-export.
+KEEP = 3
+_FOLDER = re.compile(r"^(?P<model>.+)-[0-9a-f]{16}$")
+
 
 def load_session(path: Path, export: Callable[[], None], threads: int | None, what: str) -> Any:
     """An ONNX Runtime session on ``path``; ``export()`` writes it first when it is missing or
     does not load."""
     if path.is_file():
         try:
-            return _session(path, threads)
+            session = _session(path, threads)
+            _mark_used(path)
+            return session
         except Exception as err:  # ONNX Runtime's load errors share no useful base class
             log.warning("the cached ONNX export of %s at %s does not load (%s); exporting it "
                         "again", what, path, err)  # fmt: skip
             shutil.rmtree(path.parent, ignore_errors=True)
     log.info("exporting %s to ONNX at %s (once)", what, path)
     export()
-    return _session(path, threads)
+    session = _session(path, threads)
+    prune_exports(path.parent)
+    return session
+
+
+def prune_exports(folder: Path, keep: int = KEEP) -> list[Path]:
+    """Remove the exports of ``folder``'s model beyond the ``keep`` most recently used (its
+    own counted); returns what was removed. Best effort: a folder that cannot be removed
+    stays, and a process still loading a removed one exports it again (``load_session``)."""
+    match = _FOLDER.match(folder.name)
+    if match is None or not folder.parent.is_dir():
+        return []
+    siblings = []
+    for other in folder.parent.iterdir():
+        found = _FOLDER.match(other.name)
+        if other != folder and found and found["model"] == match["model"] and other.is_dir():
+            siblings.append((_last_used(other), other))
+    removed = []
+    for _, other in sorted(siblings, reverse=True)[max(0, keep - 1) :]:
+        shutil.rmtree(other, ignore_errors=True)
+        if not other.exists():
+            removed.append(other)
+    if removed:
+        log.info("removed %d older ONNX export(s) of %s from %s", len(removed), match["model"],
+                 folder.parent)  # fmt: skip
+    return removed
+
+
+def _mark_used(path: Path) -> None:
+    """The export's time of last use is its folder's modification time."""
+    try:
+        os.utime(path.parent)
+    except OSError:  # a read-only cache still loads
+        pass
+
+
+def _last_used(folder: Path) -> float:
+    try:
+        return max([folder.stat().st_mtime] + [f.stat().st_mtime for f in folder.iterdir()])
+    except OSError:
+        return 0.0
 
 
 def _session(path: Path, threads: int | None) -> Any:

@@ -62,7 +62,8 @@ def test_a_load_marks_its_export_used_so_a_later_prune_keeps_it(tmp_path: Path) 
     _tiny_model(path)
     os.utime(path.parent, (1_000.0, 1_000.0))
     os.utime(path, (1_000.0, 1_000.0))  # exported long ago
-    newer = [_folder(onnx_root, f"minilm-00000000000000f{i}", used_days_ago=5 - i) for i in range(2)]
+    names = ["minilm-00000000000000f0", "minilm-00000000000000f1"]
+    newer = [_folder(onnx_root, name, used_days_ago=5 - i) for i, name in enumerate(names)]
 
     load_session(path, lambda: None, 1, "tiny")  # loaded from the cache: used now
     removed = prune_exports(onnx_root / "minilm-00000000000000ff")

@@ -15,6 +15,7 @@ removes the same model's folders beyond the ``KEEP`` most recently used.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -77,10 +78,8 @@ def prune_exports(folder: Path, keep: int = KEEP) -> list[Path]:
 
 def _mark_used(path: Path) -> None:
     """The export's time of last use is its folder's modification time."""
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache still loads
         os.utime(path.parent)
-    except OSError:  # a read-only cache still loads
-        pass
 
 
 def _last_used(folder: Path) -> float:

@@ -163,7 +163,9 @@ class SlackSink:
         delivered = Delivered(channel, ts, thread.thread_ts if thread else ts, shown=kept)
         if alert.kind == "digest" and self.config.digest.upload:
             return self._attach_digest(view, delivered)
-        return self._other_roots(view, delivered)
+        if thread is None and shown is None:
+            return delivered  # a new root of a one-item incident: no other root lists it
+        return self._other_roots(view, delivered, shown)
 
     # -- an incident's thread roots (roots.py) ----------------------------------------------------
 
@@ -174,15 +176,18 @@ class SlackSink:
 
         return shown_on_root(self.store, self.config, view)
 
-    def _other_roots(self, view: AlertView, delivered: Delivered) -> Delivered:
+    def _other_roots(
+        self, view: AlertView, delivered: Delivered, shown: RootShows | None
+    ) -> Delivered:
         """The incident's other roots updated to list every department's item: best effort,
-        the alert is out (a failure is noted, never raised: raising would send it again)."""
+        the alert is out (a failure is noted, never raised: raising would send it again).
+        ``shown``: what the new root shows, read just before it was posted (else read now)."""
         if self.store is None:
             return delivered
         from harken.notify.slack.roots import update_roots
 
         try:
-            failed = update_roots(self.store, self.config, view, self._update_root)
+            failed = update_roots(self.store, self.config, view, self._update_root, shown)
         except Exception as err:  # the store out of reach: the app's next start catches up
             failed = [redact(f"{type(err).__name__}: {err}")[:300]]
         if not failed:

@@ -85,12 +85,21 @@ def incident_shown(
 
 
 def roots_behind(
-    session: Session, config: Config, incident_id: int, *, now: datetime | None = None
+    session: Session,
+    config: Config,
+    incident_id: int,
+    *,
+    now: datetime | None = None,
+    shown: tuple[int | None, Block] | None = None,
 ) -> list[PostedAlert]:
     """The incident's delivered thread roots whose section is not the one they would show
     now (a department's item joined, or one moved on), rendered as they stand: none while
-    the incident has one item."""
-    incident = _incident(session, config, incident_id, roots=False)
+    the incident has one item. ``shown``: the incident's latest event and section, when the
+    caller has just read them (``incident_shown``)."""
+    if shown is not None:
+        incident = _Incident(frozenset(), *shown)
+    else:
+        incident = _incident(session, config, incident_id, roots=False)
     if incident.section is None:
         return []
     roots = incident_roots(session, incident_id)

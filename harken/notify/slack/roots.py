@@ -47,16 +47,22 @@ def shown_on_root(store: Store, config: Config, view: AlertView) -> RootShows | 
 
 
 def update_roots(
-    store: Store, config: Config, view: AlertView, update: Callable[[PostedAlert], None]
+    store: Store,
+    config: Config,
+    view: AlertView,
+    update: Callable[[PostedAlert], None],
+    shown: RootShows | None = None,
 ) -> list[str]:
     """``update`` (chat.update) every delivered root of the alert's incident whose section is
     not the incident's as it is now, and keep what each shows; returns what could not be
-    updated (each is left as it was, for a later alert or the app's start)."""
+    updated (each is left as it was, for a later alert or the app's start). ``shown``: the
+    incident's section as the alert's own new root was just posted with (not read again)."""
     alert = view.alert
     if alert.kind not in STATEFUL_KINDS or alert.incident_id is None:
         return []
+    now = (shown.event_id, shown.section) if shown is not None else None
     with store.session() as session:
-        behind = roots_behind(session, config, alert.incident_id)
+        behind = roots_behind(session, config, alert.incident_id, shown=now)
     failed = []
     for root in behind:
         try:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from harken.config import load_config
 from harken.notify.registry import build_sinks
+from harken.notify.slack.rendered import KEY
 from harken.pipeline.ingest import ingest
 from harken.pipeline.process import run_pass
 from harken.platforms.replay import read_jsonl
@@ -275,6 +276,28 @@ def test_a_root_not_updated_neither_fails_nor_resends_the_alert(
     for channel in (LEGAL, PR):
         assert line(root_of(slack, channel), "support").startswith("• *support* · item #")
     assert len(slack.messages(SUPPORT)) == 1
+
+
+def test_a_root_showing_a_later_event_is_not_set_back(
+    cli: Process, slack: FakeSlack, db_url: str
+) -> None:
+    """The section a new root is posted with is read before the post; if someone acted on the
+    incident meanwhile, the Slack app has already brought a root past it: the outbox must not
+    put the older section back."""
+    cli(p.tweet("7000", TEXT))
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            (alert,) = session.execute(select(Alert).where(Alert.channel == "legal")).scalars()
+            alert.payload = {**alert.payload, KEY: 10**9}  # as an update after an action says
+            session.add(alert)
+            session.commit()
+    finally:
+        store.close()
+    cli(REFUND)
+    assert root_of(slack, LEGAL).edits == 0  # shows a later event: left as it is
+    assert root_of(slack, PR).edits == 1  # behind: updated with the new department
+    assert line(root_of(slack, PR), "support").startswith("• *support* · item #")
 
 
 def root_of(slack: FakeSlack, channel: str) -> Message:

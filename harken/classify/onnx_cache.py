@@ -10,7 +10,7 @@ of sending every later start to the slower fallback.
 Each export lives in a folder named for its model and a digest of what it was made from
 (``minilm-<16 hex>``): another install, an upgrade or a changed adapter gets a new folder, of
 80-110 MB. So that they do not pile up, a load marks its folder as used, and a new export
-removes the same model's folders beyond the ``KEEP`` most recently used.
+removes the same model's folders beyond the ``KEEP`` most recently loaded.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# Exports of one model kept beside a new one: installs side by side on one machine (a venv per
-# project, a checkout and its CI) each keep theirs, and a fourth one only costs a re-export.
+# Exports of one model name kept (the new one included): its plain and adapted graphs, or a few
+# installs side by side on one machine, keep theirs; one more only costs a re-export (~15 s).
 KEEP = 3
 _FOLDER = re.compile(r"^(?P<model>.+)-[0-9a-f]{16}$")
 
@@ -49,7 +49,10 @@ def load_session(path: Path, export: Callable[[], None], threads: int | None, wh
     log.info("exporting %s to ONNX at %s (once)", what, path)
     export()
     session = _session(path, threads)
-    prune_exports(path.parent)
+    try:
+        prune_exports(path.parent)
+    except OSError as err:  # an unreadable cache folder: the export itself is fine
+        log.warning("could not remove older ONNX exports beside %s: %s", path.parent, err)
     return session
 
 

@@ -164,7 +164,9 @@ class SlackSink:
         if alert.kind == "digest" and self.config.digest.upload:
             return self._attach_digest(view, delivered)
         if thread is None and shown is None:
-            return delivered  # a new root of a one-item incident: no other root lists it
+            # A new root of a one-item incident: no other root lists items. (An item that joins
+            # while this posts brings queue events; the app's catch-up updates roots behind.)
+            return delivered
         return self._other_roots(view, delivered, shown)
 
     # -- an incident's thread roots (roots.py) ----------------------------------------------------

@@ -18,7 +18,7 @@ from harken.notify.slack.incident import (
     latest_incident_event,
 )
 from harken.notify.slack.message import SlackMessage
-from harken.notify.slack.rendered import SECTION_KEY, STATEFUL_KINDS, latest_event_id
+from harken.notify.slack.rendered import KEY, SECTION_KEY, STATEFUL_KINDS, latest_event_id
 from harken.store.repo import AlertView, alert_view_query
 from harken.store.tables import Alert, QueueItem
 
@@ -111,6 +111,8 @@ def roots_behind(
         view = AlertView(*row)
         if view.alert.payload.get(SECTION_KEY) == incident.section:
             continue  # already says it: updated once, not at every alert
+        if int(view.alert.payload.get(KEY) or 0) > (incident.event_id or 0):
+            continue  # it shows a later event than this read (an action meanwhile): keep it
         found.append(_posted(view, config, now, incident.event_id, incident.section))
     return found
 

@@ -8,7 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -508,6 +508,22 @@ def test_bad_options_get_clear_errors(config_file: Path, tmp_path: Path) -> None
     assert nowhere.exit_code == 1 and "no directory" in nowhere.output
     not_png = cli(config_file, "trend", *WINDOW, "--chart", str(tmp_path / "c.jpg"))
     assert not_png.exit_code == 2
+
+
+def test_a_window_given_in_another_offset_is_shown_and_counted_in_utc(
+    config_file: Path,
+) -> None:
+    """12:00+09:00 is 03:00 UTC: the header must say 03:00 UTC, as the counts do."""
+    tokyo = timezone(timedelta(hours=9))
+    since, until = SINCE.astimezone(tokyo), UNTIL.astimezone(tokyo)
+    window = ["--since", since.isoformat(), "--until", until.isoformat()]
+    shown = cli(config_file, "summary", *window)
+    assert shown.exit_code == 0, shown.output
+    assert f"{SINCE:%Y-%m-%d %H:%M} → {UNTIL:%Y-%m-%d %H:%M} UTC" in shown.output
+    assert f"{until:%Y-%m-%d %H:%M} UTC" not in shown.output
+    utc = json.loads(cli(config_file, "summary", *WINDOW, "-f", "json").stdout)
+    offset = json.loads(cli(config_file, "summary", *window, "-f", "json").stdout)
+    assert offset["mentions"] == utc["mentions"] and offset["until"] == UNTIL.isoformat()
 
 
 def test_an_empty_window_reports_zeros(config_file: Path) -> None:

@@ -88,7 +88,9 @@ def parse_when(value: str, now: datetime | None = None) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError("use a duration (24h, 7d) or a date (2026-11-01)") from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    # Reports print their window in UTC: a time given with another offset is converted (an
+    # offset kept would print "12:00 UTC" for 12:00+09:00, which is 03:00 UTC).
+    parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if not EARLIEST <= parsed <= now + MAX_DURATION:
         raise ValueError(f"use a date from {EARLIEST:%Y-%m-%d} to 100 years from now")
     return parsed

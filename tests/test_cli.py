@@ -327,6 +327,12 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     listed = invoke("--config", "demo/config.yaml", "queue", "list", "-s", "responded", "-fjson")
     responded = json.loads(listed.stdout)
     assert {"x", "facebook", "instagram"} <= {i["mention"]["platform"] for i in responded}
+    # Replayed with the config it was routed with, nothing moves: route --explain and rules
+    # test judge impostors as routing did (Acme's own Instagram answer, known by its account
+    # id, asks for a DM under Acme's name: it imitates nobody).
+    replay = invoke("--config", "demo/config.yaml", "rules", "test", "--since", "30d")
+    assert replay.exit_code == 0, replay.output
+    assert " 0 would move" in replay.stdout, replay.stdout
 
 
 def _web_sign_in(config_path: Path, name: str, password: str) -> None:

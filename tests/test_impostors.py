@@ -393,6 +393,22 @@ def test_classify_json_has_flags_with_an_author() -> None:
     assert scam["flags"] == ["impersonation"]
 
 
+def test_classify_never_flags_the_brands_own_accounts() -> None:
+    """A brand handle, and an own account listed for another platform only (a Bluesky
+    domain), imitate nobody: `classify --author` knows no platform, so it asks them all."""
+    tree = {
+        "brands": BRANDS,
+        "accounts": [{"handle": "acme.example.com", "platform": "bluesky", "role": "own"}],
+    }
+    Path("config.yaml").write_text(json.dumps(tree), encoding="utf-8")
+    ask = "Sorry for the trouble! Could you DM us your account email?"
+    for own in ("@acmesupport", "acme", "acme.example.com"):
+        lines = ok("classify", "-f", "json", "--author", own, ask, BAIT).splitlines()
+        assert [json.loads(line)["flags"] for line in lines] == [[], []], own
+    lookalike = json.loads(ok("classify", "-f", "json", "--author", "acme_supp0rt", ask))
+    assert lookalike["flags"] == ["impersonation"]
+
+
 def test_an_impostor_never_joins_the_customers_storm(
     tmp_path: Path, classifier: Any, db_url: str
 ) -> None:

@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -31,6 +31,7 @@ from harken.errors import HarkenError
 from harken.text import one_line, to_json
 
 if TYPE_CHECKING:
+    from harken.config import Config
     from harken.pipeline.feedback import Correction, MentionFeedback, RetrainReport
     from harken.queue.feedback import ComplaintWord
     from harken.store.tables import Label, RoutingLabel
@@ -47,7 +48,10 @@ def classify(
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     author: Annotated[
         str | None,
-        typer.Option("--author", help="Handle of the texts' author (flags impostors)."),
+        typer.Option(
+            "--author",
+            help="Handle of the texts' author, as on X (flags impostors; never the brand's own).",
+        ),
     ] = None,
     author_name: Annotated[
         str | None, typer.Option("--author-name", help="Display name of the texts' author.")
@@ -56,7 +60,6 @@ def classify(
     """Score texts: sentiment, complaint, abuse, escalation risk, topics, language."""
     from harken.authors.impostors import FLAG, impostor_of
     from harken.pipeline.classify import build_classifier
-    from harken.records import AuthorRecord
 
     items = list(texts or [])
     if input_file is not None:
@@ -64,14 +67,14 @@ def classify(
     if not items:
         raise HarkenError("nothing to classify", hint="give TEXT arguments or --input FILE")
     config = root_state(ctx).config()
+    who = _author(config, author, author_name)
     results = build_classifier(config).classify(items)
     if format is Format.json:
         for result in results:  # one JSON object per line
             data = result.to_json()
             data.pop("topic_scores")
             # Plain texts have no author: flags need --author/--author-name to mean anything.
-            who = AuthorRecord("", "", author or "", author_name)
-            found = (author or author_name) and impostor_of(config, who, result.text)
+            found = who is not None and impostor_of(config, who, result.text)
             data["flags"] = [FLAG] if found else []
             sys.stdout.write(to_json(data) + "\n")
         return
@@ -343,3 +346,19 @@ def register(app: typer.Typer) -> None:
     app.command("eval")(eval_)
     app.command()(label)
     app.command()(retrain)
+
+
+def _author(config: Config, handle: str | None, name: str | None) -> Any:
+    """The texts' author as ``--author``/``--author-name`` give it, as on X; None without
+    them, or for one of the brand's accounts on any platform (brands[].handles, accounts:):
+    the platform is not known here, and none of the brand's accounts imitates the brand."""
+    from harken.authors.roles import NEWS_SOURCES, role_of
+    from harken.records import AuthorRecord
+
+    if not (handle or name):
+        return None
+    # Not a news source's platform: everyone there is press by default, no account of ours.
+    platforms = {"x", "bluesky", "mastodon"} | {a.platform for a in config.accounts if a.platform}
+    if handle and any(role_of(config, p, handle) for p in sorted(platforms - NEWS_SOURCES)):
+        return None
+    return AuthorRecord("x", "", handle or "", name)

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select
 
 from harken import vectors
-from harken.authors.impostors import impostor_of
 from harken.config import Config
 from harken.errors import HarkenError
 from harken.routing import impersonation
@@ -79,7 +78,7 @@ def explain_mention(store: Store, config: Config, mention_id: int) -> Explanatio
         router = Router(config.routing, config.topics)
         subject = subject_of(mention, author, c, config)
         traces = router.explain(subject)
-        impostor = impostor_of(config, author, mention.text)
+        impostor = impersonation.impostor_in(config, mention, author)
         decisions = impersonation.decide(config, router.route(subject), impostor)
         joined = joined_again(decisions, mention)
         if joined:
@@ -249,7 +248,7 @@ def _compare(
         return
     # An own or staff post queued nowhere recorded one entry without a department.
     before = sorted({d["department"] for d in mention.routing if d["department"]})
-    impostor = impostor_of(config, author, mention.text)
+    impostor = impersonation.impostor_in(config, mention, author)
     subject = subject_of(mention, author, c, config)
     decisions = impersonation.decide(config, router.route(subject), impostor)
     after = sorted({d.department for d in decisions if not d.quiet})

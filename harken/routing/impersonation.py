@@ -43,12 +43,18 @@ def mark(
 ) -> Impersonation | None:
     """Look for an impostor in a mention being routed: its flags, and its risk and factors
     when it is one. The caller commits (the route stage's transaction)."""
-    # The brand's own answer (its source knows the account is the brand's: harken.pipeline.
-    # ingest) imitates nobody, though its name may be the brand's.
-    found = None if is_own(mention.flags) else impostor_of(config, author, mention.text)
+    found = impostor_in(config, mention, author)
     mention.flags = flagged(mention.flags, found)
     c.risk, c.risk_factors = impostor_risk(found, c.risk, list(c.risk_factors))
     return found
+
+
+def impostor_in(config: Config, mention: Mention, author: Author) -> Impersonation | None:
+    """The brand or account a stored mention's author imitates, or None. The brand's own
+    answer (its source knows the account is the brand's, by id: harken.pipeline.ingest flags
+    it ``own``) imitates nobody, though its name may be the brand's. Routing, ``route
+    --explain`` and ``rules test`` all ask here, so that they agree."""
+    return None if is_own(mention.flags) else impostor_of(config, author, mention.text)
 
 
 def known_impostor(config: Config, mention: Mention, author: Author) -> Impersonation | None:

@@ -205,6 +205,10 @@ def test_overdue_items_escalate_once_per_level_and_list_first(project: Path) -> 
     assert legal in {i["id"] for i in listed[1:]}
     text = invoke("queue", "list").stdout
     assert "ESCALATED 2" in text.splitlines()[1]
+    assert text.startswith(f"{len(listed)} item(s): ")
+    # a list cut by --limit says so, and how to see it all
+    cut = invoke("queue", "list", "--limit", "1").stdout
+    assert cut.startswith(f"1 of {len(listed)} items (--limit {len(listed)} shows them all): ")
 
 
 def test_reply_is_a_dry_run_until_send_then_posts_once(project: Path, fake_x: FakeX) -> None:

@@ -94,7 +94,7 @@ def queue_list(
     """Queue items: escalated first, then most urgent, then soonest due. The filters are
     those of the web inbox and of GET /api/v1/items."""
     from harken.queue.filters import item_filter
-    from harken.queue.views import list_items
+    from harken.queue.views import count_items, list_items
 
     config = root_state(ctx).config()
     store = open_store(config)
@@ -117,7 +117,12 @@ def queue_list(
     if format is Format.json:
         print_json(items)
         return
-    out.print(f"{len(items)} item(s): escalated first, then most urgent and soonest due")
+    shown = f"{len(items)} item(s)"
+    if len(items) == limit:  # the list may be cut: say so, with how to see the rest
+        total = count_items(store, where)
+        if total > limit:
+            shown = f"{limit} of {total} items (--limit {total} shows them all)"
+    out.print(f"{shown}: escalated first, then most urgent and soonest due")
     for item in items:
         _print_item(item)
 

@@ -189,6 +189,17 @@ def test_transfer_moves_an_item_to_another_department(
     assert alerted(store, item).count(("legal", "console")) == 1
 
 
+def test_an_alert_names_the_department_it_was_sent_to_after_the_item_moved_on(
+    project: Path, store: Store
+) -> None:
+    item = item_id("1003", "support")
+    ok("queue", "transfer", str(item), "--to", "legal")  # legal is told...
+    ok("queue", "transfer", str(item), "--to", "support")  # ...of an item moved on already
+    assert ("legal", "console") in alerted(store, item)
+    shown_lines = [line for line in ok("process").splitlines() if line.startswith("ALERT legal")]
+    assert shown_lines and "(item now in support)" in shown_lines[-1], shown_lines
+
+
 def test_an_item_late_in_one_department_escalates_afresh_in_the_next(
     project: Path, store: Store
 ) -> None:

@@ -57,8 +57,11 @@ class ConsoleSink:
                 f" · {item.status} · `harken queue claim {item.id}`"
             )
         else:
+            # The department it was sent to; an item moved on since says where it is now.
+            to = view.alert.channel or item.department
+            moved = f" (item now in {item.department})" if to != item.department else ""
             self.console.print(
-                f"[{style}]ALERT[/] [bold]{item.department}[/] {item.priority}{size}"
+                f"[{style}]ALERT[/] [bold]{for_terminal(to)}[/]{moved} {item.priority}{size}"
                 f" · due {item.due_at:%H:%M} UTC · {for_terminal(item.reason)}"
             )
         self.console.print(

@@ -863,3 +863,13 @@ def test_the_terminal_view_escapes_markup_and_control_codes(digest: Digest) -> N
     assert "[red]boom" in out and "\x1b" not in out
     assert "SLA breaches (2)" in out and "not listened for" in out
     assert subject_line(digest) in out
+
+
+def test_the_terminal_view_keeps_incident_ids_on_an_80_column_terminal(digest: Digest) -> None:
+    console = Console(record=True, width=80, force_terminal=False)
+    console.print(digest_text(digest))
+    out = console.export_text()
+    rows = [line for line in out.splitlines() if line.startswith("│") and "0." in line]
+    assert rows, out
+    for incident in digest.incidents:
+        assert any(f"│ {incident.id:>4} │ {incident.risk:.2f} │" in r for r in rows), (incident, out)

@@ -521,11 +521,13 @@ def digest_text(digest: Digest) -> RenderableType:
 
 def _terminal_incidents(digest: Digest) -> Table:
     table = Table(title=f"Top incidents ({len(digest.incidents)})", title_justify="left")
+    # The incident's id and its numbers keep their width on a narrow terminal (at 80 columns
+    # the one-line author and text squeezed them to nothing, and rows lost their id).
     for name, options in (
-        ("#", {"justify": "right"}),
-        ("risk", {"justify": "right"}),
+        ("#", {"justify": "right", "no_wrap": True, "min_width": 4}),
+        ("risk", {"justify": "right", "no_wrap": True, "min_width": 4}),
         ("brand", {}),
-        ("posts", {"justify": "right"}),
+        ("posts", {"justify": "right", "no_wrap": True, "min_width": 5}),
         ("who", {"max_width": 22, "overflow": "ellipsis", "no_wrap": True}),
         ("text", {"max_width": 40, "overflow": "ellipsis", "no_wrap": True}),
         ("queues", {}),

@@ -872,4 +872,5 @@ def test_the_terminal_view_keeps_incident_ids_on_an_80_column_terminal(digest: D
     rows = [line for line in out.splitlines() if line.startswith("│") and "0." in line]
     assert rows, out
     for incident in digest.incidents:
-        assert any(f"│ {incident.id:>4} │ {incident.risk:.2f} │" in r for r in rows), (incident, out)
+        cells = f"│ {incident.id:>4} │ {incident.risk:.2f} │"
+        assert any(cells in row for row in rows), (incident, out)

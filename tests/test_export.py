@@ -507,6 +507,13 @@ def test_unknown_queue_status_is_refused(project: Path) -> None:
     assert result.exit_code == 2 and "unknown status 'open'" in result.output
 
 
+def test_unknown_incident_status_is_refused(project: Path) -> None:
+    """Incidents are open (their items close): "closed" would match nothing, silently."""
+    result = invoke(project, "incidents", "--status", "closed")
+    flat = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "unknown incident status 'closed'" in flat
+
+
 # -- format from the extension, empty exports ------------------------------------------------
 
 

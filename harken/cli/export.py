@@ -38,6 +38,8 @@ export_app = typer.Typer(
     help="Write mentions, queue items or incidents to CSV, JSON, JSONL, Parquet or XLSX.",
 )
 
+INCIDENT_STATUSES = ("open",)
+
 
 class ExportFormat(StrEnum):
     csv = "csv"
@@ -164,6 +166,14 @@ def export_incidents(
     """Incidents with a post in the window: size, top post, departments, open items."""
     from harken.reports.export import Filters
 
+    # Incidents are only ever open today (their items close, not they): another status
+    # would match nothing, silently.
+    unknown = [s for s in status or [] if s not in INCIDENT_STATUSES]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown incident status {unknown[0]!r} (one of {', '.join(INCIDENT_STATUSES)};"
+            " an item's status is export queue's --status)"
+        )
     filters = Filters(statuses=tuple(status or ()), min_size=min_size)
     _export(ctx, "incidents", since, until, brand, platform, format, out, limit, filters)
 

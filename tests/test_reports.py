@@ -459,6 +459,9 @@ def test_every_report_prints_a_table_json_csv_and_a_chart(
     assert json.loads(as_json.stdout)
     as_csv = cli(config_file, name, *WINDOW, "-f", "csv")
     assert as_csv.exit_code == 0 and as_csv.stdout.count("\n") >= 2
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    flags = {row["verified"] for row in rows if "verified" in row}
+    assert flags <= {"true", "false"}, flags  # booleans as the exports write them
     chart = tmp_path / f"{name}.png"
     drawn = cli(config_file, name, *WINDOW, "-f", "json", "--chart", str(chart))
     assert drawn.exit_code == 0, drawn.output

@@ -127,6 +127,8 @@ def report_csv(report: Report) -> str:
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool | np.bool_):  # as the exports write it (not Python's False)
+        return "true" if value else "false"
     if isinstance(value, list):
         value = ";".join(str(v) for v in value)
     return for_csv(value)

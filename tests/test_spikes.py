@@ -375,5 +375,10 @@ def test_the_hourly_job_alerts_each_new_spike_once_and_the_cli_replays(
         ("topic:outage", BURST.isoformat()),
         ("volume", BURST.isoformat()),
     ]
+    shown = runner.invoke(
+        app, ["--db", url, "spikes", "--backtest", "30d", "--until", "2026-11-30"]
+    )
+    # three series spiked in one hour: three spikes, not three spike hours
+    assert shown.stdout.startswith("backtest over the last 30d: 3 spike(s) in 1 hour(s),")
     stored = runner.invoke(app, ["--db", url, "spikes", "--since", "2026-11-20"])
     assert stored.stdout.startswith("3 spike(s) stored for hours since 2026-11-20 00:00 UTC")

@@ -48,7 +48,7 @@ def demo(
         incident_id, size = result.largest_incident
         out.print(
             f"grouped into {result.incidents} incidents (largest: #{incident_id}, {size} posts)"
-            f" · spike hours detected over the demo's history: {len(result.spikes)}"
+            f" · spikes detected over the demo's history: {len(result.spikes)}"
             + "".join(
                 f"\n  spike {s.hour_start:%m-%d %H:00} UTC {s.brand} {s.series}: {s.count} posts,"
                 f" {s.ratio:.0f}x the usual"

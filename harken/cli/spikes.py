@@ -63,7 +63,11 @@ def spikes(
         findings = spike_store.backtest(
             store, config.spikes, end - window, end, keywords=brand_keywords(config)
         )
-        title = f"backtest over the last {backtest}: {len(findings)} spike hour(s), nothing stored"
+        hours = len({f.hour_start for f in findings})  # a busy hour can spike in several series
+        title = (
+            f"backtest over the last {backtest}: {len(findings)} spike(s) in {hours} hour(s),"
+            " nothing stored"
+        )
     else:
         if check:
             check_spikes(store, config, now)

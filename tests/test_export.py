@@ -508,10 +508,11 @@ def test_unknown_queue_status_is_refused(project: Path) -> None:
 
 
 def test_unknown_incident_status_is_refused(project: Path) -> None:
-    """Incidents are open (their items close): "closed" would match nothing, silently."""
-    result = invoke(project, "incidents", "--status", "closed")
+    """A misspelt status would match nothing, silently."""
+    result = invoke(project, "incidents", "--status", "clsoed")
     flat = " ".join(result.output.replace("│", " ").split())
-    assert result.exit_code == 2 and "unknown incident status 'closed'" in flat
+    assert result.exit_code == 2 and "unknown incident status 'clsoed'" in flat
+    assert "(one of open, closed;" in flat
 
 
 # -- format from the extension, empty exports ------------------------------------------------

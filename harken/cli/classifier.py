@@ -353,12 +353,13 @@ def _author(config: Config, handle: str | None, name: str | None) -> Any:
     them, or for one of the brand's accounts on any platform (brands[].handles, accounts:):
     the platform is not known here, and none of the brand's accounts imitates the brand."""
     from harken.authors.roles import NEWS_SOURCES, role_of
+    from harken.brands import HANDLE_PLATFORMS
     from harken.records import AuthorRecord
 
     if not (handle or name):
         return None
     # Not a news source's platform: everyone there is press by default, no account of ours.
-    platforms = {"x", "bluesky", "mastodon"} | {a.platform for a in config.accounts if a.platform}
+    platforms = HANDLE_PLATFORMS | {a.platform for a in config.accounts if a.platform}
     if handle and any(role_of(config, p, handle) for p in sorted(platforms - NEWS_SOURCES)):
         return None
     return AuthorRecord("x", "", handle or "", name)

@@ -60,9 +60,9 @@ def update_roots(
     alert = view.alert
     if alert.kind not in STATEFUL_KINDS or alert.incident_id is None:
         return []
-    now = (shown.event_id, shown.section) if shown is not None else None
+    read = (shown.event_id, shown.section) if shown is not None else None
     with store.session() as session:
-        behind = roots_behind(session, config, alert.incident_id, shown=now)
+        behind = roots_behind(session, config, alert.incident_id, shown=read)
     failed = []
     for root in behind:
         try:

@@ -190,3 +190,55 @@ def test_stored_vectors_replay_the_topic_scores(routed) -> None:  # type: ignore
 
     english_only = Classifier(languages={"ja": "minilm"}).classify([OUTAGE_JA])[0]
     assert english_only.vector is None and english_only.vector_model is None
+
+
+# e5 puts any short Japanese complaint near every short example: "ログインできない" is about
+# 0.55 from "解約できない" on MiniLM's scale, above the threshold.
+CLOSE_TOPICS = {
+    "outage": ["落ちてる", "ログインできない", "障害"],
+    "billing": ["二重請求", "解約できない"],
+    "security": ["my account was hacked"],
+}
+
+
+def test_a_topic_must_come_near_the_posts_best_one(routed) -> None:  # type: ignore[no-untyped-def]
+    from harken.classify.classifier import Classifier
+
+    models = {"ja": "e5"}
+    margin = Classifier(topics=CLOSE_TOPICS, languages=models)
+    anything_above = Classifier(topics=CLOSE_TOPICS, languages=models, topic_margin=1.0)
+    down = "アクメ落ちてる？ログインできないんだけど"  # "Acme down? I can't log in"
+    both = "アクメ、二重請求に加えて今日の障害で業務が止まった"  # double billing, and the outage
+    found, named_both = margin.classify([down, both])
+    assert found.topics == ("outage",)
+    assert 0.45 <= found.topic_scores["billing"] < 0.9  # near enough for the threshold alone
+    assert anything_above.classify([down])[0].topics == ("outage", "billing")
+    # Naming each topic's example keeps both.
+    assert set(named_both.topics) == {"outage", "billing"}
+
+
+def test_rules_test_replays_topics_as_the_classifier_chose_them(routed) -> None:  # type: ignore[no-untyped-def]
+    """`harken rules test` picks topics from replayed scores as classifying did: threshold,
+    denials and the margin to the best topic."""
+    from harken import vectors
+    from harken.classify.classifier import Classifier
+    from harken.routing.explain import classifier_topic_scorer
+    from harken.store.tables import Classification, Mention
+
+    classifier = Classifier(topics=CLOSE_TOPICS, languages={"ja": "e5"})
+    posts = [
+        "アクメ落ちてる？ログインできないんだけど",
+        "turns out my acme account was not hacked after all, I had typed my password wrong",
+        "someone hacked my acme account and changed the email",
+    ]
+    results = classifier.classify(posts)
+    assert results[1].topic_scores["security"] >= 0.45 and results[1].topics == ()
+    stored = [
+        Classification(
+            vector=vectors.pack(r.vector), vector_model=r.vector_model, topic_scores=r.topic_scores
+        )
+        for r in results
+    ]
+    replayed = classifier_topic_scorer(classifier)([Mention(text=t) for t in posts], stored)
+    assert [topics for _, topics in replayed] == [list(r.topics) for r in results]
+    assert [topics for _, topics in replayed] == [["outage"], [], ["security"]]

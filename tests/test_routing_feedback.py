@@ -280,3 +280,19 @@ def test_the_routing_report_window_and_an_empty_store(project: Path) -> None:
     assert empty["rules"] == [] and empty["totals"]["precision"] is None
     table = ok("report", "routing", "--since", "1999-01-01", "--until", "2000-01-01")
     assert "Per rule: nothing routed in this window" in table
+
+
+def test_a_misspelt_reason_is_refused_not_kept_as_the_note(project: Path, store: Store) -> None:
+    """Free text still becomes the note, but "spam or bots" meant a reason: recording it as
+    "not actionable" would lose what the person said."""
+    item = item_id("1003", "support")
+    before = events(store)
+    assert fails("queue", "dismiss", str(item), "--reason", "spam or bots") == (
+        "Error: unknown dismiss reason 'spam or bots': did you mean 'spam or bot'? (one of: not "
+        "ours, not actionable, spam or bot, own or partner account, already handled; other words "
+        "go in --note)\n"
+    )
+    assert (events(store), labels(store)) == (before, [])
+    assert ok("queue", "dismiss", str(item), "--reason", "already handeled in DMs") == (
+        f"#{item} dismissed by {shown(item)['events'][-1]['actor']}: already handeled in DMs\n"
+    )

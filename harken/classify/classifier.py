@@ -152,6 +152,7 @@ class Classifier:
         model: str = BUNDLED,
         topics: Mapping[str, Sequence[str]] | None = None,
         topic_threshold: float = 0.45,
+        topic_margin: float = 0.1,
         batch_size: int = 32,
         heads_dir: Path | None = None,
         risk_weights: RiskWeights = DEFAULT_WEIGHTS,
@@ -173,6 +174,7 @@ class Classifier:
         self.name = default.name
         self.batch_size = batch_size
         self.topic_threshold = topic_threshold
+        self.topic_margin = topic_margin
         self._topics = {name: list(examples) for name, examples in (topics or {}).items()}
         self._topic_examples = {n: compile_topic(ex) for n, ex in self._topics.items()}
         # The default model's topic vectors now, as before (the others' on first need).
@@ -276,12 +278,31 @@ class Classifier:
                 names, topic_vectors = model.topic_vectors(self._topics, self.batch_size)
                 if names:
                     sims = model.similarities(vector[None, :].astype(np.float32), topic_vectors)[0]
-            shown = normalize(shown_text(text))
-            out.append(self._topic_scores(shown, sims, names))
+            out.append(self._topic_scores(self.reader_words(text), sims, names))
         return out
 
-    def topics_of(self, scores: Mapping[str, float]) -> tuple[str, ...]:
-        return tuple(t for t, s in scores.items() if s >= self.topic_threshold)
+    @staticmethod
+    def reader_words(text: str) -> str:
+        """The words a reader sees in a stored post, normalized, as topics are matched on."""
+        return normalize(shown_text(text))
+
+    def topics_of(self, scores: Mapping[str, float], folded: str) -> tuple[str, ...]:
+        """The topics a post gets from its topic scores (``_topic_scores``); ``folded``: the
+        words a reader sees, normalized. A topic needs the threshold; named only inside
+        denials ("my account was not hacked"), it is not the post's. Of the rest, a topic must
+        come within ``topic_margin`` of the post's best one: e5 puts any short Japanese
+        complaint near every short example ("ログインできない" is 0.55 from billing's
+        "解約できない"), so similarity alone gave outage posts billing and bug too. A literal
+        example phrase scores 1, so a post naming one topic's example gets another only by
+        naming that one's too (or coming within the margin of 1)."""
+        found = [
+            (t, s)
+            for t, s in scores.items()
+            if s >= self.topic_threshold
+            and (t not in self._topic_examples or self._topic_examples[t].denial(folded)[1] is None)
+        ]
+        best = max((s for _, s in found), default=0.0)
+        return tuple(t for t, s in found if s >= best - self.topic_margin)
 
     def _one(
         self,
@@ -303,13 +324,7 @@ class Classifier:
         scores, complaint = read_as_meant(scores, complaint, sarcastic)
         folded = normalize(cleaned)
         topic_scores = self._topic_scores(folded, topic_sims, topic_names)
-        # Named only inside denials ("my account was not hacked"), a topic is not the post's:
-        # nor its risk.
-        topics = tuple(
-            t
-            for t in self.topics_of(topic_scores)
-            if t not in self._topic_examples or self._topic_examples[t].denial(folded)[1] is None
-        )
+        topics = self.topics_of(topic_scores, folded)  # a denied topic is not its risk either
         risk, factors = escalation_risk(
             complaint, scores["negative"], abuse, signals, topics, self.risk_weights, text=text,
             sarcastic=sarcastic,

@@ -9,6 +9,7 @@ Post text, author handles, notes and tags come from people: they are printed as 
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +27,7 @@ from harken.cli.common import (
     print_json,
     root_state,
 )
-from harken.errors import HarkenError, QueueError
+from harken.errors import HarkenError, QueueError, QueueInputError
 from harken.text import one_line
 
 if TYPE_CHECKING:
@@ -396,15 +397,23 @@ def queue_dismiss(
 
 def _dismiss_words(note: str | None, reason: str | None) -> tuple[str | None, str | None]:
     """(note, reason). Before dismiss reasons existed, --reason was another name for --note:
-    text that is not a reason is still the note (and the reason recorded is the default)."""
+    text that is not a reason is still the note (and the reason recorded is the default),
+    unless it is a reason misspelt ("spam or bots"), which is refused with the right one."""
     from harken.queue.actions import DEFAULT_DISMISS_REASON, DISMISS_REASONS, dismiss_reason
 
     try:
         dismiss_reason(reason)
         return note, reason
-    except QueueError:
+    except QueueError as unknown:
         if note is not None:  # both given: --reason must be a reason
             raise
+        assert reason is not None
+        typo = difflib.get_close_matches(" ".join(reason.split()).lower(), DISMISS_REASONS, 1, 0.8)
+        if typo:
+            raise QueueInputError(
+                f"unknown dismiss reason {reason!r}: did you mean {typo[0]!r}?",
+                hint="one of: " + ", ".join(DISMISS_REASONS) + "; other words go in --note",
+            ) from unknown
     err.print(
         Text(
             "Note: --reason is not one of the dismiss reasons "

@@ -74,7 +74,12 @@ def route(
         )
     )
     shown = [f"{t['topic']} {t['score']:.2f}{' ✓' if t['assigned'] else ''}" for t in found.topics]
-    out.print(Text(f"topics (threshold {found.topic_threshold:.2f}): {', '.join(shown) or 'none'}"))
+    out.print(
+        Text(
+            f"topics (threshold {found.topic_threshold:.2f}, within {found.topic_margin:.2f} of "
+            f"the best): {', '.join(shown) or 'none'}"
+        )
+    )
     out.print(Text("rules, in order:", style="bold"))
     for rule in found.rules:
         mark = "✓" if rule["matched"] else "✗"

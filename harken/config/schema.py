@@ -410,6 +410,9 @@ class ClassifierConfig(Strict):
     batch_size: int = Field(default=32, ge=1, le=1024)
     # Cosine similarity a mention needs with one of a topic's example phrases.
     topic_threshold: float = Field(default=0.45, ge=0, le=1)
+    # A topic found by similarity must also come within this much of the post's best topic
+    # (a literal example phrase scores 1): one clear topic is not diluted by near ones. 1: off.
+    topic_margin: float = Field(default=0.1, ge=0, le=1)
     # Heads to use instead of the bundled ones for `model` (what `harken retrain` writes);
     # a relative path is relative to the config file.
     heads: str | None = None

@@ -23,6 +23,7 @@ def build_classifier(config: Config) -> Classifier:
         model=config.classifier.model,
         topics=config.topics,
         topic_threshold=config.classifier.topic_threshold,
+        topic_margin=config.classifier.topic_margin,
         batch_size=config.classifier.batch_size,
         languages=config.classifier.languages,
         risk_weights=risk_weights(config),

@@ -22,7 +22,10 @@ from harken.routing.rules import Decision, Router, RuleTrace
 from harken.store import Store
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem
 
-TopicScorer = Callable[[list[Mention], list[Classification]], list[dict[str, float]]]
+# Mentions and their stored classifications in; each one's topic scores and topics out.
+TopicScorer = Callable[
+    [list[Mention], list[Classification]], list[tuple[dict[str, float], list[str]]]
+]
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Explanation:
     scores: dict[str, Any]
     topics: list[dict[str, Any]]  # every configured topic with its score, best first
     topic_threshold: float
+    topic_margin: float
     rules: list[dict[str, Any]]  # each rule: name, matched, conditions [{holds, text}], to
     decided: list[dict[str, Any]]  # what routing decides with this config now
     stored: list[dict[str, Any]]  # what it decided when the mention was routed
@@ -116,6 +120,7 @@ def explain_mention(store: Store, config: Config, mention_id: int) -> Explanatio
                 for t, s in sorted((c.topic_scores or {}).items(), key=lambda kv: -kv[1])
             ],
             topic_threshold=config.classifier.topic_threshold,
+            topic_margin=config.classifier.topic_margin,
             rules=[_trace_json(t) for t in traces],
             decided=decided,
             stored=list(mention.routing or []),
@@ -176,7 +181,6 @@ def replay_rules(
     since: datetime,
     until: datetime,
     topic_scorer: TopicScorer | None = None,
-    threshold: float | None = None,
     batch_size: int = 500,
 ) -> RulesReplay:
     """Route stored mentions posted in [since, until) with ``config`` and compare with what
@@ -187,7 +191,6 @@ def replay_rules(
     """
     router = Router(config.routing, config.topics)
     replay = RulesReplay(topics_recomputed=topic_scorer is not None)
-    threshold = config.classifier.topic_threshold if threshold is None else threshold
     last_id = 0
     while True:
         with store.session() as session:
@@ -204,11 +207,11 @@ def replay_rules(
                 .order_by(Mention.id)
                 .limit(batch_size)
             ).all()
-            for (mention, author, c), scores in zip(
+            for (mention, author, c), rescored in zip(
                 rows, _rescored(rows, topic_scorer), strict=True
             ):
-                if scores is not None:  # a detached copy: replayed topics are never written
-                    topics = [t for t, s in scores.items() if s >= threshold]
+                if rescored is not None:  # a detached copy: replayed topics are never written
+                    scores, topics = rescored
                     c = Classification(
                         **{**c.model_dump(), "topic_scores": scores, "topics": topics}
                     )
@@ -219,7 +222,9 @@ def replay_rules(
             session.rollback()
 
 
-def _rescored(rows: Any, scorer: TopicScorer | None) -> list[dict[str, float] | None]:
+def _rescored(
+    rows: Any, scorer: TopicScorer | None
+) -> list[tuple[dict[str, float], list[str]] | None]:
     if scorer is None:
         return [None] * len(rows)
     return list(scorer([m for m, _, _ in rows], [c for _, _, c in rows]))
@@ -278,19 +283,23 @@ def _compare(
 
 
 def classifier_topic_scorer(classifier: Any) -> TopicScorer:
-    """Topic scores from stored vectors with the classifier's (new) topics."""
+    """Topic scores and topics from stored vectors with the classifier's (new) topics, chosen
+    as the classifier chooses them when it classifies (``Classifier.topics_of``)."""
 
-    def score(mentions: list[Mention], classes: list[Classification]) -> list[dict[str, float]]:
+    def score(
+        mentions: list[Mention], classes: list[Classification]
+    ) -> list[tuple[dict[str, float], list[str]]]:
+        texts = [m.text for m in mentions]
         fresh = classifier.topic_scores_from(
-            [m.text for m in mentions],
-            [vectors.unpack(c.vector) for c in classes],
-            [c.vector_model for c in classes],
+            texts, [vectors.unpack(c.vector) for c in classes], [c.vector_model for c in classes]
         )
-        # Without a stored vector (classified before vectors were kept, or in a language its
-        # encoder cannot read) the stored scores stand, literal phrases of new examples added.
-        return [
-            s if c.vector is not None else {**(c.topic_scores or {}), **s}
-            for s, c in zip(fresh, classes, strict=True)
-        ]
+        out = []
+        for text, s, c in zip(texts, fresh, classes, strict=True):
+            # Without a stored vector (classified before vectors were kept, or in a language
+            # its encoder cannot read) the stored scores stand, literal phrases of new
+            # examples added.
+            scores = s if c.vector is not None else {**(c.topic_scores or {}), **s}
+            out.append((scores, list(classifier.topics_of(scores, classifier.reader_words(text)))))
+        return out
 
     return score

@@ -146,8 +146,14 @@ def project(tmp_path_factory: pytest.TempPathFactory, module_db_url: str) -> Pat
         big.top_mention_id, big.top_risk = m1.id, 0.9
         b.item(m1, "support", H, status="responded", responded_at=T0 + 30 * M, assignee="aiko")
         b.item(m1, "pr", 30 * M)  # never answered: overdue
-        # 2: same incident, engineering closed it after its due time.
+        # 2: same incident, engineering closed it after its due time; it also folded into
+        # support's open item, so it has no support item of its own.
         m2 = b.post(evil, T0 + H, "the app is down", platform="reddit", incident_id=big.id)
+        m2.routing = [
+            {"department": "engineering", "priority": "high", "rule": "outages", "reason": "r"},
+            {"department": "support", "priority": "normal", "rule": None, "joined": True,
+             "reason": "joined item #1 of its incident"},
+        ]  # fmt: skip
         b.classify(m2, "neutral", 0.2)
         b.item(m2, "engineering", H, status="resolved", closed_at=T0 + 3 * H)
         # 3-10: hostile texts on bluesky, unclassified.
@@ -229,6 +235,7 @@ def test_json_and_jsonl_round_trip(project: Path) -> None:
     assert first["created_at"] == "2026-11-30T12:00:00+00:00"
     assert (first["reposts"], first["replies"], first["verified"]) == (-2, None, True)
     assert first["departments"] == ["pr", "support"]
+    assert rows[1]["departments"] == ["engineering", "support"]  # opened one, folded into one
     assert first["topics"] == ["billing", "outage"]
     assert rows[2]["risk_factors"] is None and rows[2]["departments"] == []
     lines = ok(project, "mentions", *WINDOW, "-f", "jsonl").stdout.splitlines()
@@ -308,7 +315,8 @@ def test_numbers_are_not_neutralised() -> None:
         (["--sentiment", "negative"], [1]),
         (["--min-risk", "0.2"], [1, 2]),
         (["--department", "pr"], [1]),
-        (["-d", "support"], [1, 11]),
+        (["-d", "support"], [1, 2, 11]),  # 2 folded into support's item
+        (["-d", "engineering"], [2]),
         (["--incident", "1"], [1, 2]),
         (["--brand", "Globex"], [11]),
         (["-p", "reddit", "-p", "x"], [1, 2, 11]),

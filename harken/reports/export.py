@@ -13,8 +13,9 @@ week's file. So:
   ``'`` and control characters are stripped (``harken.text.for_csv``); numbers stay numbers.
   JSON and Parquet are data, not spreadsheets: text is kept exactly as posted.
 * A store can hold millions of mentions: rows are read in chunks (``iter_frames``), the
-  database joins authors and classifications, one grouped query per chunk gathers the queue
-  items' departments (never a query per row), and every writer streams what it is given.
+  database joins authors and classifications, two queries per chunk gather the departments
+  (the items a post opened, and where routing sent it: a post folded into its incident's open
+  item has only the latter; never a query per row), and every writer streams what it is given.
 * Where it goes follows the rule of every output (harken.reports.output): ``-`` is stdout, a
   device or FIFO is written through, a symlink to a file or a directory is refused, and a file
   appears under its name only once complete (a temporary file beside it is renamed at the
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
@@ -53,6 +54,7 @@ from harken.reports.export_writers import (
 from harken.reports.output import OutputTarget, open_output, output_target
 from harken.reports.scope import Scope, iter_frames, raw
 from harken.store import Store
+from harken.store.json_text import json_text_holds
 from harken.store.repo import OPEN_STATUSES
 from harken.store.tables import Author, Classification, Incident, Mention, QueueItem
 
@@ -248,13 +250,21 @@ def _mentions(scope: Scope, f: Filters) -> tuple[Select[Any], tuple[str, ...], A
     if f.min_risk is not None:
         statement = statement.where(col(Classification.risk) >= f.min_risk)
     if f.department:
-        routed = select(col(QueueItem.mention_id)).where(col(QueueItem.department) == f.department)
-        statement = statement.where(col(Mention.id).in_(routed))
+        opened = select(col(QueueItem.mention_id)).where(col(QueueItem.department) == f.department)
+        statement = statement.where(
+            or_(
+                col(Mention.id).in_(opened),
+                json_text_holds(col(Mention.routing), "department", f.department),
+            )
+        )
     if f.incident is not None:
         statement = statement.where(col(Mention.incident_id) == f.incident)
 
     def enrich(store: Store, block: Block, now: datetime) -> None:
         departments = _departments(store, col(QueueItem.mention_id), block["id"])
+        for mention_id, routing in _routing(store, block["id"]).items():
+            sent = {d["department"] for d in routing if isinstance(d, dict) and d.get("department")}
+            departments.setdefault(mention_id, set()).update(sent)
         block["departments"] = [sorted(departments.get(i, {})) for i in block["id"]]
 
     return statement, ("created_at",), enrich
@@ -399,6 +409,19 @@ def _departments(store: Store, key: Any, ids: Sequence[int]) -> dict[int, set[st
             if owner in wanted:
                 found.setdefault(owner, set()).add(department)
     return found
+
+
+def _routing(store: Store, ids: Sequence[int]) -> dict[int, list[Any]]:
+    """What routing decided for each mention (``mentions.routing``): a post folded into its
+    incident's open item has no item of its own, only this."""
+    if not ids:
+        return {}
+    wanted = set(ids)
+    statement = select(col(Mention.id), col(Mention.routing)).where(
+        _key_filter(col(Mention.id), ids)
+    )
+    with store.session() as session:
+        return {i: r or [] for i, r in session.execute(statement) if i in wanted}
 
 
 def _item_counts(store: Store, ids: Sequence[int]) -> dict[int, dict[str, tuple[int, int]]]:

@@ -10,7 +10,6 @@ and writes nothing. The method: docs/spikes.md.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal_column, or_, select
+from sqlalchemy import func, literal_column, or_, select
 from sqlmodel import Session, col
 
 from harken.config import SpikesConfig
@@ -36,6 +35,7 @@ from harken.spikes.method import (
 )
 from harken.store import Store
 from harken.store.complaints import not_own
+from harken.store.json_text import json_text_holds
 from harken.store.repo import dialect_insert
 from harken.store.tables import Classification, Mention, Spike, utcnow
 
@@ -331,15 +331,7 @@ def _series_prefilter(brand: str, series: str) -> list[Any]:
 
 
 def _has_topic(topic: str) -> Any:
-    # The JSON list as text contains the quoted name; stored escaped (SQLite) or not (JSONB).
-    as_text = cast(col(Classification.topics), String)
-    patterns = {_like(json.dumps(topic)), _like(json.dumps(topic, ensure_ascii=False))}
-    return or_(*(as_text.like(p, escape="\\") for p in sorted(patterns)))
-
-
-def _like(literal: str) -> str:
-    escaped = literal.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return json_text_holds(col(Classification.topics), topic)
 
 
 def _top_incidents(rows: Iterable[tuple[str, int | None]]) -> list[int]:

@@ -242,3 +242,21 @@ def test_rules_test_replays_topics_as_the_classifier_chose_them(routed) -> None:
     replayed = classifier_topic_scorer(classifier)([Mention(text=t) for t in posts], stored)
     assert [topics for _, topics in replayed] == [list(r.topics) for r in results]
     assert [topics for _, topics in replayed] == [["outage"], [], ["security"]]
+
+
+def test_the_margin_holds_at_its_edge_and_a_literal_phrase_leads(routed) -> None:  # type: ignore[no-untyped-def]
+    assert routed.topics_of({"outage": 0.6504, "billing": 0.5504}, "") == ("outage", "billing")
+    assert routed.topics_of({"outage": 0.6504, "billing": 0.5503}, "") == ("outage",)
+    assert routed.topics_of({"outage": 1.0, "billing": 0.55}, "") == ("outage",)
+    assert routed.topics_of({"billing": 0.44}, "") == ()
+
+
+def test_a_removed_topic_stored_without_a_vector_is_not_replayed(routed) -> None:  # type: ignore[no-untyped-def]
+    """A post stored without a vector keeps its stored scores in `rules test`, but a topic
+    since removed from `topics:` neither stays nor, scoring 1, crowds out the others."""
+    from harken.routing.explain import classifier_topic_scorer
+    from harken.store.tables import Classification, Mention
+
+    stored = Classification(vector=None, topic_scores={"gone": 1.0, "outage": 0.6})
+    [(scores, topics)] = classifier_topic_scorer(routed)([Mention(text="meh")], [stored])
+    assert "gone" not in scores and topics == ["outage"]

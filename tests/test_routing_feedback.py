@@ -293,6 +293,7 @@ def test_a_misspelt_reason_is_refused_not_kept_as_the_note(project: Path, store:
         "go in --note)\n"
     )
     assert (events(store), labels(store)) == (before, [])
-    assert ok("queue", "dismiss", str(item), "--reason", "already handeled in DMs") == (
-        f"#{item} dismissed by {shown(item)['events'][-1]['actor']}: already handeled in DMs\n"
+    # A note that begins with a reason is still the note, as before reasons existed.
+    assert ok("queue", "dismiss", str(item), "--reason", "already handled in DMs") == (
+        f"#{item} dismissed by {shown(item)['events'][-1]['actor']}: already handled in DMs\n"
     )

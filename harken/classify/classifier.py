@@ -281,6 +281,10 @@ class Classifier:
             out.append(self._topic_scores(self.reader_words(text), sims, names))
         return out
 
+    def has_topic(self, name: str) -> bool:
+        """Whether ``topics:`` (as this classifier was given it) names this topic."""
+        return name in self._topic_examples
+
     @staticmethod
     def reader_words(text: str) -> str:
         """The words a reader sees in a stored post, normalized, as topics are matched on."""
@@ -302,7 +306,8 @@ class Classifier:
             and (t not in self._topic_examples or self._topic_examples[t].denial(folded)[1] is None)
         ]
         best = max((s for _, s in found), default=0.0)
-        return tuple(t for t, s in found if s >= best - self.topic_margin)
+        # Scores are rounded to 4 places: "within 0.1" must hold for 0.6504 and 0.5504 too.
+        return tuple(t for t, s in found if best - s <= self.topic_margin + 1e-9)
 
     def _one(
         self,

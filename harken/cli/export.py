@@ -99,7 +99,9 @@ def export_mentions(
     ] = None,
     department: Annotated[
         str | None,
-        typer.Option("--department", "-d", help="Only mentions with a queue item there."),
+        typer.Option(
+            "--department", "-d", help="Only mentions routed there (opened or joined an item)."
+        ),
     ] = None,
     incident: Annotated[
         int | None,

@@ -382,7 +382,8 @@ def queue_dismiss(
         typer.Option(
             "--reason",
             help="not ours | not actionable (the default) | spam or bot | own or partner "
-            "account | already handled. Other text is kept as the note, as it always was.",
+            "account | already handled. Other text is kept as the note, as it always was "
+            "(a reason misspelt is refused).",
         ),
     ] = None,
     actor: ActorOption = None,
@@ -408,7 +409,13 @@ def _dismiss_words(note: str | None, reason: str | None) -> tuple[str | None, st
         if note is not None:  # both given: --reason must be a reason
             raise
         assert reason is not None
-        typo = difflib.get_close_matches(" ".join(reason.split()).lower(), DISMISS_REASONS, 1, 0.8)
+        said = " ".join(reason.split()).lower()
+        # A reason with a letter or two wrong, not a note that begins with one ("already
+        # handled in DMs" stays the note).
+        typo = [
+            r for r in difflib.get_close_matches(said, DISMISS_REASONS, 1, 0.8)
+            if abs(len(r) - len(said)) <= 2
+        ]  # fmt: skip
         if typo:
             raise QueueInputError(
                 f"unknown dismiss reason {reason!r}: did you mean {typo[0]!r}?",

@@ -298,7 +298,8 @@ def classifier_topic_scorer(classifier: Any) -> TopicScorer:
             # Without a stored vector (classified before vectors were kept, or in a language
             # its encoder cannot read) the stored scores stand, literal phrases of new
             # examples added.
-            scores = s if c.vector is not None else {**(c.topic_scores or {}), **s}
+            stored = {t: v for t, v in (c.topic_scores or {}).items() if classifier.has_topic(t)}
+            scores = s if c.vector is not None else {**stored, **s}  # no removed topic stays
             out.append((scores, list(classifier.topics_of(scores, classifier.reader_words(text)))))
         return out
 

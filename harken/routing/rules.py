@@ -292,8 +292,12 @@ class Router:
         def check(subject: Subject, folded: str) -> Verdict:
             held = [t for t in topics if t in subject.topics]
             if not held:
-                best = ", ".join(f"{t} {subject.topic_scores.get(t, 0.0):.2f}" for t in topics)
-                why = f"no topic among {', '.join(topics)} (similarity {best})"
+                scores = subject.topic_scores
+                best = ", ".join(f"{t} {scores.get(t, 0.0):.2f}" for t in topics)
+                # The post's own topics say why a close score was not enough (the margin).
+                has = ", ".join(f"{t} {scores.get(t, 0.0):.2f}" for t in subject.topics)
+                why = f"no topic among {', '.join(topics)} (similarity {best}"
+                why += f"; the post has {has})" if has else ")"
                 denial = _topic_denial(topics, self._topic_examples, folded)
                 note = f"; {denial_note(denial)}" if denial is not None else ""
                 return Verdict(False, why + note, denial=denial)

@@ -451,3 +451,101 @@ def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
     assert len(outcomes[0]["mentions"]) == 80
     assert outcomes[0] == outcomes[1]
     assert outcomes[2] == outcomes[3]
+
+
+def test_a_post_like_two_fragments_of_a_burst_merges_them(
+    tmp_path: Path, db_url: str, remembered: Remembered
+) -> None:
+    """An outage's first two reports share too little to join (0.58); once the brand is in a
+    burst, a report like both on the same topic (0.86, 0.76) merges the second incident into
+    the first: its posts, item, keys and meaning move; a billing complaint stays apart."""
+    config = make_config(
+        db_url, similarity=0.9, topicless_similarity=0.95, burst=2, burst_similarity=0.65
+    )
+    config.incidents.similarity = 0.99  # no near-duplicate keys: only storms join here
+    first, second, billing, bridge = "4000", "4001", "4002", "4003"
+    posts = [
+        tweet(first, "acme is down, the app won't load anything", minutes=0, author="101"),
+        tweet(second, "can't log in to acme, password page just spins", minutes=2, author="102"),
+        tweet(billing, "acme charged me twice this month", minutes=3, author="103"),
+        tweet(bridge, "acme app down? can't log in at all", minutes=5, author="104"),
+    ]
+    process(tmp_path, config, remembered, *posts)
+    store = Store(config.database.url)
+    # A batch of one post at a time merges the same way (the merge updates the batch's memory).
+    one_by_one = config.model_copy(
+        update={
+            "database": config.database.model_copy(update={"url": f"sqlite:///{tmp_path}/1.db"})
+        }
+    )
+    single = Store(one_by_one.database.url)
+    users = [{"id": str(i), "name": f"U{i}", "username": f"user{i}"} for i in range(100, 110)]
+    ingest(
+        single,
+        one_by_one,
+        read_jsonl(p.write_jsonl(tmp_path / "one.jsonl", p.x_page(*posts, users=users)), "x"),
+        source="t",
+    )
+    classify_pending(single, remembered)
+    route_pending(single, one_by_one, batch_size=1)
+    tables = "SELECT id, incident_id, incident_reason FROM mentions ORDER BY id"
+    with single.session() as a, store.session() as b:
+        assert a.execute(sql(tables)).all() == b.execute(sql(tables)).all()
+    found = incidents_of(store, [first, second, billing, bridge])
+    assert found[second] == found[first] == found[bridge] != found[billing]
+    with store.session() as session:
+        merged = session.execute(select(Incident).where(Incident.id == found[first])).scalar_one()
+        rows = session.execute(select(Incident).order_by(Incident.id)).scalars().all()
+        assert [(i.id, i.status, i.size) for i in rows] == [
+            (merged.id, "open", 3),
+            (merged.id + 1, "merged", 0),  # left empty: its id is never given again
+            (found[billing], "open", 1),
+        ]
+        reason = session.execute(
+            select(Mention.incident_reason).where(Mention.external_id == second)
+        ).scalar_one()
+        assert reason.startswith(f"merged into incident #{merged.id} (mention ")
+        assert reason.endswith("is like both); before: new incident")
+        items = session.execute(
+            select(QueueItem.incident_id, QueueItem.department).order_by(QueueItem.id)
+        ).all()
+        assert items == [
+            (merged.id, "engineering"),  # the first report's, which the bridge joined
+            (merged.id, "engineering"),  # the second's, moved: people close the one not needed
+            (found[billing], "billing"),
+        ]
+        centroids = session.execute(sql("SELECT incident_id, members FROM incident_centroids"))
+        # Its page says where its posts went.
+        from harken.queue.incident_view import IncidentNotFound, incident_detail
+
+        with pytest.raises(IncidentNotFound, match=f"merged into incident #{merged.id}"):
+            incident_detail(store, merged.id + 1)
+        # The merged one's stays: still a fragment of the burst, no longer a candidate.
+        expected = [(merged.id, 3), (merged.id + 1, 1), (found[billing], 1)]
+        assert sorted(centroids.all()) == sorted(expected)
+    # Later: a retweet of the second report finds the merged incident by its key, and another
+    # report joins it on its merged meaning, folding into the oldest engineering item.
+    rt = "RT @user102: can't log in to acme, password page just spins"
+    later = tweet(
+        "4010", rt, 8, author="105", referenced_tweets=[{"type": "retweeted", "id": second}]
+    )
+    process(
+        tmp_path,
+        config,
+        remembered,
+        later,
+        tweet("4011", "acme login is down for me too, app won't load", minutes=9, author="106"),
+    )
+    again = incidents_of(store, ["4010", "4011"])
+    assert again == {"4010": merged.id, "4011": merged.id}
+    with store.session() as session:
+        folded = (
+            session.execute(
+                select(QueueItem.mentions)
+                .where(QueueItem.incident_id == merged.id)
+                .order_by(QueueItem.id)
+            )
+            .scalars()
+            .all()
+        )
+    assert folded == [4, 1]  # the first, the bridge, the retweet and the later report

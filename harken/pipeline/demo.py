@@ -23,6 +23,7 @@ from harken.platforms.replay import LineRejection, read_jsonl
 from harken.queue.accounts import add_user, new_password
 from harken.records import MentionRecord
 from harken.reports.output import output_target, write_output
+from harken.routing.storm_merge import MERGED
 from harken.spikes.detection import SpikeFinding, check_due
 from harken.spikes.job import brand_keywords
 from harken.store import Store
@@ -119,7 +120,9 @@ def run_demo(
     result = DemoResult(directory, config, store, ingested=ingested, span=span)
     result.processed = run_pass(store, config, sinks_for(config), on_progress=on_progress)
     with store.session() as session:
-        result.incidents = session.execute(select(func.count(Incident.id))).scalar_one()
+        result.incidents = session.execute(
+            select(func.count(Incident.id)).where(Incident.status != MERGED)  # type: ignore[arg-type]
+        ).scalar_one()
         top = session.execute(
             select(Incident.id, Incident.size).order_by(Incident.size.desc()).limit(1)  # type: ignore[attr-defined]
         ).first()

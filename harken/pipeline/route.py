@@ -118,6 +118,13 @@ class BatchJoins:
         if mention.id in self._routed_before:
             self._stale.add(mention.id)
 
+    def merged(self, into: int, others: tuple[int, ...]) -> None:
+        """Incidents merged into ``into`` (storm_merge): their posts are its posts."""
+        for other in others:
+            self._unwritten.setdefault(into, []).extend(self._unwritten.pop(other, []))
+            self._stored.pop(other, None)
+        self._stored.pop(into, None)  # read again: the merged posts are stored under it now
+
     def recent(self, session: Session, incident_id: int, mention: Mention) -> int:
         since = mention.created_at - RECENT
         assert mention.id is not None
@@ -150,6 +157,8 @@ def _route_one(
     assignment = incidents.assign(session, mention, c, config.incidents, storms=impostor is None)
     incident = assignment.incident
     assert incident.id is not None
+    if assignment.merged is not None:
+        joined.merged(assignment.merged.into, assignment.merged.merged)
     if not incidents.own_answer(mention):  # the brand's answer is no growth of the problem
         joined.add(incident.id, mention)  # before anything can flush it
     # Now that the mention has an incident, its growth is part of the risk.

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from harken.errors import ItemNotFound
 from harken.queue.items import STATUSES
 from harken.queue.views import list_items
+from harken.routing.storm_merge import merged_into
 from harken.store import Store
 from harken.store.repo import ItemFilter
 from harken.store.tables import Author, Classification, Incident, Mention, Spike
@@ -32,6 +33,12 @@ def incident_detail(store: Store, incident_id: int, posts: int = POSTS_SHOWN) ->
         if incident is None:
             raise IncidentNotFound(
                 f"no incident #{incident_id}", hint="the incidents page lists the live ones"
+            )
+        into = merged_into(incident)
+        if into is not None:  # a storm's fragment, merged: its posts are in the other one
+            raise IncidentNotFound(
+                f"incident #{incident_id} was merged into incident #{into}",
+                hint=f"open incident #{into}: it holds this one's posts and items",
             )
         first_hour = incident.first_seen.replace(minute=0, second=0, microsecond=0)
         start = max(first_hour, incident.last_seen - timedelta(hours=HOURS_SHOWN))

@@ -38,6 +38,7 @@ from sqlmodel import Session
 
 from harken import vectors
 from harken.config import IncidentsConfig
+from harken.routing import storm_merge
 from harken.routing import storms as storm_lookup
 from harken.routing.key_index import KeyIndex, KeyRow, Wanted
 from harken.store.complaints import is_own
@@ -95,6 +96,7 @@ class Assignment:
     incident: Incident
     reason: str
     created: bool
+    merged: storm_merge.Merged | None = None  # incidents this post showed to be one
 
 
 def own_answer(mention: Mention) -> bool:
@@ -143,10 +145,21 @@ def assign(
     prepared: dict[int | None, PostKeys] = session.info.get("post_keys", {})
     keys = prepared.pop(mention.id, None) or post_keys(mention, c, config)
     found = _find(session, brand, mention, keys, config)
+    merged = None
     if found is None and storms:
         storm = storm_lookup.find(session, brand, mention.created_at, c, keys.vector, config.storms)
         if storm is not None:
-            found = _get(session, storm.incident_id), "storm", storm.reason
+            target, reason = storm.incident_id, storm.reason
+            if storm.merge and mention.id is not None:
+                incident_ids = (storm.incident_id, *storm.merge)
+                merged = storm_merge.merge(
+                    session, incident_ids, mention.id, config.storms, _index(session)
+                )
+                if merged is not None:
+                    target = merged.into
+                    also = ", ".join(f"#{i}" for i in storm.merge)
+                    reason += f"; as like {also}: merged into incident #{target}"
+            found = _get(session, target), "storm", reason
     created = found is None
     if found is None:
         incident = _incident_for(session, brand, keys.post, mention)
@@ -163,7 +176,7 @@ def assign(
         )
     mention.incident_id, mention.incident_reason = incident.id, reason
     session.add(mention)
-    return Assignment(incident, reason, created)
+    return Assignment(incident, reason, created, merged)
 
 
 def prepare(

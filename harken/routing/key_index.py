@@ -116,6 +116,25 @@ class KeyIndex:
                 }
             )
 
+    def moved(self, session: Session, old: int, new: int) -> None:
+        """Incident ``old`` was merged into ``new`` (storm_merge): its rows, stored and this
+        batch's, now name ``new``."""
+        t = IncidentKey.__table__  # type: ignore[attr-defined]
+        session.connection().execute(
+            t.update().where(t.c.incident_id == old).values(incident_id=new)
+        )
+
+        def fix(row: KeyRow | None) -> KeyRow | None:
+            return row if row is None or row[1] != old else (row[0], new, row[2])
+
+        self._first = {k: fix(r) for k, r in self._first.items()}
+        self._first_added = {k: fix(r) or r for k, r in self._first_added.items()}
+        for key, rows in self._rows.items():
+            self._rows[key] = [(at, i, new if inc == old else inc, m) for at, i, inc, m in rows]
+        for pending in self._pending:
+            if pending["incident_id"] == old:
+                pending["incident_id"] = new
+
     def write(self, session: Session) -> None:
         """Insert the rows this batch added, in one executemany, in the order they came."""
         if self._pending:

@@ -39,7 +39,7 @@ complaint is also compared with the meaning of the brand's recent incidents:
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -78,6 +78,10 @@ class StormJoin:
     incident_id: int
     reason: str
     similarity: float | None  # None: joined on topic alone (another encoder's incident)
+    # The incident's leading topic that the post has, or leans to (its best, below threshold).
+    topic: str | None = None
+    # Other open incidents of the burst the post is as like, on the same topic: one problem.
+    merge: tuple[int, ...] = ()
 
 
 def complaint_like(c: Classification, config: StormsConfig) -> bool:
@@ -104,19 +108,33 @@ def find(
         return None
     low, high = at - config.window, at + config.window
     by_incident: dict[int, list[Candidate]] = {}
-    for row in _batch(session).recent(session, brand, low, high, config.candidates):
+    batch = _batch(session)
+    for row in batch.recent(session, brand, low, high, config.candidates):
         candidate = Candidate(row.incident_id, row.model, vectors.unpack(row.vector),
                               row.topics or {}, row.first_at, row.last_at)  # fmt: skip
         by_incident.setdefault(row.incident_id, []).append(candidate)
     # Several incidents with a complaint this close: the brand is in a storm whose reports
     # have not met yet; their phrasings are less alike than each is to the storm's mean.
-    bursting = bool(config.burst) and len(by_incident) >= config.burst
-    bar = _bar(len(by_incident), config)
+    # Several incidents with a complaint this close, fragments merged since included.
+    recent = len(by_incident) + batch.fragments(brand, low, high)
+    bursting = bool(config.burst) and recent >= config.burst
+    bar = _bar(recent, config)
     best: StormJoin | None = None
+    alike: list[StormJoin] = []  # incidents whose meaning this post shares
     for incident_id, candidates in by_incident.items():
         found = _judge(incident_id, candidates, at, c, vector, config, bar, bursting)
         if found is not None and _better(found, best):
             best = found
+        if found is not None and found.similarity is not None and found.topic is not None:
+            alike.append(found)
+    if bursting and config.merge and best is not None and best.topic is not None:
+        # A storm's first reports each opened an incident; a post as like two of them as
+        # either is of the storm, on the same leading topic (had or leaned to), says they are
+        # one (storm_merge). Meaning alone is too weak a link: a product comparison was 0.62
+        # from a billing and from a sync incident; and a post about an outage and a double
+        # charge must not merge the two problems.
+        others = tuple(f.incident_id for f in alike if f.topic == best.topic and f is not best)
+        return replace(best, merge=others) if others else best
     return best
 
 
@@ -158,7 +176,9 @@ def _judge(
             said += f", topic {shared}"
         elif leaning:
             said += f", leaning to topic {leaning} ({c.topic_scores[leaning]:.2f})"
-        return StormJoin(incident_id, _reason(incident_id, said, at, last), similarity)
+        return StormJoin(
+            incident_id, _reason(incident_id, said, at, last), similarity, shared or leaning
+        )
     # Only other encoders' centroids: a shared leading topic, closer in time.
     if not complaint_like(c, config):
         return None
@@ -327,15 +347,22 @@ class _Batch:
         self._open: dict[str, dict[tuple[int, str], _Centroid]] = {}  # open incidents' only
         self._spans: dict[str, tuple[datetime, datetime]] = {}
         self._changed: set[tuple[int, str]] = set()
+        # Centroids of incidents merged into others (storm_merge): no longer candidates, but
+        # each was a fragment of the burst, which it still counts for (``fragments``).
+        self._merged: dict[str, dict[tuple[int, str], _Centroid]] = {}
 
     def load(self, session: Session, brand: str, low: datetime, high: datetime) -> None:
         span = self._spans.get(brand)
         if span is not None:  # read what it held again too: the span it keeps has no gap
             low, high = min(low, span[0]), max(high, span[1])
         params = {"brand": brand, "low": low, "high": high}
-        for found in session.connection().execute(_recent_statement(), params):
+        for *found, status in session.connection().execute(_recent_statement(), params):
             row = _Centroid(*found)
-            self.keep(brand, self._kept.get((row.incident_id, row.model), row))
+            row = self._kept.get((row.incident_id, row.model), row)
+            if status == "open":
+                self.keep(brand, row)
+            else:
+                self._merged.setdefault(brand, {})[(row.incident_id, row.model)] = row
         self._spans[brand] = (low, high)
 
     def recent(
@@ -361,6 +388,18 @@ class _Batch:
         if changed:
             self._changed.add(key)
 
+    def retire(self, brand: str, key: tuple[int, str]) -> None:
+        """A merged incident's centroid: no longer a candidate, still a fragment."""
+        row = self._open.get(brand, {}).pop(key, None) or self._kept.get(key)
+        if row is not None:
+            self._merged.setdefault(brand, {})[key] = row
+
+    def fragments(self, brand: str, low: datetime, high: datetime) -> int:
+        """Merged incidents with a complaint between ``low`` and ``high`` (``recent`` read
+        the span)."""
+        found = self._merged.get(brand, {}).values()
+        return len({r.incident_id for r in found if low <= r.last_at <= high})
+
     def write(self, session: Session) -> None:
         """The changed centroids, in one executemany."""
         if not self._changed:
@@ -370,6 +409,47 @@ class _Batch:
         rows = [self._kept[key] for key in sorted(self._changed)]
         session.connection().execute(update, [{"row": r.id, **r.values()} for r in rows])
         self._changed.clear()
+
+
+def merge_centroids(session: Session, brand: str, into: int, other: int) -> None:
+    """``other``'s centroids join ``into``'s (storm_merge): per encoder, the members-weighted
+    mean of both, topic counts added up (a copy where ``into`` has none). ``other``'s stay as
+    they are, no longer candidates but still fragments of the burst."""
+    batch = _batch(session)
+    t = IncidentCentroid.__table__  # type: ignore[attr-defined]
+    columns = (t.c.id, t.c.incident_id, t.c.model, t.c.vector, t.c.members, t.c.topics)
+    stored = session.connection().execute(
+        select(*columns, t.c.first_at, t.c.last_at).where(t.c.incident_id.in_([into, other]))
+    )
+    rows = {}
+    for found in stored:
+        row = _Centroid(*found)
+        rows[(row.incident_id, row.model)] = batch.get(session, (row.incident_id, row.model)) or row
+    for (incident_id, model), gone in rows.items():
+        if incident_id != other:
+            continue
+        batch.retire(brand, (other, model))
+        keep = rows.get((into, model))
+        if keep is None:
+            keep = replace(gone, id=0, incident_id=into, topics=dict(gone.topics))
+            keep.id = insert_now(session, IncidentCentroid(brand=brand, **keep.values()))
+            batch.keep(brand, keep)
+            continue
+        keep.vector = _weighted(keep, gone)
+        keep.members += gone.members
+        keep.topics = {name: keep.topics.get(name, 0) + gone.topics.get(name, 0)
+                       for name in {*keep.topics, *gone.topics}}  # fmt: skip
+        keep.first_at = min(keep.first_at, gone.first_at)
+        keep.last_at = max(keep.last_at, gone.last_at)
+        batch.keep(brand, keep, changed=True)
+
+
+def _weighted(keep: _Centroid, gone: _Centroid) -> bytes:
+    a, b = vectors.unpack(keep.vector), vectors.unpack(gone.vector)
+    if a is None or b is None or a.shape != b.shape:
+        return keep.vector
+    mean = (a * keep.members + b * gone.members) / max(keep.members + gone.members, 1)
+    return vectors.pack(mean.astype(np.float32))
 
 
 def _batch(session: Session) -> _Batch:
@@ -393,17 +473,18 @@ def _stored(session: Session, incident_id: int, model: str) -> _Centroid | None:
 
 @cache
 def _recent_statement() -> Any:
-    """The brand's centroids with a complaint in a span, open incidents only: an index range
-    on (brand, last_at), never a scan of the brand's history."""
+    """The brand's centroids with a complaint in a span, of open incidents (and merged ones,
+    which still count as fragments of a burst): an index range on (brand, last_at), never a
+    scan of the brand's history."""
     t = IncidentCentroid.__table__  # type: ignore[attr-defined]
     i = Incident.__table__  # type: ignore[attr-defined]
     columns = (t.c.id, t.c.incident_id, t.c.model, t.c.vector, t.c.members, t.c.topics)
     return (
-        select(*columns, t.c.first_at, t.c.last_at)
+        select(*columns, t.c.first_at, t.c.last_at, i.c.status)
         .join(i, i.c.id == t.c.incident_id)
         .where(
             t.c.brand == bindparam("brand"),
             t.c.last_at.between(bindparam("low"), bindparam("high")),
-            i.c.status == "open",
+            i.c.status.in_(("open", "merged")),
         )
     )

@@ -386,6 +386,9 @@ def test_permanent_errors_fail_at_once_and_the_lane_goes_on(
     )
     assert listed.exit_code == 0, listed.output
     assert "channel_not_found" in listed.output and "1 failed" in listed.output
+    # A department that is neither configured nor in the store is a typo, not an empty list.
+    typo = CliRunner().invoke(app, ["--config", str(config_path), "alerts", "-d", "enginering"])
+    assert typo.exit_code == 1 and "enginering" in typo.stderr, typo.output
     retried = CliRunner().invoke(
         app, ["--config", str(config_path), "alerts", "retry", "--status", "failed"], env=env
     )

@@ -189,6 +189,7 @@ def test_classify_reads_input_file(tmp_path: Path) -> None:
         ),
         (["import", "x.jsonl", "--platform", "myspace"], "Error: unknown platform 'myspace'"),
         (["classify"], "Error: nothing to classify"),
+        (["classify", "acme is down", "   "], "Error: text 2 is empty"),
         (["queue", "list", "--department", "nobody"], "Error: unknown department 'nobody'"),
         (
             ["--config", "nope.yaml", "queue", "list"],

@@ -382,3 +382,19 @@ def test_one_reply_in_flight_per_item_and_orphans_escalate_to_the_default(projec
             select(Alert.channel).where(Alert.queue_item_id == item_id)
         ).scalars()
         assert list(channels) == ["support"]  # routing.default, on the default's SLA
+
+
+def test_show_prints_the_whole_post_where_the_list_cuts_it(project: Path) -> None:
+    """Legal must read the whole post: `queue show` wraps it, `queue list` keeps one line."""
+    long = (
+        "acme took my money and I am calling my lawyer. "
+        + "word " * 60
+        + "Is small claims an option?"
+    )
+    p.write_jsonl(project / "long.jsonl", p.x_page(p.tweet("1777", long)))
+    assert invoke("import", "long.jsonl", "--platform", "x").exit_code == 0
+    item = items()["1777"]["id"]
+    shown = " ".join(invoke("queue", "show", str(item)).stdout.split())
+    assert "Is small claims an option?" in shown
+    listed = " ".join(invoke("queue", "list", "-d", "legal").stdout.split())
+    assert "Is small claims an option?" not in listed and "acme took my money" in listed

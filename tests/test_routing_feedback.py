@@ -95,7 +95,7 @@ def shown(item: int) -> dict[str, Any]:
 
 def test_a_dismissal_keeps_its_reason(project: Path, store: Store) -> None:
     ours, noted, bare = item_id("1001", "pr"), item_id("1005", "legal"), item_id("1003", "support")
-    assert ok("queue", "dismiss", str(ours), "--reason", "Not  Ours", "--as", "aiko") == (
+    assert ok("queue", "dismiss", str(ours), "--reason", "Not-ours", "--as", "aiko") == (
         f"#{ours} dismissed by aiko as not ours\n"
     )
     out = ok(

@@ -62,6 +62,11 @@ def classify(
     from harken.pipeline.classify import build_classifier
 
     items = list(texts or [])
+    blank = next((n for n, text in enumerate(items, 1) if not text.strip()), None)
+    if blank is not None:  # a score of nothing would read as a neutral post
+        raise HarkenError(
+            f"text {blank} is empty", hint="give each TEXT some words (--input skips blank lines)"
+        )
     if input_file is not None:
         items += _read_lines(input_file)
     if not items:

@@ -19,6 +19,7 @@ from harken.cli.common import (
     MAX_ID,
     Format,
     HarkenGroup,
+    check_department,
     describe_notify,
     err,
     open_store,
@@ -89,6 +90,7 @@ def _list(
         raise typer.BadParameter(f"unknown status {unknown[0]!r} (one of {', '.join(STATUSES)})")
     config = root_state(ctx).config()
     store = open_store(config)
+    check_department(config, department, store)  # a typo is an error, not an empty list
     start = parse_since(since) if since else None
     with store.session() as session:
         views = list_alerts(session, status, start, department, limit)

@@ -128,8 +128,15 @@ def queue_list(
         _print_item(item)
 
 
-def _print_item(item: dict[str, Any]) -> None:
-    """Per item: what and when, the post, why it is here, what drives its risk. Any width."""
+# `queue show` prints the post and why in full (wrapped): legal must read the whole post. A
+# Reddit post can run to 40,000 characters: past this, `--format json` has the rest.
+SHOWN_CHARS = 4000
+
+
+def _print_item(item: dict[str, Any], limit: int = 110) -> None:
+    """Per item: what and when, the post, why it is here, what drives its risk. Any width.
+    ``limit``: characters of the post, the reason and the risk factors (one line each in
+    lists; `queue show` gives more)."""
     mention, author = item["mention"], item["mention"]["author"]
     due = datetime.fromisoformat(item["due_at"])
     who = f" ({one_line(item['assignee'], 40)})" if item.get("assignee") else ""
@@ -146,14 +153,13 @@ def _print_item(item: dict[str, Any]) -> None:
     elif item.get("overdue"):
         head.append(" OVERDUE", style="bold red")
     out.print(head)
-    out.print(Text(f"       “{one_line(mention['text'], 110)}”"))
-    out.print(
-        Text(f"       why: {one_line(item['reason'], 110)} · mention {mention['id']}", style="dim")
-    )
+    out.print(Text(f"       “{one_line(mention['text'], limit)}”"))
+    why = one_line(item["reason"], limit)
+    out.print(Text(f"       why: {why} · mention {mention['id']}", style="dim"))
     if item.get("risk_factors"):
         factors = "; ".join(item["risk_factors"])
         out.print(
-            Text(f"       risk {item['risk'] or 0:.2f}: {one_line(factors, 110)}", style="dim")
+            Text(f"       risk {item['risk'] or 0:.2f}: {one_line(factors, limit)}", style="dim")
         )
 
 
@@ -171,7 +177,7 @@ def queue_show(
     if format is Format.json:
         print_json(data)
         return
-    _print_item(data)
+    _print_item(data, SHOWN_CHARS)
     mention = data["mention"]
     out.print(Text(f"       post: {one_line(mention['url'] or mention['external_id'], 110)}"))
     out.print(Text(f"       {_timings(data)}"))

@@ -307,10 +307,11 @@ def dismiss(
 
 
 def dismiss_reason(reason: str | None) -> str | None:
-    """``reason`` as one of ``DISMISS_REASONS`` (any case and spacing), None for none."""
+    """``reason`` as one of ``DISMISS_REASONS`` (any case and spacing, ``-`` or ``_`` for a
+    space: ``not-ours``), None for none."""
     if reason is None:
         return None
-    wanted = " ".join(reason.split()).lower()
+    wanted = " ".join(reason.replace("-", " ").replace("_", " ").split()).lower()
     if wanted not in DISMISS_REASONS:
         raise QueueInputError(
             f"unknown dismiss reason {reason!r}", hint="one of: " + ", ".join(DISMISS_REASONS)

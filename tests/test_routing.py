@@ -341,3 +341,10 @@ def test_sla_per_priority_and_escalation_targets_are_checked_at_load() -> None:
         )
     with pytest.raises(ConfigError, match=r"replies\.templates names 'refunds'"):
         load_config(overrides={"replies": {"templates": {"refunds": "hi"}}}, environ={})
+    # A misspelt field fails when the config loads, not when a reply is due.
+    with pytest.raises(ConfigError, match=r"template 'default' uses \{autor\}: known fields"):
+        load_config(overrides={"replies": {"templates": {"default": "hi {autor}"}}}, environ={})
+    # A department listed twice would have its first SLA silently win.
+    twice = [{"name": "support", "sla": "1h"}, {"name": "support", "sla": "4h"}]
+    with pytest.raises(ConfigError, match=r"departments\[1\]\.name: 'support' is listed twice"):
+        load_config(overrides={"departments": twice}, environ={})

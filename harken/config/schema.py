@@ -397,6 +397,11 @@ class SpikesConfig(Strict):
         return names
 
 
+# What a reply template may name (harken.queue.replies fills them in).
+REPLY_FIELDS = ("author", "brand", "platform", "department", "item")
+REPLY_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
 class RepliesConfig(Strict):
     """Reply templates per topic for ``harken queue reply``: {author}, {brand}, {platform},
     {department} and {item} are filled in; ``default`` is used when no topic has one.
@@ -406,6 +411,19 @@ class RepliesConfig(Strict):
     templates: dict[str, str] = {}
     approval: bool = False
     approver_channel: str | None = None
+
+    @field_validator("templates")
+    @classmethod
+    def _known_fields(cls, templates: dict[str, str]) -> dict[str, str]:
+        # A misspelt {autor} must fail when the config loads, not when a reply is due.
+        for name, text in templates.items():
+            for field in REPLY_PLACEHOLDER.findall(text):
+                if field not in REPLY_FIELDS:
+                    raise ValueError(
+                        f"template {name!r} uses {{{field}}}: known fields are "
+                        + ", ".join(f"{{{f}}}" for f in REPLY_FIELDS)
+                    )
+        return templates
 
 
 class ClassifierConfig(Strict):
@@ -614,6 +632,11 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _users_are_distinct(self) -> Config:
+        seen: set[str] = set()
+        for i, department in enumerate(self.departments):
+            if department.name in seen:  # the first one's SLA would silently win
+                raise ValueError(f"departments[{i}].name: {department.name!r} is listed twice")
+            seen.add(department.name)
         known = {d.name for d in self.departments}
         names: set[str] = set()
         slack_ids: set[str] = set()

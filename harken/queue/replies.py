@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from harken.config import Config
+from harken.config.schema import REPLY_FIELDS, REPLY_PLACEHOLDER
 from harken.errors import QueueError, QueueInputError
 from harken.platforms.replies import reply_problems
 from harken.platforms.reply import ReplyTarget
@@ -20,8 +21,6 @@ from harken.queue.items import load_item, load_row
 from harken.store import Store
 from harken.store.repo import OPEN_STATUSES, QueueRow
 from harken.store.tables import Author, Mention, QueueEvent
-
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
@@ -135,6 +134,7 @@ def fill_template(template: str, row: QueueRow) -> str:
         "department": row.item.department,
         "item": str(row.item.id),
     }
+    assert tuple(values) == REPLY_FIELDS  # what the config lets templates name
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -144,7 +144,7 @@ def fill_template(template: str, row: QueueRow) -> str:
             )
         return values[name]
 
-    return _PLACEHOLDER.sub(fill, template)
+    return REPLY_PLACEHOLDER.sub(fill, template)
 
 
 def reply_target(mention: Mention, author: Author) -> ReplyTarget:

@@ -382,3 +382,5 @@ def test_the_hourly_job_alerts_each_new_spike_once_and_the_cli_replays(
     assert shown.stdout.startswith("backtest over the last 30d: 3 spike(s) in 1 hour(s),")
     stored = runner.invoke(app, ["--db", url, "spikes", "--since", "2026-11-20"])
     assert stored.stdout.startswith("3 spike(s) stored for hours since 2026-11-20 00:00 UTC")
+    alone = runner.invoke(app, ["--db", url, "spikes", "--until", "2026-11-30"])
+    assert alone.exit_code == 2 and "--until ends a --backtest replay" in alone.stderr

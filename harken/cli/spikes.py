@@ -54,6 +54,8 @@ def spikes(
     now = datetime.now(UTC)
     if backtest is not None and check:
         raise typer.BadParameter("use either --backtest or --check")
+    if until is not None and backtest is None:  # it would be silently ignored
+        raise typer.BadParameter("--until ends a --backtest replay: give --backtest too")
     if backtest is not None:
         try:
             window = parse_duration(backtest)

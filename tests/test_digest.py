@@ -872,5 +872,9 @@ def test_the_terminal_view_keeps_incident_ids_on_an_80_column_terminal(digest: D
     rows = [line for line in out.splitlines() if line.startswith("│") and "0." in line]
     assert rows, out
     for incident in digest.incidents:
-        cells = f"│ {incident.id:>4} │ {incident.risk:.2f} │"
+        cells = f"│ {incident.id:>4} │ {incident.risk:.2f} │ {incident.brand}"
         assert any(cells in row for row in rows), (incident, out)
+    # Where each incident waits stays readable too (the author and text give way).
+    header = next(line for line in out.splitlines() if "# ┃ risk" in line)
+    assert "┃ brand" in header and "┃ queues" in header, out
+    assert all(len(line) <= 80 for line in out.splitlines()), out

@@ -22,6 +22,7 @@ from harken.pipeline.classify import classify_pending
 from harken.pipeline.ingest import ingest
 from harken.pipeline.route import route_pending
 from harken.platforms.replay import read_jsonl
+from harken.routing.rules import Priority
 from harken.store import Store
 from harken.store.tables import Incident, Mention, QueueItem
 from tests import payloads as p
@@ -453,99 +454,116 @@ def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
     assert outcomes[2] == outcomes[3]
 
 
-def test_a_post_like_two_fragments_of_a_burst_merges_them(
-    tmp_path: Path, db_url: str, remembered: Remembered
-) -> None:
-    """An outage's first two reports share too little to join (0.58); once the brand is in a
-    burst, a report like both on the same topic (0.86, 0.76) merges the second incident into
-    the first: its posts, item, keys and meaning move; a billing complaint stays apart."""
+FRAGMENTS = [  # (id, text, minute): two phrasings of an outage 0.58 alike, a double charge, a
+    # report like both (0.86, 0.76), a retweet of the second and one more report
+    ("4000", "acme is down, the app won't load anything", 0),
+    ("4001", "can't log in to acme, password page just spins", 2),
+    ("4002", "acme charged me twice this month", 3),
+    ("4003", "acme app down? can't log in at all", 5),
+    ("4010", "RT @user102: can't log in to acme, password page just spins", 8),
+    ("4011", "acme login is down for me too, app won't load", 9),
+]
+MERGE_TABLES = {
+    "mentions": "SELECT id, incident_id, incident_reason FROM mentions ORDER BY id",
+    "incidents": "SELECT id, key, status, size, first_seen, last_seen, top_mention_id"
+    " FROM incidents ORDER BY id",
+    "centroids": "SELECT incident_id, model, vector, members, topics, first_at, last_at"
+    " FROM incident_centroids ORDER BY incident_id, model",
+    "keys": "SELECT key, incident_id, mention_id FROM incident_keys ORDER BY key, mention_id",
+    "items": "SELECT id, incident_id, department, mentions FROM queue_items ORDER BY id",
+    "alerts": "SELECT idempotency_key, incident_id FROM alerts ORDER BY id",
+}
+
+
+def fragment_config(db_url: str) -> Config:
     config = make_config(
         db_url, similarity=0.9, topicless_similarity=0.95, burst=2, burst_similarity=0.65
     )
     config.incidents.similarity = 0.99  # no near-duplicate keys: only storms join here
-    first, second, billing, bridge = "4000", "4001", "4002", "4003"
-    posts = [
-        tweet(first, "acme is down, the app won't load anything", minutes=0, author="101"),
-        tweet(second, "can't log in to acme, password page just spins", minutes=2, author="102"),
-        tweet(billing, "acme charged me twice this month", minutes=3, author="103"),
-        tweet(bridge, "acme app down? can't log in at all", minutes=5, author="104"),
-    ]
-    process(tmp_path, config, remembered, *posts)
+    return config
+
+
+def fragment_posts() -> list[dict[str, Any]]:
+    posts = [tweet(i, t, minutes=m, author=str(101 + n)) for n, (i, t, m) in enumerate(FRAGMENTS)]
+    posts[4]["referenced_tweets"] = [{"type": "retweeted", "id": "4001"}]
+    return posts
+
+
+def test_a_post_like_two_fragments_of_a_burst_merges_them(
+    tmp_path: Path, db_url: str, remembered: Remembered
+) -> None:
+    """An outage's first two reports share too little to join (0.58); once the brand is in a
+    burst, a report like both on the same topic merges the second incident into the first at
+    once: its posts, item, keys and meaning move, and the posts after it in the same batch
+    (a retweet of the second report, another report) find the merged incident."""
+    config = fragment_config(db_url)
+    process(tmp_path, config, remembered, *fragment_posts())
     store = Store(config.database.url)
-    # A batch of one post at a time merges the same way (the merge updates the batch's memory).
-    one_by_one = config.model_copy(
-        update={
-            "database": config.database.model_copy(update={"url": f"sqlite:///{tmp_path}/1.db"})
-        }
-    )
-    single = Store(one_by_one.database.url)
-    users = [{"id": str(i), "name": f"U{i}", "username": f"user{i}"} for i in range(100, 110)]
-    ingest(
-        single,
-        one_by_one,
-        read_jsonl(p.write_jsonl(tmp_path / "one.jsonl", p.x_page(*posts, users=users)), "x"),
-        source="t",
-    )
-    classify_pending(single, remembered)
-    route_pending(single, one_by_one, batch_size=1)
-    tables = "SELECT id, incident_id, incident_reason FROM mentions ORDER BY id"
-    with single.session() as a, store.session() as b:
-        assert a.execute(sql(tables)).all() == b.execute(sql(tables)).all()
-    found = incidents_of(store, [first, second, billing, bridge])
-    assert found[second] == found[first] == found[bridge] != found[billing]
+    found = incidents_of(store, [i for i, _, _ in FRAGMENTS])
+    first, billing = found["4000"], found["4002"]
+    assert {found[i] for i in ("4001", "4003", "4010", "4011")} == {first} != {billing}
     with store.session() as session:
-        merged = session.execute(select(Incident).where(Incident.id == found[first])).scalar_one()
         rows = session.execute(select(Incident).order_by(Incident.id)).scalars().all()
         assert [(i.id, i.status, i.size) for i in rows] == [
-            (merged.id, "open", 3),
-            (merged.id + 1, "merged", 0),  # left empty: its id is never given again
-            (found[billing], "open", 1),
+            (first, "open", 5),
+            (first + 1, "merged", 0),  # left empty: its id is never given again
+            (billing, "open", 1),
         ]
         reason = session.execute(
-            select(Mention.incident_reason).where(Mention.external_id == second)
+            select(Mention.incident_reason).where(Mention.external_id == "4001")
         ).scalar_one()
-        assert reason.startswith(f"merged into incident #{merged.id} (mention ")
-        assert reason.endswith("is like both); before: new incident")
+        assert (
+            reason
+            == f"merged into incident #{first} (mention 4 is like both); before: new incident"
+        )
+        bridged = session.execute(
+            select(Mention.incident_reason).where(Mention.external_id == "4003")
+        ).scalar_one()
+        assert bridged.endswith(f"; as like #{first}, #{first + 1}: merged into incident #{first}")
         items = session.execute(
-            select(QueueItem.incident_id, QueueItem.department).order_by(QueueItem.id)
+            select(QueueItem.incident_id, QueueItem.department, QueueItem.mentions).order_by(
+                QueueItem.id
+            )
         ).all()
         assert items == [
-            (merged.id, "engineering"),  # the first report's, which the bridge joined
-            (merged.id, "engineering"),  # the second's, moved: people close the one not needed
-            (found[billing], "billing"),
+            (first, "engineering", 4),  # the first report's: the bridge, retweet, later report
+            (first, "engineering", 1),  # the second's, moved: people close the one not needed
+            (billing, "billing", 1),
         ]
-        centroids = session.execute(sql("SELECT incident_id, members FROM incident_centroids"))
-        # Its page says where its posts went.
-        from harken.queue.incident_view import IncidentNotFound, incident_detail
+        keys = session.execute(sql("SELECT DISTINCT incident_id FROM incident_keys")).all()
+        assert sorted(keys) == [(first,), (billing,)]
+    # Its page says where its posts went.
+    from harken.queue.incident_view import IncidentNotFound, incident_detail
 
-        with pytest.raises(IncidentNotFound, match=f"merged into incident #{merged.id}"):
-            incident_detail(store, merged.id + 1)
-        # The merged one's stays: still a fragment of the burst, no longer a candidate.
-        expected = [(merged.id, 3), (merged.id + 1, 1), (found[billing], 1)]
-        assert sorted(centroids.all()) == sorted(expected)
-    # Later: a retweet of the second report finds the merged incident by its key, and another
-    # report joins it on its merged meaning, folding into the oldest engineering item.
-    rt = "RT @user102: can't log in to acme, password page just spins"
-    later = tweet(
-        "4010", rt, 8, author="105", referenced_tweets=[{"type": "retweeted", "id": second}]
-    )
-    process(
-        tmp_path,
-        config,
-        remembered,
-        later,
-        tweet("4011", "acme login is down for me too, app won't load", minutes=9, author="106"),
-    )
-    again = incidents_of(store, ["4010", "4011"])
-    assert again == {"4010": merged.id, "4011": merged.id}
+    with pytest.raises(IncidentNotFound, match=f"merged into incident #{first}"):
+        incident_detail(store, first + 1)
+    # One post per batch merges the same way (the merge keeps the batch's memory right).
+    single = Store(f"sqlite:///{tmp_path}/one.db")
+    one_by_one = fragment_config(str(single.engine.url))
+    users = [{"id": str(i), "name": f"U{i}", "username": f"user{i}"} for i in range(100, 110)]
+    page = p.write_jsonl(tmp_path / "one.jsonl", p.x_page(*fragment_posts(), users=users))
+    ingest(single, one_by_one, read_jsonl(page, "x"), source="t")
+    classify_pending(single, remembered)
+    route_pending(single, one_by_one, batch_size=1)
+    batched = Store(f"sqlite:///{tmp_path}/batched.db")
+    ingest(batched, fragment_config(str(batched.engine.url)), read_jsonl(page, "x"), source="t")
+    classify_pending(batched, remembered)
+    route_pending(batched, fragment_config(str(batched.engine.url)), batch_size=200)
+    with single.session() as a, batched.session() as b:
+        for name, query in MERGE_TABLES.items():
+            assert a.execute(sql(query)).all() == b.execute(sql(query)).all(), name
+
+
+def test_a_fragment_already_alerted_is_not_merged(
+    tmp_path: Path, db_url: str, remembered: Remembered
+) -> None:
+    """An alert's Slack thread, idempotency key and PagerDuty page name its incident: a
+    fragment whose item was alerted stays an incident of its own."""
+    config = fragment_config(db_url)
+    config.routing.rules[0].priority = Priority.urgent  # outage items alert at once
+    process(tmp_path, config, remembered, *fragment_posts()[:4])
+    store = Store(config.database.url)
+    found = incidents_of(store, ["4000", "4001", "4003"])
+    assert found["4001"] != found["4000"]
     with store.session() as session:
-        folded = (
-            session.execute(
-                select(QueueItem.mentions)
-                .where(QueueItem.incident_id == merged.id)
-                .order_by(QueueItem.id)
-            )
-            .scalars()
-            .all()
-        )
-    assert folded == [4, 1]  # the first, the bridge, the retweet and the later report
+        assert "merged" not in {i.status for i in session.execute(select(Incident)).scalars()}

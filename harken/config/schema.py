@@ -348,9 +348,9 @@ class StormsConfig(Strict):
     # ``burst_similarity`` instead of ``similarity`` (the topicless bar drops as much). 0: never.
     burst: int = Field(default=3, ge=0, le=100)
     burst_similarity: float = Field(default=0.5, ge=0.3, le=1)
-    # During a burst, a complaint that joins the meaning of two or more open incidents merges
-    # them into the oldest (posts, items, alerts, keys and centroids move): a storm's first
-    # reports each opened one. The merged span still keeps to ``max_span``. false: never.
+    # During a burst, a complaint that joins the meaning of two or more open incidents on one
+    # topic merges them into the oldest (posts, items, keys and centroids move): a storm's
+    # first reports each opened one. Never past ``max_span``, never an alerted one. false: never.
     merge: bool = True
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -471,7 +471,7 @@ def digest_text(digest: Digest) -> RenderableType:
     return Group(
         header,
         numbers,
-        _terminal_incidents(digest),
+        _Incidents(digest),
         _table(
             f"SLA breaches ({digest.headline.sla_breaches})",
             ["item", "department", "priority", "due", "answered", "late by"],
@@ -519,18 +519,37 @@ def digest_text(digest: Digest) -> RenderableType:
     )
 
 
-def _terminal_incidents(digest: Digest) -> Table:
+class _Incidents:
+    """The top incidents, laid out for the width they are printed at (rich asks at render)."""
+
+    def __init__(self, digest: Digest) -> None:
+        self.digest = digest
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield _terminal_incidents(self.digest, options.max_width)
+
+
+# The columns that keep their width: #, risk, brand, posts, queues; and what the table's
+# borders and padding take (3 per column, 1 more).
+_KEPT = 4 + 4 + 6 + 5 + 16 + 7 * 3 + 1
+
+
+def _terminal_incidents(digest: Digest, width: int = 120) -> Table:
     table = Table(title=f"Top incidents ({len(digest.incidents)})", title_justify="left")
-    # The incident's id and its numbers keep their width on a narrow terminal (at 80 columns
-    # the one-line author and text squeezed them to nothing, and rows lost their id).
+    # The incident's id, its numbers, brand and queues keep their width on a narrow terminal
+    # (at 80 columns the one-line author and text squeezed them to nothing: rows lost their
+    # id, and nobody saw where each incident waits); the author and text give way.
+    spare = max(width - _KEPT, 12)
+    who = min(22, max(6, spare // 3))
+    text = min(40, max(6, spare - who))
     for name, options in (
         ("#", {"justify": "right", "no_wrap": True, "min_width": 4}),
         ("risk", {"justify": "right", "no_wrap": True, "min_width": 4}),
-        ("brand", {}),
+        ("brand", {"min_width": 6}),
         ("posts", {"justify": "right", "no_wrap": True, "min_width": 5}),
-        ("who", {"max_width": 22, "overflow": "ellipsis", "no_wrap": True}),
-        ("text", {"max_width": 40, "overflow": "ellipsis", "no_wrap": True}),
-        ("queues", {}),
+        ("who", {"max_width": who, "overflow": "ellipsis", "no_wrap": True}),
+        ("text", {"max_width": text, "overflow": "ellipsis", "no_wrap": True}),
+        ("queues", {"min_width": 16}),
     ):
         table.add_column(name, **options)  # type: ignore[arg-type]
     for e in digest.incidents:

@@ -35,7 +35,12 @@ def incident_detail(store: Store, incident_id: int, posts: int = POSTS_SHOWN) ->
                 f"no incident #{incident_id}", hint="the incidents page lists the live ones"
             )
         into = merged_into(incident)
-        if into is not None:  # a storm's fragment, merged: its posts are in the other one
+        while into is not None:  # a storm's fragment, merged: its posts are in the other one
+            survivor = session.get(Incident, into)
+            if survivor is None or merged_into(survivor) is None:
+                break
+            into = merged_into(survivor)  # merged in turn since
+        if into is not None:
             raise IncidentNotFound(
                 f"incident #{incident_id} was merged into incident #{into}",
                 hint=f"open incident #{into}: it holds this one's posts and items",

@@ -157,7 +157,7 @@ def assign(
                 )
                 if merged is not None:
                     target = merged.into
-                    also = ", ".join(f"#{i}" for i in storm.merge)
+                    also = ", ".join(f"#{i}" for i in (merged.into, *merged.merged))
                     reason += f"; as like {also}: merged into incident #{target}"
             found = _get(session, target), "storm", reason
     created = found is None

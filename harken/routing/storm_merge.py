@@ -5,15 +5,19 @@ An outage's first reports come before the brand is known to be in a burst, each 
 words, so each opens an incident (``harken.routing.storms``). A later report whose meaning joins
 two or more of them on the same topic (``StormJoin.merge``) says they are one problem: they
 become the oldest of them at once, before the post joins it. Every row that names a merged
-incident moves (posts, incident keys, queue items, alerts), the meaning centroids are averaged,
-and the merged incident row is deleted. Items are not folded into each other: a department may
+incident moves (posts, incident keys, queue items), the meaning centroids are averaged, and
+the merged incident is left empty with status ``merged`` (its id is never given again, as
+SQLite would give a deleted newest id). Items are not folded into each other: a department may
 hold two items of the incident, and people close the one they do not need; later posts fold
 into the oldest (``routing.items``).
 
-Guards: only open incidents of one brand merge, and never past ``storms.max_span`` from their
-first post to their last. The merge runs in the route batch's transaction under the route lock,
-and updates what the batch keeps in memory (the key index, centroids, incidents, open items),
-so a batch of 200 posts routes as 200 batches of one would.
+Guards: only open incidents of one brand merge, never past ``storms.max_span`` from their first
+post to their last, and never one that was alerted anywhere (a pending alert included): an
+alert's thread, idempotency key and PagerDuty dedup key name its incident, and moving them
+would re-alert the item or leave a page open. The oldest may have been alerted: it stays.
+The merge runs in the route batch's transaction under the route lock, and updates what the
+batch keeps in memory (the key index, centroids, incidents, open items), so a batch of 200
+posts routes as 200 batches of one would.
 """
 
 from __future__ import annotations
@@ -57,9 +61,21 @@ def merge(
     if last - first > config.max_span:
         return None
     into, *others = sorted(incidents, key=lambda i: i.id or 0)
+    others = [o for o in others if not _alerted(session, o.id or 0)]
+    if not others:
+        return None
     for other in others:
         _merge(session, into, other, mention_id, index)
     return Merged(into.id or 0, tuple(o.id or 0 for o in others))
+
+
+def _alerted(session: Session, incident_id: int) -> bool:
+    """Whether any alert (in any state, in any sink) names the incident: one indexed look."""
+    t = Alert.__table__  # type: ignore[attr-defined]
+    found = session.connection().execute(
+        select(t.c.id).where(t.c.incident_id == incident_id).limit(1)
+    )
+    return found.first() is not None
 
 
 def _open_incidents(session: Session, ids: Sequence[int]) -> list[Incident]:
@@ -98,15 +114,14 @@ def _merge(
         if isinstance(held, Mention) and held.incident_id == other.id:
             held.incident_id = into.id
             held.incident_reason = _reason(said, held.incident_reason)
-        elif isinstance(held, (QueueItem, Alert)) and held.incident_id == other.id:
+        elif isinstance(held, QueueItem) and held.incident_id == other.id:
             held.incident_id = into.id
-    for table in (QueueItem, Alert):
-        session.execute(
-            update(table)
-            .where(col(table.incident_id) == other.id)
-            .values(incident_id=into.id)
-            .execution_options(synchronize_session=False)
-        )
+    session.execute(
+        update(QueueItem)
+        .where(col(QueueItem.incident_id) == other.id)
+        .values(incident_id=into.id)
+        .execution_options(synchronize_session=False)
+    )
     index.moved(session, other.id, into.id)
     storms.merge_centroids(session, other.brand, into.id, other.id)
     into.size += other.size

@@ -356,13 +356,16 @@ class _Batch:
         if span is not None:  # read what it held again too: the span it keeps has no gap
             low, high = min(low, span[0]), max(high, span[1])
         params = {"brand": brand, "low": low, "high": high}
+        merged = self._merged.setdefault(brand, {})
         for *found, status in session.connection().execute(_recent_statement(), params):
             row = _Centroid(*found)
-            row = self._kept.get((row.incident_id, row.model), row)
-            if status == "open":
+            key = (row.incident_id, row.model)
+            row = self._kept.get(key, row)
+            # Merged in this batch, its status not written yet: it stays retired.
+            if status == "open" and key not in merged:
                 self.keep(brand, row)
             else:
-                self._merged.setdefault(brand, {})[(row.incident_id, row.model)] = row
+                merged[key] = row
         self._spans[brand] = (low, high)
 
     def recent(

@@ -162,7 +162,10 @@ class IncidentKey(SQLModel, table=True):
     index lookup per key), so grouping never compares a post with every other post."""
 
     __tablename__ = "incident_keys"
-    __table_args__ = (Index("ix_incident_keys_lookup", "brand", "key", "seen_at"),)
+    __table_args__ = (
+        Index("ix_incident_keys_lookup", "brand", "key", "seen_at"),
+        Index("ix_incident_keys_incident", "incident_id"),  # a storm merge moves them (0018)
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     brand: str = Field(default="", max_length=255)
@@ -429,6 +432,7 @@ class Alert(SQLModel, table=True):
         Index("ix_alerts_status", "status", "id"),
         Index("ix_alerts_thread", "sink", "incident_id", "channel"),
         Index("ix_alerts_budget", "sink", "channel", "sent_at"),
+        Index("ix_alerts_incident", "incident_id"),  # was a storm's fragment alerted? (0018)
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, insert, select
+from sqlmodel import col
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -38,6 +39,7 @@ from harken import vectors
 from harken.config import Config, load_config
 from harken.pipeline.route import route_pending
 from harken.routing.incidents import assign, prepare
+from harken.routing.storm_merge import MERGED
 from harken.store import Store, repo
 from harken.store.tables import Author, Classification, Incident, IncidentKey, Mention
 
@@ -171,12 +173,15 @@ def time_grouping(store: Store, cfg: Config, batch: int = 500) -> float:
             return time.perf_counter() - started
 
 
-def summary(store: Store) -> tuple[int, int, int]:
+def summary(store: Store) -> tuple[int, int, int, int]:
+    """Incidents (merged storm fragments apart), the largest, key rows, merged fragments."""
     with store.session() as session:
-        incidents = session.execute(select(func.count(Incident.id))).scalar_one()
+        live = col(Incident.status) != MERGED
+        incidents = session.execute(select(func.count(Incident.id)).where(live)).scalar_one()
+        merged = session.execute(select(func.count(Incident.id)).where(~live)).scalar_one()
         largest = session.execute(select(func.max(Incident.size))).scalar_one()
         keys = session.execute(select(func.count(IncidentKey.id))).scalar_one()
-    return incidents, largest or 0, keys
+    return incidents, largest or 0, keys, merged
 
 
 def main() -> None:
@@ -205,11 +210,12 @@ def main() -> None:
                     result = route_pending(copy, cfg)
                     seconds = time.perf_counter() - started
                     extra = f"; {result.queue_items} queue items, {result.alerts} alerts"
-                incidents, largest, keys = summary(copy)
+                incidents, largest, keys, merged = summary(copy)
                 rate, per = n / seconds, 1000 * seconds / n
                 print(
                     f"{n:>9} {stage:>6} {seconds:>8.1f} {rate:>10.0f} {per:>10.2f}"
-                    f"  {incidents} incidents (largest {largest}), {keys} keys{extra}",
+                    f"  {incidents} incidents (largest {largest}; {merged} merged into others),"
+                    f" {keys} keys{extra}",
                     flush=True,
                 )
                 copy.close()

@@ -529,40 +529,41 @@ class _Incidents:
         yield _terminal_incidents(self.digest, options.max_width)
 
 
-# The columns that keep their width: #, risk, brand, posts, queues; and what the table's
-# borders and padding take (3 per column, 1 more).
-_KEPT = 4 + 4 + 6 + 5 + 16 + 7 * 3 + 1
+# What the table's borders and padding take (3 per column, 1 more), and the width of the
+# columns that keep theirs: #, risk, posts, queues (and brand, shown when there are several).
+_BORDERS, _KEPT, _BRAND = 1, 4 + 4 + 5 + 14, 6
 
 
 def _terminal_incidents(digest: Digest, width: int = 120) -> Table:
     table = Table(title=f"Top incidents ({len(digest.incidents)})", title_justify="left")
-    # The incident's id, its numbers, brand and queues keep their width on a narrow terminal
-    # (at 80 columns the one-line author and text squeezed them to nothing: rows lost their
-    # id, and nobody saw where each incident waits); the author and text give way.
-    spare = max(width - _KEPT, 12)
-    who = min(22, max(6, spare // 3))
+    # The incident's id, its numbers and queues keep their width on a narrow terminal (at 80
+    # columns the one-line author and text squeezed them to nothing: rows lost their id, and
+    # nobody saw where each incident waits); the author and text give way, the author last
+    # (who posted it says more than a few words of it).
+    brands = len({e.brand for e in digest.incidents}) > 1
+    columns = 7 if brands else 6
+    spare = width - _BORDERS - 3 * columns - _KEPT - (_BRAND if brands else 0)
+    who = min(22, max(15, spare * 2 // 5))
     text = min(40, max(6, spare - who))
-    for name, options in (
+    layout: list[tuple[str, dict[str, Any]]] = [
         ("#", {"justify": "right", "no_wrap": True, "min_width": 4}),
         ("risk", {"justify": "right", "no_wrap": True, "min_width": 4}),
-        ("brand", {"min_width": 6}),
+        ("brand", {"min_width": _BRAND}),
         ("posts", {"justify": "right", "no_wrap": True, "min_width": 5}),
         ("who", {"max_width": who, "overflow": "ellipsis", "no_wrap": True}),
         ("text", {"max_width": text, "overflow": "ellipsis", "no_wrap": True}),
-        ("queues", {"min_width": 16}),
-    ):
-        table.add_column(name, **options)  # type: ignore[arg-type]
+        ("queues", {"min_width": 14}),
+    ]
+    for name, options in layout:
+        if name != "brand" or brands:
+            table.add_column(name, **options)
     for e in digest.incidents:
         queues = "\n".join(f"{for_terminal(i.department)}: {response_of(i)}" for i in e.items)
-        table.add_row(
-            str(e.id),
-            f"{e.risk:.2f}",
-            for_terminal(e.brand),
-            str(e.size),
-            f"{for_terminal(e.author, 40)} ({e.platform})",
-            for_terminal(e.text, 200),
-            queues or "-",
-        )
+        cells = [str(e.id), f"{e.risk:.2f}", for_terminal(e.brand), str(e.size)]
+        cells += [f"{for_terminal(e.author, 40)} ({e.platform})", for_terminal(e.text, 200)]
+        if not brands:
+            del cells[2]
+        table.add_row(*cells, queues or "-")
     return table
 
 

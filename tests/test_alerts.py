@@ -395,6 +395,14 @@ def test_permanent_errors_fail_at_once_and_the_lane_goes_on(
     assert retried.exit_code == 0, retried.output
     assert "1 alert(s) back in the outbox" in retried.output and "1 sent" in retried.output
     assert {a.status for a in alerts(store)} == {"sent"}
+    # An id that is not there, or not failed, held or skipped, is an error that says why.
+    sent = str(alerts(store)[0].id)
+    wrong = CliRunner().invoke(
+        app, ["--config", str(config_path), "alerts", "retry", sent, "99999"], env=env
+    )
+    assert wrong.exit_code == 1, wrong.output
+    assert f"alert #{sent} is sent: only failed, held or skipped" in wrong.stderr
+    assert "no alert #99999" in wrong.stderr
 
 
 # -- webhooks -------------------------------------------------------------------------------

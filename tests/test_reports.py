@@ -320,6 +320,12 @@ def test_trend_days_are_local_days(store: Store) -> None:
     # 18:00 UTC fall on the 20th there; only nothing before 15:00 UTC stays on the 19th.
     assert table["mentions"].tolist() == [0, 10]
     assert trend(store, SCOPE, "day", "UTC").section("day").frame["mentions"].tolist() == [2, 8]
+    # The peak's time says its zone: the header gives the window in UTC.
+    from harken.reports.tabular import total_text
+
+    assert total_text("peak_at", report.totals["peak_at"], "Asia/Tokyo") == (
+        "peak at 2026-11-20 00:00 Asia/Tokyo"
+    )
 
 
 def test_share_of_voice_against_collected_competitors(store: Store) -> None:

@@ -229,6 +229,31 @@ def alerts_retry(
     if send and again:
         result = deliver_pending(store, config, build_sinks(config, out), force=True)
         out.print(Text(describe_notify(result)))
+    left = _not_retried(store, [i for i in ids or [] if i not in again])
+    if left:  # an id that is not there, or not failed, held or skipped, is not a silent 0
+        raise HarkenError(
+            "; ".join(left), hint="`harken alerts --status failed` lists the alerts to retry"
+        )
+
+
+def _not_retried(store: Any, ids: list[int]) -> list[str]:
+    """Why each of these alert ids was not put back: missing, or in another status."""
+    from sqlalchemy import select
+
+    from harken.store.tables import Alert
+
+    if not ids:
+        return []
+    with store.session() as session:
+        found = dict(
+            session.execute(select(Alert.id, Alert.status).where(Alert.id.in_(ids))).all()  # type: ignore[union-attr]
+        )
+    return [
+        f"alert #{i} is {found[i]}: only failed, held or skipped alerts are retried"
+        if i in found
+        else f"no alert #{i}"
+        for i in ids
+    ]
 
 
 # -- digest ---------------------------------------------------------------------------------

@@ -149,7 +149,8 @@ def report_table(report: Report) -> RenderableType:
 def total_text(key: str, value: Any, timezone: str) -> str:
     """A headline number as the table's header shows it (the web's too)."""
     if isinstance(value, pd.Timestamp | datetime):
-        shown = _time(value, timezone, "stamp")
+        # Its zone said: the header above it gives the window in UTC.
+        shown = f"{_time(value, timezone, 'stamp')} {timezone}"
     elif isinstance(value, float) and value.is_integer():
         shown = f"{int(value):,}"
     else:

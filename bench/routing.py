@@ -39,7 +39,7 @@ from harken import vectors
 from harken.config import Config, load_config
 from harken.pipeline.route import route_pending
 from harken.routing.incidents import assign, prepare
-from harken.routing.storm_merge import MERGED
+from harken.routing.storms import MERGED
 from harken.store import Store, repo
 from harken.store.tables import Author, Classification, Incident, IncidentKey, Mention
 

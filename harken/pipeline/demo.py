@@ -23,7 +23,7 @@ from harken.platforms.replay import LineRejection, read_jsonl
 from harken.queue.accounts import add_user, new_password
 from harken.records import MentionRecord
 from harken.reports.output import output_target, write_output
-from harken.routing.storm_merge import MERGED
+from harken.routing.storms import MERGED
 from harken.spikes.detection import SpikeFinding, check_due
 from harken.spikes.job import brand_keywords
 from harken.store import Store

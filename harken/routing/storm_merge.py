@@ -31,9 +31,9 @@ from sqlmodel import Session, col
 from harken.config.schema import StormsConfig
 from harken.routing import storms
 from harken.routing.key_index import KeyIndex
+from harken.routing.storms import MERGED
 from harken.store.tables import Alert, Incident, Mention, QueueItem
 
-MERGED = "merged"  # the status of an incident merged into another
 # What a merged post's reason keeps of what it said before (`route --explain` shows one line).
 REASON_CHARS = 400
 

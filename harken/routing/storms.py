@@ -54,6 +54,7 @@ from harken.store.db import written_at_commit
 from harken.store.repo import insert_now
 from harken.store.tables import Classification, Incident, IncidentCentroid
 
+MERGED = "merged"  # the status of an incident merged into another (storm_merge)
 # The score (MiniLM's scale, e5's mapped onto it) a post's topic needs to meet an incident of
 # another language on that topic alone: the default topic threshold (0.45) plus a margin.
 ACROSS_SCORE = 0.5
@@ -113,9 +114,9 @@ def find(
         candidate = Candidate(row.incident_id, row.model, vectors.unpack(row.vector),
                               row.topics or {}, row.first_at, row.last_at)  # fmt: skip
         by_incident.setdefault(row.incident_id, []).append(candidate)
-    # Several incidents with a complaint this close: the brand is in a storm whose reports
-    # have not met yet; their phrasings are less alike than each is to the storm's mean.
-    # Several incidents with a complaint this close, fragments merged since included.
+    # Several incidents with a complaint this close (fragments merged since included): the
+    # brand is in a storm whose reports have not met yet; their phrasings are less alike than
+    # each is to the storm's mean.
     recent = len(by_incident) + batch.fragments(brand, low, high)
     bursting = bool(config.burst) and recent >= config.burst
     bar = _bar(recent, config)
@@ -420,9 +421,8 @@ def merge_centroids(session: Session, brand: str, into: int, other: int) -> None
     they are, no longer candidates but still fragments of the burst."""
     batch = _batch(session)
     t = IncidentCentroid.__table__  # type: ignore[attr-defined]
-    columns = (t.c.id, t.c.incident_id, t.c.model, t.c.vector, t.c.members, t.c.topics)
     stored = session.connection().execute(
-        select(*columns, t.c.first_at, t.c.last_at).where(t.c.incident_id.in_([into, other]))
+        _centroid_columns().where(t.c.incident_id.in_([into, other]))
     )
     rows = {}
     for found in stored:
@@ -459,18 +459,19 @@ def _batch(session: Session) -> _Batch:
     return written_at_commit(session, "storm_centroids", _Batch)
 
 
+def _centroid_columns() -> Any:
+    """A stored centroid's columns, in ``_Centroid``'s order: what every read of them selects."""
+    t = IncidentCentroid.__table__  # type: ignore[attr-defined]
+    return select(
+        t.c.id, t.c.incident_id, t.c.model, t.c.vector, t.c.members, t.c.topics,
+        t.c.first_at, t.c.last_at,
+    )  # fmt: skip
+
+
 def _stored(session: Session, incident_id: int, model: str) -> _Centroid | None:
     t = IncidentCentroid.__table__  # type: ignore[attr-defined]
-    columns = (t.c.id, t.c.incident_id, t.c.model, t.c.vector, t.c.members, t.c.topics)
-    found = (
-        session.connection()
-        .execute(
-            select(*columns, t.c.first_at, t.c.last_at).where(
-                t.c.incident_id == incident_id, t.c.model == model
-            )
-        )
-        .first()
-    )
+    statement = _centroid_columns().where(t.c.incident_id == incident_id, t.c.model == model)
+    found = session.connection().execute(statement).first()
     return None if found is None else _Centroid(*found)
 
 
@@ -481,13 +482,13 @@ def _recent_statement() -> Any:
     scan of the brand's history."""
     t = IncidentCentroid.__table__  # type: ignore[attr-defined]
     i = Incident.__table__  # type: ignore[attr-defined]
-    columns = (t.c.id, t.c.incident_id, t.c.model, t.c.vector, t.c.members, t.c.topics)
     return (
-        select(*columns, t.c.first_at, t.c.last_at, i.c.status)
+        _centroid_columns()
+        .add_columns(i.c.status)
         .join(i, i.c.id == t.c.incident_id)
         .where(
             t.c.brand == bindparam("brand"),
             t.c.last_at.between(bindparam("low"), bindparam("high")),
-            i.c.status.in_(("open", "merged")),
+            i.c.status.in_(("open", MERGED)),
         )
     )

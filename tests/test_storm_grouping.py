@@ -462,6 +462,7 @@ FRAGMENTS = [  # (id, text, minute): two phrasings of an outage 0.58 alike, a do
     ("4003", "acme app down? can't log in at all", 5),
     ("4010", "RT @user102: can't log in to acme, password page just spins", 8),
     ("4011", "acme login is down for me too, app won't load", 9),
+    ("4012", "same here with acme, what a mess", 10),  # quotes the second: only the default takes it
 ]
 MERGE_TABLES = {
     "mentions": "SELECT id, incident_id, incident_reason FROM mentions ORDER BY id",
@@ -486,6 +487,7 @@ def fragment_config(db_url: str) -> Config:
 def fragment_posts() -> list[dict[str, Any]]:
     posts = [tweet(i, t, minutes=m, author=str(101 + n)) for n, (i, t, m) in enumerate(FRAGMENTS)]
     posts[4]["referenced_tweets"] = [{"type": "retweeted", "id": "4001"}]
+    posts[6]["referenced_tweets"] = [{"type": "quoted", "id": "4001"}]
     return posts
 
 
@@ -501,11 +503,11 @@ def test_a_post_like_two_fragments_of_a_burst_merges_them(
     store = Store(config.database.url)
     found = incidents_of(store, [i for i, _, _ in FRAGMENTS])
     first, billing = found["4000"], found["4002"]
-    assert {found[i] for i in ("4001", "4003", "4010", "4011")} == {first} != {billing}
+    assert {found[i] for i in ("4001", "4003", "4010", "4011", "4012")} == {first} != {billing}
     with store.session() as session:
         rows = session.execute(select(Incident).order_by(Incident.id)).scalars().all()
         assert [(i.id, i.status, i.size) for i in rows] == [
-            (first, "open", 5),
+            (first, "open", 6),
             (first + 1, "merged", 0),  # left empty: its id is never given again
             (billing, "open", 1),
         ]
@@ -526,7 +528,9 @@ def test_a_post_like_two_fragments_of_a_burst_merges_them(
             )
         ).all()
         assert items == [
-            (first, "engineering", 4),  # the first report's: the bridge, retweet, later report
+            # The first report's: the bridge, the retweet, the later report and the quote
+            # (which only the default took: it joins the department's oldest item, not both).
+            (first, "engineering", 5),
             (first, "engineering", 1),  # the second's, moved: people close the one not needed
             (billing, "billing", 1),
         ]

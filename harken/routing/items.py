@@ -153,17 +153,19 @@ def apply_decisions(
     """Open or join the queue items the decisions ask for, queue their alerts and thread
     updates, and record on the mention what was decided. The caller commits."""
     owned = [] if new_incident else _open_items(session, incident_id)
-    if owned and all(d.rule is None for d in decisions):
-        # Only the default caught it, but its incident already has owners: it joins their
-        # items ("same here" quoting an outage report belongs to engineering, not support).
-        for item in owned:
-            _fold(session, config, item, mention, None, now)
-            result.alerts += _thread_updates(session, sinks, item, mention)
-        decisions = []
-    # The incident's oldest open item of each department (read once, not once per decision).
+    # The incident's oldest open item of each department (read once, not once per decision):
+    # a department may hold two (merged storm fragments, a transfer); posts join the oldest.
     open_in: dict[str, QueueItem] = {}
     for item in reversed(owned):
         open_in[item.department] = item
+    joined = sorted(open_in.values(), key=lambda i: i.id or 0)
+    if joined and all(d.rule is None for d in decisions):
+        # Only the default caught it, but its incident already has owners: it joins their
+        # items ("same here" quoting an outage report belongs to engineering, not support).
+        for item in joined:
+            _fold(session, config, item, mention, None, now)
+            result.alerts += _thread_updates(session, sinks, item, mention)
+        decisions = []
     for decision in decisions:
         if decision.quiet:
             continue
@@ -187,7 +189,7 @@ def apply_decisions(
             "reason": f"joined item #{i.id} of its incident",
             "joined": True,
         }
-        for i in owned
+        for i in joined
     ]
 
 

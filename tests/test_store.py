@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import JSON, func, select, text
+from sqlalchemy import JSON, create_engine, func, inspect, select, text
 from sqlmodel import SQLModel
 
 from harken.errors import StoreError
@@ -38,6 +38,36 @@ def head_revision() -> str | None:
     from harken.store.db import migrations_dir
 
     return ScriptDirectory(migrations_dir()).get_current_head()
+
+
+def test_a_database_at_head_is_opened_without_alembic_and_others_still_migrate(
+    tmp_path: Path,
+) -> None:
+    """Opening a store reads alembic_version once and leaves Alembic out when it names the
+    newest revision (found from the files' text: it must be Alembic's own head); an older
+    database still migrates, and one a newer harken wrote still fails as Alembic says."""
+    from harken.store import db
+
+    assert db.head_revision() == head_revision()
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    Store(url).close()
+    engine = create_engine(url)
+    with engine.begin() as connection:  # as if an older harken had left it one revision behind
+        connection.execute(text("DROP INDEX ix_alerts_incident"))
+        connection.execute(text("DROP INDEX ix_incident_keys_incident"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0017'"))
+    Store(url).close()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
+            head_revision()
+        )
+        indexes = inspect(connection).get_indexes("alerts")
+        assert "ix_alerts_incident" in {i["name"] for i in indexes}
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        connection.commit()
+    engine.dispose()
+    with pytest.raises(Exception, match="9999"):
+        Store(url)
 
 
 def test_sqlite_runs_in_wal_mode_with_migrations_applied(sqlite_url: str) -> None:

@@ -462,7 +462,7 @@ FRAGMENTS = [  # (id, text, minute): two phrasings of an outage 0.58 alike, a do
     ("4003", "acme app down? can't log in at all", 5),
     ("4010", "RT @user102: can't log in to acme, password page just spins", 8),
     ("4011", "acme login is down for me too, app won't load", 9),
-    ("4012", "same here with acme, what a mess", 10),  # quotes the second: only the default takes it
+    ("4012", "same here with acme, what a mess", 10),  # quotes the second; only the default
 ]
 MERGE_TABLES = {
     "mentions": "SELECT id, incident_id, incident_reason FROM mentions ORDER BY id",

@@ -124,6 +124,26 @@ def test_bad_file_names_key_path_expected_and_given(
     assert str(caught.value).startswith(f"{path}: {message}")
 
 
+def test_every_problem_of_a_file_is_named_at_once(tmp_path: Path) -> None:
+    """Three typos are one error naming all three, not three runs to find them."""
+    path = write_config(
+        tmp_path,
+        "departments:\n  - {name: support, sla: 5x}\nrouting: {rulez: []}\n"
+        "classifier: {topic_threshold: 3}\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value) == (
+        f"{path}: departments[0].sla: expected a duration like 30s, 5m, 2h or 7d; given '5x'"
+        " | also routing.rulez: unknown key (check its spelling); given a list"
+        " | also classifier.topic_threshold: Input should be less than or equal to 1; given 3"
+    )
+    many = "".join(f"  - {{name: d{n}, sla: {n}x}}\n" for n in range(12))
+    path = write_config(tmp_path, f"departments:\n{many}")
+    with pytest.raises(ConfigError, match=r"departments\[7\]\.sla: .* \| and 4 more problems$"):
+        load_config(path, environ={})
+
+
 def test_broken_yaml_reports_line(tmp_path: Path) -> None:
     path = write_config(tmp_path, "database:\n  url: [unclosed\n")
     with pytest.raises(ConfigError, match=r"config.yaml: .* at line 3"):

@@ -302,21 +302,33 @@ def _validate(tree: dict[str, Any], file_path: Path | None, masks: Mapping[str, 
     try:
         return Config.model_validate(tree)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = _key_path(first["loc"])
-        given = first.get("input")
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling)"
+        problems = [_problem(e, masks) for e in err.errors()]
         origin = f"{file_path}: " if file_path else ""
-        shown = ""
-        if first["type"] != "missing" and where:
-            shown = f"; given {_show(given, masks)}"
-        more = len(err.errors()) - 1
-        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        head = f"{where}: " if where else ""
-        text = f"{origin}{head}{_shorten(mask_secrets(message, masks))}{shown}{tail}"
+        # Every problem at once (up to a screenful): fixing one and running again to meet the
+        # next is how a config with three typos took three tries.
+        shown = problems[:SHOWN_PROBLEMS]
+        # One line (errors print as one): "a: ...; given 3 | also b: ... | also c: ...".
+        text = origin + shown[0] + "".join(f" | also {p}" for p in shown[1:])
+        if len(problems) > len(shown):
+            more = len(problems) - len(shown)
+            text += f" | and {more} more problem{'s' if more > 1 else ''}"
         raise ConfigError(text) from None
+
+
+SHOWN_PROBLEMS = 8
+
+
+def _problem(error: Any, masks: Mapping[str, str]) -> str:
+    """One validation error as a line: where, what is wrong, and what was given."""
+    where = _key_path(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check its spelling)"
+    shown = ""
+    if error["type"] != "missing" and where:
+        shown = f"; given {_show(error.get('input'), masks)}"
+    head = f"{where}: " if where else ""
+    return f"{head}{_shorten(mask_secrets(message, masks))}{shown}"
 
 
 # A message quotes what it was given; a pasted page must not become a 100 KB error line.

@@ -3,7 +3,7 @@
     .venv/bin/python bench/e2e.py [--mentions 2000] [--workers 1,2,4]
                                   [--backends sqlite,postgresql] [--modes concurrency,processes]
                                   [--no-baseline] [--threads N] [--repeat 1] [--pg-durable]
-                                  [--json FILE]
+                                  [--slack-latency S] [--json FILE]
 
 ``--mentions`` posts with bench/make_store.py's texts, authors, times and retweet/quote
 cascades (three brands, 15% Japanese, a week) are written as X API pages to a JSONL file;
@@ -12,7 +12,8 @@ cluster from tests/pg.py) gets them through ``harken import``'s ingest path
 (``read_jsonl`` + ``pipeline.ingest``, timed alone), then worker processes take them through
 classify -> route -> notify into a fake Slack (tests/fakes/slack.py, the real slack_sdk),
 with make_store's production-like config (five departments with channels, eleven rules, the
-e5 model for Japanese; no hourly alert cap). Configurations:
+e5 model for Japanese; no hourly alert cap). The fake Slack answers at once unless
+``--slack-latency`` gives each call the time Slack's own takes. Configurations:
 
 * ``harken process``: one process, the stages one after the other (the baseline, no workers);
 * ``--concurrency N``: one ``harken worker --concurrency N --drain`` (N processes, the
@@ -171,6 +172,7 @@ def run_one(
     args: argparse.Namespace,
 ) -> Result:
     with FakeSlack() as slack:
+        slack.latency = args.slack_latency
         tree = bench_config_tree(url, slack.api_url)
         for channel in slack_channels(tree):
             slack.add_channel(channel)
@@ -302,6 +304,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the plan (median)")
     parser.add_argument("--pg-durable", action="store_true", help="PostgreSQL with fsync on")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--slack-latency",
+        type=float,
+        default=0.0,
+        help="seconds each call to the fake Slack takes (Slack's own: 0.1-0.3; default 0)",
+    )
     args = parser.parse_args(argv)
     for mode in args.modes.split(","):
         if mode not in ("concurrency", "processes"):
@@ -330,7 +338,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
             # machine falls on every configuration alike; the median is reported.
             runs = [run for _ in range(args.repeat) for run in plan(args)]
             for k, (mode, workers) in enumerate(runs):
-                result = Result(label, describe(mode, workers, args.threads), workers, mode)
+                configuration = describe(mode, workers, args.threads)
+                if args.slack_latency:
+                    configuration += f", Slack {args.slack_latency:g} s a call"
+                result = Result(label, configuration, workers, mode)
                 results.append(run_one(result, make_url(k), jsonl, tmp, args))
     rows = rows_of(results, args.mentions)
     print_table(rows, f"the whole pipeline, {os.cpu_count()} CPUs")

@@ -286,6 +286,37 @@ def test_429_retry_after_holds_every_request_until_the_reset(
     assert result.sent == 1 and slept and 1.9 <= slept[0] <= 2.1
 
 
+def test_channels_are_delivered_side_by_side_each_in_order_and_once(
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
+) -> None:
+    """Each Slack call takes its time: while one channel waits on Slack another is sent to,
+    and every channel still gets its alerts once, in the order they were written."""
+    config = make_config(tmp_path, slack, db=db_url)
+    store = Store(config.database.url)
+    route(store, config, outage_posts(tmp_path, 3), classifier)
+    threats = [
+        p.tweet(str(7000 + n), text)
+        for n, text in enumerate(
+            (
+                "acme lost my order, my lawyer hears of it today",
+                "my lawyer says the acme contract terms are void",
+                "I forwarded the acme invoice to my lawyer. See you in court",
+            )
+        )
+    ]
+    route(store, config, posts(tmp_path, "legal.jsonl", *threats), classifier)
+    written = alerts(store)
+    assert {a.channel for a in written} == {"engineering", "legal"} and len(written) == 6
+    slack.latency = 0.2
+    result = deliver(store, config)
+    assert result.sent == 6 and {a.status for a in alerts(store)} == {"sent"}
+    assert slack.most_in_flight >= 2  # two channels' calls were answered at the same time
+    for department, channel in (("engineering", "#eng-incidents"), ("legal", "#legal-social")):
+        roots = [m for m in slack.messages(channel) if not m.is_reply]
+        keys = [m.metadata["event_payload"]["key"] for m in roots]  # type: ignore[index]
+        assert keys == [a.idempotency_key for a in written if a.channel == department]
+
+
 def test_slack_unreachable_for_an_hour_then_everything_arrives_once_in_order(
     tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
 ) -> None:

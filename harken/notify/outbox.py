@@ -4,7 +4,8 @@ Alerts are written to the store in the same transaction as what they are about; 
 delivers them later, from any process (the daemon every minute, ``harken alerts flush``):
 
 * **In order per lane** (a sink's channel): alerts are taken by id; once one of a lane is not
-  delivered (backing off, rate limited), the later ones of that lane wait behind it.
+  delivered (backing off, rate limited), the later ones of that lane wait behind it. Lanes of
+  a sink that allows it (Slack) go side by side, each in one thread (``_page``).
 * **Exactly once**: an alert is claimed (pending -> sending) in its own transaction before the
   call, so two senders never both send it. Each claim names its holder, the delivery run's
   lease (store/lock.py SenderLease: a lock that dies with the process); a run starts by
@@ -28,8 +29,10 @@ delivers them later, from any process (the daemon every minute, ``harken alerts 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,6 +64,9 @@ BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(minutes=5)
 MAX_WAIT = 10.0  # seconds of Retry-After waited out in place rather than deferred
 RATE_LIMIT_TRIES = 3  # in-place waits per alert and run
+# Lanes (Slack channels) delivered side by side. Slack limits posting per channel (about one
+# message a second, with bursts); four channels at once stay far inside its workspace limits.
+LANES_AT_ONCE = 4
 
 
 @dataclass
@@ -130,6 +136,7 @@ class Outbox:
         self.store, self.config, self.sinks = store, config, sinks
         self.clock, self.sleep = clock, sleep
         self.lease = SenderLease(store)  # taken at the first claim, let go at the end
+        self._lease_lock = threading.Lock()
         for sink in sinks.values():
             if isinstance(sink, ReadsStore):
                 sink.use_store(store)
@@ -159,10 +166,48 @@ class Outbox:
             # page was read is not in it, and is in flight now or done. Without this, its
             # lane's next alert (a thread reply whose root is being posted) would go first.
             blocked |= self._lanes_in_flight()
-            for view in views:
-                assert view.alert.id is not None
-                after = view.alert.id
-                self._one(view, force, blocked, stopped, result)
+            after = views[-1].alert.id or after
+            self._page(views, force, blocked, stopped, result)
+
+    def _page(
+        self,
+        views: list[AlertView],
+        force: bool,
+        blocked: set[tuple[str, str]],
+        stopped: set[str],
+        result: NotifyResult,
+    ) -> None:
+        """A page of alerts, each lane's in id order. The lanes of a sink that takes calls
+        side by side (Slack: its channels) go ``LANES_AT_ONCE`` at a time: a call to Slack
+        takes a tenth of a second or more, and a storm's alerts to five departments would
+        otherwise each wait for all the others. A lane is only ever in one thread, so its
+        alerts keep their order; ``stopped`` (a sink's 429 or outage) is seen by every lane."""
+        lanes: dict[tuple[str, str], list[AlertView]] = {}
+        for view in views:
+            sink = self.sinks.get(view.alert.sink)
+            lane = (view.alert.sink, sink.lane(view.alert) if sink else "")
+            lanes.setdefault(lane, []).append(view)
+        side_by_side = [
+            lane for lane in lanes if getattr(self.sinks.get(lane[0]), "parallel_lanes", False)
+        ]
+        if len(side_by_side) < 2:
+            side_by_side = []
+        for lane, queued in lanes.items():
+            if lane not in side_by_side:
+                for view in queued:
+                    self._one(view, force, blocked, stopped, result)
+        if not side_by_side:
+            return
+
+        def deliver_lane(queued: list[AlertView]) -> NotifyResult:
+            own = NotifyResult()  # merged after: counters are not shared between threads
+            for view in queued:
+                self._one(view, force, blocked, stopped, own)
+            return own
+
+        with ThreadPoolExecutor(LANES_AT_ONCE, thread_name_prefix="harken-lane") as pool:
+            for done in pool.map(deliver_lane, [lanes[lane] for lane in side_by_side]):
+                result.add(done)
 
     def _lanes_in_flight(self) -> set[tuple[str, str]]:
         with self.store.session() as session:
@@ -369,7 +414,8 @@ class Outbox:
                 )
 
     def _claim(self, alert_id: int, now: datetime) -> bool:
-        holder = self.lease.take()  # before the claim: no one may see a claim without it
+        with self._lease_lock:  # lanes side by side share the run's one lease
+            holder = self.lease.take()  # before the claim: no one may see a claim without it
         with self.store.session() as session:
             claimed = session.execute(
                 update(Alert)

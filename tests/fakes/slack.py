@@ -292,6 +292,9 @@ class FakeSlack(FakeAPI):
             headers={"Content-Type": "text/html"},
         )
         self._state = threading.RLock()
+        self.latency = 0.0  # seconds each Web API call takes (Slack's own: a tenth or more)
+        self.in_flight = 0  # Web API calls being answered now
+        self.most_in_flight = 0  # at once, since the start
         self._last_us = 0
         self._serial = 0
         self._port: int | None = None
@@ -540,6 +543,18 @@ class FakeSlack(FakeAPI):
         self, method: str, handler: Callable[[dict[str, Any]], dict[str, Any]]
     ) -> Handler:
         def serve(req: Request) -> Reply:
+            with self._state:
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                if self.latency:
+                    time.sleep(self.latency)
+                return answer(req)
+            finally:
+                with self._state:
+                    self.in_flight -= 1
+
+        def answer(req: Request) -> Reply:
             with self._state:
                 held = self._holds.pop(method, None)
             if held is not None and not held.wait():

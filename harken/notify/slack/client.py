@@ -66,6 +66,9 @@ PERMANENT = {
 class SlackSink:
     name = "slack"
     budgeted = True
+    # Its channels are delivered side by side (outbox.LANES_AT_ONCE): WebClient keeps no state
+    # between calls, and each channel's alerts stay in order in one thread.
+    parallel_lanes = True
 
     def __init__(self, config: Config) -> None:
         slack = config.alerts.slack

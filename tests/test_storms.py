@@ -395,9 +395,15 @@ def workspace() -> Iterator[tuple[FakeSlack, FakeClock]]:
         yield slack, clock
 
 
-def routed_alerts(tmp_path: Path, slack: FakeSlack, classifier: Any) -> tuple[Config, Store]:
-    """Alerts for two channels, their ids interleaved: engineering, legal, engineering, ..."""
+def routed_alerts(
+    tmp_path: Path, slack: FakeSlack, classifier: Any, at_once: int = 1
+) -> tuple[Config, Store]:
+    """Alerts for two channels, their ids interleaved: engineering, legal, engineering, ...
+    ``at_once``: channels delivered side by side (1: one alert at a time, where a 429 or an
+    outage stops the next call whatever its channel)."""
     config = make_config(tmp_path, slack)
+    assert config.alerts.slack is not None
+    config.alerts.slack.channels_at_once = at_once
     store = Store(config.database.url)
     tweets = []
     for i, legal in enumerate(LEGAL):
@@ -434,11 +440,14 @@ def delivered_once_in_order(slack: FakeSlack, store: Store) -> None:
         assert got == [a.idempotency_key for a in alerts if a.channel == department], department
 
 
+@pytest.mark.parametrize("at_once", [1, 2])
 def test_a_slack_429_storm_holds_every_request_until_each_reset_then_all_arrive_once(
-    tmp_path: Path, workspace: tuple[FakeSlack, FakeClock], classifier: Any
+    tmp_path: Path, workspace: tuple[FakeSlack, FakeClock], classifier: Any, at_once: int
 ) -> None:
+    """One channel at a time: not one request between a 429 and its reset. Channels side by
+    side: none begins after it, but the other channel's call already in flight lands."""
     slack, clock = workspace
-    config, store = routed_alerts(tmp_path, slack, classifier)
+    config, store = routed_alerts(tmp_path, slack, classifier, at_once)
     sinks = build_sinks(config, Console(file=io.StringIO()))
     promised: list[tuple[Request, float]] = []
 
@@ -461,17 +470,19 @@ def test_a_slack_429_storm_holds_every_request_until_each_reset_then_all_arrive_
     requests = list(slack.requests)
     for limited, reset in promised:
         early = [r.path for r in requests[requests.index(limited) + 1 :] if r.received_at < reset]
-        assert not early, f"asked {early} before the reset"
+        assert len(early) <= at_once - 1, f"asked {early} before the reset"
     assert clock.sleeps and max(clock.sleeps) <= 10  # long waits were not slept through
     delivered_once_in_order(slack, store)
-    assert slack.post_count == len(waits) + 6  # each alert posted once; no retry in doubt
+    if at_once == 1:
+        assert slack.post_count == len(waits) + 6  # each alert posted once; no retry in doubt
 
 
+@pytest.mark.parametrize("at_once", [1, 2])
 def test_slack_failing_then_unreachable_then_back_delivers_every_alert_once_in_channel_order(
-    tmp_path: Path, workspace: tuple[FakeSlack, FakeClock], classifier: Any
+    tmp_path: Path, workspace: tuple[FakeSlack, FakeClock], classifier: Any, at_once: int
 ) -> None:
     slack, clock = workspace
-    config, store = routed_alerts(tmp_path, slack, classifier)
+    config, store = routed_alerts(tmp_path, slack, classifier, at_once)
     sinks = build_sinks(config, Console(file=io.StringIO()))
     # The first post reaches Slack, which stores it and then answers 500: in doubt.
     slack.accept_then_fail(Reply(500, body="<html>oops</html>"))
@@ -483,7 +494,11 @@ def test_slack_failing_then_unreachable_then_back_delivers_every_alert_once_in_c
     slack.unreachable = True  # then connections refused for five more
     for _ in range(30):
         run_outbox(store, config, clock, sinks)
-    assert {a.status for a in outbox(store)} == {"pending"}  # nothing failed for good
+    # Nothing failed for good. One channel at a time, the first 500 stopped the sink before
+    # legal's first alert; side by side, that one may have gone out meanwhile.
+    statuses = {a.status for a in outbox(store)}
+    assert "pending" in statuses  # engineering's, behind its first alert (in doubt)
+    assert statuses <= ({"pending"} if at_once == 1 else {"pending", "sent"})
     slack.unreachable = False
     for _ in range(60):  # backoff is at most five minutes: everything is out by then
         run_outbox(store, config, clock, sinks)

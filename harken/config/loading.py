@@ -13,6 +13,7 @@ file is relative to that file, so ``harken --config demo/config.yaml ...`` works
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from harken.config.schema import Config
 from harken.errors import ConfigError
@@ -302,7 +303,7 @@ def _validate(tree: dict[str, Any], file_path: Path | None, masks: Mapping[str, 
     try:
         return Config.model_validate(tree)
     except ValidationError as err:
-        problems = [_problem(e, masks) for e in err.errors()]
+        problems = list(dict.fromkeys(_problems(err.errors(), masks)))
         origin = f"{file_path}: " if file_path else ""
         # Every problem at once (up to a screenful): fixing one and running again to meet the
         # next is how a config with three typos took three tries.
@@ -318,17 +319,23 @@ def _validate(tree: dict[str, Any], file_path: Path | None, masks: Mapping[str, 
 SHOWN_PROBLEMS = 8
 
 
-def _problem(error: Any, masks: Mapping[str, str]) -> str:
-    """One validation error as a line: where, what is wrong, and what was given."""
-    where = _key_path(error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key (check its spelling)"
-    shown = ""
-    if error["type"] != "missing" and where:
-        shown = f"; given {_show(error.get('input'), masks)}"
-    head = f"{where}: " if where else ""
-    return f"{head}{_shorten(mask_secrets(message, masks))}{shown}"
+def _problems(errors: list[Any], masks: Mapping[str, str]) -> list[str]:
+    """Each validation error as a line (where, what is wrong, what was given); the errors of
+    one value that fits no member of a union are one line ("a boolean or 'auto'")."""
+    said: dict[tuple[str, str], list[str]] = {}  # (where, given) -> what is wrong
+    for error in errors:
+        where = _key_path(error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling)"
+        shown = ""
+        if error["type"] != "missing" and where:
+            shown = f"; given {_show(error.get('input'), masks)}"
+        said.setdefault((where, shown), []).append(_shorten(mask_secrets(message, masks)))
+    return [
+        (f"{where}: " if where else "") + " or ".join(dict.fromkeys(messages)) + shown
+        for (where, shown), messages in said.items()
+    ]
 
 
 # A message quotes what it was given; a pasted page must not become a 100 KB error line.
@@ -343,14 +350,40 @@ def _shorten(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 
 
+# How pydantic names the member of a union it tried ("console.bool", "console.literal['auto']",
+# "quiet_hours.QuietHours.start"): not part of the key a user wrote.
+_UNION_MEMBERS = ("bool", "int", "float", "str", "none", "list", "dict")
+
+
 def _key_path(loc: tuple[Any, ...]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif not str(part).startswith(("function-", "list[", "dict[")):
+        elif not _union_member(str(part)):
             text += f".{part}" if text else str(part)
     return text
+
+
+def _union_member(part: str) -> bool:
+    return (
+        part.startswith(("function-", "list[", "dict[", "literal["))
+        or part in _UNION_MEMBERS
+        or part in _schema_models()
+    )
+
+
+@functools.cache
+def _schema_models() -> frozenset[str]:
+    """The config's model classes by name (a user's own key, "Billing", is not one of them)."""
+    from harken.config import digest, schema, sinks, values, web
+
+    return frozenset(
+        name
+        for module in (digest, schema, sinks, values, web)
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, BaseModel)
+    )
 
 
 def _show(value: Any, masks: Mapping[str, str]) -> str:

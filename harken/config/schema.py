@@ -479,6 +479,9 @@ class SlackConfig(Strict):
     signing_secret: str | None = None
     api_base_url: str | None = None  # default https://slack.com/api/
     timeout: Timeout = timedelta(seconds=10)  # per read; a call gets three times this
+    # Channels delivered side by side (each channel's alerts in order, one at a time): a call
+    # to Slack takes a tenth of a second or more. 1 delivers one alert at a time.
+    channels_at_once: int = Field(default=4, ge=1, le=16)
 
 
 class AlertsConfig(Strict):

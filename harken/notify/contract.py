@@ -87,9 +87,9 @@ class Sink(Protocol):
     # Its pings are held by the noise budget (budget.py): people read it. A machine that
     # receives events (a webhook, PagerDuty) gets each one when it happens.
     budgeted: bool
-    # Optional, False when absent: its lanes may be delivered side by side, from threads
-    # (harken.notify.outbox), so its calls must not share a connection or other state.
-    # parallel_lanes: bool
+    # Optional, 1 when absent: how many of its lanes may be delivered side by side, from
+    # threads (harken.notify.outbox); above 1 its calls must share no connection or state.
+    # parallel_lanes: int
 
     def lane(self, alert: Alert) -> str:
         """Alerts of one lane are delivered in order, one after the other."""

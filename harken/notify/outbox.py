@@ -5,7 +5,8 @@ delivers them later, from any process (the daemon every minute, ``harken alerts 
 
 * **In order per lane** (a sink's channel): alerts are taken by id; once one of a lane is not
   delivered (backing off, rate limited), the later ones of that lane wait behind it. Lanes of
-  a sink that allows it (Slack) go side by side, each in one thread (``_page``).
+  a sink that allows it (Slack's ``channels_at_once``) go side by side, each in one thread
+  (``_page``); a 429 in one holds the others before their next call.
 * **Exactly once**: an alert is claimed (pending -> sending) in its own transaction before the
   call, so two senders never both send it. Each claim names its holder, the delivery run's
   lease (store/lock.py SenderLease: a lock that dies with the process); a run starts by
@@ -64,9 +65,6 @@ BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(minutes=5)
 MAX_WAIT = 10.0  # seconds of Retry-After waited out in place rather than deferred
 RATE_LIMIT_TRIES = 3  # in-place waits per alert and run
-# Lanes (Slack channels) delivered side by side. Slack limits posting per channel (about one
-# message a second, with bursts); four channels at once stay far inside its workspace limits.
-LANES_AT_ONCE = 4
 
 
 @dataclass
@@ -87,8 +85,9 @@ class NotifyResult:
         for name in ("sent", "failed", "retry_later", "held", "skipped", "recovered", "resent"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors += other.errors
-        self.waiting_until = other.waiting_until or self.waiting_until
-        self.waiting = other.waiting
+        waits = [w for w in (self.waiting_until, other.waiting_until) if w is not None]
+        self.waiting_until = max(waits) if waits else None
+        self.waiting = other.waiting or self.waiting
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,11 @@ def describe_waiting(waiting: list[Waiting]) -> str:
     if len(waiting) == 1:
         return f"{total} waiting: {waiting[0].why}"
     return f"{total} waiting: " + ", ".join(f"{w.count} {w.why}" for w in waiting)
+
+
+def _at_once(sink: Sink | None) -> int:
+    """How many of the sink's lanes may be delivered side by side (1: one alert at a time)."""
+    return max(1, int(getattr(sink, "parallel_lanes", 1) or 1))
 
 
 def deliver_pending(
@@ -137,6 +141,8 @@ class Outbox:
         self.clock, self.sleep = clock, sleep
         self.lease = SenderLease(store)  # taken at the first claim, let go at the end
         self._lease_lock = threading.Lock()
+        self._holds_lock = threading.Lock()
+        self._held: dict[str, datetime] = {}  # sink -> until: this run's holds (429s)
         for sink in sinks.values():
             if isinstance(sink, ReadsStore):
                 sink.use_store(store)
@@ -177,37 +183,62 @@ class Outbox:
         stopped: set[str],
         result: NotifyResult,
     ) -> None:
-        """A page of alerts, each lane's in id order. The lanes of a sink that takes calls
-        side by side (Slack: its channels) go ``LANES_AT_ONCE`` at a time: a call to Slack
-        takes a tenth of a second or more, and a storm's alerts to five departments would
+        """A page of alerts, each lane's in id order. A sink that takes calls side by side
+        (Slack, ``channels_at_once``) has several of its lanes delivered at once: a call to
+        Slack takes a tenth of a second or more, and a storm's alerts to five departments would
         otherwise each wait for all the others. A lane is only ever in one thread, so its
-        alerts keep their order; ``stopped`` (a sink's 429 or outage) is seen by every lane."""
+        alerts keep their order; other sinks' lanes go first, one alert at a time, as before."""
         lanes: dict[tuple[str, str], list[AlertView]] = {}
         for view in views:
             sink = self.sinks.get(view.alert.sink)
             lane = (view.alert.sink, sink.lane(view.alert) if sink else "")
             lanes.setdefault(lane, []).append(view)
-        side_by_side = [
-            lane for lane in lanes if getattr(self.sinks.get(lane[0]), "parallel_lanes", False)
-        ]
-        if len(side_by_side) < 2:
-            side_by_side = []
+        side_by_side: dict[str, list[tuple[str, str]]] = {}  # sink -> its lanes in this page
+        for lane in lanes:
+            if _at_once(self.sinks.get(lane[0])) > 1:
+                side_by_side.setdefault(lane[0], []).append(lane)
         for lane, queued in lanes.items():
-            if lane not in side_by_side:
+            if lane[0] not in side_by_side:
                 for view in queued:
                     self._one(view, force, blocked, stopped, result)
-        if not side_by_side:
-            return
+        for sink, own_lanes in side_by_side.items():
+            self._side_by_side(
+                [lanes[lane] for lane in own_lanes], _at_once(self.sinks[sink]), force,
+                blocked, stopped, result,
+            )  # fmt: skip
+
+    def _side_by_side(
+        self,
+        lanes: list[list[AlertView]],
+        at_once: int,
+        force: bool,
+        blocked: set[tuple[str, str]],
+        stopped: set[str],
+        result: NotifyResult,
+    ) -> None:
+        """Lanes of one sink, ``at_once`` threads at a time. Each has its own result, merged
+        after. When one thread fails, or the run is interrupted (Ctrl-C), the others stop
+        before their next alert, and the run ends only once every call in flight is done (its
+        claim finished or left in doubt), never while one is still in the air."""
+        stop = threading.Event()
 
         def deliver_lane(queued: list[AlertView]) -> NotifyResult:
-            own = NotifyResult()  # merged after: counters are not shared between threads
+            own = NotifyResult()  # counters are not shared between threads
             for view in queued:
+                if stop.is_set():
+                    break
                 self._one(view, force, blocked, stopped, own)
             return own
 
-        with ThreadPoolExecutor(LANES_AT_ONCE, thread_name_prefix="harken-lane") as pool:
-            for done in pool.map(deliver_lane, [lanes[lane] for lane in side_by_side]):
+        pool = ThreadPoolExecutor(min(at_once, len(lanes)), thread_name_prefix="harken-lane")
+        try:
+            for done in pool.map(deliver_lane, lanes):
                 result.add(done)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _lanes_in_flight(self) -> set[tuple[str, str]]:
         with self.store.session() as session:
@@ -470,24 +501,31 @@ class Outbox:
             session.add(alert)
 
     def _hold_sink(self, sink: str, until: datetime, reason: str) -> None:
-        with self.store.session() as session:
-            hold = session.get(SinkHold, sink) or SinkHold(sink=sink, until=until)
-            hold.until, hold.reason = max(until, hold.until), reason[:2000]
-            session.add(hold)
+        # Lanes side by side: the others see the hold before their next call (in memory at
+        # once, in the store for other processes), and two 429s at once write one row.
+        with self._holds_lock:
+            self._held[sink] = max(until, self._held.get(sink, until))
+            with self.store.session() as session:
+                hold = session.get(SinkHold, sink) or SinkHold(sink=sink, until=until)
+                hold.until, hold.reason = max(until, hold.until), reason[:2000]
+                session.add(hold)
 
     def _sink_open(self, sink: str, result: NotifyResult) -> bool:
         """False while the sink's Retry-After runs past a short wait (which is waited out)."""
         with self.store.session() as session:
             hold = session.get(SinkHold, sink)
-        if hold is None:
+        with self._holds_lock:
+            holds = [t for t in (self._held.get(sink), hold.until if hold else None) if t]
+        if not holds:
             return True
-        remaining = (hold.until - self.clock()).total_seconds()
+        until = max(holds)
+        remaining = (until - self.clock()).total_seconds()
         if remaining <= 0:
             return True
         if remaining <= MAX_WAIT:
             self.sleep(remaining)
             return True
-        result.waiting_until = hold.until
+        result.waiting_until = until
         return False
 
     # -- what is left ---------------------------------------------------------------------------

@@ -112,8 +112,11 @@ def migrations_dir() -> str:
     return str(resources.files("harken.store").joinpath("migrations"))
 
 
-# A migration file's own revision and the one it follows, as Alembic's template writes them.
-_REVISION = re.compile(r'^(down_revision|revision) = "([^"]+)"$', re.MULTILINE)
+# A migration file's own revision and the one it follows, as Alembic's templates write them
+# (quoted either way, with or without a type annotation).
+_REVISION = re.compile(
+    r"""^(down_revision|revision)(?:\s*:[^=\n]*)?\s*=\s*['"]([^'"]+)['"]""", re.MULTILINE
+)
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import logging
 import socket
+import threading
 import urllib.error
 from dataclasses import replace
 from datetime import timedelta
@@ -35,7 +36,7 @@ from harken.notify.slack.api import api_base, read_timeout
 from harken.notify.slack.message import SlackMessage
 from harken.notify.slack.mode import slack_mode
 from harken.store import Store
-from harken.store.repo import AlertView
+from harken.store.repo import AlertView, alert_view
 from harken.store.tables import Alert
 
 if TYPE_CHECKING:
@@ -66,9 +67,6 @@ PERMANENT = {
 class SlackSink:
     name = "slack"
     budgeted = True
-    # Its channels are delivered side by side (outbox.LANES_AT_ONCE): WebClient keeps no state
-    # between calls, and each channel's alerts stay in order in one thread.
-    parallel_lanes = True
 
     def __init__(self, config: Config) -> None:
         slack = config.alerts.slack
@@ -88,6 +86,12 @@ class SlackSink:
             else None
         )
         self.verifiable = self.client is not None
+        # Its channels are delivered side by side (harken.notify.outbox): WebClient keeps no
+        # state between calls, and each channel's alerts stay in order in one thread.
+        self.parallel_lanes = slack.channels_at_once
+        # Editing an incident's thread roots, from channels side by side: one at a time, each
+        # from the roots as stored now, so an older rendering never lands after a newer one.
+        self._roots_lock = threading.Lock()
         self._channel_ids: dict[str, str] = {}
         self.store: Store | None = None  # the outbox's: for an incident's thread roots
 
@@ -192,7 +196,8 @@ class SlackSink:
         from harken.notify.slack.roots import update_roots
 
         try:
-            failed = update_roots(self.store, self.config, view, self._update_root, shown)
+            with self._roots_lock:
+                failed = update_roots(self.store, self.config, view, self._update_root, shown)
         except Exception as err:  # the store out of reach: the app's next start catches up
             failed = [redact(f"{type(err).__name__}: {err}")[:300]]
         if not failed:
@@ -232,20 +237,29 @@ class SlackSink:
             metadata=_metadata(view.alert),
         )
         note = None
-        root = incident_root(thread.root, self.config)
         try:
-            self._call(
-                "chat.update",
-                self.client.chat_update,
-                channel=thread.remote_channel,
-                ts=thread.thread_ts,
-                text=root.text,
-                blocks=root.blocks,
-            )
+            with self._roots_lock:
+                root = incident_root(self._as_stored(thread.root), self.config)
+                self._call(
+                    "chat.update",
+                    self.client.chat_update,
+                    channel=thread.remote_channel,
+                    ts=thread.thread_ts,
+                    text=root.text,
+                    blocks=root.blocks,
+                )
         except DeliveryError as err:  # the reply is out; a stale count on the root is minor
             note = f"reply posted; the thread's first message was not refreshed: {err}"
             log.warning("alert %s: %s", view.alert.id, note)
         return Delivered(response["channel"], response["ts"], thread.thread_ts, note)
+
+    def _as_stored(self, root: AlertView) -> AlertView:
+        """The root as the store holds it now: another channel's delivery may have rendered
+        it again since the outbox read it."""
+        if self.store is None or root.alert.id is None:
+            return root
+        with self.store.session() as session:
+            return alert_view(session, root.alert.id) or root
 
     def _attach_digest(self, view: AlertView, delivered: Delivered) -> Delivered:
         assert self.client is not None

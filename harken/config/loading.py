@@ -303,7 +303,7 @@ def _validate(tree: dict[str, Any], file_path: Path | None, masks: Mapping[str, 
     try:
         return Config.model_validate(tree)
     except ValidationError as err:
-        problems = list(dict.fromkeys(_problems(err.errors(), masks)))
+        problems = list(dict.fromkeys(_problems(err.errors(), masks, tree)))
         origin = f"{file_path}: " if file_path else ""
         # Every problem at once (up to a screenful): fixing one and running again to meet the
         # next is how a config with three typos took three tries.
@@ -319,12 +319,12 @@ def _validate(tree: dict[str, Any], file_path: Path | None, masks: Mapping[str, 
 SHOWN_PROBLEMS = 8
 
 
-def _problems(errors: list[Any], masks: Mapping[str, str]) -> list[str]:
+def _problems(errors: list[Any], masks: Mapping[str, str], tree: Any = None) -> list[str]:
     """Each validation error as a line (where, what is wrong, what was given); the errors of
     one value that fits no member of a union are one line ("a boolean or 'auto'")."""
     said: dict[tuple[str, str], list[str]] = {}  # (where, given) -> what is wrong
     for error in errors:
-        where = _key_path(error["loc"])
+        where = _key_path(error["loc"], tree)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (check its spelling)"
@@ -355,13 +355,21 @@ def _shorten(message: str) -> str:
 _UNION_MEMBERS = ("bool", "int", "float", "str", "none", "list", "dict")
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
-    text = ""
+def _key_path(loc: tuple[Any, ...], tree: Any = None) -> str:
+    """The key as the file writes it. A part that is a key of the file's own mapping at that
+    level is kept whatever it looks like (a topic named "str" or "Config"); pydantic's names
+    for the union member it tried are not keys, and are left out."""
+    text, node = "", tree
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        elif isinstance(node, dict) and part in node:
+            text += f".{part}" if text else str(part)
+            node = node[part]
         elif not _union_member(str(part)):
             text += f".{part}" if text else str(part)
+            node = None
     return text
 
 

@@ -81,6 +81,10 @@ class NotifyResult:
     # What is left undelivered after the run, by what it waits on (a snapshot, not a sum).
     waiting: list[Waiting] = field(default_factory=list)
 
+    def wait_until(self, until: datetime) -> None:
+        """A sink waits until then: the latest wait is the one the run reports."""
+        self.waiting_until = max(until, self.waiting_until or until)
+
     def add(self, other: NotifyResult) -> None:
         for name in ("sent", "failed", "retry_later", "held", "skipped", "recovered", "resent"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -142,7 +146,9 @@ class Outbox:
         self.lease = SenderLease(store)  # taken at the first claim, let go at the end
         self._lease_lock = threading.Lock()
         self._holds_lock = threading.Lock()
+        self._hold_rows = threading.Lock()  # one writer of sink_holds rows in this run
         self._held: dict[str, datetime] = {}  # sink -> until: this run's holds (429s)
+        self._stopping = threading.Event()  # set when a lane fails or the run is interrupted
         for sink in sinks.values():
             if isinstance(sink, ReadsStore):
                 sink.use_store(store)
@@ -220,14 +226,17 @@ class Outbox:
         after. When one thread fails, or the run is interrupted (Ctrl-C), the others stop
         before their next alert, and the run ends only once every call in flight is done (its
         claim finished or left in doubt), never while one is still in the air."""
-        stop = threading.Event()
 
         def deliver_lane(queued: list[AlertView]) -> NotifyResult:
             own = NotifyResult()  # counters are not shared between threads
-            for view in queued:
-                if stop.is_set():
-                    break
-                self._one(view, force, blocked, stopped, own)
+            try:
+                for view in queued:
+                    if self._stopping.is_set():
+                        break
+                    self._one(view, force, blocked, stopped, own)
+            except BaseException:
+                self._stopping.set()  # the other lanes stop before their next alert
+                raise
             return own
 
         pool = ThreadPoolExecutor(min(at_once, len(lanes)), thread_name_prefix="harken-lane")
@@ -235,7 +244,7 @@ class Outbox:
             for done in pool.map(deliver_lane, lanes):
                 result.add(done)
         except BaseException:
-            stop.set()
+            self._stopping.set()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -263,6 +272,8 @@ class Outbox:
         if lane in blocked:
             return
         for _ in range(RATE_LIMIT_TRIES):
+            if self._stopping.is_set():  # a lane beside this one failed, or Ctrl-C
+                return
             if not self._sink_open(alert.sink, result):
                 stopped.add(alert.sink)
                 result.retry_later += 1
@@ -381,7 +392,7 @@ class Outbox:
             if err.retry_after <= MAX_WAIT:
                 return "again"
             result.retry_later += 1
-            result.waiting_until = until
+            result.wait_until(until)
             return "sink"
         backoff = min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
         self._retry_at(alert.id, now + backoff, message, in_doubt=in_doubt)
@@ -505,10 +516,10 @@ class Outbox:
         # once, in the store for other processes), and two 429s at once write one row.
         with self._holds_lock:
             self._held[sink] = max(until, self._held.get(sink, until))
-            with self.store.session() as session:
-                hold = session.get(SinkHold, sink) or SinkHold(sink=sink, until=until)
-                hold.until, hold.reason = max(until, hold.until), reason[:2000]
-                session.add(hold)
+        with self._hold_rows, self.store.session() as session:
+            hold = session.get(SinkHold, sink) or SinkHold(sink=sink, until=until)
+            hold.until, hold.reason = max(until, hold.until), reason[:2000]
+            session.add(hold)
 
     def _sink_open(self, sink: str, result: NotifyResult) -> bool:
         """False while the sink's Retry-After runs past a short wait (which is waited out)."""
@@ -525,7 +536,7 @@ class Outbox:
         if remaining <= MAX_WAIT:
             self.sleep(remaining)
             return True
-        result.waiting_until = until
+        result.wait_until(until)
         return False
 
     # -- what is left ---------------------------------------------------------------------------

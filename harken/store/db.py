@@ -128,8 +128,9 @@ def head_revision() -> str | None:
     followed: set[str] = set()
     for path in Path(migrations_dir(), "versions").glob("*.py"):
         found = dict((k, v) for k, v in _REVISION.findall(path.read_text(encoding="utf-8")))
-        if "revision" in found:
-            revisions.add(found["revision"])
+        if "revision" not in found:
+            return None  # a file this cannot read: Alembic reads it
+        revisions.add(found["revision"])
         if "down_revision" in found:
             followed.add(found["down_revision"])
     heads = revisions - followed

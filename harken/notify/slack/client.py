@@ -89,9 +89,11 @@ class SlackSink:
         # Its channels are delivered side by side (harken.notify.outbox): WebClient keeps no
         # state between calls, and each channel's alerts stay in order in one thread.
         self.parallel_lanes = slack.channels_at_once
-        # Editing an incident's thread roots, from channels side by side: one at a time, each
-        # from the roots as stored now, so an older rendering never lands after a newer one.
-        self._roots_lock = threading.Lock()
+        # Editing an incident's thread roots, from channels side by side: one at a time per
+        # incident, each from the roots as stored now, so an older rendering never lands
+        # after a newer one.
+        self._roots_guard = threading.Lock()
+        self._roots_locks: dict[int | None, threading.Lock] = {}
         self._channel_ids: dict[str, str] = {}
         self.store: Store | None = None  # the outbox's: for an incident's thread roots
 
@@ -196,7 +198,7 @@ class SlackSink:
         from harken.notify.slack.roots import update_roots
 
         try:
-            with self._roots_lock:
+            with self._roots_of(view.alert.incident_id):
                 failed = update_roots(self.store, self.config, view, self._update_root, shown)
         except Exception as err:  # the store out of reach: the app's next start catches up
             failed = [redact(f"{type(err).__name__}: {err}")[:300]]
@@ -238,7 +240,7 @@ class SlackSink:
         )
         note = None
         try:
-            with self._roots_lock:
+            with self._roots_of(view.alert.incident_id):
                 root = incident_root(self._as_stored(thread.root), self.config)
                 self._call(
                     "chat.update",
@@ -258,8 +260,17 @@ class SlackSink:
         it again since the outbox read it."""
         if self.store is None or root.alert.id is None:
             return root
-        with self.store.session() as session:
-            return alert_view(session, root.alert.id) or root
+        try:
+            with self.store.session() as session:
+                return alert_view(session, root.alert.id) or root
+        except Exception as err:  # the reply is out: never raise (it would be sent again)
+            log.warning("thread root %s not read again: %s", root.alert.id, redact(str(err)))
+            return root
+
+    def _roots_of(self, incident_id: int | None) -> threading.Lock:
+        """The lock for editing one incident's thread roots."""
+        with self._roots_guard:
+            return self._roots_locks.setdefault(incident_id, threading.Lock())
 
     def _attach_digest(self, view: AlertView, delivered: Delivered) -> Delivered:
         assert self.client is not None

@@ -24,12 +24,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 from sqlalchemy import event, select, text
 from typer.testing import CliRunner
 
 from harken.cli import app
 from harken.config import Config, load_config
+from harken.notify.contract import Delivered
 from harken.notify.outbox import deliver_pending
 from harken.notify.registry import build_sinks
 from harken.pipeline.ingest import ingest
@@ -315,6 +317,54 @@ def test_channels_are_delivered_side_by_side_each_in_order_and_once(
         roots = [m for m in slack.messages(channel) if not m.is_reply]
         keys = [m.metadata["event_payload"]["key"] for m in roots]  # type: ignore[index]
         assert keys == [a.idempotency_key for a in written if a.channel == department]
+
+
+class InterruptedSink:
+    """A sink of lanes side by side whose engineering channel is interrupted (Ctrl-C) on its
+    first call, while the legal channel's calls take their time."""
+
+    name, verifiable, budgeted, parallel_lanes = "slack", False, False, 2
+
+    def __init__(self) -> None:
+        self.delivered: list[int] = []
+
+    def lane(self, alert: Alert) -> str:
+        return alert.channel
+
+    def deliver(self, view: Any, thread: Any) -> Delivered:
+        if view.alert.channel == "engineering":
+            raise KeyboardInterrupt
+        time.sleep(0.3)
+        self.delivered.append(view.alert.id)
+        return Delivered()
+
+    def verify(self, view: Any, thread: Any) -> Delivered | None:
+        return None
+
+
+def test_an_interrupted_channel_stops_the_channels_beside_it(
+    tmp_path: Path, slack: FakeSlack, classifier: Any, db_url: str
+) -> None:
+    """Ctrl-C in one channel's thread: the others finish the call in flight and stop before
+    their next alert; the run ends only then, with no claim left in the air."""
+    config = make_config(tmp_path, slack, db=db_url)
+    store = Store(config.database.url)
+    threats = [
+        p.tweet("7100", "acme lost my order, my lawyer hears of it today"),
+        p.tweet("7101", "my lawyer says the acme contract terms are void"),
+        p.tweet("7102", "I forwarded the acme invoice to my lawyer. See you in court"),
+    ]
+    # Legal's alerts first: its lane is the first whose result the run waits for.
+    route(store, config, posts(tmp_path, "legal.jsonl", *threats), classifier)
+    route(store, config, outage_posts(tmp_path, 2), classifier)
+    sink = InterruptedSink()
+    with pytest.raises(KeyboardInterrupt):
+        deliver_pending(store, config, {"slack": sink})
+    assert len(sink.delivered) <= 1  # legal's call in flight, none after it
+    legal = [a for a in alerts(store) if a.channel == "legal"]
+    assert [a.status for a in legal] == ["sent"] * len(sink.delivered) + ["pending"] * (
+        len(legal) - len(sink.delivered)
+    )
 
 
 def test_slack_unreachable_for_an_hour_then_everything_arrives_once_in_order(

@@ -3,7 +3,7 @@
     make bench                       # = .venv/bin/python bench/run_all.py (modest defaults)
     .venv/bin/python bench/run_all.py [--only speed,latency,e2e,store] [--full]
         [--posts 30] [--every 5] [--interval 15s] [--latency-backends sqlite]
-        [--e2e-mentions 1000] [--workers 1,2,4] [--modes concurrency]
+        [--e2e-mentions 1000] [--workers 1,2,4] [--modes concurrency] [--slack-latency S]
         [--ingest-mentions 20000] [--report-mentions N] [--pg-1m] [--pg-durable] [--json FILE]
 
 Each script runs in its own process (bench/speed.py, bench/latency.py, bench/e2e.py,
@@ -15,7 +15,8 @@ back as JSON; the combined table comes last. The defaults take about 15-20 minut
   TweetEval sentiment per encoder backend (about 4 minutes; real data from ../shared/data);
 * latency: 30 posts, one every 5 s, X polled every 15 s, SQLite (about 3 minutes);
 * e2e: 1,000 mentions on SQLite and PostgreSQL, ``harken process`` and 1, 2 and 4 workers
-  (``--concurrency N``);
+  (``--concurrency N``), into a fake Slack that answers at once (``--slack-latency 0.15``
+  gives each call the time Slack's own takes);
 * store: ingest of 20,000 posts on both; reports on the 1M SQLite store in bench/data when
   it is there, else on a 100k one (made in bench/data, ~20 s, and kept).
 
@@ -50,6 +51,8 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     e2e = ["--mentions", str(args.e2e_mentions or (2000 if full else 1000))]
     e2e += ["--workers", args.workers]
     e2e += ["--modes", args.modes or ("concurrency,processes" if full else "concurrency")]
+    if args.slack_latency:
+        e2e += ["--slack-latency", str(args.slack_latency)]
     report_mentions = args.report_mentions or (
         1_000_000 if full or ONE_MILLION.exists() else 100_000
     )
@@ -74,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--e2e-mentions", type=int, help="default 1000 (--full: 2000)")
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--modes", help="concurrency,processes (default concurrency)")
+    parser.add_argument(
+        "--slack-latency", type=float, help="seconds each fake Slack call takes in e2e (0)"
+    )
     parser.add_argument("--ingest-mentions", type=int, default=20_000)
     parser.add_argument("--report-mentions", type=int, help="default 1M if made, else 100k")
     parser.add_argument("--pg-1m", action="store_true", help="reports on PostgreSQL too")

@@ -89,8 +89,8 @@ class NotifyResult:
         for name in ("sent", "failed", "retry_later", "held", "skipped", "recovered", "resent"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors += other.errors
-        waits = [w for w in (self.waiting_until, other.waiting_until) if w is not None]
-        self.waiting_until = max(waits) if waits else None
+        if other.waiting_until is not None:
+            self.wait_until(other.waiting_until)
         self.waiting = other.waiting or self.waiting
 
 

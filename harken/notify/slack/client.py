@@ -209,14 +209,18 @@ class SlackSink:
         return replace(delivered, note=note)
 
     def _update_root(self, root: PostedAlert) -> None:
+        self._edit(root.channel, root.ts, root.message)
+
+    def _edit(self, channel: str, ts: str, message: SlackMessage) -> None:
+        """A posted message replaced by ``message`` (chat.update)."""
         assert self.client is not None
         self._call(
             "chat.update",
             self.client.chat_update,
-            channel=root.channel,
-            ts=root.ts,
-            text=root.message.text,
-            blocks=root.message.blocks,
+            channel=channel,
+            ts=ts,
+            text=message.text,
+            blocks=message.blocks,
         )
 
     def _thread_update(self, view: AlertView, thread: Thread | None) -> Delivered:
@@ -242,14 +246,7 @@ class SlackSink:
         try:
             with self._roots_of(view.alert.incident_id):
                 root = incident_root(self._as_stored(thread.root), self.config)
-                self._call(
-                    "chat.update",
-                    self.client.chat_update,
-                    channel=thread.remote_channel,
-                    ts=thread.thread_ts,
-                    text=root.text,
-                    blocks=root.blocks,
-                )
+                self._edit(thread.remote_channel, thread.thread_ts, root)
         except DeliveryError as err:  # the reply is out; a stale count on the root is minor
             note = f"reply posted; the thread's first message was not refreshed: {err}"
             log.warning("alert %s: %s", view.alert.id, note)

@@ -36,9 +36,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
 
 from harken.config import Config
 from harken.notify.budget import PINGS, budget_for, hold_reason
@@ -51,6 +52,7 @@ from harken.store.repo import (
     claim_holders,
     pending_alerts,
     take_back_claims,
+    thread_root,
     undelivered,
 )
 from harken.store.tables import Alert, SinkHold, utcnow
@@ -408,23 +410,11 @@ class Outbox:
         if alert.incident_id is None or alert.kind not in ("item", "escalation", "update"):
             return None
         with self.store.session() as session:
-            root = session.execute(
-                select(Alert)
-                .where(
-                    Alert.sink == alert.sink,
-                    Alert.incident_id == alert.incident_id,
-                    Alert.channel == alert.channel,
-                    Alert.status == "sent",
-                    Alert.message_ts.is_not(None),  # type: ignore[union-attr]
-                    Alert.id != alert.id,
-                )
-                .order_by(Alert.id)  # type: ignore[arg-type]
-                .limit(1)
-            ).scalar()
-            if root is None or root.remote_channel is None:
-                return None
-            root_view = alert_view(session, root.id)  # type: ignore[arg-type]
-        assert root_view is not None and root.message_ts is not None
+            root_view = thread_root(session, alert)
+        if root_view is None:
+            return None
+        root = root_view.alert
+        assert root.remote_channel is not None and root.message_ts is not None
         return Thread(root.remote_channel, root.thread_ts or root.message_ts, root_view)
 
     # -- store updates (each its own transaction) ---------------------------------------------
@@ -459,14 +449,10 @@ class Outbox:
         with self._lease_lock:  # lanes side by side share the run's one lease
             holder = self.lease.take()  # before the claim: no one may see a claim without it
         with self.store.session() as session:
-            claimed = session.execute(
-                update(Alert)
-                .where(Alert.id == alert_id, Alert.status == "pending")  # type: ignore[arg-type]
-                .values(
-                    status="sending", sending_at=now, claimed_by=holder, attempts=Alert.attempts + 1
-                )
+            claimed = session.connection().execute(
+                _claim_statement(), {"alert_id": alert_id, "now": now, "holder": holder}
             )
-            return bool(claimed.rowcount)  # type: ignore[attr-defined]
+            return bool(claimed.rowcount)
 
     def _finish(
         self,
@@ -479,26 +465,33 @@ class Outbox:
         at: datetime | None = None,
         clear_claim: bool = True,
     ) -> None:
+        values: dict[str, Any] = {"status": status, "claimed_by": None}
+        if note is not None:
+            values["note"] = note[:2000]
+        if error is not None:
+            values["last_error"] = error[:2000]
+        if status == "sent":
+            values |= {"sent_at": at or self.clock(), "next_attempt_at": None}
+        if delivered is not None:
+            values |= {
+                "remote_channel": delivered.remote_channel,
+                "message_ts": delivered.message_ts,
+                "thread_ts": delivered.thread_ts,
+            }
+        if status != "sent" and clear_claim:
+            values["sending_at"] = None
+        # Statements, not the ORM: this runs for every alert, and loading the row to set a few
+        # columns cost more than the update.
         with self.store.session() as session:
-            alert = session.get(Alert, alert_id)
-            assert alert is not None
-            alert.status, alert.claimed_by = status, None
-            if note is not None:
-                alert.note = note[:2000]
-            if error is not None:
-                alert.last_error = error[:2000]
-            if status == "sent":
-                alert.sent_at = at or self.clock()
-                alert.next_attempt_at = None
-            if delivered is not None:
-                alert.remote_channel = delivered.remote_channel
-                alert.message_ts = delivered.message_ts
-                alert.thread_ts = delivered.thread_ts
-                if delivered.shown:  # in the delivery's transaction: kept with what shows it
-                    alert.payload = {**alert.payload, **delivered.shown}
-            if status != "sent" and clear_claim:
-                alert.sending_at = None
-            session.add(alert)
+            connection = session.connection()
+            if delivered is not None and delivered.shown:
+                # In the delivery's transaction: kept with what shows it. Read here, not from
+                # the view: a router may have folded more posts into the payload since.
+                payload = connection.execute(_payload_statement(), {"alert_id": alert_id}).scalar()
+                values["payload"] = {**(payload or {}), **delivered.shown}
+            table = Alert.__table__  # type: ignore[attr-defined]
+            done = connection.execute(table.update().where(table.c.id == alert_id), values)
+            assert done.rowcount == 1, f"alert {alert_id} is gone"
 
     def _retry_at(self, alert_id: int, when: datetime, error: str, in_doubt: bool) -> None:
         with self.store.session() as session:
@@ -524,9 +517,9 @@ class Outbox:
     def _sink_open(self, sink: str, result: NotifyResult) -> bool:
         """False while the sink's Retry-After runs past a short wait (which is waited out)."""
         with self.store.session() as session:
-            hold = session.get(SinkHold, sink)
+            stored = session.execute(_hold_statement(), {"sink": sink}).scalar()
         with self._holds_lock:
-            holds = [t for t in (self._held.get(sink), hold.until if hold else None) if t]
+            holds = [t for t in (self._held.get(sink), stored) if t]
         if not holds:
             return True
         until = max(holds)
@@ -633,3 +626,29 @@ def requeue(store: Store, ids: list[int], statuses: list[str]) -> list[int]:
 def sink_holds(store: Store) -> list[SinkHold]:
     with store.session() as session:
         return list(session.execute(select(SinkHold)).scalars())
+
+
+# Built once: each runs for every alert (SQLAlchemy then compiles each once, too).
+@cache
+def _claim_statement() -> Any:
+    table = Alert.__table__  # type: ignore[attr-defined]
+    return (
+        table.update()
+        .where(table.c.id == bindparam("alert_id"), table.c.status == "pending")
+        .values(
+            status="sending",
+            sending_at=bindparam("now"),
+            claimed_by=bindparam("holder"),
+            attempts=table.c.attempts + 1,
+        )
+    )
+
+
+@cache
+def _payload_statement() -> Any:
+    return select(Alert.payload).where(Alert.id == bindparam("alert_id"))
+
+
+@cache
+def _hold_statement() -> Any:
+    return select(SinkHold.until).where(SinkHold.sink == bindparam("sink"))

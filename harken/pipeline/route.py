@@ -114,29 +114,37 @@ class BatchJoins:
 
     def add(self, incident_id: int, mention: Mention) -> None:
         assert mention.id is not None
-        self._unwritten.setdefault(incident_id, []).append((mention.created_at, mention.id))
+        # Kept sorted, so that ``recent`` counts by bisection: a storm's incident may take
+        # most of a batch's posts, and each of them counts those before it.
+        bisect.insort(self._unwritten.setdefault(incident_id, []), (mention.created_at, mention.id))
         if mention.id in self._routed_before:
             self._stale.add(mention.id)
 
     def merged(self, into: int, others: tuple[int, ...]) -> None:
         """Incidents merged into ``into`` (storm_merge): their posts are its posts."""
         for other in others:
-            self._unwritten.setdefault(into, []).extend(self._unwritten.pop(other, []))
+            moved = self._unwritten.pop(other, [])
+            self._unwritten[into] = sorted(self._unwritten.get(into, []) + moved)
             self._stored.pop(other, None)
         self._stored.pop(into, None)  # read again: the merged posts are stored under it now
 
     def recent(self, session: Session, incident_id: int, mention: Mention) -> int:
         since = mention.created_at - RECENT
-        assert mention.id is not None
+        own = mention.id
+        assert own is not None
         if incident_id not in self._stored:  # one statement per incident and batch
             posts = dict(incident_posts.incident_posts_since(session, incident_id, self._since))
             self._stored[incident_id] = (sorted(posts.values()), posts)
         times, posted = self._stored[incident_id]
-        left_out = self._stale | {mention.id}  # few: the batch's posts routed again
+        left_out = self._stale | {own}  # few: the batch's posts routed again
         stored = len(times) - bisect.bisect_left(times, since)
         stored -= sum(1 for other in left_out if other in posted and posted[other] >= since)
         unwritten = self._unwritten.get(incident_id, [])
-        return stored + sum(1 for at, other in unwritten if at >= since and other != mention.id)
+        later = len(unwritten) - bisect.bisect_left(unwritten, (since,))  # at >= since
+        entry = (mention.created_at, own)
+        at = bisect.bisect_left(unwritten, entry)
+        itself = at < len(unwritten) and unwritten[at] == entry  # not one of its own others
+        return stored + later - itself
 
 
 def _route_one(

@@ -119,11 +119,18 @@ def _classify_batch(pipeline: Pipeline, done: PassResult) -> int:
     return n
 
 
+# A pass routes in bigger batches than a worker's round: a pass delivers alerts only once
+# everything is routed, so a bigger transaction delays none, and each batch's reads (incident
+# keys, centroids, open items) serve more posts. bench/routing.py, 3,000 posts: 233 mentions/s
+# at 200 a batch, 272 at 500, 293 at 1,000, with the same items and alerts.
+PASS_ROUTE_BATCH = 1000
+
+
 def _route_all(pipeline: Pipeline, done: PassResult, on_progress: Progress) -> None:
     done.route = route_pending(
         pipeline.store,
         pipeline.config,
-        pipeline.route_batch_size,
+        max(pipeline.route_batch_size, PASS_ROUTE_BATCH),
         on_progress=on_progress,
         router=pipeline.router,
         plan=pipeline.plan,

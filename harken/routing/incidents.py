@@ -24,6 +24,7 @@ words (``harken.routing.storms``: meaning and topic against a few incident centr
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -215,7 +216,8 @@ def _find(
     evidence wins: the referenced post, then a copy or a shared link, then the most similar
     meaning."""
     low, high = _window(mention, config)
-    rows = [r for r in _lookup(session, brand, keys, low, high) if r[2] != mention.id]
+    own = mention.id  # read once: an ORM attribute costs a call per row (up to MAX_ROWS)
+    rows = [r for r in _lookup(session, brand, keys, low, high) if r[2] != own]
     for key, incident_id, member in rows:
         if key == keys.post:
             if mention.ref_kind in ("retweet", "quote") and mention.ref_external_id:
@@ -248,15 +250,17 @@ def _most_similar(
     for _, incident_id, member in rows:
         shared[member] = shared.get(member, 0) + 1
         incident_of[member] = incident_id
-    candidates = sorted(shared, key=lambda m: (-shared[m], -m))[:MAX_CANDIDATES]
+    # The most shared first, then the latest (nsmallest: sorted()[:n] without sorting all).
+    candidates = heapq.nsmallest(MAX_CANDIDATES, shared, key=lambda m: (-shared[m], -m))
     found = _vectors(session, candidates, keys.vector_model)
     best: tuple[int, int, float] | None = None
-    norm = float(np.linalg.norm(keys.vector)) or 1.0
+    norm = float(np.sqrt(keys.vector @ keys.vector)) or 1.0
     for member in sorted(candidates):  # equal cosines (copies): the earliest post wins
         other = found.get(member)
         if other is None or other.shape != keys.vector.shape:
             continue
-        raw = float(keys.vector @ other) / (norm * (float(np.linalg.norm(other)) or 1.0))
+        # np.linalg.norm computes the same sqrt(x·x); its overhead was a tenth of this loop.
+        raw = float(keys.vector @ other) / (norm * (float(np.sqrt(other @ other)) or 1.0))
         cosine = vectors.comparable(raw, keys.vector_model)
         if cosine >= config.similarity and (best is None or cosine > best[2]):
             best = (incident_of[member], member, cosine)

@@ -358,7 +358,7 @@ def test_a_neutral_report_on_the_storms_topic_joins_it(
         "acme can't log in since this morning",
         "can't log in to acme today",
         "logging in to acme is not possible right now",
-        "acme app down?",  # neutral, complaint 0.90, topic outage
+        "acme app down?",  # neutral, complaint about 0.8, topic outage
     ]
     posts = [
         tweet(str(4000 + i), t, minutes=2 * i, author=str(101 + i)) for i, t in enumerate(texts)
@@ -373,7 +373,11 @@ def test_a_neutral_report_on_the_storms_topic_joins_it(
             found[floor] = dict(
                 session.execute(select(Mention.external_id, Mention.incident_reason)).all()
             )
-    assert not (found[1.0]["4003"] or "").startswith("same problem"), found[1.0]
+    # Kept out, and route --explain says why.
+    assert found[1.0]["4003"].startswith(
+        "new incident; no storm: a neutral post is compared only from a complaint score of "
+        "1.00 (storms.neutral_complaint); it has 0."
+    ), found[1.0]
     assert (found[0.1]["4003"] or "").startswith("same problem"), found[0.1]
     assert "topic outage" in found[0.1]["4003"]
 
@@ -514,9 +518,17 @@ def test_a_post_like_two_fragments_of_a_burst_merges_them(
         reason = session.execute(
             select(Mention.incident_reason).where(Mention.external_id == "4001")
         ).scalar_one()
-        assert (
-            reason
-            == f"merged into incident #{first} (mention 4 is like both); before: new incident"
+        # Before the merge, why it had joined no storm (route --explain shows the reason).
+        assert reason == (
+            f"merged into incident #{first} (mention 4 is like both); before: new incident; "
+            f"no storm: nearest incident #{first}, similarity 0.58, 0.90 needed"
+        )
+        double_charge = session.execute(
+            select(Mention.incident_reason).where(Mention.external_id == "4002")
+        ).scalar_one()
+        assert double_charge == (
+            f"new incident; no storm: nearest incident #{first + 1}, similarity 0.46, "
+            "but about outage and this post about billing"
         )
         bridged = session.execute(
             select(Mention.incident_reason).where(Mention.external_id == "4003")

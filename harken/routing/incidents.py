@@ -147,8 +147,11 @@ def assign(
     keys = prepared.pop(mention.id, None) or post_keys(mention, c, config)
     found = _find(session, brand, mention, keys, config)
     merged = None
+    misses: list[str] = []  # why no storm took it, when the brand has recent incidents
     if found is None and storms:
-        storm = storm_lookup.find(session, brand, mention.created_at, c, keys.vector, config.storms)
+        storm = storm_lookup.find(
+            session, brand, mention.created_at, c, keys.vector, config.storms, misses
+        )
         if storm is not None:
             target, reason = storm.incident_id, storm.reason
             if storm.merge and mention.id is not None:
@@ -164,7 +167,7 @@ def assign(
     created = found is None
     if found is None:
         incident = _incident_for(session, brand, keys.post, mention)
-        how, reason = "new", "new incident"
+        how, reason = "new", "; ".join(["new incident", *misses])
     else:
         incident, how, reason = found
     _grow(incident, mention, c.risk)

@@ -85,6 +85,15 @@ class StormJoin:
     merge: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class Miss:
+    """Why a post did not join one recent incident (for ``route --explain``)."""
+
+    incident_id: int
+    similarity: float | None
+    why: str
+
+
 def complaint_like(c: Classification, config: StormsConfig) -> bool:
     return c.sentiment == "negative" or c.complaint >= config.complaint
 
@@ -101,15 +110,27 @@ def find(
     c: Classification,
     vector: np.ndarray | None,
     config: StormsConfig,
+    misses: list[str] | None = None,
 ) -> StormJoin | None:
-    """The recent incident of the brand whose complaints this post's words also describe."""
+    """The recent incident of the brand whose complaints this post's words also describe.
+    ``misses``: when it joins none although the brand has recent incidents, why is added
+    there ("no storm: nearest incident #66, similarity 0.41, 0.50 needed"), for
+    ``route --explain``."""
     if not config.enabled or vector is None or not c.vector_model:
-        return None
-    if not complaint_like(c, config) and not neutral_report(c, config):
         return None
     low, high = at - config.window, at + config.window
     by_incident: dict[int, list[Candidate]] = {}
     batch = _batch(session)
+    if not complaint_like(c, config) and not neutral_report(c, config):
+        neutral = misses is not None and c.sentiment == "neutral"  # praise never joins
+        if neutral and batch.recent(session, brand, low, high, config.candidates):
+            assert misses is not None
+            misses.append(
+                f"no storm: a neutral post is compared only from a complaint score of "
+                f"{config.neutral_complaint:.2f} (storms.neutral_complaint); it has "
+                f"{c.complaint:.2f}"
+            )
+        return None
     for row in batch.recent(session, brand, low, high, config.candidates):
         candidate = Candidate(row.incident_id, row.model, vectors.unpack(row.vector),
                               row.topics or {}, row.first_at, row.last_at)  # fmt: skip
@@ -122,12 +143,20 @@ def find(
     bar = _bar(recent, config)
     best: StormJoin | None = None
     alike: list[StormJoin] = []  # incidents whose meaning this post shares
+    nearest: Miss | None = None
     for incident_id, candidates in by_incident.items():
-        found = _judge(incident_id, candidates, at, c, vector, config, bar, bursting)
-        if found is not None and _better(found, best):
+        judged = _judge(incident_id, candidates, at, c, vector, config, bar, bursting)
+        if isinstance(judged, Miss):
+            if nearest is None or (judged.similarity or -1.0) > (nearest.similarity or -1.0):
+                nearest = judged
+            continue
+        found = judged
+        if _better(found, best):
             best = found
-        if found is not None and found.similarity is not None and found.topic is not None:
+        if found.similarity is not None and found.topic is not None:
             alike.append(found)
+    if best is None and nearest is not None and misses is not None:
+        misses.append(f"no storm: nearest incident #{nearest.incident_id}, {nearest.why}")
     if bursting and config.merge and best is not None and best.topic is not None:
         # A storm's first reports each opened an incident; a post as like two of them as
         # either is of the storm, on the same leading topic (had or leaned to), says they are
@@ -148,30 +177,38 @@ def _judge(
     config: StormsConfig,
     bar: float,
     bursting: bool,
-) -> StormJoin | None:
+) -> StormJoin | Miss:
     first = min(x.first_at for x in candidates)
     last = max(x.last_at for x in candidates)
     if max(last, at) - min(first, at) > config.max_span:
-        return None
+        return Miss(incident_id, None, "longer than storms.max_span with this post")
     same = [x for x in candidates if x.model == c.vector_model]
     if same:  # meaning is comparable: it decides, with the topics
         x = same[0]
         if x.vector is None or x.vector.shape != vector.shape:
-            return None
+            return Miss(incident_id, None, "its meaning cannot be compared")
         similarity = _similarity(vector, x.vector, x.model)
         shared = _shared_topic(c.topics, x.topics)
         if config.same_topic and c.topics and x.topics and shared is None:
-            return None
+            said = (
+                f"similarity {similarity:.2f}, but about {_leading(x.topics)} and this post "
+                f"about {' and '.join(c.topics)}"
+            )
+            return Miss(incident_id, similarity, said)
         if complaint_like(c, config):
             leaning = None if c.topics else _leaning(c.topic_scores or {}, x.topics, config)
             needed = config.similarity if shared or leaning else config.topicless_similarity
             needed -= bar
         elif shared is None:  # a neutral report joins only on a shared topic, at the full bar
-            return None
+            said = f"similarity {similarity:.2f}; a neutral post joins only on a shared topic"
+            return Miss(incident_id, similarity, said)
         else:
             leaning, needed = None, config.similarity
         if similarity < needed:
-            return None
+            said = f"similarity {similarity:.2f}, {needed:.2f} needed"
+            if not (shared or leaning):
+                said += " without a shared topic"
+            return Miss(incident_id, similarity, said)
         said = f"similarity {similarity:.2f}"
         if shared:
             said += f", topic {shared}"
@@ -181,18 +218,23 @@ def _judge(
             incident_id, _reason(incident_id, said, at, last), similarity, shared or leaning
         )
     # Only other encoders' centroids: a shared leading topic, closer in time.
+    other = "its posts are in another language"
     if not complaint_like(c, config):
-        return None
+        return Miss(incident_id, None, f"{other}: only a complaint meets it on a topic")
     topics: dict[str, int] = {}
     for x in candidates:
         for name, count in x.topics.items():
             topics[name] = topics.get(name, 0) + count
     shared = _shared_topic(c.topics, topics)
-    if shared is None or abs(at - last) > config.across_languages:
-        return None
+    if shared is None:
+        if not c.topics:
+            return Miss(incident_id, None, f"{other}, and this post has no topic to meet it on")
+        return Miss(incident_id, None, f"{other}, on topic {_leading(topics)}")
+    if abs(at - last) > config.across_languages:
+        return Miss(incident_id, None, f"{other}: farther than storms.across_languages")
     close = abs(at - last) <= ACROSS_CLOSE
     if not _clear_storm(shared, topics[shared], bursting or close, c, config):
-        return None
+        return Miss(incident_id, None, f"{other}: topic {shared} is not clear enough alone")
     said = f"topic {shared} (its posts are in another language: meaning not compared)"
     return StormJoin(incident_id, _reason(incident_id, said, at, last), None)
 
@@ -239,6 +281,14 @@ def _shared_topic(post: list[str] | tuple[str, ...], counts: dict[str, int]) -> 
     top = max(counts.values())
     leading = {name for name, count in counts.items() if 2 * count >= top}
     return next((t for t in post if t in leading), None)
+
+
+def _leading(counts: dict[str, int]) -> str:
+    """The incident's leading topics as words ("outage", "outage or bug", "none")."""
+    if not counts:
+        return "none yet"
+    top = max(counts.values())
+    return " or ".join(sorted(name for name, count in counts.items() if 2 * count >= top))
 
 
 def _leaning(scores: dict[str, float], counts: dict[str, int], config: StormsConfig) -> str | None:

@@ -36,14 +36,19 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from harken.config import Config
 from harken.notify.budget import PINGS, budget_for, hold_reason
 from harken.notify.contract import Delivered, DeliveryError, ReadsStore, Sink, Skip, Thread
+from harken.notify.outbox_statements import (
+    claim_statement,
+    hold_statement,
+    payload_statement,
+    thread_root,
+)
 from harken.store import Store
 from harken.store.lock import SenderLease, holder_name, is_lease_holder, live_holders
 from harken.store.repo import (
@@ -52,7 +57,6 @@ from harken.store.repo import (
     claim_holders,
     pending_alerts,
     take_back_claims,
-    thread_root,
     undelivered,
 )
 from harken.store.tables import Alert, SinkHold, utcnow
@@ -450,7 +454,7 @@ class Outbox:
             holder = self.lease.take()  # before the claim: no one may see a claim without it
         with self.store.session() as session:
             claimed = session.connection().execute(
-                _claim_statement(), {"alert_id": alert_id, "now": now, "holder": holder}
+                claim_statement(), {"alert_id": alert_id, "now": now, "holder": holder}
             )
             return bool(claimed.rowcount)
 
@@ -487,7 +491,7 @@ class Outbox:
             if delivered is not None and delivered.shown:
                 # In the delivery's transaction: kept with what shows it. Read here, not from
                 # the view: a router may have folded more posts into the payload since.
-                payload = connection.execute(_payload_statement(), {"alert_id": alert_id}).scalar()
+                payload = connection.execute(payload_statement(), {"alert_id": alert_id}).scalar()
                 values["payload"] = {**(payload or {}), **delivered.shown}
             table = Alert.__table__  # type: ignore[attr-defined]
             done = connection.execute(table.update().where(table.c.id == alert_id), values)
@@ -517,7 +521,7 @@ class Outbox:
     def _sink_open(self, sink: str, result: NotifyResult) -> bool:
         """False while the sink's Retry-After runs past a short wait (which is waited out)."""
         with self.store.session() as session:
-            stored = session.execute(_hold_statement(), {"sink": sink}).scalar()
+            stored = session.execute(hold_statement(), {"sink": sink}).scalar()
         with self._holds_lock:
             holds = [t for t in (self._held.get(sink), stored) if t]
         if not holds:
@@ -626,29 +630,3 @@ def requeue(store: Store, ids: list[int], statuses: list[str]) -> list[int]:
 def sink_holds(store: Store) -> list[SinkHold]:
     with store.session() as session:
         return list(session.execute(select(SinkHold)).scalars())
-
-
-# Built once: each runs for every alert (SQLAlchemy then compiles each once, too).
-@cache
-def _claim_statement() -> Any:
-    table = Alert.__table__  # type: ignore[attr-defined]
-    return (
-        table.update()
-        .where(table.c.id == bindparam("alert_id"), table.c.status == "pending")
-        .values(
-            status="sending",
-            sending_at=bindparam("now"),
-            claimed_by=bindparam("holder"),
-            attempts=table.c.attempts + 1,
-        )
-    )
-
-
-@cache
-def _payload_statement() -> Any:
-    return select(Alert.payload).where(Alert.id == bindparam("alert_id"))
-
-
-@cache
-def _hold_statement() -> Any:
-    return select(SinkHold.until).where(SinkHold.sink == bindparam("sink"))

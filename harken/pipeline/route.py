@@ -28,6 +28,7 @@ from harken.store import Store, incident_posts, repo
 from harken.store import sources as source_repo
 from harken.store.complaints import role_flags
 from harken.store.lock import serial_session
+from harken.store.statistics import analyze_if_stale
 from harken.store.tables import Author, Classification, Mention, utcnow
 
 
@@ -71,6 +72,7 @@ def route_batch(
     twice. Only one brand's posts share incidents, but routers of two brands at once would
     still commit their alerts out of id order, and a department's channel takes the alerts of
     every brand in id order: a sender could then pass an alert that is not committed yet."""
+    analyze_if_stale(store)  # PostgreSQL: a growing table's plan (store/statistics.py)
     with serial_session(store, "route") as session, session.no_autoflush:
         # Read after the lock: what the router before us committed is not routed twice.
         rows = repo.unrouted(session, batch_size)

@@ -512,34 +512,6 @@ def alert_view(session: Session, alert_id: int) -> AlertView | None:
     return AlertView(*row) if row else None
 
 
-def thread_root(session: Session, alert: Alert) -> AlertView | None:
-    """The first alert of the same sink, incident and channel delivered with a message id
-    (the root of the incident's thread there), other than ``alert``."""
-    row = session.execute(
-        _thread_root_statement(),
-        {"sink": alert.sink, "incident_id": alert.incident_id, "channel": alert.channel,
-         "alert_id": alert.id},
-    ).first()  # fmt: skip
-    return AlertView(*row) if row and row[0].remote_channel is not None else None
-
-
-@cache
-def _thread_root_statement() -> Any:
-    return (
-        alert_view_query()
-        .where(
-            Alert.sink == bindparam("sink"),
-            Alert.incident_id == bindparam("incident_id"),
-            Alert.channel == bindparam("channel"),
-            Alert.status == "sent",
-            Alert.message_ts.is_not(None),  # type: ignore[union-attr]
-            Alert.id != bindparam("alert_id"),
-        )
-        .order_by(Alert.id)  # type: ignore[arg-type]
-        .limit(1)
-    )
-
-
 @cache
 def _alert_view_statement() -> Any:
     # Built once: the outbox reads a view three or four times per alert, and building the

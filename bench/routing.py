@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harken import vectors
 from harken.config import Config, load_config
 from harken.pipeline.route import route_pending
-from harken.pipeline.stages import PASS_ROUTE_BATCH
+from harken.pipeline.stages import PASS_ROUTE_BATCH, PASS_ROUTE_SECONDS
 from harken.routing.incidents import assign, prepare
 from harken.routing.storms import MERGED
 from harken.store import Store, repo
@@ -208,7 +208,7 @@ def main() -> None:
                     extra = ""
                 else:
                     started = time.perf_counter()
-                    result = route_pending(copy, cfg, PASS_ROUTE_BATCH)  # as a pass routes
+                    result = route_pending(copy, cfg, PASS_ROUTE_BATCH, seconds=PASS_ROUTE_SECONDS)
                     seconds = time.perf_counter() - started
                     extra = f"; {result.queue_items} queue items, {result.alerts} alerts"
                 incidents, largest, keys, merged = summary(copy)

@@ -126,7 +126,7 @@ def classify_rows(texts: list[str], what: str, tmp: Path) -> list[Row]:
 def route_rows(n: int, tmp: Path) -> list[Row]:
     from bench.routing import config, generate
     from harken.pipeline.route import route_pending
-    from harken.pipeline.stages import PASS_ROUTE_BATCH
+    from harken.pipeline.stages import PASS_ROUTE_BATCH, PASS_ROUTE_SECONDS
     from harken.store import Store
 
     path = tmp / "route.db"
@@ -136,7 +136,9 @@ def route_rows(n: int, tmp: Path) -> list[Row]:
     store = Store(f"sqlite:///{path}")
     say(f"route: {n:,} mentions")
     started = time.perf_counter()
-    result = route_pending(store, config(f"sqlite:///{path}"), PASS_ROUTE_BATCH)  # as a pass
+    result = route_pending(
+        store, config(f"sqlite:///{path}"), PASS_ROUTE_BATCH, seconds=PASS_ROUTE_SECONDS
+    )  # as a pass routes
     seconds = time.perf_counter() - started
     store.close()
     what = f"{n:,} mentions, {result.queue_items} items, {result.alerts} alerts"

@@ -416,13 +416,24 @@ def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
     users = [{"id": str(i), "name": f"U{i}", "username": f"user{i}"} for i in range(100, 200)]
     page = p.x_page(*[post for _, _, post in storm()], users=users)
     outcomes = []
-    for batch_size, again in ((200, False), (1, False), (200, True), (1, True)):
-        config = make_config(f"sqlite:///{tmp_path / f'batch-{batch_size}-{again}.db'}")
+    # (batch size, seconds a batch may run, routed again); seconds=0: a batch of 200 read
+    # commits after its first post (a pass's time limit), the rest left to the next batches.
+    cases = ((200, None, False), (1, None, False), (200, 0.0, False), (200, None, True),
+             (1, None, True))  # fmt: skip
+    batches: list[int] = []
+    for batch_size, seconds, again in cases:
+        name = f"{batch_size}-{seconds}-{again}"
+        config = make_config(f"sqlite:///{tmp_path / f'batch-{name}.db'}")
         store = Store(config.database.url)
-        posts = p.write_jsonl(tmp_path / f"posts-{batch_size}-{again}.jsonl", page)
+        posts = p.write_jsonl(tmp_path / f"posts-{name}.jsonl", page)
         ingest(store, config, read_jsonl(posts, "x"), source="t")
         classify_pending(store, remembered)
-        route_pending(store, config, batch_size=batch_size)
+        sizes: list[int] = []
+        route_pending(
+            store, config, batch_size=batch_size, seconds=seconds,
+            on_progress=lambda _stage, n, sizes=sizes: sizes.append(n),
+        )  # fmt: skip
+        batches.append(len(sizes))
         if again:  # routed again (a replay, a reset bookmark): stored rows name incidents
             with store.session() as session:
                 session.execute(
@@ -432,7 +443,7 @@ def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
                     )
                 )
                 session.commit()
-            route_pending(store, config, batch_size=batch_size)
+            route_pending(store, config, batch_size=batch_size, seconds=seconds)
         with store.session() as session:
             outcomes.append(
                 {
@@ -454,8 +465,9 @@ def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
             )
         store.close()
     assert len(outcomes[0]["mentions"]) == 80
-    assert outcomes[0] == outcomes[1]
-    assert outcomes[2] == outcomes[3]
+    assert batches[:3] == [1, 80, 80]
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert outcomes[3] == outcomes[4]
 
 
 FRAGMENTS = [  # (id, text, minute): two phrasings of an outage 0.58 alike, a double charge, a

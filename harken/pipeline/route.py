@@ -6,6 +6,7 @@ time per database.
 from __future__ import annotations
 
 import bisect
+import time
 from datetime import datetime
 
 from sqlalchemy import event
@@ -40,15 +41,17 @@ def route_pending(
     on_progress: Progress = no_progress,
     router: Router | None = None,
     plan: AlertPlan | None = None,
+    seconds: float | None = None,
 ) -> RouteResult:
     """Route batches until none is left. A worker or a scheduler that routes again and
-    again passes its ``router`` and alert ``plan``; otherwise they are built from config."""
+    again passes its ``router`` and alert ``plan``; otherwise they are built from config.
+    ``seconds``: each batch commits once it has run this long, whatever its size."""
     router = Router(config.routing, config.topics) if router is None else router
     sinks = AlertPlan.of(config) if plan is None else plan
     result = RouteResult()
     batches = 0
     while max_batches is None or batches < max_batches:
-        n = route_batch(store, config, router, sinks, result, batch_size)
+        n = route_batch(store, config, router, sinks, result, batch_size, seconds)
         if not n:
             break
         batches += 1
@@ -63,9 +66,14 @@ def route_batch(
     sinks: AlertPlan,
     result: RouteResult,
     batch_size: int = 200,
+    seconds: float | None = None,
 ) -> int:
     """Route the oldest classified, unrouted mentions in one transaction. Returns how many
-    were routed (0: nothing pending).
+    were routed (0: nothing pending). ``seconds``: commit once the batch has run this long
+    (at least one post routed), leaving the rest for the next batch: a transaction holds
+    SQLite's one write lock, which a listener storing posts meanwhile waits for (5 s at most),
+    and on PostgreSQL the rows of the items it folded posts into, which a person's action on
+    them waits for.
 
     One router at a time per database (serial_session): a post joins the incidents and open
     items of the posts before it, so two routers at once could open the same incident or item
@@ -81,17 +89,21 @@ def route_batch(
         earliest = min((m.created_at for m, _, _ in rows), default=utcnow())
         joined = BatchJoins(session, before, earliest - RECENT)  # type: ignore[arg-type]
         incidents.prepare(session, [(m, c) for m, _, c in rows], config.incidents)
+        started, routed = time.monotonic(), 0
         for mention, author, classification in rows:
+            if routed and seconds is not None and time.monotonic() - started > seconds:
+                break  # the rest stay unrouted, the oldest first: the next batch's
             _route_one(
                 session, config, router, sinks, mention, author, classification, result,
                 mention.id in snapshotted, joined,
             )  # fmt: skip
+            routed += 1
         # No autoflush in a batch: it wrote every pending change before each query, a few
         # flushes a post, most of the stage's time. The batch's changes are written at the
         # commit; what a later post must see before that is written by its own statement
         # (new incidents, items and alerts, incident keys, storm centroids) or counted in
         # memory (its incident's recent posts: ``joined``).
-    return len(rows)
+    return routed
 
 
 class BatchJoins:

@@ -121,9 +121,12 @@ def _classify_batch(pipeline: Pipeline, done: PassResult) -> int:
 
 # A pass routes in bigger batches than a worker's round: a pass delivers alerts only once
 # everything is routed, so a bigger transaction delays none, and each batch's reads (incident
-# keys, centroids, open items) serve more posts. bench/routing.py, 3,000 posts: 233 mentions/s
-# at 200 a batch, 272 at 500, 293 at 1,000, with the same items and alerts.
+# keys, centroids, open items) serve more posts (bench/routing.py, 3,000 posts: 233 mentions/s
+# at 200 a batch, 272 at 500, 293 at 1,000, with the same items and alerts). A batch still
+# commits after PASS_ROUTE_SECONDS, so that no transaction holds SQLite's write lock longer
+# than a batch of 200 did on a large store (route.py, route_batch).
 PASS_ROUTE_BATCH = 1000
+PASS_ROUTE_SECONDS = 2.0
 
 
 def _route_all(pipeline: Pipeline, done: PassResult, on_progress: Progress) -> None:
@@ -134,6 +137,7 @@ def _route_all(pipeline: Pipeline, done: PassResult, on_progress: Progress) -> N
         on_progress=on_progress,
         router=pipeline.router,
         plan=pipeline.plan,
+        seconds=PASS_ROUTE_SECONDS,
     )
 
 

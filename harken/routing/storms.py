@@ -39,6 +39,7 @@ complaint is also compared with the meaning of the brand's recent incidents:
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
@@ -147,7 +148,7 @@ def find(
     for incident_id, candidates in by_incident.items():
         judged = _judge(incident_id, candidates, at, c, vector, config, bar, bursting)
         if isinstance(judged, Miss):
-            if nearest is None or (judged.similarity or -1.0) > (nearest.similarity or -1.0):
+            if nearest is None or _nearer(judged, nearest):
                 nearest = judged
             continue
         found = judged
@@ -180,9 +181,10 @@ def _judge(
 ) -> StormJoin | Miss:
     first = min(x.first_at for x in candidates)
     last = max(x.last_at for x in candidates)
-    if max(last, at) - min(first, at) > config.max_span:
-        return Miss(incident_id, None, "longer than storms.max_span with this post")
     same = [x for x in candidates if x.model == c.vector_model]
+    if max(last, at) - min(first, at) > config.max_span:
+        said = "longer than storms.max_span with this post"
+        return Miss(incident_id, _similarity_to(same, vector), said)
     if same:  # meaning is comparable: it decides, with the topics
         x = same[0]
         if x.vector is None or x.vector.shape != vector.shape:
@@ -205,7 +207,7 @@ def _judge(
         else:
             leaning, needed = None, config.similarity
         if similarity < needed:
-            said = f"similarity {similarity:.2f}, {needed:.2f} needed"
+            said = f"similarity {_below(similarity, needed)}, {needed:.2f} needed"
             if not (shared or leaning):
                 said += " without a shared topic"
             return Miss(incident_id, similarity, said)
@@ -283,8 +285,29 @@ def _shared_topic(post: list[str] | tuple[str, ...], counts: dict[str, int]) -> 
     return next((t for t in post if t in leading), None)
 
 
+def _nearer(miss: Miss, than: Miss) -> bool:
+    """Meaning compared beats not compared (another language); then the more similar."""
+    if miss.similarity is None or than.similarity is None:
+        return than.similarity is None and miss.similarity is not None
+    return miss.similarity > than.similarity
+
+
+def _similarity_to(same: list[Candidate], vector: np.ndarray) -> float | None:
+    """The post's similarity to the incident's centroid of its encoder, if comparable."""
+    x = same[0] if same else None
+    if x is None or x.vector is None or x.vector.shape != vector.shape:
+        return None
+    return _similarity(vector, x.vector, x.model)
+
+
+def _below(similarity: float, needed: float) -> str:
+    """A similarity under the bar, never printed as equal to it (0.598 is not "0.60")."""
+    shown = f"{similarity:.2f}"
+    return f"{math.floor(similarity * 1000) / 1000:.3f}" if shown == f"{needed:.2f}" else shown
+
+
 def _leading(counts: dict[str, int]) -> str:
-    """The incident's leading topics as words ("outage", "outage or bug", "none")."""
+    """The incident's leading topics as words ("outage", "outage or bug", "none yet")."""
     if not counts:
         return "none yet"
     top = max(counts.values())

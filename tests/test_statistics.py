@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, text
 
 from harken.store import Store
-from harken.store.statistics import STALE_ROWS, analyze_if_stale
+from harken.store.statistics import FIRST_ROWS, STALE_ROWS, analyze_if_stale
 from harken.store.tables import Incident
 
 
@@ -36,3 +36,23 @@ def test_a_table_that_grew_is_analyzed_once(db_url: str) -> None:
     assert analyze_if_stale(store, ("incidents", "alerts")) == ["incidents"]  # alerts: empty
     assert _last_analyzed(store, "incidents") is not None
     assert analyze_if_stale(store, ("incidents",)) == []  # fresh now: nothing to do
+
+
+def test_a_table_never_analyzed_is_analyzed_from_a_few_rows(db_url: str) -> None:
+    """The outbox's thread-root lookup scanned every alert once per alert while the alerts
+    table had never been analyzed, long before it reached STALE_ROWS."""
+    store = Store(db_url)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    rows = [{"brand": "acme", "key": f"post:x:{i}", "first_seen": now, "last_seen": now}
+            for i in range(FIRST_ROWS)]  # fmt: skip
+    with store.engine.begin() as conn:
+        conn.execute(insert(Incident), rows[:-1])
+        if store.dialect == "postgresql":
+            conn.execute(text("SELECT pg_stat_force_next_flush()"))
+    assert analyze_if_stale(store, ("incidents",)) == []  # one row short
+    with store.engine.begin() as conn:
+        conn.execute(insert(Incident), rows[-1:])
+        if store.dialect == "postgresql":
+            conn.execute(text("SELECT pg_stat_force_next_flush()"))
+    analyzed = analyze_if_stale(store, ("incidents",))
+    assert analyzed == (["incidents"] if store.dialect == "postgresql" else [])

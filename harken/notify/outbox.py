@@ -59,6 +59,7 @@ from harken.store.repo import (
     take_back_claims,
     undelivered,
 )
+from harken.store.statistics import NOTIFY_TABLES, analyze_if_stale
 from harken.store.tables import Alert, SinkHold, utcnow
 from harken.text import strip_controls
 
@@ -161,6 +162,7 @@ class Outbox:
 
     def run(self, force: bool = False, batch_size: int = 100) -> NotifyResult:
         result = NotifyResult()
+        analyze_if_stale(self.store, NOTIFY_TABLES)  # PostgreSQL (store/statistics.py)
         try:
             self._take_back_claims()
             self._deliver(force, batch_size, result)

@@ -28,8 +28,13 @@ log = logging.getLogger(__name__)
 
 # What the route stage looks up as it goes (harken.routing): keys, centroids, posts, items.
 ROUTE_TABLES = ("incident_keys", "incident_centroids", "mentions", "classifications", "queue_items")
+# What the outbox reads for each alert (an incident's thread roots, items and their events).
+NOTIFY_TABLES = ("alerts", "queue_items", "queue_events", "routing_labels")
 STALE_SHARE = 0.2  # of the rows the statistics counted, inserted, updated or deleted since
-STALE_ROWS = 1000  # changed rows below which a table is never analyzed here
+STALE_ROWS = 1000  # changed rows below which an analyzed table is not analyzed again here
+# A table never analyzed has no statistics at all: the planner guesses, and its guess for the
+# outbox's thread-root lookup scanned every alert once per alert. Its first ANALYZE is cheap.
+FIRST_ROWS = 50
 
 _CHANGED = text(
     "SELECT c.relname, c.reltuples, s.n_mod_since_analyze FROM pg_class c"
@@ -54,7 +59,7 @@ def analyze_if_stale(store: Store, tables: tuple[str, ...] = ROUTE_TABLES) -> li
             stale = [
                 name
                 for name, counted, changed in conn.execute(_CHANGED, {"names": list(tables)})
-                if changed > max(STALE_ROWS, STALE_SHARE * max(counted, 0))
+                if _stale(counted, changed)
             ]
             if stale:
                 conn.exec_driver_sql("ANALYZE (SKIP_LOCKED) " + ", ".join(sorted(stale)))
@@ -64,3 +69,11 @@ def analyze_if_stale(store: Store, tables: tuple[str, ...] = ROUTE_TABLES) -> li
             log.warning("could not refresh the planner's statistics: %s", err)
         return []
     return stale
+
+
+def _stale(counted: float, changed: int) -> bool:
+    """``counted``: the rows at the last ANALYZE (-1: never analyzed); ``changed``: rows
+    inserted, updated or deleted since."""
+    if counted < 0:
+        return changed >= FIRST_ROWS
+    return changed > max(STALE_ROWS, STALE_SHARE * counted)

@@ -419,7 +419,7 @@ def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
     # (batch size, seconds a batch may run, routed again); seconds=0: a batch of 200 read
     # commits after its first post (a pass's time limit), the rest left to the next batches.
     cases = ((200, None, False), (1, None, False), (200, 0.0, False), (200, None, True),
-             (1, None, True))  # fmt: skip
+             (1, None, True), (200, 0.0, True))  # fmt: skip
     batches: list[int] = []
     for batch_size, seconds, again in cases:
         name = f"{batch_size}-{seconds}-{again}"
@@ -467,7 +467,7 @@ def test_a_batch_routes_its_posts_as_one_post_per_batch_would(
     assert len(outcomes[0]["mentions"]) == 80
     assert batches[:3] == [1, 80, 80]
     assert outcomes[0] == outcomes[1] == outcomes[2]
-    assert outcomes[3] == outcomes[4]
+    assert outcomes[3] == outcomes[4] == outcomes[5]
 
 
 FRAGMENTS = [  # (id, text, minute): two phrasings of an outage 0.58 alike, a double charge, a

@@ -49,13 +49,15 @@ def route_pending(
     router = Router(config.routing, config.topics) if router is None else router
     sinks = AlertPlan.of(config) if plan is None else plan
     result = RouteResult()
-    batches = 0
+    batches, size = 0, batch_size
     while max_batches is None or batches < max_batches:
-        n = route_batch(store, config, router, sinks, result, batch_size, seconds)
+        n = route_batch(store, config, router, sinks, result, size, seconds)
         if not n:
             break
         batches += 1
         on_progress("route", n)
+        if seconds is not None:  # read about what the time allows, not posts left unrouted
+            size = min(batch_size, n + n // 4 + 1)
     return result
 
 

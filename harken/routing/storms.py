@@ -207,7 +207,7 @@ def _judge(
         else:
             leaning, needed = None, config.similarity
         if similarity < needed:
-            said = f"similarity {_below(similarity, needed)}, {needed:.2f} needed"
+            said = _below(similarity, needed)
             if not (shared or leaning):
                 said += " without a shared topic"
             return Miss(incident_id, similarity, said)
@@ -301,9 +301,12 @@ def _similarity_to(same: list[Candidate], vector: np.ndarray) -> float | None:
 
 
 def _below(similarity: float, needed: float) -> str:
-    """A similarity under the bar, never printed as equal to it (0.598 is not "0.60")."""
-    shown = f"{similarity:.2f}"
-    return f"{math.floor(similarity * 1000) / 1000:.3f}" if shown == f"{needed:.2f}" else shown
+    """ "similarity 0.47, 0.60 needed": a similarity under the bar never printed as equal to
+    it (0.598 against 0.60, 0.621 against 0.625: three decimals)."""
+    shown, bar = f"{similarity:.2f}", f"{needed:.2f}"
+    if shown == bar or float(bar) != round(needed, 6):
+        shown, bar = f"{math.floor(similarity * 1000) / 1000:.3f}", f"{needed:.3f}"
+    return f"similarity {shown}, {bar} needed"
 
 
 def _leading(counts: dict[str, int]) -> str:

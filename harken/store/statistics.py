@@ -8,7 +8,9 @@ a ``seen_at`` range) by brand and time only and filters every row by key. On
 3,000 posts of ``bench/routing.py``'s generator that lookup took 860 ms instead of 28 ms, and
 the route stage ran at half its speed. So each route batch first asks how much its tables
 changed since their last ANALYZE (one query) and analyzes those where a fifth of the rows
-changed. Once a table is large, autovacuum keeps up and this finds nothing to do.
+changed; each outbox run does the same for the tables it reads for every alert (the lookup of
+an incident's thread roots read every alert once per alert while ``alerts`` had never been
+analyzed). Once a table is large, autovacuum keeps up and this finds nothing to do.
 
 Only tables the database user may analyze are asked about (owned by it or by one of its roles,
 or in a database it owns): PostgreSQL answers a refused ANALYZE with a warning and carries on,
@@ -49,8 +51,9 @@ _told: set[str] = set()  # databases whose failure was logged: once per process
 
 def analyze_if_stale(store: Store, tables: tuple[str, ...] = ROUTE_TABLES) -> list[str]:
     """ANALYZE the ``tables`` whose statistics lag behind their rows (PostgreSQL only);
-    returns those analyzed. Best effort: a failure (a lock or statement timeout) is logged
-    once and the batch goes on; autovacuum is still there."""
+    returns those it asked to analyze (one that another session is analyzing is skipped).
+    Best effort: a failure (a statement timeout, a lost connection) is logged once per
+    database and the batch goes on; autovacuum is still there."""
     if store.dialect != "postgresql":
         return []
     try:

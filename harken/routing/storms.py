@@ -187,9 +187,9 @@ def _judge(
         return Miss(incident_id, _similarity_to(same, vector), said)
     if same:  # meaning is comparable: it decides, with the topics
         x = same[0]
-        if x.vector is None or x.vector.shape != vector.shape:
+        similarity = _similarity_to(same, vector)
+        if similarity is None:
             return Miss(incident_id, None, "its meaning cannot be compared")
-        similarity = _similarity(vector, x.vector, x.model)
         shared = _shared_topic(c.topics, x.topics)
         if config.same_topic and c.topics and x.topics and shared is None:
             said = (
@@ -280,9 +280,14 @@ def _shared_topic(post: list[str] | tuple[str, ...], counts: dict[str, int]) -> 
     of its complaints as its most common topic): a stray topic of one member is not enough."""
     if not post or not counts:
         return None
-    top = max(counts.values())
-    leading = {name for name, count in counts.items() if 2 * count >= top}
+    leading = _leading_topics(counts)
     return next((t for t in post if t in leading), None)
+
+
+def _leading_topics(counts: dict[str, int]) -> set[str]:
+    """The topics held by at least half as many complaints as the most common one."""
+    top = max(counts.values(), default=0)
+    return {name for name, count in counts.items() if 2 * count >= top}
 
 
 def _nearer(miss: Miss, than: Miss) -> bool:
@@ -311,10 +316,7 @@ def _below(similarity: float, needed: float) -> str:
 
 def _leading(counts: dict[str, int]) -> str:
     """The incident's leading topics as words ("outage", "outage or bug", "none yet")."""
-    if not counts:
-        return "none yet"
-    top = max(counts.values())
-    return " or ".join(sorted(name for name, count in counts.items() if 2 * count >= top))
+    return " or ".join(sorted(_leading_topics(counts))) or "none yet"
 
 
 def _leaning(scores: dict[str, float], counts: dict[str, int], config: StormsConfig) -> str | None:
